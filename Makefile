@@ -1,0 +1,52 @@
+# Two commands a fresh machine needs: `make demo` (the offline demo) and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PLUGINS := $(wildcard plugins/polyroute-*)
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint unit record docs clean reliability
+
+$(STAMP): pyproject.toml $(foreach p,$(PLUGINS),$(p)/pyproject.toml)
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]" $(foreach p,$(PLUGINS),-e $(p))
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) examples/offline_demo.py
+
+# The fault matrix against the OpenAI and Anthropic stand-ins (README "Reliability").
+reliability: $(STAMP)
+	$(PY) examples/reliability_report.py $(ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy --strict $(foreach p,$(PLUGINS),$(p)/src)
+
+unit: $(STAMP)
+	$(VENV)/bin/pytest -q
+
+test: lint unit
+
+# Re-record cassettes against the real APIs (needs real keys; see docs/testing.md).
+RECORD_MODE ?= rewrite
+record: $(STAMP)
+	$(VENV)/bin/pytest -q -p no:cacheprovider --record-mode=$(RECORD_MODE) $(ARGS)
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache build dist
+
+# The benchmark (bench/, docs/benchmark.md): its own venv with the peers, never the dev one.
+.PHONY: bench
+BENCH_VENV := bench/.venv
+BENCH_PLUGINS := $(wildcard plugins/polyroute-*/pyproject.toml)
+$(BENCH_VENV)/.installed: bench/requirements.txt pyproject.toml $(BENCH_PLUGINS)
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e ".[langchain]" $(foreach p,$(BENCH_PLUGINS),-e $(dir $(p))) -r bench/requirements.txt
+	touch $@
+
+bench: $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python bench/run.py $(ARGS)

@@ -1,0 +1,147 @@
+"""Messages API response body → neutral ``ChatResponse``.
+
+Reference: https://docs.claude.com/en/api/messages (response: ``id``,
+``model``, ``content`` blocks, ``stop_reason``, ``usage``).
+
+- ``text`` blocks join into the message text; ``tool_use`` blocks become
+  ``ToolCallPart``s. The JSON-emulation tool (see ``request``) becomes JSON text.
+- ``thinking`` / ``redacted_thinking`` blocks never reach the text; they are
+  kept in ``provider_metadata["thinking"]`` (with their signatures, so a
+  caller can send them back). Other block types (server tools, ...) go to
+  ``provider_metadata["other_blocks"]``.
+- Usage: the neutral ``input_tokens`` is the whole prompt, i.e. Anthropic's
+  ``input_tokens`` (uncached part) + ``cache_creation_input_tokens`` +
+  ``cache_read_input_tokens``; the two cache counts are also reported apart.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from polyroute.errors import InvalidResponseError
+from polyroute.types import (
+    ChatResponse,
+    FinishReason,
+    Message,
+    Part,
+    TextPart,
+    ToolCallPart,
+    Usage,
+)
+from polyroute_anthropic.request import is_json_tool
+
+__all__ = ["finish_reason", "parse_message", "usage_from"]
+
+_FINISH: dict[str, FinishReason] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+    "pause_turn": "other",
+}
+
+
+def finish_reason(stop_reason: object, *, json_tool: bool = False) -> FinishReason | None:
+    """The neutral finish reason; a forced JSON-tool answer is a normal ``stop``."""
+    if stop_reason is None:
+        return None
+    if stop_reason == "tool_use" and json_tool:
+        return "stop"
+    return _FINISH.get(str(stop_reason), "other")
+
+
+def _int(usage: dict[str, Any], key: str) -> int:
+    value = usage.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def usage_from(usage: object) -> Usage:
+    """Neutral usage from an Anthropic ``usage`` object (missing fields count 0)."""
+    if not isinstance(usage, dict):
+        return Usage()
+    write = _int(usage, "cache_creation_input_tokens")
+    read = _int(usage, "cache_read_input_tokens")
+    return Usage(
+        input_tokens=_int(usage, "input_tokens") + write + read,
+        output_tokens=_int(usage, "output_tokens"),
+        cache_read_tokens=read,
+        cache_write_tokens=write,
+    )
+
+
+def parse_message(data: Any, *, provider: str, model: str) -> ChatResponse:
+    """A ``{"type": "message", ...}`` body as a ``ChatResponse``."""
+
+    def bad(why: str) -> InvalidResponseError:
+        return InvalidResponseError(
+            f"unexpected Messages API body: {why}", provider=provider, model=model
+        )
+
+    if not isinstance(data, dict):
+        raise bad("not a JSON object")
+    if data.get("type", "message") != "message":
+        raise bad(f"type is {data.get('type')!r}, expected 'message'")
+    content = data.get("content")
+    if not isinstance(content, list):
+        raise bad("'content' is missing or not a list")
+
+    texts: list[str] = []
+    calls: list[ToolCallPart] = []
+    json_text: str | None = None
+    thinking: list[dict[str, Any]] = []
+    other: list[dict[str, Any]] = []
+    for i, block in enumerate(content):
+        if not isinstance(block, dict):
+            raise bad(f"content[{i}] is not an object")
+        kind = block.get("type")
+        if kind == "text":
+            text = block.get("text")
+            if not isinstance(text, str):
+                raise bad(f"content[{i}].text is not a string")
+            texts.append(text)
+        elif kind == "tool_use":
+            call_id, name, args = block.get("id"), block.get("name"), block.get("input")
+            if not isinstance(call_id, str) or not isinstance(name, str):
+                raise bad(f"content[{i}] tool_use lacks id or name")
+            if not isinstance(args, dict):
+                raise bad(f"content[{i}].input is not an object")
+            if is_json_tool(name):
+                json_text = json.dumps(args)
+            else:
+                calls.append(ToolCallPart(id=call_id, name=name, arguments=args))
+        elif kind in ("thinking", "redacted_thinking"):
+            thinking.append(block)
+        else:
+            other.append(block)
+
+    metadata: dict[str, Any] = {}
+    if thinking:
+        metadata["thinking"] = thinking
+    if other:
+        metadata["other_blocks"] = other
+    if data.get("stop_sequence"):
+        metadata["stop_sequence"] = data["stop_sequence"]
+    if json_text is not None and texts:
+        metadata["discarded_text"] = "".join(texts)  # JSON mode: the answer is the JSON only
+    text = json_text if json_text is not None else "".join(texts)
+    parts: list[Part] = []
+    if text:
+        parts.append(TextPart(text=text))
+    parts.extend(calls)
+    message = Message(role="assistant", content=text if not calls else parts)
+
+    response_id = data.get("id")
+    response_model = data.get("model")
+    return ChatResponse(
+        message=message,
+        finish_reason=finish_reason(data.get("stop_reason"), json_tool=json_text is not None),
+        usage=usage_from(data.get("usage")),
+        provider=provider,
+        model=model,
+        response_model=response_model if isinstance(response_model, str) else None,
+        response_id=response_id if isinstance(response_id, str) else None,
+        provider_metadata=metadata,
+    )

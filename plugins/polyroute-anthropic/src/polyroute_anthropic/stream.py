@@ -1,0 +1,221 @@
+"""Messages API server-sent events → ``ChatChunk``s.
+
+Reference: https://docs.claude.com/en/docs/build-with-claude/streaming — a
+stream is ``message_start``, then per content block ``content_block_start``,
+``content_block_delta``\\* and ``content_block_stop``, then ``message_delta``
+(``stop_reason``, cumulative ``usage.output_tokens``) and ``message_stop``;
+``ping`` events may come anywhere, and an ``error`` event may arrive in-band
+after the 200. Unknown event types are ignored, as the versioning policy asks.
+
+Chunks: one at ``message_start`` (id and model), one per text or tool-input
+delta (``ToolCallDelta.index`` is the content block index; the block start
+carries id and name), and a final one at ``message_stop`` with the finish
+reason and usage. ``thinking``/``signature`` deltas never reach the text; they
+accumulate in ``parser.thinking``. The JSON-emulation tool's input streams as
+text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
+
+from polyroute.errors import StreamInterruptedError
+from polyroute.providers.base import StreamEvent, StreamParser
+from polyroute.types import ChatChunk, ToolCallDelta, Usage
+from polyroute_anthropic.errors import error_from_body
+from polyroute_anthropic.parse import finish_reason
+from polyroute_anthropic.request import is_json_tool
+
+__all__ = ["AnthropicStreamParser"]
+
+_Handler = Callable[["AnthropicStreamParser", dict[str, Any]], list[ChatChunk]]
+
+
+class AnthropicStreamParser(StreamParser):
+    """Stateful decoder of one Messages API stream."""
+
+    def __init__(self, *, provider: str, model: str) -> None:
+        self.provider = provider
+        self.model = model
+        self.response_id: str | None = None
+        self.response_model: str | None = None
+        self.stop_reason: str | None = None
+        self.thinking: list[dict[str, str]] = []
+        self._usage: dict[str, int] = {}
+        self._json_blocks: set[int] = set()
+        self._thinking_blocks: dict[int, dict[str, str]] = {}
+        self._started = False
+        self._done = False
+
+    # --- contract ------------------------------------------------------------
+
+    def feed(self, event: StreamEvent) -> Iterable[ChatChunk]:
+        if self._done or not event.data.strip():
+            return []
+        try:
+            data: Any = json.loads(event.data)
+        except ValueError:
+            raise self._broken(f"event data is not JSON: {event.data[:120]!r}") from None
+        if not isinstance(data, dict):
+            raise self._broken("event data is not a JSON object")
+        kind = data.get("type", event.event)
+        handler = self._handlers.get(kind) if isinstance(kind, str) else None
+        if handler is None:  # ping, and event types added after this was written
+            return []
+        return handler(self, data)
+
+    def close(self) -> Iterable[ChatChunk]:
+        if not self._done:
+            why = "stream ended without message_stop" if self._started else (
+                "stream ended before message_start"
+            )
+            raise self._broken(why)
+        return []
+
+    # --- events --------------------------------------------------------------
+
+    def _on_message_start(self, data: dict[str, Any]) -> list[ChatChunk]:
+        message = data.get("message")
+        if not isinstance(message, dict):
+            raise self._broken("message_start without a message object")
+        self._started = True
+        rid, rmodel = message.get("id"), message.get("model")
+        self.response_id = rid if isinstance(rid, str) else None
+        self.response_model = rmodel if isinstance(rmodel, str) else None
+        self._merge_usage(message.get("usage"))
+        return [self._chunk()]
+
+    def _on_content_block_start(self, data: dict[str, Any]) -> list[ChatChunk]:
+        index, block = self._index(data), data.get("content_block")
+        if not isinstance(block, dict):
+            raise self._broken("content_block_start without a content_block")
+        kind = block.get("type")
+        if kind == "text":
+            text = block.get("text")
+            return [self._chunk(text=text)] if isinstance(text, str) and text else []
+        if kind == "tool_use":
+            call_id, name = block.get("id"), block.get("name")
+            if not isinstance(call_id, str) or not isinstance(name, str):
+                raise self._broken("tool_use block without id or name")
+            if is_json_tool(name):
+                self._json_blocks.add(index)
+                return []
+            delta = ToolCallDelta(index=index, id=call_id, name=name)
+            return [self._chunk(tool_calls=[delta])]
+        if kind in ("thinking", "redacted_thinking"):
+            entry = {"type": str(kind)}
+            for key in ("thinking", "signature", "data"):
+                if isinstance(block.get(key), str):
+                    entry[key] = block[key]
+            self._thinking_blocks[index] = entry
+            self.thinking.append(entry)
+        return []
+
+    def _on_content_block_delta(self, data: dict[str, Any]) -> list[ChatChunk]:
+        index, delta = self._index(data), data.get("delta")
+        if not isinstance(delta, dict):
+            raise self._broken("content_block_delta without a delta")
+        kind = delta.get("type")
+        if kind == "text_delta":
+            text = delta.get("text")
+            if not isinstance(text, str):
+                raise self._broken("text_delta without text")
+            return [self._chunk(text=text)] if text else []
+        if kind == "input_json_delta":
+            partial = delta.get("partial_json")
+            if not isinstance(partial, str):
+                raise self._broken("input_json_delta without partial_json")
+            if not partial:
+                return []
+            if index in self._json_blocks:
+                return [self._chunk(text=partial)]
+            return [self._chunk(tool_calls=[ToolCallDelta(index=index, arguments=partial)])]
+        if kind in ("thinking_delta", "signature_delta"):
+            key = "thinking" if kind == "thinking_delta" else "signature"
+            entry = self._thinking_blocks.get(index)
+            if entry is None:
+                entry = self._thinking_blocks[index] = {"type": "thinking"}
+                self.thinking.append(entry)
+            entry[key] = entry.get(key, "") + str(delta.get(key) or "")
+        return []  # citations_delta and future delta types carry no text
+
+    def _on_content_block_stop(self, data: dict[str, Any]) -> list[ChatChunk]:
+        return []
+
+    def _on_message_delta(self, data: dict[str, Any]) -> list[ChatChunk]:
+        delta = data.get("delta")
+        if isinstance(delta, dict) and isinstance(delta.get("stop_reason"), str):
+            self.stop_reason = delta["stop_reason"]
+        self._merge_usage(data.get("usage"))
+        return []
+
+    def _on_message_stop(self, data: dict[str, Any]) -> list[ChatChunk]:
+        if not self._started:
+            raise self._broken("message_stop before message_start")
+        self._done = True
+        reason = finish_reason(self.stop_reason, json_tool=bool(self._json_blocks))
+        return [self._chunk(finish_reason=reason, usage=self.usage)]
+
+    def _on_error(self, data: dict[str, Any]) -> list[ChatChunk]:
+        self._done = True
+        raise error_from_body(
+            json.dumps(data).encode(),
+            status=None,
+            headers={},
+            provider=self.provider,
+            model=self.model,
+        )
+
+    _handlers: ClassVar[dict[str, _Handler]] = {
+        "message_start": _on_message_start,
+        "content_block_start": _on_content_block_start,
+        "content_block_delta": _on_content_block_delta,
+        "content_block_stop": _on_content_block_stop,
+        "message_delta": _on_message_delta,
+        "message_stop": _on_message_stop,
+        "error": _on_error,
+    }
+
+    # --- helpers -------------------------------------------------------------
+
+    @property
+    def usage(self) -> Usage:
+        u = self._usage
+        write = u.get("cache_creation_input_tokens", 0)
+        read = u.get("cache_read_input_tokens", 0)
+        return Usage(
+            input_tokens=u.get("input_tokens", 0) + write + read,
+            output_tokens=u.get("output_tokens", 0),
+            cache_read_tokens=read,
+            cache_write_tokens=write,
+        )
+
+    def _merge_usage(self, usage: object) -> None:
+        # message_delta's counts are cumulative: a later value replaces an earlier one.
+        if not isinstance(usage, dict):
+            return
+        for key, value in usage.items():
+            if isinstance(value, int) and not isinstance(value, bool):
+                self._usage[key] = value
+
+    def _index(self, data: dict[str, Any]) -> int:
+        index = data.get("index")
+        if not isinstance(index, int) or isinstance(index, bool):
+            raise self._broken(f"{data.get('type')} without an integer index")
+        return index
+
+    def _chunk(self, **fields: Any) -> ChatChunk:
+        return ChatChunk(
+            response_id=self.response_id,
+            response_model=self.response_model,
+            provider=self.provider,
+            model=self.model,
+            **fields,
+        )
+
+    def _broken(self, why: str) -> StreamInterruptedError:
+        return StreamInterruptedError(
+            f"Anthropic stream: {why}", provider=self.provider, model=self.model
+        )

@@ -1,0 +1,98 @@
+"""``CohereProvider``: the sans-IO translator for Cohere's Chat API v2.
+
+Reference: https://docs.cohere.com/reference/chat
+
+Settings:
+
+- ``api_key`` — else ``CO_API_KEY`` or ``COHERE_API_KEY`` (first set wins, as
+  the Cohere SDK reads them); sent as ``Authorization: Bearer``.
+- ``base_url`` — default ``https://api.cohere.com``; requests go to ``/v2/chat``.
+- ``headers`` — extra headers, sent as given (``X-Client-Name``, say).
+- ``extra["safety_mode"]`` — ``CONTEXTUAL``, ``STRICT`` or ``OFF``, sent with
+  every request.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from polyroute.errors import InvalidResponseError, ProviderError
+from polyroute.providers.base import HttpRequest, HttpResponse, Provider, StreamParser
+from polyroute.types import ChatRequest, ChatResponse, ModelInfo
+from polyroute_cohere.catalog import MODELS
+from polyroute_cohere.errors import error_from_body
+from polyroute_cohere.parse import parse_chat
+from polyroute_cohere.request import build_body
+from polyroute_cohere.stream import CohereStreamParser
+
+__all__ = ["CohereProvider"]
+
+
+class CohereProvider(Provider):
+    """Cohere Command models through ``POST /v2/chat``."""
+
+    type_name: ClassVar[str] = "cohere"
+    default_base_url: ClassVar[str | None] = "https://api.cohere.com"
+    api_key_env: ClassVar[tuple[str, ...]] = ("CO_API_KEY", "COHERE_API_KEY")
+
+    def headers(self) -> dict[str, str]:
+        """Request headers (the key included: never log them)."""
+        headers = {"content-type": "application/json", "accept": "application/json"}
+        key = self.api_key()
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        headers.update(self.settings.headers)
+        return headers
+
+    def build_request(self, request: ChatRequest, model: str, *, stream: bool) -> HttpRequest:
+        mode = self.settings.extra.get("safety_mode")
+        headers = self.headers()
+        if stream:
+            headers["accept"] = "text/event-stream"
+        return HttpRequest(
+            method="POST", url=f"{self.base_url}/v2/chat", headers=headers,
+            json=build_body(request, model, stream=stream,
+                            safety_mode=mode if isinstance(mode, str) else None),
+            framing="sse" if stream else None,
+        )
+
+    def parse_response(self, response: HttpResponse, model: str) -> ChatResponse:
+        try:
+            data: Any = json.loads(response.content)
+        except ValueError:
+            raise InvalidResponseError(
+                f"/v2/chat answered {response.status} with a body that is not JSON",
+                provider=self.name, model=model, status=response.status) from None
+        try:
+            return parse_chat(data, provider=self.name, model=model)
+        except InvalidResponseError as exc:
+            exc.status = response.status
+            raise
+
+    def parse_error(self, response: HttpResponse, model: str) -> ProviderError:
+        return error_from_body(response.content, status=response.status,
+                               headers=response.headers, provider=self.name, model=model)
+
+    def stream_parser(self, model: str) -> StreamParser:
+        return CohereStreamParser(provider=self.name, model=model)
+
+    def models(self) -> list[ModelInfo]:
+        return list(MODELS)
+
+    def list_models_request(self) -> HttpRequest | None:
+        headers = {k: v for k, v in self.headers().items() if k != "content-type"}
+        return HttpRequest("GET", f"{self.base_url}/v1/models?endpoint=chat&page_size=1000",
+                           headers=headers)
+
+    def parse_models(self, response: HttpResponse) -> list[str]:
+        """Model names from ``GET /v1/models`` (https://docs.cohere.com/reference/list-models)."""
+        try:
+            data: Any = json.loads(response.content)
+        except ValueError:
+            data = None
+        items = data.get("models") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            raise InvalidResponseError("model list has no 'models' array", provider=self.name,
+                                       status=response.status)
+        return [m["name"] for m in items if isinstance(m, dict) and isinstance(m.get("name"), str)]

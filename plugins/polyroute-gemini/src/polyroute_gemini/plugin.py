@@ -1,0 +1,25 @@
+"""pluggy hooks: register the ``gemini`` and ``vertex_gemini`` provider types and their catalog."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from polyroute import hookimpl
+from polyroute.providers.base import Provider
+from polyroute.types import ModelInfo
+from polyroute_gemini.catalog import MODELS, VERTEX_MODELS
+from polyroute_gemini.provider import GeminiProvider, VertexGeminiProvider
+
+__all__ = ["polyroute_register_models", "polyroute_register_provider_types"]
+
+
+@hookimpl
+def polyroute_register_provider_types(register: Callable[[type[Provider]], None]) -> None:
+    register(GeminiProvider)
+    register(VertexGeminiProvider)
+
+
+@hookimpl
+def polyroute_register_models(register: Callable[[ModelInfo], None]) -> None:
+    for info in (*MODELS, *VERTEX_MODELS):
+        register(info)

@@ -1,0 +1,348 @@
+"""Chat Completions responses and errors → neutral types and classified errors.
+
+Response shape: https://platform.openai.com/docs/api-reference/chat/object
+Error codes:    https://platform.openai.com/docs/guides/error-codes
+Rate limits:    https://platform.openai.com/docs/guides/rate-limits (``x-ratelimit-*`` headers)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from polyroute.errors import (
+    ContentPolicyError,
+    ContextWindowError,
+    InvalidResponseError,
+    OverloadedError,
+    ProviderError,
+    QuotaExceededError,
+    RateLimitError,
+    ServerError,
+    StreamInterruptedError,
+)
+from polyroute.providers.base import HttpResponse
+from polyroute.providers.classify import (
+    error_class_for_status,
+    parse_retry_after,
+    request_id_from_headers,
+)
+from polyroute.secrets import redact
+from polyroute.types import ChatResponse, FinishReason, Message, Part, TextPart, ToolCallPart, Usage
+
+__all__ = [
+    "classify_error",
+    "map_finish_reason",
+    "parse_arguments",
+    "parse_chat_completion",
+    "parse_duration",
+    "parse_error_response",
+    "parse_model_ids",
+    "parse_usage",
+    "rate_limit_retry_after",
+]
+
+_FINISH: dict[str, FinishReason] = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "content_filter": "content_filter",
+    "eos": "stop",  # some compatible servers
+}
+
+_CONTEXT_CODES = {"context_length_exceeded", "string_above_max_length"}
+_POLICY_CODES = {
+    "content_policy_violation",
+    "content_filter",
+    "responsibleaipolicyviolation",
+    "moderation_blocked",
+}
+_CONTEXT_HINTS = ("maximum context length", "context length", "context window", "too many tokens")
+
+
+def map_finish_reason(value: Any) -> FinishReason | None:
+    if value is None:
+        return None
+    return _FINISH.get(str(value), "other")
+
+
+def parse_usage(data: Any) -> Usage | None:
+    """``usage`` of a completion or of the final stream chunk."""
+    if not isinstance(data, Mapping):
+        return None
+    prompt = data.get("prompt_tokens_details")
+    completion = data.get("completion_tokens_details")
+    try:
+        return Usage(
+            input_tokens=int(data.get("prompt_tokens") or 0),
+            output_tokens=int(data.get("completion_tokens") or 0),
+            cache_read_tokens=int(
+                (prompt.get("cached_tokens") if isinstance(prompt, Mapping) else 0) or 0
+            ),
+            reasoning_tokens=int(
+                (completion.get("reasoning_tokens") if isinstance(completion, Mapping) else 0)
+                or 0
+            ),
+        )
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_arguments(raw: Any, *, provider: str, model: str, name: str) -> dict[str, Any]:
+    """A tool call's ``arguments`` JSON string as a dict; ``InvalidResponseError`` if it is not."""
+    if raw is None or raw == "":
+        return {}
+    if isinstance(raw, Mapping):  # a few compatible servers send an object
+        return dict(raw)
+    try:
+        value = json.loads(raw)
+    except (TypeError, ValueError) as exc:
+        raise InvalidResponseError(
+            f"tool call '{name}' has arguments that are not valid JSON: {exc}",
+            provider=provider, model=model,
+        ) from None
+    if not isinstance(value, dict):
+        raise InvalidResponseError(
+            f"tool call '{name}' arguments are JSON but not an object",
+            provider=provider, model=model,
+        )
+    return value
+
+
+def _load_json(response: HttpResponse, provider: str, model: str) -> Any:
+    try:
+        return response.json()
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidResponseError(
+            f"response body is not JSON: {_snippet(response.text)!r}",
+            provider=provider, model=model, status=response.status,
+            request_id=_request_id(response.headers),
+        ) from None
+
+
+def parse_chat_completion(response: HttpResponse, *, provider: str, model: str) -> ChatResponse:
+    data = _load_json(response, provider, model)
+    rid = _request_id(response.headers)
+
+    def bad(reason: str) -> InvalidResponseError:
+        return InvalidResponseError(
+            f"unexpected chat completion body: {reason}",
+            provider=provider, model=model, status=response.status, request_id=rid,
+        )
+
+    if not isinstance(data, Mapping):
+        raise bad("not a JSON object")
+    if "error" in data and not data.get("choices"):
+        status = response.status if response.status >= 400 else None
+        raise classify_error(status, data, response.headers, provider, model)
+    choices = data.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], Mapping):
+        raise bad("no choices")
+    choice = choices[0]
+    msg = choice.get("message")
+    if not isinstance(msg, Mapping):
+        raise bad("choice has no message")
+    parts: list[Part] = []
+    content = msg.get("content")
+    if isinstance(content, list):  # content-part arrays from some compatible servers
+        content = "".join(
+            str(p.get("text", "")) for p in content if isinstance(p, Mapping)
+        )
+    if content is not None and not isinstance(content, str):
+        raise bad("message content is neither text nor null")
+    refusal = msg.get("refusal")
+    if content:
+        parts.append(TextPart(text=content))
+    elif isinstance(refusal, str) and refusal:
+        parts.append(TextPart(text=refusal))
+    calls = msg.get("tool_calls") or []
+    if not isinstance(calls, list):
+        raise bad("tool_calls is not a list")
+    for call in calls:
+        fn = call.get("function") if isinstance(call, Mapping) else None
+        if not isinstance(fn, Mapping) or not isinstance(fn.get("name"), str):
+            raise bad("tool call without a function name")
+        name = fn["name"]
+        parts.append(
+            ToolCallPart(
+                id=str(call.get("id") or ""),
+                name=name,
+                arguments=parse_arguments(
+                    fn.get("arguments"), provider=provider, model=model, name=name
+                ),
+            )
+        )
+    meta: dict[str, Any] = {}
+    for key in ("system_fingerprint", "service_tier", "created"):
+        if data.get(key) is not None:
+            meta[key] = data[key]
+    if isinstance(refusal, str) and refusal:
+        meta["refusal"] = refusal
+    if rid:
+        meta["request_id"] = rid
+    text_only = len(parts) == 1 and isinstance(parts[0], TextPart)
+    return ChatResponse(
+        message=Message(
+            role="assistant",
+            content=parts[0].text if text_only and isinstance(parts[0], TextPart)
+            else (parts or ""),
+        ),
+        finish_reason=map_finish_reason(choice.get("finish_reason")),
+        usage=parse_usage(data.get("usage")) or Usage(),
+        provider=provider,
+        model=model,
+        response_model=data.get("model") if isinstance(data.get("model"), str) else None,
+        response_id=data.get("id") if isinstance(data.get("id"), str) else None,
+        provider_metadata=meta,
+    )
+
+
+def parse_model_ids(response: HttpResponse, *, provider: str) -> list[str]:
+    data = _load_json(response, provider, "")
+    items = data.get("data") if isinstance(data, Mapping) else None
+    if not isinstance(items, list):
+        raise InvalidResponseError("model list has no 'data' array", provider=provider)
+    return [str(m["id"]) for m in items if isinstance(m, Mapping) and "id" in m]
+
+
+# --- errors ------------------------------------------------------------------
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|h|m|s)")
+_UNIT = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(value: str | None) -> float | None:
+    """Seconds from a Go-style duration (``x-ratelimit-reset-*``): ``1s``, ``6m0s``, ``20ms``."""
+    if not value:
+        return None
+    text = value.strip()
+    try:
+        return max(0.0, float(text))  # bare seconds
+    except ValueError:
+        pass
+    pos, total = 0, 0.0
+    for m in _DURATION.finditer(text):
+        if m.start() != pos:
+            return None
+        total += float(m.group(1)) * _UNIT[m.group(2)]
+        pos = m.end()
+    return total if pos == len(text) and pos > 0 else None
+
+
+def rate_limit_retry_after(headers: Mapping[str, str]) -> float | None:
+    """``retry-after-ms``/``retry-after`` first, else the exhausted ``x-ratelimit-reset-*``."""
+    seconds = parse_retry_after(headers)
+    if seconds is not None:
+        return seconds
+    resets: list[float] = []
+    exhausted: list[float] = []
+    for kind in ("requests", "tokens"):
+        reset = parse_duration(headers.get(f"x-ratelimit-reset-{kind}"))
+        if reset is None:
+            continue
+        resets.append(reset)
+        if headers.get(f"x-ratelimit-remaining-{kind}", "").strip() == "0":
+            exhausted.append(reset)
+    # The reset headers say when the limit is *fully* restored; when one limit is
+    # visibly exhausted its reset is the wait that matters, else the longest.
+    if exhausted:
+        return max(exhausted)
+    return max(resets) if resets else None
+
+
+def _request_id(headers: Mapping[str, str]) -> str | None:
+    return request_id_from_headers(headers) or headers.get("apim-request-id")
+
+
+def _snippet(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _error_fields(body: Any) -> tuple[str, str | None, str | None, str | None]:
+    """(message, type, code, inner code) from OpenAI's or Azure's error body."""
+    err = body.get("error") if isinstance(body, Mapping) else None
+    if isinstance(err, str):
+        return err, None, None, None
+    if not isinstance(err, Mapping):
+        if isinstance(body, Mapping) and isinstance(body.get("message"), str):
+            return body["message"], None, None, None  # Azure APIM style
+        return "", None, None, None
+    inner = err.get("innererror")
+    inner_code = inner.get("code") if isinstance(inner, Mapping) else None
+    code = err.get("code")
+    return (
+        str(err.get("message") or ""),
+        str(err["type"]) if err.get("type") is not None else None,
+        str(code) if code is not None else None,
+        str(inner_code) if inner_code is not None else None,
+    )
+
+
+def classify_error(
+    status: int | None,
+    body: Any,
+    headers: Mapping[str, str],
+    provider: str,
+    model: str,
+    *,
+    in_stream: bool = False,
+) -> ProviderError:
+    """One error, classified from status, OpenAI error body and headers."""
+    message, etype, code, inner = _error_fields(body)
+    keys = {k.lower() for k in (etype, code, inner) if k}
+    lowered = message.lower()
+    retry_after: float | None = None
+    cls: type[ProviderError]
+    if keys & _CONTEXT_CODES or (
+        status in (400, 413, None) and any(h in lowered for h in _CONTEXT_HINTS)
+    ):
+        cls = ContextWindowError
+    elif keys & _POLICY_CODES:
+        cls = ContentPolicyError
+    elif "insufficient_quota" in keys:
+        # Out of credit / over the monthly budget: waiting cannot help, another
+        # provider may (QuotaExceededError: not retried, may fall back).
+        cls = QuotaExceededError
+    elif status == 429 or "rate_limit_exceeded" in keys or (in_stream and etype == "requests"):
+        cls = RateLimitError
+        retry_after = rate_limit_retry_after(headers)
+    elif status is not None:
+        cls = error_class_for_status(status)
+        if status >= 500 and ("overloaded" in lowered or "overloaded_error" in keys):
+            cls = OverloadedError
+    elif "overloaded_error" in keys or "overloaded" in lowered:
+        cls = OverloadedError
+    elif "server_error" in keys:
+        cls = ServerError
+    else:
+        cls = StreamInterruptedError if in_stream else InvalidResponseError
+    if not message:
+        message = (
+            f"HTTP {status}" if status is not None else "error event without a message"
+        )
+    what = "in-band stream error: " if in_stream else ""
+    return cls(
+        what + redact(message),
+        provider=provider,
+        model=model,
+        status=status,
+        retry_after=retry_after,
+        request_id=_request_id(headers),
+        error_type=code or etype or inner,
+    )
+
+
+def parse_error_response(response: HttpResponse, *, provider: str, model: str) -> ProviderError:
+    try:
+        body: Any = json.loads(response.content) if response.content else None
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    err = classify_error(response.status, body, response.headers, provider, model)
+    if body is None and response.content:
+        err.reason = f"{err.reason} ({redact(_snippet(response.text))})"
+        err.args = (err.reason,)
+    return err

@@ -1,0 +1,122 @@
+"""Building the ``Router`` behind an adapter (``RoutedChatModel``, ``RoutedLLM``).
+
+Shared by the LangChain and LlamaIndex adapters and free of either framework.
+The frameworks' standard constructor parameters (``api_key``, ``base_url``,
+``timeout``, ``max_retries``) are applied on top of the config:
+
+- ``api_key`` / ``base_url`` go to the provider named by the explicit
+  ``model`` (``openai`` in ``openai:gpt-4.1-mini``), whether the config
+  defines that provider or it is implicit (a plugin type or template name);
+- ``timeout`` is the read timeout of every provider call;
+- ``max_retries`` is the number of retries of one deployment before falling
+  back (``retry.attempts`` counts the first try, so it is ``max_retries + 1``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from polyroute.config import PolyrouteConfig, config_from_data, load_config
+from polyroute.config.providers import implicit_provider_config
+from polyroute.errors import ConfigError
+from polyroute.plugins.manager import default_registry
+from polyroute.router import Router
+from polyroute.routing.plan import parse_model_ref
+from polyroute.secrets import Secret
+
+__all__ = ["build_router", "key_env_names", "provider_of"]
+
+_MAX_ATTEMPTS = 20  # RetryConfig.attempts' upper bound
+
+
+def provider_of(model: str | None) -> str | None:
+    """The provider part of ``provider:model`` (or ``provider/model``), if there is one."""
+    if not model:
+        return None
+    try:
+        return parse_model_ref(model)[0]
+    except ConfigError:
+        return None
+
+
+def key_env_names(provider: str) -> tuple[str, ...]:
+    """The environment variables a provider reads its key from, as its plugin says."""
+    try:
+        registry = default_registry()
+    except Exception:  # pragma: no cover - a broken plugin set must not break construction
+        return ()
+    cls = registry.provider_types.get(provider)
+    if cls is not None:
+        return tuple(cls.api_key_env)
+    template = registry.templates.get(provider)
+    return tuple(template.api_key_env) if template is not None else ()
+
+
+def build_router(
+    *,
+    config: PolyrouteConfig | dict[str, Any] | None,
+    config_path: str | None,
+    profile: str | None,
+    model: str | None,
+    api_key: str | None,
+    base_url: str | None,
+    timeout: float | None,
+    max_retries: int | None,
+) -> Router:
+    """A router for these settings (see the module docstring for what applies where)."""
+    cfg = _load(config, config_path, profile)
+    update: dict[str, Any] = {}
+    if api_key is not None or base_url is not None:
+        update["providers"] = _with_provider_overrides(cfg, model, api_key, base_url)
+    if timeout is not None:
+        update["timeouts"] = cfg.timeouts.model_copy(
+            update={"read": timeout, "connect": min(cfg.timeouts.connect, timeout)}
+        )
+    if max_retries is not None:
+        attempts = max(1, min(max_retries + 1, _MAX_ATTEMPTS))
+        update["retry"] = cfg.retry.model_copy(update={"attempts": attempts})
+    if update:
+        cfg = cfg.model_copy(update=update)
+    return Router(cfg)
+
+
+def _load(
+    config: PolyrouteConfig | dict[str, Any] | None, path: str | None, profile: str | None
+) -> PolyrouteConfig:
+    if config is not None and path is not None:
+        raise ConfigError("give either config or a config path, not both")
+    if isinstance(config, PolyrouteConfig):
+        return config
+    if isinstance(config, dict):
+        return config_from_data(config, profile=profile)
+    if path is not None:
+        return load_config(os.fspath(path), profile=profile)
+    return PolyrouteConfig()
+
+
+def _with_provider_overrides(
+    cfg: PolyrouteConfig, model: str | None, api_key: str | None, base_url: str | None
+) -> dict[str, Any]:
+    provider = provider_of(model)
+    if provider is None:
+        raise ConfigError(
+            "api_key and base_url apply to the provider of an explicit model, "
+            "and no model names one",
+            fix="pass model='provider:model', or set the key in the config's providers section",
+        )
+    pcfg = cfg.providers.get(provider) or implicit_provider_config(provider, default_registry())
+    if pcfg is None:
+        known = ", ".join(sorted(default_registry().provider_types)) or "none installed"
+        raise ConfigError(
+            f"provider '{provider}' is neither configured nor an installed plugin type "
+            f"or template (installed types: {known})",
+            field="model",
+            fix=f"pip install polyroute-{provider} or configure providers.{provider}",
+        )
+    changes: dict[str, Any] = {}
+    if api_key is not None:
+        changes["api_key"] = Secret(api_key)
+    if base_url is not None:
+        changes["base_url"] = base_url
+    return {**cfg.providers, provider: pcfg.model_copy(update=changes)}

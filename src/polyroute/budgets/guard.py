@@ -1,0 +1,416 @@
+"""``CostGuard``: prices, budgets, the usage ledger and degradation alerts, in one guard.
+
+Per attempt, on the request path:
+
+- ``before_attempt`` reserves the attempt's worst-case cost (estimated prompt
+  tokens + max output tokens, at the deployment's prices) in every budget that
+  applies, with the ``StateStore``'s atomic ``reserve`` — so concurrent calls in
+  threads, tasks or processes cannot overspend. A budget that cannot take it
+  acts: ``block`` skips the candidate with ``BudgetExceeded`` (raised when no
+  candidate is left), ``downgrade`` lets only the route's cheapest candidates
+  through, ``warn`` alerts and counts the spend anyway.
+- ``after_attempt`` settles each reservation to the actual cost (a failed
+  attempt releases it), fires threshold alerts once per window, and notes the
+  attempt for the ledger; ``cancel_attempt`` releases.
+- ``after_call``/``call_failed`` hand one call row and its attempt rows to the
+  ledger's queue (no disk IO here) and set ``response.cost_usd``.
+
+The guard holds nothing per call except a small record keyed by the request
+object, dropped when the call ends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from polyroute.analytics.alerts import Alert, Alerts, DegradationMonitor
+from polyroute.budgets.windows import Window, WindowClock, zone
+from polyroute.cost.book import PriceBook
+from polyroute.cost.config import BudgetConfig
+from polyroute.cost.pricing import Prices
+from polyroute.errors import BudgetExceeded, NoRouteError
+from polyroute.logs import get_logger
+from polyroute.routing.guards import CandidateSkipped, Guard
+from polyroute.routing.plan import Deployment, parse_model_ref
+from polyroute.state.base import StateStore
+from polyroute.tokens import estimate_prompt_tokens
+from polyroute.types import Attempt, ChatRequest, ChatResponse, Usage
+
+if TYPE_CHECKING:
+    from polyroute.ledger.store import Ledger
+    from polyroute.router import Router
+
+__all__ = ["Budget", "CostGuard"]
+
+logger = get_logger("budgets")
+_SLACK = 3600.0  # window keys outlive their window by this much (late settles)
+
+
+class Budget:
+    """A compiled ``BudgetConfig``: who it applies to and its current window."""
+
+    __slots__ = ("cfg", "clock", "kind", "label", "match", "prefix")
+
+    def __init__(self, cfg: BudgetConfig, clock: Any = time.time) -> None:
+        self.cfg = cfg
+        self.label = cfg.label
+        kind, _, value = cfg.scope.partition(":")
+        self.kind = kind
+        self.match: Any = value
+        if kind == "model" and (":" in value or "/" in value):
+            self.match = parse_model_ref(value)
+        elif kind == "tag":
+            k, _, v = value.partition("=")
+            self.match = (k.strip(), v.strip())
+        self.prefix = f"budget:{cfg.scope}:"
+        self.clock = (None if cfg.per == "request"
+                      else WindowClock(cfg.per, zone(cfg.timezone), clock))
+
+    def applies(self, dep: Deployment, request: ChatRequest, agent_tags: dict[str, str]) -> bool:
+        kind, m = self.kind, self.match
+        if kind == "global":
+            return True
+        if kind == "provider":
+            return bool(dep.provider == m)
+        if kind == "model":
+            return (dep.provider, dep.model) == m if isinstance(m, tuple) else dep.model == m
+        if kind == "agent":
+            return bool(request.routing.agent == m)
+        k, v = m
+        return bool(request.routing.tags.get(k, agent_tags.get(k)) == v)
+
+    def window(self) -> Window:
+        assert self.clock is not None
+        return self.clock.current()
+
+    def key(self, window: Window) -> str:
+        return self.prefix + window.id
+
+    def ttl(self, window: Window) -> float | None:
+        if window.end is None:
+            return None
+        return max(1.0, window.end - time.time() + _SLACK)
+
+
+@dataclass(slots=True)
+class _Ticket:
+    prices: Prices
+    holds: list[tuple[Budget, str, float, float | None]]  # budget, key, amount, ttl
+
+
+@dataclass(slots=True)
+class _CallRecord:
+    request: ChatRequest  # pins id(request) while the call runs
+    started: float = field(default_factory=time.time)
+    attempts: list[tuple[Attempt, Usage | None, float | None]] = field(default_factory=list)
+    stream: bool = False
+
+
+class CostGuard(Guard):
+    name = "cost"
+
+    def __init__(
+        self,
+        router: Router,
+        *,
+        book: PriceBook,
+        budgets: list[BudgetConfig],
+        state: StateStore,
+        alerts: Alerts,
+        ledger: Ledger | None = None,
+        store_content: bool = False,
+        tenant_tag: str = "tenant",
+        clock: Any = time.time,
+    ) -> None:
+        self.router = router
+        self.book = book
+        self.state = state
+        self.alerts = alerts
+        self.ledger = ledger
+        self.store_content = store_content
+        self.tenant_tag = tenant_tag
+        self.budgets = [Budget(b, clock) for b in budgets]
+        self.block_unknown = book.pricing.unknown == "block"
+        cfg = router.config
+        acfg = getattr(cfg, "alerts", None)
+        self.monitor = (DegradationMonitor(acfg, alerts) if acfg is not None and (
+            acfg.error_rate is not None or acfg.latency_p95_ms is not None) else None)
+        self._track = ledger is not None
+        self._calls: dict[int, _CallRecord] = {}
+        self._agent_tags = {name: dict(a.tags) for name, a in cfg.agents.items()}
+        self._routes: dict[tuple[str | None, str | None, str | None], str | None] = {}
+        self._cheapest: dict[int, frozenset[Deployment]] = {}
+
+    # --- planning -----------------------------------------------------------------
+
+    def close(self) -> None:
+        if self.ledger is not None:
+            self.ledger.close()
+
+    def skip_reason(self, dep: Deployment, request: ChatRequest) -> str | None:
+        if self.block_unknown and not self.book.prices(dep).known:
+            return "no known price (pricing.unknown: block)"
+        return None
+
+    # --- one attempt ----------------------------------------------------------------
+
+    def before_attempt(self, dep: Deployment, request: ChatRequest) -> Any:
+        prices = self.book.prices(dep)
+        if not prices.known:
+            if self.block_unknown:
+                raise CandidateSkipped("no known price (pricing.unknown: block)")
+            self.book.warn_unknown(dep)
+        routing = request.routing
+        agent_tags = self._agent_tags.get(routing.agent or "", {})
+        budgets = [b for b in self.budgets if b.applies(dep, request, agent_tags)]
+        if not budgets and routing.max_cost_usd is None:
+            return _Ticket(prices, [])
+        est = prices.estimate(estimate_prompt_tokens(request), self._max_output(dep, request))
+        if routing.max_cost_usd is not None and est > routing.max_cost_usd:
+            raise CandidateSkipped(
+                f"estimated cost ${est:.4f} is over the call's max_cost ${routing.max_cost_usd:g}",
+                BudgetExceeded("request (max_cost)", est, routing.max_cost_usd),
+            )
+        holds: list[tuple[Budget, str, float, float | None]] = []
+        try:
+            for b in budgets:
+                if b.clock is None:  # per request
+                    if est > b.cfg.usd:
+                        self._over(b, dep, request, est, None, f"estimated ${est:.4f}")
+                    continue
+                window = b.window()
+                key, ttl = b.key(window), b.ttl(window)
+                if self.state.reserve(key, est, b.cfg.usd, ttl):
+                    holds.append((b, key, est, ttl))
+                    continue
+                spent = float(self.state.get(key) or 0.0)
+                self._over(b, dep, request, spent, window, f"spent ${spent:.4f}")
+                self.state.incr(key, est, ttl)  # warn / downgrade: counted all the same
+                holds.append((b, key, est, ttl))
+        except CandidateSkipped:
+            self._release(holds)
+            raise
+        return _Ticket(prices, holds)
+
+    def _over(self, b: Budget, dep: Deployment, request: ChatRequest, spent: float,
+              window: Window | None, what: str) -> None:
+        """Budget ``b`` cannot take this attempt: act on it (raise to skip the candidate)."""
+        cfg = b.cfg
+        resets = window.resets_at if window is not None else None
+        action = cfg.on_exceed
+        if action == "downgrade" and dep in self._cheapest_of(request):
+            return
+        self._alert_once(b, window, "budget_exceeded", 1.0, spent,
+                         f"budget {b.label} reached ({what} of ${cfg.usd:g}); on_exceed: {action}")
+        if action == "warn":
+            return
+        reason = f"budget {b.label} reached ({what} of ${cfg.usd:g})"
+        if action == "downgrade":
+            raise CandidateSkipped(reason + ": downgrading to the route's cheapest model")
+        raise CandidateSkipped(reason, BudgetExceeded(b.label, spent, cfg.usd, resets))
+
+    def cancel_attempt(self, dep: Deployment, request: ChatRequest, ticket: Any) -> None:
+        if isinstance(ticket, _Ticket):
+            self._release(ticket.holds)
+
+    def _release(self, holds: list[tuple[Budget, str, float, float | None]]) -> None:
+        for _, key, amount, ttl in holds:
+            if amount:
+                self.state.incr(key, -amount, ttl)
+
+    def after_attempt(self, dep: Deployment, request: ChatRequest, ticket: Any,
+                      attempt: Attempt, response: ChatResponse | None) -> None:
+        usage = response.usage if response is not None and attempt.ok else None
+        cost: float | None = None
+        if isinstance(ticket, _Ticket):
+            cost = ticket.prices.cost(usage) if usage is not None else 0.0
+            for b, key, amount, ttl in ticket.holds:
+                actual = cost or 0.0
+                if actual == amount:
+                    continue
+                total = self.state.incr(key, actual - amount, ttl)
+                if actual > 0 and b.cfg.alerts:
+                    self._thresholds(b, total - actual, total)
+        if self.monitor is not None:
+            self.monitor.record(dep.key, attempt.ok, attempt.latency_ms)
+        if self._track:
+            rec = self._calls.get(id(request))
+            if rec is None or rec.request is not request:
+                rec = self._calls[id(request)] = _CallRecord(request)
+                if len(self._calls) > 4096:
+                    self._sweep()
+            rec.attempts.append((attempt, usage, cost))
+            if response is not None and attempt.ok and (request.stream or response.latency_ms):
+                rec.stream = True  # a stream's after_attempt comes with its latency set
+
+    # --- alerts ---------------------------------------------------------------------
+
+    def _thresholds(self, b: Budget, before: float, after: float) -> None:
+        limit = b.cfg.usd
+        for t in b.cfg.alerts:
+            mark = t * limit
+            if before < mark <= after:
+                window = b.window() if b.clock is not None else None
+                self._alert_once(
+                    b, window, "budget_threshold", t, after,
+                    f"budget {b.label} at {after / limit:.0%} (${after:.4f} of ${limit:g})",
+                )
+
+    def _alert_once(self, b: Budget, window: Window | None, kind: str, mark: float,
+                    spent: float, message: str) -> None:
+        if window is not None:
+            key = f"alert:{b.key(window)}:{kind}:{mark:g}"
+            if self.state.incr(key, 1.0, b.ttl(window)) != 1.0:
+                return  # another call (or process) already sent it this window
+        severity = "critical" if mark >= 1.0 else "warning"
+        self.alerts.emit(Alert(kind, b.label, message, severity, {  # type: ignore[arg-type]
+            "scope": b.cfg.scope, "per": b.cfg.per, "limit_usd": b.cfg.usd,
+            "spent_usd": spent, "threshold": mark,
+            "resets_at": window.resets_at if window is not None else None,
+        }))
+
+    # --- the call -----------------------------------------------------------------------
+
+    def after_call(self, request: ChatRequest, response: ChatResponse) -> None:
+        rec = self._calls.pop(id(request), None) if self._track else None
+        if rec is not None and rec.request is not request:
+            rec = None
+        dep = Deployment(response.provider, response.model)
+        cost = self.book.prices(dep).cost(response.usage)
+        if cost is not None:
+            response.cost_usd = cost
+        if self.ledger is None:
+            return
+        self._write(request, rec, response=response, cost=cost)
+
+    def call_failed(self, request: ChatRequest, error: Exception) -> None:
+        if self.ledger is None:
+            return
+        rec = self._calls.pop(id(request), None)
+        if rec is not None and rec.request is not request:
+            rec = None
+        self._write(request, rec, error=error)
+
+    def record_hit(self, request: ChatRequest, response: ChatResponse, saved: float | None
+                   ) -> None:
+        """A cache hit: one ledger row at cost 0, with the cost it saved."""
+        if self.ledger is not None:
+            self._write(request, None, response=response, cost=0.0, saved=saved, hit=True)
+
+    def _write(self, request: ChatRequest, rec: _CallRecord | None, *,
+               response: ChatResponse | None = None, error: Exception | None = None,
+               cost: float | None = None, saved: float | None = None, hit: bool = False) -> None:
+        assert self.ledger is not None
+        now = time.time()
+        routing = request.routing
+        call_id = os.urandom(12).hex()
+        attempts = rec.attempts if rec is not None else []
+        rows = []
+        for n, (a, u, c) in enumerate(attempts, 1):
+            u = u or _NO_USAGE
+            rows.append((
+                call_id, n, now, a.provider, a.model, int(a.ok), a.latency_ms, a.error, a.status,
+                a.action, u.input_tokens, u.output_tokens, u.cache_read_tokens,
+                u.cache_write_tokens, u.reasoning_tokens, c,
+            ))
+        usage = response.usage if response is not None else _NO_USAGE
+        if response is not None:
+            provider, model = response.provider, response.model
+            latency: float | None = response.latency_ms
+            status, err = ("cache_hit" if hit else "ok"), None
+        else:
+            last = attempts[-1][0] if attempts else None
+            provider, model = (last.provider, last.model) if last else ("", "")
+            latency = (now - rec.started) * 1000.0 if rec is not None else 0.0
+            status, err = "error", _error_name(error)
+        ttft = None
+        if rec is not None and rec.stream and attempts and attempts[-1][0].ok:
+            ttft = attempts[-1][0].latency_ms
+        if cost is None and attempts:
+            known = [c for _, _, c in attempts if c is not None]
+            cost = sum(known) if len(known) == len(attempts) else None
+        fallback = len({(a.provider, a.model) for a, _, _ in attempts}) > 1
+        tags = dict(self._agent_tags.get(routing.agent or "", {}))
+        tags.update(routing.tags)
+        prompt = answer = None
+        if self.store_content:
+            prompt = json.dumps([m.model_dump(mode="json") for m in request.messages])
+            answer = response.message.text if response is not None else None
+        price_known = int(cost is not None)
+        self.ledger.record((
+            call_id, now, routing.agent, routing.task, self._route(request), provider, model,
+            usage.input_tokens, usage.output_tokens, usage.cache_read_tokens,
+            usage.cache_write_tokens, usage.reasoning_tokens, cost, saved, price_known,
+            latency, ttft, status, err, len(attempts), int(fallback), int(hit),
+            int(rec.stream if rec is not None else request.stream),
+            json.dumps(tags) if tags else None, tags.get(self.tenant_tag), prompt, answer,
+        ), rows)
+
+    # --- helpers ----------------------------------------------------------------------
+
+    def _route(self, request: ChatRequest) -> str | None:
+        r = request.routing
+        memo_key = (r.agent, r.task, r.model)
+        if memo_key not in self._routes:
+            route: str | None = None
+            agent = self.router.config.agents.get(r.agent or "")
+            if r.model:
+                route = f"model:{r.model}"
+            elif agent is not None:
+                route = agent.route or f"model:{agent.model}"
+            elif r.task:
+                route = r.task
+            else:
+                route = self.router.config.default
+            self._routes[memo_key] = route
+        return self._routes[memo_key]
+
+    def _max_output(self, dep: Deployment, request: ChatRequest) -> int:
+        if request.params.max_tokens:
+            return request.params.max_tokens
+        info = self.book.info(dep)
+        if info is not None and info.max_output_tokens:
+            return info.max_output_tokens
+        return self.book.pricing.default_max_output_tokens
+
+    def _cheapest_of(self, request: ChatRequest) -> frozenset[Deployment]:
+        """The route's candidates with the lowest known price (per million in + out)."""
+        try:
+            src = self.router.planner.source(request)
+        except Exception:
+            return frozenset()
+        found = self._cheapest.get(id(src))
+        if found is None:
+            priced = []
+            for tier in src.tiers:
+                for d in tier:
+                    p = self.book.prices(d)
+                    if p.known:
+                        priced.append(((p.input or 0.0) + (p.output or 0.0), d))
+            low = min((x for x, _ in priced), default=None)
+            found = frozenset(d for x, d in priced if x == low)
+            self._cheapest[id(src)] = found
+        return found
+
+    def _sweep(self) -> None:
+        """Drop records of calls abandoned mid-way (a stream never finished, a task cancelled)."""
+        cutoff = time.time() - 3600.0
+        for key, rec in list(self._calls.items()):
+            if rec.started < cutoff:
+                self._calls.pop(key, None)
+
+
+_NO_USAGE = Usage()
+
+
+def _error_name(error: Exception | None) -> str | None:
+    if error is None:
+        return None
+    name = type(error).__name__
+    if isinstance(error, NoRouteError) and error.last_error is not None:
+        name += f"({type(error.last_error).__name__})"
+    return name

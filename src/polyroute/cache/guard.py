@@ -1,0 +1,274 @@
+"""``CacheGuard``: answer from the response cache, fill it, and share in-flight calls.
+
+- ``before_call``: the key (see ``keys.py``), then a lookup; a hit comes back as a
+  ``ChatResponse`` with ``cache_hit=True`` and ``cost_usd=0`` (the router replays
+  it as a stream for ``stream``/``astream``) and is recorded in the ledger with
+  the cost it saved. On a miss the call becomes the *leader* for its key;
+  identical requests arriving meanwhile wait for it (up to ``wait_timeout``) and
+  get its answer as a hit — one upstream call for all of them.
+- ``after_call``: store the answer as JSON (not tool calls unless
+  ``cache_tool_calls``; not refusals or errors), wake the waiters.
+- ``call_failed``: wake the waiters, who then call upstream themselves.
+
+Per call, through routing tags/hints: ``routing.cache = "no-cache"`` skips the
+lookup but stores the fresh answer; ``"no-store"`` bypasses the cache entirely;
+tag ``cache_ttl`` (seconds or ``90s``/``15m``/``1h``) sets the entry's TTL; tag
+``tenant`` (``cache.tenant_tag``) partitions the cache.
+
+Async callers wait without blocking their loop through ``abefore_call`` when the
+router awaits it; through the sync ``before_call`` inside a running loop, an
+identical in-flight request is not waited for (no deadlock), just not shared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from polyroute.cache.keys import cache_key
+from polyroute.cache.store import ResponseCache
+from polyroute.cost.config import CacheConfig, parse_duration
+from polyroute.logs import get_logger
+from polyroute.routing.guards import Guard
+from polyroute.routing.plan import Deployment
+from polyroute.types import ChatRequest, ChatResponse, GenerationParams
+
+if TYPE_CHECKING:
+    from polyroute.budgets.guard import CostGuard
+    from polyroute.cost.book import PriceBook
+    from polyroute.router import Router
+
+__all__ = ["CacheGuard"]
+
+logger = get_logger("cache")
+_META = "polyroute_cache"
+_STORABLE_FINISH = (None, "stop", "length", "tool_calls")
+
+
+@dataclass(slots=True)
+class _Flight:
+    key: str
+    messages: Any  # pins id(request.messages) while in flight
+    started: float = field(default_factory=time.monotonic)
+    done: threading.Event = field(default_factory=threading.Event)
+    value: str | None = None
+    waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = field(
+        default_factory=list)
+
+    def finish(self, value: str | None) -> None:
+        self.value = value
+        self.done.set()
+        for loop, fut in self.waiters:
+            loop.call_soon_threadsafe(_resolve, fut)
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+class CacheGuard(Guard):
+    name = "cache"
+
+    def __init__(
+        self,
+        router: Router,
+        cfg: CacheConfig,
+        store: ResponseCache,
+        *,
+        book: PriceBook | None = None,
+        cost: CostGuard | None = None,
+    ) -> None:
+        self.router = router
+        self.cfg = cfg
+        self.store = store
+        self.book = book
+        self.cost = cost
+        self.hits = 0
+        self.misses = 0
+        self.shared = 0
+        self._flights: dict[str, _Flight] = {}
+        self._owners: dict[int, _Flight] = {}
+        self._lock = threading.Lock()
+        self._routes: dict[int, tuple[Any, GenerationParams]] = {}
+
+    # --- keys ----------------------------------------------------------------------
+
+    def key_for(self, request: ChatRequest) -> str | None:
+        """The cache key of ``request``, or ``None`` if it cannot be routed (no caching)."""
+        try:
+            src = self.router.planner.source(request)
+        except Exception:
+            return None
+        route = self._routes.get(id(src))
+        if route is None:
+            tiers = [[d.key for d in tier] for tier in src.tiers]
+            route = self._routes[id(src)] = (tiers, src.params)
+        tenant = request.routing.tags.get(self.cfg.tenant_tag)
+        return cache_key(request, namespace=self.cfg.namespace, tenant=tenant,
+                         route=route[0], base_params=route[1])
+
+    # --- lookups ---------------------------------------------------------------------
+
+    def before_call(self, request: ChatRequest) -> ChatResponse | None:
+        flight = self._lookup(request)
+        if not isinstance(flight, _Flight):
+            return flight
+        try:
+            asyncio.get_running_loop()
+            return None  # never block an event loop; the async path waits properly
+        except RuntimeError:
+            pass
+        flight.done.wait(self._wait_left(flight))
+        return self._shared(request, flight)
+
+    def close(self) -> None:
+        self.store.close()
+
+    async def abefore_call(self, request: ChatRequest) -> ChatResponse | None:
+        """``before_call`` for async callers: waits for an in-flight leader on the loop."""
+        flight = self._lookup(request)
+        if not isinstance(flight, _Flight):
+            return flight
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        with self._lock:
+            if flight.done.is_set():
+                fut.set_result(None)
+            else:
+                flight.waiters.append((loop, fut))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(fut, self._wait_left(flight))
+        return self._shared(request, flight)
+
+    def _lookup(self, request: ChatRequest) -> ChatResponse | _Flight | None:
+        """A hit, the in-flight leader to wait for, or ``None`` (go upstream)."""
+        policy = request.routing.cache
+        if policy == "no-store" or not self.cfg.enabled:
+            return None
+        t0 = time.perf_counter()
+        key = self.key_for(request)
+        if key is None:
+            return None
+        if policy != "no-cache":
+            text = self.store.get(key)
+            if text is not None:
+                return self._hit(request, text, t0)
+        self.misses += 1
+        with self._lock:
+            flight = self._flights.get(key)
+            stale = flight is not None and (
+                flight.done.is_set() or time.monotonic() - flight.started > self.cfg.wait_timeout)
+            if flight is None or stale or policy == "no-cache":
+                lead = _Flight(key, request.messages)
+                if policy != "no-cache":
+                    self._flights[key] = lead
+                self._owners[id(request.messages)] = lead
+                if len(self._owners) > 4096:
+                    self._sweep()
+                return None
+        return flight
+
+    def _wait_left(self, flight: _Flight) -> float:
+        return max(0.0, self.cfg.wait_timeout - (time.monotonic() - flight.started))
+
+    def _shared(self, request: ChatRequest, flight: _Flight) -> ChatResponse | None:
+        if flight.value is None:
+            return None  # the leader failed, timed out or was not storable: go upstream
+        self.shared += 1
+        return self._hit(request, flight.value, time.perf_counter())
+
+    def _hit(self, request: ChatRequest, text: str, t0: float) -> ChatResponse | None:
+        try:
+            resp = ChatResponse.model_validate_json(text)
+        except ValueError:
+            logger.warning("unreadable cache entry ignored")
+            return None
+        meta = resp.provider_metadata.get(_META) or {}
+        saved = meta.get("cost_usd")
+        resp.cache_hit = True
+        resp.cost_usd = 0.0
+        resp.latency_ms = (time.perf_counter() - t0) * 1000.0
+        self.hits += 1
+        if self.cost is not None:
+            self.cost.record_hit(request, resp, saved if isinstance(saved, int | float) else None)
+        return resp
+
+    # --- fills --------------------------------------------------------------------------
+
+    def after_call(self, request: ChatRequest, response: ChatResponse) -> None:
+        flight = self._take(request)
+        if request.routing.cache == "no-store" or not self.cfg.enabled:
+            self._finish(flight, None)
+            return
+        text: str | None = None
+        if self._storable(response):
+            key = flight.key if flight is not None else self.key_for(request)
+            if key is not None:
+                text = self._serialise(response)
+                ttl = self._ttl(request)
+                try:
+                    self.store.set(key, text, ttl, tag=self.cfg.namespace)
+                except Exception as exc:  # a full disk must not fail an answered call
+                    logger.warning("could not store a cache entry: %s", exc)
+        self._finish(flight, text)
+
+    def call_failed(self, request: ChatRequest, error: Exception) -> None:
+        self._finish(self._take(request), None)
+
+    def _take(self, request: ChatRequest) -> _Flight | None:
+        with self._lock:
+            flight = self._owners.pop(id(request.messages), None)
+            if flight is not None and flight.messages is not request.messages:
+                return None
+            return flight
+
+    def _finish(self, flight: _Flight | None, value: str | None) -> None:
+        if flight is None:
+            return
+        with self._lock:
+            if self._flights.get(flight.key) is flight:
+                del self._flights[flight.key]
+            flight.finish(value)
+
+    def _storable(self, response: ChatResponse) -> bool:
+        if response.cache_hit or response.finish_reason not in _STORABLE_FINISH:
+            return False
+        if response.message.tool_calls and not self.cfg.cache_tool_calls:
+            return False
+        return bool(response.message.content)
+
+    def _serialise(self, response: ChatResponse) -> str:
+        cost = response.cost_usd
+        if cost is None and self.book is not None:
+            cost = self.book.cost(Deployment(response.provider, response.model), response.usage)
+        meta = {**response.provider_metadata, _META: {"cost_usd": cost, "stored_at": time.time()}}
+        return response.model_copy(update={"provider_metadata": meta}).model_dump_json(
+            exclude={"attempts", "latency_ms", "cache_hit", "cost_usd"})
+
+    def _ttl(self, request: ChatRequest) -> float | None:
+        asked = request.routing.tags.get("cache_ttl")
+        if asked:
+            try:
+                return parse_duration(asked)
+            except ValueError:
+                logger.warning("ignoring tag cache_ttl=%r: not a duration", asked)
+        return self.cfg.ttl
+
+    def _sweep(self) -> None:
+        cutoff = time.monotonic() - self.cfg.wait_timeout
+        for k, f in list(self._owners.items()):
+            if f.started < cutoff:
+                del self._owners[k]
+                if self._flights.get(f.key) is f:
+                    del self._flights[f.key]
+                f.finish(None)
+
+    def stats(self) -> dict[str, Any]:
+        return {"hits": self.hits, "misses": self.misses, "shared_in_flight": self.shared,
+                "refused_entries": self.store.refused, **self.store.stats()}
+

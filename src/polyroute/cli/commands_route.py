@@ -1,0 +1,161 @@
+"""``polyroute route``: a dry run of the routing decision, no network."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from polyroute.cli.hints import build_request, capability_options, target_options
+from polyroute.cli.state import (
+    EXIT_FAILED,
+    State,
+    config_options,
+    guarded,
+    json_option,
+    pass_state,
+)
+
+if TYPE_CHECKING:
+    from polyroute.router import Router
+    from polyroute.routing.plan import Deployment, Plan
+    from polyroute.types import ChatRequest
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    tier: int
+    order: int | None
+    """Position in the call order (1-based), ``None`` if skipped."""
+    provider: str
+    model: str
+    reason: str | None
+    """``None`` if usable, else why it is skipped."""
+
+    @property
+    def status(self) -> str:
+        return "ok" if self.reason is None else self.reason
+
+
+@click.command()
+@click.argument("agent", required=False)
+@click.option("--explain", is_flag=True,
+              help="Show the source, strategy, every tier with skip reasons, and params.")
+@target_options(agent=False)
+@capability_options
+@config_options
+@json_option
+@pass_state
+@guarded
+def route(
+    state: State, agent: str | None, explain: bool, task: str | None, model: str | None,
+    fallbacks: tuple[str, ...], tools: bool, vision: bool, json_schema: bool,
+    capabilities: tuple[str, ...], as_json: bool,
+) -> None:
+    """Dry-run the routing of a call: which candidates, in which order.
+
+    Give an AGENT, --task or --model (or nothing, for the config's default).
+    Flags such as --tools simulate a request that needs that capability.
+    Exits 1 if no candidate is usable.
+    """
+    from polyroute.cli import render
+
+    request = build_request(
+        "(dry run)", agent=agent, task=task, model=model, fallbacks=fallbacks,
+        tools=tools, vision=vision, json_schema=json_schema, capabilities=capabilities,
+    )
+    with state.router() as router:
+        plan = router.plan(request)
+        rows = explain_rows(router, request, plan)
+        ranked = router.rankings(request, plan) if plan.tiers else []
+        ranks = {f"{r.dep.provider}/{r.dep.model}": r for tier in ranked for r in tier}
+    usable = [r for r in rows if r.reason is None]
+    needed = sorted(c.value for c in request.required_capabilities())
+    if as_json:
+        from polyroute.cli.facts import describe_params
+
+        render.emit_json({
+            "source": plan.description, "strategy": plan.strategy,
+            "required_capabilities": needed, "params": describe_params(plan.params),
+            "candidates": [
+                {"tier": r.tier, "order": r.order, "provider": r.provider, "model": r.model,
+                 "status": "ok" if r.reason is None else "skipped", "reason": r.reason,
+                 **_rank_json(ranks.get(f"{r.provider}/{r.model}"))}
+                for r in rows
+            ],
+        })
+    elif explain:
+        _print_explain(plan, rows, needed, ranks)
+    else:
+        out = render.console()
+        for r in usable:
+            out.print(f"{render.safe(r.provider)}/{render.safe(r.model)}")
+    if not usable:
+        if not as_json:
+            render.console(stderr=True).print(
+                f"[bold red]error: no usable candidate for {render.safe(plan.description)}[/]"
+            )
+            for r in rows:
+                render.console(stderr=True).print(
+                    f"[red]  - {render.safe(r.provider)}/{render.safe(r.model)} skipped: "
+                    f"{render.safe(r.reason)}[/]"
+                )
+        raise click.exceptions.Exit(EXIT_FAILED)
+
+
+def _rank_json(k: Any) -> dict[str, Any]:
+    return {"score": k.score if k else None, "why": k.why if k else None}
+
+
+def explain_rows(router: Router, request: ChatRequest, plan: Plan) -> list[Row]:
+    """Every candidate of the plan's source, tier by tier: usable ones in the order
+    the strategy chose, then the skipped ones with their reasons."""
+    source_tiers: tuple[tuple[Deployment, ...], ...] = router.planner.source(request).tiers
+    skipped = list(plan.skipped)
+    planned = iter(plan.tiers)
+    rows: list[Row] = []
+    order = 0
+    for t, tier in enumerate(source_tiers, start=1):
+        skipped_here: list[Row] = []
+        any_usable = False
+        for dep in tier:
+            if skipped and (skipped[0].provider, skipped[0].model) == (dep.provider, dep.model):
+                outcome = skipped.pop(0)
+                skipped_here.append(Row(t, None, dep.provider, dep.model, outcome.reason))
+            else:
+                any_usable = True
+        if any_usable:
+            for dep in next(planned, []):
+                order += 1
+                rows.append(Row(t, order, dep.provider, dep.model, None))
+        rows += skipped_here
+    return rows
+
+
+def _print_explain(
+    plan: Plan, rows: list[Row], needed: list[str], ranks: dict[str, Any] | None = None
+) -> None:
+    from polyroute.cli import render
+    from polyroute.cli.facts import describe_params
+
+    out = render.console()
+    out.print(f"[bold]source:[/]   {render.safe(plan.description)}")
+    out.print(f"[bold]strategy:[/] {render.safe(plan.strategy)}")
+    out.print(f"[bold]requires:[/] {render.safe(', '.join(needed) or 'nothing special')}")
+    t = render.table(
+        None, ["tier", "#", "candidate", "status"],
+        [(r.tier, r.order if r.order is not None else "-", f"{r.provider}/{r.model}", r.status)
+         for r in rows],
+    )
+    out.print(t)
+    if ranks:
+        out.print(render.table(
+            f"why this order ({plan.strategy})", ["#", "candidate", "score", "why this rank"],
+            [(r.order, f"{r.provider}/{r.model}",
+              "-" if (k := ranks[f"{r.provider}/{r.model}"]).score is None else f"{k.score:g}",
+              k.why) for r in rows if r.order is not None and f"{r.provider}/{r.model}" in ranks],
+        ))
+    params: dict[str, Any] = describe_params(plan.params)
+    text = ", ".join(f"{k}={v}" for k, v in params.items()) or "none (provider defaults)"
+    out.print(f"[bold]params:[/]   {render.safe(text)}")

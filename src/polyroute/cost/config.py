@@ -1,0 +1,177 @@
+"""Config sections for pricing, budgets, the usage ledger, the response cache,
+shared state and alerts. ``config/schema.py`` mounts them on ``PolyrouteConfig``.
+
+```yaml
+pricing:  {unknown: block, overrides: {"openai:gpt-4.1": {input: 2, output: 8}}}
+budgets:
+  - {scope: provider:openai, usd: 500, per: day, on_exceed: block, timezone: Europe/Paris}
+  - {scope: global, usd: 15000, per: month, on_exceed: downgrade}
+  - {scope: agent:swe_agent, usd: 0.50, per: request}
+ledger:   {path: .polyroute/usage.db, retention_days: 90}
+cache:    {ttl: 1h, namespace: prod}
+state:    {backend: sqlite, path: .polyroute/state.db}
+alerts:   {webhook: env:ALERT_WEBHOOK_URL, error_rate: 0.5}
+```
+
+``ledger`` and ``cache`` are off unless their section is present (``cache: {}``
+turns the cache on with its defaults). Relative paths are relative to the
+config file's folder.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from polyroute.secrets import Secret
+
+__all__ = [
+    "AlertsConfig",
+    "BudgetConfig",
+    "CacheConfig",
+    "LedgerConfig",
+    "PriceOverride",
+    "PricingConfig",
+    "StateConfig",
+    "parse_duration",
+    "resolve_path",
+]
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+
+
+def parse_duration(value: Any) -> float | None:
+    """Seconds from ``90``, ``"90s"``, ``"15m"``, ``"1h"``, ``"7d"``, ``"2w"`` (``None`` passes)."""
+    if value is None or isinstance(value, int | float):
+        return None if value is None else float(value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"'{value}' is not a duration (use seconds or e.g. 90s, 15m, 1h, 7d)")
+    return float(match.group(1)) * _UNITS[match.group(2) or "s"]
+
+
+Duration = Annotated[float | None, BeforeValidator(parse_duration)]
+
+
+def resolve_path(path: str, source: str | None) -> Path:
+    """``path`` with ``~`` expanded, relative to the config file's folder if it has one."""
+    p = Path(path).expanduser()
+    if not p.is_absolute() and source:
+        p = Path(source).resolve().parent / p
+    return p
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+
+class PriceOverride(_Strict):
+    """USD per million tokens; unset classes fall back as in ``polyroute.cost``."""
+
+    input: float | None = Field(None, ge=0)
+    output: float | None = Field(None, ge=0)
+    cache_read: float | None = Field(None, ge=0)
+    cache_write: float | None = Field(None, ge=0)
+    reasoning: float | None = Field(None, ge=0)
+
+
+class PricingConfig(_Strict):
+    unknown: Literal["warn", "block"] = "warn"
+    """A model with no known price: ``warn`` (log once, cost recorded as unknown) or
+    ``block`` (the candidate is skipped). Never priced as $0."""
+    dataset: bool = True
+    """Use the bundled genai-prices dataset for models the plugin catalogs do not price."""
+    overrides: dict[str, PriceOverride] = Field(default_factory=dict)
+    """By ``provider:model``, ``provider/model`` or bare ``model``; beat every other source."""
+    default_max_output_tokens: int = Field(4096, ge=1)
+    """Output tokens a reservation assumes when neither the call nor the catalog says."""
+
+
+_SCOPE = re.compile(r"^(global|(provider|model|agent):.+|tag:[^=]+=.*)$")
+
+
+class BudgetConfig(_Strict):
+    """A spending limit on one scope over one window."""
+
+    scope: str = "global"
+    """``global``, ``provider:NAME``, ``model:PROVIDER:MODEL`` (or bare model id),
+    ``agent:NAME`` or ``tag:KEY=VALUE``."""
+    usd: float = Field(gt=0)
+    per: Literal["request", "hour", "day", "week", "month", "total"] = "day"
+    """Windows are calendar-aligned in ``timezone`` (weeks start on Monday);
+    ``request`` caps each call's worst-case cost, ``total`` never resets."""
+    on_exceed: Literal["block", "downgrade", "warn"] = "block"
+    """``block`` raises ``BudgetExceeded``; ``downgrade`` serves only the route's
+    cheapest candidates; ``warn`` logs and alerts but lets the call through."""
+    timezone: str = "UTC"
+    alerts: list[float] = Field(default_factory=lambda: [0.5, 0.8, 1.0])
+    """Fractions of the limit at which an alert fires, once per window."""
+    name: str | None = None
+
+    @field_validator("scope")
+    @classmethod
+    def _scope(cls, v: str) -> str:
+        v = v.strip()
+        if not _SCOPE.match(v):
+            raise ValueError(
+                f"scope '{v}' is not one of global, provider:NAME, model:REF, "
+                "agent:NAME, tag:KEY=VALUE"
+            )
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        from polyroute.budgets.windows import zone
+
+        zone(v)
+        return v
+
+    @property
+    def label(self) -> str:
+        return self.name or f"{self.scope}/{self.per}"
+
+
+class LedgerConfig(_Strict):
+    path: str = ".polyroute/usage.db"
+    store_content: bool = False
+    """Store prompts and answers too (off: metadata only)."""
+    retention_days: float | None = Field(90, gt=0)
+    queue_size: int = Field(10_000, ge=10)
+    """Rows waiting for the writer thread; beyond it rows are dropped and counted."""
+
+
+class CacheConfig(_Strict):
+    enabled: bool = True
+    directory: str = ".polyroute/cache"
+    ttl: Duration = 3600.0
+    """Default time-to-live (``None``: until evicted). Per call: tag ``cache_ttl``."""
+    namespace: str = "default"
+    tenant_tag: str = "tenant"
+    """The routing tag whose value partitions the cache between tenants."""
+    cache_tool_calls: bool = False
+    """Also cache answers that call tools (off: they depend on the world)."""
+    size_limit_mb: int = Field(1024, ge=1)
+    wait_timeout: float = Field(60.0, gt=0)
+    """How long an identical concurrent request waits for the one in flight."""
+
+
+class StateConfig(_Strict):
+    backend: Literal["memory", "sqlite"] = "memory"
+    """``memory``: this process; ``sqlite``: every process on this host."""
+    path: str = ".polyroute/state.db"
+
+
+class AlertsConfig(_Strict):
+    log: bool = True
+    webhook: Secret | None = None
+    """A URL (or ``env:NAME``) that receives each alert as a JSON POST, off the request path."""
+    error_rate: float | None = Field(0.5, gt=0, le=1)
+    """Alert when a deployment's error rate over the last ``window`` calls reaches this."""
+    latency_p95_ms: float | None = Field(None, gt=0)
+    window: int = Field(50, ge=5)
+    min_calls: int = Field(10, ge=1)

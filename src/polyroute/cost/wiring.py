@@ -1,0 +1,72 @@
+"""Builds the cost-side guards of a router from its config (called by ``builtin_guards``).
+
+Nothing is built — and no call pays for anything — unless the config asks:
+``cache:`` for the response cache; ``budgets:``, ``ledger:``, ``pricing:`` or
+``alerts:`` for the ``CostGuard``. (``state: {backend: sqlite}`` is read by the
+router itself: ``polyroute.state.state_from_config``.)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from polyroute.routing.guards import Guard
+
+if TYPE_CHECKING:
+    from polyroute.budgets.guard import CostGuard
+    from polyroute.cache.guard import CacheGuard
+    from polyroute.router import Router
+
+__all__ = ["cost_guards", "find_guard"]
+
+
+def cost_guards(router: Router) -> tuple[list[Guard], list[Guard]]:
+    """``(first, last)``: the cache guard runs first (a hit costs nothing and skips
+    everything else); the budget/ledger guard runs after breakers and rate limits,
+    so it never reserves for a candidate they refuse."""
+    cfg = router.config
+    explicit = cfg.model_fields_set
+    need_cost = bool(cfg.budgets) or cfg.ledger is not None or bool(
+        {"pricing", "alerts"} & explicit)
+    want_cache = cfg.cache is not None and cfg.cache.enabled
+    if not need_cost and not want_cache:
+        return [], []
+    from polyroute.analytics.alerts import alerts_for
+    from polyroute.budgets.guard import CostGuard
+    from polyroute.cost.book import PriceBook
+    from polyroute.cost.config import resolve_path
+
+    book = PriceBook.for_router(router)
+    cost: CostGuard | None = None
+    tenant_tag = cfg.cache.tenant_tag if cfg.cache is not None else "tenant"
+    if need_cost:
+        ledger = None
+        if cfg.ledger is not None:
+            from polyroute.ledger.store import Ledger
+
+            ledger = Ledger(resolve_path(cfg.ledger.path, cfg.source),
+                            queue_size=cfg.ledger.queue_size,
+                            retention_days=cfg.ledger.retention_days)
+        cost = CostGuard(
+            router, book=book, budgets=list(cfg.budgets), state=router.state,
+            alerts=alerts_for(router), ledger=ledger,
+            store_content=bool(cfg.ledger and cfg.ledger.store_content), tenant_tag=tenant_tag,
+        )
+    first: list[Guard] = []
+    if want_cache:
+        assert cfg.cache is not None
+        from polyroute.cache.guard import CacheGuard
+        from polyroute.cache.store import ResponseCache
+
+        store = ResponseCache(resolve_path(cfg.cache.directory, cfg.source),
+                              size_limit_mb=cfg.cache.size_limit_mb)
+        first.append(CacheGuard(router, cfg.cache, store, book=book, cost=cost))
+    return first, ([cost] if cost is not None else [])
+
+
+def find_guard(router: Router, kind: type[CostGuard] | type[CacheGuard]) -> Guard | None:
+    """The router's guard of type ``kind`` (e.g. ``CostGuard``), if it has one."""
+    for guard in router.guards:
+        if isinstance(guard, kind):
+            return guard
+    return None

@@ -1,0 +1,260 @@
+"""One typed error hierarchy for everything polyroute raises.
+
+```
+PolyrouteError
+├── ConfigError                  bad config: file, field path, fix
+├── MissingSecretError           a referenced secret (env var) is not set
+├── PluginError                  a plugin misbehaved (registration, bad hook)
+├── ProviderError                a provider call failed; classified once
+│   ├── AuthenticationError      401/403             retry: no   fallback: yes
+│   ├── NotFoundError            404 model/route     retry: no   fallback: yes
+│   ├── BadRequestError          400/422             retry: no   fallback: yes
+│   │   └── ContextWindowError   prompt too long     retry: no   fallback: yes
+│   ├── ContentPolicyError       refused by policy   retry: no   fallback: no*
+│   ├── RateLimitError           429, retry_after    retry: yes  fallback: yes
+│   │   └── QuotaExceededError   quota/spend limit   retry: no   fallback: yes
+│   ├── ServerError              5xx                 retry: yes  fallback: yes
+│   │   └── OverloadedError      529/503 overloaded  retry: yes  fallback: yes
+│   ├── ProviderTimeoutError     connect/read/TTFT   retry: yes  fallback: yes
+│   ├── ProviderConnectionError  refused, reset      retry: yes  fallback: yes
+│   └── InvalidResponseError     unparseable body    retry: no   fallback: yes
+│       └── StreamInterruptedError  stream cut, in-band error, no terminal event
+└── RoutingError
+    ├── NoRouteError             every candidate skipped or failed (with reasons)
+    └── BudgetExceeded           a budget blocks the call
+```
+(*) content-policy refusals only follow a dedicated content-policy chain.
+
+Every ``ProviderError`` names the provider, the model, the HTTP status (if
+any), whether it is retryable, whether it may fall back, and — once the router
+has handled it — what polyroute did next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "AuthenticationError",
+    "BadRequestError",
+    "BudgetExceeded",
+    "CandidateOutcome",
+    "ConfigError",
+    "ContentPolicyError",
+    "ContextWindowError",
+    "InvalidResponseError",
+    "MissingSecretError",
+    "NoRouteError",
+    "NotFoundError",
+    "OverloadedError",
+    "PluginError",
+    "PolyrouteError",
+    "ProviderConnectionError",
+    "ProviderError",
+    "ProviderTimeoutError",
+    "QuotaExceededError",
+    "RateLimitError",
+    "RoutingError",
+    "ServerError",
+    "StreamInterruptedError",
+]
+
+
+class PolyrouteError(Exception):
+    """Base of every error polyroute raises on purpose."""
+
+
+class ConfigError(PolyrouteError):
+    """A config is invalid. Names the file, the field path and how to fix it."""
+
+    def __init__(
+        self, message: str, *, file: str | None = None, field: str | None = None,
+        fix: str | None = None,
+    ) -> None:
+        self.file = file
+        self.field = field
+        self.fix = fix
+        self.reason = message
+        where = ", ".join(
+            x for x in (f"file {file}" if file else "", f"field '{field}'" if field else "") if x
+        )
+        text = f"{where}: {message}" if where else message
+        if fix:
+            text += f" — fix: {fix}"
+        super().__init__(text)
+
+
+class MissingSecretError(ConfigError):
+    """A secret reference (``env:NAME``) points at an unset environment variable."""
+
+
+class PluginError(PolyrouteError):
+    """A plugin registered something invalid or a hook failed."""
+
+
+class ProviderError(PolyrouteError):
+    """A call to a provider failed. Subclasses fix ``retryable``/``fallbackable``."""
+
+    retryable: bool = False
+    fallbackable: bool = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        model: str = "",
+        status: int | None = None,
+        retry_after: float | None = None,
+        request_id: str | None = None,
+        error_type: str | None = None,
+    ) -> None:
+        self.reason = message
+        self.provider = provider
+        self.model = model
+        self.status = status
+        self.retry_after = retry_after
+        self.request_id = request_id
+        self.error_type = error_type
+        self.action: str | None = None
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        where = "/".join(x for x in (self.provider, self.model) if x) or "provider"
+        bits = [f"{where}: {self.reason}"]
+        if self.status is not None:
+            bits.append(f"status {self.status}")
+        if self.retry_after is not None:
+            bits.append(f"retry after {self.retry_after:g}s")
+        if self.request_id:
+            bits.append(f"request id {self.request_id}")
+        text = " | ".join(bits)
+        if self.action:
+            text += f" → polyroute {self.action}"
+        return text
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
+
+    def with_context(self, provider: str, model: str) -> ProviderError:
+        """Fill in where the error came from, if the translator left it out."""
+        self.provider = self.provider or provider
+        self.model = self.model or model
+        return self
+
+
+class AuthenticationError(ProviderError):
+    """The key is missing, wrong or lacks permission. Retrying cannot help."""
+
+
+class NotFoundError(ProviderError):
+    """The model or endpoint does not exist for this provider."""
+
+
+class BadRequestError(ProviderError):
+    """The provider rejected the request as malformed or unsupported."""
+
+
+class ContextWindowError(BadRequestError):
+    """The prompt plus requested output does not fit the model's context window."""
+
+
+class ContentPolicyError(ProviderError):
+    """The provider refused on content-policy (safety) grounds."""
+
+    fallbackable = False
+
+
+class RateLimitError(ProviderError):
+    """429: too many requests or tokens. ``retry_after`` is seconds, if the provider said."""
+
+    retryable = True
+
+
+class QuotaExceededError(RateLimitError):
+    """429 for an exhausted quota or spend limit: waiting will not help, another provider may."""
+
+    retryable = False
+
+
+class ServerError(ProviderError):
+    """The provider failed (5xx)."""
+
+    retryable = True
+
+
+class OverloadedError(ServerError):
+    """The provider is overloaded (e.g. 529, 503)."""
+
+
+class ProviderTimeoutError(ProviderError):
+    """Connect, read, first-token or total timeout."""
+
+    retryable = True
+
+
+class ProviderConnectionError(ProviderError):
+    """The connection was refused, reset or dropped."""
+
+    retryable = True
+
+
+class InvalidResponseError(ProviderError):
+    """The provider answered with a body polyroute cannot parse."""
+
+
+class StreamInterruptedError(InvalidResponseError):
+    """A stream broke: cut mid-way, an in-band error event, or no terminal event."""
+
+
+class RoutingError(PolyrouteError):
+    """The router could not serve the request."""
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateOutcome:
+    """Why one candidate did not answer: skipped before the call, or failed."""
+
+    provider: str
+    model: str
+    reason: str
+    skipped: bool
+    error: ProviderError | None = None
+
+    def __str__(self) -> str:
+        verb = "skipped" if self.skipped else "failed"
+        return f"{self.provider}/{self.model} {verb}: {self.reason}"
+
+
+class NoRouteError(RoutingError):
+    """No candidate could answer. ``outcomes`` says why, one line per candidate."""
+
+    def __init__(self, message: str, outcomes: Sequence[CandidateOutcome] = ()) -> None:
+        self.outcomes = list(outcomes)
+        self.reason = message
+        lines = [message] + [f"  - {o}" for o in self.outcomes]
+        super().__init__("\n".join(lines))
+
+    @property
+    def last_error(self) -> ProviderError | None:
+        for outcome in reversed(self.outcomes):
+            if outcome.error is not None:
+                return outcome.error
+        return None
+
+
+class BudgetExceeded(RoutingError):
+    """A budget with ``on_exceed: block`` stops the call."""
+
+    def __init__(
+        self, scope: str, spent_usd: float, limit_usd: float, resets_at: str | None = None
+    ) -> None:
+        self.scope = scope
+        self.spent_usd = spent_usd
+        self.limit_usd = limit_usd
+        self.resets_at = resets_at
+        tail = f"; resets at {resets_at}" if resets_at else ""
+        super().__init__(
+            f"budget '{scope}' exceeded: spent ${spent_usd:.4f} of ${limit_usd:.4f}{tail}"
+        )

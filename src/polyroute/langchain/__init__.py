@@ -1,0 +1,25 @@
+"""LangChain adapter: ``RoutedChatModel``, a ``BaseChatModel`` routed by polyroute.
+
+Needs ``langchain-core`` (``pip install polyroute[langchain]``).
+"""
+
+from polyroute.langchain.chat_model import RoutedChatModel, RouterLike
+from polyroute.langchain.messages import (
+    UnsupportedContentError,
+    to_langchain,
+    to_langchain_messages,
+    to_neutral,
+    to_neutral_messages,
+)
+
+__all__ = [
+    "RoutedChatModel",
+    "RouterLike",
+    "UnsupportedContentError",
+    "to_langchain",
+    "to_langchain_messages",
+    "to_neutral",
+    "to_neutral_messages",
+]
+
+RoutedChatModel.__module__ = "polyroute.langchain"

@@ -1,0 +1,437 @@
+"""``RoutedLLM``: a LlamaIndex ``FunctionCallingLLM`` that routes every call through polyroute."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    ChatResponseAsyncGen,
+    ChatResponseGen,
+    CompletionResponse,
+    CompletionResponseAsyncGen,
+    CompletionResponseGen,
+    LLMMetadata,
+    MessageRole,
+)
+from llama_index.core.bridge.pydantic import ConfigDict, Field, PrivateAttr, SecretStr
+from llama_index.core.constants import DEFAULT_CONTEXT_WINDOW, DEFAULT_NUM_OUTPUTS
+from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
+from llama_index.core.llms.function_calling import FunctionCallingLLM
+from llama_index.core.llms.llm import ToolSelection
+
+from polyroute.adapter_router import build_router, provider_of
+from polyroute.config import PolyrouteConfig
+from polyroute.llamaindex.messages import (
+    ToolCallBlock,
+    to_neutral_messages,
+)
+from polyroute.llamaindex.outputs import _completion, _StreamState, chat_response
+from polyroute.llamaindex.tools import (
+    _kwargs,
+    neutral_response_format,
+    neutral_tool_choice,
+    neutral_tools,
+)
+from polyroute.router import Router
+from polyroute.types import (
+    Capability,
+    ChatChunk,
+    ChatRequest,
+    GenerationParams,
+    RoutingHints,
+)
+from polyroute.types import ChatResponse as RoutedResponse
+
+if TYPE_CHECKING:
+    from llama_index.core.tools.types import BaseTool
+
+__all__ = ["RoutedLLM", "RouterLike"]
+
+_PARAMS = ("temperature", "top_p", "top_k", "max_tokens", "frequency_penalty",
+           "presence_penalty", "seed")
+_ROUTING = ("capabilities", "max_cost_usd", "max_latency_ms", "cache")
+
+
+@runtime_checkable
+class RouterLike(Protocol):
+    """What ``RoutedLLM`` needs of a router: ``polyroute.router.Router`` or a stand-in."""
+
+    def chat(self, request: ChatRequest) -> RoutedResponse: ...
+
+    async def achat(self, request: ChatRequest) -> RoutedResponse: ...
+
+    def stream(self, request: ChatRequest) -> Iterator[ChatChunk]: ...
+
+    def astream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]: ...
+
+
+class RoutedLLM(FunctionCallingLLM):
+    """A LlamaIndex LLM that lets polyroute choose the provider and model of every call.
+
+    Route by an explicit model (with optional ``fallbacks``), or by an ``agent`` or
+    ``task`` of a config::
+
+        llm = RoutedLLM(model="openai:gpt-4.1-mini", fallbacks=["anthropic:claude-haiku-4-5"])
+        llm = RoutedLLM.from_config("polyroute.yaml", agent="rag_agent")
+
+    Every sync, async and streamed form of chat and complete is native (the
+    async ones await the router; nothing runs sync code in a thread). Tool
+    calling works with LlamaIndex agents (``FunctionAgent``, ``ReActAgent``).
+    Responses carry token counts in ``additional_kwargs`` (``prompt_tokens``,
+    ``completion_tokens``, ``total_tokens``) and, under ``polyroute``, who
+    answered, the attempts, latency and cost.
+    """
+
+    model_config = ConfigDict(
+        protected_namespaces=(), arbitrary_types_allowed=True, populate_by_name=True
+    )
+
+    model: str | None = Field(default=None, description="provider:model to call.")
+    fallbacks: list[str] = Field(default_factory=list,
+                                 description="Models tried in order when model fails.")
+    agent: str | None = Field(default=None, description="An agent of the config.")
+    task: str | None = Field(default=None, description="A task route of the config.")
+    routing_tags: dict[str, str] = Field(default_factory=dict)
+    config_path: str | None = Field(default=None, description="A YAML/TOML config file.")
+    config: PolyrouteConfig | dict[str, Any] | None = Field(default=None, exclude=True,
+                                                            repr=False)
+    config_profile: str | None = None
+    router: Any = Field(default=None, exclude=True, repr=False,
+                        description="An existing router (a RouterLike) to use as it is.")
+    api_key: SecretStr | None = Field(default=None, exclude=True)
+    base_url: str | None = None
+    timeout: float | None = None
+    max_retries: int | None = None
+
+    temperature: float | None = None
+    max_tokens: int | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    seed: int | None = None
+    stop: list[str] | None = None
+    additional_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="Provider-specific parameters passed through."
+    )
+    context_window: int | None = Field(
+        default=None, description="Override the context window the catalog reports."
+    )
+    strict: bool | None = Field(default=None, description="Strict tool schemas, if set.")
+
+    _router: RouterLike | None = PrivateAttr(default=None)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    def __init__(self, **data: Any) -> None:
+        if isinstance(data.get("api_key"), str):
+            data["api_key"] = SecretStr(data["api_key"])
+        if isinstance(data.get("profile"), str):
+            data["config_profile"] = data.pop("profile")
+        super().__init__(**data)
+
+    @classmethod
+    def from_config(cls, path: str, *, agent: str | None = None, task: str | None = None,
+                    profile: str | None = None, **kwargs: Any) -> RoutedLLM:
+        """An LLM routed by the config file at ``path`` (YAML or TOML)."""
+        return cls(config_path=str(path), agent=agent, task=task, config_profile=profile,
+                   **kwargs)
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "polyroute_routed_llm"
+
+    def get_router(self) -> RouterLike:
+        """The router serving this LLM (built on first use, then reused)."""
+        if self.router is not None:
+            return self.router  # type: ignore[no-any-return]
+        with self._lock:
+            if self._router is None:
+                self._router = build_router(
+                    config=self.config, config_path=self.config_path,
+                    profile=self.config_profile, model=self.model,
+                    api_key=self.api_key.get_secret_value() if self.api_key else None,
+                    base_url=self.base_url, timeout=self.timeout,
+                    max_retries=self.max_retries,
+                )
+            return self._router
+
+    def close(self) -> None:
+        """Close the router this LLM built (not one passed in as ``router``)."""
+        router, self._router = self._router, None
+        if isinstance(router, Router):
+            router.close()
+
+    async def aclose(self) -> None:
+        router, self._router = self._router, None
+        if isinstance(router, Router):
+            await router.aclose()
+
+    # --- metadata ----------------------------------------------------------------
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        """Limits from the catalog: for a route, the smallest window among its candidates
+        (any of them may answer), so prompt packing never overflows the one that does."""
+        window, output, tools = self._catalog_limits()
+        return LLMMetadata(
+            context_window=self.context_window or window or DEFAULT_CONTEXT_WINDOW,
+            num_output=self.max_tokens or output or DEFAULT_NUM_OUTPUTS,
+            is_chat_model=True,
+            is_function_calling_model=tools,
+            model_name=self._name(),
+        )
+
+    def _name(self) -> str:
+        if self.model:
+            return self.model
+        if self.agent:
+            return f"agent:{self.agent}"
+        return f"task:{self.task}" if self.task else "polyroute"
+
+    def _catalog_limits(self) -> tuple[int | None, int | None, bool]:
+        router = self.get_router()
+        if not isinstance(router, Router):
+            return None, None, True
+        try:
+            plan = router.plan(self._request([ChatMessage(role=MessageRole.USER, content="")],
+                                             {}))
+        except Exception:
+            return None, None, True
+        infos = [router.model_info(d) for d in plan.candidates]
+        windows = [i.context_window for i in infos if i is not None and i.context_window]
+        outputs = [i.max_output_tokens for i in infos if i is not None and i.max_output_tokens]
+        known = [i for i in infos if i is not None and i.capabilities]
+        tools = not known or any(Capability.TOOLS in i.capabilities for i in known)
+        return (min(windows) if windows else None, min(outputs) if outputs else None, tools)
+
+    # --- requests ------------------------------------------------------------------
+
+    def _routed_model(self, override: Any) -> str | None:
+        if not isinstance(override, str) or not override:
+            return self.model
+        if provider_of(override) is None and (provider := provider_of(self.model)):
+            return f"{provider}:{override}"
+        return override
+
+    def _request(self, messages: Sequence[ChatMessage], kwargs: Mapping[str, Any]
+                 ) -> ChatRequest:
+        kw = dict(kwargs)
+        kw.pop("stream", None)
+        kw.pop("formatted", None)
+        override = kw.pop("model", None)
+        tools = kw.pop("tools", None) or []
+        tool_choice = kw.pop("tool_choice", None)
+        parallel = kw.pop("parallel_tool_calls", None)
+        response_format = kw.pop("response_format", None)
+        routing = RoutingHints(
+            agent=kw.pop("agent", self.agent), task=kw.pop("task", self.task),
+            model=self._routed_model(override),
+            fallbacks=list(kw.pop("fallbacks", self.fallbacks)),
+            tags={**self.routing_tags, **kw.pop("routing_tags", {})},
+            **{k: kw.pop(k) for k in _ROUTING if k in kw},
+        )
+        base = GenerationParams(
+            temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,
+            max_tokens=self.max_tokens, seed=self.seed, stop=self.stop or None,
+            extra=dict(self.additional_kwargs),
+        )
+        call = GenerationParams(
+            stop=kw.pop("stop", None) or None,
+            **{k: kw.pop(k) for k in _PARAMS if k in kw},
+            extra=kw,
+        )
+        specs = neutral_tools(tools)
+        return ChatRequest(
+            messages=to_neutral_messages(messages),
+            params=call.merged_over(base),
+            tools=specs,
+            tool_choice=neutral_tool_choice(tool_choice) if specs else None,
+            parallel_tool_calls=parallel if specs else None,
+            response_format=neutral_response_format(response_format),
+            routing=routing,
+        )
+
+    # --- chat ------------------------------------------------------------------------
+
+    @llm_chat_callback()
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        return chat_response(self.get_router().chat(self._request(messages, kwargs)))
+
+    @llm_chat_callback()
+    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        return chat_response(await self.get_router().achat(self._request(messages, kwargs)))
+
+    @llm_chat_callback()
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        request = self._request(messages, kwargs).model_copy(update={"stream": True})
+        router = self.get_router()
+
+        def gen() -> ChatResponseGen:
+            state = _StreamState()
+            for chunk in router.stream(request):
+                out = state.feed(chunk)
+                if out is not None:
+                    yield out
+            yield state.last()
+
+        return gen()
+
+    @llm_chat_callback()
+    async def astream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any
+                           ) -> ChatResponseAsyncGen:
+        request = self._request(messages, kwargs).model_copy(update={"stream": True})
+        router = self.get_router()
+
+        async def gen() -> ChatResponseAsyncGen:
+            state = _StreamState()
+            async for chunk in router.astream(request):
+                out = state.feed(chunk)
+                if out is not None:
+                    yield out
+            yield state.last()
+
+        return gen()
+
+    # --- complete ----------------------------------------------------------------------
+
+    def _prompt_messages(self, prompt: str) -> list[ChatMessage]:
+        messages = [ChatMessage(role=MessageRole.USER, content=prompt)]
+        if self.system_prompt:
+            messages.insert(0, ChatMessage(role=MessageRole.SYSTEM, content=self.system_prompt))
+        return messages
+
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any
+                 ) -> CompletionResponse:
+        resp = self.get_router().chat(self._request(self._prompt_messages(prompt), kwargs))
+        return _completion(chat_response(resp))
+
+    @llm_completion_callback()
+    async def acomplete(self, prompt: str, formatted: bool = False, **kwargs: Any
+                        ) -> CompletionResponse:
+        request = self._request(self._prompt_messages(prompt), kwargs)
+        return _completion(chat_response(await self.get_router().achat(request)))
+
+    @llm_completion_callback()
+    def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any
+                        ) -> CompletionResponseGen:
+        request = self._request(self._prompt_messages(prompt), kwargs).model_copy(
+            update={"stream": True})
+        router = self.get_router()
+
+        def gen() -> CompletionResponseGen:
+            state = _StreamState()
+            for chunk in router.stream(request):
+                out = state.feed(chunk)
+                if out is not None:
+                    yield _completion(out)
+            yield _completion(state.last())
+
+        return gen()
+
+    @llm_completion_callback()
+    async def astream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any
+                               ) -> CompletionResponseAsyncGen:
+        request = self._request(self._prompt_messages(prompt), kwargs).model_copy(
+            update={"stream": True})
+        router = self.get_router()
+
+        async def gen() -> CompletionResponseAsyncGen:
+            state = _StreamState()
+            async for chunk in router.astream(request):
+                out = state.feed(chunk)
+                if out is not None:
+                    yield _completion(out)
+            yield _completion(state.last())
+
+        return gen()
+
+    # --- tools -------------------------------------------------------------------------
+
+    def _prepare_chat_with_tools(
+        self,
+        tools: Sequence[BaseTool],
+        user_msg: str | ChatMessage | None = None,
+        chat_history: list[ChatMessage] | None = None,
+        verbose: bool = False,
+        allow_parallel_tool_calls: bool = False,
+        tool_required: bool = False,
+        tool_choice: str | dict[str, Any] | None = None,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """The ``chat`` arguments for a call that may use ``tools``."""
+        strict = self.strict if strict is None else strict
+        specs = []
+        for tool in tools:
+            spec = tool.metadata.to_openai_tool(skip_length_check=True)
+            if strict is not None:
+                spec["function"]["strict"] = strict
+            specs.append(spec)
+        messages = list(chat_history or [])
+        if isinstance(user_msg, str):
+            user_msg = ChatMessage(role=MessageRole.USER, content=user_msg)
+        if user_msg is not None:
+            messages.append(user_msg)
+        if tool_choice is None and tool_required:
+            tool_choice = "required"
+        out: dict[str, Any] = {"messages": messages, **kwargs}
+        if specs:
+            out["tools"] = specs
+            out["parallel_tool_calls"] = allow_parallel_tool_calls
+            if tool_choice is not None:
+                out["tool_choice"] = tool_choice
+        return out
+
+    def _validate_chat_with_tools_response(
+        self, response: ChatResponse, tools: Sequence[BaseTool],
+        allow_parallel_tool_calls: bool = False, **kwargs: Any,
+    ) -> ChatResponse:
+        """Keep only the first tool call unless parallel calls were allowed."""
+        if allow_parallel_tool_calls:
+            return response
+        message = response.message
+        if ToolCallBlock is not None:
+            seen = False
+            blocks = []
+            for block in message.blocks:
+                if isinstance(block, ToolCallBlock):
+                    if seen:
+                        continue
+                    seen = True
+                blocks.append(block)
+            message.blocks = blocks
+        calls = message.additional_kwargs.get("tool_calls")
+        if isinstance(calls, list) and len(calls) > 1:
+            message.additional_kwargs["tool_calls"] = calls[:1]
+        return response
+
+    def get_tool_calls_from_response(
+        self, response: ChatResponse, error_on_no_tool_call: bool = True, **kwargs: Any
+    ) -> list[ToolSelection]:
+        """The tool calls of ``response`` (also of a partial, streamed one)."""
+        selections: list[ToolSelection] = []
+        blocks = [b for b in response.message.blocks
+                  if ToolCallBlock is not None and isinstance(b, ToolCallBlock)]
+        if blocks:
+            for b in blocks:
+                selections.append(ToolSelection(
+                    tool_id=b.tool_call_id or "", tool_name=b.tool_name,
+                    tool_kwargs=_kwargs(b.tool_kwargs),
+                ))
+        else:
+            for call in response.message.additional_kwargs.get("tool_calls") or []:
+                fn = call.get("function") or {} if isinstance(call, Mapping) else {}
+                selections.append(ToolSelection(
+                    tool_id=str(call.get("id") or "") if isinstance(call, Mapping) else "",
+                    tool_name=str(fn.get("name") or ""),
+                    tool_kwargs=_kwargs(fn.get("arguments")),
+                ))
+        if not selections and error_on_no_tool_call:
+            raise ValueError("Expected at least one tool call, but got 0 tool calls.")
+        return selections
+
+
+# --- conversions ------------------------------------------------------------------------

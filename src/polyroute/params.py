@@ -1,0 +1,160 @@
+"""Sampling parameters across providers: which ones a provider takes, and the policy
+for the ones it cannot.
+
+polyroute's neutral ``GenerationParams`` has eight portable parameters
+(``PARAMS``). Each provider plugin maps them to its API — ``max_tokens`` is
+``max_completion_tokens`` on OpenAI, ``maxOutputTokens`` on Gemini,
+``num_predict`` on Ollama, ``seed`` is ``random_seed`` on Mistral — and
+declares the ones it can take in ``Provider.supported_params`` (``None``, the
+default, means all). A config may narrow or widen that per provider instance
+with ``providers.NAME.extra.supported_params`` (a list of names), for
+OpenAI-compatible servers that differ from OpenAI.
+
+A parameter set on a call (or by its agent or route) that a candidate's
+provider cannot take is handled by the config's ``params_policy``:
+
+``drop``
+    the parameter is left out of that provider's request, silently;
+``warn`` (default)
+    left out, with a warning logged once per provider and parameter, and
+    listed in ``ChatResponse.provider_metadata["polyroute_dropped_params"]``;
+``refuse``
+    the candidate is skipped, with the reason (shown by ``polyroute route
+    --explain`` and in ``NoRouteError``), so the call goes to a provider that
+    honours every parameter or fails.
+
+``for_provider`` is the request a provider should be given: the request
+without what it cannot take. Provider-specific parameters (``params.extra``)
+pass through untouched; they are the caller's responsibility.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Literal
+
+from polyroute.errors import PolyrouteError
+from polyroute.routing.guards import Guard
+from polyroute.routing.plan import Deployment
+from polyroute.types import Attempt, ChatRequest, ChatResponse, GenerationParams
+
+if TYPE_CHECKING:
+    from polyroute.providers.base import Provider
+    from polyroute.router import Router
+
+__all__ = [
+    "PARAMS",
+    "ParamsGuard",
+    "ParamsPolicy",
+    "for_provider",
+    "set_params",
+    "supported_params",
+    "unsupported_params",
+]
+
+ParamsPolicy = Literal["drop", "warn", "refuse"]
+PARAMS: tuple[str, ...] = (
+    "temperature", "top_p", "top_k", "max_tokens", "stop", "frequency_penalty",
+    "presence_penalty", "seed",
+)
+"""The portable sampling parameters, as ``GenerationParams`` names them."""
+METADATA_KEY = "polyroute_dropped_params"
+logger = logging.getLogger("polyroute.params")
+
+
+def supported_params(provider: Provider) -> frozenset[str] | None:
+    """What ``provider`` takes: its config's ``extra.supported_params``, else its
+    class's ``supported_params``; ``None`` means every parameter."""
+    override = provider.settings.extra.get("supported_params")
+    if isinstance(override, Iterable) and not isinstance(override, str | bytes):
+        return frozenset(str(x) for x in override)
+    return type(provider).supported_params
+
+
+def set_params(params: GenerationParams) -> list[str]:
+    """The portable parameters ``params`` sets, in ``PARAMS`` order."""
+    return [name for name in PARAMS if getattr(params, name) is not None]
+
+
+def unsupported_params(provider: Provider, params: GenerationParams) -> list[str]:
+    """The parameters ``params`` sets that ``provider`` cannot take."""
+    supported = supported_params(provider)
+    if supported is None:
+        return []
+    return [name for name in set_params(params) if name not in supported]
+
+
+def for_provider(request: ChatRequest, provider: Provider) -> ChatRequest:
+    """``request`` without the parameters ``provider`` cannot take (itself if none)."""
+    dropped = unsupported_params(provider, request.params)
+    if not dropped:
+        return request
+    params = request.params.model_copy(update=dict.fromkeys(dropped))
+    return request.model_copy(update={"params": params})
+
+
+class ParamsGuard(Guard):
+    """Enforces ``params_policy`` for every candidate of every call.
+
+    ``refuse``: ``skip_reason`` skips a candidate whose provider cannot take a
+    parameter the call sets (the call's own, or its agent's or route's).
+    ``warn``: logs, once per provider and parameter, what is dropped, and
+    names it on the response.
+    """
+
+    name = "params"
+
+    def __init__(self, router: Router, policy: ParamsPolicy | None = None) -> None:
+        self.router = router
+        self.policy: ParamsPolicy = policy or router.config.params_policy
+        self._warned: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+
+    def _unsupported(self, dep: Deployment, params: GenerationParams) -> list[str]:
+        provider = self.router.provider(dep.provider)
+        return [] if provider is None else unsupported_params(provider, params)
+
+    def skip_reason(self, dep: Deployment, request: ChatRequest) -> str | None:
+        if self.policy != "refuse":
+            return None
+        params = request.params
+        with contextlib.suppress(PolyrouteError):  # no source: the planner says so itself
+            # the agent's or route's params apply too
+            params = params.merged_over(self.router.planner.source(request).params)
+        dropped = self._unsupported(dep, params)
+        if not dropped:
+            return None
+        provider = self.router.provider(dep.provider)
+        ptype = provider.type_name if provider is not None else dep.provider
+        return (
+            f"cannot take parameter {', '.join(dropped)} "
+            f"({ptype} does not support it; params_policy: refuse)"
+        )
+
+    def before_attempt(self, dep: Deployment, request: ChatRequest) -> Any:
+        dropped = self._unsupported(dep, request.params)
+        if not dropped:
+            return None
+        if self.policy == "warn":
+            with self._lock:
+                fresh = [p for p in dropped if (dep.provider, p) not in self._warned]
+                self._warned.update((dep.provider, p) for p in fresh)
+            if fresh:
+                logger.warning(
+                    "provider '%s' cannot take %s: dropped from its requests "
+                    "(set params_policy: refuse to skip such candidates instead)",
+                    dep.provider, ", ".join(fresh),
+                )
+        else:
+            logger.debug("provider '%s': dropped %s", dep.provider, ", ".join(dropped))
+        return dropped
+
+    def after_attempt(
+        self, dep: Deployment, request: ChatRequest, ticket: Any, attempt: Attempt,
+        response: ChatResponse | None,
+    ) -> None:
+        if ticket and response is not None and self.policy == "warn":
+            response.provider_metadata[METADATA_KEY] = list(ticket)

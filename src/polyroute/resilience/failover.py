@@ -1,0 +1,47 @@
+"""Failover statistics: how often calls moved from one deployment to another, and why.
+
+Counted in the router's ``StateStore`` (``fo:…`` keys), so processes sharing a
+store share the counts. A failover is recorded when a candidate fails and the
+next one is tried (``from → to``, the reason being the error class), when the
+last candidate fails (``from → (none)``), and when a stream is continued by
+another model (reason ``stream_continue``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from polyroute.state import StateStore
+
+__all__ = ["NONE", "FailoverStats"]
+
+NONE = "(none)"
+
+
+class FailoverStats:
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
+        self._seen: set[str] = set()
+
+    def record(self, src: str, dst: str | None, reason: str) -> None:
+        pair = f"{src} -> {dst or NONE}"
+        self.store.incr(f"fo:pair:{pair}", 1)
+        self.store.incr(f"fo:reason:{reason}", 1)
+        self.store.incr("fo:total", 1)
+        for kind, name in (("pairs", pair), ("reasons", reason)):
+            if f"{kind}\0{name}" not in self._seen:  # rare: keep an index for snapshot()
+                self._seen.add(f"{kind}\0{name}")
+                index = list(self.store.get(f"fo:index:{kind}") or [])
+                if name not in index:
+                    self.store.set(f"fo:index:{kind}", [*index, name])
+
+    def snapshot(self) -> dict[str, Any]:
+        """``{"total": n, "by_route": {"a -> b": n}, "by_reason": {"server": n}}``."""
+        g = self.store.get
+        pairs = {p: int(g(f"fo:pair:{p}") or 0) for p in g("fo:index:pairs") or []}
+        reasons = {r: int(g(f"fo:reason:{r}") or 0) for r in g("fo:index:reasons") or []}
+        return {
+            "total": int(g("fo:total") or 0),
+            "by_route": dict(sorted(pairs.items(), key=lambda kv: -kv[1])),
+            "by_reason": dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
+        }

@@ -1,0 +1,434 @@
+"""The router: plan a call, try deployments tier by tier, retry, fall back.
+
+``chat``/``achat`` return a ``ChatResponse``; ``stream``/``astream`` (in
+``resilience.streaming``) yield ``ChatChunk``s under the streaming failure
+policy. Retries, circuit breakers, rate limits and health are in
+``polyroute.resilience``; they take part through guards and share ``state``. Every
+answer says which provider and model answered, every attempt made, the total
+latency and the cost. Failures raise typed errors: ``NoRouteError`` (with the
+reason each candidate was skipped or failed) or, for a content-policy refusal,
+the ``ContentPolicyError`` itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from tenacity import AsyncRetrying, Retrying, retry_if_exception
+
+from polyroute.config.loader import config_from_data, load_config
+from polyroute.config.providers import implicit_provider_config, provider_settings
+from polyroute.config.schema import PolyrouteConfig, ProviderConfig
+from polyroute.cost import cost_of
+from polyroute.errors import ContentPolicyError, ProviderError, ProviderTimeoutError
+from polyroute.logs import get_logger
+from polyroute.params import for_provider
+from polyroute.plugins.manager import PluginRegistry, default_registry
+from polyroute.providers.base import Provider
+from polyroute.resilience.core import Resilience
+from polyroute.resilience.retry import RetryPolicy
+from polyroute.resilience.streaming import StreamingMixin
+from polyroute.routing.builtin_guards import builtin_guards
+from polyroute.routing.call import Call, as_provider_error
+from polyroute.routing.guards import CandidateSkipped, Guard
+from polyroute.routing.plan import Deployment, Plan, Planner
+from polyroute.routing.references import check_references
+from polyroute.routing.strategies import Ranked, StrategyContext, bind_strategies, rank
+from polyroute.state import StateStore, state_from_config
+from polyroute.transport import Timeouts, Transport
+from polyroute.types import ChatRequest, ChatResponse, ModelInfo
+
+__all__ = ["Router"]
+
+logger = get_logger("router")
+_CONTENT_POLICY_NOTE = "gave up: content-policy refusals do not fall back"
+
+
+class Router(StreamingMixin):
+    """Routes chat requests across the providers of one config.
+
+    :param config: a ``PolyrouteConfig``, a dict in the config's shape, a path
+        to a YAML/TOML file, or ``None`` (explicit ``provider:model`` calls only).
+    :param registry: the plugins to use (default: every installed plugin).
+    :param transport: the HTTP transport (default: pooled httpx clients).
+    :param guards: components that take part in every call (see ``routing.guards``),
+        after the built-in ones the config asks for.
+    :param state: where shared state lives (default: in this process).
+    :param clock: wall-clock seconds for breakers, rate-limit windows and health
+        (tests inject a fake one; ``sleep``/``asleep`` should then advance it).
+    """
+
+    def __init__(
+        self,
+        config: PolyrouteConfig | dict[str, Any] | str | os.PathLike[str] | None = None,
+        *,
+        registry: PluginRegistry | None = None,
+        transport: Transport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        asleep: Callable[[float], Any] = asyncio.sleep,
+        guards: Sequence[Guard] = (),
+        state: StateStore | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if config is None:
+            config = PolyrouteConfig()
+        elif isinstance(config, dict):
+            config = config_from_data(config)
+        elif not isinstance(config, PolyrouteConfig):
+            config = load_config(config)
+        self.config = config
+        self.registry = registry or default_registry()
+        self.transport = transport or Transport()
+        self._sleep = sleep
+        self._asleep = asleep
+        t = config.timeouts
+        self.timeouts = Timeouts(t.connect, t.read, t.total, t.first_token, t.chunk)
+        self.retry_policy = RetryPolicy(config.retry)
+        self._providers: dict[str, Provider] = {}
+        self._info_cache: dict[Deployment, ModelInfo | None] = {}
+        for name, pcfg in config.providers.items():
+            self._providers[name] = self._build_provider(name, pcfg)
+        self._check_references()
+        hook = self.registry.pm.hook
+        self._notify = (
+            (lambda a, r: hook.polyroute_on_attempt(attempt=a, request=r))
+            if hook.polyroute_on_attempt.get_hookimpls() else None
+        )
+        self._observe_responses = bool(hook.polyroute_on_response.get_hookimpls())
+        self._observe_failures = bool(hook.polyroute_on_failure.get_hookimpls())
+        self.state: StateStore = state or state_from_config(config)
+        self.resilience = Resilience(config, self.state, clock=clock, sleep=sleep, asleep=asleep)
+        self.health = self.resilience.health
+        self.guards: list[Guard] = [*builtin_guards(self), *guards]
+        self.strategies = bind_strategies(self.registry.strategies, StrategyContext(
+            self.state, config.strategies, self.model_info, self.health, clock,
+        ))
+        self.planner = Planner(
+            config, readiness=self._readiness, info=self.model_info,
+            strategies=self.strategies,
+            # only guards that filter candidates are called for each one
+            skip_checks=[g.skip_reason for g in self.guards
+                         if type(g).skip_reason is not Guard.skip_reason],
+        )
+        self.resilience.start(self)
+
+    @classmethod
+    def from_config(cls, path: str | os.PathLike[str], profile: str | None = None,
+                    **kwargs: Any) -> Router:
+        return cls(load_config(path, profile=profile), **kwargs)
+
+    # --- providers and catalog ---------------------------------------------------
+
+    def _build_provider(self, name: str, pcfg: ProviderConfig) -> Provider:
+        settings = provider_settings(name, pcfg, self.registry, file=self.config.source)
+        return self.registry.provider_types[settings.type](settings)
+
+    def provider(self, name: str) -> Provider | None:
+        """The provider instance called ``name`` (built on first use if implicit)."""
+        provider = self._providers.get(name)
+        if provider is None:
+            implicit = implicit_provider_config(name, self.registry)
+            if implicit is None:
+                return None
+            provider = self._providers[name] = self._build_provider(name, implicit)
+        return provider
+
+    @property
+    def providers(self) -> dict[str, Provider]:
+        return dict(self._providers)
+
+    def model_info(self, dep: Deployment) -> ModelInfo | None:
+        """The catalog entry for ``dep``, config overrides applied (cached: both are static)."""
+        try:
+            return self._info_cache[dep]
+        except KeyError:
+            info = self._info_cache[dep] = self._model_info(dep)
+            return info
+
+    def _model_info(self, dep: Deployment) -> ModelInfo | None:
+        provider = self.provider(dep.provider)
+        if provider is None:
+            return None
+        info = self.registry.model_info(provider.type_name, dep.model)
+        override = self.config.models.get(dep.key) or self.config.models.get(
+            f"{dep.provider}:{dep.model}"
+        )
+        if override is None:
+            return info
+        base = info or ModelInfo(provider_type=provider.type_name, model=dep.model)
+        data = override.model_dump(exclude_none=True)
+        if "capabilities" in data:
+            data["capabilities"] = frozenset(data["capabilities"])
+        if "prices" in data:
+            data["prices"] = override.prices
+        return base.model_copy(update=data)
+
+    def _readiness(self, name: str) -> str | None:
+        provider = self.provider(name)
+        if provider is None:
+            return f"provider '{name}' is not configured and no plugin or template has that name"
+        return provider.is_configured()
+
+    def _check_references(self) -> None:
+        check_references(self.config, self.registry.strategies, self.provider)
+
+    # --- planning ----------------------------------------------------------------
+
+    def plan(self, request: ChatRequest) -> Plan:
+        """What would be tried for ``request``, in order, and what is skipped and why."""
+        return self.planner.plan(request)
+
+    def rankings(self, request: ChatRequest, plan: Plan | None = None) -> list[list[Ranked]]:
+        """Per usable tier of ``plan`` (default: plan ``request`` now), each candidate's
+        score and why the strategy ranked it there — a dry run that moves no counter, so
+        it explains the order ``plan`` got. ``polyroute route --explain`` shows it."""
+        plan = plan or self.planner.plan(request)
+        strategy = self.strategies[plan.strategy]
+        usable = {d for tier in plan.tiers for d in tier}
+        source = [[d for d in tier if d in usable] for tier in self.planner.source(request).tiers]
+        return [rank(strategy, tier, request) for tier in source if tier]
+
+    def _prepare(self, request: ChatRequest) -> tuple[Call, ChatRequest]:
+        plan = self.planner.plan(request)
+        if plan.params.model_fields_set or plan.params.extra:
+            request = request.model_copy(update={"params": request.params.merged_over(plan.params)})
+        call = Call(plan, request, self.timeouts.total, self._notify, self.guards,
+                    self.resilience.failover)
+        return call, request
+
+    def _retrying(self, call: Call) -> dict[str, Any]:
+        policy = self.retry_policy
+        return {
+            "stop": policy.stop,
+            "wait": policy.wait,
+            "retry": retry_if_exception(lambda e: policy.should_retry(e, call.remaining())),
+            "before_sleep": call.retrying,
+            "reraise": True,
+        }
+
+    # --- resilience views -----------------------------------------------------------
+
+    def failover_stats(self) -> dict[str, Any]:
+        """Failovers by ``from -> to`` and by reason (error class), from ``state``."""
+        return self.resilience.failover.snapshot()
+
+    def health_snapshot(self, *, history: bool = False) -> dict[str, Any]:
+        """Health of every configured or used deployment, JSON-ready."""
+        if self.health is None:
+            return {}
+        keys = [d.key for d in self.planner_deployments()]
+        snap = self.health.snapshot(keys, history=history)
+        for key, row in snap.items():
+            provider, _, model = key.partition("/")
+            row["rate_limit"] = self.resilience.limiter.status(Deployment(provider, model)) or None
+        return snap
+
+    def planner_deployments(self) -> list[Deployment]:
+        """Every deployment the config names (routes, agents, default)."""
+        from polyroute.resilience.health import HealthProber
+
+        return HealthProber(self, 0).deployments()
+
+    # --- call-level guards and results ---------------------------------------------
+
+    def _cached(self, request: ChatRequest) -> ChatResponse | None:
+        for guard in self.guards:
+            hit = guard.before_call(request)
+            if hit is not None:
+                return hit
+        return None
+
+    async def _acached(self, request: ChatRequest) -> ChatResponse | None:
+        for guard in self.guards:
+            hit = await guard.abefore_call(request)
+            if hit is not None:
+                return hit
+        return None
+
+    def _finish(self, call: Call, dep: Deployment, resp: ChatResponse) -> ChatResponse:
+        resp.provider, resp.model = dep.provider, dep.model
+        resp.attempts = call.attempts
+        resp.latency_ms = call.elapsed_ms()
+        info = self.model_info(dep)
+        if info is not None:
+            resp.cost_usd = cost_of(resp.usage, info.prices)
+        for guard in self.guards:
+            guard.after_call(call.request, resp)
+        if self._observe_responses:
+            self.registry.pm.hook.polyroute_on_response(response=resp, request=call.request)
+        return resp
+
+    def _fail(
+        self, call: Call, exc: ProviderError | None = None, *, final: bool = False
+    ) -> Exception:
+        """The error to raise, after telling guards and observers. ``final``: raise
+        ``exc`` itself even though it could fall back (``streaming.on_failure: fail``)."""
+        err: Exception
+        call.gave_up()
+        if exc is not None and (final or not exc.fallbackable):
+            exc.action = (_CONTENT_POLICY_NOTE if isinstance(exc, ContentPolicyError) else
+                          "gave up (streaming.on_failure: fail)" if exc.fallbackable else
+                          "gave up")
+            err = exc
+        else:
+            err = call.no_route()
+        for guard in self.guards:
+            guard.call_failed(call.request, err)
+        if self._observe_failures:
+            self.registry.pm.hook.polyroute_on_failure(error=err, request=call.request)
+        logger.warning("%s", err)
+        return err
+
+    # --- sync ----------------------------------------------------------------------
+
+    def chat(self, request: ChatRequest) -> ChatResponse:
+        """Route ``request`` and return the first answer (retrying and falling back)."""
+        if self.guards and (hit := self._cached(request)) is not None:
+            return hit
+        call, request = self._prepare(request)
+        for dep in call.candidates():
+            try:
+                return self._finish(call, dep, self._try(call, dep, request))
+            except CandidateSkipped as skip:
+                call.skipped(dep, skip)
+            except ProviderError as exc:
+                call.candidate_failed(dep, exc)
+                if not exc.fallbackable and not call.follow_policy_chain(exc):
+                    raise self._fail(call, exc) from exc
+        raise self._fail(call) from (call.outcomes[-1].error if call.outcomes else None)
+
+    def _try(self, call: Call, dep: Deployment, request: ChatRequest) -> ChatResponse:
+        """One deployment: the first attempt directly (the common case pays no retry
+        machinery), then tenacity's loop, which starts by replaying that failure so
+        waits, stops and counts are exactly as if tenacity had made it."""
+        try:
+            return self._attempt(call, dep, request)
+        except ProviderError as exc:
+            failed: ProviderError | None = exc
+        for attempt in Retrying(sleep=self._sleep, **self._retrying(call)):
+            with attempt:
+                if failed is not None:
+                    first, failed = failed, None
+                    raise first
+                return self._attempt(call, dep, request)
+        raise AssertionError("tenacity ended without an outcome")  # pragma: no cover
+
+    async def _atry(self, call: Call, dep: Deployment, request: ChatRequest) -> ChatResponse:
+        """Async ``_try``."""
+        try:
+            return await self._aattempt(call, dep, request)
+        except ProviderError as exc:
+            failed: ProviderError | None = exc
+        async for attempt in AsyncRetrying(sleep=self._asleep, **self._retrying(call)):
+            with attempt:
+                if failed is not None:
+                    first, failed = failed, None
+                    raise first
+                return await self._aattempt(call, dep, request)
+        raise AssertionError("tenacity ended without an outcome")  # pragma: no cover
+
+    def _attempt(self, call: Call, dep: Deployment, request: ChatRequest) -> ChatResponse:
+        tickets = call.before_attempt(dep)
+        t0 = call.begin(dep)
+        provider = self._providers[dep.provider]
+        try:
+            remaining = call.check_deadline(dep)
+            http = provider.build_request(for_provider(request, provider), dep.model, stream=False)
+            raw = self.transport.send(
+                http, self.timeouts, provider=dep.provider, model=dep.model, remaining=remaining
+            )
+            if raw.status >= 400:
+                raise provider.parse_error(raw, dep.model)
+            resp = provider.parse_response(raw, dep.model)
+        except Exception as exc:
+            err = as_provider_error(exc, dep)
+            call.after_attempt(dep, tickets, call.failed(dep, t0, err), None)
+            raise err from exc
+        call.after_attempt(dep, tickets, call.succeeded(dep, t0), resp)
+        return resp
+
+    # --- async ---------------------------------------------------------------------
+
+    async def achat(self, request: ChatRequest) -> ChatResponse:
+        """Async ``chat``."""
+        if self.guards and (hit := await self._acached(request)) is not None:
+            return hit
+        call, request = self._prepare(request)
+        for dep in call.candidates():
+            try:
+                return self._finish(call, dep, await self._atry(call, dep, request))
+            except CandidateSkipped as skip:
+                call.skipped(dep, skip)
+            except ProviderError as exc:
+                call.candidate_failed(dep, exc)
+                if not exc.fallbackable and not call.follow_policy_chain(exc):
+                    raise self._fail(call, exc) from exc
+        raise self._fail(call) from (call.outcomes[-1].error if call.outcomes else None)
+
+    async def _aattempt(self, call: Call, dep: Deployment, request: ChatRequest) -> ChatResponse:
+        tickets = await call.abefore_attempt(dep)
+        t0 = call.begin(dep)
+        provider = self._providers[dep.provider]
+        try:
+            remaining = call.check_deadline(dep)
+            http = provider.build_request(for_provider(request, provider), dep.model, stream=False)
+            async with asyncio.timeout(remaining):  # cheaper than wait_for: no extra task
+                raw = await self.transport.asend(
+                    http, self.timeouts, provider=dep.provider, model=dep.model,
+                    remaining=remaining,
+                )
+            if raw.status >= 400:
+                raise provider.parse_error(raw, dep.model)
+            resp = provider.parse_response(raw, dep.model)
+        except Exception as exc:
+            err = as_provider_error(_timeout_as_provider(exc, dep), dep)
+            call.after_attempt(dep, tickets, call.failed(dep, t0, err), None)
+            raise err from exc
+        call.after_attempt(dep, tickets, call.succeeded(dep, t0), resp)
+        return resp
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def usage_stats(self, **filters: Any) -> Any:
+        """Figures from the usage ledger (see ``polyroute.analytics.usage_stats``)."""
+        from polyroute.analytics import usage_stats
+
+        return usage_stats(self, **filters)
+
+    def close(self) -> None:
+        """Stop probes, flush and close guards (the ledger), close connection pools."""
+        self.resilience.stop()
+        for guard in self.guards:
+            guard.close()
+        self.transport.close()
+
+    async def aclose(self) -> None:
+        self.resilience.stop()
+        for guard in self.guards:
+            guard.close()
+        await self.transport.aclose()
+
+    def __enter__(self) -> Router:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Router:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"<Router providers={sorted(self._providers)} source={self.config.source!r}>"
+
+
+def _timeout_as_provider(exc: Exception, dep: Deployment) -> Exception:
+    if isinstance(exc, asyncio.TimeoutError | TimeoutError) and not isinstance(exc, ProviderError):
+        return ProviderTimeoutError("total timeout reached", provider=dep.provider, model=dep.model)
+    return exc

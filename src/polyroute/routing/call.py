@@ -1,0 +1,258 @@
+"""Bookkeeping for one routed call: attempts, outcomes, deadline, retry policy.
+
+Shared by the sync and async paths of the router so both record the same
+attempts, decide retries the same way and raise the same errors.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from tenacity import RetryCallState
+
+from polyroute.errors import (
+    AuthenticationError,
+    CandidateOutcome,
+    ConfigError,
+    ContentPolicyError,
+    InvalidResponseError,
+    NoRouteError,
+    PolyrouteError,
+    ProviderError,
+    ProviderTimeoutError,
+)
+from polyroute.resilience.classes import error_class
+from polyroute.resilience.failover import FailoverStats
+from polyroute.resilience.retry import RetryPolicy
+from polyroute.routing.guards import CandidateSkipped, Guard
+from polyroute.routing.plan import Deployment, Plan
+from polyroute.secrets import redact
+from polyroute.types import Attempt, ChatRequest, ChatResponse
+
+__all__ = ["Call", "RetryPolicy", "as_provider_error"]  # RetryPolicy: resilience.retry
+
+
+def as_provider_error(exc: Exception, dep: Deployment) -> ProviderError:
+    """Any failure inside one attempt, as a classified ``ProviderError``."""
+    if isinstance(exc, ProviderError):
+        return exc.with_context(dep.provider, dep.model)
+    if isinstance(exc, ConfigError):  # e.g. the key's env var vanished
+        return AuthenticationError(str(exc), provider=dep.provider, model=dep.model)
+    return InvalidResponseError(
+        f"provider plugin failed on this response ({type(exc).__name__}: {exc})",
+        provider=dep.provider, model=dep.model,
+    )
+
+
+class Call:
+    """State of one routed call across all its attempts and fallbacks."""
+
+    __slots__ = (
+        "_last_dep",
+        "_last_exc",
+        "_last_failed",
+        "_policy_chain",
+        "_skip_errors",
+        "attempts",
+        "deadline",
+        "guards",
+        "notify",
+        "outcomes",
+        "plan",
+        "request",
+        "started",
+        "stats",
+    )
+
+    def __init__(
+        self, plan: Plan, request: ChatRequest, total_timeout: float | None,
+        notify: Callable[[Attempt, ChatRequest], Any] | None, guards: Sequence[Guard] = (),
+        stats: FailoverStats | None = None,
+    ) -> None:
+        self.plan = plan
+        self.request = request
+        self.started = time.perf_counter()
+        self.deadline = None if total_timeout is None else self.started + total_timeout
+        self.attempts: list[Attempt] = []
+        self.outcomes: list[CandidateOutcome] = list(plan.skipped)
+        self.notify = notify
+        self.guards = guards
+        self.stats = stats
+        self._last_failed: ProviderError | None = None
+        self._policy_chain = False
+        self._last_dep: Deployment | None = None
+        self._last_exc: ProviderError | None = None
+        self._skip_errors: list[PolyrouteError] = []
+
+    def remaining(self) -> float | None:
+        if self.deadline is None:
+            return None
+        return self.deadline - time.perf_counter()
+
+    def check_deadline(self, dep: Deployment) -> float | None:
+        remaining = self.remaining()
+        if remaining is not None and remaining <= 0:
+            raise ProviderTimeoutError(
+                "total timeout reached before this attempt", provider=dep.provider, model=dep.model
+            )
+        return remaining
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1000.0
+
+    # --- attempts ------------------------------------------------------------
+
+    def candidates(self) -> Iterator[Deployment]:
+        """The plan's candidates in order — or, once a provider refused on content-policy
+        grounds, the content-policy chain instead of the rest."""
+        for dep in self.plan.candidates:
+            if self._policy_chain:
+                break
+            yield dep
+        if self._policy_chain:
+            yield from self.plan.policy_chain
+
+    def follow_policy_chain(self, exc: ProviderError) -> bool:
+        """After a refusal that may not fall back: switch to the content-policy chain,
+        if the plan has one and it is not already in use."""
+        if self._policy_chain or not self.plan.policy_chain:
+            return False
+        if not isinstance(exc, ContentPolicyError):
+            return False
+        self._policy_chain = True
+        return True
+
+    def begin(self, dep: Deployment) -> float:
+        """Mark the previous candidate's failure as a fallback to ``dep``."""
+        if self._last_failed is not None and self.attempts:
+            self.attempts[-1].action = "fell_back"
+            self._last_failed.action = f"fell back to {dep.key}"
+            if self.stats is not None and self._last_dep is not None:
+                self.stats.record(self._last_dep.key, dep.key, error_class(self._last_failed))
+            self._last_failed = None
+        return time.perf_counter()
+
+    # --- guards around one attempt ---------------------------------------------
+
+    def before_attempt(self, dep: Deployment) -> list[Any] | None:
+        """Tickets from every guard; a ``CandidateSkipped`` cancels the earlier ones."""
+        if not self.guards:
+            return None
+        tickets: list[Any] = []
+        try:
+            for guard in self.guards:
+                tickets.append(guard.before_attempt(dep, self.request))
+        except CandidateSkipped:
+            self._cancel(dep, tickets)
+            raise
+        return tickets
+
+    async def abefore_attempt(self, dep: Deployment) -> list[Any] | None:
+        if not self.guards:
+            return None
+        tickets: list[Any] = []
+        try:
+            for guard in self.guards:
+                tickets.append(await guard.abefore_attempt(dep, self.request))
+        except CandidateSkipped:
+            self._cancel(dep, tickets)
+            raise
+        return tickets
+
+    def _cancel(self, dep: Deployment, tickets: list[Any]) -> None:
+        for guard, ticket in zip(self.guards, tickets, strict=False):
+            guard.cancel_attempt(dep, self.request, ticket)
+
+    def after_attempt(
+        self, dep: Deployment, tickets: list[Any] | None, attempt: Attempt,
+        response: ChatResponse | None,
+    ) -> None:
+        if tickets is None:
+            return
+        for guard, ticket in zip(self.guards, tickets, strict=True):
+            guard.after_attempt(dep, self.request, ticket, attempt, response)
+
+    def skipped(self, dep: Deployment, skip: CandidateSkipped) -> None:
+        """A guard refused ``dep`` — before any attempt, or between retries (a circuit
+        that opened on the last failure): then that failure is what falls back."""
+        last = self.attempts[-1] if self.attempts else None
+        if (last is not None and not last.ok and last.action == "retried"
+                and (last.provider, last.model) == (dep.provider, dep.model)
+                and self._last_exc is not None):
+            last.action = "gave_up"
+            self._last_exc.action = f"gave up: {skip.reason}"
+            self._last_failed, self._last_dep = self._last_exc, dep
+            self.outcomes.append(CandidateOutcome(
+                dep.provider, dep.model, f"{type(self._last_exc).__name__}: "
+                f"{self._last_exc.reason}; then {skip.reason}", skipped=False,
+                error=self._last_exc))
+            return
+        self.outcomes.append(CandidateOutcome(dep.provider, dep.model, skip.reason, skipped=True))
+        if skip.error is not None:
+            self._skip_errors.append(skip.error)
+
+    # --- attempts ----------------------------------------------------------------
+
+    def succeeded(self, dep: Deployment, t0: float) -> Attempt:
+        attempt = Attempt(
+            provider=dep.provider, model=dep.model, ok=True,
+            latency_ms=(time.perf_counter() - t0) * 1000.0,
+        )
+        self._record(attempt)
+        return attempt
+
+    def failed(self, dep: Deployment, t0: float, exc: ProviderError) -> Attempt:
+        exc.reason = redact(exc.reason)
+        exc.args = (exc.reason,)
+        exc.action = "gave up"
+        self._last_exc = exc
+        attempt = Attempt(
+            provider=dep.provider, model=dep.model, ok=False,
+            latency_ms=(time.perf_counter() - t0) * 1000.0,
+            error=type(exc).__name__, status=exc.status, message=exc.reason, action="gave_up",
+        )
+        self._record(attempt)
+        return attempt
+
+    def retrying(self, state: RetryCallState) -> None:
+        """tenacity ``before_sleep``: the last attempt will be retried."""
+        if self.attempts:
+            self.attempts[-1].action = "retried"
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, ProviderError):
+            wait = state.next_action.sleep if state.next_action else 0.0
+            exc.action = f"retried after {wait:.2f}s"
+
+    def candidate_failed(self, dep: Deployment, exc: ProviderError) -> None:
+        self.outcomes.append(
+            CandidateOutcome(dep.provider, dep.model, f"{type(exc).__name__}: {exc.reason}",
+                             skipped=False, error=exc)
+        )
+        self._last_failed = exc
+        self._last_dep = dep
+
+    def gave_up(self) -> None:
+        """No candidate is left after the last failure (for failover statistics)."""
+        if self.stats is not None and self._last_failed is not None and self._last_dep:
+            self.stats.record(self._last_dep.key, None, error_class(self._last_failed))
+            self._last_failed = None
+
+    def _record(self, attempt: Attempt) -> None:
+        self.attempts.append(attempt)
+        if self.notify is not None:
+            self.notify(attempt, self.request)
+
+    def no_route(self) -> PolyrouteError:
+        """The error for a call nothing answered. If guards skipped every candidate
+        with an error of their own (``BudgetExceeded``), that error."""
+        tried = sum(1 for o in self.outcomes if not o.skipped)
+        if self._skip_errors and not tried:
+            return self._skip_errors[0]
+        if not self.plan.candidates and not tried:
+            msg = f"no usable candidate for {self.plan.description}"
+        else:
+            msg = f"every candidate for {self.plan.description} failed ({tried} tried)"
+        err = NoRouteError(msg, self.outcomes)
+        return err

@@ -1,0 +1,93 @@
+"""Guards: components that take part in every routed call.
+
+Circuit breakers, rate limiters, budgets, the usage ledger and the response
+cache are all guards. The router calls them at fixed points and knows nothing
+else about them, so each lives in its own module and a user can add their own
+(``Router(guards=[...])``).
+
+```
+before_call ──► (hit? answer now) ──► for each candidate:
+    skip_reason ──► (skip with reason)
+    for each attempt:  before_attempt ──► send ──► after_attempt
+                       (a guard skips: cancel_attempt for those before it)
+after_call (answered) | call_failed (raised)
+```
+
+Every method has a no-op default; override what you need. They run on the
+request path: keep them fast, never do network IO in them, and never raise
+except as documented.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from polyroute.errors import PolyrouteError
+from polyroute.routing.plan import Deployment
+from polyroute.types import Attempt, ChatRequest, ChatResponse
+
+__all__ = ["CandidateSkipped", "Guard"]
+
+
+class CandidateSkipped(Exception):
+    """Raised by ``before_attempt``: do not call this candidate, move to the next.
+
+    ``error``, if set (say ``BudgetExceeded``), is raised to the caller when
+    every candidate ends up skipped that way, instead of ``NoRouteError``.
+    """
+
+    def __init__(self, reason: str, error: PolyrouteError | None = None) -> None:
+        self.reason = reason
+        self.error = error
+        super().__init__(reason)
+
+
+class Guard:
+    """Base class for guards. Override the hooks you need."""
+
+    name = "guard"
+
+    def skip_reason(self, dep: Deployment, request: ChatRequest) -> str | None:
+        """Before planning the call: ``None`` to keep ``dep``, or why it is skipped."""
+        return None
+
+    def before_call(self, request: ChatRequest) -> ChatResponse | None:
+        """Answer without calling any provider (a cache hit), or ``None``."""
+        return None
+
+    async def abefore_call(self, request: ChatRequest) -> ChatResponse | None:
+        """Async ``before_call``; override to wait for an identical call in flight."""
+        return self.before_call(request)
+
+    def before_attempt(self, dep: Deployment, request: ChatRequest) -> Any:
+        """Just before one attempt. Return a ticket (passed to ``after_attempt``);
+        raise ``CandidateSkipped`` to skip ``dep``. May block briefly (a rate limit)."""
+        return None
+
+    async def abefore_attempt(self, dep: Deployment, request: ChatRequest) -> Any:
+        """Async ``before_attempt``; override when waiting should not block the loop."""
+        return self.before_attempt(dep, request)
+
+    def cancel_attempt(self, dep: Deployment, request: ChatRequest, ticket: Any) -> None:
+        """A later guard skipped ``dep`` after this one's ``before_attempt``: undo it
+        (release a reservation, say). The attempt never happened."""
+
+    def after_attempt(
+        self,
+        dep: Deployment,
+        request: ChatRequest,
+        ticket: Any,
+        attempt: Attempt,
+        response: ChatResponse | None,
+    ) -> None:
+        """After one attempt: ``attempt.ok`` says how it went. For a stream this runs
+        when the stream ends, with the usage it reported in ``response``."""
+
+    def after_call(self, request: ChatRequest, response: ChatResponse) -> None:
+        """The call answered (for a stream: once it ended, with the joined answer)."""
+
+    def call_failed(self, request: ChatRequest, error: Exception) -> None:
+        """The call raised ``error`` to its caller."""
+
+    def close(self) -> None:
+        """The router is closing: flush and release (a ledger's queue, say)."""

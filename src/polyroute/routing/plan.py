@@ -1,0 +1,305 @@
+"""From a request to a plan: ordered tiers of deployments, and why any were skipped.
+
+The plan comes from, in this order: an explicit ``routing.model`` (plus its
+``fallbacks``), the agent's model or route, the task route, the config's
+``default``. Tier structure is cached per source since the config is static;
+the per-call work is filtering and the strategy's ordering.
+
+A candidate is skipped before any call, with the reason kept for ``route
+--explain`` and ``NoRouteError``, when (in this order): its provider is not
+ready (no key), a guard says so (parameter policy, circuit, budget...), the
+catalog says the model lacks a capability the request needs (tools, vision,
+JSON mode, JSON schema), or its context window cannot hold the estimated
+prompt plus the requested output (``max_tokens``). A model the catalog does
+not know is never skipped for capabilities or size: unknown is not "no".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+from polyroute.config.schema import PolyrouteConfig
+from polyroute.errors import CandidateOutcome, ConfigError, NoRouteError
+from polyroute.tokens import estimate_prompt_tokens
+from polyroute.types import Capability, ChatRequest, GenerationParams, ModelInfo
+
+__all__ = ["Deployment", "Plan", "Planner", "TokenNeed", "parse_model_ref", "window_reason"]
+
+
+def parse_model_ref(ref: str) -> tuple[str, str]:
+    """``provider:model`` or ``provider/model`` → ``(provider, model)``.
+
+    Splits on the first separator only: ``ollama:llama3.1:8b`` and
+    ``openrouter/meta-llama/llama-3-70b`` keep the rest of the id intact.
+    """
+    ref = ref.strip()
+    cut = min((i for i in (ref.find(":"), ref.find("/")) if i > 0), default=-1)
+    if cut <= 0 or cut == len(ref) - 1:
+        raise ConfigError(
+            f"model '{ref}' does not name a provider",
+            fix=f"write it as provider:model, e.g. openai:{ref or 'gpt-4.1-mini'}",
+        )
+    return ref[:cut], ref[cut + 1 :]
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """One provider instance serving one model."""
+
+    provider: str
+    model: str
+    key: str = field(init=False, compare=False, repr=False)
+    """``provider/model``, computed once (it keys state on every call)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", f"{self.provider}/{self.model}")
+
+    def __str__(self) -> str:
+        return self.key
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    description: str
+    tiers: tuple[tuple[Deployment, ...], ...]
+    strategy: str
+    params: GenerationParams
+    tags: tuple[tuple[str, str], ...] = ()
+    policy_chain: tuple[Deployment, ...] = ()
+
+
+@dataclass(slots=True)
+class Plan:
+    """What the router will try, tier by tier, and what it skipped up front."""
+
+    description: str
+    tiers: list[list[Deployment]]
+    params: GenerationParams
+    strategy: str
+    skipped: list[CandidateOutcome] = field(default_factory=list)
+    policy_chain: list[Deployment] = field(default_factory=list)
+    """Tried instead of the remaining candidates after a content-policy refusal."""
+
+    @property
+    def candidates(self) -> list[Deployment]:
+        return [d for tier in self.tiers for d in tier]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenNeed:
+    """What one call needs of a context window: the estimated prompt plus the output asked for."""
+
+    prompt: int
+    output: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.prompt + self.output
+
+    @classmethod
+    def of(cls, request: ChatRequest, params: GenerationParams | None = None) -> TokenNeed:
+        """The need of ``request``; its ``max_tokens``, else ``params``' (agent or route)."""
+        max_tokens = request.params.max_tokens
+        if max_tokens is None and params is not None:
+            max_tokens = params.max_tokens
+        return cls(estimate_prompt_tokens(request), max_tokens or 0)
+
+
+def window_reason(info: ModelInfo | None, need: TokenNeed) -> str | None:
+    """Why ``info``'s context window cannot hold ``need``, or ``None`` if it can (or is unknown)."""
+    if info is None or not info.context_window or need.total <= info.context_window:
+        return None
+    asked = f"~{need.prompt:,} prompt"
+    if need.output:
+        asked += f" + {need.output:,} max output"
+    return f"context window {info.context_window:,} tokens cannot hold {asked} tokens"
+
+
+# (provider name) -> None if ready, else the reason it cannot be called
+ReadinessCheck = Callable[[str], "str | None"]
+# (deployment) -> catalog entry, if known
+InfoLookup = Callable[[Deployment], "ModelInfo | None"]
+
+
+class Planner:
+    def __init__(
+        self,
+        config: PolyrouteConfig,
+        *,
+        readiness: ReadinessCheck,
+        info: InfoLookup,
+        strategies: dict[str, Callable[..., list[Deployment]]],
+        skip_checks: Sequence[Callable[[Deployment, ChatRequest], str | None]] = (),
+    ) -> None:
+        self.config = config
+        self._skip_checks = tuple(skip_checks)
+        self._readiness = readiness
+        self._info = info
+        self._strategies = strategies
+        self._sources: dict[tuple[object, ...], _Source] = {}
+
+    # --- sources ---------------------------------------------------------------
+
+    def source(self, request: ChatRequest) -> _Source:
+        r = request.routing
+        key = (r.model, tuple(r.fallbacks), r.agent, r.task)
+        src = self._sources.get(key)
+        if src is None:
+            src = self._build_source(request)
+            chain = self._policy_refs(request)
+            if chain:
+                src = replace(src, policy_chain=tuple(Deployment(*parse_model_ref(x))
+                                                      for x in chain))
+            self._sources[key] = src
+        return src
+
+    def _policy_refs(self, request: ChatRequest) -> list[str]:
+        """The most specific content-policy chain: agent, then its route or the task's,
+        then the config's."""
+        cfg, r = self.config, request.routing
+        agent = cfg.agents.get(r.agent) if r.agent else None
+        if agent is not None and agent.content_policy_fallbacks:
+            return agent.content_policy_fallbacks
+        route_name = (agent.route if agent is not None else None) or r.task
+        route = cfg.routes.get(route_name) if route_name else None
+        if route is not None and route.content_policy_fallbacks:
+            return route.content_policy_fallbacks
+        return cfg.content_policy_fallbacks
+
+    def _build_source(self, request: ChatRequest) -> _Source:
+        r = request.routing
+        cfg = self.config
+        if r.model:
+            refs = [r.model, *r.fallbacks]
+            base = GenerationParams()
+            if r.agent and r.agent in cfg.agents:
+                base = cfg.agents[r.agent].generation_params()
+            return _Source(f"model {r.model}", _tiers([[x] for x in refs]), "priority", base)
+        if r.agent:
+            agent = cfg.agents.get(r.agent)
+            if agent is None:
+                known = ", ".join(sorted(cfg.agents)) or "none configured"
+                raise NoRouteError(f"agent '{r.agent}' is not configured (agents: {known})")
+            params = agent.generation_params()
+            tags = tuple(sorted(agent.tags.items()))
+            if agent.model:
+                refs = [agent.model, *agent.fallbacks]
+                return _Source(
+                    f"agent {r.agent} (model {agent.model})", _tiers([[x] for x in refs]),
+                    "priority", params, tags,
+                )
+            assert agent.route is not None
+            route = self._route(agent.route, f"agents.{r.agent}.route")
+            return _Source(
+                f"agent {r.agent} (route {agent.route})", _tiers(route.tiers), route.strategy,
+                params.merged_over(route.generation_params()), tags,
+            )
+        if r.task:
+            route = self._route(r.task, "task")
+            return _Source(
+                f"task {r.task}", _tiers(route.tiers), route.strategy, route.generation_params()
+            )
+        if cfg.default:
+            if cfg.default in cfg.routes:
+                route = cfg.routes[cfg.default]
+                return _Source(
+                    f"default route {cfg.default}", _tiers(route.tiers), route.strategy,
+                    route.generation_params(),
+                )
+            return _Source(
+                f"default model {cfg.default}", _tiers([[cfg.default]]), "priority",
+                GenerationParams(),
+            )
+        raise NoRouteError(
+            "the request names no model, agent or task, and the config has no 'default'"
+        )
+
+    def _route(self, name: str, where: str):  # type: ignore[no-untyped-def]
+        route = self.config.routes.get(name)
+        if route is None:
+            known = ", ".join(sorted(self.config.routes)) or "none configured"
+            raise NoRouteError(f"{where}: route '{name}' is not configured (routes: {known})")
+        return route
+
+    # --- the per-call plan -----------------------------------------------------
+
+    def plan(self, request: ChatRequest) -> Plan:
+        src = self.source(request)
+        needed = request.required_capabilities()
+        need = _LazyNeed(request, src.params)
+        strategy = self._strategies[src.strategy]
+        skipped: list[CandidateOutcome] = []
+        tiers: list[list[Deployment]] = []
+        ready: dict[str, str | None] = {}  # readiness once per provider per plan
+
+        def readiness(name: str) -> str | None:
+            if name not in ready:
+                ready[name] = self._readiness(name)
+            return ready[name]
+
+        for tier in src.tiers:
+            usable = []
+            for dep in tier:
+                reason = self._skip(dep, needed, request, need, readiness)
+                if reason is None:
+                    usable.append(dep)
+                else:
+                    skipped.append(CandidateOutcome(dep.provider, dep.model, reason, skipped=True))
+            if usable:
+                tiers.append(strategy(usable, request) if len(usable) > 1 else usable)
+        chain = [d for d in src.policy_chain if self._readiness(d.provider) is None]
+        return Plan(src.description, tiers, src.params, src.strategy, skipped, chain)
+
+    def skip_reason(
+        self, dep: Deployment, needed: set[Capability], request: ChatRequest,
+        need: TokenNeed | Callable[[], TokenNeed] | None = None,
+    ) -> str | None:
+        """Why ``dep`` cannot serve ``request`` (``None``: it can). ``need`` is the
+        context-window need; ``None`` estimates it from ``request`` alone."""
+        return self._skip(dep, needed, request, need, self._readiness)
+
+    def _skip(
+        self, dep: Deployment, needed: set[Capability], request: ChatRequest,
+        need: TokenNeed | Callable[[], TokenNeed] | None,
+        readiness: Callable[[str], str | None],
+    ) -> str | None:
+        reason = readiness(dep.provider)
+        if reason is not None:
+            return reason
+        for check in self._skip_checks:
+            reason = check(dep, request)
+            if reason is not None:
+                return reason
+        info = self._info(dep)
+        if info is None:
+            return None
+        if needed and info.capabilities:
+            missing = needed - set(info.capabilities)
+            if missing:
+                names = ", ".join(sorted(c.value for c in missing))
+                return f"lacks capability {names}"
+        if not info.context_window:
+            return None
+        if need is None:
+            need = TokenNeed.of(request)
+        return window_reason(info, need if isinstance(need, TokenNeed) else need())
+
+
+class _LazyNeed:
+    """The token need, estimated once and only if some candidate's window is known."""
+
+    __slots__ = ("_need", "_params", "_request")
+
+    def __init__(self, request: ChatRequest, params: GenerationParams) -> None:
+        self._request, self._params = request, params
+        self._need: TokenNeed | None = None
+
+    def __call__(self) -> TokenNeed:
+        if self._need is None:
+            self._need = TokenNeed.of(self._request, self._params)
+        return self._need
+
+
+def _tiers(refs: list[list[str]]) -> tuple[tuple[Deployment, ...], ...]:
+    return tuple(tuple(Deployment(*parse_model_ref(x)) for x in tier) for tier in refs)

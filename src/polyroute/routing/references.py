@@ -1,0 +1,62 @@
+"""Config cross-references checked when a router is built: every agent's route
+exists, every strategy is registered, every model names a known provider."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from polyroute.config.schema import PolyrouteConfig
+from polyroute.errors import ConfigError
+from polyroute.routing.plan import parse_model_ref
+
+__all__ = ["check_references"]
+
+
+def check_references(
+    cfg: PolyrouteConfig, strategies: dict[str, Any], provider: Callable[[str], object | None]
+) -> None:
+    """Raise ``ConfigError`` (file, field, fix) for the first dangling reference."""
+    refs: list[tuple[str, str]] = []
+    for name, agent in cfg.agents.items():
+        if agent.route and agent.route not in cfg.routes:
+            known = ", ".join(sorted(cfg.routes)) or "none defined"
+            raise ConfigError(
+                f"route '{agent.route}' is not defined (routes: {known})",
+                file=cfg.source, field=f"agents.{name}.route",
+                fix="define it under routes: or use model: instead",
+            )
+        if agent.model:
+            refs.append((agent.model, f"agents.{name}.model"))
+        refs += [(f, f"agents.{name}.fallbacks[{i}]") for i, f in enumerate(agent.fallbacks)]
+        refs += [(f, f"agents.{name}.content_policy_fallbacks[{i}]")
+                 for i, f in enumerate(agent.content_policy_fallbacks)]
+    for rname, route in cfg.routes.items():
+        refs += [(f, f"routes.{rname}.content_policy_fallbacks[{i}]")
+                 for i, f in enumerate(route.content_policy_fallbacks)]
+        if route.strategy not in strategies:
+            raise ConfigError(
+                f"unknown strategy '{route.strategy}' "
+                f"(known: {', '.join(sorted(strategies))})",
+                file=cfg.source, field=f"routes.{rname}.strategy",
+                fix="use one of the known strategies",
+            )
+        for t, tier in enumerate(route.tiers):
+            refs += [(m, f"routes.{rname}.tiers[{t}][{i}]") for i, m in enumerate(tier)]
+    refs += [(f, f"content_policy_fallbacks[{i}]")
+             for i, f in enumerate(cfg.content_policy_fallbacks)]
+    if cfg.default and cfg.default not in cfg.routes:
+        refs.append((cfg.default, "default"))
+    for ref, field in refs:
+        try:
+            name, _ = parse_model_ref(ref)
+        except ConfigError as exc:
+            raise ConfigError(exc.reason, file=cfg.source, field=field, fix=exc.fix) from None
+        if provider(name) is None:
+            known = ", ".join(sorted(cfg.providers)) or "none configured"
+            raise ConfigError(
+                f"'{ref}' names provider '{name}', which is not configured "
+                f"(providers: {known}) and is no installed type or template",
+                file=cfg.source, field=field,
+                fix=f"add providers.{name} with a type or template",
+            )

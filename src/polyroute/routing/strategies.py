@@ -1,0 +1,302 @@
+"""Strategies order the candidates inside one tier. They are a plugin registry.
+
+A strategy is any callable ``(candidates, request) -> ordered candidates``. It
+must not drop candidates (filtering is the planner's job) and must be cheap:
+it runs on every routed call.
+
+The built-in ones are ``RankingStrategy`` objects: the router binds each to its
+``StrategyContext`` (health, state store, catalog, the ``strategies:`` config),
+and ``rank`` says for every candidate its score and why it ranked where it did
+(``polyroute route --explain``). Ties keep config order.
+
+| name | orders by |
+|---|---|
+| ``priority`` | config order |
+| ``round_robin`` | rotates the tier on every call (counter in the state store) |
+| ``weighted`` | random draw by ``strategies.weights`` (default 1 each) |
+| ``least_latency`` | latency EWMA, lowest first (unmeasured first, to measure it) |
+| ``lowest_cost`` | estimated cost of this request from the catalog's prices |
+| ``health`` | health score (success rate and latency; 0 with an open circuit) |
+| ``lru`` | least recently used first |
+| ``least_busy`` | fewest calls in flight |
+| ``score`` | weighted cost, latency, quality and capability (``strategies.score``) |
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from polyroute._markers import hookimpl
+
+if TYPE_CHECKING:
+    from polyroute.resilience.config import StrategiesConfig
+    from polyroute.resilience.health import HealthTracker
+    from polyroute.routing.plan import Deployment
+    from polyroute.state import StateStore
+    from polyroute.types import ChatRequest, ModelInfo
+
+__all__ = [
+    "BUILTIN",
+    "Ranked",
+    "RankingStrategy",
+    "Strategy",
+    "StrategyContext",
+    "bind_strategies",
+    "priority",
+    "rank",
+]
+
+Strategy = Callable[["Sequence[Deployment]", "ChatRequest"], "list[Deployment]"]
+
+
+class Ranked(NamedTuple):
+    dep: Deployment
+    score: float | None
+    why: str
+
+
+@dataclass(slots=True)
+class StrategyContext:
+    """What strategies may read: health, shared state, catalog, config."""
+
+    store: StateStore
+    cfg: StrategiesConfig
+    info: Callable[[Deployment], ModelInfo | None]
+    health: HealthTracker | None = None
+    clock: Callable[[], float] = time.time
+
+
+class RankingStrategy:
+    """Base of the built-in strategies: ``rank`` scores, ``__call__`` orders."""
+
+    name = "priority"
+
+    def __init__(self, ctx: StrategyContext | None = None) -> None:
+        self.ctx = ctx
+
+    def bind(self, ctx: StrategyContext) -> RankingStrategy:
+        return type(self)(ctx)
+
+    def __call__(self, candidates: Sequence[Deployment], request: ChatRequest) -> list[Deployment]:
+        if self.ctx is None:  # unbound (used outside a router): config order
+            return list(candidates)
+        return [r.dep for r in self.rank(candidates, request)]
+
+    def rank(
+        self, candidates: Sequence[Deployment], request: ChatRequest, *, commit: bool = True
+    ) -> list[Ranked]:
+        """Candidates in order with score and reason. ``commit=False``: a dry run that
+        moves no counter (explain)."""
+        return [Ranked(d, None, "config order") for d in candidates]
+
+    @staticmethod
+    def _sorted(rows: list[Ranked], key: Callable[[Ranked], Any]) -> list[Ranked]:
+        return sorted(rows, key=key)  # stable: ties keep config order
+
+
+class Priority(RankingStrategy):
+    name = "priority"
+
+    def rank(self, candidates: Sequence[Deployment], request: ChatRequest, *,
+             commit: bool = True) -> list[Ranked]:
+        return [Ranked(d, None, f"config order #{i}") for i, d in enumerate(candidates, 1)]
+
+
+class RoundRobin(RankingStrategy):
+    name = "round_robin"
+
+    def rank(self, candidates: Sequence[Deployment], request: ChatRequest, *,
+             commit: bool = True) -> list[Ranked]:
+        assert self.ctx is not None
+        key = "rr:" + ",".join(d.key for d in candidates)
+        n = int(self.ctx.store.incr(key, 1) if commit else (self.ctx.store.get(key) or 1))
+        k = (n - 1) % len(candidates)
+        order = [*candidates[k:], *candidates[:k]]
+        return [Ranked(d, None, f"round robin turn {n}: position {i}")
+                for i, d in enumerate(order, 1)]
+
+
+class Weighted(RankingStrategy):
+    name = "weighted"
+
+    def rank(self, candidates: Sequence[Deployment], request: ChatRequest, *,
+             commit: bool = True) -> list[Ranked]:
+        assert self.ctx is not None
+        weights = [max(self.ctx.cfg.weights.get(d.key, 1.0), 1e-9) for d in candidates]
+        total = sum(weights)
+        # Efraimidis-Spirakis: sorting by u^(1/w) draws without replacement by weight.
+        draws = [random.random() ** (1.0 / w) for w in weights]
+        rows = [Ranked(d, round(w / total, 4), f"weight {w:g} of {total:g} ({w / total:.0%}), "
+                                                "random draw")
+                for d, w in zip(candidates, weights, strict=True)]
+        order = sorted(range(len(rows)), key=lambda i: -draws[i])
+        return [rows[i] for i in order]
+
+
+class LeastLatency(RankingStrategy):
+    name = "least_latency"
+
+    def rank(self, candidates: Sequence[Deployment], request: ChatRequest, *,
+             commit: bool = True) -> list[Ranked]:
+        h = self.ctx.health if self.ctx else None
+        rows = []
+        for d in candidates:
+            lat = h.latency(d.key) if h else None
+            rows.append(Ranked(d, None if lat is None else round(lat, 1),
+                               "not measured yet (tried first to measure it)" if lat is None
+                               else f"latency EWMA {lat:.0f} ms"))
+        return self._sorted(rows, lambda r: -1.0 if r.score is None else r.score)
+
+
+def estimate_cost(ctx: StrategyContext, dep: Deployment, prompt: int, output: int) -> float | None:
+    info = ctx.info(dep)
+    if info is None or info.prices.input is None or info.prices.output is None:
+        return None
+    return (prompt * info.prices.input + output * info.prices.output) / 1_000_000
+
+
+def _need(ctx: StrategyContext, request: ChatRequest) -> tuple[int, int]:
+    from polyroute.tokens import estimate_prompt_tokens
+
+    out = request.params.max_tokens or ctx.cfg.expected_output_tokens
+    return estimate_prompt_tokens(request), out
+
+
+class LowestCost(RankingStrategy):
+    name = "lowest_cost"
+
+    def rank(self, candidates: Sequence[Deployment], request: ChatRequest, *,
+             commit: bool = True) -> list[Ranked]:
+        assert self.ctx is not None
+        prompt, out = _need(self.ctx, request)
+        rows = []
+        for d in candidates:
+            cost = estimate_cost(self.ctx, d, prompt, out)
+            rows.append(Ranked(d, cost, "no price in the catalog (ranked last)" if cost is None
+                               else f"~${cost:.6f} for ~{prompt:,} in + {out:,} out tokens"))
+        return self._sorted(rows, lambda r: float("inf") if r.score is None else r.score)
+
+
+class Health(RankingStrategy):
+    name = "health"
+
+    def rank(self, candidates: Sequence[Deployment], request: ChatRequest, *,
+             commit: bool = True) -> list[Ranked]:
+        assert self.ctx is not None
+        h, ref = self.ctx.health, self.ctx.cfg.latency_reference_ms
+        rows = []
+        for d in candidates:
+            if h is None:
+                rows.append(Ranked(d, None, "health tracking is off"))
+                continue
+            ok, err = h.recent(d.key)
+            s = h.score(d.key, ref)
+            rows.append(Ranked(d, s, f"health {s:.2f} ({int(ok)} ok / {int(err)} errors recently)"))
+        return self._sorted(rows, lambda r: -(r.score if r.score is not None else 1.0))
+
+
+class LRU(RankingStrategy):
+    name = "lru"
+
+    def rank(self, candidates: Sequence[Deployment], request: ChatRequest, *,
+             commit: bool = True) -> list[Ranked]:
+        assert self.ctx is not None
+        h, now = self.ctx.health, self.ctx.clock()
+        rows = []
+        for d in candidates:
+            last = h.last_used(d.key) if h else None
+            rows.append(Ranked(d, last, "never used" if last is None
+                               else f"last used {now - last:.1f}s ago"))
+        return self._sorted(rows, lambda r: -1.0 if r.score is None else r.score)
+
+
+class LeastBusy(RankingStrategy):
+    name = "least_busy"
+
+    def rank(self, candidates: Sequence[Deployment], request: ChatRequest, *,
+             commit: bool = True) -> list[Ranked]:
+        h = self.ctx.health if self.ctx else None
+        rows = [Ranked(d, float(n), f"{n} in flight")
+                for d in candidates for n in [h.in_flight(d.key) if h else 0]]
+        return self._sorted(rows, lambda r: r.score or 0.0)
+
+
+class Score(RankingStrategy):
+    """Weighted multi-criteria score: each criterion normalised to 0..1 (1 best) across
+    the tier, unknown values count as 0.5, weights from ``strategies.score``."""
+
+    name = "score"
+
+    def rank(self, candidates: Sequence[Deployment], request: ChatRequest, *,
+             commit: bool = True) -> list[Ranked]:
+        assert self.ctx is not None
+        ctx, w = self.ctx, self.ctx.cfg.score
+        prompt, out = _need(ctx, request)
+        costs = [estimate_cost(ctx, d, prompt, out) for d in candidates]
+        lats = [ctx.health.latency(d.key) if ctx.health else None for d in candidates]
+        infos = [ctx.info(d) for d in candidates]
+        caps = [len(m.capabilities) if m and m.capabilities else None for m in infos]
+        quality = [ctx.cfg.quality.get(d.key, ctx.cfg.quality.get(d.model)) for d in candidates]
+        weights = (w.cost, w.latency, w.quality, w.capability)
+        total_w = sum(weights) or 1.0
+        rows = []
+        for i, d in enumerate(candidates):
+            parts = (_lower_better(costs, i), _lower_better(lats, i),
+                     0.5 if (q := quality[i]) is None else float(q),
+                     _higher_better(caps, i))
+            s = sum(p * x for p, x in zip(parts, weights, strict=True)) / total_w
+            why = ", ".join(f"{n} {p:.2f}*{x:g}" for n, p, x in
+                            zip(("cost", "latency", "quality", "capability"), parts, weights,
+                                strict=True))
+            rows.append(Ranked(d, round(s, 4), f"score {s:.3f} = {why}"))
+        return self._sorted(rows, lambda r: -(r.score or 0.0))
+
+
+def _lower_better(values: Sequence[float | int | None], i: int) -> float:
+    v = values[i]
+    known = [x for x in values if x is not None]
+    if v is None or not known:
+        return 0.5
+    hi, lo = max(known), min(known)
+    return 1.0 if hi == lo else 1.0 - (v - lo) / (hi - lo)
+
+
+def _higher_better(values: Sequence[float | int | None], i: int) -> float:
+    v = values[i]
+    known = [x for x in values if x is not None]
+    if v is None or not known:
+        return 0.5
+    hi, lo = max(known), min(known)
+    return 1.0 if hi == lo else (v - lo) / (hi - lo)
+
+
+BUILTIN: tuple[type[RankingStrategy], ...] = (
+    Priority, RoundRobin, Weighted, LeastLatency, LowestCost, Health, LRU, LeastBusy, Score,
+)
+
+priority = Priority()
+"""Config order: the first listed candidate is tried first."""
+
+
+def bind_strategies(registry: dict[str, Any], ctx: StrategyContext) -> dict[str, Any]:
+    """The registry's strategies, the ranking ones bound to ``ctx`` (one router's)."""
+    return {n: s.bind(ctx) if isinstance(s, RankingStrategy) else s for n, s in registry.items()}
+
+
+def rank(strategy: Any, candidates: Sequence[Deployment], request: ChatRequest) -> list[Ranked]:
+    """``strategy``'s explained order without side effects (any strategy: a plain
+    callable's order is shown with its position only)."""
+    if isinstance(strategy, RankingStrategy) and strategy.ctx is not None:
+        return strategy.rank(candidates, request, commit=False)
+    return [Ranked(d, None, f"position {i} by the strategy")
+            for i, d in enumerate(strategy(list(candidates), request), 1)]
+
+
+@hookimpl
+def polyroute_register_strategies(register: Callable[[str, Strategy], None]) -> None:
+    for cls in BUILTIN:
+        register(cls.name, cls())

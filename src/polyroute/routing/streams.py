@@ -1,0 +1,116 @@
+"""Stream bookkeeping: stamp chunks, gather the answer, replay a stored answer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from polyroute.errors import StreamInterruptedError
+from polyroute.routing.plan import Deployment
+from polyroute.types import (
+    ChatChunk,
+    ChatResponse,
+    Message,
+    Part,
+    TextPart,
+    ToolCallDelta,
+    ToolCallPart,
+    Usage,
+)
+
+__all__ = ["Relay", "has_content", "replay", "until_content"]
+
+
+class Relay:
+    """Stamps chunks with who answered and gathers the whole answer.
+
+    Usage and the finish reason are taken off the provider's chunks and put on
+    the final chunk only, so the last chunk alone carries the totals (LangChain
+    adds up ``usage_metadata`` across chunks).
+    """
+
+    __slots__ = ("dep", "finish_reason", "response_id", "response_model", "text", "tools", "usage")
+
+    def __init__(self, dep: Deployment) -> None:
+        self.dep = dep
+        self.text = ""
+        self.tools: dict[int, list[str]] = {}  # index -> [id, name, arguments]
+        self.usage: Usage | None = None
+        self.finish_reason: Any = None
+        self.response_id: str | None = None
+        self.response_model: str | None = None
+
+    def take(self, chunk: ChatChunk) -> bool:
+        """Absorb ``chunk``; ``True`` if it still has content worth passing on."""
+        if chunk.usage is not None:
+            self.usage = chunk.usage if self.usage is None else _max_usage(self.usage, chunk.usage)
+            chunk.usage = None
+        if chunk.finish_reason is not None:
+            self.finish_reason = chunk.finish_reason
+            chunk.finish_reason = None
+        self.response_id = chunk.response_id or self.response_id
+        self.response_model = chunk.response_model or self.response_model
+        chunk.provider, chunk.model = self.dep.provider, self.dep.model
+        if chunk.text:
+            self.text += chunk.text
+        for delta in chunk.tool_calls:
+            slot = self.tools.setdefault(delta.index, ["", "", ""])
+            slot[0] = delta.id or slot[0]
+            slot[1] = delta.name or slot[1]
+            slot[2] += delta.arguments
+        return bool(chunk.text or chunk.tool_calls)
+
+    def response(self) -> ChatResponse:
+        """The streamed answer as one ``ChatResponse`` (for guards: cache, ledger)."""
+        parts: list[Part] = [TextPart(text=self.text)] if self.text else []
+        for _, (call_id, name, args) in sorted(self.tools.items()):
+            try:
+                arguments = json.loads(args) if args else {}
+            except ValueError:
+                arguments = {"_raw": args}
+            parts.append(ToolCallPart(id=call_id, name=name, arguments=arguments))
+        return ChatResponse(
+            message=Message(role="assistant", content=parts),
+            finish_reason=self.finish_reason or "stop", usage=self.usage or Usage(),
+            provider=self.dep.provider, model=self.dep.model,
+            response_id=self.response_id, response_model=self.response_model,
+        )
+
+
+def _max_usage(a: Usage, b: Usage) -> Usage:
+    # Providers report usage cumulatively (Anthropic: input at start, output at end).
+    return Usage(**{k: max(getattr(a, k), getattr(b, k)) for k in Usage.model_fields})
+
+
+def has_content(chunk: ChatChunk) -> bool:
+    return bool(chunk.text or chunk.tool_calls or chunk.finish_reason)
+
+
+def until_content(chunks: Iterator[ChatChunk]) -> list[ChatChunk]:
+    """Pull chunks up to the first with content (fallback is allowed until then)."""
+    first: list[ChatChunk] = []
+    for chunk in chunks:
+        first.append(chunk)
+        if has_content(chunk):
+            return first
+    raise StreamInterruptedError("stream ended before any content")
+
+
+def replay(response: ChatResponse) -> Iterator[ChatChunk]:
+    """A stored answer as a stream: its text, its tool calls, then the final chunk."""
+    stamp = {"provider": response.provider, "model": response.model}
+    if response.message.text:
+        yield ChatChunk(text=response.message.text, **stamp)
+    calls = response.message.tool_calls
+    if calls:
+        yield ChatChunk(tool_calls=[
+            ToolCallDelta(index=i, id=c.id, name=c.name, arguments=json.dumps(c.arguments))
+            for i, c in enumerate(calls)
+        ], **stamp)
+    yield ChatChunk(
+        finish_reason=response.finish_reason or "stop", usage=response.usage,
+        response_id=response.response_id, response_model=response.response_model,
+        attempts=response.attempts, latency_ms=response.latency_ms,
+        cost_usd=response.cost_usd, cache_hit=response.cache_hit, **stamp,
+    )

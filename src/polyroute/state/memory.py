@@ -1,0 +1,70 @@
+"""In-process ``StateStore``: a dict under one lock. The default backend."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from polyroute.state.base import StateStore
+
+__all__ = ["MemoryStore"]
+
+
+class MemoryStore(StateStore):
+    """Thread-safe (and so task-safe) state for one process.
+
+    ``clock`` is injectable so tests can move time without sleeping.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._data: dict[str, tuple[Any, float | None]] = {}
+        self._lock = threading.Lock()
+        self._clock = clock
+
+    def _live(self, key: str) -> Any:
+        item = self._data.get(key)
+        if item is None:
+            return None
+        value, expires = item
+        if expires is not None and self._clock() >= expires:
+            del self._data[key]
+            return None
+        return value
+
+    def _expiry(self, ttl: float | None) -> float | None:
+        return None if ttl is None else self._clock() + ttl
+
+    def get(self, key: str) -> Any:
+        with self._lock:
+            return self._live(key)
+
+    def set(self, key: str, value: Any, ttl: float | None = None) -> None:
+        with self._lock:
+            self._data[key] = (value, self._expiry(ttl))
+
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self._data.pop(key, None)
+
+    def incr(self, key: str, amount: float = 1.0, ttl: float | None = None) -> float:
+        with self._lock:
+            current = self._live(key)
+            if current is None:
+                value = float(amount)
+                self._data[key] = (value, self._expiry(ttl))
+            else:
+                value = float(current) + amount
+                self._data[key] = (value, self._data[key][1])
+            return value
+
+    def reserve(self, key: str, amount: float, limit: float, ttl: float | None = None) -> bool:
+        with self._lock:
+            current = self._live(key)
+            value = (0.0 if current is None else float(current)) + amount
+            if value > limit:
+                return False
+            expires = self._expiry(ttl) if current is None else self._data[key][1]
+            self._data[key] = (value, expires)
+            return True

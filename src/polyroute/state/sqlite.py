@@ -1,0 +1,123 @@
+"""``SQLiteStore``: a ``StateStore`` shared by every process on one host.
+
+One file in WAL mode. ``incr`` and ``reserve`` run inside ``BEGIN IMMEDIATE``,
+which takes SQLite's write lock before reading, so check-and-add is atomic
+across threads and processes; readers never block writers. Each thread gets its
+own connection (and a forked child its own, too). Expiry uses wall-clock time
+(``time.time``) so every process agrees on it. Values are JSON text, never pickle.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from polyroute.state.base import StateStore
+
+__all__ = ["SQLiteStore"]
+
+_SCHEMA = "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires REAL)"
+
+
+class SQLiteStore(StateStore):
+    """State in one SQLite file; atomic across processes on this host."""
+
+    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._timeout = timeout
+        self._clock = clock
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        conn = self._conn()
+        conn.execute(_SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        local = self._local
+        conn: sqlite3.Connection | None = getattr(local, "conn", None)
+        if conn is None or local.pid != os.getpid():
+            conn = sqlite3.connect(str(self.path), timeout=self._timeout, isolation_level=None,
+                                   check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(f"PRAGMA busy_timeout={int(self._timeout * 1000)}")
+            local.conn, local.pid = conn, os.getpid()
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def _read(self, conn: sqlite3.Connection, key: str, now: float) -> tuple[Any, float | None]:
+        row = conn.execute("SELECT value, expires FROM kv WHERE key = ?", (key,)).fetchone()
+        if row is None or (row[1] is not None and now >= row[1]):
+            return None, None
+        return json.loads(row[0]), row[1]
+
+    def get(self, key: str) -> Any:
+        return self._read(self._conn(), key, self._clock())[0]
+
+    def set(self, key: str, value: Any, ttl: float | None = None) -> None:
+        expires = None if ttl is None else self._clock() + ttl
+        self._conn().execute(
+            "INSERT OR REPLACE INTO kv (key, value, expires) VALUES (?, ?, ?)",
+            (key, json.dumps(value), expires),
+        )
+
+    def delete(self, key: str) -> None:
+        self._conn().execute("DELETE FROM kv WHERE key = ?", (key,))
+
+    def _add(self, key: str, amount: float, limit: float | None, ttl: float | None
+             ) -> tuple[bool, float]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            now = self._clock()
+            current, expires = self._read(conn, key, now)
+            if current is None:
+                expires = None if ttl is None else now + ttl
+            value = (0.0 if current is None else float(current)) + amount
+            if limit is not None and value > limit:
+                conn.execute("COMMIT")
+                return False, value - amount
+            conn.execute(
+                "INSERT OR REPLACE INTO kv (key, value, expires) VALUES (?, ?, ?)",
+                (key, json.dumps(value), expires),
+            )
+            conn.execute("COMMIT")
+            return True, value
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def incr(self, key: str, amount: float = 1.0, ttl: float | None = None) -> float:
+        return self._add(key, amount, None, ttl)[1]
+
+    def reserve(self, key: str, amount: float, limit: float, ttl: float | None = None) -> bool:
+        return self._add(key, amount, limit, ttl)[0]
+
+    def purge_expired(self) -> int:
+        """Delete expired keys (reads already ignore them); returns how many."""
+        cur = self._conn().execute(
+            "DELETE FROM kv WHERE expires IS NOT NULL AND expires <= ?", (self._clock(),)
+        )
+        return cur.rowcount
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+        self._local = threading.local()
+
+    def __repr__(self) -> str:
+        return f"<SQLiteStore {str(self.path)!r}>"

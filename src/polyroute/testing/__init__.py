@@ -1,0 +1,1 @@
+"""Test helpers shipped with polyroute: loopback stand-in endpoints with scripted faults."""

@@ -1,0 +1,332 @@
+"""The only place polyroute does HTTP: pooled httpx clients, timeouts, stream framing.
+
+Providers describe requests (``HttpRequest``); the transport sends them and
+hands back an ``HttpResponse`` or a stream of framed ``StreamEvent``s. Network
+failures become ``ProviderTimeoutError`` / ``ProviderConnectionError`` here,
+named with the provider and model, so nothing below the router leaks an httpx
+exception. vcrpy patches httpx, so record/replay covers every provider.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+import weakref
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import httpx
+
+from polyroute.errors import (
+    ProviderConnectionError,
+    ProviderError,
+    ProviderTimeoutError,
+    StreamInterruptedError,
+)
+from polyroute.framing import decoder_for
+from polyroute.providers.base import HttpRequest, HttpResponse, StreamEvent
+
+if TYPE_CHECKING:
+    from polyroute.transport_aiohttp import AiohttpSender
+
+__all__ = ["StreamHandle", "Timeouts", "Transport"]
+
+_JSON_HEADERS = {"content-type": "application/json"}
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Seconds. ``connect`` and ``read`` bound each attempt's socket operations;
+    ``total`` spans all attempts and fallbacks of one routed call. For streams,
+    ``first_token`` bounds the wait for the first body bytes (default: ``read``) and
+    ``chunk`` every later gap between two chunks (default: ``read``).
+
+    Async streams enforce both exactly (each read is awaited with its own bound).
+    Sync streams set the socket's read timeout to the larger of the two and check
+    every gap as it ends, so a stall always fails, at the latest after that bound.
+    """
+
+    connect: float = 10.0
+    read: float = 120.0
+    total: float | None = 600.0
+    first_token: float | None = None
+    chunk: float | None = None
+
+    def httpx_timeout(self, remaining: float | None, *, stream: bool) -> httpx.Timeout:
+        read = self.read
+        if stream and (self.first_token is not None or self.chunk is not None):
+            read = max(self.first_token or 0.0, self.chunk or 0.0)
+        if remaining is not None:
+            read = min(read, remaining)
+        return httpx.Timeout(connect=self.connect, read=read, write=self.read, pool=self.connect)
+
+    def gaps(self) -> tuple[float | None, float | None]:
+        """(first-bytes bound, between-chunks bound) for a stream; ``None``: socket only."""
+        if self.first_token is None and self.chunk is None:
+            return None, None
+        return self.first_token or self.read, self.chunk or self.read
+
+
+def _stalled(provider: str, model: str, waited: float, first: bool) -> ProviderError:
+    what = "no first token" if first else "stream stalled"
+    cls = ProviderTimeoutError if first else StreamInterruptedError
+    return cls(f"{what}: {waited:.2f}s without a chunk", provider=provider, model=model)
+
+
+def _encode(req: HttpRequest) -> tuple[bytes | None, dict[str, str]]:
+    if req.content is not None:
+        return req.content, dict(req.headers)
+    if req.json is None:
+        return None, dict(req.headers)
+    body = json.dumps(req.json, separators=(",", ":"), ensure_ascii=False).encode()
+    return body, {**_JSON_HEADERS, **req.headers}
+
+
+def _network_error(
+    exc: Exception, provider: str, model: str, *, stream_started: bool
+) -> ProviderError:
+    name = type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException | asyncio.TimeoutError | TimeoutError):
+        kind = "stream stalled" if stream_started else "timed out"
+        return ProviderTimeoutError(f"{kind} ({name})", provider=provider, model=model)
+    if stream_started:
+        return StreamInterruptedError(
+            f"stream cut mid-way ({name}: {exc})", provider=provider, model=model
+        )
+    return ProviderConnectionError(
+        f"connection failed ({name}: {exc})", provider=provider, model=model
+    )
+
+
+class StreamHandle:
+    """An open streamed response: its status and headers, then its events."""
+
+    def __init__(self, status: int, headers: httpx.Headers) -> None:
+        self.status = status
+        self.headers = headers
+
+
+class Transport:
+    """Pooled sync and async httpx clients shared by every provider of a router."""
+
+    def __init__(
+        self,
+        *,
+        max_connections: int = 200,
+        max_keepalive_connections: int = 50,
+        client: httpx.Client | None = None,
+        async_client: httpx.AsyncClient | None = None,
+        verify: bool = True,
+        async_http: Literal["aiohttp", "httpx"] = "aiohttp",
+    ) -> None:
+        """``async_http``: the client under one-shot async sends (``achat``); aiohttp
+        by default, chosen on measurement (see ``transport_aiohttp``). Passing
+        ``async_client`` (an httpx client) implies ``httpx``."""
+        self._limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_keepalive_connections
+        )
+        self._verify = verify
+        self._client = client
+        self._fixed_async_client = async_client
+        self._sender: AiohttpSender | None = None
+        if async_http == "aiohttp" and async_client is None:
+            from polyroute.transport_aiohttp import AiohttpSender
+
+            self._sender = AiohttpSender(limit=max_connections, verify=verify)
+        # One pool per event loop, dropped with its loop (an AsyncClient is loop-bound).
+        self._async_clients: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, httpx.AsyncClient
+        ] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    # Clients are created on first use: a router that only answers async never
+    # opens a sync pool, and each event loop gets its own async pool (an httpx
+    # AsyncClient cannot be shared across loops).
+    @property
+    def client(self) -> httpx.Client:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = httpx.Client(limits=self._limits, verify=self._verify)
+        return self._client
+
+    def async_client(self) -> httpx.AsyncClient:
+        if self._fixed_async_client is not None:
+            return self._fixed_async_client
+        loop = asyncio.get_running_loop()
+        client = self._async_clients.get(loop)
+        if client is None or client.is_closed:
+            client = httpx.AsyncClient(limits=self._limits, verify=self._verify)
+            self._async_clients[loop] = client
+        return client
+
+    # --- one-shot ------------------------------------------------------------
+
+    def send(
+        self, req: HttpRequest, timeouts: Timeouts, *, provider: str, model: str,
+        remaining: float | None = None,
+    ) -> HttpResponse:
+        body, headers = _encode(req)
+        try:
+            r = self.client.request(
+                req.method, req.url, content=body, headers=headers,
+                timeout=timeouts.httpx_timeout(remaining, stream=False),
+            )
+        except httpx.HTTPError as exc:
+            raise _network_error(exc, provider, model, stream_started=False) from exc
+        return HttpResponse(r.status_code, r.headers, r.content)
+
+    async def asend(
+        self, req: HttpRequest, timeouts: Timeouts, *, provider: str, model: str,
+        remaining: float | None = None,
+    ) -> HttpResponse:
+        body, headers = _encode(req)
+        if self._sender is not None:
+            from polyroute.transport_aiohttp import NETWORK_ERRORS
+
+            read = timeouts.read if remaining is None else min(timeouts.read, remaining)
+            try:
+                return await self._sender.send(
+                    req, body, headers, connect=timeouts.connect, read=read
+                )
+            except NETWORK_ERRORS as exc:
+                raise _network_error(
+                    exc, provider, model, stream_started=False
+                ) from exc
+        try:
+            r = await self.async_client().request(
+                req.method, req.url, content=body, headers=headers,
+                timeout=timeouts.httpx_timeout(remaining, stream=False),
+            )
+        except httpx.HTTPError as exc:
+            raise _network_error(exc, provider, model, stream_started=False) from exc
+        return HttpResponse(r.status_code, r.headers, r.content)
+
+    # --- streams -------------------------------------------------------------
+
+    @contextmanager
+    def stream(
+        self, req: HttpRequest, timeouts: Timeouts, *, provider: str, model: str,
+        remaining: float | None = None,
+    ) -> Iterator[tuple[HttpResponse | None, Iterator[StreamEvent]]]:
+        """Yield ``(error_response, events)``: ``error_response`` is set (and
+        ``events`` empty) when the status is not 2xx."""
+        body, headers = _encode(req)
+        request = self.client.build_request(
+            req.method, req.url, content=body, headers=headers,
+            timeout=timeouts.httpx_timeout(remaining, stream=True),
+        )
+        try:
+            r = self.client.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise _network_error(exc, provider, model, stream_started=False) from exc
+        try:
+            if r.status_code >= 400:
+                try:
+                    content = r.read()
+                except httpx.HTTPError as exc:
+                    raise _network_error(exc, provider, model, stream_started=False) from exc
+                yield HttpResponse(r.status_code, r.headers, content), iter(())
+                return
+            yield None, self._events(r, req, provider, model, timeouts)
+        finally:
+            r.close()
+
+    def _events(
+        self, r: httpx.Response, req: HttpRequest, provider: str, model: str, timeouts: Timeouts,
+    ) -> Iterator[StreamEvent]:
+        decoder = decoder_for(req.framing or "sse")
+        started = False
+        first, gap = timeouts.gaps()
+        last = time.monotonic()
+        try:
+            for data in r.iter_bytes():
+                if first is not None:
+                    now = time.monotonic()
+                    bound = gap if started else first
+                    if now - last > bound:  # type: ignore[operator]
+                        raise _stalled(provider, model, now - last, not started)
+                    last = now
+                started = True
+                yield from decoder.feed(data)
+        except httpx.HTTPError as exc:
+            raise _network_error(exc, provider, model, stream_started=started) from exc
+        yield from decoder.close()
+
+    @asynccontextmanager
+    async def astream(
+        self, req: HttpRequest, timeouts: Timeouts, *, provider: str, model: str,
+        remaining: float | None = None,
+    ) -> AsyncIterator[tuple[HttpResponse | None, AsyncIterator[StreamEvent]]]:
+        body, headers = _encode(req)
+        client = self.async_client()
+        request = client.build_request(
+            req.method, req.url, content=body, headers=headers,
+            timeout=timeouts.httpx_timeout(remaining, stream=True),
+        )
+        try:
+            r = await client.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise _network_error(exc, provider, model, stream_started=False) from exc
+        try:
+            if r.status_code >= 400:
+                try:
+                    content = await r.aread()
+                except httpx.HTTPError as exc:
+                    raise _network_error(exc, provider, model, stream_started=False) from exc
+                yield HttpResponse(r.status_code, r.headers, content), _empty()
+                return
+            yield None, self._aevents(r, req, provider, model, timeouts)
+        finally:
+            await r.aclose()
+
+    async def _aevents(
+        self, r: httpx.Response, req: HttpRequest, provider: str, model: str, timeouts: Timeouts,
+    ) -> AsyncIterator[StreamEvent]:
+        decoder = decoder_for(req.framing or "sse")
+        started = False
+        first, gap = timeouts.gaps()
+        body = r.aiter_bytes()
+        try:
+            while True:
+                bound = gap if started else first
+                t0 = time.monotonic()
+                try:
+                    data = await (body.__anext__() if bound is None
+                                  else asyncio.wait_for(body.__anext__(), bound))
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    raise _stalled(provider, model, time.monotonic() - t0, not started) from None
+                started = True
+                for event in decoder.feed(data):
+                    yield event
+        except httpx.HTTPError as exc:
+            raise _network_error(exc, provider, model, stream_started=started) from exc
+        for event in decoder.close():
+            yield event
+
+    # --- lifecycle -----------------------------------------------------------
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    async def aclose(self) -> None:
+        if self._sender is not None:
+            await self._sender.aclose()
+        loop = asyncio.get_running_loop()
+        client = self._async_clients.pop(loop, None) or self._fixed_async_client
+        if client is not None:
+            await client.aclose()
+        self.close()
+
+
+async def _empty() -> AsyncIterator[Any]:
+    return
+    yield  # pragma: no cover

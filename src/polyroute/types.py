@@ -1,0 +1,357 @@
+"""Neutral, provider-independent types.
+
+Every provider plugin translates *to* and *from* these models; the router,
+the adapters and the CLI only ever see them. They are plain pydantic models
+so they validate user input once, serialise to JSON for caches and ledgers,
+and carry no provider vocabulary.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "Attempt",
+    "Capability",
+    "ChatChunk",
+    "ChatRequest",
+    "ChatResponse",
+    "FinishReason",
+    "GenerationParams",
+    "ImagePart",
+    "Message",
+    "ModelInfo",
+    "ModelPrices",
+    "NamedToolChoice",
+    "Part",
+    "ResponseFormat",
+    "Role",
+    "RoutingHints",
+    "TextPart",
+    "ToolCallDelta",
+    "ToolCallPart",
+    "ToolChoice",
+    "ToolResultPart",
+    "ToolSpec",
+    "Usage",
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class Capability(StrEnum):
+    """What a model can do; routing skips candidates lacking a needed one."""
+
+    TOOLS = "tools"
+    PARALLEL_TOOLS = "parallel_tools"
+    VISION = "vision"
+    JSON_MODE = "json_mode"
+    JSON_SCHEMA = "json_schema"
+    STREAMING = "streaming"
+    SYSTEM_PROMPT = "system_prompt"
+    REASONING = "reasoning"
+    PROMPT_CACHING = "prompt_caching"
+
+
+# --- message parts -----------------------------------------------------------
+
+
+class TextPart(_Model):
+    type: Literal["text"] = "text"
+    text: str
+
+
+class ImagePart(_Model):
+    """An image given by URL (``https:`` or ``data:``) or as base64 ``data``."""
+
+    type: Literal["image"] = "image"
+    url: str | None = None
+    data: str | None = None
+    media_type: str | None = None
+    detail: Literal["auto", "low", "high"] | None = None
+
+
+class ToolCallPart(_Model):
+    """A model's request to call a tool; ``arguments`` is already parsed JSON."""
+
+    type: Literal["tool_call"] = "tool_call"
+    id: str
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+class ToolResultPart(_Model):
+    """The result of a tool call, sent back to the model."""
+
+    type: Literal["tool_result"] = "tool_result"
+    tool_call_id: str
+    content: str
+    name: str | None = None
+    is_error: bool = False
+
+
+Part = Annotated[
+    TextPart | ImagePart | ToolCallPart | ToolResultPart, Field(discriminator="type")
+]
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+class Message(_Model):
+    """One chat message. ``content`` is a string or a list of typed parts.
+
+    Tool results travel as ``role="tool"`` messages holding ``ToolResultPart``
+    items; an assistant's tool calls are ``ToolCallPart`` items in its content.
+    """
+
+    role: Role
+    content: str | list[Part] = ""
+    name: str | None = None
+
+    @property
+    def parts(self) -> list[Part]:
+        if isinstance(self.content, str):
+            return [TextPart(text=self.content)] if self.content else []
+        return self.content
+
+    @property
+    def text(self) -> str:
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(p.text for p in self.content if isinstance(p, TextPart))
+
+    @property
+    def tool_calls(self) -> list[ToolCallPart]:
+        if isinstance(self.content, str):
+            return []
+        return [p for p in self.content if isinstance(p, ToolCallPart)]
+
+    @classmethod
+    def system(cls, text: str) -> Message:
+        return cls(role="system", content=text)
+
+    @classmethod
+    def user(cls, text: str) -> Message:
+        return cls(role="user", content=text)
+
+    @classmethod
+    def assistant(cls, text: str) -> Message:
+        return cls(role="assistant", content=text)
+
+
+# --- tools and output format -------------------------------------------------
+
+
+class ToolSpec(_Model):
+    """A function the model may call; ``parameters`` is a JSON Schema object."""
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = Field(
+        default_factory=lambda: {"type": "object", "properties": {}}
+    )
+    strict: bool | None = None
+
+
+class NamedToolChoice(_Model):
+    """Force the model to call this tool."""
+
+    name: str
+
+
+ToolChoice = Literal["auto", "none", "required"] | NamedToolChoice
+
+
+class ResponseFormat(_Model):
+    """``json_object`` asks for any JSON; ``json_schema`` for JSON matching ``json_schema``."""
+
+    type: Literal["text", "json_object", "json_schema"] = "text"
+    name: str | None = None
+    json_schema: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+# --- request -----------------------------------------------------------------
+
+
+class GenerationParams(_Model):
+    """Sampling parameters. ``None`` means "provider default"; ``extra`` passes through."""
+
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    max_tokens: int | None = None
+    stop: list[str] | None = None
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+    seed: int | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+    def merged_over(self, base: GenerationParams) -> GenerationParams:
+        """These params, with unset fields taken from ``base``."""
+        data = base.model_dump(exclude_none=True)
+        mine = self.model_dump(exclude_none=True)
+        extra = {**data.pop("extra", {}), **mine.pop("extra", {})}
+        data.update(mine)
+        return GenerationParams(**data, extra=extra)
+
+
+class RoutingHints(_Model):
+    """How the router should choose: by agent, task route or explicit model."""
+
+    agent: str | None = None
+    task: str | None = None
+    model: str | None = None
+    fallbacks: list[str] = Field(default_factory=list)
+    capabilities: set[Capability] = Field(default_factory=set)
+    max_cost_usd: float | None = None
+    max_latency_ms: float | None = None
+    cache: Literal["default", "no-cache", "no-store"] = "default"
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class ChatRequest(_Model):
+    messages: list[Message]
+    params: GenerationParams = Field(default_factory=GenerationParams)
+    tools: list[ToolSpec] = Field(default_factory=list)
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: ResponseFormat | None = None
+    stream: bool = False
+    routing: RoutingHints = Field(default_factory=RoutingHints)
+
+    def required_capabilities(self) -> set[Capability]:
+        """Capabilities implied by the request plus those asked for explicitly."""
+        needed = set(self.routing.capabilities)
+        if self.tools:
+            needed.add(Capability.TOOLS)
+        if self.response_format is not None:
+            if self.response_format.type == "json_schema":
+                needed.add(Capability.JSON_SCHEMA)
+            elif self.response_format.type == "json_object":
+                needed.add(Capability.JSON_MODE)
+        for m in self.messages:
+            if not isinstance(m.content, str) and any(
+                isinstance(p, ImagePart) for p in m.content
+            ):
+                needed.add(Capability.VISION)
+                break
+        return needed
+
+
+# --- response ----------------------------------------------------------------
+
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error", "other"]
+
+
+class Usage(_Model):
+    """Token counts. ``input_tokens`` includes cached-read and cache-write tokens."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cache_read_tokens=self.cache_read_tokens + other.cache_read_tokens,
+            cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
+            reasoning_tokens=self.reasoning_tokens + other.reasoning_tokens,
+        )
+
+
+class Attempt(_Model):
+    """One try at one deployment, as the router saw it."""
+
+    provider: str
+    model: str
+    ok: bool
+    latency_ms: float
+    error: str | None = None
+    """Error class name, e.g. ``RateLimitError``."""
+    status: int | None = None
+    message: str | None = None
+    action: Literal["answered", "retried", "fell_back", "gave_up"] = "answered"
+
+
+class ChatResponse(_Model):
+    message: Message
+    finish_reason: FinishReason | None = None
+    usage: Usage = Field(default_factory=Usage)
+    provider: str = ""
+    """Name of the configured provider that answered."""
+    model: str = ""
+    """Model id as routed (what was sent)."""
+    response_model: str | None = None
+    """Model id as the provider reported it."""
+    response_id: str | None = None
+    attempts: list[Attempt] = Field(default_factory=list)
+    latency_ms: float = 0.0
+    cost_usd: float | None = None
+    cache_hit: bool = False
+    provider_metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class ToolCallDelta(_Model):
+    """A fragment of a streamed tool call; fragments with one ``index`` join up."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+class ChatChunk(_Model):
+    """One streamed increment. The last chunk carries usage and the finish reason."""
+
+    text: str = ""
+    tool_calls: list[ToolCallDelta] = Field(default_factory=list)
+    finish_reason: FinishReason | None = None
+    usage: Usage | None = None
+    response_id: str | None = None
+    response_model: str | None = None
+    provider: str = ""
+    model: str = ""
+    attempts: list[Attempt] = Field(default_factory=list)
+    """Filled on the final chunk by the router, like the three fields below."""
+    latency_ms: float | None = None
+    cost_usd: float | None = None
+    cache_hit: bool = False
+    continued: bool = False
+    """The stream was cut mid-way and the next model continued it
+    (``streaming.on_failure: continue``); ``attempts`` say who and where."""
+
+
+# --- catalog -----------------------------------------------------------------
+
+
+class ModelPrices(_Model):
+    """USD per million tokens."""
+
+    input: float | None = None
+    output: float | None = None
+    cache_read: float | None = None
+    cache_write: float | None = None
+
+
+class ModelInfo(_Model):
+    """What a provider type says about one model: limits, capabilities, prices."""
+
+    provider_type: str
+    model: str
+    context_window: int | None = None
+    max_output_tokens: int | None = None
+    capabilities: frozenset[Capability] = frozenset()
+    prices: ModelPrices = Field(default_factory=ModelPrices)
+    aliases: tuple[str, ...] = ()

@@ -1,0 +1,144 @@
+"""One budget, 4 processes, 200 concurrent calls: the SQLite state backend holds it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+
+from polyroute.state.sqlite import SQLiteStore
+from polyroute.testing.standin import StandinServer
+
+SUPPORT = Path(__file__).resolve().parents[1] / "support"
+LIMIT = 0.5
+RESERVATION = 0.018  # 8 estimated prompt tokens + 10 max output, at $1000/MTok
+CALL_COST = 0.006
+
+CHILD = textwrap.dedent("""
+    import json, sys, threading
+    sys.path.insert(0, sys.argv[1])
+    import echo_provider
+    from polyroute.errors import BudgetExceeded
+    from polyroute.plugins import PluginRegistry
+    from polyroute.router import Router
+    from polyroute.types import ChatRequest, GenerationParams, Message, RoutingHints
+
+    url, state, limit = sys.argv[2], sys.argv[3], float(sys.argv[4])
+    router = Router({
+        "providers": {"a": {"type": "echo", "base_url": url}},
+        "agents": {"bot": {"model": "a:m"}},
+        "pricing": {"overrides": {"a:m": {"input": 1000, "output": 1000}}},
+        "budgets": [{"scope": "global", "usd": limit, "per": "total"}],
+        "state": {"backend": "sqlite", "path": state},
+        "retry": {"attempts": 1},
+    }, registry=PluginRegistry.create(load_entrypoints=False, plugins=[echo_provider]))
+    costs, refused, other, lock = [], [0], [], threading.Lock()
+    go = threading.Barrier(10)
+
+    def worker():
+        go.wait()
+        for _ in range(5):
+            req = ChatRequest(messages=[Message.user("hi")],
+                              params=GenerationParams(max_tokens=10),
+                              routing=RoutingHints(agent="bot"))
+            try:
+                cost = router.chat(req).cost_usd
+            except BudgetExceeded:
+                with lock:
+                    refused[0] += 1
+                continue
+            except Exception as exc:  # reported, so a failure says what went wrong
+                with lock:
+                    other.append(f"{type(exc).__name__}: {exc}")
+                continue
+            with lock:
+                costs.append(cost)
+
+    threads = [threading.Thread(target=worker) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print(json.dumps({"costs": costs, "refused": refused[0], "other": other}))
+""")
+
+
+@pytest.mark.standin
+def test_200_calls_from_4_processes_never_overspend(
+    primary: StandinServer, tmp_path: Path
+) -> None:
+    state = tmp_path / "state.db"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(SUPPORT), primary.url, str(state), str(LIMIT)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for _ in range(4)
+    ]
+    results = []
+    for p in procs:
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err[-2000:]
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    costs = [c for r in results for c in r["costs"]]
+    refused = sum(r["refused"] for r in results)
+    assert [e for r in results for e in r["other"]] == []
+    assert len(costs) + refused == 200
+    assert all(c == pytest.approx(CALL_COST) for c in costs)
+    total = sum(costs)
+    recorded = SQLiteStore(state).get("budget:global:total")
+    assert recorded == pytest.approx(total)  # every reservation settled or released
+    # never over the limit by more than one in-flight reservation (here: not at all)
+    assert total <= LIMIT + RESERVATION
+    assert total <= LIMIT + 1e-9
+    # and the budget was used, not wasted: a refusal only happens when the in-flight
+    # reservations (up to 40 calls at once, each holding $0.012 over its actual cost)
+    # leave no room, so what is left unspent is at most those holds
+    assert total > LIMIT - 40 * (RESERVATION - CALL_COST)
+    assert refused > 0
+
+
+def test_sqlite_store_is_atomic_across_threads(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    granted: list[bool] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        own = SQLiteStore(tmp_path / "s.db")  # a second handle, as another process would have
+        for _ in range(25):
+            ok = own.reserve("b", 0.7, limit=20.0)
+            with lock:
+                granted.append(ok)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(granted) == 28  # floor(20 / 0.7)
+    assert store.get("b") == pytest.approx(28 * 0.7)
+    assert store.incr("b", -0.7) == pytest.approx(27 * 0.7)
+
+
+def test_sqlite_store_ttl_set_get_delete(tmp_path: Path) -> None:
+    now = [1000.0]
+    store = SQLiteStore(tmp_path / "s.db", clock=lambda: now[0])
+    store.set("k", {"state": "open"}, ttl=30)
+    assert store.get("k") == {"state": "open"}
+    now[0] += 31
+    assert store.get("k") is None
+    assert store.incr("w", 2, ttl=10) == 2
+    now[0] += 5
+    assert store.incr("w", 3, ttl=10) == 5  # the first TTL is kept
+    now[0] += 6
+    assert store.get("w") is None
+    assert store.purge_expired() == 2
+    store.set("x", [1, 2])
+    store.delete("x")
+    assert store.get("x") is None
+    store.close()
