@@ -5,6 +5,7 @@ PolyrouteError
 ├── ConfigError                  bad config: file, field path, fix
 ├── MissingSecretError           a referenced secret (env var) is not set
 ├── PluginError                  a plugin misbehaved (registration, bad hook)
+├── StateStoreError              the shared state backend failed (which, what, fix)
 ├── ProviderError                a provider call failed; classified once
 │   ├── AuthenticationError      401/403             retry: no   fallback: yes
 │   ├── NotFoundError            404 model/route     retry: no   fallback: yes
@@ -57,6 +58,7 @@ __all__ = [
     "RateLimitError",
     "RoutingError",
     "ServerError",
+    "StateStoreError",
     "StreamInterruptedError",
 ]
 
@@ -91,6 +93,14 @@ class MissingSecretError(ConfigError):
 
 class PluginError(PolyrouteError):
     """A plugin registered something invalid or a hook failed."""
+
+
+class StateStoreError(PolyrouteError):
+    """The shared state backend (budgets, breakers, windows) could not answer.
+
+    Raised instead of the backend's own error, after transient lock contention
+    has been retried for the backend's timeout; a call that meets it is refused,
+    never let through uncounted."""
 
 
 class ProviderError(PolyrouteError):

@@ -35,7 +35,9 @@ CHILD = textwrap.dedent("""
         "pricing": {"overrides": {"a:m": {"input": 1000, "output": 1000}}},
         "budgets": [{"scope": "global", "usd": limit, "per": "total"}],
         "state": {"backend": "sqlite", "path": state},
-        "retry": {"attempts": 1},
+        # a transient connection failure is retried (its reservation released), so
+        # every call ends answered or refused by the budget; anything else is reported
+        "retry": {"attempts": 3, "initial_backoff": 0.05},
     }, registry=PluginRegistry.create(load_entrypoints=False, plugins=[echo_provider]))
     costs, refused, other, lock = [], [0], [], threading.Lock()
     go = threading.Barrier(10)
@@ -142,3 +144,37 @@ def test_sqlite_store_ttl_set_get_delete(tmp_path: Path) -> None:
     store.delete("x")
     assert store.get("x") is None
     store.close()
+
+
+def test_sqlite_store_waits_out_a_held_lock(tmp_path: Path) -> None:
+    import sqlite3
+
+    store = SQLiteStore(tmp_path / "s.db")
+    other = sqlite3.connect(str(tmp_path / "s.db"), isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    done: list[bool] = []
+    t = threading.Thread(target=lambda: done.append(store.reserve("b", 1.0, limit=5.0)))
+    t.start()
+    t.join(0.3)
+    assert done == []  # waiting, not failing
+    other.execute("COMMIT")
+    t.join(10)
+    assert done == [True]
+    assert store.get("b") == 1.0
+
+
+def test_sqlite_store_failure_is_typed_and_names_the_file(tmp_path: Path) -> None:
+    import sqlite3
+
+    from polyroute.errors import StateStoreError
+
+    store = SQLiteStore(tmp_path / "s.db", timeout=0.2)
+    other = sqlite3.connect(str(tmp_path / "s.db"), isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    with pytest.raises(StateStoreError) as err:
+        store.reserve("b", 1.0, limit=5.0)
+    assert str(tmp_path / "s.db") in str(err.value) and "reserve failed" in str(err.value)
+    other.execute("ROLLBACK")
+    (tmp_path / "dir.db").mkdir()
+    with pytest.raises(StateStoreError, match=r"dir\.db: open failed"):
+        SQLiteStore(tmp_path / "dir.db")

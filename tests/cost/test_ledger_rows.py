@@ -237,3 +237,34 @@ def test_webhook_sink_posts_off_the_calling_thread() -> None:
     assert url == "https://hooks.example/x" and thread == "polyroute-alert-webhook"
     assert body["kind"] == "circuit_open" and body["severity"] == "critical"
     assert body["message"] == "circuit opened for openai/gpt-4.1: 5 failures in 30 s"
+
+
+def test_ledger_waits_out_another_writer_instead_of_losing_rows(tmp_path: Path) -> None:
+    db = tmp_path / "usage.db"
+    connect_ledger(db).close()
+    other = sqlite3.connect(str(db), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process mid-write holds the lock
+    ledger = Ledger(db, retention_days=None)
+    ledger.record(("held", time.time(), *[None] * 25))
+    time.sleep(0.3)
+    assert ledger.written == 0
+    other.execute("COMMIT")
+    other.close()
+    assert ledger.flush()
+    ledger.close()
+    assert [r["id"] for r in rows(db)] == ["held"]
+
+
+def test_unopenable_ledger_is_a_config_error_naming_the_field(
+    echo_registry: PluginRegistry, primary: StandinServer, secondary: StandinServer,
+    tmp_path: Path,
+) -> None:
+    from polyroute.errors import ConfigError
+
+    db = tmp_path / "a-directory.db"
+    db.mkdir()
+    with (make_router(echo_registry, primary.url, secondary.url, db) as router,
+          pytest.raises(ConfigError) as err):
+        router.chat(ask())
+    assert err.value.field == "ledger.path"
+    assert str(db) in str(err.value) and "writable" in str(err.value)

@@ -26,6 +26,8 @@ from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+from polyroute._sqlite import retry_locked
+from polyroute.errors import ConfigError
 from polyroute.logs import get_logger
 
 __all__ = ["ATTEMPT_COLUMNS", "CALL_COLUMNS", "Ledger", "connect_ledger"]
@@ -73,11 +75,18 @@ def connect_ledger(path: str | os.PathLike[str], *, create: bool = True) -> sqli
     elif not p.exists():
         raise FileNotFoundError(str(p))
     conn = sqlite3.connect(str(p), timeout=30.0, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA busy_timeout=30000")
-    if create:
-        conn.executescript(_SCHEMA)
+    try:
+        def setup() -> None:
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            if create:
+                conn.executescript(_SCHEMA)
+
+        retry_locked(setup, 30.0)
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 
@@ -121,7 +130,15 @@ class Ledger:
                 self._queue = queue.Queue(self._queue_size)
                 self._thread = None
             if self._thread is None and not self._closed:
-                conn = connect_ledger(self.path)  # schema errors surface on the first call
+                try:  # an unusable file surfaces on the first call, typed
+                    conn = connect_ledger(self.path)
+                except (sqlite3.Error, OSError) as exc:
+                    raise ConfigError(
+                        f"cannot open the usage ledger {self.path} "
+                        f"({type(exc).__name__}: {exc})",
+                        field="ledger.path",
+                        fix="point ledger.path at a writable file on a local disk",
+                    ) from exc
                 self._thread = threading.Thread(
                     target=self._run, args=(conn,), name="polyroute-ledger", daemon=True
                 )
@@ -160,23 +177,31 @@ class Ledger:
 
     def _write(self, conn: sqlite3.Connection,
                rows: list[tuple[tuple[Any, ...], Sequence[tuple[Any, ...]]]]) -> None:
-        conn.execute("BEGIN")
-        try:
-            conn.executemany(_INSERT_CALL, [r[0] for r in rows])
-            attempts = [a for r in rows for a in r[1]]
-            if attempts:
-                conn.executemany(_INSERT_ATTEMPT, attempts)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        calls = [r[0] for r in rows]
+        attempts = [a for r in rows for a in r[1]]
+
+        def once() -> None:
+            # IMMEDIATE takes the write lock up front (waiting on the busy handler)
+            # instead of failing when a deferred read upgrades under contention.
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(_INSERT_CALL, calls)
+                if attempts:
+                    conn.executemany(_INSERT_ATTEMPT, attempts)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+        retry_locked(once, 30.0)  # another process holding the file is no reason to lose rows
         self.written += len(rows)
 
     def _prune(self, conn: sqlite3.Connection) -> None:
         assert self.retention_days is not None
         cutoff = time.time() - self.retention_days * _DAY
         try:
-            conn.execute("BEGIN")
+            conn.execute("BEGIN IMMEDIATE")
             conn.execute(
                 "DELETE FROM attempts WHERE call_id IN (SELECT id FROM calls WHERE ts < ?)",
                 (cutoff,),

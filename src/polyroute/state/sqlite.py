@@ -5,6 +5,10 @@ which takes SQLite's write lock before reading, so check-and-add is atomic
 across threads and processes; readers never block writers. Each thread gets its
 own connection (and a forked child its own, too). Expiry uses wall-clock time
 (``time.time``) so every process agrees on it. Values are JSON text, never pickle.
+
+Every operation retries lock contention for up to ``timeout`` seconds (see
+``polyroute._sqlite``); anything else, or contention past the timeout, raises
+``StateStoreError`` naming the file and the operation.
 """
 
 from __future__ import annotations
@@ -17,9 +21,13 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from polyroute._sqlite import retry_locked
+from polyroute.errors import StateStoreError
 from polyroute.state.base import StateStore
+
+T = TypeVar("T")
 
 __all__ = ["SQLiteStore"]
 
@@ -38,8 +46,27 @@ class SQLiteStore(StateStore):
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        conn = self._conn()
-        conn.execute(_SCHEMA)
+
+        def setup() -> None:
+            conn = self._conn()
+            # WAL persists in the file: set once here, not on every thread's connection.
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(_SCHEMA)
+
+        self._retrying("open", setup)
+
+    def _retrying(self, op: str, fn: Callable[[], T]) -> T:
+        try:
+            return retry_locked(fn, self._timeout)
+        except sqlite3.Error as exc:
+            raise self._error(op, exc) from exc
+
+    def _error(self, op: str, exc: sqlite3.Error) -> StateStoreError:
+        return StateStoreError(
+            f"state store {self.path}: {op} failed ({type(exc).__name__}: {exc}); "
+            "check the file is writable and on a local disk (SQLite locking does not "
+            "hold on network filesystems), or set state.path to another file"
+        )
 
     def _conn(self) -> sqlite3.Connection:
         local = self._local
@@ -47,9 +74,12 @@ class SQLiteStore(StateStore):
         if conn is None or local.pid != os.getpid():
             conn = sqlite3.connect(str(self.path), timeout=self._timeout, isolation_level=None,
                                    check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute(f"PRAGMA busy_timeout={int(self._timeout * 1000)}")
+            try:
+                conn.execute(f"PRAGMA busy_timeout={int(self._timeout * 1000)}")
+                conn.execute("PRAGMA synchronous=NORMAL")
+            except BaseException:
+                conn.close()
+                raise
             local.conn, local.pid = conn, os.getpid()
             with self._lock:
                 self._all.append(conn)
@@ -62,20 +92,27 @@ class SQLiteStore(StateStore):
         return json.loads(row[0]), row[1]
 
     def get(self, key: str) -> Any:
-        return self._read(self._conn(), key, self._clock())[0]
+        return self._retrying("get", lambda: self._read(self._conn(), key, self._clock())[0])
 
     def set(self, key: str, value: Any, ttl: float | None = None) -> None:
         expires = None if ttl is None else self._clock() + ttl
-        self._conn().execute(
+        text = json.dumps(value)
+        self._retrying("set", lambda: self._conn().execute(
             "INSERT OR REPLACE INTO kv (key, value, expires) VALUES (?, ?, ?)",
-            (key, json.dumps(value), expires),
-        )
+            (key, text, expires),
+        ))
 
     def delete(self, key: str) -> None:
-        self._conn().execute("DELETE FROM kv WHERE key = ?", (key,))
+        self._retrying("delete", lambda: self._conn().execute(
+            "DELETE FROM kv WHERE key = ?", (key,)))
 
     def _add(self, key: str, amount: float, limit: float | None, ttl: float | None
              ) -> tuple[bool, float]:
+        return self._retrying("reserve" if limit is not None else "incr",
+                              lambda: self._add_once(key, amount, limit, ttl))
+
+    def _add_once(self, key: str, amount: float, limit: float | None, ttl: float | None
+                  ) -> tuple[bool, float]:
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -106,10 +143,9 @@ class SQLiteStore(StateStore):
 
     def purge_expired(self) -> int:
         """Delete expired keys (reads already ignore them); returns how many."""
-        cur = self._conn().execute(
+        return self._retrying("purge", lambda: self._conn().execute(
             "DELETE FROM kv WHERE expires IS NOT NULL AND expires <= ?", (self._clock(),)
-        )
-        return cur.rowcount
+        ).rowcount)
 
     def close(self) -> None:
         with self._lock:

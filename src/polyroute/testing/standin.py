@@ -139,6 +139,14 @@ class Fault:
         return cls("reset")
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default listen backlog is 5: a burst of concurrent first
+    # connections (a 40-thread test) overflows it and the kernel drops SYNs, so a
+    # client waits out SYN retransmits (1 s, 3 s, 7 s...). Real servers listen with
+    # a deep backlog; so does the stand-in.
+    request_queue_size = 1024
+
+
 class StandinServer:
     """A loopback server answering through ``responder``, with scripted faults."""
 
@@ -149,7 +157,7 @@ class StandinServer:
         self._lock = threading.Lock()
         self._closing = threading.Event()
         handler = _make_handler(self)
-        self._httpd = ThreadingHTTPServer((host, port), handler)
+        self._httpd = _Server((host, port), handler)
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
