@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "SIGNATURES_KEY",
     "Attempt",
     "Capability",
     "ChatChunk",
@@ -37,6 +38,7 @@ __all__ = [
     "ToolResultPart",
     "ToolSpec",
     "Usage",
+    "signatures_kwargs",
 ]
 
 
@@ -83,6 +85,24 @@ class ToolCallPart(_Model):
     id: str
     name: str
     arguments: dict[str, Any] = Field(default_factory=dict)
+    signature: str | None = None
+    """An opaque token the provider attached to this call (Gemini's
+    ``thoughtSignature``). Keep it in the history: the provider that made it
+    needs it back to resume its reasoning (Gemini 3 refuses a call step without
+    it); other providers ignore it."""
+
+
+SIGNATURES_KEY = "polyroute_tool_call_signatures"
+"""Where the framework adapters keep ``{tool call id: signature}`` on a message
+(LangChain's and LlamaIndex's ``additional_kwargs``): their tool-call shapes have
+no room for ``ToolCallPart.signature``, and the signature must come back with
+the history."""
+
+
+def signatures_kwargs(calls: list[ToolCallPart]) -> dict[str, Any]:
+    """``{SIGNATURES_KEY: {id: signature}}`` for the signed ``calls`` (empty if none)."""
+    signed = {c.id: c.signature for c in calls if c.signature}
+    return {SIGNATURES_KEY: signed} if signed else {}
 
 
 class ToolResultPart(_Model):
@@ -310,6 +330,8 @@ class ToolCallDelta(_Model):
     id: str | None = None
     name: str | None = None
     arguments: str = ""
+    signature: str | None = None
+    """``ToolCallPart.signature``, on the fragment that carries it."""
 
 
 class ChatChunk(_Model):

@@ -386,6 +386,17 @@ def test_messages_to_neutral() -> None:
     assert result.content == [ToolResultPart(tool_call_id="c1", content="42")]
 
 
+def test_call_signatures_survive_the_round_trip() -> None:
+    from polyroute.llamaindex.messages import to_llamaindex
+
+    signed = Message(role="assistant", content=[
+        ToolCallPart(id="c1", name="price", arguments={"item": "x"}, signature="CiIBVKhc"),
+        ToolCallPart(id="c2", name="price", arguments={"item": "y"})])
+    li = to_llamaindex(signed)
+    assert li.additional_kwargs["polyroute_tool_call_signatures"] == {"c1": "CiIBVKhc"}
+    assert to_neutral(li) == signed
+
+
 def test_unsupported_messages_are_refused() -> None:
     with pytest.raises(UnsupportedContentError, match="tool_call_id"):
         to_neutral(ChatMessage(role=MessageRole.TOOL, content="42"))

@@ -133,8 +133,10 @@ def test_function_call_round_trip(provider: GeminiProvider) -> None:
                                                      is_error=True)]),
     ])
     contents = body_of(provider, request)["contents"]
+    # unsigned history (not Gemini's own): the first call gets Google's placeholder
     assert contents[1] == {"role": "model", "parts": [
-        {"functionCall": {"name": "get_current_temperature", "args": {"location": "London"}}},
+        {"functionCall": {"name": "get_current_temperature", "args": {"location": "London"}},
+         "thoughtSignature": "skip_thought_signature_validator"},
         {"functionCall": {"name": "get_current_temperature", "args": {"location": "Paris"},
                           "id": "fc-42"}},
     ]}
@@ -240,3 +242,22 @@ def test_schema_conversion() -> None:
 def test_tool_message_needs_result_parts(provider: GeminiProvider) -> None:
     with pytest.raises(BadRequestError, match="ToolResultPart"):
         body_of(provider, ChatRequest(messages=[Message(role="tool", content="42")]))
+
+
+def test_thought_signatures_go_back_as_received(provider: GeminiProvider) -> None:
+    request = ChatRequest(tools=[WEATHER], messages=[
+        Message.user("Temperature in London and Paris?"),
+        Message(role="assistant", content=[
+            ToolCallPart(id="gemini-call-0123456789abcdef", name="get_current_temperature",
+                         arguments={"location": "London"}, signature="CiIBVKhc7xJu"),
+            ToolCallPart(id="gemini-call-fedcba9876543210", name="get_current_temperature",
+                         arguments={"location": "Paris"}),
+        ]),
+        Message(role="tool", content=[
+            ToolResultPart(tool_call_id="gemini-call-0123456789abcdef", content="15"),
+            ToolResultPart(tool_call_id="gemini-call-fedcba9876543210", content="17"),
+        ]),
+    ])
+    parts = body_of(provider, request)["contents"][1]["parts"]
+    # parallel calls: only the first is signed, and no placeholder is added beside it
+    assert [p.get("thoughtSignature") for p in parts] == ["CiIBVKhc7xJu", None]

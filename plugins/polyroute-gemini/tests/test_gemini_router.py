@@ -8,16 +8,24 @@ that is not fallen back from.
 from __future__ import annotations
 
 import gc
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from polyroute.errors import ContentPolicyError
+from polyroute.errors import BadRequestError, ContentPolicyError, NoRouteError
 from polyroute.plugins.manager import PluginRegistry
 from polyroute.router import Router
 from polyroute.testing.standin import Fault, StandinServer
-from polyroute.types import ChatRequest, Message, RoutingHints
+from polyroute.types import (
+    ChatRequest,
+    Message,
+    RoutingHints,
+    ToolCallPart,
+    ToolResultPart,
+    ToolSpec,
+)
 from polyroute_gemini import plugin
 from polyroute_gemini.standin import GeminiResponder
 
@@ -126,3 +134,88 @@ def test_safety_block_does_not_fall_back(setup: Setup) -> None:
     with pytest.raises(ContentPolicyError):
         router.chat(ask("the forbidden question"))
     assert not backup.requests
+
+
+# --- Gemini 3 tool loops: thought signatures go back with the history -------------
+
+WEATHER = ToolSpec(name="get_weather", description="Weather in a city",
+                   parameters={"type": "object", "properties": {"city": {"type": "string"}},
+                               "required": ["city"]})
+
+
+def gemini3_router(server: StandinServer) -> Router:
+    return Router({
+        "providers": {"gemini": {"type": "gemini", "base_url": server.url, "api_key": KEY}},
+        "default": "gemini:gemini-3-pro-preview",
+        "retry": {"attempts": 1},
+    }, registry=PluginRegistry.create(load_entrypoints=False, plugins=[plugin]))
+
+
+@pytest.fixture
+def gemini3() -> Iterator[StandinServer]:
+    with StandinServer(GeminiResponder()) as server:
+        yield server
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_gemini_3_tool_loop_sends_signatures_back(gemini3: StandinServer, streamed: bool) -> None:
+    with gemini3_router(gemini3) as router:
+        first = ChatRequest(messages=[Message.user("Weather in Paris?")], tools=[WEATHER])
+        if streamed:
+            chunks = list(router.stream(first))
+            deltas = [d for c in chunks for d in c.tool_calls]
+            call = ToolCallPart(id=deltas[0].id or "", name=deltas[0].name or "",
+                                arguments=json.loads(deltas[0].arguments),
+                                signature=deltas[0].signature)
+        else:
+            (call,) = router.chat(first).message.tool_calls
+        assert call.signature  # what the stand-in (as Gemini 3) signed the call with
+        history = [*first.messages, Message(role="assistant", content=[call]),
+                   Message(role="tool", content=[ToolResultPart(tool_call_id=call.id,
+                                                                content='{"temp": 21}')])]
+        answer = router.chat(ChatRequest(messages=history, tools=[WEATHER]))
+    assert answer.message.text == 'The tool returned: {"temp": 21}'
+    sent = json.loads(gemini3.requests[-1].body)["contents"][1]["parts"][0]
+    assert sent["thoughtSignature"] == call.signature
+
+
+def test_gemini_3_refuses_a_forged_signature(gemini3: StandinServer) -> None:
+    forged = ToolCallPart(id="c1", name="get_weather", arguments={"city": "Paris"},
+                          signature="Zm9yZ2Vk")
+    history = [Message.user("Weather in Paris?"), Message(role="assistant", content=[forged]),
+               Message(role="tool", content=[ToolResultPart(tool_call_id="c1", content="21")])]
+    with gemini3_router(gemini3) as router, pytest.raises(NoRouteError) as err:
+        router.chat(ChatRequest(messages=history, tools=[WEATHER]))
+    last = err.value.last_error
+    assert isinstance(last, BadRequestError) and last.status == 400
+    assert "thought_signature" in str(last)
+    # history from another provider (no signature at all) gets Google's placeholder instead
+    unsigned = forged.model_copy(update={"signature": None})
+    history[1] = Message(role="assistant", content=[unsigned])
+    with gemini3_router(gemini3) as router:
+        assert router.chat(ChatRequest(messages=history, tools=[WEATHER])).message.text
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_langchain_tool_loop_keeps_signatures(gemini3: StandinServer, streamed: bool) -> None:
+    from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+
+    from polyroute.langchain import RoutedChatModel
+
+    router = gemini3_router(gemini3)
+    llm = RoutedChatModel(router=router).bind_tools([{
+        "name": "get_weather", "description": "Weather in a city",
+        "parameters": WEATHER.parameters}])
+    question = HumanMessage("Weather in Paris?")
+    if streamed:
+        chunks = list(llm.stream([question]))
+        ai: AIMessage = chunks[0]
+        for c in chunks[1:]:
+            ai = ai + c  # type: ignore[assignment]
+    else:
+        ai = llm.invoke([question])
+    (call,) = ai.tool_calls
+    assert ai.additional_kwargs["polyroute_tool_call_signatures"][call["id"]]
+    answer = llm.invoke([question, ai, ToolMessage('{"temp": 21}', tool_call_id=call["id"])])
+    assert answer.content == 'The tool returned: {"temp": 21}'
+    router.close()

@@ -83,6 +83,16 @@ def test_function_call_stream(provider: GeminiProvider, run_stream: Run) -> None
     assert chunks[-1].finish_reason == "tool_calls"
 
 
+def test_function_call_stream_keeps_thought_signature(
+    provider: GeminiProvider, run_stream: Run
+) -> None:
+    raw = events({"candidates": [{"content": {"role": "model", "parts": [
+        {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}},
+         "thoughtSignature": "CiIBVKhc7xJu"}]}, "finishReason": "STOP"}], "responseId": "r3"})
+    chunks = run_stream(provider.stream_parser("m"), raw)
+    assert [d.signature for c in chunks for d in c.tool_calls] == ["CiIBVKhc7xJu"]
+
+
 def test_thought_parts_stay_out_of_text(provider: GeminiProvider, run_stream: Run) -> None:
     parser = provider.stream_parser("m")
     raw = events({"candidates": [{"content": {"parts": [{"text": "hmm", "thought": True}]}}]},

@@ -28,7 +28,17 @@ from langchain_core.messages import (
 )
 from langchain_core.messages.tool import tool_call
 
-from polyroute.types import ImagePart, Message, Part, Role, TextPart, ToolCallPart, ToolResultPart
+from polyroute.types import (
+    SIGNATURES_KEY,
+    ImagePart,
+    Message,
+    Part,
+    Role,
+    TextPart,
+    ToolCallPart,
+    ToolResultPart,
+    signatures_kwargs,
+)
 
 __all__ = [
     "UnsupportedContentError",
@@ -90,8 +100,11 @@ def to_neutral(message: BaseMessage) -> Message:
 
 def _assistant(message: AIMessage) -> Message:
     content = _content(message.content)
+    signatures = message.additional_kwargs.get(SIGNATURES_KEY) or {}
     calls = [
-        ToolCallPart(id=tc.get("id") or f"call_{i}", name=tc["name"], arguments=tc["args"])
+        ToolCallPart(id=tc.get("id") or f"call_{i}", name=tc["name"], arguments=tc["args"],
+                     signature=signatures.get(tc.get("id")) if isinstance(signatures, dict)
+                     else None)
         for i, tc in enumerate(message.tool_calls)
     ]
     if not calls:
@@ -231,7 +244,8 @@ def to_langchain(message: Message) -> list[BaseMessage]:
         calls = [
             tool_call(name=p.name, args=p.arguments, id=p.id) for p in message.tool_calls
         ]
-        return [AIMessage(content=_lc_content(message, skip_calls=True), tool_calls=calls, **name)]
+        return [AIMessage(content=_lc_content(message, skip_calls=True), tool_calls=calls,
+                          additional_kwargs=signatures_kwargs(message.tool_calls), **name)]
     if message.role == "system":
         return [SystemMessage(content=_lc_content(message), **name)]
     return [HumanMessage(content=_lc_content(message), **name)]

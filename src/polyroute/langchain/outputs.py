@@ -29,7 +29,15 @@ from langchain_core.messages.ai import InputTokenDetails, OutputTokenDetails, Us
 from langchain_core.messages.tool import tool_call, tool_call_chunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
-from polyroute.types import Attempt, ChatChunk, ChatResponse, FinishReason, Usage
+from polyroute.types import (
+    SIGNATURES_KEY,
+    Attempt,
+    ChatChunk,
+    ChatResponse,
+    FinishReason,
+    Usage,
+    signatures_kwargs,
+)
 
 __all__ = ["MODEL_PROVIDER", "StreamState", "chat_result", "usage_metadata"]
 
@@ -95,6 +103,7 @@ def chat_result(response: ChatResponse) -> ChatResult:
     message = AIMessage(
         content=msg.text,
         tool_calls=calls,
+        additional_kwargs=signatures_kwargs(msg.tool_calls),
         usage_metadata=usage_metadata(response.usage),
         response_metadata=meta,
         **({"id": response.response_id} if response.response_id else {}),
@@ -154,10 +163,13 @@ class StreamState:
             tool_call_chunk(name=d.name, args=d.arguments, id=d.id, index=d.index)
             for d in chunk.tool_calls
         ]
+        # Each signature arrives on one fragment, so the chunks' dicts merge cleanly.
+        signed = {d.id: d.signature for d in chunk.tool_calls if d.id and d.signature}
         return ChatGenerationChunk(
             message=AIMessageChunk(
                 content=chunk.text,
                 tool_call_chunks=fragments,
+                additional_kwargs={SIGNATURES_KEY: signed} if signed else {},
                 **({"id": self.response_id} if self.response_id else {}),
             )
         )

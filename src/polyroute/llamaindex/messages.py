@@ -29,7 +29,17 @@ from llama_index.core.base.llms.types import (
     TextBlock,
 )
 
-from polyroute.types import ImagePart, Message, Part, Role, TextPart, ToolCallPart, ToolResultPart
+from polyroute.types import (
+    SIGNATURES_KEY,
+    ImagePart,
+    Message,
+    Part,
+    Role,
+    TextPart,
+    ToolCallPart,
+    ToolResultPart,
+    signatures_kwargs,
+)
 
 try:  # llama-index-core >= 0.14
     from llama_index.core.base.llms.types import ToolCallBlock
@@ -97,6 +107,10 @@ def to_neutral(message: ChatMessage) -> Message:
                  enumerate(message.additional_kwargs.get("tool_calls") or [])]
     if role != "assistant" and calls:
         raise UnsupportedContentError(f"a {role} message cannot carry tool calls")
+    signatures = message.additional_kwargs.get(SIGNATURES_KEY)
+    if calls and isinstance(signatures, Mapping):
+        calls = [c.model_copy(update={"signature": signatures.get(c.id)}) if signatures.get(c.id)
+                 else c for c in calls]
     content: str | list[Part]
     if all(isinstance(p, TextPart) for p in parts) and not calls:
         content = "".join(p.text for p in parts if isinstance(p, TextPart))
@@ -215,7 +229,9 @@ def to_llamaindex(message: Message) -> ChatMessage:
                    for c in calls]
     if not blocks:
         blocks.append(TextBlock(text=""))
-    kwargs: dict[str, Any] = {"tool_calls": openai_tool_calls(calls)} if calls else {}
+    kwargs: dict[str, Any] = (
+        {"tool_calls": openai_tool_calls(calls), **signatures_kwargs(calls)} if calls else {}
+    )
     if message.name:
         kwargs["name"] = message.name
     role = {"system": MessageRole.SYSTEM, "user": MessageRole.USER,

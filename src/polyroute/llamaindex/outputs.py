@@ -22,6 +22,7 @@ from polyroute.types import (
     ChatChunk,
     ToolCallPart,
     Usage,
+    signatures_kwargs,
 )
 from polyroute.types import ChatResponse as RoutedResponse
 
@@ -77,7 +78,7 @@ class _StreamState:
 
     def __init__(self) -> None:
         self.text = ""
-        self.calls: dict[int, list[str]] = {}  # index -> [id, name, arguments]
+        self.calls: dict[int, list[str]] = {}  # index -> [id, name, arguments, signature]
         self.final: ChatChunk | None = None
         self.usage: Usage | None = None
         self.provider = ""
@@ -86,13 +87,15 @@ class _StreamState:
     def _message(self, *, final: bool) -> ChatMessage:
         blocks: list[Any] = [TextBlock(text=self.text)]
         calls = []
-        for _, (call_id, name, args) in sorted(self.calls.items()):
+        for _, (call_id, name, args, signature) in sorted(self.calls.items()):
             parsed = _kwargs(args)
-            calls.append(ToolCallPart(id=call_id or "", name=name, arguments=parsed))
+            calls.append(ToolCallPart(id=call_id or "", name=name, arguments=parsed,
+                                      signature=signature or None))
             if ToolCallBlock is not None:
                 blocks.append(ToolCallBlock(tool_call_id=call_id or None, tool_name=name,
                                             tool_kwargs=parsed if final else args))
-        kwargs = {"tool_calls": openai_tool_calls(calls)} if calls else {}
+        kwargs = ({"tool_calls": openai_tool_calls(calls), **signatures_kwargs(calls)}
+                  if calls else {})
         return ChatMessage(role=MessageRole.ASSISTANT, blocks=blocks, additional_kwargs=kwargs)
 
     def feed(self, chunk: ChatChunk) -> ChatResponse | None:
@@ -106,10 +109,11 @@ class _StreamState:
             return None
         self.text += chunk.text
         for d in chunk.tool_calls:
-            slot = self.calls.setdefault(d.index, ["", "", ""])
+            slot = self.calls.setdefault(d.index, ["", "", "", ""])
             slot[0] = d.id or slot[0]
             slot[1] = d.name or slot[1]
             slot[2] += d.arguments
+            slot[3] = d.signature or slot[3]
         return ChatResponse(message=self._message(final=False), delta=chunk.text,
                             raw=chunk.model_dump(mode="json"))
 

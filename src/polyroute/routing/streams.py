@@ -35,7 +35,7 @@ class Relay:
     def __init__(self, dep: Deployment) -> None:
         self.dep = dep
         self.text = ""
-        self.tools: dict[int, list[str]] = {}  # index -> [id, name, arguments]
+        self.tools: dict[int, list[str]] = {}  # index -> [id, name, arguments, signature]
         self.usage: Usage | None = None
         self.finish_reason: Any = None
         self.response_id: str | None = None
@@ -55,21 +55,23 @@ class Relay:
         if chunk.text:
             self.text += chunk.text
         for delta in chunk.tool_calls:
-            slot = self.tools.setdefault(delta.index, ["", "", ""])
+            slot = self.tools.setdefault(delta.index, ["", "", "", ""])
             slot[0] = delta.id or slot[0]
             slot[1] = delta.name or slot[1]
             slot[2] += delta.arguments
+            slot[3] = delta.signature or slot[3]
         return bool(chunk.text or chunk.tool_calls)
 
     def response(self) -> ChatResponse:
         """The streamed answer as one ``ChatResponse`` (for guards: cache, ledger)."""
         parts: list[Part] = [TextPart(text=self.text)] if self.text else []
-        for _, (call_id, name, args) in sorted(self.tools.items()):
+        for _, (call_id, name, args, signature) in sorted(self.tools.items()):
             try:
                 arguments = json.loads(args) if args else {}
             except ValueError:
                 arguments = {"_raw": args}
-            parts.append(ToolCallPart(id=call_id, name=name, arguments=arguments))
+            parts.append(ToolCallPart(id=call_id, name=name, arguments=arguments,
+                                      signature=signature or None))
         return ChatResponse(
             message=Message(role="assistant", content=parts),
             finish_reason=self.finish_reason or "stop", usage=self.usage or Usage(),
@@ -105,7 +107,8 @@ def replay(response: ChatResponse) -> Iterator[ChatChunk]:
     calls = response.message.tool_calls
     if calls:
         yield ChatChunk(tool_calls=[
-            ToolCallDelta(index=i, id=c.id, name=c.name, arguments=json.dumps(c.arguments))
+            ToolCallDelta(index=i, id=c.id, name=c.name, arguments=json.dumps(c.arguments),
+                          signature=c.signature)
             for i, c in enumerate(calls)
         ], **stamp)
     yield ChatChunk(

@@ -9,6 +9,8 @@ Reference: https://ai.google.dev/api/generate-content#generatecontentresponse
 - ``functionCall`` parts become ``ToolCallPart``s. Gemini rarely sends an id;
   one is then derived from the response id, the position, the name and the
   arguments (prefix ``gemini-call-``), so replays and caches stay stable.
+  A part's ``thoughtSignature`` becomes the call's ``signature`` (also listed in
+  ``provider_metadata["thought_signatures"]``), which the request sends back.
 - A prompt block (``promptFeedback.blockReason``) or a candidate stopped for
   ``SAFETY``, ``PROHIBITED_CONTENT``, ``BLOCKLIST``, ``SPII``, ``RECITATION``
   or an image-safety reason raises ``ContentPolicyError``.
@@ -169,7 +171,9 @@ def parse_generate_content(data: Any, *, provider: str, model: str) -> ChatRespo
             given = fc.get("id")
             cid = given if isinstance(given, str) and given else call_id(
                 rid, len(calls), name, args)
-            calls.append(ToolCallPart(id=cid, name=name, arguments=dict(args)))
+            sig = part.get("thoughtSignature")
+            calls.append(ToolCallPart(id=cid, name=name, arguments=dict(args),
+                                      signature=sig if isinstance(sig, str) and sig else None))
         else:
             other.append(part)
 
@@ -181,9 +185,7 @@ def parse_generate_content(data: Any, *, provider: str, model: str) -> ChatRespo
     for key in ("safetyRatings", "citationMetadata", "groundingMetadata", "finishMessage"):
         if candidate.get(key):
             meta[key] = candidate[key]
-    signatures = {c.id: p["thoughtSignature"] for c, p in zip(
-        calls, [p for p in parts if isinstance(p, Mapping) and "functionCall" in p],
-        strict=False) if isinstance(p.get("thoughtSignature"), str)}
+    signatures = {c.id: c.signature for c in calls if c.signature}
     if signatures:
         meta["thought_signatures"] = signatures
     text = "".join(texts)

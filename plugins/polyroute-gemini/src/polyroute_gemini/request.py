@@ -19,6 +19,12 @@ What is not one-to-one:
   function-calling guide suggests.
 - Gemini's ``functionCall`` usually has no id; the parser then makes one up
   (prefix ``gemini-call-``), and such ids are not sent back.
+- Thought signatures (https://ai.google.dev/gemini-api/docs/thought-signatures):
+  a call's ``ToolCallPart.signature`` goes back as the part's ``thoughtSignature``.
+  Gemini 3 answers 400 when a model turn's first ``functionCall`` comes back
+  without one, so a turn none of whose calls carries a signature (history from
+  another provider, or built by hand) gets the documented placeholder
+  ``skip_thought_signature_validator`` on its first call.
 - ``tool_choice``: ``auto``→``AUTO``, ``none``→``NONE``, ``required``→``ANY``,
   a named tool → ``ANY`` with ``allowedFunctionNames``. ``parallel_tool_calls``
   has no equivalent and is dropped.
@@ -48,10 +54,13 @@ from polyroute.types import (
 )
 from polyroute_gemini.schema import to_gemini_schema
 
-__all__ = ["SYNTHETIC_ID_PREFIX", "build_body", "convert_contents"]
+__all__ = ["FOREIGN_SIGNATURE", "SYNTHETIC_ID_PREFIX", "build_body", "convert_contents"]
 
 SYNTHETIC_ID_PREFIX = "gemini-call-"
 """Ids the parser invents for ``functionCall`` parts that came without one."""
+
+FOREIGN_SIGNATURE = "skip_thought_signature_validator"
+"""Google's placeholder ``thoughtSignature`` for calls Gemini did not make."""
 
 _TOP_LEVEL = frozenset({
     "safetySettings", "cachedContent", "labels", "toolConfig", "tools",
@@ -151,7 +160,16 @@ def convert_contents(messages: list[Message]) -> tuple[str, list[dict[str, Any]]
             turns[-1]["parts"].extend(parts)
         else:
             turns.append({"role": role, "parts": parts})
+    for turn in turns:
+        if turn["role"] == "model":
+            _sign_first_call(turn["parts"])
     return "\n\n".join(system), turns
+
+
+def _sign_first_call(parts: list[dict[str, Any]]) -> None:
+    calls = [p for p in parts if "functionCall" in p]
+    if calls and not any("thoughtSignature" in p for p in calls):
+        calls[0]["thoughtSignature"] = FOREIGN_SIGNATURE
 
 
 def _part(part: Any, message: Message, index: int, names: dict[str, str]) -> dict[str, Any]:
@@ -168,6 +186,8 @@ def _part(part: Any, message: Message, index: int, names: dict[str, str]) -> dic
         call: dict[str, Any] = {"name": part.name, "args": part.arguments}
         if not part.id.startswith(SYNTHETIC_ID_PREFIX):
             call["id"] = part.id
+        if part.signature:
+            return {"functionCall": call, "thoughtSignature": part.signature}
         return {"functionCall": call}
     if isinstance(part, ToolResultPart):
         name = part.name or names.get(part.tool_call_id)

@@ -19,6 +19,12 @@ What it answers:
   ``responseJsonSchema``, else ``{"answer": <text>}``;
 - otherwise ``"Hello from the Gemini stand-in: <last user text>"``.
 
+Each ``functionCall`` it makes carries a ``thoughtSignature``. Like Gemini 3
+(https://ai.google.dev/gemini-api/docs/thought-signatures), a ``gemini-3*``
+model answers 400 ``INVALID_ARGUMENT`` when a model turn in ``contents`` comes
+back with its first ``functionCall`` unsigned, or signed with something neither
+it issued nor the documented placeholder ``skip_thought_signature_validator``.
+
 ``stopSequences`` cut the text; ``maxOutputTokens`` cuts it by words
 (``MAX_TOKENS``). Token counts: about four bytes per prompt token, one per
 output word. Without a key it answers 403 ``PERMISSION_DENIED``; with
@@ -27,6 +33,7 @@ output word. Without a key it answers 403 ``PERMISSION_DENIED``; with
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -34,6 +41,7 @@ from typing import Any
 
 from polyroute.testing.schema_example import example_for
 from polyroute.testing.standin import Reply, StandinRequest
+from polyroute_gemini.request import FOREIGN_SIGNATURE
 
 __all__ = ["GeminiResponder", "sse_event"]
 
@@ -76,6 +84,7 @@ class GeminiResponder:
         self.blocked_words = blocked_words
         self.words_per_chunk = max(1, words_per_chunk)
         self.models = models
+        self._issued: set[str] = set()  # thoughtSignatures handed out
 
     # --- Responder protocol --------------------------------------------------
 
@@ -101,6 +110,10 @@ class GeminiResponder:
         if not isinstance(body, dict) or not isinstance(body.get("contents"), list):
             return self.error(request, 400, "* GenerateContentRequest.contents: contents is "
                               "not specified")
+        if match.group("model").startswith("gemini-3"):
+            unsigned = self._unsigned_call(body["contents"])
+            if unsigned is not None:
+                return self.error(request, 400, unsigned)
         response = self.response(body, match.group("model"), request.body)
         if match.group("method") == "streamGenerateContent":
             return Reply(200, {"content-type": "text/event-stream"},
@@ -133,6 +146,26 @@ class GeminiResponder:
                             "reason": "API_KEY_INVALID", "domain": "googleapis.com",
                             "metadata": {"service": "generativelanguage.googleapis.com"}}]}
         return Reply.json({"error": err}, status=400)
+
+    def _unsigned_call(self, contents: list[Any]) -> str | None:
+        """Gemini 3's check: each model turn's first ``functionCall`` is signed."""
+        for position, turn in enumerate(contents):
+            if not isinstance(turn, dict) or turn.get("role") != "model":
+                continue
+            calls = [p for p in turn.get("parts") or []
+                     if isinstance(p, dict) and isinstance(p.get("functionCall"), dict)]
+            if not calls:
+                continue
+            signature = calls[0].get("thoughtSignature")
+            if signature == FOREIGN_SIGNATURE or signature in self._issued:
+                continue
+            name = calls[0]["functionCall"].get("name", "")
+            return (f"Function call is missing a thought_signature in functionCall parts. "
+                    f"This is required for tools to work correctly. Additional data, "
+                    f"function call `default_api:{name}` , position {position + 1}. Please "
+                    "refer to https://ai.google.dev/gemini-api/docs/thought-signatures for "
+                    "more details.")
+        return None
 
     @staticmethod
     def _model_entry(model: str) -> dict[str, Any]:
@@ -168,7 +201,10 @@ class GeminiResponder:
         if decls and mode != "NONE" and last.get("role") == "user" and not results:
             decl = next((d for d in decls if d.get("name") in allowed), decls[0])
             args = example_for(decl.get("parameters") or {"type": "object"}) or {}
-            out_parts = [{"functionCall": {"name": decl.get("name", ""), "args": args}}]
+            signature = base64.b64encode(f"standin-thought-{digest}".encode()).decode()
+            self._issued.add(signature)
+            out_parts = [{"functionCall": {"name": decl.get("name", ""), "args": args},
+                          "thoughtSignature": signature}]
             output_tokens = len(json.dumps(args).split()) + 5
         else:
             if results:

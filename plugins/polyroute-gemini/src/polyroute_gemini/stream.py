@@ -88,7 +88,7 @@ class GeminiStreamParser(StreamParser):
                 elif part["text"]:
                     out.append(self._chunk(text=part["text"]))
             elif isinstance(part.get("functionCall"), Mapping):
-                out.append(self._call(part["functionCall"]))
+                out.append(self._call(part["functionCall"], part.get("thoughtSignature")))
         reason = candidate.get("finishReason")
         if isinstance(reason, str):
             self._done = True
@@ -103,7 +103,7 @@ class GeminiStreamParser(StreamParser):
             raise self._broken("stream ended before a candidate finishReason")
         return []
 
-    def _call(self, fc: Mapping[str, Any]) -> ChatChunk:
+    def _call(self, fc: Mapping[str, Any], signature: Any = None) -> ChatChunk:
         name, args = fc.get("name"), fc.get("args") or {}
         if not isinstance(name, str) or not isinstance(args, Mapping):
             raise self._broken("functionCall without a name or with non-object args")
@@ -111,7 +111,8 @@ class GeminiStreamParser(StreamParser):
         cid = given if isinstance(given, str) and given else call_id(
             self.response_id, self._calls, name, args)
         delta = ToolCallDelta(index=self._calls, id=cid, name=name,
-                              arguments=json.dumps(args, ensure_ascii=False))
+                              arguments=json.dumps(args, ensure_ascii=False),
+                              signature=signature if isinstance(signature, str) else None)
         self._calls += 1
         return self._chunk(tool_calls=[delta])
 
