@@ -86,10 +86,12 @@ class ToolCallPart(_Model):
     name: str
     arguments: dict[str, Any] = Field(default_factory=dict)
     signature: str | None = None
-    """An opaque token the provider attached to this call (Gemini's
-    ``thoughtSignature``). Keep it in the history: the provider that made it
-    needs it back to resume its reasoning (Gemini 3 refuses a call step without
-    it); other providers ignore it."""
+    """Opaque state the provider attached to this call, as ``family:data``
+    (``gemini:`` + Gemini's ``thoughtSignature``; ``anthropic-thinking:`` + the
+    thinking blocks before Claude's ``tool_use``). Keep it in the history: the
+    provider family that made it needs it back to resume its reasoning (Gemini 3
+    and Claude with extended thinking refuse a tool step without it); every other
+    provider ignores it."""
 
 
 SIGNATURES_KEY = "polyroute_tool_call_signatures"

@@ -136,7 +136,7 @@ def test_round_trip_is_stable() -> None:
         Message(role="tool", content=[ToolResultPart(tool_call_id="t1", content="ok", name="f")]),
         # a provider's opaque call signature (Gemini's thoughtSignature) survives the trip
         Message(role="assistant", content=[
-            ToolCallPart(id="t2", name="f", arguments={}, signature="CiIBVKhc"),
+            ToolCallPart(id="t2", name="f", arguments={}, signature="gemini:CiIBVKhc"),
             ToolCallPart(id="t3", name="f", arguments={})]),
         Message.assistant("done"),
     ]

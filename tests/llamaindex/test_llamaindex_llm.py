@@ -390,10 +390,10 @@ def test_call_signatures_survive_the_round_trip() -> None:
     from polyroute.llamaindex.messages import to_llamaindex
 
     signed = Message(role="assistant", content=[
-        ToolCallPart(id="c1", name="price", arguments={"item": "x"}, signature="CiIBVKhc"),
+        ToolCallPart(id="c1", name="price", arguments={"item": "x"}, signature="gemini:CiIBVKhc"),
         ToolCallPart(id="c2", name="price", arguments={"item": "y"})])
     li = to_llamaindex(signed)
-    assert li.additional_kwargs["polyroute_tool_call_signatures"] == {"c1": "CiIBVKhc"}
+    assert li.additional_kwargs["polyroute_tool_call_signatures"] == {"c1": "gemini:CiIBVKhc"}
     assert to_neutral(li) == signed
 
 

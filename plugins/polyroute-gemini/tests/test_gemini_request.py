@@ -249,9 +249,9 @@ def test_thought_signatures_go_back_as_received(provider: GeminiProvider) -> Non
         Message.user("Temperature in London and Paris?"),
         Message(role="assistant", content=[
             ToolCallPart(id="gemini-call-0123456789abcdef", name="get_current_temperature",
-                         arguments={"location": "London"}, signature="CiIBVKhc7xJu"),
+                         arguments={"location": "London"}, signature="gemini:CiIBVKhc7xJu"),
             ToolCallPart(id="gemini-call-fedcba9876543210", name="get_current_temperature",
-                         arguments={"location": "Paris"}),
+                         arguments={"location": "Paris"}, signature="anthropic-thinking:[]"),
         ]),
         Message(role="tool", content=[
             ToolResultPart(tool_call_id="gemini-call-0123456789abcdef", content="15"),
@@ -259,5 +259,6 @@ def test_thought_signatures_go_back_as_received(provider: GeminiProvider) -> Non
         ]),
     ])
     parts = body_of(provider, request)["contents"][1]["parts"]
-    # parallel calls: only the first is signed, and no placeholder is added beside it
+    # parallel calls: only the first is signed, and no placeholder is added beside it;
+    # another family's signature is never sent to Gemini
     assert [p.get("thoughtSignature") for p in parts] == ["CiIBVKhc7xJu", None]

@@ -58,7 +58,7 @@ def test_function_calls_get_stable_ids(provider: GeminiProvider) -> None:
     assert respond(provider, body).message.tool_calls[0].id == first.id  # deterministic
     assert (second.id, second.arguments) == ("fc-7", {"city": "Rome"})
     assert out.provider_metadata["thought_signatures"] == {first.id: "c2lnbmF0dXJl"}
-    assert (first.signature, second.signature) == ("c2lnbmF0dXJl", None)
+    assert (first.signature, second.signature) == ("gemini:c2lnbmF0dXJl", None)
 
 
 @pytest.mark.parametrize(("reason", "neutral"), [

@@ -176,12 +176,12 @@ def test_gemini_3_tool_loop_sends_signatures_back(gemini3: StandinServer, stream
         answer = router.chat(ChatRequest(messages=history, tools=[WEATHER]))
     assert answer.message.text == 'The tool returned: {"temp": 21}'
     sent = json.loads(gemini3.requests[-1].body)["contents"][1]["parts"][0]
-    assert sent["thoughtSignature"] == call.signature
+    assert "gemini:" + sent["thoughtSignature"] == call.signature
 
 
 def test_gemini_3_refuses_a_forged_signature(gemini3: StandinServer) -> None:
     forged = ToolCallPart(id="c1", name="get_weather", arguments={"city": "Paris"},
-                          signature="Zm9yZ2Vk")
+                          signature="gemini:Zm9yZ2Vk")
     history = [Message.user("Weather in Paris?"), Message(role="assistant", content=[forged]),
                Message(role="tool", content=[ToolResultPart(tool_call_id="c1", content="21")])]
     with gemini3_router(gemini3) as router, pytest.raises(NoRouteError) as err:
@@ -189,8 +189,9 @@ def test_gemini_3_refuses_a_forged_signature(gemini3: StandinServer) -> None:
     last = err.value.last_error
     assert isinstance(last, BadRequestError) and last.status == 400
     assert "thought_signature" in str(last)
-    # history from another provider (no signature at all) gets Google's placeholder instead
-    unsigned = forged.model_copy(update={"signature": None})
+    # history from another provider (unsigned, or signed by another family) gets
+    # Google's placeholder instead
+    unsigned = forged.model_copy(update={"signature": "anthropic-thinking:[]"})
     history[1] = Message(role="assistant", content=[unsigned])
     with gemini3_router(gemini3) as router:
         assert router.chat(ChatRequest(messages=history, tools=[WEATHER])).message.text

@@ -90,7 +90,7 @@ def test_function_call_stream_keeps_thought_signature(
         {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}},
          "thoughtSignature": "CiIBVKhc7xJu"}]}, "finishReason": "STOP"}], "responseId": "r3"})
     chunks = run_stream(provider.stream_parser("m"), raw)
-    assert [d.signature for c in chunks for d in c.tool_calls] == ["CiIBVKhc7xJu"]
+    assert [d.signature for c in chunks for d in c.tool_calls] == ["gemini:CiIBVKhc7xJu"]
 
 
 def test_thought_parts_stay_out_of_text(provider: GeminiProvider, run_stream: Run) -> None:

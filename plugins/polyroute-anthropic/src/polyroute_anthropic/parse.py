@@ -5,7 +5,9 @@ Reference: https://docs.claude.com/en/api/messages (response: ``id``,
 
 - ``text`` blocks join into the message text; ``tool_use`` blocks become
   ``ToolCallPart``s. The JSON-emulation tool (see ``request``) becomes JSON text.
-- ``thinking`` / ``redacted_thinking`` blocks never reach the text; they are
+- ``thinking`` / ``redacted_thinking`` blocks never reach the text. The ones
+  before a ``tool_use`` ride on its ``ToolCallPart.signature`` (see
+  ``thinking.py``), so a tool step sends them back; all are also
   kept in ``provider_metadata["thinking"]`` (with their signatures, so a
   caller can send them back). Other block types (server tools, ...) go to
   ``provider_metadata["other_blocks"]``.
@@ -30,6 +32,7 @@ from polyroute.types import (
     Usage,
 )
 from polyroute_anthropic.request import is_json_tool
+from polyroute_anthropic.thinking import encode as encode_thinking
 
 __all__ = ["finish_reason", "parse_message", "usage_from"]
 
@@ -92,6 +95,7 @@ def parse_message(data: Any, *, provider: str, model: str) -> ChatResponse:
     calls: list[ToolCallPart] = []
     json_text: str | None = None
     thinking: list[dict[str, Any]] = []
+    pending: list[dict[str, Any]] = []  # thinking since the last tool_use
     other: list[dict[str, Any]] = []
     for i, block in enumerate(content):
         if not isinstance(block, dict):
@@ -111,9 +115,12 @@ def parse_message(data: Any, *, provider: str, model: str) -> ChatResponse:
             if is_json_tool(name):
                 json_text = json.dumps(args)
             else:
-                calls.append(ToolCallPart(id=call_id, name=name, arguments=args))
+                calls.append(ToolCallPart(id=call_id, name=name, arguments=args,
+                                          signature=encode_thinking(pending)))
+                pending = []
         elif kind in ("thinking", "redacted_thinking"):
             thinking.append(block)
+            pending.append(block)
         else:
             other.append(block)
 

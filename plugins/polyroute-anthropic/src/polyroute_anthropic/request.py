@@ -14,6 +14,8 @@ What the translation does that is not one-to-one:
   (``tool_result`` blocks first).
 - ``max_tokens`` is required: the request's, else the catalog's max output of
   the model, else ``settings.extra["default_max_tokens"]`` or 4096.
+- Thinking blocks that came before a ``tool_use`` (kept on the call's
+  ``signature``, see ``thinking.py``) go back with it, unmodified.
 - JSON output has no native switch: ``response_format`` becomes a tool named
   ``structured_output__<name>`` whose ``input_schema`` is the schema, forced
   with ``tool_choice``; the parser turns that tool's input back into JSON text.
@@ -36,6 +38,7 @@ from polyroute.types import (
     ToolResultPart,
 )
 from polyroute_anthropic.catalog import DEFAULT_MAX_TOKENS, lookup
+from polyroute_anthropic.thinking import decode as decode_thinking
 
 __all__ = ["JSON_TOOL_PREFIX", "build_body", "is_json_tool", "json_tool_name"]
 
@@ -113,6 +116,8 @@ def convert_messages(messages: list[Message]) -> tuple[str, list[dict[str, Any]]
         role = "assistant" if message.role == "assistant" else "user"
         blocks = [_block(part, message, index) for part in message.parts]
         blocks = [b for b in blocks if not (b["type"] == "text" and not b["text"])]
+        if role == "assistant":
+            blocks = _with_thinking(message, blocks)
         if not blocks:
             continue
         if turns and turns[-1][0] == role:
@@ -128,6 +133,21 @@ def convert_messages(messages: list[Message]) -> tuple[str, list[dict[str, Any]]
             content = blocks[0]["text"]
         out.append({"role": role, "content": content})
     return "\n\n".join(system), out
+
+
+def _with_thinking(message: Message, blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Claude's thinking blocks back in place: each call's before its ``tool_use``,
+    the first call's at the very start of the turn (the API requires it there)."""
+    calls = message.tool_calls
+    if not any(c.signature for c in calls):
+        return blocks
+    out: list[dict[str, Any]] = list(decode_thinking(calls[0].signature))
+    by_id = {c.id: c for c in calls[1:]}
+    for block in blocks:
+        if block["type"] == "tool_use" and block["id"] in by_id:
+            out.extend(decode_thinking(by_id[block["id"]].signature))
+        out.append(block)
+    return out
 
 
 def _block(part: Any, message: Message, index: int) -> dict[str, Any]:

@@ -11,6 +11,12 @@ in-band ``event: error``):
 - the last user turn holds ``tool_result`` blocks → text quoting the result;
 - otherwise → ``"Hello from the Anthropic stand-in: <last user text>"``.
 
+With ``thinking`` enabled (``{"type": "enabled" | "adaptive"}``) every answer
+starts with a signed ``thinking`` block (streamed as ``thinking_delta`` then
+``signature_delta``), and, as the API does, a tool step whose assistant turn
+does not start with a thinking block this stand-in signed answers 400
+(https://platform.claude.com/docs/build-with-claude/thinking-tool-workflows).
+
 ``stop_sequences`` cut the text (``stop_reason: stop_sequence``) and
 ``max_tokens`` cuts it by words (``stop_reason: max_tokens``). Usage counts
 about four characters per input token and one token per output word. Like
@@ -62,6 +68,9 @@ class AnthropicResponder:
 
     model_default = "claude-sonnet-4-5"
 
+    def __init__(self) -> None:
+        self._signed: set[str] = set()  # thinking signatures handed out
+
     # --- Responder protocol --------------------------------------------------
 
     def answer(self, request: StandinRequest) -> Reply:
@@ -76,6 +85,10 @@ class AnthropicResponder:
         for field in ("model", "max_tokens", "messages"):
             if field not in body:
                 return self.error(request, 400, f"{field}: Field required")
+        if _thinking_on(body):
+            problem = self._unthought_tool_step(body["messages"])
+            if problem is not None:
+                return self.error(request, 400, problem)
         message = self.message(body, request.body)
         headers = {"request-id": f"req_standin_{_digest(request.body)}"}
         if body.get("stream"):
@@ -130,7 +143,8 @@ class AnthropicResponder:
                 "input": example_for(tool.get("input_schema") or {"type": "object"}) or {},
             }
             usage = self._usage(raw, len(json.dumps(use["input"]).split()) + 10)
-            return self._wrap(body, digest, [use], "tool_use", None, usage)
+            return self._wrap(body, digest, [*self._thought(body, digest), use], "tool_use",
+                              None, usage)
         else:
             echo = "".join(b.get("text", "") for b in blocks if b.get("type") == "text")
             text = f"Hello from the Anthropic stand-in: {echo[:_ECHO_CHARS]}"
@@ -144,9 +158,43 @@ class AnthropicResponder:
         if isinstance(max_tokens, int) and len(words) > max_tokens:
             words, stop_reason, stop_sequence = words[:max_tokens], "max_tokens", None
             text = " ".join(words)
-        content = [{"type": "text", "text": text}]
+        content = [*self._thought(body, digest), {"type": "text", "text": text}]
         return self._wrap(body, digest, content, stop_reason, stop_sequence,
                           self._usage(raw, len(words)))
+
+    def _thought(self, body: dict[str, Any], digest: str) -> list[dict[str, Any]]:
+        if not _thinking_on(body):
+            return []
+        signature = f"EqQBCkgIBxABGAIqQ{digest}standin"
+        self._signed.add(signature)
+        return [{"type": "thinking", "thinking": "Let me think about which tool helps here.",
+                 "signature": signature}]
+
+    def _unthought_tool_step(self, messages: object) -> str | None:
+        """The API's check: in a tool step (the last user turn holds tool results), the
+        assistant turn before it starts with (signed, unmodified) thinking."""
+        if not isinstance(messages, list) or len(messages) < 2:
+            return None
+        last, prior = messages[-1], messages[-2]
+        if not isinstance(last, dict) or not isinstance(prior, dict):
+            return None
+        if not any(b.get("type") == "tool_result" for b in _blocks(last.get("content"))):
+            return None
+        blocks = _blocks(prior.get("content"))
+        at = len(messages) - 2
+        if not blocks or blocks[0].get("type") not in ("thinking", "redacted_thinking"):
+            found = blocks[0].get("type") if blocks else "nothing"
+            return (f"messages.{at}.content.0.type: Expected `thinking` or "
+                    f"`redacted_thinking`, but found `{found}`. When `thinking` is enabled, "
+                    "a final `assistant` message must start with a thinking block (preceeding "
+                    "the lastmost set of `tool_use` and `tool_result` blocks). We recommend "
+                    "you include thinking blocks from previous turns. To avoid this "
+                    "requirement, disable `thinking`. Please consult our documentation at "
+                    "https://docs.claude.com/en/docs/build-with-claude/extended-thinking")
+        for i, b in enumerate(blocks):
+            if b.get("type") == "thinking" and b.get("signature") not in self._signed:
+                return f"messages.{at}.content.{i}: Invalid `signature` in `thinking` block"
+        return None
 
     def _wrap(
         self, body: dict[str, Any], digest: str, content: list[dict[str, Any]],
@@ -184,6 +232,10 @@ class AnthropicResponder:
                 words = block["text"].split(" ")
                 deltas = [{"type": "text_delta", "text": w if i == 0 else " " + w}
                           for i, w in enumerate(words) if w or i == 0]
+            elif block["type"] == "thinking":
+                first = {"type": "thinking", "thinking": ""}
+                deltas = [{"type": "thinking_delta", "thinking": block["thinking"]},
+                          {"type": "signature_delta", "signature": block["signature"]}]
             else:
                 first = {**block, "input": {}}
                 raw = json.dumps(block["input"])
@@ -207,6 +259,11 @@ class AnthropicResponder:
         }, event="message_delta"))
         out.append(sse({"type": "message_stop"}, event="message_stop"))
         return out
+
+
+def _thinking_on(body: dict[str, Any]) -> bool:
+    thinking = body.get("thinking")
+    return isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive")
 
 
 def _blocks(content: object) -> list[dict[str, Any]]:

@@ -27,6 +27,7 @@ from polyroute.types import ChatChunk, ToolCallDelta, Usage
 from polyroute_anthropic.errors import error_from_body
 from polyroute_anthropic.parse import finish_reason
 from polyroute_anthropic.request import is_json_tool
+from polyroute_anthropic.thinking import encode as encode_thinking
 
 __all__ = ["AnthropicStreamParser"]
 
@@ -43,6 +44,7 @@ class AnthropicStreamParser(StreamParser):
         self.response_model: str | None = None
         self.stop_reason: str | None = None
         self.thinking: list[dict[str, str]] = []
+        self._thinking_used = 0  # thinking blocks already attached to a tool call
         self._usage: dict[str, int] = {}
         self._json_blocks: set[int] = set()
         self._thinking_blocks: dict[int, dict[str, str]] = {}
@@ -102,7 +104,11 @@ class AnthropicStreamParser(StreamParser):
             if is_json_tool(name):
                 self._json_blocks.add(index)
                 return []
-            delta = ToolCallDelta(index=index, id=call_id, name=name)
+            # The thinking blocks since the last tool_use are complete by now (a block
+            # starts only after the previous one stopped): they ride on this call.
+            signature = encode_thinking(self.thinking[self._thinking_used:])
+            self._thinking_used = len(self.thinking)
+            delta = ToolCallDelta(index=index, id=call_id, name=name, signature=signature)
             return [self._chunk(tool_calls=[delta])]
         if kind in ("thinking", "redacted_thinking"):
             entry = {"type": str(kind)}

@@ -9,7 +9,8 @@ Reference: https://ai.google.dev/api/generate-content#generatecontentresponse
 - ``functionCall`` parts become ``ToolCallPart``s. Gemini rarely sends an id;
   one is then derived from the response id, the position, the name and the
   arguments (prefix ``gemini-call-``), so replays and caches stay stable.
-  A part's ``thoughtSignature`` becomes the call's ``signature`` (also listed in
+  A part's ``thoughtSignature`` becomes the call's ``signature`` as
+  ``gemini:<signature>`` (the raw signatures are also listed in
   ``provider_metadata["thought_signatures"]``), which the request sends back.
 - A prompt block (``promptFeedback.blockReason``) or a candidate stopped for
   ``SAFETY``, ``PROHIBITED_CONTENT``, ``BLOCKLIST``, ``SPII``, ``RECITATION``
@@ -39,7 +40,7 @@ from polyroute.types import (
     Usage,
 )
 from polyroute_gemini.errors import policy_error
-from polyroute_gemini.request import SYNTHETIC_ID_PREFIX
+from polyroute_gemini.request import SIGNATURE_PREFIX, SYNTHETIC_ID_PREFIX
 
 __all__ = [
     "POLICY_FINISH_REASONS",
@@ -173,7 +174,8 @@ def parse_generate_content(data: Any, *, provider: str, model: str) -> ChatRespo
                 rid, len(calls), name, args)
             sig = part.get("thoughtSignature")
             calls.append(ToolCallPart(id=cid, name=name, arguments=dict(args),
-                                      signature=sig if isinstance(sig, str) and sig else None))
+                                      signature=SIGNATURE_PREFIX + sig
+                                      if isinstance(sig, str) and sig else None))
         else:
             other.append(part)
 
@@ -185,7 +187,8 @@ def parse_generate_content(data: Any, *, provider: str, model: str) -> ChatRespo
     for key in ("safetyRatings", "citationMetadata", "groundingMetadata", "finishMessage"):
         if candidate.get(key):
             meta[key] = candidate[key]
-    signatures = {c.id: c.signature for c in calls if c.signature}
+    signatures = {c.id: c.signature.removeprefix(SIGNATURE_PREFIX)
+                  for c in calls if c.signature}
     if signatures:
         meta["thought_signatures"] = signatures
     text = "".join(texts)

@@ -20,7 +20,8 @@ What is not one-to-one:
 - Gemini's ``functionCall`` usually has no id; the parser then makes one up
   (prefix ``gemini-call-``), and such ids are not sent back.
 - Thought signatures (https://ai.google.dev/gemini-api/docs/thought-signatures):
-  a call's ``ToolCallPart.signature`` goes back as the part's ``thoughtSignature``.
+  a call's ``ToolCallPart.signature`` (``gemini:`` + the signature) goes back as
+  the part's ``thoughtSignature``; another family's signature is ignored.
   Gemini 3 answers 400 when a model turn's first ``functionCall`` comes back
   without one, so a turn none of whose calls carries a signature (history from
   another provider, or built by hand) gets the documented placeholder
@@ -54,13 +55,19 @@ from polyroute.types import (
 )
 from polyroute_gemini.schema import to_gemini_schema
 
-__all__ = ["FOREIGN_SIGNATURE", "SYNTHETIC_ID_PREFIX", "build_body", "convert_contents"]
+__all__ = [
+    "FOREIGN_SIGNATURE", "SIGNATURE_PREFIX", "SYNTHETIC_ID_PREFIX", "build_body",
+    "convert_contents",
+]
 
 SYNTHETIC_ID_PREFIX = "gemini-call-"
 """Ids the parser invents for ``functionCall`` parts that came without one."""
 
 FOREIGN_SIGNATURE = "skip_thought_signature_validator"
 """Google's placeholder ``thoughtSignature`` for calls Gemini did not make."""
+
+SIGNATURE_PREFIX = "gemini:"
+"""``ToolCallPart.signature`` namespace: other families' signatures are not ours."""
 
 _TOP_LEVEL = frozenset({
     "safetySettings", "cachedContent", "labels", "toolConfig", "tools",
@@ -186,8 +193,9 @@ def _part(part: Any, message: Message, index: int, names: dict[str, str]) -> dic
         call: dict[str, Any] = {"name": part.name, "args": part.arguments}
         if not part.id.startswith(SYNTHETIC_ID_PREFIX):
             call["id"] = part.id
-        if part.signature:
-            return {"functionCall": call, "thoughtSignature": part.signature}
+        if part.signature and part.signature.startswith(SIGNATURE_PREFIX):
+            return {"functionCall": call,
+                    "thoughtSignature": part.signature.removeprefix(SIGNATURE_PREFIX)}
         return {"functionCall": call}
     if isinstance(part, ToolResultPart):
         name = part.name or names.get(part.tool_call_id)

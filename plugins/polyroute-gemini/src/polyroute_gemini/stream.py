@@ -26,6 +26,7 @@ from polyroute.providers.base import StreamEvent, StreamParser
 from polyroute.types import ChatChunk, ToolCallDelta, Usage
 from polyroute_gemini.errors import error_from_data
 from polyroute_gemini.parse import call_id, finish_reason, policy_block, usage_from
+from polyroute_gemini.request import SIGNATURE_PREFIX
 
 __all__ = ["GeminiStreamParser"]
 
@@ -112,7 +113,8 @@ class GeminiStreamParser(StreamParser):
             self.response_id, self._calls, name, args)
         delta = ToolCallDelta(index=self._calls, id=cid, name=name,
                               arguments=json.dumps(args, ensure_ascii=False),
-                              signature=signature if isinstance(signature, str) else None)
+                              signature=SIGNATURE_PREFIX + signature
+                              if isinstance(signature, str) and signature else None)
         self._calls += 1
         return self._chunk(tool_calls=[delta])
 
