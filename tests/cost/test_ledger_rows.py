@@ -255,7 +255,7 @@ def test_ledger_waits_out_another_writer_instead_of_losing_rows(tmp_path: Path) 
     assert [r["id"] for r in rows(db)] == ["held"]
 
 
-def test_unopenable_ledger_is_a_config_error_naming_the_field(
+def test_unopenable_ledger_fails_the_router_not_a_call(
     echo_registry: PluginRegistry, primary: StandinServer, secondary: StandinServer,
     tmp_path: Path,
 ) -> None:
@@ -263,8 +263,8 @@ def test_unopenable_ledger_is_a_config_error_naming_the_field(
 
     db = tmp_path / "a-directory.db"
     db.mkdir()
-    with (make_router(echo_registry, primary.url, secondary.url, db) as router,
-          pytest.raises(ConfigError) as err):
-        router.chat(ask())
+    with pytest.raises(ConfigError) as err:
+        make_router(echo_registry, primary.url, secondary.url, db)
     assert err.value.field == "ledger.path"
+    assert primary.requests == []  # nothing was called, nothing paid for
     assert str(db) in str(err.value) and "writable" in str(err.value)

@@ -107,7 +107,20 @@ class Ledger:
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._closed = False
+        # Open once now, so an unusable path fails the router's construction with a
+        # ConfigError rather than a call that has already been paid for.
+        self._connect().close()
         _open_ledgers.add(self)
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            return connect_ledger(self.path)
+        except (sqlite3.Error, OSError) as exc:
+            raise ConfigError(
+                f"cannot open the usage ledger {self.path} ({type(exc).__name__}: {exc})",
+                field="ledger.path",
+                fix="point ledger.path at a writable file on a local disk",
+            ) from exc
 
     # --- request path ------------------------------------------------------------
 
@@ -130,15 +143,7 @@ class Ledger:
                 self._queue = queue.Queue(self._queue_size)
                 self._thread = None
             if self._thread is None and not self._closed:
-                try:  # an unusable file surfaces on the first call, typed
-                    conn = connect_ledger(self.path)
-                except (sqlite3.Error, OSError) as exc:
-                    raise ConfigError(
-                        f"cannot open the usage ledger {self.path} "
-                        f"({type(exc).__name__}: {exc})",
-                        field="ledger.path",
-                        fix="point ledger.path at a writable file on a local disk",
-                    ) from exc
+                conn = self._connect()
                 self._thread = threading.Thread(
                     target=self._run, args=(conn,), name="polyroute-ledger", daemon=True
                 )
