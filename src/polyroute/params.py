@@ -25,7 +25,11 @@ provider cannot take is handled by the config's ``params_policy``:
 
 ``for_provider`` is the request a provider should be given: the request
 without what it cannot take. Provider-specific parameters (``params.extra``)
-pass through untouched; they are the caller's responsibility.
+pass through as they are, except that a key may be scoped to one provider
+type or instance as ``"TYPE:field"`` / ``"NAME:field"`` (``"anthropic:thinking"``,
+``"openai:reasoning_effort"``): such a key reaches only that provider, as
+``field``, and wins over an unscoped ``field``; the instance name wins over
+the type. So one agent's fallback chain can carry each provider's own options.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ __all__ = [
     "ParamsGuard",
     "ParamsPolicy",
     "for_provider",
+    "scoped_extra",
     "set_params",
     "supported_params",
     "unsupported_params",
@@ -87,13 +92,29 @@ def unsupported_params(provider: Provider, params: GenerationParams) -> list[str
     return [name for name in set_params(params) if name not in supported]
 
 
+def scoped_extra(extra: dict[str, Any], provider: Provider) -> dict[str, Any] | None:
+    """``extra`` as ``provider`` gets it, or ``None`` when no key is scoped."""
+    if not any(":" in key for key in extra):
+        return None
+    out = {k: v for k, v in extra.items() if ":" not in k}
+    for scope in (provider.type_name, provider.name):  # the instance is more specific
+        cut = len(scope) + 1
+        out.update({k[cut:]: v for k, v in extra.items() if k.startswith(scope + ":")})
+    return out
+
+
 def for_provider(request: ChatRequest, provider: Provider) -> ChatRequest:
-    """``request`` without the parameters ``provider`` cannot take (itself if none)."""
-    dropped = unsupported_params(provider, request.params)
-    if not dropped:
+    """``request`` without the parameters ``provider`` cannot take and with only the
+    pass-through parameters meant for it (itself if nothing changes)."""
+    params = request.params
+    dropped = unsupported_params(provider, params)
+    extra = scoped_extra(params.extra, provider) if params.extra else None
+    if not dropped and extra is None:
         return request
-    params = request.params.model_copy(update=dict.fromkeys(dropped))
-    return request.model_copy(update={"params": params})
+    update: dict[str, Any] = dict.fromkeys(dropped)
+    if extra is not None:
+        update["extra"] = extra
+    return request.model_copy(update={"params": params.model_copy(update=update)})
 
 
 class ParamsGuard(Guard):
