@@ -36,3 +36,35 @@ def secondary() -> Iterator[StandinServer]:
 @pytest.fixture
 def sleeps() -> SleepRecorder:
     return SleepRecorder()
+
+
+REDIS_URL_ENV = "POLYROUTE_TEST_REDIS_URL"
+
+
+@pytest.fixture
+def redis_url() -> Iterator[tuple[str, str]]:
+    """``(url, key prefix)`` of a reachable Redis, or the test is skipped with the reason.
+
+    ``.ci/run`` starts the machine's redis-server when it is installed and not
+    running; elsewhere set POLYROUTE_TEST_REDIS_URL. Keys get a prefix of their own,
+    deleted after the test.
+    """
+    import os
+    import uuid
+
+    redis = pytest.importorskip("redis")
+    url = os.environ.get(REDIS_URL_ENV, "redis://127.0.0.1:6379/15")
+    client = redis.Redis.from_url(url, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        client.close()
+        pytest.skip(f"no Redis server at {url} ({type(exc).__name__}); start redis-server "
+                    f"or set {REDIS_URL_ENV}")
+    prefix = f"polyroute-test-{uuid.uuid4().hex[:12]}:"
+    try:
+        yield url, prefix
+    finally:
+        for key in client.scan_iter(match=prefix + "*"):
+            client.delete(key)
+        client.close()

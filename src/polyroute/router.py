@@ -101,6 +101,7 @@ class Router(StreamingMixin):
         self._observe_responses = bool(hook.polyroute_on_response.get_hookimpls())
         self._observe_failures = bool(hook.polyroute_on_failure.get_hookimpls())
         self.state: StateStore = state or state_from_config(config)
+        self._owns_state = state is None  # a store passed in is the caller's to close
         self.resilience = Resilience(config, self.state, clock=clock, sleep=sleep, asleep=asleep)
         self.health = self.resilience.health
         self.guards: list[Guard] = [*builtin_guards(self), *guards]
@@ -400,17 +401,22 @@ class Router(StreamingMixin):
         return usage_stats(self, **filters)
 
     def close(self) -> None:
-        """Stop probes, flush and close guards (the ledger), close connection pools."""
+        """Stop probes, flush and close guards (the ledger), close connection pools
+        and the state store the config made."""
         self.resilience.stop()
         for guard in self.guards:
             guard.close()
         self.transport.close()
+        if self._owns_state:
+            self.state.close()
 
     async def aclose(self) -> None:
         self.resilience.stop()
         for guard in self.guards:
             guard.close()
         await self.transport.aclose()
+        if self._owns_state:
+            self.state.close()
 
     def __enter__(self) -> Router:
         return self

@@ -1,4 +1,5 @@
-"""One budget, 4 processes, 200 concurrent calls: the SQLite state backend holds it."""
+"""One budget, 4 processes, 200 concurrent calls: the SQLite and Redis state backends
+hold it."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import sys
 import textwrap
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from polyroute.state.base import StateStore
 from polyroute.state.sqlite import SQLiteStore
 from polyroute.testing.standin import StandinServer
 
@@ -28,13 +31,13 @@ CHILD = textwrap.dedent("""
     from polyroute.router import Router
     from polyroute.types import ChatRequest, GenerationParams, Message, RoutingHints
 
-    url, state, limit = sys.argv[2], sys.argv[3], float(sys.argv[4])
+    url, state, limit = sys.argv[2], json.loads(sys.argv[3]), float(sys.argv[4])
     router = Router({
         "providers": {"a": {"type": "echo", "base_url": url}},
         "agents": {"bot": {"model": "a:m"}},
         "pricing": {"overrides": {"a:m": {"input": 1000, "output": 1000}}},
         "budgets": [{"scope": "global", "usd": limit, "per": "total"}],
-        "state": {"backend": "sqlite", "path": state},
+        "state": state,
         # a transient connection failure is retried (its reservation released), so
         # every call ends answered or refused by the budget; anything else is reported
         "retry": {"attempts": 3, "initial_backoff": 0.05},
@@ -70,14 +73,27 @@ CHILD = textwrap.dedent("""
 """)
 
 
+@pytest.fixture(params=["sqlite", "redis"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[dict[str, Any], StateStore]:
+    """The state config the processes share, and a store to read the result from."""
+    if request.param == "sqlite":
+        path = tmp_path / "state.db"
+        return {"backend": "sqlite", "path": str(path)}, SQLiteStore(path)
+    from polyroute.state.redis import RedisStore
+
+    url, prefix = request.getfixturevalue("redis_url")
+    return {"backend": "redis", "url": url, "prefix": prefix}, RedisStore(url, prefix=prefix)
+
+
 @pytest.mark.standin
 def test_200_calls_from_4_processes_never_overspend(
-    primary: StandinServer, tmp_path: Path
+    primary: StandinServer, backend: tuple[dict[str, Any], StateStore]
 ) -> None:
-    state = tmp_path / "state.db"
+    state, store = backend
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", CHILD, str(SUPPORT), primary.url, str(state), str(LIMIT)],
+            [sys.executable, "-c", CHILD, str(SUPPORT), primary.url, json.dumps(state),
+             str(LIMIT)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         for _ in range(4)
@@ -93,7 +109,7 @@ def test_200_calls_from_4_processes_never_overspend(
     assert len(costs) + refused == 200
     assert all(c == pytest.approx(CALL_COST) for c in costs)
     total = sum(costs)
-    recorded = SQLiteStore(state).get("budget:global:total")
+    recorded = store.get("budget:global:total")
     assert recorded == pytest.approx(total)  # every reservation settled or released
     # never over the limit by more than one in-flight reservation (here: not at all)
     assert total <= LIMIT + RESERVATION

@@ -9,7 +9,7 @@ budgets:
   - {scope: agent:swe_agent, usd: 0.50, per: request}
 ledger:   {path: .polyroute/usage.db, retention_days: 90}
 cache:    {ttl: 1h, namespace: prod}
-state:    {backend: sqlite, path: .polyroute/state.db}
+state:    {backend: sqlite, path: .polyroute/state.db}   # or {backend: redis, url: env:REDIS_URL}
 alerts:   {webhook: env:ALERT_WEBHOOK_URL, error_rate: 0.5}
 ```
 
@@ -161,9 +161,16 @@ class CacheConfig(_Strict):
 
 
 class StateConfig(_Strict):
-    backend: Literal["memory", "sqlite"] = "memory"
-    """``memory``: this process; ``sqlite``: every process on this host."""
+    backend: Literal["memory", "sqlite", "redis"] = "memory"
+    """``memory``: this process; ``sqlite``: every process on this host;
+    ``redis``: every process on every host that reaches the server."""
     path: str = ".polyroute/state.db"
+    """The SQLite file (``sqlite``)."""
+    url: Secret | None = None
+    """The server (``redis``): ``redis://[:password@]host:6379/0``, ``rediss://`` for TLS,
+    or ``env:REDIS_URL``; default ``redis://127.0.0.1:6379/0``."""
+    prefix: str = "polyroute:"
+    """Prefix of every key (``redis``), so deployments can share a database."""
 
 
 class AlertsConfig(_Strict):

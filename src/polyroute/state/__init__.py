@@ -1,4 +1,4 @@
-"""Shared state behind one seam: in-process now, SQLite and Redis backends drop in."""
+"""Shared state behind one seam: in-process, SQLite (one host) or Redis (many hosts)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,19 @@ __all__ = ["MemoryStore", "StateStore", "state_from_config"]
 
 
 def state_from_config(config: PolyrouteConfig) -> StateStore:
-    """The backend ``config.state`` asks for: in-process by default, or SQLite
-    (shared by every process on the host)."""
+    """The backend ``config.state`` asks for: in-process by default, SQLite (shared
+    by every process on the host) or Redis (shared by every host)."""
     scfg = config.state
-    if scfg is None or scfg.backend != "sqlite":
+    if scfg is None or scfg.backend == "memory":
         return MemoryStore()
+    if scfg.backend == "redis":
+        from polyroute.state.redis import RedisStore
+
+        url = (scfg.url.reveal(what="state.url") if scfg.url is not None
+               else "redis://127.0.0.1:6379/0")
+        store = RedisStore(url, prefix=scfg.prefix)
+        store.ping()  # an unreachable server fails the router's construction, not a call
+        return store
     from polyroute.cost.config import resolve_path
     from polyroute.state.sqlite import SQLiteStore
 
