@@ -23,6 +23,11 @@ provider cannot take is handled by the config's ``params_policy``:
     --explain`` and in ``NoRouteError``), so the call goes to a provider that
     honours every parameter or fails.
 
+A provider may also refuse parameters for some of its models only
+(``Provider.refused_params(model)``: OpenAI's reasoning models, o-series and
+GPT-5, refuse ``temperature``, ``top_p`` and the penalties); the policy treats
+those the same way, per deployment.
+
 ``for_provider`` is the request a provider should be given: the request
 without what it cannot take. Provider-specific parameters (``params.extra``)
 pass through as they are, except that a key may be scoped to one provider
@@ -84,12 +89,17 @@ def set_params(params: GenerationParams) -> list[str]:
     return [name for name in PARAMS if getattr(params, name) is not None]
 
 
-def unsupported_params(provider: Provider, params: GenerationParams) -> list[str]:
-    """The parameters ``params`` sets that ``provider`` cannot take."""
+def unsupported_params(provider: Provider, params: GenerationParams,
+                       model: str | None = None) -> list[str]:
+    """The parameters ``params`` sets that ``provider`` (serving ``model``, when
+    given) cannot take."""
     supported = supported_params(provider)
-    if supported is None:
+    refused = provider.refused_params(model) if model is not None else None
+    if supported is None and not refused:
         return []
-    return [name for name in set_params(params) if name not in supported]
+    return [name for name in set_params(params)
+            if (supported is not None and name not in supported)
+            or (refused is not None and name in refused)]
 
 
 def scoped_extra(extra: dict[str, Any], provider: Provider) -> dict[str, Any] | None:
@@ -103,11 +113,12 @@ def scoped_extra(extra: dict[str, Any], provider: Provider) -> dict[str, Any] | 
     return out
 
 
-def for_provider(request: ChatRequest, provider: Provider) -> ChatRequest:
-    """``request`` without the parameters ``provider`` cannot take and with only the
-    pass-through parameters meant for it (itself if nothing changes)."""
+def for_provider(request: ChatRequest, provider: Provider,
+                 model: str | None = None) -> ChatRequest:
+    """``request`` without the parameters ``provider`` (serving ``model``) cannot take
+    and with only the pass-through parameters meant for it (itself if nothing changes)."""
     params = request.params
-    dropped = unsupported_params(provider, params)
+    dropped = unsupported_params(provider, params, model)
     extra = scoped_extra(params.extra, provider) if params.extra else None
     if not dropped and extra is None:
         return request
@@ -136,7 +147,7 @@ class ParamsGuard(Guard):
 
     def _unsupported(self, dep: Deployment, params: GenerationParams) -> list[str]:
         provider = self.router.provider(dep.provider)
-        return [] if provider is None else unsupported_params(provider, params)
+        return [] if provider is None else unsupported_params(provider, params, dep.model)
 
     def skip_reason(self, dep: Deployment, request: ChatRequest) -> str | None:
         if self.policy != "refuse":
@@ -150,9 +161,11 @@ class ParamsGuard(Guard):
             return None
         provider = self.router.provider(dep.provider)
         ptype = provider.type_name if provider is not None else dep.provider
+        by_model = provider is not None and not unsupported_params(provider, params)
+        who = f"{ptype} model {dep.model}" if by_model else ptype
         return (
             f"cannot take parameter {', '.join(dropped)} "
-            f"({ptype} does not support it; params_policy: refuse)"
+            f"({who} does not support it; params_policy: refuse)"
         )
 
     def before_attempt(self, dep: Deployment, request: ChatRequest) -> Any:
@@ -161,13 +174,13 @@ class ParamsGuard(Guard):
             return None
         if self.policy == "warn":
             with self._lock:
-                fresh = [p for p in dropped if (dep.provider, p) not in self._warned]
-                self._warned.update((dep.provider, p) for p in fresh)
+                fresh = [p for p in dropped if (dep.key, p) not in self._warned]
+                self._warned.update((dep.key, p) for p in fresh)
             if fresh:
                 logger.warning(
-                    "provider '%s' cannot take %s: dropped from its requests "
+                    "provider '%s' cannot take %s for model %s: dropped from its requests "
                     "(set params_policy: refuse to skip such candidates instead)",
-                    dep.provider, ", ".join(fresh),
+                    dep.provider, ", ".join(fresh), dep.model,
                 )
         else:
             logger.debug("provider '%s': dropped %s", dep.provider, ", ".join(dropped))

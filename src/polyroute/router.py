@@ -338,7 +338,9 @@ class Router(StreamingMixin):
         provider = self._providers[dep.provider]
         try:
             remaining = call.check_deadline(dep)
-            http = provider.build_request(for_provider(request, provider), dep.model, stream=False)
+            http = provider.build_request(
+                for_provider(request, provider, dep.model), dep.model, stream=False
+            )
             raw = self.transport.send(
                 http, self.timeouts, provider=dep.provider, model=dep.model, remaining=remaining
             )
@@ -376,7 +378,9 @@ class Router(StreamingMixin):
         provider = self._providers[dep.provider]
         try:
             remaining = call.check_deadline(dep)
-            http = provider.build_request(for_provider(request, provider), dep.model, stream=False)
+            http = provider.build_request(
+                for_provider(request, provider, dep.model), dep.model, stream=False
+            )
             async with asyncio.timeout(remaining):  # cheaper than wait_for: no extra task
                 raw = await self.transport.asend(
                     http, self.timeouts, provider=dep.provider, model=dep.model,

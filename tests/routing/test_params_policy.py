@@ -71,7 +71,7 @@ def test_warn_drops_logs_once_and_says_so(registry, primary, secondary, caplog) 
         router.chat(ask(top_k=5))
     warnings = [r.getMessage() for r in caplog.records if r.name == "polyroute.params"]
     assert len(warnings) == 1
-    assert "provider 'picky' cannot take top_k: dropped" in warnings[0]
+    assert "provider 'picky' cannot take top_k for model big: dropped" in warnings[0]
     assert json.loads(primary.requests[0].body)["temperature"] == 0.3
 
 

@@ -151,12 +151,12 @@ class Provider(ABC):
     api_key_env: ClassVar[tuple[str, ...]] = ()
     requires_api_key: ClassVar[bool] = True
     supported_params: ClassVar[frozenset[str] | None] = None
+    """Sampling parameters (``GenerationParams`` field names) this provider maps;
+    ``None``: all of them. Others are dropped or refused by the ``params_policy``."""
     pricing_id: ClassVar[str | None] = None
     """This provider's id in the bundled price dataset (genai-prices), when it is not
     ``type_name``; ``""`` for servers whose models cost nothing per token (local ones).
     ``settings.extra["pricing_id"]`` overrides it per instance (templates set it)."""
-    """Sampling parameters (``GenerationParams`` field names) this provider maps;
-    ``None``: all of them. Others are dropped or refused by the ``params_policy``."""
 
     def __init__(self, settings: ProviderSettings) -> None:
         self.settings = settings
@@ -173,6 +173,12 @@ class Provider(ABC):
             settings.api_key = Secret.from_env(*self.key_env_names) or Secret(
                 env=self.key_env_names[0]
             )
+
+    def refused_params(self, model: str) -> frozenset[str] | None:
+        """The sampling parameters ``model`` refuses although the provider maps them
+        (OpenAI's reasoning models and ``temperature``); ``None``: none. Applied on
+        top of ``supported_params`` by the ``params_policy``."""
+        return None
 
     @property
     def base_url(self) -> str:

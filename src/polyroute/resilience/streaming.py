@@ -159,7 +159,9 @@ class StreamingMixin:
         stack = ExitStack()
         try:
             remaining = call.check_deadline(dep)
-            http = provider.build_request(for_provider(request, provider), dep.model, stream=True)
+            http = provider.build_request(
+                for_provider(request, provider, dep.model), dep.model, stream=True
+            )
             error, events = stack.enter_context(self.transport.stream(
                 http, self.timeouts, provider=dep.provider, model=dep.model, remaining=remaining
             ))
@@ -242,7 +244,9 @@ class StreamingMixin:
         stack = AsyncExitStack()
         try:
             remaining = call.check_deadline(dep)
-            http = provider.build_request(for_provider(request, provider), dep.model, stream=True)
+            http = provider.build_request(
+                for_provider(request, provider, dep.model), dep.model, stream=True
+            )
             error, events = await stack.enter_async_context(self.transport.astream(
                 http, self.timeouts, provider=dep.provider, model=dep.model, remaining=remaining
             ))

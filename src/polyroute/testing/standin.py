@@ -18,7 +18,6 @@ import json
 import socket
 import sys
 import threading
-import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -289,9 +288,13 @@ def _make_handler(server: StandinServer) -> type[BaseHTTPRequestHandler]:
                 req = server.requests[-1]
                 self._chunk(server.responder.stream_error_event(req, fault.message))
             if fault is not None and fault.kind == "cut":
+                # Drop the connection mid-body with a FIN, not a reset: a reset makes the
+                # client's kernel discard chunks it has received but not yet read, so
+                # under load "cut after n chunks" would turn into "cut before any".
                 self.wfile.flush()
-                time.sleep(0.01)
-                self._abort()
+                with contextlib.suppress(OSError):
+                    self.connection.shutdown(socket.SHUT_WR)
+                self.close_connection = True
                 return
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -55,6 +56,10 @@ def dumps_arguments(arguments: Mapping[str, Any]) -> str:
     return json.dumps(arguments, separators=(",", ":"), ensure_ascii=False)
 
 
+_REASONING_MODEL = re.compile(r"^(o\d+|gpt-5(?!-chat))([-.]|$)")
+_REASONING_REFUSED = frozenset({"temperature", "top_p", "frequency_penalty", "presence_penalty"})
+
+
 class OpenAIProvider(Provider):
     """OpenAI Chat Completions, and any server that speaks it."""
 
@@ -67,6 +72,14 @@ class OpenAIProvider(Provider):
         {"temperature", "top_p", "max_tokens", "stop", "frequency_penalty",
          "presence_penalty", "seed"}
     )
+
+    def refused_params(self, model: str) -> frozenset[str] | None:
+        # Reasoning models (o-series, GPT-5 except gpt-5-chat) answer 400 "Unsupported
+        # parameter" to sampling controls. A provider whose config lists
+        # extra.supported_params has said what it takes: that wins.
+        if "supported_params" in self.settings.extra:
+            return None
+        return _REASONING_REFUSED if _REASONING_MODEL.match(model) else None
 
     # --- request -------------------------------------------------------------
 
