@@ -82,14 +82,15 @@ class RedisStore(StateStore):
         password = _password(url)
         if password:
             remember(password)  # scrubbed from any message that would carry it
+        try:
+            import redis
+        except ImportError as exc:
+            raise ConfigError(
+                "state.backend 'redis' needs the redis package", field="state.backend",
+                fix="pip install 'polyroute[redis]'",
+            ) from exc
+        self._failure: type[Exception] = redis.RedisError  # looked up once, not per call
         if client is None:
-            try:
-                import redis
-            except ImportError as exc:
-                raise ConfigError(
-                    "state.backend 'redis' needs the redis package", field="state.backend",
-                    fix="pip install 'polyroute[redis]'",
-                ) from exc
             client = redis.Redis.from_url(
                 url, socket_timeout=timeout, socket_connect_timeout=timeout,
                 health_check_interval=30,
@@ -102,11 +103,9 @@ class RedisStore(StateStore):
         return f"<RedisStore {self.where} prefix={self.prefix!r}>"
 
     def _run(self, op: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        from redis.exceptions import RedisError
-
         try:
             return fn(*args, **kwargs)
-        except RedisError as exc:
+        except self._failure as exc:
             # ``from None``: redis-py's own exception chain may name the connection.
             raise StateStoreError(
                 f"state store {self.where}: {op} failed ({type(exc).__name__}: "
