@@ -1,16 +1,7 @@
-"""A stand-in for time.sleep / asyncio.sleep that records the waits."""
+"""Kept for the core tests' imports: the recorder now lives in ``polyroute.testing``."""
 
 from __future__ import annotations
 
+from polyroute.testing.sleeps import SleepRecorder
 
-class SleepRecorder:
-    """Stands in for time.sleep / asyncio.sleep: records waits, returns at once."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-
-    async def asleep(self, seconds: float) -> None:
-        self.waits.append(seconds)
+__all__ = ["SleepRecorder"]

@@ -1,18 +1,15 @@
 """Cassette replay: hand-written interactions from the API reference, through the provider.
 
-Each test POSTs the provider's request with a plain ``httpx.Client`` to
-https://api.anthropic.com/v1/messages exactly as the core transport would
-(``json.dumps(body, separators=(",", ":"))``), vcrpy answers from
+Each test sends the provider's request to https://api.anthropic.com/v1/messages
+through polyroute's ``Transport`` (``polyroute.testing.wire``), vcrpy answers from
 ``cassettes/anthropic_wire/<test name>.yaml`` (record mode ``none``: no
 network), and the provider parses the answer.
 """
 
 from __future__ import annotations
 
-import json
 import os
 
-import httpx
 import pytest
 
 from polyroute.errors import (
@@ -23,9 +20,10 @@ from polyroute.errors import (
     ProviderError,
     ServerError,
 )
-from polyroute.framing import SSEDecoder
 from polyroute.providers.base import HttpRequest, HttpResponse, ProviderSettings
-from polyroute.types import ChatChunk, ChatRequest, GenerationParams, Message, ToolSpec
+from polyroute.testing import wire
+from polyroute.testing.streams import parse_events
+from polyroute.types import ChatRequest, GenerationParams, Message, ToolSpec
 from polyroute_anthropic import AnthropicProvider
 
 pytestmark = pytest.mark.vcr
@@ -56,11 +54,7 @@ def prov() -> AnthropicProvider:
 
 def post(http: HttpRequest) -> HttpResponse:
     assert http.url == "https://api.anthropic.com/v1/messages"
-    with httpx.Client() as client:
-        r = client.post(http.url, headers=dict(http.headers),
-                        content=json.dumps(http.json, separators=(",", ":")).encode())
-        return HttpResponse(r.status_code, {k.lower(): v for k, v in r.headers.items()},
-                            r.content)
+    return wire.send(http)
 
 
 def test_text_response(prov: AnthropicProvider) -> None:
@@ -78,14 +72,11 @@ def test_text_response(prov: AnthropicProvider) -> None:
 def test_streaming_event_sequence(prov: AnthropicProvider) -> None:
     req = ChatRequest(messages=[Message.user("Hello")], params=GenerationParams(max_tokens=256))
     http = prov.build_request(req, "claude-opus-4-1", stream=True)
-    resp = post(http)
-    assert resp.status == 200
-    assert resp.headers["content-type"].startswith("text/event-stream")
-    parser, decoder = prov.stream_parser("claude-opus-4-1"), SSEDecoder()
-    chunks: list[ChatChunk] = []
-    for event in [*decoder.feed(resp.content), *decoder.close()]:
-        chunks.extend(parser.feed(event))
-    chunks.extend(parser.close())
+    assert http.url == "https://api.anthropic.com/v1/messages"
+    reply = wire.open_stream(http)
+    assert reply.status == 200
+    assert reply.headers["content-type"].startswith("text/event-stream")
+    chunks = parse_events(prov.stream_parser("claude-opus-4-1"), reply.events)
     assert "".join(c.text for c in chunks) == "Hello!"
     assert chunks[-1].finish_reason == "stop"
     assert chunks[-1].usage is not None

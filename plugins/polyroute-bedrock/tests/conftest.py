@@ -1,10 +1,20 @@
-"""Shared fixtures for the Bedrock plugin tests: no real AWS config is ever read."""
+"""Shared fixtures for the Bedrock plugin tests: no real AWS config is ever read, and the
+``aws-eventstream`` framing is registered the way the router registers it (through the
+plugin's hook), so streams sent through polyroute's ``Transport`` decode with it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
+
+from polyroute.plugins import PluginRegistry
+from polyroute_bedrock import plugin as bedrock_plugin
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _aws_eventstream_framing() -> None:
+    PluginRegistry.create(load_entrypoints=False, plugins=[bedrock_plugin])
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,9 @@
 """Cassette replay: hand-written Converse / ConverseStream interactions from the AWS references.
 
 Each test sends the provider's (SigV4-signed, fake example credentials) request
-with a plain ``httpx.Client`` to ``bedrock-runtime.us-east-1.amazonaws.com``;
+through polyroute's ``Transport`` (``polyroute.testing.wire``; streams are framed by
+the plugin's registered ``aws-eventstream`` decoder) to
+``bedrock-runtime.us-east-1.amazonaws.com``;
 vcrpy answers from ``cassettes/bedrock_wire/<test name>.yaml`` (record mode
 ``none``; matched on method, URL and body, never on the scrubbed
 ``authorization``/``x-amz-*`` headers) and the provider parses the answer.
@@ -11,7 +13,6 @@ Streamed bodies are real binary event-stream messages (stored base64 as
 
 from __future__ import annotations
 
-import httpx
 import pytest
 import vcr  # noqa: F401  (imported at collection: see the note below)
 
@@ -24,8 +25,10 @@ from polyroute.errors import (
     ServerError,
 )
 from polyroute.providers.base import HttpRequest, HttpResponse, ProviderSettings
+from polyroute.testing import wire
+from polyroute.testing.streams import parse_events
 from polyroute.types import ChatChunk, ChatRequest, GenerationParams, Message, ToolSpec
-from polyroute_bedrock import AwsEventStreamFraming, BedrockProvider
+from polyroute_bedrock import BedrockProvider
 
 pytestmark = pytest.mark.vcr
 # vcr is imported at collection on purpose: imported lazily by pytest-recording
@@ -71,24 +74,25 @@ def prov() -> BedrockProvider:
 
 def post(http: HttpRequest) -> HttpResponse:
     assert http.url.startswith("https://bedrock-runtime.us-east-1.amazonaws.com/model/")
-    with httpx.Client() as client:
-        r = client.post(http.url, headers=dict(http.headers), content=http.content)
-        return HttpResponse(r.status_code, {k.lower(): v for k, v in r.headers.items()},
-                            r.content)
+    return wire.send(http)
 
 
 def run(prov: BedrockProvider, name: str) -> HttpResponse:
     request, stream = REQUESTS[name]
-    return post(prov.build_request(request, HAIKU, stream=stream))
+    assert not stream
+    return post(prov.build_request(request, HAIKU, stream=False))
 
 
-def chunks_of(prov: BedrockProvider, resp: HttpResponse) -> list[ChatChunk]:
-    parser, framing = prov.stream_parser(HAIKU), AwsEventStreamFraming()
-    out: list[ChatChunk] = []
-    for event in [*framing.feed(resp.content), *framing.close()]:
-        out.extend(parser.feed(event))
-    out.extend(parser.close())
-    return out
+def run_stream(prov: BedrockProvider, name: str) -> wire.StreamReply:
+    request, stream = REQUESTS[name]
+    assert stream
+    http = prov.build_request(request, HAIKU, stream=True)
+    assert http.url.startswith("https://bedrock-runtime.us-east-1.amazonaws.com/model/")
+    return wire.open_stream(http)
+
+
+def chunks_of(prov: BedrockProvider, reply: wire.StreamReply) -> list[ChatChunk]:
+    return parse_events(prov.stream_parser(HAIKU), reply.events)
 
 
 def test_text_response(prov: BedrockProvider) -> None:
@@ -101,9 +105,9 @@ def test_text_response(prov: BedrockProvider) -> None:
 
 
 def test_streaming(prov: BedrockProvider) -> None:
-    resp = run(prov, "test_streaming")
-    assert resp.headers["content-type"] == "application/vnd.amazon.eventstream"
-    chunks = chunks_of(prov, resp)
+    reply = run_stream(prov, "test_streaming")
+    assert reply.headers["content-type"] == "application/vnd.amazon.eventstream"
+    chunks = chunks_of(prov, reply)
     assert "".join(c.text for c in chunks) == "Hello! How can I help you today?"
     assert chunks[-1].finish_reason == "stop"
     assert chunks[-1].usage is not None and chunks[-1].usage.output_tokens == 12
@@ -118,7 +122,7 @@ def test_tool_use(prov: BedrockProvider) -> None:
 
 
 def test_tool_use_streaming(prov: BedrockProvider) -> None:
-    chunks = chunks_of(prov, run(prov, "test_tool_use_streaming"))
+    chunks = chunks_of(prov, run_stream(prov, "test_tool_use_streaming"))
     deltas = [d for c in chunks for d in c.tool_calls]
     assert (deltas[0].id, deltas[0].name) == ("tooluse_kZJMlvQmRJ6eAyJE5GIl7Q", "top_song")
     assert "".join(d.arguments for d in deltas) == '{"sign": "WZPZ"}'
@@ -163,7 +167,7 @@ def test_content_filtered_400(prov: BedrockProvider) -> None:
 
 
 def test_throttled_in_stream(prov: BedrockProvider) -> None:
-    resp = run(prov, "test_throttled_in_stream")
-    assert resp.status == 200
+    reply = run_stream(prov, "test_throttled_in_stream")
+    assert reply.status == 200
     with pytest.raises(RateLimitError, match="ThrottlingException"):
-        chunks_of(prov, resp)
+        chunks_of(prov, reply)

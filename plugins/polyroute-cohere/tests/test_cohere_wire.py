@@ -1,8 +1,7 @@
 """Cassette replay: hand-written interactions from Cohere's API reference, through the provider.
 
-Each test POSTs the provider's request with a plain ``httpx.Client`` to
-https://api.cohere.com/v2/chat exactly as the core transport would
-(``json.dumps(body, separators=(",", ":"))``); vcrpy answers from
+Each test sends the provider's request through polyroute's ``Transport``
+(``polyroute.testing.wire``) to https://api.cohere.com/v2/chat; vcrpy answers from
 ``cassettes/cohere_wire/<test name>.yaml`` (record mode ``none``). Sources,
 named again at the top of each cassette:
 
@@ -16,10 +15,8 @@ named again at the top of each cassette:
 
 from __future__ import annotations
 
-import json
 import os
 
-import httpx
 import pytest
 
 from polyroute.errors import (
@@ -29,9 +26,10 @@ from polyroute.errors import (
     RateLimitError,
     ServerError,
 )
-from polyroute.framing import SSEDecoder
 from polyroute.providers.base import HttpRequest, HttpResponse, ProviderSettings
-from polyroute.types import ChatChunk, ChatRequest, Message, ToolSpec
+from polyroute.testing import wire
+from polyroute.testing.streams import parse_events
+from polyroute.types import ChatRequest, Message, ToolSpec
 from polyroute_cohere import CohereProvider
 
 pytestmark = pytest.mark.vcr
@@ -60,11 +58,7 @@ def ask(text: str = "What is an LLM?", **kw: object) -> ChatRequest:
 
 def post(http: HttpRequest) -> HttpResponse:
     assert http.url == "https://api.cohere.com/v2/chat"
-    with httpx.Client() as client:
-        r = client.post(http.url, headers=dict(http.headers),
-                        content=json.dumps(http.json, separators=(",", ":")).encode())
-        return HttpResponse(r.status_code, {k.lower(): v for k, v in r.headers.items()},
-                            r.content)
+    return wire.send(http)
 
 
 def test_chat_response(prov: CohereProvider) -> None:
@@ -78,13 +72,11 @@ def test_chat_response(prov: CohereProvider) -> None:
 
 
 def test_streaming(prov: CohereProvider) -> None:
-    resp = post(prov.build_request(ask(), MODEL, stream=True))
-    assert resp.headers["content-type"].startswith("text/event-stream")
-    parser, decoder = prov.stream_parser(MODEL), SSEDecoder()
-    chunks: list[ChatChunk] = []
-    for event in [*decoder.feed(resp.content), *decoder.close()]:
-        chunks.extend(parser.feed(event))
-    chunks.extend(parser.close())
+    http = prov.build_request(ask(), MODEL, stream=True)
+    assert http.url == "https://api.cohere.com/v2/chat"
+    reply = wire.open_stream(http)
+    assert reply.headers["content-type"].startswith("text/event-stream")
+    chunks = parse_events(prov.stream_parser(MODEL), reply.events)
     assert "".join(c.text for c in chunks) == "A large language model is an AI system."
     assert chunks[-1].finish_reason == "stop"
     assert chunks[-1].usage is not None

@@ -1,8 +1,7 @@
 """Cassette replay: hand-written interactions from the Gemini API reference, through the provider.
 
-Each test POSTs the provider's request with a plain ``httpx.Client`` to
-https://generativelanguage.googleapis.com exactly as the core transport would
-(``json.dumps(body, separators=(",", ":"))``), vcrpy answers from
+Each test sends the provider's request to https://generativelanguage.googleapis.com
+through polyroute's ``Transport`` (``polyroute.testing.wire``), vcrpy answers from
 ``cassettes/gemini_wire/<test name>.yaml`` (record mode ``none``: no network),
 and the provider parses the answer. Each cassette names the reference page its
 response was written from:
@@ -17,10 +16,8 @@ response was written from:
 
 from __future__ import annotations
 
-import json
 import os
 
-import httpx
 import pytest
 
 from polyroute.errors import (
@@ -31,8 +28,9 @@ from polyroute.errors import (
     RateLimitError,
     ServerError,
 )
-from polyroute.framing import SSEDecoder
 from polyroute.providers.base import HttpRequest, HttpResponse, ProviderSettings
+from polyroute.testing import wire
+from polyroute.testing.streams import parse_events
 from polyroute.types import ChatChunk, ChatRequest, Message, ToolSpec
 from polyroute_gemini import GeminiProvider
 
@@ -65,20 +63,17 @@ def ask(text: str = "Explain how AI works in a few words", **kw: object) -> Chat
 def post(http: HttpRequest) -> HttpResponse:
     assert http.url.startswith(BASE)
     assert "key=" not in http.url
-    with httpx.Client() as client:
-        r = client.post(http.url, headers=dict(http.headers),
-                        content=json.dumps(http.json, separators=(",", ":")).encode())
-        return HttpResponse(r.status_code, {k.lower(): v for k, v in r.headers.items()},
-                            r.content)
+    return wire.send(http)
 
 
-def stream_chunks(prov: GeminiProvider, resp: HttpResponse) -> list[ChatChunk]:
-    parser, decoder = prov.stream_parser(MODEL), SSEDecoder()
-    chunks: list[ChatChunk] = []
-    for event in [*decoder.feed(resp.content), *decoder.close()]:
-        chunks.extend(parser.feed(event))
-    chunks.extend(parser.close())
-    return chunks
+def open_stream(http: HttpRequest) -> wire.StreamReply:
+    assert http.url.startswith(BASE)
+    assert "key=" not in http.url
+    return wire.open_stream(http)
+
+
+def stream_chunks(prov: GeminiProvider, reply: wire.StreamReply) -> list[ChatChunk]:
+    return parse_events(prov.stream_parser(MODEL), reply.events)
 
 
 def test_text_response(prov: GeminiProvider) -> None:
@@ -98,9 +93,9 @@ def test_text_response(prov: GeminiProvider) -> None:
 def test_streaming(prov: GeminiProvider) -> None:
     http = prov.build_request(ask("Write a story about a magic backpack."), MODEL, stream=True)
     assert http.url == BASE + ":streamGenerateContent?alt=sse"
-    resp = post(http)
-    assert resp.status == 200 and resp.headers["content-type"].startswith("text/event-stream")
-    chunks = stream_chunks(prov, resp)
+    reply = open_stream(http)
+    assert reply.status == 200 and reply.headers["content-type"].startswith("text/event-stream")
+    chunks = stream_chunks(prov, reply)
     assert "".join(c.text for c in chunks) == (
         "Elara found the backpack in her grandmother's attic. When she opened it, "
         "it smelled of rain and distant libraries.")
@@ -167,8 +162,8 @@ def test_safety_prompt_blocked(prov: GeminiProvider) -> None:
 
 
 def test_safety_finish_reason_stream(prov: GeminiProvider) -> None:
-    resp = post(prov.build_request(ask("Write an insulting rant about my neighbour."), MODEL,
-                                   stream=True))
+    reply = open_stream(prov.build_request(ask("Write an insulting rant about my neighbour."),
+                                           MODEL, stream=True))
     with pytest.raises(ContentPolicyError, match="SAFETY") as info:
-        stream_chunks(prov, resp)
+        stream_chunks(prov, reply)
     assert "HARM_CATEGORY_HARASSMENT=HIGH" in str(info.value)

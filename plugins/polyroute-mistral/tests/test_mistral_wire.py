@@ -1,8 +1,7 @@
 """Cassette replay: hand-written interactions from Mistral's API reference, through the provider.
 
-Each test POSTs the provider's request with a plain ``httpx.Client`` to
-https://api.mistral.ai/v1/chat/completions exactly as the core transport would
-(``json.dumps(body, separators=(",", ":"))``); vcrpy answers from
+Each test sends the provider's request through polyroute's ``Transport``
+(``polyroute.testing.wire``) to https://api.mistral.ai/v1/chat/completions; vcrpy answers from
 ``cassettes/mistral_wire/<test name>.yaml`` (record mode ``none``). Sources,
 named again at the top of each cassette:
 
@@ -16,10 +15,8 @@ named again at the top of each cassette:
 
 from __future__ import annotations
 
-import json
 import os
 
-import httpx
 import pytest
 
 from polyroute.errors import (
@@ -28,9 +25,10 @@ from polyroute.errors import (
     RateLimitError,
     ServerError,
 )
-from polyroute.framing import SSEDecoder
 from polyroute.providers.base import HttpRequest, HttpResponse, ProviderSettings
-from polyroute.types import ChatChunk, ChatRequest, GenerationParams, Message, ToolSpec
+from polyroute.testing import wire
+from polyroute.testing.streams import parse_events
+from polyroute.types import ChatRequest, GenerationParams, Message, ToolSpec
 from polyroute_mistral import MistralProvider
 
 pytestmark = pytest.mark.vcr
@@ -58,11 +56,7 @@ def ask(text: str = "What is the best French cheese?", **kw: object) -> ChatRequ
 
 def post(http: HttpRequest) -> HttpResponse:
     assert http.url == "https://api.mistral.ai/v1/chat/completions"
-    with httpx.Client() as client:
-        r = client.post(http.url, headers=dict(http.headers),
-                        content=json.dumps(http.json, separators=(",", ":")).encode())
-        return HttpResponse(r.status_code, {k.lower(): v for k, v in r.headers.items()},
-                            r.content)
+    return wire.send(http)
 
 
 def test_text_completion(prov: MistralProvider) -> None:
@@ -77,13 +71,11 @@ def test_text_completion(prov: MistralProvider) -> None:
 
 
 def test_streaming(prov: MistralProvider) -> None:
-    resp = post(prov.build_request(ask(), MODEL, stream=True))
-    assert resp.headers["content-type"].startswith("text/event-stream")
-    parser, decoder = prov.stream_parser(MODEL), SSEDecoder()
-    chunks: list[ChatChunk] = []
-    for event in [*decoder.feed(resp.content), *decoder.close()]:
-        chunks.extend(parser.feed(event))
-    chunks.extend(parser.close())
+    http = prov.build_request(ask(), MODEL, stream=True)
+    assert http.url == "https://api.mistral.ai/v1/chat/completions"
+    reply = wire.open_stream(http)
+    assert reply.headers["content-type"].startswith("text/event-stream")
+    chunks = parse_events(prov.stream_parser(MODEL), reply.events)
     assert "".join(c.text for c in chunks) == "Comté, Roquefort and Brie de Meaux are favourites."
     assert chunks[-1].finish_reason == "stop"
     assert chunks[-1].usage is not None

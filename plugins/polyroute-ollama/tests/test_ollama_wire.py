@@ -1,8 +1,7 @@
 """Cassette replay: hand-written interactions from Ollama's API reference, through the provider.
 
-Each test POSTs the provider's request with a plain ``httpx.Client`` to
-``http://localhost:11434/api/chat`` exactly as the core transport would
-(``json.dumps(body, separators=(",", ":"), ensure_ascii=False)``); vcrpy answers
+Each test sends the provider's request to ``http://localhost:11434/api/chat``
+through polyroute's ``Transport`` (``polyroute.testing.wire``); vcrpy answers
 from ``cassettes/ollama_wire/<test name>.yaml`` (record mode ``none``: no
 network) and the provider parses the answer. Each cassette names the section
 of https://github.com/ollama/ollama/blob/main/docs/api.md or
@@ -13,7 +12,6 @@ from __future__ import annotations
 
 import json
 
-import httpx
 import pytest
 
 from polyroute.errors import (
@@ -24,8 +22,9 @@ from polyroute.errors import (
     ServerError,
     StreamInterruptedError,
 )
-from polyroute.framing import NDJSONDecoder
 from polyroute.providers.base import HttpRequest, HttpResponse, ProviderSettings
+from polyroute.testing import wire
+from polyroute.testing.streams import parse_events
 from polyroute.types import (
     ChatChunk,
     ChatRequest,
@@ -105,25 +104,25 @@ def prov(monkeypatch: pytest.MonkeyPatch) -> OllamaProvider:
 
 def post(http: HttpRequest) -> HttpResponse:
     assert http.url == "http://localhost:11434/api/chat"
-    with httpx.Client() as client:
-        r = client.post(http.url, headers=dict(http.headers), content=json.dumps(
-            http.json, separators=(",", ":"), ensure_ascii=False).encode())
-        return HttpResponse(r.status_code, {k.lower(): v for k, v in r.headers.items()},
-                            r.content)
+    return wire.send(http)
 
 
 def run(prov: OllamaProvider, name: str) -> HttpResponse:
     request, model, stream = REQUESTS[name]
-    return post(prov.build_request(request, model, stream=stream))
+    assert not stream
+    return post(prov.build_request(request, model, stream=False))
 
 
-def stream_chunks(prov: OllamaProvider, resp: HttpResponse, model: str) -> list[ChatChunk]:
-    parser, decoder = prov.stream_parser(model), NDJSONDecoder()
-    chunks: list[ChatChunk] = []
-    for event in [*decoder.feed(resp.content), *decoder.close()]:
-        chunks.extend(parser.feed(event))
-    chunks.extend(parser.close())
-    return chunks
+def run_stream(prov: OllamaProvider, name: str) -> wire.StreamReply:
+    request, model, stream = REQUESTS[name]
+    assert stream
+    http = prov.build_request(request, model, stream=True)
+    assert http.url == "http://localhost:11434/api/chat"
+    return wire.open_stream(http)
+
+
+def stream_chunks(prov: OllamaProvider, reply: wire.StreamReply, model: str) -> list[ChatChunk]:
+    return parse_events(prov.stream_parser(model), reply.events)
 
 
 def test_text_response(prov: OllamaProvider) -> None:
@@ -136,9 +135,9 @@ def test_text_response(prov: OllamaProvider) -> None:
 
 
 def test_streaming(prov: OllamaProvider) -> None:
-    resp = run(prov, "test_streaming")
-    assert resp.headers["content-type"] == "application/x-ndjson"
-    chunks = stream_chunks(prov, resp, "llama3.2")
+    reply = run_stream(prov, "test_streaming")
+    assert reply.headers["content-type"] == "application/x-ndjson"
+    chunks = stream_chunks(prov, reply, "llama3.2")
     assert "".join(c.text for c in chunks) == "The sky is blue because of Rayleigh scattering."
     final = chunks[-1]
     assert final.finish_reason == "stop"
@@ -156,8 +155,8 @@ def test_tool_call(prov: OllamaProvider) -> None:
 
 
 def test_tool_call_streaming(prov: OllamaProvider) -> None:
-    resp = run(prov, "test_tool_call_streaming")
-    chunks = stream_chunks(prov, resp, "llama3.2")
+    reply = run_stream(prov, "test_tool_call_streaming")
+    chunks = stream_chunks(prov, reply, "llama3.2")
     [delta] = [d for c in chunks for d in c.tool_calls]
     assert (delta.index, delta.name) == (0, "get_weather")
     assert json.loads(delta.arguments) == {"city": "Tokyo"}
@@ -212,11 +211,11 @@ def test_context_overflow_400(prov: OllamaProvider) -> None:
 
 
 def test_error_mid_stream(prov: OllamaProvider) -> None:
-    resp = run(prov, "test_error_mid_stream")
-    assert resp.status == 200
-    parser, decoder = prov.stream_parser("gemma3"), NDJSONDecoder()
+    reply = run_stream(prov, "test_error_mid_stream")
+    assert reply.status == 200
+    parser = prov.stream_parser("gemma3")
     seen: list[ChatChunk] = []
     with pytest.raises(StreamInterruptedError, match="error was encountered"):
-        for event in decoder.feed(resp.content):
+        for event in reply.events:
             seen.extend(parser.feed(event))
     assert "".join(c.text for c in seen) == " Yes. I can"

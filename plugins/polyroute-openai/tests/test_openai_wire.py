@@ -1,18 +1,17 @@
-"""Replay hand-written cassettes of the real wire format through a plain httpx client.
+"""Replay hand-written cassettes of the real wire format through polyroute's ``Transport``.
 
 The cassettes in ``cassettes/openai_wire/`` hold the examples of
 https://platform.openai.com/docs/api-reference/chat/create (default, streaming,
 functions) and an error from https://platform.openai.com/docs/guides/error-codes,
-with request bodies exactly as ``OpenAIProvider.build_request`` serialises them
-(``json.dumps(..., separators=(",", ":"))``, as the core transport sends).
+with request bodies exactly as the core transport serialises
+``OpenAIProvider.build_request``'s JSON (``polyroute.testing.wire``: the router's
+encoding, framing and error mapping; vcrpy answers under its httpx client).
 """
 
 from __future__ import annotations
 
-import json
 import os
 
-import httpx
 import pytest
 
 from polyroute.errors import (
@@ -23,10 +22,11 @@ from polyroute.errors import (
     RateLimitError,
     ServerError,
 )
-from polyroute.framing import SSEDecoder
-from polyroute.providers.base import HttpRequest, HttpResponse, ProviderSettings
+from polyroute.providers.base import ProviderSettings
 from polyroute.secrets import Secret
-from polyroute.types import ChatChunk, ChatRequest, Message, ToolSpec
+from polyroute.testing import wire
+from polyroute.testing.streams import parse_events
+from polyroute.types import ChatRequest, Message, ToolSpec
 from polyroute_openai import OpenAIProvider
 
 pytestmark = pytest.mark.vcr
@@ -54,21 +54,8 @@ WEATHER_Q = ChatRequest(messages=[Message.user("What is the weather like in Bost
                         tools=[WEATHER], tool_choice="auto")
 
 
-def post(req: HttpRequest) -> httpx.Response:
-    """Send like the core transport: compact JSON, application/json."""
-    content = json.dumps(req.json, separators=(",", ":")).encode()
-    with httpx.Client() as client:
-        return client.post(req.url, headers={**req.headers, "content-type": "application/json"},
-                           content=content)
-
-
-def as_http(resp: httpx.Response) -> HttpResponse:
-    return HttpResponse(resp.status_code, {k.lower(): v for k, v in resp.headers.items()},
-                        resp.content)
-
-
 def test_text_completion() -> None:
-    resp = as_http(post(P.build_request(HELLO, "gpt-4.1", stream=False)))
+    resp = wire.send(P.build_request(HELLO, "gpt-4.1", stream=False))
     assert resp.status == 200
     r = P.parse_response(resp, "gpt-4.1")
     assert r.message.text == "Hello! How can I assist you today?"
@@ -79,13 +66,9 @@ def test_text_completion() -> None:
 
 
 def test_streaming() -> None:
-    resp = as_http(post(P.build_request(HELLO, "gpt-4.1", stream=True)))
-    assert resp.status == 200 and resp.headers["content-type"].startswith("text/event-stream")
-    decoder, parser = SSEDecoder(), P.stream_parser("gpt-4.1")
-    chunks: list[ChatChunk] = []
-    for event in [*decoder.feed(resp.content), *decoder.close()]:
-        chunks.extend(parser.feed(event))
-    chunks.extend(parser.close())
+    reply = wire.open_stream(P.build_request(HELLO, "gpt-4.1", stream=True))
+    assert reply.status == 200 and reply.headers["content-type"].startswith("text/event-stream")
+    chunks = parse_events(P.stream_parser("gpt-4.1"), reply.events)
     assert "".join(c.text for c in chunks) == "Hello! How can I assist you today?"
     assert [c.finish_reason for c in chunks if c.finish_reason] == ["stop"]
     usage = chunks[-1].usage
@@ -93,7 +76,7 @@ def test_streaming() -> None:
 
 
 def test_tool_call() -> None:
-    resp = as_http(post(P.build_request(WEATHER_Q, "gpt-4o-mini", stream=False)))
+    resp = wire.send(P.build_request(WEATHER_Q, "gpt-4o-mini", stream=False))
     r = P.parse_response(resp, "gpt-4o-mini")
     assert r.finish_reason == "tool_calls"
     (call,) = r.message.tool_calls
@@ -103,7 +86,7 @@ def test_tool_call() -> None:
 
 
 def test_rate_limited() -> None:
-    resp = as_http(post(P.build_request(HELLO, "gpt-4.1", stream=False)))
+    resp = wire.send(P.build_request(HELLO, "gpt-4.1", stream=False))
     assert resp.status == 429
     error = P.parse_error(resp, "gpt-4.1")
     assert isinstance(error, RateLimitError) and error.retryable
@@ -127,7 +110,7 @@ def test_error_classes(
     status: int, cls: type[ProviderError], code: str | None, retryable: bool
 ) -> None:
     """Each error cassette, written by hand from the error-codes guide, is classified once."""
-    resp = as_http(post(P.build_request(HELLO, "gpt-4.1", stream=False)))
+    resp = wire.send(P.build_request(HELLO, "gpt-4.1", stream=False))
     assert resp.status == status
     error = P.parse_error(resp, "gpt-4.1")
     assert type(error) is cls and error.retryable is retryable
