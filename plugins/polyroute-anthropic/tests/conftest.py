@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from polyroute.framing import SSEDecoder
 from polyroute.providers.base import ProviderSettings, StreamParser
+from polyroute.testing.streams import parse_stream
 from polyroute.types import ChatChunk
 from polyroute_anthropic import AnthropicProvider
 
@@ -24,15 +24,4 @@ def provider() -> AnthropicProvider:
 @pytest.fixture
 def run_stream() -> Callable[[StreamParser, bytes], list[ChatChunk]]:
     """Feed raw SSE bytes through ``SSEDecoder`` and ``parser``, then close both."""
-
-    def run(parser: StreamParser, raw: bytes) -> list[ChatChunk]:
-        decoder = SSEDecoder()
-        chunks: list[ChatChunk] = []
-        for event in decoder.feed(raw):
-            chunks.extend(parser.feed(event))
-        for event in decoder.close():
-            chunks.extend(parser.feed(event))
-        chunks.extend(parser.close())
-        return chunks
-
-    return run
+    return parse_stream

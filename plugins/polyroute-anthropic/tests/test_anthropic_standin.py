@@ -6,7 +6,6 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from polyroute.errors import (
@@ -19,8 +18,8 @@ from polyroute.errors import (
     StreamInterruptedError,
 )
 from polyroute.framing import SSEDecoder
-from polyroute.providers.base import ProviderSettings
-from polyroute.testing import drive
+from polyroute.providers.base import HttpRequest, ProviderSettings
+from polyroute.testing import drive, wire
 from polyroute.testing.schema_example import example_for
 from polyroute.testing.standin import Fault, StandinServer
 from polyroute.types import (
@@ -179,15 +178,14 @@ def test_stop_sequences_and_max_tokens(prov: AnthropicProvider) -> None:
 
 
 def test_missing_max_tokens_and_key_are_rejected(server: StandinServer) -> None:
-    with httpx.Client() as client:
-        r = client.post(f"{server.url}/v1/messages", headers={"x-api-key": "k"},
-                        json={"model": MODEL, "messages": []})
-        assert r.status_code == 400
-        assert r.json()["error"]["type"] == "invalid_request_error"
-        assert "max_tokens" in r.json()["error"]["message"]
-        r = client.post(f"{server.url}/v1/messages", json={"model": MODEL})
-        assert r.status_code == 401
-        assert r.json()["error"]["type"] == "authentication_error"
+    r = wire.send(HttpRequest("POST", f"{server.url}/v1/messages", headers={"x-api-key": "k"},
+                              json={"model": MODEL, "messages": []}))
+    assert r.status == 400
+    assert r.json()["error"]["type"] == "invalid_request_error"
+    assert "max_tokens" in r.json()["error"]["message"]
+    r = wire.send(HttpRequest("POST", f"{server.url}/v1/messages", json={"model": MODEL}))
+    assert r.status == 401
+    assert r.json()["error"]["type"] == "authentication_error"
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ from polyroute.errors import (
     StreamInterruptedError,
 )
 from polyroute.providers.base import HttpResponse, ProviderSettings
+from polyroute.testing.streams import parse_stream
 from polyroute.types import ChatChunk
 from polyroute_bedrock import AwsEventStreamFraming, BedrockProvider, encode_message
 from polyroute_bedrock.standin import event_frame, exception_frame
@@ -130,16 +131,8 @@ def test_error_type_from_body_when_no_header() -> None:
 # --- streams -----------------------------------------------------------------
 
 def run(raw: bytes, step: int | None = None) -> tuple[list[ChatChunk], Any]:
-    parser, framing = PROV.stream_parser(M), AwsEventStreamFraming()
-    chunks: list[ChatChunk] = []
-    step = step or len(raw) or 1
-    for i in range(0, len(raw), step):
-        for event in framing.feed(raw[i:i + step]):
-            chunks.extend(parser.feed(event))
-    for event in framing.close():
-        chunks.extend(parser.feed(event))
-    chunks.extend(parser.close())
-    return chunks, parser
+    parser = PROV.stream_parser(M)
+    return parse_stream(parser, raw, framing=AwsEventStreamFraming(), step=step), parser
 
 
 def delta(i: int, d: dict[str, Any]) -> bytes:

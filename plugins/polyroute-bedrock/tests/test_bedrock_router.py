@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from polyroute.plugins import PluginRegistry
-from polyroute.router import Router
+from polyroute.testing.routers import router_for, trail
+from polyroute.testing.sleeps import SleepRecorder
 from polyroute.testing.standin import Fault, StandinServer
 from polyroute.types import ChatRequest, Message, RoutingHints
 from polyroute_bedrock import plugin as bedrock_plugin
@@ -31,11 +31,7 @@ def servers() -> Iterator[tuple[StandinServer, StandinServer]]:
 @pytest.fixture
 def setup(servers: tuple[StandinServer, StandinServer]) -> Iterator[tuple[Any, ...]]:
     east, west = servers
-    waits: list[float] = []
-
-    async def asleep(seconds: float) -> None:
-        waits.append(seconds)
-
+    sleeps = SleepRecorder()
     creds = {"aws_access_key_id": AKID, "aws_secret_access_key": SECRET}
     config: dict[str, Any] = {
         "providers": {
@@ -48,20 +44,14 @@ def setup(servers: tuple[StandinServer, StandinServer]) -> Iterator[tuple[Any, .
         "retry": {"attempts": 2, "initial_backoff": 0.1},
         "timeouts": {"read": 2, "total": 20},
     }
-    registry = PluginRegistry.create(load_entrypoints=False, plugins=[bedrock_plugin])
-    router = Router(config, registry=registry, sleep=waits.append, asleep=asleep)
-    east.clear()
-    west.clear()
-    yield router, east, west, waits
-    router.close()
+    with router_for(config, bedrock_plugin, sleeps=sleeps) as router:
+        east.clear()
+        west.clear()
+        yield router, east, west, sleeps.waits
 
 
 def ask() -> ChatRequest:
     return ChatRequest(messages=[Message.user("What is 2+2?")], routing=RoutingHints(agent="bot"))
-
-
-def trail(r: Any) -> list[tuple[str, str | None, str]]:
-    return [(a.provider, a.error, a.action) for a in r.attempts]
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])

@@ -1,4 +1,4 @@
-"""BedrockResponder on a loopback StandinServer, driven with plain httpx + the provider.
+"""BedrockResponder on a loopback StandinServer, driven through polyroute's ``Transport``.
 
 The stand-in verifies SigV4 signatures with botocore, so these tests prove the
 provider's signing (model id percent-encoding included) is what AWS accepts.
@@ -10,7 +10,6 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from polyroute.errors import (
@@ -25,7 +24,9 @@ from polyroute.errors import (
     StreamInterruptedError,
 )
 from polyroute.providers.base import HttpRequest, HttpResponse, ProviderSettings
+from polyroute.testing import wire
 from polyroute.testing.standin import Fault, StandinServer
+from polyroute.testing.streams import parse_events
 from polyroute.types import (
     ChatChunk,
     ChatRequest,
@@ -37,13 +38,14 @@ from polyroute.types import (
     ToolResultPart,
     ToolSpec,
 )
-from polyroute_bedrock import AwsEventStreamFraming, BedrockProvider
+from polyroute_bedrock import BedrockProvider
 from polyroute_bedrock.standin import BedrockResponder
 
 pytestmark = pytest.mark.standin
 AKID, SECRET = "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 TOKEN = "ABSKstandin-bedrock-api-key-0123456789"
 MODEL = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+TIMEOUTS = wire.Timeouts(connect=5, read=5, total=None)
 SONG = ToolSpec(name="top_song", description="Most popular song on a station", parameters={
     "type": "object", "properties": {"sign": {"type": "string"}}, "required": ["sign"]})
 
@@ -65,10 +67,7 @@ def prov(server: StandinServer) -> BedrockProvider:
 
 
 def send(http: HttpRequest) -> HttpResponse:
-    with httpx.Client(timeout=5) as client:
-        r = client.request(http.method, http.url, headers=dict(http.headers),
-                           content=http.content)
-        return HttpResponse(r.status_code, dict(r.headers), r.content)
+    return wire.send(http, timeouts=TIMEOUTS)
 
 
 def call(prov: BedrockProvider, req: ChatRequest) -> ChatResponse:
@@ -82,23 +81,12 @@ content_type: list[str] = []
 
 
 def stream(prov: BedrockProvider, req: ChatRequest) -> list[ChatChunk]:
-    http = prov.build_request(req, MODEL, stream=True)
-    parser, framing = prov.stream_parser(MODEL), AwsEventStreamFraming()
-    chunks: list[ChatChunk] = []
     content_type.clear()
-    with httpx.Client(timeout=5) as client, client.stream(
-            "POST", http.url, headers=dict(http.headers), content=http.content) as r:
-        if r.status_code >= 300:
-            r.read()
-            raise prov.parse_error(HttpResponse(r.status_code, dict(r.headers), r.content), MODEL)
-        content_type.append(r.headers["content-type"])
-        for data in r.iter_bytes():
-            for event in framing.feed(data):
-                chunks.extend(parser.feed(event))
-    for event in framing.close():
-        chunks.extend(parser.feed(event))
-    chunks.extend(parser.close())
-    return chunks
+    reply = wire.open_stream(prov.build_request(req, MODEL, stream=True), timeouts=TIMEOUTS)
+    if reply.error is not None:
+        raise prov.parse_error(reply.error, MODEL)
+    content_type.append(reply.headers["content-type"])
+    return parse_events(prov.stream_parser(MODEL), reply.events)
 
 
 def test_signed_text_answer(prov: BedrockProvider, server: StandinServer) -> None:

@@ -14,6 +14,7 @@ import pytest
 from polyroute.errors import ServerError, StreamInterruptedError
 from polyroute.framing import SSEDecoder
 from polyroute.providers.base import ProviderSettings
+from polyroute.testing.streams import parse_stream
 from polyroute.types import ChatChunk
 from polyroute_cohere import CohereProvider
 
@@ -31,12 +32,7 @@ def raw(*events: dict[str, Any]) -> bytes:
 
 
 def run(data: bytes) -> list[ChatChunk]:
-    parser, decoder = P.stream_parser("command-a-03-2025"), SSEDecoder()
-    out: list[ChatChunk] = []
-    for event in [*decoder.feed(data), *decoder.close()]:
-        out.extend(parser.feed(event))
-    out.extend(parser.close())
-    return out
+    return parse_stream(P.stream_parser("command-a-03-2025"), data)
 
 
 def delta(text: str) -> dict[str, Any]:

@@ -7,7 +7,6 @@ that is not fallen back from.
 
 from __future__ import annotations
 
-import gc
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +16,8 @@ import pytest
 from polyroute.errors import BadRequestError, ContentPolicyError, NoRouteError
 from polyroute.plugins.manager import PluginRegistry
 from polyroute.router import Router
+from polyroute.testing.routers import router_for
+from polyroute.testing.sleeps import SleepRecorder
 from polyroute.testing.standin import Fault, StandinServer
 from polyroute.types import (
     ChatRequest,
@@ -34,19 +35,6 @@ pytestmark = pytest.mark.standin
 KEY = "AIzaSy-router-0000000000000000000"
 
 
-class Sleeps:
-    """Stands in for time.sleep / asyncio.sleep: records the waits."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-
-    async def asleep(self, seconds: float) -> None:
-        self.waits.append(seconds)
-
-
 @pytest.fixture(scope="module")
 def servers() -> Iterator[tuple[StandinServer, StandinServer]]:
     responder = GeminiResponder(blocked_words=("forbidden",))
@@ -56,11 +44,11 @@ def servers() -> Iterator[tuple[StandinServer, StandinServer]]:
 
 @pytest.fixture
 def setup(servers: tuple[StandinServer, StandinServer]
-          ) -> Iterator[tuple[Router, StandinServer, StandinServer, Sleeps]]:
+          ) -> Iterator[tuple[Router, StandinServer, StandinServer, SleepRecorder]]:
     main, backup = servers
     for s in servers:
         s.clear()
-    sleeps = Sleeps()
+    sleeps = SleepRecorder()
     config: dict[str, Any] = {
         "providers": {
             "gemini": {"type": "gemini", "base_url": main.url, "api_key": KEY},
@@ -72,18 +60,11 @@ def setup(servers: tuple[StandinServer, StandinServer]
         "retry": {"attempts": 2, "initial_backoff": 0.1},
         "timeouts": {"read": 2, "total": 20},
     }
-    registry = PluginRegistry.create(load_entrypoints=False, plugins=[plugin])
-    router = Router(config, registry=registry, sleep=sleeps, asleep=sleeps.asleep)
-    yield router, main, backup, sleeps
-    router.close()
-    # Free the router's reference cycles (tracebacks holding generator frames) here:
-    # on CPython 3.11.7 a finalizer run by the GC inside ast.parse makes it fail with
-    # "AST constructor recursion depth mismatch" (a CPython bug), which a later lazy
-    # import under pytest's assertion rewriting (pytest-recording's) would hit.
-    gc.collect()
+    with router_for(config, plugin, sleeps=sleeps) as router:
+        yield router, main, backup, sleeps
 
 
-Setup = tuple[Router, StandinServer, StandinServer, Sleeps]
+Setup = tuple[Router, StandinServer, StandinServer, SleepRecorder]
 
 
 def ask(text: str = "What is 2+2?") -> ChatRequest:

@@ -7,14 +7,14 @@ whose history carries a foreign tool-call id.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from polyroute.plugins.manager import PluginRegistry
 from polyroute.router import Router
+from polyroute.testing.routers import router_for
+from polyroute.testing.sleeps import SleepRecorder
 from polyroute.testing.standin import Fault, StandinServer
 from polyroute.types import (
     ChatRequest,
@@ -32,26 +32,13 @@ pytestmark = pytest.mark.standin
 KEY = "mistral-router-key-000000000000"
 
 
-class Sleeps:
-    """Stands in for time.sleep / asyncio.sleep: records the waits."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-
-    async def asleep(self, seconds: float) -> None:
-        self.waits.append(seconds)
-
-
 @pytest.fixture(scope="module")
 def servers() -> Iterator[tuple[StandinServer, StandinServer]]:
     with StandinServer(MistralResponder()) as main, StandinServer(MistralResponder()) as backup:
         yield main, backup
 
 
-Setup = tuple[Router, StandinServer, StandinServer, Sleeps]
+Setup = tuple[Router, StandinServer, StandinServer, SleepRecorder]
 
 
 @pytest.fixture
@@ -59,7 +46,7 @@ def setup(servers: tuple[StandinServer, StandinServer]) -> Iterator[Setup]:
     main, backup = servers
     for s in servers:
         s.clear()
-    sleeps = Sleeps()
+    sleeps = SleepRecorder()
     config: dict[str, Any] = {
         "providers": {
             "mistral": {"type": "mistral", "base_url": main.url + "/v1", "api_key": KEY},
@@ -70,15 +57,8 @@ def setup(servers: tuple[StandinServer, StandinServer]) -> Iterator[Setup]:
         "retry": {"attempts": 2, "initial_backoff": 0.1},
         "timeouts": {"read": 2, "total": 20},
     }
-    registry = PluginRegistry.create(load_entrypoints=False, plugins=[plugin])
-    router = Router(config, registry=registry, sleep=sleeps, asleep=sleeps.asleep)
-    yield router, main, backup, sleeps
-    router.close()
-    # Free the router's reference cycles (tracebacks holding generator frames) here:
-    # on CPython 3.11.7 a finalizer run by the GC inside ast.parse makes it fail with
-    # "AST constructor recursion depth mismatch" (a CPython bug), which a later lazy
-    # import under pytest's assertion rewriting (pytest-recording's) would hit.
-    gc.collect()
+    with router_for(config, plugin, sleeps=sleeps) as router:
+        yield router, main, backup, sleeps
 
 
 def ask(*messages: Message, **kw: Any) -> ChatRequest:

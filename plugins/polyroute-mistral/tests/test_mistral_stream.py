@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from polyroute.errors import ServerError, StreamInterruptedError
-from polyroute.framing import SSEDecoder
 from polyroute.providers.base import ProviderSettings
+from polyroute.testing.streams import parse_stream
 from polyroute.types import ChatChunk
 from polyroute_mistral import MistralProvider
 
@@ -23,12 +23,7 @@ BASE = {"id": "e8d6b7d9a8b54c8c9f2b2c4f4c3d2e1f", "object": "chat.completion.chu
 
 
 def run(raw: bytes) -> list[ChatChunk]:
-    parser, decoder = P.stream_parser("mistral-small-latest"), SSEDecoder()
-    out: list[ChatChunk] = []
-    for event in [*decoder.feed(raw), *decoder.close()]:
-        out.extend(parser.feed(event))
-    out.extend(parser.close())
-    return out
+    return parse_stream(P.stream_parser("mistral-small-latest"), raw)
 
 
 def events(*deltas: tuple[dict[str, Any], str | None, dict[str, Any] | None],

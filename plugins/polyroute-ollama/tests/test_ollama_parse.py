@@ -20,8 +20,8 @@ from polyroute.errors import (
     ServerError,
     StreamInterruptedError,
 )
-from polyroute.framing import NDJSONDecoder
 from polyroute.providers.base import HttpResponse, ProviderSettings
+from polyroute.testing.streams import parse_stream
 from polyroute.types import ChatChunk
 from polyroute_ollama import OllamaProvider
 from polyroute_ollama.parse import tool_call_id
@@ -136,16 +136,8 @@ def done_line(**kw: Any) -> bytes:
 
 
 def run(raw: bytes, pieces: int = 1) -> tuple[list[ChatChunk], Any]:
-    parser, decoder = PROV.stream_parser("llama3.2"), NDJSONDecoder()
-    chunks: list[ChatChunk] = []
-    size = max(1, len(raw) // pieces)
-    for i in range(0, len(raw), size):
-        for event in decoder.feed(raw[i:i + size]):
-            chunks.extend(parser.feed(event))
-    for event in decoder.close():
-        chunks.extend(parser.feed(event))
-    chunks.extend(parser.close())
-    return chunks, parser
+    parser = PROV.stream_parser("llama3.2")
+    return parse_stream(parser, raw, framing="ndjson", step=max(1, len(raw) // pieces)), parser
 
 
 @pytest.mark.parametrize("pieces", [1, 7, 1000])

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from polyroute.plugins import PluginRegistry
 from polyroute.router import Router
+from polyroute.testing.routers import router_for, trail
+from polyroute.testing.sleeps import SleepRecorder
 from polyroute.testing.standin import Fault, StandinServer
 from polyroute.types import ChatRequest, Message, RoutingHints, ToolSpec
 from polyroute_ollama import plugin as ollama_plugin
@@ -28,11 +29,7 @@ def servers() -> Iterator[tuple[StandinServer, StandinServer]]:
 def setup(servers: tuple[StandinServer, StandinServer]) -> Iterator[
         tuple[Router, StandinServer, StandinServer, list[float]]]:
     a, b = servers
-    waits: list[float] = []
-
-    async def asleep(seconds: float) -> None:
-        waits.append(seconds)
-
+    sleeps = SleepRecorder()
     config: dict[str, Any] = {
         "providers": {
             "gpu": {"type": "ollama", "base_url": a.url},
@@ -42,21 +39,15 @@ def setup(servers: tuple[StandinServer, StandinServer]) -> Iterator[
         "retry": {"attempts": 2, "initial_backoff": 0.1},
         "timeouts": {"read": 2, "total": 20},
     }
-    registry = PluginRegistry.create(load_entrypoints=False, plugins=[ollama_plugin])
-    router = Router(config, registry=registry, sleep=waits.append, asleep=asleep)
-    a.clear()
-    b.clear()
-    yield router, a, b, waits
-    router.close()
+    with router_for(config, ollama_plugin, sleeps=sleeps) as router:
+        a.clear()
+        b.clear()
+        yield router, a, b, sleeps.waits
 
 
 def ask(**kw: Any) -> ChatRequest:
     return ChatRequest(messages=[Message.user("What is 2+2?")],
                        routing=RoutingHints(agent="bot"), **kw)
-
-
-def trail(r: Any) -> list[tuple[str, str | None, str]]:
-    return [(a.provider, a.error, a.action) for a in r.attempts]
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])

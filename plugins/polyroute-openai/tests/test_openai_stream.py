@@ -16,6 +16,7 @@ from polyroute.errors import (
 from polyroute.framing import SSEDecoder
 from polyroute.providers.base import ProviderSettings, StreamEvent
 from polyroute.secrets import Secret
+from polyroute.testing.streams import parse_stream
 from polyroute.types import ChatChunk
 from polyroute_openai import OpenAIProvider
 
@@ -37,15 +38,7 @@ def delta(d: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
 
 def run(body: bytes, *, split: int = 7) -> list[ChatChunk]:
     """Feed ``body`` in awkward pieces, as a network would."""
-    decoder, parser = SSEDecoder(), P.stream_parser("gpt-4o-mini")
-    out: list[ChatChunk] = []
-    for i in range(0, len(body), split):
-        for event in decoder.feed(body[i:i + split]):
-            out.extend(parser.feed(event))
-    for event in decoder.close():
-        out.extend(parser.feed(event))
-    out.extend(parser.close())
-    return out
+    return parse_stream(P.stream_parser("gpt-4o-mini"), body, step=split)
 
 
 # from https://platform.openai.com/docs/api-reference/chat/create (example "Streaming"),

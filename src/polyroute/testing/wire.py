@@ -31,7 +31,7 @@ import httpx
 from polyroute.providers.base import HttpRequest, HttpResponse, StreamEvent
 from polyroute.transport import Timeouts, Transport
 
-__all__ = ["DEFAULT_TIMEOUTS", "StreamReply", "open_stream", "send"]
+__all__ = ["DEFAULT_TIMEOUTS", "StreamReply", "Timeouts", "open_stream", "send"]
 
 # Long enough for a real API while recording; replay never waits.
 DEFAULT_TIMEOUTS = Timeouts(connect=10.0, read=60.0, total=None)
