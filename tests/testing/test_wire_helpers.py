@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
+import vcr
+from echo_provider import EchoProvider
 
 from polyroute.errors import (
     ProviderConnectionError,
     ProviderTimeoutError,
     StreamInterruptedError,
 )
-from polyroute.providers.base import HttpRequest
+from polyroute.providers.base import HttpRequest, ProviderSettings
 from polyroute.testing import wire
+from polyroute.testing.standin import StandinServer
 from polyroute.testing.streams import parse_events
+from polyroute.types import ChatRequest, Message
 
 URL = "https://api.example.test/v1/chat"
 
@@ -127,3 +132,27 @@ def test_ndjson_framing_and_parse_events() -> None:
                              transport=httpx.MockTransport(handler))
     chunks = parse_events(Texts(), reply.events)
     assert [c.text for c in chunks] == ["a", "b", ""] and chunks[-1].finish_reason == "stop"
+
+
+def test_record_then_replay_through_the_transport(tmp_path: Path, primary: StandinServer) -> None:
+    """What `make record` does, against a loopback stand-in instead of a real API: the
+    cassette written while sending through the Transport replays with no server."""
+    provider = EchoProvider(ProviderSettings(name="echo", type="echo", base_url=primary.url))
+    request = ChatRequest(messages=[Message.user("hello there")])
+    recorder = vcr.VCR(cassette_library_dir=str(tmp_path), record_mode="all",
+                       match_on=["method", "scheme", "host", "port", "path", "body"])
+    with recorder.use_cassette("echo.yaml"):
+        live = wire.send(provider.build_request(request, "m", stream=False))
+        live_stream = wire.open_stream(provider.build_request(request, "m", stream=True))
+    assert live.status == 200 and live_stream.status == 200 and len(primary.requests) == 2
+
+    replayer = vcr.VCR(cassette_library_dir=str(tmp_path), record_mode="none",
+                       match_on=["method", "scheme", "host", "port", "path", "body"])
+    with replayer.use_cassette("echo.yaml"):
+        again = wire.send(provider.build_request(request, "m", stream=False))
+        again_stream = wire.open_stream(provider.build_request(request, "m", stream=True))
+    assert len(primary.requests) == 2  # nothing reached the stand-in
+    assert provider.parse_response(again, "m").message.text == "primary says: hello there"
+    chunks = parse_events(provider.stream_parser("m"), again_stream.events)
+    assert "".join(c.text for c in chunks).strip() == "primary says: hello there"
+    assert [e.data for e in again_stream.events] == [e.data for e in live_stream.events]
