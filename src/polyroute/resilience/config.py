@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
     "BreakerConfig",
+    "CooldownConfig",
     "DeploymentLimit",
     "FailureClass",
     "HealthConfig",
@@ -109,6 +110,22 @@ class DeploymentLimit(_Strict):
     max_wait: float | None = Field(None, ge=0)
 
 
+class CooldownConfig(_Strict):
+    """``rate_limits.cooldown``: after repeated 429s, route around the deployment for a
+    while instead of hammering it (LiteLLM's cooldown). A 429 with ``Retry-After``
+    starts one of that length at once; without it, the ``after``-th consecutive 429
+    starts one of ``initial`` seconds, x ``multiplier`` for each further one in a row
+    (the 429 that ends a cooldown starts the next), up to ``max``. A success ends it."""
+
+    enabled: bool = True
+    after: int = Field(3, ge=1)
+    """Consecutive 429s (rate_limit or quota) without Retry-After that start a cooldown."""
+    initial: float = Field(5.0, gt=0, allow_inf_nan=False)
+    multiplier: float = Field(2.0, ge=1, allow_inf_nan=False)
+    max: float = Field(300.0, gt=0, allow_inf_nan=False)
+    """Cap on every cooldown, a provider's Retry-After included."""
+
+
 class RateLimitsConfig(_Strict):
     """Requests and tokens per window, per deployment. Provider ``rpm``/``tpm`` apply to
     each of its deployments; ``deployments`` (keyed ``provider/model`` or ``provider``)
@@ -125,6 +142,7 @@ class RateLimitsConfig(_Strict):
     adaptive_factor: float = Field(0.5, gt=0, lt=1)
     adaptive_floor: float = Field(0.1, gt=0, le=1)
     recovery: float = Field(120.0, gt=0)
+    cooldown: CooldownConfig = Field(default_factory=CooldownConfig)
     deployments: dict[str, DeploymentLimit] = Field(default_factory=dict)
 
     _norm = field_validator("deployments", mode="before")(classmethod(

@@ -12,6 +12,11 @@ catalog says the model lacks a capability the request needs (tools, vision,
 JSON mode, JSON schema), or its context window cannot hold the estimated
 prompt plus the requested output (``max_tokens``). A model the catalog does
 not know is never skipped for capabilities or size: unknown is not "no".
+
+A guard may return a ``Deferred`` reason (a rate-limit cooldown): the candidate
+is skipped while another one is usable, and kept when nothing else is, so a
+single deployment is still called (its retries honour Retry-After) rather than
+refused outright.
 """
 
 from __future__ import annotations
@@ -24,7 +29,15 @@ from polyroute.errors import CandidateOutcome, ConfigError, NoRouteError
 from polyroute.tokens import estimate_prompt_tokens
 from polyroute.types import Capability, ChatRequest, GenerationParams, ModelInfo
 
-__all__ = ["Deployment", "Plan", "Planner", "TokenNeed", "parse_model_ref", "window_reason"]
+__all__ = [
+    "Deferred", "Deployment", "Plan", "Planner", "TokenNeed", "parse_model_ref", "window_reason",
+]
+
+
+class Deferred(str):
+    """A skip reason that yields: the candidate is skipped only if another is usable."""
+
+    __slots__ = ()
 
 
 def parse_model_ref(ref: str) -> tuple[str, str]:
@@ -238,16 +251,25 @@ class Planner:
                 ready[name] = self._readiness(name)
             return ready[name]
 
+        deferred: list[list[Deployment]] = []
         for tier in src.tiers:
-            usable = []
+            usable, later = [], []
             for dep in tier:
                 reason = self._skip(dep, needed, request, need, readiness)
                 if reason is None:
                     usable.append(dep)
                 else:
+                    if isinstance(reason, Deferred):
+                        later.append(dep)
                     skipped.append(CandidateOutcome(dep.provider, dep.model, reason, skipped=True))
             if usable:
                 tiers.append(strategy(usable, request) if len(usable) > 1 else usable)
+            if later:
+                deferred.append(later)
+        if not tiers and deferred:  # nothing else can serve: the deferred ones may
+            kept = {d for tier in deferred for d in tier}
+            skipped = [o for o in skipped if Deployment(o.provider, o.model) not in kept]
+            tiers = [strategy(t, request) if len(t) > 1 else t for t in deferred]
         chain = [d for d in src.policy_chain if self._readiness(d.provider) is None]
         return Plan(src.description, tiers, src.params, src.strategy, skipped, chain)
 
@@ -267,10 +289,20 @@ class Planner:
         reason = readiness(dep.provider)
         if reason is not None:
             return reason
+        deferred: Deferred | None = None  # only if no hard reason follows
         for check in self._skip_checks:
             reason = check(dep, request)
-            if reason is not None:
+            if reason is None:
+                continue
+            if not isinstance(reason, Deferred):
                 return reason
+            deferred = deferred or reason
+        return self._catalog_reason(dep, needed, request, need) or deferred
+
+    def _catalog_reason(
+        self, dep: Deployment, needed: set[Capability], request: ChatRequest,
+        need: TokenNeed | Callable[[], TokenNeed] | None,
+    ) -> str | None:
         info = self._info(dep)
         if info is None:
             return None
