@@ -31,7 +31,8 @@ from polyroute.routing.plan import Deployment, Plan
 from polyroute.secrets import redact
 from polyroute.types import Attempt, ChatRequest, ChatResponse
 
-__all__ = ["Call", "DeferredSkip", "RetryPolicy", "as_provider_error"]  # RetryPolicy: resilience.retry
+# RetryPolicy is re-exported from resilience.retry
+__all__ = ["Call", "DeferredSkip", "RetryPolicy", "as_provider_error"]
 
 
 class DeferredSkip(CandidateSkipped):
