@@ -96,6 +96,9 @@ class HealthConfig(_Strict):
     history: int = Field(60, ge=1, le=10_000)
     """Buckets kept (bounded history)."""
     ewma_alpha: float = Field(0.3, gt=0, le=1)
+    latency_min_samples: int = Field(5, ge=1)
+    """``max_latency_ms`` judges a deployment on its p95 over the current and previous
+    window only once they hold this many successful calls; with fewer it is kept."""
     probe_interval: float | None = Field(None, gt=0)
     """Seconds between active probes of every configured deployment (``None``: off)."""
     probe_timeout: float = Field(10.0, gt=0)

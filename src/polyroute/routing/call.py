@@ -27,7 +27,7 @@ from polyroute.resilience.classes import error_class
 from polyroute.resilience.failover import FailoverStats
 from polyroute.resilience.retry import RetryPolicy
 from polyroute.routing.guards import CandidateSkipped, Guard
-from polyroute.routing.plan import Deployment, Plan
+from polyroute.routing.plan import LATENCY_SKIP, Deployment, Plan
 from polyroute.secrets import redact
 from polyroute.types import Attempt, ChatRequest, ChatResponse
 
@@ -274,6 +274,10 @@ class Call:
             return self._skip_errors[0]
         if not self.plan.candidates and not tried:
             msg = f"no usable candidate for {self.plan.description}"
+            limit = self.request.routing.max_latency_ms
+            if limit is not None and any(LATENCY_SKIP in o.reason for o in self.outcomes):
+                msg += (f": none fits max_latency_ms={limit:g} — raise it or drop it, or add "
+                        f"a faster deployment (`polyroute health` shows each one's p95)")
         else:
             msg = f"every candidate for {self.plan.description} failed ({tried} tried)"
         err = NoRouteError(msg, self.outcomes)
