@@ -149,3 +149,46 @@ def test_bad_cooldown_config_is_a_config_error_naming_the_field(bad: dict[str, A
     with pytest.raises(ConfigError) as err:
         Router({"rate_limits": {"cooldown": bad}})
     assert "rate_limits.cooldown" in str(err.value)
+
+
+def test_async_calls_and_a_call_under_way_fall_back_at_the_next_429(
+    openai_pair: tuple[StandinServer, StandinServer], clock: FakeClock,
+) -> None:
+    import asyncio
+
+    bad, good = openai_pair
+
+    async def run() -> list[list[tuple[str, str | None, str]]]:
+        trails = []
+        async with _openai_router(bad, good, clock) as router:
+            for _ in range(3):
+                resp = await router.achat(ask())
+                trails.append([(a.provider, a.error, a.action) for a in resp.attempts])
+                clock.advance(6)  # past the first cooldown (5 s), not the second (10 s)
+        return trails
+
+    first, probe, skipped = asyncio.run(run())
+    assert [a[0] for a in first] == ["bad", "bad", "bad", "good"]  # retries, then cooldown
+    # the cooldown ended: one try, its 429 starts the next cooldown, which ends the retries
+    assert probe == [("bad", "RateLimitError", "fell_back"), ("good", None, "answered")]
+    assert skipped == [("good", None, "answered")]
+    assert len(bad.requests) == 4
+
+
+def test_routers_sharing_a_store_share_the_cooldown(
+    echo_registry: Any, primary: StandinServer, secondary: StandinServer, clock: FakeClock,
+) -> None:
+    store = MemoryStore()
+    config = {
+        "providers": {"primary": {"type": "echo", "base_url": primary.url},
+                      "secondary": {"type": "echo", "base_url": secondary.url}},
+        "agents": {"bot": {"model": "primary:m1", "fallbacks": ["secondary:m2"]}},
+        "retry": {"attempts": 1},
+    }
+    a = Router(config, registry=echo_registry, state=store, clock=clock, sleep=clock.sleep)
+    b = Router(config, registry=echo_registry, state=store, clock=clock, sleep=clock.sleep)
+    with a, b:
+        primary.push(Fault.status(429, retry_after=60))
+        assert a.chat(ask()).provider == "secondary"
+        assert b.chat(ask()).provider == "secondary"  # the other process skips it too
+        assert len(primary.requests) == 1
