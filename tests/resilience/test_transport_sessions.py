@@ -130,3 +130,30 @@ def test_sync_close_closes_an_idle_loops_session_at_once(
         assert all(_closed(p) for p in pools)
     finally:
         loop.close()
+
+
+@pytest.mark.parametrize("closing", ["close", "aclose"])
+def test_routed_chat_model_used_from_two_asyncio_runs_closes_its_pools(
+    pools: list[Any], caplog: pytest.LogCaptureFixture, closing: str
+) -> None:
+    from polyroute.langchain import RoutedChatModel
+    from polyroute_openai.standin import OpenAIResponder
+
+    with StandinServer(OpenAIResponder()) as server:
+        llm = RoutedChatModel(
+            config={"providers": {"o": {"type": "openai", "base_url": server.url + "/v1",
+                                        "api_key": "sk-x"}}},
+            model="o:gpt-4.1-mini",
+        )
+
+        def body() -> None:
+            asyncio.run(llm.ainvoke("hi"))
+            asyncio.run(llm.ainvoke("hi"))
+            if closing == "close":
+                llm.close()
+            else:
+                asyncio.run(llm.aclose())
+
+        assert _leaks(body, caplog) == []
+    sessions = [p for p in pools if isinstance(p, aiohttp.ClientSession)]
+    assert len(sessions) == 2 and all(s.closed for s in sessions)
