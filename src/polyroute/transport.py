@@ -13,7 +13,6 @@ import asyncio
 import json
 import threading
 import time
-import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from polyroute.errors import (
 )
 from polyroute.framing import decoder_for
 from polyroute.providers.base import HttpRequest, HttpResponse, StreamEvent
+from polyroute.transport_loops import PerLoop
 
 if TYPE_CHECKING:
     from polyroute.transport_aiohttp import AiohttpSender
@@ -137,10 +137,11 @@ class Transport:
             from polyroute.transport_aiohttp import AiohttpSender
 
             self._sender = AiohttpSender(limit=max_connections, verify=verify)
-        # One pool per event loop, dropped with its loop (an AsyncClient is loop-bound).
-        self._async_clients: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, httpx.AsyncClient
-        ] = weakref.WeakKeyDictionary()
+        # One pool per event loop (an AsyncClient is loop-bound), closed with it at the latest.
+        self._async_clients: PerLoop[httpx.AsyncClient] = PerLoop(
+            lambda: httpx.AsyncClient(limits=self._limits, verify=self._verify),
+            _aclose_client, lambda c: c.is_closed,
+        )
         self._lock = threading.Lock()
 
     # Clients are created on first use: a router that only answers async never
@@ -154,15 +155,10 @@ class Transport:
                     self._client = httpx.Client(limits=self._limits, verify=self._verify)
         return self._client
 
-    def async_client(self) -> httpx.AsyncClient:
+    async def async_client(self) -> httpx.AsyncClient:
         if self._fixed_async_client is not None:
             return self._fixed_async_client
-        loop = asyncio.get_running_loop()
-        client = self._async_clients.get(loop)
-        if client is None or client.is_closed:
-            client = httpx.AsyncClient(limits=self._limits, verify=self._verify)
-            self._async_clients[loop] = client
-        return client
+        return self._async_clients.get() or await self._async_clients.get_or_open()
 
     # --- one-shot ------------------------------------------------------------
 
@@ -198,7 +194,7 @@ class Transport:
                     exc, provider, model, stream_started=False
                 ) from exc
         try:
-            r = await self.async_client().request(
+            r = await (await self.async_client()).request(
                 req.method, req.url, content=body, headers=headers,
                 timeout=timeouts.httpx_timeout(remaining, stream=False),
             )
@@ -263,7 +259,7 @@ class Transport:
         remaining: float | None = None,
     ) -> AsyncIterator[tuple[HttpResponse | None, AsyncIterator[StreamEvent]]]:
         body, headers = _encode(req)
-        client = self.async_client()
+        client = await self.async_client()
         request = client.build_request(
             req.method, req.url, content=body, headers=headers,
             timeout=timeouts.httpx_timeout(remaining, stream=True),
@@ -313,18 +309,26 @@ class Transport:
     # --- lifecycle -----------------------------------------------------------
 
     def close(self) -> None:
+        """Close the sync pool and every event loop's async pool (an idle loop runs its
+        close; a running one closes it at the latest when it ends)."""
         if self._client is not None:
             self._client.close()
             self._client = None
+        if self._sender is not None:
+            self._sender.close()
+        self._async_clients.close()
 
     async def aclose(self) -> None:
         if self._sender is not None:
             await self._sender.aclose()
-        loop = asyncio.get_running_loop()
-        client = self._async_clients.pop(loop, None) or self._fixed_async_client
-        if client is not None:
-            await client.aclose()
+        await self._async_clients.aclose_current()
+        if self._fixed_async_client is not None:
+            await self._fixed_async_client.aclose()
         self.close()
+
+
+async def _aclose_client(client: httpx.AsyncClient) -> None:
+    await client.aclose()
 
 
 async def _empty() -> AsyncIterator[Any]:

@@ -10,38 +10,32 @@ call from ~1,050 µs to ~440 µs. Streams and the sync path stay on httpx
 
 from __future__ import annotations
 
-import asyncio
-import weakref
-
 import aiohttp
 from yarl import URL
 
 from polyroute.providers.base import HttpRequest, HttpResponse
+from polyroute.transport_loops import PerLoop
 
 __all__ = ["NETWORK_ERRORS", "AiohttpSender"]
 
 
 class AiohttpSender:
-    """A pooled ``aiohttp.ClientSession`` per event loop (sessions are loop-bound)."""
+    """A pooled ``aiohttp.ClientSession`` per event loop (sessions are loop-bound),
+    each closed by ``aclose``/``close`` or when its loop ends (``PerLoop``)."""
 
     def __init__(self, *, limit: int, verify: bool) -> None:
         self._limit = limit
         self._verify = verify
-        self._sessions: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, aiohttp.ClientSession
-        ] = weakref.WeakKeyDictionary()
+        self._sessions: PerLoop[aiohttp.ClientSession] = PerLoop(
+            self._new_session, _close_session, lambda s: s.closed, _release_dead,
+        )
         self._timeouts: dict[tuple[float, float], aiohttp.ClientTimeout] = {}
 
-    def _session(self) -> aiohttp.ClientSession:
-        loop = asyncio.get_running_loop()
-        session = self._sessions.get(loop)
-        if session is None or session.closed:
-            session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._limit, ssl=self._verify),
-                skip_auto_headers=("User-Agent",),
-            )
-            self._sessions[loop] = session
-        return session
+    def _new_session(self) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self._limit, ssl=self._verify),
+            skip_auto_headers=("User-Agent",),
+        )
 
     def _timeout(self, connect: float, read: float) -> aiohttp.ClientTimeout:
         # The router enforces the call's total deadline itself (asyncio.timeout).
@@ -62,17 +56,32 @@ class AiohttpSender:
         """Send and read the whole body. Raises ``NETWORK_ERRORS`` on network failure."""
         # encoded=True: send the URL exactly as the provider built it (aiohttp would
         # otherwise re-quote it, e.g. unescape %3A, and break a SigV4 signature).
-        async with self._session().request(
+        session = self._sessions.get() or await self._sessions.get_or_open()
+        async with session.request(
             req.method, URL(req.url, encoded=True), data=body, headers=headers,
             timeout=self._timeout(connect, read),
         ) as r:
             return HttpResponse(r.status, r.headers, await r.read())
 
     async def aclose(self) -> None:
-        loop = asyncio.get_running_loop()
-        session = self._sessions.pop(loop, None)
-        if session is not None:
-            await session.close()
+        """Close this loop's session, and every other loop's as far as it can be."""
+        await self._sessions.aclose_current()
+
+    def close(self) -> None:
+        """Close every loop's session from sync code (see ``PerLoop.close``)."""
+        self._sessions.close()
+
+
+async def _close_session(session: aiohttp.ClientSession) -> None:
+    await session.close()
+
+
+def _release_dead(session: aiohttp.ClientSession) -> None:
+    # Its loop is closed, so no close can run on it; closing the connector without IO
+    # marks the session closed (aiohttp's own close does the same once the loop is gone).
+    connector = session.connector
+    if connector is not None:
+        connector._close()
 
 
 NETWORK_ERRORS: tuple[type[Exception], ...] = (aiohttp.ClientError, TimeoutError)

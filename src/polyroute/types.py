@@ -305,6 +305,8 @@ class Attempt(_Model):
     status: int | None = None
     message: str | None = None
     action: Literal["answered", "retried", "fell_back", "gave_up"] = "answered"
+    retry_after: float | None = None
+    """Seconds the provider asked to wait (``Retry-After``), if it did."""
 
 
 class ChatResponse(_Model):

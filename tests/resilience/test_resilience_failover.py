@@ -20,12 +20,13 @@ from polyroute.testing.standin import Fault, StandinServer
 
 
 def test_failover_counts_by_route_and_reason(
-    make_router, primary: StandinServer, secondary: StandinServer
+    make_router, primary: StandinServer, secondary: StandinServer, clock
 ) -> None:  # type: ignore[no-untyped-def]
     router = make_router(retry={"attempts": 1})
     primary.push(Fault.status(500), Fault.status(429, retry_after=9999))
     router.chat(ask())
     router.chat(ask())
+    clock.advance(301)  # past the rate-limit cooldown that 429 started (capped at 300 s)
     primary.push(Fault.status(401))
     secondary.push(Fault.status(503))
     with pytest.raises(NoRouteError):

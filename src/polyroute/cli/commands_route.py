@@ -32,16 +32,22 @@ class Row:
     model: str
     reason: str | None
     """``None`` if usable, else why it is skipped."""
+    note: str | None = None
+    """A remark on a usable candidate (``max_latency_ms`` not judged, say)."""
 
     @property
     def status(self) -> str:
-        return "ok" if self.reason is None else self.reason
+        if self.reason is not None:
+            return self.reason
+        return "ok" if self.note is None else f"ok ({self.note})"
 
 
 @click.command()
 @click.argument("agent", required=False)
 @click.option("--explain", is_flag=True,
               help="Show the source, strategy, every tier with skip reasons, and params.")
+@click.option("--max-latency-ms", type=float, default=None,
+              help="Simulate a call with this max_latency_ms (judged on observed p95).")
 @target_options(agent=False)
 @capability_options
 @config_options
@@ -49,7 +55,8 @@ class Row:
 @pass_state
 @guarded
 def route(
-    state: State, agent: str | None, explain: bool, task: str | None, model: str | None,
+    state: State, agent: str | None, explain: bool, max_latency_ms: float | None,
+    task: str | None, model: str | None,
     fallbacks: tuple[str, ...], tools: bool, vision: bool, json_schema: bool,
     capabilities: tuple[str, ...], as_json: bool,
 ) -> None:
@@ -65,6 +72,8 @@ def route(
         "(dry run)", agent=agent, task=task, model=model, fallbacks=fallbacks,
         tools=tools, vision=vision, json_schema=json_schema, capabilities=capabilities,
     )
+    if max_latency_ms is not None:
+        request.routing.max_latency_ms = max_latency_ms
     with state.router() as router:
         plan = router.plan(request)
         rows = explain_rows(router, request, plan)
@@ -81,6 +90,7 @@ def route(
             "candidates": [
                 {"tier": r.tier, "order": r.order, "provider": r.provider, "model": r.model,
                  "status": "ok" if r.reason is None else "skipped", "reason": r.reason,
+                 "note": r.note,
                  **_rank_json(ranks.get(f"{r.provider}/{r.model}"))}
                 for r in rows
             ],
@@ -128,7 +138,7 @@ def explain_rows(router: Router, request: ChatRequest, plan: Plan) -> list[Row]:
         if any_usable:
             for dep in next(planned, []):
                 order += 1
-                rows.append(Row(t, order, dep.provider, dep.model, None))
+                rows.append(Row(t, order, dep.provider, dep.model, None, plan.notes.get(dep)))
         rows += skipped_here
     return rows
 

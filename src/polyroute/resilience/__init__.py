@@ -5,6 +5,7 @@ failover statistics and the streaming failure policy.
 Router ──► Planner ──► strategy (orders a tier; may read health)
    │          └─ guards' skip_reason: "circuit open until …"
    └─ per attempt: guards ── CircuitBreaker   (state in router.state)
+                          ── RateLimitCooldown (429s in a row: route around it a while)
                           ── RateLimiter      (windows in router.state)
                           ── HealthTracker    (samples in router.state)
       RetryPolicy (tenacity: stop/wait/retry per error class, Retry-After floor)
@@ -24,6 +25,7 @@ __all__ = [
     "CircuitBreaker",
     "FailoverStats",
     "HealthTracker",
+    "RateLimitCooldown",
     "RateLimiter",
     "RetryPolicy",
     "error_class",
@@ -33,6 +35,7 @@ _WHERE = {
     "CircuitBreaker": "polyroute.resilience.breaker",
     "FailoverStats": "polyroute.resilience.failover",
     "HealthTracker": "polyroute.resilience.health",
+    "RateLimitCooldown": "polyroute.resilience.cooldown",
     "RateLimiter": "polyroute.resilience.ratelimit",
     "RetryPolicy": "polyroute.resilience.retry",
     "error_class": "polyroute.resilience.classes",

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
     "BreakerConfig",
+    "CooldownConfig",
     "DeploymentLimit",
     "FailureClass",
     "HealthConfig",
@@ -95,6 +96,9 @@ class HealthConfig(_Strict):
     history: int = Field(60, ge=1, le=10_000)
     """Buckets kept (bounded history)."""
     ewma_alpha: float = Field(0.3, gt=0, le=1)
+    latency_min_samples: int = Field(5, ge=1)
+    """``max_latency_ms`` judges a deployment on its p95 over the current and previous
+    window only once they hold this many successful calls; with fewer it is kept."""
     probe_interval: float | None = Field(None, gt=0)
     """Seconds between active probes of every configured deployment (``None``: off)."""
     probe_timeout: float = Field(10.0, gt=0)
@@ -107,6 +111,22 @@ class DeploymentLimit(_Strict):
     algorithm: Algorithm | None = None
     on_limit: Literal["wait", "skip"] | None = None
     max_wait: float | None = Field(None, ge=0)
+
+
+class CooldownConfig(_Strict):
+    """``rate_limits.cooldown``: after repeated 429s, route around the deployment for a
+    while instead of hammering it (LiteLLM's cooldown). A 429 with ``Retry-After``
+    starts one of that length at once; without it, the ``after``-th consecutive 429
+    starts one of ``initial`` seconds, x ``multiplier`` for each further one in a row
+    (the 429 that ends a cooldown starts the next), up to ``max``. A success ends it."""
+
+    enabled: bool = True
+    after: int = Field(3, ge=1)
+    """Consecutive 429s (rate_limit or quota) without Retry-After that start a cooldown."""
+    initial: float = Field(5.0, gt=0, allow_inf_nan=False)
+    multiplier: float = Field(2.0, ge=1, allow_inf_nan=False)
+    max: float = Field(300.0, gt=0, allow_inf_nan=False)
+    """Cap on every cooldown, a provider's Retry-After included."""
 
 
 class RateLimitsConfig(_Strict):
@@ -125,6 +145,7 @@ class RateLimitsConfig(_Strict):
     adaptive_factor: float = Field(0.5, gt=0, lt=1)
     adaptive_floor: float = Field(0.1, gt=0, le=1)
     recovery: float = Field(120.0, gt=0)
+    cooldown: CooldownConfig = Field(default_factory=CooldownConfig)
     deployments: dict[str, DeploymentLimit] = Field(default_factory=dict)
 
     _norm = field_validator("deployments", mode="before")(classmethod(

@@ -1,5 +1,6 @@
 """The resilience components of one router, built from its config and sharing its
-``StateStore``: breaker, rate limiter, health (+ optional prober), failover stats."""
+``StateStore``: breaker, rate-limit cooldown, rate limiter, health (+ optional
+prober), failover stats."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from polyroute.config.schema import PolyrouteConfig
 from polyroute.resilience.breaker import CircuitBreaker
+from polyroute.resilience.cooldown import RateLimitCooldown
 from polyroute.resilience.failover import FailoverStats
 from polyroute.resilience.health import HealthProber, HealthTracker
 from polyroute.resilience.ratelimit import RateLimiter
@@ -32,6 +34,8 @@ class Resilience:
         self.breaker = (
             CircuitBreaker(config.breaker, store, clock=clock) if config.breaker.enabled else None
         )
+        cool = config.rate_limits.cooldown
+        self.cooldown = RateLimitCooldown(cool, store, clock=clock) if cool.enabled else None
         self.limiter = RateLimiter(config.rate_limits, config.providers, store, clock=clock,
                                    sleep=sleep, asleep=asleep)
         self.health = (
@@ -47,6 +51,8 @@ class Resilience:
         out: list[Guard] = []
         if self.breaker is not None:
             out.append(self.breaker)
+        if self.cooldown is not None:
+            out.append(self.cooldown)
         if self.limiter.configured:
             out.append(self.limiter)
         if self.health is not None:

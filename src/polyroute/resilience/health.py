@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from polyroute.logs import get_logger
 from polyroute.resilience.config import HealthConfig
 from polyroute.routing.guards import Guard
-from polyroute.routing.plan import Deployment
+from polyroute.routing.plan import LATENCY_SKIP, Deployment, Note
 from polyroute.state import StateStore
 from polyroute.types import Attempt, ChatRequest, ChatResponse
 
@@ -102,7 +102,32 @@ class HealthTracker(Guard):
         self.store.incr(f"h:{dep.key}:{w}:tt", ms, ttl=self._ttl)
         self.store.incr(f"h:{dep.key}:{w}:ttn", 1, ttl=self._ttl)
 
+    def skip_reason(self, dep: Deployment, request: ChatRequest) -> str | None:
+        """``max_latency_ms``: skip ``dep`` if its recent p95 is above it; with too few
+        recent calls to judge, keep it and say so (a ``Note``)."""
+        limit = request.routing.max_latency_ms
+        if limit is None:
+            return None
+        p95, n = self.recent_p95(dep.key)
+        need = self.cfg.latency_min_samples
+        if p95 is None or n < need:
+            return Note(f"max_latency_ms not judged: {n} recent successful calls, "
+                        f"{need} needed")
+        if p95 > limit:
+            return (f"observed p95 latency {p95:,.0f} ms (last {n} calls) {LATENCY_SKIP} "
+                    f"{limit:g}")
+        return None
+
     # --- reading (strategies: a few reads per candidate) ---------------------------------
+
+    def recent_p95(self, key: str) -> tuple[float | None, int]:
+        """(p95 latency in ms, successful calls) over the current and previous window."""
+        w, g = self._w(), self.store.get
+        buckets = [0.0] * len(BOUNDS_MS)
+        for i in (w - 1, w):
+            for b in range(len(BOUNDS_MS)):
+                buckets[b] += float(g(f"h:{key}:{i}:b{b}") or 0)
+        return _quantile(buckets, 0.95), int(sum(buckets))
 
     def latency(self, key: str) -> float | None:
         """EWMA of successful attempts' latency (ms), ``None`` if never measured."""

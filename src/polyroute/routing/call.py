@@ -27,11 +27,17 @@ from polyroute.resilience.classes import error_class
 from polyroute.resilience.failover import FailoverStats
 from polyroute.resilience.retry import RetryPolicy
 from polyroute.routing.guards import CandidateSkipped, Guard
-from polyroute.routing.plan import Deployment, Plan
+from polyroute.routing.plan import LATENCY_SKIP, Deployment, Plan
 from polyroute.secrets import redact
 from polyroute.types import Attempt, ChatRequest, ChatResponse
 
-__all__ = ["Call", "RetryPolicy", "as_provider_error"]  # RetryPolicy: resilience.retry
+# RetryPolicy is re-exported from resilience.retry
+__all__ = ["Call", "DeferredSkip", "RetryPolicy", "as_provider_error"]
+
+
+class DeferredSkip(CandidateSkipped):
+    """A skip that yields (a rate-limit cooldown): ignored for the call's last candidate,
+    so a lone deployment keeps its retries."""
 
 
 def as_provider_error(exc: Exception, dep: Deployment) -> ProviderError:
@@ -143,7 +149,12 @@ class Call:
         tickets: list[Any] = []
         try:
             for guard in self.guards:
-                tickets.append(guard.before_attempt(dep, self.request))
+                try:
+                    tickets.append(guard.before_attempt(dep, self.request))
+                except DeferredSkip:
+                    if not self._last_resort(dep):
+                        raise
+                    tickets.append(None)
         except CandidateSkipped:
             self._cancel(dep, tickets)
             raise
@@ -155,11 +166,21 @@ class Call:
         tickets: list[Any] = []
         try:
             for guard in self.guards:
-                tickets.append(await guard.abefore_attempt(dep, self.request))
+                try:
+                    tickets.append(await guard.abefore_attempt(dep, self.request))
+                except DeferredSkip:
+                    if not self._last_resort(dep):
+                        raise
+                    tickets.append(None)
         except CandidateSkipped:
             self._cancel(dep, tickets)
             raise
         return tickets
+
+    def _last_resort(self, dep: Deployment) -> bool:
+        """No candidate comes after ``dep`` in this call."""
+        order = self.plan.policy_chain if self._policy_chain else self.plan.candidates
+        return dep not in order or order.index(dep) == len(order) - 1
 
     def _cancel(self, dep: Deployment, tickets: list[Any]) -> None:
         for guard, ticket in zip(self.guards, tickets, strict=False):
@@ -212,6 +233,7 @@ class Call:
             provider=dep.provider, model=dep.model, ok=False,
             latency_ms=(time.perf_counter() - t0) * 1000.0,
             error=type(exc).__name__, status=exc.status, message=exc.reason, action="gave_up",
+            retry_after=exc.retry_after,
         )
         self._record(attempt)
         return attempt
@@ -252,6 +274,10 @@ class Call:
             return self._skip_errors[0]
         if not self.plan.candidates and not tried:
             msg = f"no usable candidate for {self.plan.description}"
+            limit = self.request.routing.max_latency_ms
+            if limit is not None and any(LATENCY_SKIP in o.reason for o in self.outcomes):
+                msg += (f": none fits max_latency_ms={limit:g} — raise it or drop it, or add "
+                        f"a faster deployment (`polyroute health` shows each one's p95)")
         else:
             msg = f"every candidate for {self.plan.description} failed ({tried} tried)"
         err = NoRouteError(msg, self.outcomes)

@@ -12,10 +12,21 @@ catalog says the model lacks a capability the request needs (tools, vision,
 JSON mode, JSON schema), or its context window cannot hold the estimated
 prompt plus the requested output (``max_tokens``). A model the catalog does
 not know is never skipped for capabilities or size: unknown is not "no".
+
+A per-call ``max_latency_ms`` skips candidates whose observed p95 latency (the
+health tracker) exceeds it; it is refused with a ``ConfigError`` when it is not a
+positive number or health tracking is off, never ignored. A guard may return a
+``Note`` instead of a reason: the candidate is kept and the note is shown.
+
+A guard may return a ``Deferred`` reason (a rate-limit cooldown): the candidate
+is skipped while another one is usable, and kept when nothing else is, so a
+single deployment is still called (its retries honour Retry-After) rather than
+refused outright.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -24,7 +35,25 @@ from polyroute.errors import CandidateOutcome, ConfigError, NoRouteError
 from polyroute.tokens import estimate_prompt_tokens
 from polyroute.types import Capability, ChatRequest, GenerationParams, ModelInfo
 
-__all__ = ["Deployment", "Plan", "Planner", "TokenNeed", "parse_model_ref", "window_reason"]
+__all__ = [
+    "LATENCY_SKIP", "Deferred", "Deployment", "Note", "Plan", "Planner", "TokenNeed",
+    "parse_model_ref", "window_reason",
+]
+
+LATENCY_SKIP = "exceeds max_latency_ms"
+"""In the reason of a candidate skipped for its observed latency (``max_latency_ms``)."""
+
+
+class Deferred(str):
+    """A skip reason that yields: the candidate is skipped only if another is usable."""
+
+    __slots__ = ()
+
+
+class Note(str):
+    """Not a skip: a remark on a kept candidate (``route --explain`` shows it)."""
+
+    __slots__ = ()
 
 
 def parse_model_ref(ref: str) -> tuple[str, str]:
@@ -80,6 +109,8 @@ class Plan:
     skipped: list[CandidateOutcome] = field(default_factory=list)
     policy_chain: list[Deployment] = field(default_factory=list)
     """Tried instead of the remaining candidates after a content-policy refusal."""
+    notes: dict[Deployment, str] = field(default_factory=dict)
+    """Remarks on kept candidates (too few latency observations to judge, say)."""
 
     @property
     def candidates(self) -> list[Deployment]:
@@ -225,6 +256,7 @@ class Planner:
     # --- the per-call plan -----------------------------------------------------
 
     def plan(self, request: ChatRequest) -> Plan:
+        self._check_hints(request)
         src = self.source(request)
         needed = request.required_capabilities()
         need = _LazyNeed(request, src.params)
@@ -238,18 +270,46 @@ class Planner:
                 ready[name] = self._readiness(name)
             return ready[name]
 
+        deferred: list[list[Deployment]] = []
+        notes: dict[Deployment, str] = {}
         for tier in src.tiers:
-            usable = []
+            usable, later = [], []
             for dep in tier:
-                reason = self._skip(dep, needed, request, need, readiness)
+                reason = self._skip(dep, needed, request, need, readiness, notes)
                 if reason is None:
                     usable.append(dep)
                 else:
+                    if isinstance(reason, Deferred):
+                        later.append(dep)
                     skipped.append(CandidateOutcome(dep.provider, dep.model, reason, skipped=True))
             if usable:
                 tiers.append(strategy(usable, request) if len(usable) > 1 else usable)
+            if later:
+                deferred.append(later)
+        if not tiers and deferred:  # nothing else can serve: the deferred ones may
+            kept = {d for tier in deferred for d in tier}
+            skipped = [o for o in skipped if Deployment(o.provider, o.model) not in kept]
+            tiers = [strategy(t, request) if len(t) > 1 else t for t in deferred]
         chain = [d for d in src.policy_chain if self._readiness(d.provider) is None]
-        return Plan(src.description, tiers, src.params, src.strategy, skipped, chain)
+        return Plan(src.description, tiers, src.params, src.strategy, skipped, chain, notes)
+
+    def _check_hints(self, request: ChatRequest) -> None:
+        """A per-call constraint is applied or refused, never ignored."""
+        limit = request.routing.max_latency_ms
+        if limit is None:
+            return
+        if not (isinstance(limit, int | float) and math.isfinite(limit) and limit > 0):
+            raise ConfigError(
+                f"max_latency_ms must be a positive number of milliseconds, got {limit!r}",
+                field="routing.max_latency_ms", fix="pass e.g. max_latency_ms=2000, or None",
+            )
+        if not self.config.health.enabled:
+            raise ConfigError(
+                "max_latency_ms is judged on observed latency, and health tracking is off",
+                field="health.enabled",
+                fix="set health.enabled: true (the default), or drop max_latency_ms "
+                    "(timeouts.total bounds a call's time)",
+            )
 
     def skip_reason(
         self, dep: Deployment, needed: set[Capability], request: ChatRequest,
@@ -263,14 +323,29 @@ class Planner:
         self, dep: Deployment, needed: set[Capability], request: ChatRequest,
         need: TokenNeed | Callable[[], TokenNeed] | None,
         readiness: Callable[[str], str | None],
+        notes: dict[Deployment, str] | None = None,
     ) -> str | None:
         reason = readiness(dep.provider)
         if reason is not None:
             return reason
+        deferred: Deferred | None = None  # only if no hard reason follows
         for check in self._skip_checks:
             reason = check(dep, request)
-            if reason is not None:
+            if reason is None:
+                continue
+            if isinstance(reason, Note):
+                if notes is not None:
+                    notes[dep] = f"{notes[dep]}; {reason}" if dep in notes else str(reason)
+                continue
+            if not isinstance(reason, Deferred):
                 return reason
+            deferred = deferred or reason
+        return self._catalog_reason(dep, needed, request, need) or deferred
+
+    def _catalog_reason(
+        self, dep: Deployment, needed: set[Capability], request: ChatRequest,
+        need: TokenNeed | Callable[[], TokenNeed] | None,
+    ) -> str | None:
         info = self._info(dep)
         if info is None:
             return None
