@@ -137,14 +137,15 @@ class Call:
     # --- guards around one attempt ---------------------------------------------
 
     def before_attempt(self, dep: Deployment) -> list[Any] | None:
-        """Tickets from every guard; a ``CandidateSkipped`` cancels the earlier ones."""
+        """Tickets from every guard; a ``CandidateSkipped`` (or any error, such as a
+        state store that cannot answer) cancels the earlier ones."""
         if not self.guards:
             return None
         tickets: list[Any] = []
         try:
             for guard in self.guards:
                 tickets.append(guard.before_attempt(dep, self.request))
-        except CandidateSkipped:
+        except BaseException:
             self._cancel(dep, tickets)
             raise
         return tickets
@@ -156,7 +157,7 @@ class Call:
         try:
             for guard in self.guards:
                 tickets.append(await guard.abefore_attempt(dep, self.request))
-        except CandidateSkipped:
+        except BaseException:
             self._cancel(dep, tickets)
             raise
         return tickets
