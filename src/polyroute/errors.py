@@ -254,6 +254,10 @@ class NoRouteError(RoutingError):
         return None
 
 
+def _usd(x: float) -> str:
+    return f"${x:.4f}" if x == 0 or abs(x) >= 0.0001 else f"${x:.2g}"
+
+
 class BudgetExceeded(RoutingError):
     """A budget with ``on_exceed: block`` (or a call's ``max_cost_usd``) stops the call.
 
@@ -276,12 +280,12 @@ class BudgetExceeded(RoutingError):
         self.fix = fix
         if per_request and needed_usd is not None:
             text = (f"budget '{scope}' exceeded: this call's worst case ${needed_usd:.4f} is "
-                    f"over the ${limit_usd:.4f} limit per call; nothing was spent")
+                    f"over the {_usd(limit_usd)} limit per call; nothing was spent")
         else:
             text = f"budget '{scope}' exceeded: spent ${spent_usd:.4f}"
             if reserved_usd:
                 text += f" and ${reserved_usd:.4f} reserved for calls in flight"
-            text += f", of ${limit_usd:.4f}"
+            text += f", of {_usd(limit_usd)}"
             if needed_usd is not None:
                 text += f"; this call needs up to ${needed_usd:.4f}"
         if basis:

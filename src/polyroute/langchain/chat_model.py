@@ -78,6 +78,9 @@ class RoutedChatModel(BaseChatModel):
     task: str | None = None
     """A task route of the config."""
     routing_tags: dict[str, str] = Field(default_factory=dict)
+    max_cost_usd: float | None = None
+    """Per-call cost limit in USD (a call whose worst case is over it is refused with
+    ``BudgetExceeded``); a call's own ``max_cost_usd=`` overrides it."""
     """Tags passed to the router (for observers, ledgers and budgets)."""
     config_path: str | None = None
     """A YAML/TOML config file (``from_config``); serialisable, unlike ``config``."""
@@ -311,6 +314,8 @@ class RoutedChatModel(BaseChatModel):
             tags={**self.routing_tags, **kw.pop("routing_tags", {})},
             **{k: kw.pop(k) for k in _ROUTING if k in kw},
         )
+        if routing.max_cost_usd is None and self.max_cost_usd is not None:
+            routing.max_cost_usd = self.max_cost_usd
         base = GenerationParams(
             temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens,
             seed=self.seed, stop=self.stop or None, extra=dict(self.model_kwargs),
