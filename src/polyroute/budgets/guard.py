@@ -149,7 +149,7 @@ class CostGuard(Guard):
         self._agent_tags = {name: dict(a.tags) for name, a in cfg.agents.items()}
         self._routes: dict[tuple[str | None, str | None, str | None], str | None] = {}
         self._cheapest: dict[int, frozenset[Deployment]] = {}
-        self.ratios = TokenRatios()
+        self.ratios = TokenRatios(state)
 
     # --- planning -----------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from polyroute.cost.pricing import Prices
 from polyroute.errors import BudgetExceeded, RoutingError
 from polyroute.routing.guards import CandidateSkipped, Guard
 from polyroute.routing.plan import Deployment
+from polyroute.state.base import StateStore
 from polyroute.tokens import estimate_prompt_tokens
 from polyroute.types import ChatRequest
 
@@ -31,21 +32,34 @@ __all__ = ["MaxCostGuard", "TokenRatios", "WorstCase", "check_max_cost", "worst_
 
 _RATIO_WINDOW = 32  # the last answered attempts a deployment's ratio is taken over
 _RATIO_CAP = 32.0  # one absurd usage report cannot make every reservation huge
+_RATIO_TTL = 3600.0
 
 
 class TokenRatios:
     """Per deployment, the largest recent ratio of the prompt tokens the provider
     counted to the ones we estimated (≥ 1). Reservations scale the prompt estimate
     by it, so a provider whose tokenizer counts more than ours is reserved for what
-    it will bill, after its first answered call in this process."""
+    it will bill.
 
-    def __init__(self) -> None:
+    With a ``store``, the ratio is shared: a process reads it before its own first
+    answer from a deployment (so a process started late does not reserve at the
+    raw estimate), and publishes it when its own grows. The key expires after an
+    hour without growth, so a deployment that stops over-counting is forgiven."""
+
+    def __init__(self, store: StateStore | None = None) -> None:
         self._seen: dict[Deployment, deque[float]] = {}
+        self._shared: dict[Deployment, float] = {}
+        self._store = store
         self._lock = threading.Lock()
 
     def factor(self, dep: Deployment) -> float:
         seen = self._seen.get(dep)
-        return max(seen, default=1.0) if seen else 1.0
+        if seen:
+            return max(seen)
+        if self._store is None:
+            return 1.0
+        shared = self._store.number(_ratio_key(dep))  # corrupt: StateStoreError, fail closed
+        return min(_RATIO_CAP, max(1.0, shared))
 
     def observe(self, dep: Deployment, estimated: int, counted: int) -> None:
         if estimated <= 0 or counted <= 0:
@@ -56,6 +70,16 @@ class TokenRatios:
             if seen is None:
                 seen = self._seen[dep] = deque(maxlen=_RATIO_WINDOW)
             seen.append(ratio)
+            top = max(seen)
+            publish = top > self._shared.get(dep, 1.0)
+            if publish:
+                self._shared[dep] = top
+        if publish and self._store is not None:
+            self._store.set(_ratio_key(dep), top, ttl=_RATIO_TTL)
+
+
+def _ratio_key(dep: Deployment) -> str:
+    return f"tokratio:{dep.key}"
 
 
 @dataclass(frozen=True, slots=True)
