@@ -175,15 +175,21 @@ class CostGuard(Guard):
         budgets = [b for b in self.budgets if b.applies(dep, request, agent_tags)]
         if not budgets and routing.max_cost_usd is None:
             return _Ticket(prices, [])
-        worst = worst_case(self.book, dep, request, self.ratios.factor(dep))
-        check_max_cost(self.book, dep, request, worst)
+        ratio = self.ratios.factor(dep)
+        # per-call limits judge the call as estimated; reservations in shared windows
+        # take the prompt at its ceiling until the deployment's count is known
+        check = worst_case(self.book, dep, request, ratio)
+        check_max_cost(self.book, dep, request, check)
+        worst = check
+        if ratio is None and any(b.clock is not None for b in budgets):
+            worst = worst_case(self.book, dep, request, ratio, reserve=True)
         est = worst.usd
         holds: list[tuple[Budget, str, float, float | None]] = []
         try:
             for b in budgets:
                 if b.clock is None:  # per request
-                    if est > b.cfg.usd:
-                        self._over(b, dep, request, worst, None, 0.0, 0.0)
+                    if check.usd > b.cfg.usd:
+                        self._over(b, dep, request, check, None, 0.0, 0.0)
                     continue
                 window = b.window()
                 key, ttl = b.key(window), b.ttl(window)
@@ -237,21 +243,23 @@ class CostGuard(Guard):
                     else "let through uncounted: no known price (pricing.unknown: warn)")
         agent_tags = self._agent_tags.get(request.routing.agent or "", {})
         budgets = [b for b in self.budgets if b.applies(dep, request, agent_tags)]
+        ratio = self.ratios.factor(dep)
+        check = worst_case(self.book, dep, request, ratio)
         try:
-            worst = check_max_cost(self.book, dep, request, worst_case(
-                self.book, dep, request, self.ratios.factor(dep)))
+            check_max_cost(self.book, dep, request, check)
         except CandidateSkipped as skip:
             return f"refused: {skip.error or skip.reason}"
         if not budgets:
-            return "no budget" if worst is None else f"ok: worst case ${worst.usd:.4f}"
-        assert worst is not None or budgets
-        worst = worst or worst_case(self.book, dep, request, self.ratios.factor(dep))
+            return ("no budget" if request.routing.max_cost_usd is None
+                    else f"ok: worst case ${check.usd:.4f} within max_cost")
+        worst = check
+        if ratio is None and any(b.clock is not None for b in budgets):
+            worst = worst_case(self.book, dep, request, ratio, reserve=True)
         notes = []
         for b in budgets:
             if b.clock is None:
-                spent = held = 0.0
-                fits = worst.usd <= b.cfg.usd
-                where = f"{b.label}: worst case ${worst.usd:.4f} of ${b.cfg.usd:g} per call"
+                fits = check.usd <= b.cfg.usd
+                where = f"{b.label}: worst case ${check.usd:.4f} of ${b.cfg.usd:g} per call"
             else:
                 key = b.key(b.window())
                 total = self.state.number(key)

@@ -13,6 +13,7 @@ it is never ignored.
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 from collections import deque
@@ -24,9 +25,9 @@ from polyroute.cost.pricing import Prices
 from polyroute.errors import BudgetExceeded, RoutingError
 from polyroute.routing.guards import CandidateSkipped, Guard
 from polyroute.routing.plan import Deployment
-from polyroute.state.base import StateStore
+from polyroute.state.base import StateStore, number
 from polyroute.tokens import estimate_prompt_tokens
-from polyroute.types import ChatRequest
+from polyroute.types import ChatRequest, ImagePart, ToolCallPart, ToolResultPart
 
 __all__ = ["MaxCostGuard", "TokenRatios", "WorstCase", "check_max_cost", "worst_case"]
 
@@ -52,13 +53,18 @@ class TokenRatios:
         self._store = store
         self._lock = threading.Lock()
 
-    def factor(self, dep: Deployment) -> float:
+    def factor(self, dep: Deployment) -> float | None:
+        """The ratio to scale estimates by; ``None`` while no count has been seen."""
         seen = self._seen.get(dep)
         if seen:
             return max(seen)
         if self._store is None:
-            return 1.0
-        shared = self._store.number(_ratio_key(dep))  # corrupt: StateStoreError, fail closed
+            return None
+        shared = self._store.get(_ratio_key(dep))
+        if shared is None:
+            return None
+        shared = number(shared, where=repr(self._store), key=_ratio_key(dep),
+                        fix=self._store.fix(_ratio_key(dep)))  # corrupt: fail closed
         return min(_RATIO_CAP, max(1.0, shared))
 
     def observe(self, dep: Deployment, estimated: int, counted: int) -> None:
@@ -93,6 +99,8 @@ class WorstCase:
     output_basis: str
     """``max_tokens``, ``the model's max output`` or ``pricing.default_max_output_tokens``."""
     prices: Prices
+    cold: bool = False
+    """Reserved at the prompt's ceiling (one token per byte): no count seen yet."""
 
     @property
     def capped(self) -> bool:
@@ -101,9 +109,14 @@ class WorstCase:
 
     def describe(self) -> str:
         scale = self.prompt_tokens / max(1, self.prompt_estimate)
-        ratio = (f" (estimated {self.prompt_estimate:,} x {scale:.2f}, the ratio this "
-                 "provider has counted)" if self.prompt_tokens != self.prompt_estimate
-                 else " (estimated)")
+        if self.cold:
+            ratio = (f" (one per byte: no count seen from this deployment yet; estimated "
+                     f"{self.prompt_estimate:,})")
+        elif self.prompt_tokens != self.prompt_estimate:
+            ratio = (f" (estimated {self.prompt_estimate:,} x {scale:.2f}, the ratio this "
+                     "provider has counted)")
+        else:
+            ratio = " (estimated)"
         return (f"worst case {self.prompt_tokens:,} prompt tokens{ratio} at "
                 f"${self.prices.input or 0:g}/MTok + {self.output_tokens:,} output tokens "
                 f"({self.output_basis}) at ${self.prices.output or 0:g}/MTok")
@@ -115,11 +128,46 @@ class WorstCase:
                 "the most this model may produce) or raise the limit")
 
 
+def prompt_ceiling(request: ChatRequest) -> int:
+    """The most tokens the prompt can be billed as: one per UTF-8 byte of its text
+    (byte-level BPE — OpenAI, Llama 3 — and SentencePiece with byte fallback never
+    make more tokens than bytes), plus the estimate's per-message, per-tool and
+    per-image figures (an image's count is an estimate either way)."""
+    total = 3
+    for message in request.messages:
+        total += 4
+        parts = [message.content] if isinstance(message.content, str) else message.content
+        for part in parts:
+            if isinstance(part, str):
+                total += len(part.encode())
+            elif isinstance(part, ImagePart):
+                total += 765
+            elif isinstance(part, ToolCallPart):
+                total += len(part.name.encode()) + len(json.dumps(part.arguments).encode())
+            elif isinstance(part, ToolResultPart):
+                total += len(part.content.encode())
+            else:
+                total += len(part.text.encode())
+    for tool in request.tools:
+        total += 8 + len((tool.name + tool.description).encode()) + len(
+            json.dumps(tool.parameters).encode())
+    return total
+
+
 def worst_case(book: PriceBook, dep: Deployment, request: ChatRequest,
-               ratio: float = 1.0) -> WorstCase:
+               ratio: float | None = 1.0, *, reserve: bool = False) -> WorstCase:
+    """What the call can cost at most. ``ratio`` is the deployment's learned
+    counted/estimated ratio; ``None`` (none seen yet) with ``reserve`` takes the
+    prompt at its ceiling, so a budget's first calls cannot overspend either."""
     prices = book.prices(dep)
     estimate = estimate_prompt_tokens(request)
-    prompt = math.ceil(estimate * ratio)
+    cold = ratio is None and reserve
+    if cold:
+        prompt = max(estimate, prompt_ceiling(request))
+    else:
+        prompt = max(estimate, math.ceil(estimate * (ratio or 1.0)))
+        if ratio is not None and ratio > 1.0:  # never past what the bytes allow
+            prompt = min(prompt, max(estimate, prompt_ceiling(request)))
     if request.params.max_tokens:
         out, basis = request.params.max_tokens, "max_tokens"
     else:
@@ -129,7 +177,7 @@ def worst_case(book: PriceBook, dep: Deployment, request: ChatRequest,
         else:
             out = book.pricing.default_max_output_tokens
             basis = "pricing.default_max_output_tokens"
-    return WorstCase(prices.estimate(prompt, out), estimate, prompt, out, basis, prices)
+    return WorstCase(prices.estimate(prompt, out), estimate, prompt, out, basis, prices, cold)
 
 
 def check_max_cost(book: PriceBook, dep: Deployment, request: ChatRequest,
