@@ -189,3 +189,38 @@ def test_json_text_is_what_the_stores_write(tmp_path: Path) -> None:
     (text,) = conn.execute("SELECT value FROM kv WHERE key = 'n'").fetchone()
     conn.close()
     assert json.loads(text) == 0.5
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite", "redis"])
+def test_a_negative_budget_counter_is_corrupt_not_headroom(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """-$1000 under a budget key would let $1000 through: a budget's reserve refuses it."""
+    store: StateStore
+    if kind == "memory":
+        store = MemoryStore()
+    elif kind == "sqlite":
+        store = SQLiteStore(tmp_path / "s.db")
+    else:
+        from polyroute.state.redis import RedisStore
+
+        url, prefix = request.getfixturevalue("redis_url")
+        store = RedisStore(url, prefix=prefix)
+    store.set(BUDGET_KEY, -1000.0)
+    with pytest.raises(StateStoreError, match=BUDGET_KEY):
+        store.reserve(BUDGET_KEY, 1.0, 5.0, floor=-1e-6)
+    assert store.reserve(BUDGET_KEY, 1.0, 5.0)  # without a floor (rate limits): a number
+    store.set(BUDGET_KEY, -1e-12)  # float drift from settles is not corruption
+    assert store.reserve(BUDGET_KEY, 1.0, 5.0, floor=-1e-6)
+    store.close()
+
+
+def test_budget_fails_closed_on_a_negative_counter(
+    echo_registry: PluginRegistry, primary: StandinServer
+) -> None:
+    store = MemoryStore()
+    store.set(BUDGET_KEY, -1000.0)
+    with (_router(echo_registry, primary.url, store) as router,
+          pytest.raises(StateStoreError, match=BUDGET_KEY)):
+        router.chat(_ask())
+    assert primary.requests == []

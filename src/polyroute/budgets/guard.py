@@ -52,6 +52,9 @@ _SLACK = 3600.0  # window keys outlive their window by this much (late settles)
 # Beside each window's counter (spent + held for calls in flight, what ``reserve``
 # checks), what settled calls actually cost: a refusal can say spent vs reserved.
 _SPENT = ":spent"
+# A window's counter (spent + held) is never negative; below this (float drift is
+# far smaller) it was tampered with, and would let the budget overspend by as much.
+_FLOOR = -1e-6
 
 
 class Budget:
@@ -193,7 +196,7 @@ class CostGuard(Guard):
                     continue
                 window = b.window()
                 key, ttl = b.key(window), b.ttl(window)
-                if self.state.reserve(key, est, b.cfg.usd, ttl):
+                if self.state.reserve(key, est, b.cfg.usd, ttl, floor=_FLOOR):
                     holds.append((b, key, est, ttl))
                     continue
                 total = self.state.number(key)

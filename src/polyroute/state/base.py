@@ -106,11 +106,14 @@ class StateStore(ABC):
         new value. ``ttl`` applies when the key is created."""
 
     @abstractmethod
-    def reserve(self, key: str, amount: float, limit: float, ttl: float | None = None) -> bool:
+    def reserve(self, key: str, amount: float, limit: float, ttl: float | None = None, *,
+                floor: float | None = None) -> bool:
         """Atomically add ``amount`` only if the result stays ``<= limit``.
 
         Returns whether it was added. This is what makes budgets and token
-        limits hold under concurrency: check and add are one step.
+        limits hold under concurrency: check and add are one step. A current
+        value below ``floor`` (a budget counter is never negative) is corrupt:
+        ``StateStoreError``, nothing added.
         """
 
     def number(self, key: str) -> float:

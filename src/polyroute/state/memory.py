@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from polyroute.state.base import StateStore, check_finite, encode, number
+from polyroute.state.base import StateStore, _corrupt, check_finite, encode, number
 
 __all__ = ["MemoryStore"]
 
@@ -70,11 +70,15 @@ class MemoryStore(StateStore):
                 self._data[key] = (value, self._data[key][1])
             return value
 
-    def reserve(self, key: str, amount: float, limit: float, ttl: float | None = None) -> bool:
+    def reserve(self, key: str, amount: float, limit: float, ttl: float | None = None, *,
+                floor: float | None = None) -> bool:
         check_finite(where="(in-process)", key=key, amount=amount, limit=limit)
         with self._lock:
             current = self._live(key)
-            value = self._number(key, current) + amount
+            base = self._number(key, current)
+            if floor is not None and base < floor:
+                raise _corrupt("(in-process)", key, repr(base), self.fix(key))
+            value = base + amount
             if value > limit:
                 return False
             expires = self._expiry(ttl) if current is None else self._data[key][1]

@@ -49,8 +49,12 @@ local value = redis.call('INCRBYFLOAT', KEYS[1], ARGV[1])
 if raw == false and ARGV[2] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return value
 """
-# KEYS[1]; ARGV: amount, limit, ttl in ms. Adds only if the sum stays <= limit.
+# KEYS[1]; ARGV: amount, limit, ttl in ms, floor ("" for none). Adds only if the sum
+# stays <= limit; a current value below the floor is corrupt.
 _RESERVE = _NUM + """
+if ARGV[4] ~= '' and current < tonumber(ARGV[4]) then
+  return redis.error_reply('POLYROUTE_CORRUPT ' .. string.sub(raw, 1, 60))
+end
 if current + tonumber(ARGV[1]) > tonumber(ARGV[2]) then return 0 end
 redis.call('INCRBYFLOAT', KEYS[1], ARGV[1])
 if raw == false and ARGV[3] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
@@ -163,10 +167,13 @@ class RedisStore(StateStore):
                           args=[repr(float(amount)), _ms(ttl)], key=key)
         return float(value)
 
-    def reserve(self, key: str, amount: float, limit: float, ttl: float | None = None) -> bool:
-        check_finite(where=self.where, key=self.prefix + key, amount=amount, limit=limit)
+    def reserve(self, key: str, amount: float, limit: float, ttl: float | None = None, *,
+                floor: float | None = None) -> bool:
+        check_finite(where=self.where, key=self.prefix + key, amount=amount, limit=limit,
+                     **({} if floor is None else {"floor": floor}))
         done = self._run("reserve", self._reserve, keys=[self.prefix + key],
-                         args=[repr(float(amount)), repr(float(limit)), _ms(ttl)], key=key)
+                         args=[repr(float(amount)), repr(float(limit)), _ms(ttl),
+                               "" if floor is None else repr(float(floor))], key=key)
         return bool(int(done))
 
     def close(self) -> None:

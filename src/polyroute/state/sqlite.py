@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from polyroute._sqlite import retry_locked
 from polyroute.errors import StateStoreError
-from polyroute.state.base import StateStore, check_finite, decode, encode, number
+from polyroute.state.base import StateStore, _corrupt, check_finite, decode, encode, number
 
 T = TypeVar("T")
 
@@ -109,15 +109,15 @@ class SQLiteStore(StateStore):
         self._retrying("delete", lambda: self._conn().execute(
             "DELETE FROM kv WHERE key = ?", (key,)))
 
-    def _add(self, key: str, amount: float, limit: float | None, ttl: float | None
-             ) -> tuple[bool, float]:
+    def _add(self, key: str, amount: float, limit: float | None, ttl: float | None,
+             floor: float | None = None) -> tuple[bool, float]:
         check_finite(where=str(self.path), key=key, amount=amount,
                      **({} if limit is None else {"limit": limit}))
         return self._retrying("reserve" if limit is not None else "incr",
-                              lambda: self._add_once(key, amount, limit, ttl))
+                              lambda: self._add_once(key, amount, limit, ttl, floor))
 
-    def _add_once(self, key: str, amount: float, limit: float | None, ttl: float | None
-                  ) -> tuple[bool, float]:
+    def _add_once(self, key: str, amount: float, limit: float | None, ttl: float | None,
+                  floor: float | None) -> tuple[bool, float]:
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -125,7 +125,10 @@ class SQLiteStore(StateStore):
             current, expires = self._read(conn, key, now)
             if current is None:
                 expires = None if ttl is None else now + ttl
-            value = number(current, where=str(self.path), key=key, fix=self.fix(key)) + amount
+            base = number(current, where=str(self.path), key=key, fix=self.fix(key))
+            if floor is not None and base < floor:
+                raise _corrupt(str(self.path), key, repr(base), self.fix(key))
+            value = base + amount
             if limit is not None and value > limit:
                 conn.execute("COMMIT")
                 return False, value - amount
@@ -143,8 +146,9 @@ class SQLiteStore(StateStore):
     def incr(self, key: str, amount: float = 1.0, ttl: float | None = None) -> float:
         return self._add(key, amount, None, ttl)[1]
 
-    def reserve(self, key: str, amount: float, limit: float, ttl: float | None = None) -> bool:
-        return self._add(key, amount, limit, ttl)[0]
+    def reserve(self, key: str, amount: float, limit: float, ttl: float | None = None, *,
+                floor: float | None = None) -> bool:
+        return self._add(key, amount, limit, ttl, floor)[0]
 
     def purge_expired(self) -> int:
         """Delete expired keys (reads already ignore them); returns how many."""
