@@ -180,3 +180,11 @@ def test_a_negative_nan_or_infinite_settle_keeps_the_hold_as_spent(
         assert router.state.number("budget:global:total") == pytest.approx(held)
         assert router.state.number("budget:global:total:spent") == pytest.approx(held)
     assert "keep this attempt's reservation as spent" in caplog.text
+
+
+def test_an_infinite_budget_is_a_config_error(echo_registry: PluginRegistry) -> None:
+    from polyroute.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"budgets\.0\.usd"):
+        Router({"providers": {}, "budgets": [{"scope": "global", "usd": float("inf"),
+                                              "per": "day"}]}, registry=echo_registry)
