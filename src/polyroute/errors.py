@@ -278,7 +278,10 @@ class BudgetExceeded(RoutingError):
         self.needed_usd = needed_usd
         self.basis = basis
         self.fix = fix
-        if per_request and needed_usd is not None:
+        if per_request and needed_usd is None:
+            text = (f"budget '{scope}' cannot be checked for this call, so it is refused; "
+                    "nothing was spent")
+        elif per_request and needed_usd is not None:
             text = (f"budget '{scope}' exceeded: this call's worst case ${needed_usd:.4f} is "
                     f"over the {_usd(limit_usd)} limit per call; nothing was spent")
         else:

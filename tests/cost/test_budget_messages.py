@@ -118,6 +118,7 @@ def test_max_cost_without_a_known_price_is_refused_not_ignored(
           pytest.raises(BudgetExceeded, match="no known price for a/m") as info):
         router.chat(_ask(max_cost_usd=1.0))
     assert "pricing.overrides['a:m']" in str(info.value)
+    assert "cannot be checked" in str(info.value) and "spent $" not in str(info.value)
     assert primary.requests == []
 
 

@@ -241,9 +241,9 @@ class CostGuard(Guard):
     def verdict(self, dep: Deployment, request: ChatRequest) -> str:
         """What ``before_attempt`` would do with ``dep`` now (``route --explain``):
         reads the budgets' counters, reserves nothing."""
-        if not self.book.prices(dep).known:
-            return ("refused: no known price (pricing.unknown: block)" if self.block_unknown
-                    else "let through uncounted: no known price (pricing.unknown: warn)")
+        known = self.book.prices(dep).known
+        if not known and self.block_unknown:
+            return "refused: no known price (pricing.unknown: block)"
         agent_tags = self._agent_tags.get(request.routing.agent or "", {})
         budgets = [b for b in self.budgets if b.applies(dep, request, agent_tags)]
         ratio = self.ratios.factor(dep)
@@ -252,6 +252,8 @@ class CostGuard(Guard):
             check_max_cost(self.book, dep, request, check)
         except CandidateSkipped as skip:
             return f"refused: {skip.error or skip.reason}"
+        if not known:
+            return "let through uncounted: no known price (pricing.unknown: warn)"
         if not budgets:
             return ("no budget" if request.routing.max_cost_usd is None
                     else f"ok: worst case ${check.usd:.4f} within max_cost")

@@ -195,7 +195,7 @@ def check_max_cost(book: PriceBook, dep: Deployment, request: ChatRequest,
         reason = (f"no known price for {dep.key}, so the call's max_cost ${limit:g} cannot "
                   "be checked")
         raise CandidateSkipped(reason, BudgetExceeded(
-            "request (max_cost)", 0.0, limit, basis=reason,
+            "request (max_cost)", 0.0, limit, basis=reason, per_request=True,
             fix=f"set pricing.overrides['{dep.provider}:{dep.model}'] or drop max_cost_usd"))
     worst = worst or worst_case(book, dep, request)
     if worst.usd > limit:
