@@ -224,7 +224,8 @@ class CostGuard(Guard):
         else:
             what = (f"spent ${spent:.4f} + reserved ${held:.4f} + this call's worst case "
                     f"${worst.usd:.4f}")
-            fix = ("wait for the window to reset" if resets else "") or "raise its usd"
+            fix = ("wait for the window to reset or raise the budget's usd" if resets
+                   else "raise the budget's usd (per: total never resets)")
             if not worst.capped:
                 fix = f"{worst.fix()}, or {fix}"
             error = BudgetExceeded(b.label, spent, cfg.usd, resets, reserved_usd=held,
