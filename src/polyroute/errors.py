@@ -254,17 +254,47 @@ class NoRouteError(RoutingError):
         return None
 
 
+def _usd(x: float) -> str:
+    return f"${x:.4f}" if x == 0 or abs(x) >= 0.0001 else f"${x:.2g}"
+
+
 class BudgetExceeded(RoutingError):
-    """A budget with ``on_exceed: block`` stops the call."""
+    """A budget with ``on_exceed: block`` (or a call's ``max_cost_usd``) stops the call.
+
+    ``spent_usd`` is what calls have actually cost in the window; ``reserved_usd`` is
+    what is held for calls still in flight (settled to their actual cost when they
+    end); ``needed_usd`` is this call's worst case and ``basis`` what it rests on."""
 
     def __init__(
-        self, scope: str, spent_usd: float, limit_usd: float, resets_at: str | None = None
+        self, scope: str, spent_usd: float, limit_usd: float, resets_at: str | None = None,
+        *, reserved_usd: float = 0.0, needed_usd: float | None = None,
+        basis: str | None = None, fix: str | None = None, per_request: bool = False,
     ) -> None:
         self.scope = scope
         self.spent_usd = spent_usd
         self.limit_usd = limit_usd
         self.resets_at = resets_at
-        tail = f"; resets at {resets_at}" if resets_at else ""
-        super().__init__(
-            f"budget '{scope}' exceeded: spent ${spent_usd:.4f} of ${limit_usd:.4f}{tail}"
-        )
+        self.reserved_usd = reserved_usd
+        self.needed_usd = needed_usd
+        self.basis = basis
+        self.fix = fix
+        if per_request and needed_usd is None:
+            text = (f"budget '{scope}' cannot be checked for this call, so it is refused; "
+                    "nothing was spent")
+        elif per_request and needed_usd is not None:
+            text = (f"budget '{scope}' exceeded: this call's worst case ${needed_usd:.4f} is "
+                    f"over the {_usd(limit_usd)} limit per call; nothing was spent")
+        else:
+            text = f"budget '{scope}' exceeded: spent ${spent_usd:.4f}"
+            if reserved_usd:
+                text += f" and ${reserved_usd:.4f} reserved for calls in flight"
+            text += f", of {_usd(limit_usd)}"
+            if needed_usd is not None:
+                text += f"; this call needs up to ${needed_usd:.4f}"
+        if basis:
+            text += f" ({basis})"
+        if resets_at:
+            text += f"; resets at {resets_at}"
+        if fix:
+            text += f"; {fix}"
+        super().__init__(text)

@@ -111,6 +111,25 @@ def test_routed_chat_model_applies_a_per_call_max_latency_ms(
     assert msg.response_metadata["polyroute"]["provider"] == "secondary"
     msg = llm.bind(max_latency_ms=500).invoke("hello")
     assert msg.response_metadata["polyroute"]["provider"] == "secondary"
+    fixed = RoutedChatModel(router=router, agent="bot", max_latency_ms=500)  # a field
+    assert fixed.invoke("hello").response_metadata["polyroute"]["provider"] == "secondary"
+    assert fixed.invoke("hello", max_latency_ms=5000).response_metadata["polyroute"][
+        "provider"] == "primary"  # the call's own value wins
+
+
+def test_routed_llm_applies_a_max_latency_ms_field(
+    make_router: Any, primary: StandinServer, secondary: StandinServer,
+) -> None:
+    from llama_index.core.llms import ChatMessage
+
+    from polyroute.llamaindex import RoutedLLM
+
+    router = make_router()
+    observe(router, SLOW, 900)
+    observe(router, FAST, 30)
+    llm = RoutedLLM(router=router, agent="bot", max_latency_ms=500)
+    out = llm.chat([ChatMessage(role="user", content="hello")])
+    assert out.additional_kwargs["polyroute"]["provider"] == "secondary"
 
 
 def test_route_explain_shows_the_latency_skip_and_the_unjudged_note(

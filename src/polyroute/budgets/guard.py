@@ -22,12 +22,14 @@ object, dropped when the call ends.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from polyroute.analytics.alerts import Alert, Alerts, DegradationMonitor
+from polyroute.budgets.per_call import TokenRatios, WorstCase, check_max_cost, worst_case
 from polyroute.budgets.windows import Window, WindowClock, zone
 from polyroute.cost.book import PriceBook
 from polyroute.cost.config import BudgetConfig
@@ -37,7 +39,6 @@ from polyroute.logs import get_logger
 from polyroute.routing.guards import CandidateSkipped, Guard
 from polyroute.routing.plan import Deployment, parse_model_ref
 from polyroute.state.base import StateStore
-from polyroute.tokens import estimate_prompt_tokens
 from polyroute.types import Attempt, ChatRequest, ChatResponse, Usage
 
 if TYPE_CHECKING:
@@ -48,6 +49,12 @@ __all__ = ["Budget", "CostGuard"]
 
 logger = get_logger("budgets")
 _SLACK = 3600.0  # window keys outlive their window by this much (late settles)
+# Beside each window's counter (spent + held for calls in flight, what ``reserve``
+# checks), what settled calls actually cost: a refusal can say spent vs reserved.
+_SPENT = ":spent"
+# A window's counter (spent + held) is never negative; below this (float drift is
+# far smaller) it was tampered with, and would let the budget overspend by as much.
+_FLOOR = -1e-6
 
 
 class Budget:
@@ -100,6 +107,7 @@ class Budget:
 class _Ticket:
     prices: Prices
     holds: list[tuple[Budget, str, float, float | None]]  # budget, key, amount, ttl
+    worst: WorstCase | None = None
 
 
 @dataclass(slots=True)
@@ -144,6 +152,7 @@ class CostGuard(Guard):
         self._agent_tags = {name: dict(a.tags) for name, a in cfg.agents.items()}
         self._routes: dict[tuple[str | None, str | None, str | None], str | None] = {}
         self._cheapest: dict[int, frozenset[Deployment]] = {}
+        self.ratios = TokenRatios(state)
 
     # --- planning -----------------------------------------------------------------
 
@@ -169,49 +178,109 @@ class CostGuard(Guard):
         budgets = [b for b in self.budgets if b.applies(dep, request, agent_tags)]
         if not budgets and routing.max_cost_usd is None:
             return _Ticket(prices, [])
-        est = prices.estimate(estimate_prompt_tokens(request), self._max_output(dep, request))
-        if routing.max_cost_usd is not None and est > routing.max_cost_usd:
-            raise CandidateSkipped(
-                f"estimated cost ${est:.4f} is over the call's max_cost ${routing.max_cost_usd:g}",
-                BudgetExceeded("request (max_cost)", est, routing.max_cost_usd),
-            )
+        ratio = self.ratios.factor(dep)
+        # per-call limits judge the call as estimated; reservations in shared windows
+        # take the prompt at its ceiling until the deployment's count is known
+        check = worst_case(self.book, dep, request, ratio)
+        check_max_cost(self.book, dep, request, check)
+        worst = check
+        if ratio is None and any(b.clock is not None for b in budgets):
+            worst = worst_case(self.book, dep, request, ratio, reserve=True)
+        est = worst.usd
         holds: list[tuple[Budget, str, float, float | None]] = []
         try:
             for b in budgets:
                 if b.clock is None:  # per request
-                    if est > b.cfg.usd:
-                        self._over(b, dep, request, est, None, f"estimated ${est:.4f}")
+                    if check.usd > b.cfg.usd:
+                        self._over(b, dep, request, check, None, 0.0, 0.0)
                     continue
                 window = b.window()
                 key, ttl = b.key(window), b.ttl(window)
-                if self.state.reserve(key, est, b.cfg.usd, ttl):
+                if self.state.reserve(key, est, b.cfg.usd, ttl, floor=_FLOOR):
                     holds.append((b, key, est, ttl))
                     continue
-                spent = float(self.state.get(key) or 0.0)
-                self._over(b, dep, request, spent, window, f"spent ${spent:.4f}")
+                total = self.state.number(key)
+                spent = min(total, self.state.number(key + _SPENT))
+                self._over(b, dep, request, worst, window, spent, max(0.0, total - spent))
                 self.state.incr(key, est, ttl)  # warn / downgrade: counted all the same
                 holds.append((b, key, est, ttl))
-        except CandidateSkipped:
+        except BaseException:  # a skip, or a store error: nothing stays held
             self._release(holds)
             raise
-        return _Ticket(prices, holds)
+        return _Ticket(prices, holds, worst)
 
-    def _over(self, b: Budget, dep: Deployment, request: ChatRequest, spent: float,
-              window: Window | None, what: str) -> None:
+    def _over(self, b: Budget, dep: Deployment, request: ChatRequest, worst: WorstCase,
+              window: Window | None, spent: float, held: float) -> None:
         """Budget ``b`` cannot take this attempt: act on it (raise to skip the candidate)."""
         cfg = b.cfg
         resets = window.resets_at if window is not None else None
         action = cfg.on_exceed
         if action == "downgrade" and dep in self._cheapest_of(request):
             return
-        self._alert_once(b, window, "budget_exceeded", 1.0, spent,
+        if window is None:
+            what = f"worst case ${worst.usd:.4f} per call"
+            error = BudgetExceeded(b.label, 0.0, cfg.usd, needed_usd=worst.usd,
+                                   basis=worst.describe(), fix=worst.fix(), per_request=True)
+        else:
+            what = (f"spent ${spent:.4f} + reserved ${held:.4f} + this call's worst case "
+                    f"${worst.usd:.4f}")
+            fix = ("wait for the window to reset or raise the budget's usd" if resets
+                   else "raise the budget's usd (per: total never resets)")
+            if not worst.capped:
+                fix = f"{worst.fix()}, or {fix}"
+            error = BudgetExceeded(b.label, spent, cfg.usd, resets, reserved_usd=held,
+                                   needed_usd=worst.usd, basis=worst.describe(), fix=fix)
+        self._alert_once(b, window, "budget_exceeded", 1.0, spent + held,
                          f"budget {b.label} reached ({what} of ${cfg.usd:g}); on_exceed: {action}")
         if action == "warn":
             return
         reason = f"budget {b.label} reached ({what} of ${cfg.usd:g})"
         if action == "downgrade":
             raise CandidateSkipped(reason + ": downgrading to the route's cheapest model")
-        raise CandidateSkipped(reason, BudgetExceeded(b.label, spent, cfg.usd, resets))
+        raise CandidateSkipped(reason, error)
+
+    def verdict(self, dep: Deployment, request: ChatRequest) -> str:
+        """What ``before_attempt`` would do with ``dep`` now (``route --explain``):
+        reads the budgets' counters, reserves nothing."""
+        known = self.book.prices(dep).known
+        if not known and self.block_unknown:
+            return "refused: no known price (pricing.unknown: block)"
+        agent_tags = self._agent_tags.get(request.routing.agent or "", {})
+        budgets = [b for b in self.budgets if b.applies(dep, request, agent_tags)]
+        ratio = self.ratios.factor(dep)
+        check = worst_case(self.book, dep, request, ratio)
+        try:
+            check_max_cost(self.book, dep, request, check)
+        except CandidateSkipped as skip:
+            return f"refused: {skip.error or skip.reason}"
+        if not known:
+            return "let through uncounted: no known price (pricing.unknown: warn)"
+        if not budgets:
+            return ("no budget" if request.routing.max_cost_usd is None
+                    else f"ok: worst case ${check.usd:.4f} within max_cost")
+        worst = check
+        if ratio is None and any(b.clock is not None for b in budgets):
+            worst = worst_case(self.book, dep, request, ratio, reserve=True)
+        notes = []
+        for b in budgets:
+            if b.clock is None:
+                fits = check.usd <= b.cfg.usd
+                where = f"{b.label}: worst case ${check.usd:.4f} of ${b.cfg.usd:g} per call"
+            else:
+                key = b.key(b.window())
+                total = self.state.number(key)
+                spent = min(total, self.state.number(key + _SPENT))
+                held = max(0.0, total - spent)
+                fits = total + worst.usd <= b.cfg.usd
+                where = (f"{b.label}: would reserve ${worst.usd:.4f} (${spent:.4f} spent, "
+                         f"${held:.4f} reserved, of ${b.cfg.usd:g})")
+            if fits:
+                notes.append(f"ok, {where}")
+            else:
+                act = {"block": "refused", "downgrade": "downgrade",
+                       "warn": "warn, let through"}[b.cfg.on_exceed]
+                notes.append(f"{act}, {where}; {worst.fix()}")
+        return f"{'; '.join(notes)} — {worst.describe()}"
 
     def cancel_attempt(self, dep: Deployment, request: ChatRequest, ticket: Any) -> None:
         if isinstance(ticket, _Ticket):
@@ -228,13 +297,26 @@ class CostGuard(Guard):
         cost: float | None = None
         if isinstance(ticket, _Ticket):
             cost = ticket.prices.cost(usage) if usage is not None else 0.0
+            if usage is not None and ticket.worst is not None:
+                self.ratios.observe(dep, ticket.worst.prompt_estimate, usage.input_tokens)
+            if cost is not None and not (math.isfinite(cost) and cost >= 0):
+                # never let a bad usage report lower a budget: the hold stays spent
+                logger.error(
+                    "%s reported usage costing %r; budgets keep this attempt's "
+                    "reservation as spent instead (check the provider's usage parsing)",
+                    dep.key, cost)
+                cost = None
+                settle_to: float | None = None
+            else:
+                settle_to = cost or 0.0
             for b, key, amount, ttl in ticket.holds:
-                actual = cost or 0.0
-                if actual == amount:
-                    continue
-                total = self.state.incr(key, actual - amount, ttl)
-                if actual > 0 and b.cfg.alerts:
-                    self._thresholds(b, total - actual, total)
+                actual = amount if settle_to is None else settle_to
+                if actual != amount:
+                    self.state.incr(key, actual - amount, ttl)
+                if actual > 0:
+                    spent = self.state.incr(key + _SPENT, actual, ttl)
+                    if b.cfg.alerts:
+                        self._thresholds(b, spent - actual, spent)
         if self.monitor is not None:
             self.monitor.record(dep.key, attempt.ok, attempt.latency_ms)
         if self._track:
@@ -281,6 +363,8 @@ class CostGuard(Guard):
             rec = None
         dep = Deployment(response.provider, response.model)
         cost = self.book.prices(dep).cost(response.usage)
+        if cost is not None and not (math.isfinite(cost) and cost >= 0):
+            cost = None  # logged when its attempt settled
         if cost is not None:
             response.cost_usd = cost
         if self.ledger is None:
@@ -368,14 +452,6 @@ class CostGuard(Guard):
                 route = self.router.config.default
             self._routes[memo_key] = route
         return self._routes[memo_key]
-
-    def _max_output(self, dep: Deployment, request: ChatRequest) -> int:
-        if request.params.max_tokens:
-            return request.params.max_tokens
-        info = self.book.info(dep)
-        if info is not None and info.max_output_tokens:
-            return info.max_output_tokens
-        return self.book.pricing.default_max_output_tokens
 
     def _cheapest_of(self, request: ChatRequest) -> frozenset[Deployment]:
         """The route's candidates with the lowest known price (per million in + out)."""

@@ -45,7 +45,12 @@ class Row:
 @click.command()
 @click.argument("agent", required=False)
 @click.option("--explain", is_flag=True,
-              help="Show the source, strategy, every tier with skip reasons, and params.")
+              help="Show the source, strategy, every tier with skip reasons, params, and "
+                   "what each budget will do.")
+@click.option("--max-tokens", type=click.IntRange(min=1), default=None,
+              help="Simulate a call with this max_tokens (budgets reserve for it).")
+@click.option("--max-cost", type=click.FloatRange(min=0), default=None,
+              help="Simulate a call with this max_cost_usd.")
 @click.option("--max-latency-ms", type=float, default=None,
               help="Simulate a call with this max_latency_ms (judged on observed p95).")
 @target_options(agent=False)
@@ -55,8 +60,8 @@ class Row:
 @pass_state
 @guarded
 def route(
-    state: State, agent: str | None, explain: bool, max_latency_ms: float | None,
-    task: str | None, model: str | None,
+    state: State, agent: str | None, explain: bool, max_tokens: int | None,
+    max_cost: float | None, max_latency_ms: float | None, task: str | None, model: str | None,
     fallbacks: tuple[str, ...], tools: bool, vision: bool, json_schema: bool,
     capabilities: tuple[str, ...], as_json: bool,
 ) -> None:
@@ -66,17 +71,26 @@ def route(
     Flags such as --tools simulate a request that needs that capability.
     Exits 1 if no candidate is usable.
     """
-    from polyroute.cli import render
+    import math
 
+    from polyroute.cli import render
+    from polyroute.types import GenerationParams
+
+    if max_cost is not None and not math.isfinite(max_cost):
+        raise click.BadParameter("must be a finite number of USD", param_hint="--max-cost")
     request = build_request(
         "(dry run)", agent=agent, task=task, model=model, fallbacks=fallbacks,
         tools=tools, vision=vision, json_schema=json_schema, capabilities=capabilities,
+        params=GenerationParams(max_tokens=max_tokens) if max_tokens else None,
     )
     if max_latency_ms is not None:
         request.routing.max_latency_ms = max_latency_ms
+    if max_cost is not None:
+        request.routing.max_cost_usd = max_cost
     with state.router() as router:
         plan = router.plan(request)
         rows = explain_rows(router, request, plan)
+        budget = budget_verdicts(router, request, plan, rows)
         ranked = router.rankings(request, plan) if plan.tiers else []
         ranks = {f"{r.dep.provider}/{r.dep.model}": r for tier in ranked for r in tier}
     usable = [r for r in rows if r.reason is None]
@@ -91,12 +105,13 @@ def route(
                 {"tier": r.tier, "order": r.order, "provider": r.provider, "model": r.model,
                  "status": "ok" if r.reason is None else "skipped", "reason": r.reason,
                  "note": r.note,
+                 "budget": budget.get(f"{r.provider}/{r.model}"),
                  **_rank_json(ranks.get(f"{r.provider}/{r.model}"))}
                 for r in rows
             ],
         })
     elif explain:
-        _print_explain(plan, rows, needed, ranks)
+        _print_explain(plan, rows, needed, ranks, budget)
     else:
         out = render.console()
         for r in usable:
@@ -116,6 +131,23 @@ def route(
 
 def _rank_json(k: Any) -> dict[str, Any]:
     return {"score": k.score if k else None, "why": k.why if k else None}
+
+
+def budget_verdicts(router: Router, request: ChatRequest, plan: Plan, rows: list[Row]
+                    ) -> dict[str, str]:
+    """Per usable candidate, what the budget guard will do with this call (reserve,
+    refuse, downgrade, warn) and its worst case; reads counters, reserves nothing."""
+    from polyroute.budgets.guard import CostGuard
+    from polyroute.budgets.per_call import MaxCostGuard
+    from polyroute.routing.plan import Deployment
+
+    guard = next((g for g in router.guards if isinstance(g, CostGuard | MaxCostGuard)), None)
+    if guard is None:
+        return {}
+    if plan.params.model_fields_set or plan.params.extra:  # as the router will send it
+        request = request.model_copy(update={"params": request.params.merged_over(plan.params)})
+    return {f"{r.provider}/{r.model}": guard.verdict(Deployment(r.provider, r.model), request)
+            for r in rows if r.reason is None}
 
 
 def explain_rows(router: Router, request: ChatRequest, plan: Plan) -> list[Row]:
@@ -144,7 +176,8 @@ def explain_rows(router: Router, request: ChatRequest, plan: Plan) -> list[Row]:
 
 
 def _print_explain(
-    plan: Plan, rows: list[Row], needed: list[str], ranks: dict[str, Any] | None = None
+    plan: Plan, rows: list[Row], needed: list[str], ranks: dict[str, Any] | None = None,
+    budget: dict[str, str] | None = None,
 ) -> None:
     from polyroute.cli import render
     from polyroute.cli.facts import describe_params
@@ -169,3 +202,9 @@ def _print_explain(
     params: dict[str, Any] = describe_params(plan.params)
     text = ", ".join(f"{k}={v}" for k, v in params.items()) or "none (provider defaults)"
     out.print(f"[bold]params:[/]   {render.safe(text)}")
+    if budget and any(v != "no budget" for v in budget.values()):
+        out.print("[bold]budget:[/]   what the budget guard will do with this call")
+        for r in rows:
+            verdict = budget.get(f"{r.provider}/{r.model}")
+            if verdict is not None:
+                out.print(f"  {render.safe(f'{r.provider}/{r.model}')}: {render.safe(verdict)}")

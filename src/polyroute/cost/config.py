@@ -100,7 +100,7 @@ class BudgetConfig(_Strict):
     scope: str = "global"
     """``global``, ``provider:NAME``, ``model:PROVIDER:MODEL`` (or bare model id),
     ``agent:NAME`` or ``tag:KEY=VALUE``."""
-    usd: float = Field(gt=0)
+    usd: float = Field(gt=0, allow_inf_nan=False)  # an infinite limit is no limit: say so
     per: Literal["request", "hour", "day", "week", "month", "total"] = "day"
     """Windows are calendar-aligned in ``timezone`` (weeks start on Monday);
     ``request`` caps each call's worst-case cost, ``total`` never resets."""

@@ -2,8 +2,10 @@
 
 Nothing is built — and no call pays for anything — unless the config asks:
 ``cache:`` for the response cache; ``budgets:``, ``ledger:``, ``pricing:`` or
-``alerts:`` for the ``CostGuard``. (``state: {backend: sqlite}`` is read by the
-router itself: ``polyroute.state.state_from_config``.)
+``alerts:`` for the ``CostGuard``. Without the ``CostGuard``, a ``MaxCostGuard``
+still applies a call's own ``max_cost_usd`` (it does nothing for a call without
+one). (``state: {backend: sqlite}`` is read by the router itself:
+``polyroute.state.state_from_config``.)
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from polyroute.routing.guards import Guard
 
 if TYPE_CHECKING:
     from polyroute.budgets.guard import CostGuard
+    from polyroute.budgets.per_call import MaxCostGuard
     from polyroute.cache.guard import CacheGuard
     from polyroute.router import Router
 
@@ -29,14 +32,17 @@ def cost_guards(router: Router) -> tuple[list[Guard], list[Guard]]:
     need_cost = bool(cfg.budgets) or cfg.ledger is not None or bool(
         {"pricing", "alerts"} & explicit)
     want_cache = cfg.cache is not None and cfg.cache.enabled
+    from polyroute.cost.book import PriceBook
+
+    book = PriceBook.for_router(router)  # resolves nothing until a price is asked for
     if not need_cost and not want_cache:
-        return [], []
+        from polyroute.budgets.per_call import MaxCostGuard
+
+        return [], [MaxCostGuard(book)]  # a call's max_cost_usd is never ignored
     from polyroute.analytics.alerts import alerts_for
     from polyroute.budgets.guard import CostGuard
-    from polyroute.cost.book import PriceBook
     from polyroute.cost.config import resolve_path
 
-    book = PriceBook.for_router(router)
     cost: CostGuard | None = None
     tenant_tag = cfg.cache.tenant_tag if cfg.cache is not None else "tenant"
     if need_cost:
@@ -61,10 +67,15 @@ def cost_guards(router: Router) -> tuple[list[Guard], list[Guard]]:
         store = ResponseCache(resolve_path(cfg.cache.directory, cfg.source),
                               size_limit_mb=cfg.cache.size_limit_mb)
         first.append(CacheGuard(router, cfg.cache, store, book=book, cost=cost))
-    return first, ([cost] if cost is not None else [])
+    if cost is None:
+        from polyroute.budgets.per_call import MaxCostGuard
+
+        return first, [MaxCostGuard(book)]
+    return first, [cost]
 
 
-def find_guard(router: Router, kind: type[CostGuard] | type[CacheGuard]) -> Guard | None:
+def find_guard(router: Router, kind: type[CostGuard] | type[CacheGuard] | type[MaxCostGuard]
+               ) -> Guard | None:
     """The router's guard of type ``kind`` (e.g. ``CostGuard``), if it has one."""
     for guard in router.guards:
         if isinstance(guard, kind):

@@ -79,6 +79,12 @@ class RoutedChatModel(BaseChatModel):
     """A task route of the config."""
     routing_tags: dict[str, str] = Field(default_factory=dict)
     """Tags passed to the router (for observers, ledgers and budgets)."""
+    max_cost_usd: float | None = None
+    """Per-call cost limit in USD (a call whose worst case is over it is refused with
+    ``BudgetExceeded``); a call's own ``max_cost_usd=`` overrides it."""
+    max_latency_ms: float | None = None
+    """Skip deployments whose observed p95 latency is over this (needs health tracking);
+    a call's own ``max_latency_ms=`` overrides it."""
     config_path: str | None = None
     """A YAML/TOML config file (``from_config``); serialisable, unlike ``config``."""
     config: PolyrouteConfig | dict[str, Any] | None = Field(default=None, exclude=True, repr=False)
@@ -311,6 +317,10 @@ class RoutedChatModel(BaseChatModel):
             tags={**self.routing_tags, **kw.pop("routing_tags", {})},
             **{k: kw.pop(k) for k in _ROUTING if k in kw},
         )
+        if routing.max_cost_usd is None and self.max_cost_usd is not None:
+            routing.max_cost_usd = self.max_cost_usd
+        if routing.max_latency_ms is None and self.max_latency_ms is not None:
+            routing.max_latency_ms = self.max_latency_ms
         base = GenerationParams(
             temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens,
             seed=self.seed, stop=self.stop or None, extra=dict(self.model_kwargs),

@@ -96,6 +96,12 @@ class RoutedLLM(FunctionCallingLLM):
     agent: str | None = Field(default=None, description="An agent of the config.")
     task: str | None = Field(default=None, description="A task route of the config.")
     routing_tags: dict[str, str] = Field(default_factory=dict)
+    max_cost_usd: float | None = Field(
+        default=None, description="Per-call cost limit in USD; a call whose worst case is "
+        "over it is refused (BudgetExceeded). A call's own max_cost_usd= overrides it.")
+    max_latency_ms: float | None = Field(
+        default=None, description="Skip deployments whose observed p95 latency is over this "
+        "(needs health tracking). A call's own max_latency_ms= overrides it.")
     config_path: str | None = Field(default=None, description="A YAML/TOML config file.")
     config: PolyrouteConfig | dict[str, Any] | None = Field(default=None, exclude=True,
                                                             repr=False)
@@ -232,6 +238,10 @@ class RoutedLLM(FunctionCallingLLM):
             tags={**self.routing_tags, **kw.pop("routing_tags", {})},
             **{k: kw.pop(k) for k in _ROUTING if k in kw},
         )
+        if routing.max_cost_usd is None and self.max_cost_usd is not None:
+            routing.max_cost_usd = self.max_cost_usd
+        if routing.max_latency_ms is None and self.max_latency_ms is not None:
+            routing.max_latency_ms = self.max_latency_ms
         base = GenerationParams(
             temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,
             max_tokens=self.max_tokens, seed=self.seed, stop=self.stop or None,

@@ -143,7 +143,8 @@ class Call:
     # --- guards around one attempt ---------------------------------------------
 
     def before_attempt(self, dep: Deployment) -> list[Any] | None:
-        """Tickets from every guard; a ``CandidateSkipped`` cancels the earlier ones."""
+        """Tickets from every guard; a ``CandidateSkipped`` (or any error, such as a
+        state store that cannot answer) cancels the earlier ones."""
         if not self.guards:
             return None
         tickets: list[Any] = []
@@ -155,7 +156,7 @@ class Call:
                     if not self._last_resort(dep):
                         raise
                     tickets.append(None)
-        except CandidateSkipped:
+        except BaseException:
             self._cancel(dep, tickets)
             raise
         return tickets
@@ -172,7 +173,7 @@ class Call:
                     if not self._last_resort(dep):
                         raise
                     tickets.append(None)
-        except CandidateSkipped:
+        except BaseException:
             self._cancel(dep, tickets)
             raise
         return tickets

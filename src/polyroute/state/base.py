@@ -13,10 +13,76 @@ their user (``breaker:openai/gpt-4.1``, ``budget:provider:openai:2026-11-23``).
 
 from __future__ import annotations
 
+import json
+import math
 from abc import ABC, abstractmethod
 from typing import Any
 
-__all__ = ["StateStore"]
+from polyroute.errors import StateStoreError
+
+__all__ = ["StateStore", "check_finite", "decode", "encode", "number"]
+
+
+def _corrupt(where: str, key: str, found: str, fix: str) -> StateStoreError:
+    shown = found if len(found) <= 60 else found[:57] + "..."
+    return StateStoreError(
+        f"state store {where}: key '{key}' holds {shown!r}, which is not a value polyroute "
+        "wrote; a budget or limit cannot be checked against it, so the call is refused "
+        f"(fail closed). Delete the key to reset that counter: {fix}"
+    )
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def decode(text: str | bytes, *, where: str, key: str, fix: str) -> Any:
+    """JSON ``text`` read from a store; ``NaN``/``Infinity`` (which Python's json would
+    accept) and anything undecodable are a ``StateStoreError`` naming ``key``."""
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError):
+        raw = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+        raise _corrupt(where, key, raw, fix) from None
+
+
+def encode(value: Any, *, where: str, key: str) -> str:
+    """``value`` as strict JSON: a non-finite number is refused, never stored."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except (ValueError, TypeError) as exc:
+        raise StateStoreError(
+            f"state store {where}: refused to store {value!r} at key '{key}' ({exc}); "
+            "only finite numbers and JSON values are stored"
+        ) from None
+
+
+def number(value: Any, *, where: str, key: str, fix: str) -> float:
+    """``value`` (``None`` reads as 0) as a finite float, or a ``StateStoreError``."""
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise _corrupt(where, key, json.dumps(value) if _jsonable(value) else repr(value), fix)
+    return float(value)
+
+
+def check_finite(*, where: str, key: str, **values: float) -> None:
+    """Refuse a non-finite ``amount``/``limit``: NaN compares false with everything, so
+    it would pass a limit check and poison the counter."""
+    for name, v in values.items():
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise StateStoreError(
+                f"state store {where}: refused {name} {v!r} for key '{key}'; "
+                "amounts and limits must be finite numbers"
+            )
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 class StateStore(ABC):
@@ -40,12 +106,24 @@ class StateStore(ABC):
         new value. ``ttl`` applies when the key is created."""
 
     @abstractmethod
-    def reserve(self, key: str, amount: float, limit: float, ttl: float | None = None) -> bool:
+    def reserve(self, key: str, amount: float, limit: float, ttl: float | None = None, *,
+                floor: float | None = None) -> bool:
         """Atomically add ``amount`` only if the result stays ``<= limit``.
 
         Returns whether it was added. This is what makes budgets and token
-        limits hold under concurrency: check and add are one step.
+        limits hold under concurrency: check and add are one step. A current
+        value below ``floor`` (a budget counter is never negative) is corrupt:
+        ``StateStoreError``, nothing added.
         """
+
+    def number(self, key: str) -> float:
+        """The finite number at ``key`` (0 if absent); anything else is a
+        ``StateStoreError`` naming the key and how to reset it."""
+        return number(self.get(key), where=repr(self), key=key, fix=self.fix(key))
+
+    def fix(self, key: str) -> str:
+        """How an operator deletes ``key`` (quoted in corrupt-value errors)."""
+        return f"delete key '{key}' from the state store"
 
     def close(self) -> None:  # noqa: B027 - optional for backends without resources
         """Release resources (connections, files)."""

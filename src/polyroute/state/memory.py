@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from polyroute.state.base import StateStore
+from polyroute.state.base import StateStore, _corrupt, check_finite, encode, number
 
 __all__ = ["MemoryStore"]
 
@@ -40,7 +40,17 @@ class MemoryStore(StateStore):
         with self._lock:
             return self._live(key)
 
+    def __repr__(self) -> str:
+        return "<MemoryStore>"
+
+    def fix(self, key: str) -> str:
+        return f"store.delete({key!r}), or restart the process"
+
+    def _number(self, key: str, value: Any) -> float:
+        return number(value, where="(in-process)", key=key, fix=self.fix(key))
+
     def set(self, key: str, value: Any, ttl: float | None = None) -> None:
+        encode(value, where="(in-process)", key=key)  # the same values the shared stores take
         with self._lock:
             self._data[key] = (value, self._expiry(ttl))
 
@@ -49,20 +59,26 @@ class MemoryStore(StateStore):
             self._data.pop(key, None)
 
     def incr(self, key: str, amount: float = 1.0, ttl: float | None = None) -> float:
+        check_finite(where="(in-process)", key=key, amount=amount)
         with self._lock:
             current = self._live(key)
             if current is None:
                 value = float(amount)
                 self._data[key] = (value, self._expiry(ttl))
             else:
-                value = float(current) + amount
+                value = self._number(key, current) + amount
                 self._data[key] = (value, self._data[key][1])
             return value
 
-    def reserve(self, key: str, amount: float, limit: float, ttl: float | None = None) -> bool:
+    def reserve(self, key: str, amount: float, limit: float, ttl: float | None = None, *,
+                floor: float | None = None) -> bool:
+        check_finite(where="(in-process)", key=key, amount=amount, limit=limit)
         with self._lock:
             current = self._live(key)
-            value = (0.0 if current is None else float(current)) + amount
+            base = self._number(key, current)
+            if floor is not None and base < floor:
+                raise _corrupt("(in-process)", key, repr(base), self.fix(key))
+            value = base + amount
             if value > limit:
                 return False
             expires = self._expiry(ttl) if current is None else self._data[key][1]

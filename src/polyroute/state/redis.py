@@ -19,32 +19,48 @@ SQLite store's.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from polyroute.errors import ConfigError, StateStoreError
 from polyroute.secrets import redact, remember
-from polyroute.state.base import StateStore
+from polyroute.state.base import StateStore, _corrupt, check_finite, decode, encode
 
 __all__ = ["RedisStore", "masked_url"]
 
+# A stored number must look like what INCRBYFLOAT or json.dumps wrote and be finite:
+# Lua's tonumber alone would take "0x10", " 1", "inf" and "nan".
+_NUM = """
+local function num(raw)
+  if not raw then return 0 end
+  local plain = string.match(raw, '^%-?%d+%.?%d*$')
+  if not (plain or string.match(raw, '^%-?%d+%.?%d*[eE][-+]?%d+$')) then return nil end
+  local n = tonumber(raw)
+  if n == nil or n ~= n or n == math.huge or n == -math.huge then return nil end
+  return n
+end
+local raw = redis.call('GET', KEYS[1])
+local current = num(raw)
+if current == nil then return redis.error_reply('POLYROUTE_CORRUPT ' .. string.sub(raw, 1, 60)) end
+"""
 # KEYS[1]; ARGV: amount, ttl in ms ("" for none). Creates with the TTL, keeps it after.
-_INCR = """
-local created = redis.call('EXISTS', KEYS[1]) == 0
+_INCR = _NUM + """
 local value = redis.call('INCRBYFLOAT', KEYS[1], ARGV[1])
-if created and ARGV[2] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if raw == false and ARGV[2] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return value
 """
-# KEYS[1]; ARGV: amount, limit, ttl in ms. Adds only if the sum stays <= limit.
-_RESERVE = """
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+# KEYS[1]; ARGV: amount, limit, ttl in ms, floor ("" for none). Adds only if the sum
+# stays <= limit; a current value below the floor is corrupt.
+_RESERVE = _NUM + """
+if ARGV[4] ~= '' and current < tonumber(ARGV[4]) then
+  return redis.error_reply('POLYROUTE_CORRUPT ' .. string.sub(raw, 1, 60))
+end
 if current + tonumber(ARGV[1]) > tonumber(ARGV[2]) then return 0 end
-local created = redis.call('EXISTS', KEYS[1]) == 0
 redis.call('INCRBYFLOAT', KEYS[1], ARGV[1])
-if created and ARGV[3] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+if raw == false and ARGV[3] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 return 1
 """
+_CORRUPT = "POLYROUTE_CORRUPT "
 
 
 def masked_url(url: str) -> str:
@@ -90,6 +106,7 @@ class RedisStore(StateStore):
                 fix="pip install 'polyroute[redis]'",
             ) from exc
         self._failure: type[Exception] = redis.RedisError  # looked up once, not per call
+        self._reply: type[Exception] = redis.ResponseError
         if client is None:
             client = redis.Redis.from_url(
                 url, socket_timeout=timeout, socket_connect_timeout=timeout,
@@ -102,40 +119,61 @@ class RedisStore(StateStore):
     def __repr__(self) -> str:
         return f"<RedisStore {self.where} prefix={self.prefix!r}>"
 
-    def _run(self, op: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    def fix(self, key: str) -> str:
+        return f"redis-cli -u {self.where} DEL '{self.prefix}{key}'"
+
+    def _run(self, op: str, fn: Any, *args: Any, key: str = "", **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
+        except self._reply as exc:
+            text = str(exc)
+            if text.startswith(_CORRUPT) or text.startswith("WRONGTYPE"):
+                found = (text[len(_CORRUPT):].split(" script:")[0] if text.startswith(_CORRUPT)
+                         else "a value of another Redis type")
+                raise _corrupt(self.where, self.prefix + key, found, self.fix(key)) from None
+            raise self._failed(op, exc) from None
         except self._failure as exc:
-            # ``from None``: redis-py's own exception chain may name the connection.
-            raise StateStoreError(
-                f"state store {self.where}: {op} failed ({type(exc).__name__}: "
-                f"{redact(str(exc))}); check the server is up and reachable and "
-                "state.url is right"
-            ) from None
+            raise self._failed(op, exc) from None
+
+    def _failed(self, op: str, exc: Exception) -> StateStoreError:
+        # raised ``from None``: redis-py's own exception chain may name the connection.
+        return StateStoreError(
+            f"state store {self.where}: {op} failed ({type(exc).__name__}: "
+            f"{redact(str(exc))}); check the server is up and reachable and "
+            "state.url is right"
+        )
 
     def ping(self) -> None:
         """Fail now, with ``StateStoreError``, if the server cannot be reached."""
         self._run("ping", self._redis.ping)
 
     def get(self, key: str) -> Any:
-        raw = self._run("get", self._redis.get, self.prefix + key)
-        return None if raw is None else json.loads(raw)
+        raw = self._run("get", self._redis.get, self.prefix + key, key=key)
+        if raw is None:
+            return None
+        return decode(raw, where=self.where, key=self.prefix + key, fix=self.fix(key))
 
     def set(self, key: str, value: Any, ttl: float | None = None) -> None:
         px = None if ttl is None else max(1, int(ttl * 1000))
-        self._run("set", self._redis.set, self.prefix + key, json.dumps(value), px=px)
+        text = encode(value, where=self.where, key=self.prefix + key)
+        self._run("set", self._redis.set, self.prefix + key, text, px=px)
 
     def delete(self, key: str) -> None:
         self._run("delete", self._redis.delete, self.prefix + key)
 
     def incr(self, key: str, amount: float = 1.0, ttl: float | None = None) -> float:
+        check_finite(where=self.where, key=self.prefix + key, amount=amount)
         value = self._run("incr", self._incr, keys=[self.prefix + key],
-                          args=[repr(float(amount)), _ms(ttl)])
+                          args=[repr(float(amount)), _ms(ttl)], key=key)
         return float(value)
 
-    def reserve(self, key: str, amount: float, limit: float, ttl: float | None = None) -> bool:
+    def reserve(self, key: str, amount: float, limit: float, ttl: float | None = None, *,
+                floor: float | None = None) -> bool:
+        check_finite(where=self.where, key=self.prefix + key, amount=amount, limit=limit,
+                     **({} if floor is None else {"floor": floor}))
         done = self._run("reserve", self._reserve, keys=[self.prefix + key],
-                         args=[repr(float(amount)), repr(float(limit)), _ms(ttl)])
+                         args=[repr(float(amount)), repr(float(limit)), _ms(ttl),
+                               "" if floor is None else repr(float(floor))], key=key)
         return bool(int(done))
 
     def close(self) -> None:

@@ -14,7 +14,6 @@ Every operation retries lock contention for up to ``timeout`` seconds (see
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sqlite3
 import threading
@@ -25,7 +24,7 @@ from typing import Any, TypeVar
 
 from polyroute._sqlite import retry_locked
 from polyroute.errors import StateStoreError
-from polyroute.state.base import StateStore
+from polyroute.state.base import StateStore, _corrupt, check_finite, decode, encode, number
 
 T = TypeVar("T")
 
@@ -89,14 +88,18 @@ class SQLiteStore(StateStore):
         row = conn.execute("SELECT value, expires FROM kv WHERE key = ?", (key,)).fetchone()
         if row is None or (row[1] is not None and now >= row[1]):
             return None, None
-        return json.loads(row[0]), row[1]
+        return decode(row[0], where=str(self.path), key=key, fix=self.fix(key)), row[1]
+
+    def fix(self, key: str) -> str:
+        quoted = key.replace("'", "''")
+        return f"sqlite3 {self.path} \"DELETE FROM kv WHERE key = '{quoted}'\""
 
     def get(self, key: str) -> Any:
         return self._retrying("get", lambda: self._read(self._conn(), key, self._clock())[0])
 
     def set(self, key: str, value: Any, ttl: float | None = None) -> None:
         expires = None if ttl is None else self._clock() + ttl
-        text = json.dumps(value)
+        text = encode(value, where=str(self.path), key=key)
         self._retrying("set", lambda: self._conn().execute(
             "INSERT OR REPLACE INTO kv (key, value, expires) VALUES (?, ?, ?)",
             (key, text, expires),
@@ -106,13 +109,15 @@ class SQLiteStore(StateStore):
         self._retrying("delete", lambda: self._conn().execute(
             "DELETE FROM kv WHERE key = ?", (key,)))
 
-    def _add(self, key: str, amount: float, limit: float | None, ttl: float | None
-             ) -> tuple[bool, float]:
+    def _add(self, key: str, amount: float, limit: float | None, ttl: float | None,
+             floor: float | None = None) -> tuple[bool, float]:
+        check_finite(where=str(self.path), key=key, amount=amount,
+                     **({} if limit is None else {"limit": limit}))
         return self._retrying("reserve" if limit is not None else "incr",
-                              lambda: self._add_once(key, amount, limit, ttl))
+                              lambda: self._add_once(key, amount, limit, ttl, floor))
 
-    def _add_once(self, key: str, amount: float, limit: float | None, ttl: float | None
-                  ) -> tuple[bool, float]:
+    def _add_once(self, key: str, amount: float, limit: float | None, ttl: float | None,
+                  floor: float | None) -> tuple[bool, float]:
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -120,13 +125,16 @@ class SQLiteStore(StateStore):
             current, expires = self._read(conn, key, now)
             if current is None:
                 expires = None if ttl is None else now + ttl
-            value = (0.0 if current is None else float(current)) + amount
+            base = number(current, where=str(self.path), key=key, fix=self.fix(key))
+            if floor is not None and base < floor:
+                raise _corrupt(str(self.path), key, repr(base), self.fix(key))
+            value = base + amount
             if limit is not None and value > limit:
                 conn.execute("COMMIT")
                 return False, value - amount
             conn.execute(
                 "INSERT OR REPLACE INTO kv (key, value, expires) VALUES (?, ?, ?)",
-                (key, json.dumps(value), expires),
+                (key, encode(value, where=str(self.path), key=key), expires),
             )
             conn.execute("COMMIT")
             return True, value
@@ -138,8 +146,9 @@ class SQLiteStore(StateStore):
     def incr(self, key: str, amount: float = 1.0, ttl: float | None = None) -> float:
         return self._add(key, amount, None, ttl)[1]
 
-    def reserve(self, key: str, amount: float, limit: float, ttl: float | None = None) -> bool:
-        return self._add(key, amount, limit, ttl)[0]
+    def reserve(self, key: str, amount: float, limit: float, ttl: float | None = None, *,
+                floor: float | None = None) -> bool:
+        return self._add(key, amount, limit, ttl, floor)[0]
 
     def purge_expired(self) -> int:
         """Delete expired keys (reads already ignore them); returns how many."""
