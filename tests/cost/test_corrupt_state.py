@@ -224,3 +224,22 @@ def test_budget_fails_closed_on_a_negative_counter(
           pytest.raises(StateStoreError, match=BUDGET_KEY)):
         router.chat(_ask())
     assert primary.requests == []
+
+
+def test_a_corrupt_counter_met_while_settling_keeps_the_answer(
+    echo_registry: PluginRegistry, primary: StandinServer, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    path = tmp_path / "state.db"
+    SQLiteStore(path).close()
+    _poke_sqlite(path, BUDGET_KEY + ":spent", '"abc"')  # only the settle reads this one
+    with _router(echo_registry, primary.url,
+                 {"backend": "sqlite", "path": str(path)}) as router:
+        resp = router.chat(_ask())  # the provider answered: the answer is returned
+        assert resp.provider == "a"
+    assert len(primary.requests) == 1
+    assert any(BUDGET_KEY + ":spent" in r.getMessage() for r in caplog.records
+               if r.levelname == "ERROR")
+    store = SQLiteStore(path)
+    assert 0 < store.number(BUDGET_KEY) <= CHEAP_LIMIT  # the enforcing counter settled
+    store.close()

@@ -34,7 +34,7 @@ from polyroute.budgets.windows import Window, WindowClock, zone
 from polyroute.cost.book import PriceBook
 from polyroute.cost.config import BudgetConfig
 from polyroute.cost.pricing import Prices
-from polyroute.errors import BudgetExceeded, NoRouteError
+from polyroute.errors import BudgetExceeded, NoRouteError, StateStoreError
 from polyroute.logs import get_logger
 from polyroute.routing.guards import CandidateSkipped, Guard
 from polyroute.routing.plan import Deployment, parse_model_ref
@@ -311,12 +311,17 @@ class CostGuard(Guard):
                 settle_to = cost or 0.0
             for b, key, amount, ttl in ticket.holds:
                 actual = amount if settle_to is None else settle_to
-                if actual != amount:
-                    self.state.incr(key, actual - amount, ttl)
-                if actual > 0:
-                    spent = self.state.incr(key + _SPENT, actual, ttl)
-                    if b.cfg.alerts:
-                        self._thresholds(b, spent - actual, spent)
+                try:
+                    if actual != amount:
+                        self.state.incr(key, actual - amount, ttl)
+                    if actual > 0:
+                        spent = self.state.incr(key + _SPENT, actual, ttl)
+                        if b.cfg.alerts:
+                            self._thresholds(b, spent - actual, spent)
+                except StateStoreError as exc:
+                    # The answer is paid for: return it. The corrupt counter stays as it
+                    # is, so the budget's next reservation fails closed on it.
+                    logger.error("budget %s could not settle this attempt: %s", b.label, exc)
         if self.monitor is not None:
             self.monitor.record(dep.key, attempt.ok, attempt.latency_ms)
         if self._track:
