@@ -172,6 +172,9 @@ def test_a_full_queue_is_reported_too(tmp_path: Path) -> None:
     assert written + ledger.dropped == 40 and ledger.dropped >= 29
     ((n, reason),) = table(db, "SELECT SUM(rows), reason FROM ledger_drops WHERE rows > 0")
     assert n == ledger.dropped and "queue full" in reason
+    before = ledger.dropped
+    ledger.record(call_row("late"))  # after close: no writer will ever take it
+    assert ledger.dropped == before + 1
 
 
 # --- kill -9: the durability promise ---------------------------------------------------

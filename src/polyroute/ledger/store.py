@@ -204,6 +204,9 @@ class Ledger:
     # --- request path ------------------------------------------------------------
 
     def record(self, call: tuple[Any, ...], attempts: Sequence[tuple[Any, ...]] = ()) -> None:
+        if self._closed:
+            self._drop(1, "recorded after the ledger was closed")
+            return
         if self.sync:
             self._record_now((call, attempts))
             return
@@ -278,11 +281,9 @@ class Ledger:
         row, so only that row is affected. Raises when the file takes no write."""
         try:
             retry_locked(lambda: self._commit(conn, rows), 30.0)
-        except sqlite3.OperationalError as exc:
-            if not _row_fault(exc):
-                raise  # locked past the deadline, read-only, disk full: the file, not a row
-            self._one_by_one(conn, rows)
-        except Exception:  # OverflowError, IntegrityError, a wrong binding: some row
+        except Exception as exc:  # OverflowError, IntegrityError, a wrong binding: a row
+            if _file_fault(exc):
+                raise
             self._one_by_one(conn, rows)
         else:
             self.written += len(rows)
@@ -303,11 +304,9 @@ class Ledger:
         if still refused, dropped and counted. Raises only for a file-level error."""
         try:
             retry_locked(lambda: self._commit(conn, [item]), 30.0)
-        except sqlite3.OperationalError as exc:
-            if not _row_fault(exc):
+        except Exception as exc:
+            if _file_fault(exc):
                 raise
-        except Exception:
-            pass
         else:
             self.written += 1
             return
@@ -322,12 +321,9 @@ class Ledger:
             call = (call[0], time.time(), *call[2:])
         try:
             retry_locked(lambda: self._commit(conn, [(call, attempts)]), 30.0)
-        except sqlite3.OperationalError as exc:
-            if not _row_fault(exc):
-                raise
-            self._drop(1, f"a row SQLite refused: {type(exc).__name__}: {exc}")
-            return
         except Exception as exc:
+            if _file_fault(exc):
+                raise
             self._drop(1, f"a row SQLite refused: {type(exc).__name__}: {exc}")
             return
         self.written += 1
@@ -406,10 +402,13 @@ class Ledger:
             yield conn
 
 
-def _row_fault(exc: sqlite3.OperationalError) -> bool:
-    """An OperationalError that one row can cause (the rest are about the file)."""
-    text = str(exc).lower()
-    return "too big" in text or "too large" in text or "overflow" in text
+def _file_fault(exc: BaseException) -> bool:
+    """An error about the file — locked past the deadline, read-only, full, corrupt —
+    that every row would meet, not one row's values."""
+    if isinstance(exc, sqlite3.OperationalError):
+        text = str(exc).lower()  # "string or blob too big" is one row's doing
+        return not ("too big" in text or "too large" in text or "overflow" in text)
+    return type(exc) is sqlite3.DatabaseError
 
 
 _open_ledgers: weakref.WeakSet[Ledger] = weakref.WeakSet()
