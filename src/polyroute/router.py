@@ -286,8 +286,25 @@ class Router(StreamingMixin):
 
     # --- sync ----------------------------------------------------------------------
 
+    def _call_ended(self, request: ChatRequest) -> None:
+        """Every exit of a call (exceptions of any kind, cancellation, a stream closed
+        early) reaches here, so no guard keeps per-call state past it."""
+        for guard in self.guards:
+            try:
+                guard.call_ended(request)
+            except Exception:  # one guard's bug must not hide the call's own outcome
+                logger.exception("guard %s failed in call_ended", guard.name)
+
     def chat(self, request: ChatRequest) -> ChatResponse:
         """Route ``request`` and return the first answer (retrying and falling back)."""
+        if not self.guards:
+            return self._chat(request)
+        try:
+            return self._chat(request)
+        finally:
+            self._call_ended(request)
+
+    def _chat(self, request: ChatRequest) -> ChatResponse:
         if self.guards and (hit := self._cached(request)) is not None:
             return hit
         call, request = self._prepare(request)
@@ -358,6 +375,14 @@ class Router(StreamingMixin):
 
     async def achat(self, request: ChatRequest) -> ChatResponse:
         """Async ``chat``."""
+        if not self.guards:
+            return await self._achat(request)
+        try:
+            return await self._achat(request)
+        finally:
+            self._call_ended(request)
+
+    async def _achat(self, request: ChatRequest) -> ChatResponse:
         if self.guards and (hit := await self._acached(request)) is not None:
             return hit
         call, request = self._prepare(request)

@@ -13,7 +13,9 @@
 Per call, through routing tags/hints: ``routing.cache = "no-cache"`` skips the
 lookup but stores the fresh answer; ``"no-store"`` bypasses the cache entirely;
 tag ``cache_ttl`` (seconds or ``90s``/``15m``/``1h``) sets the entry's TTL; tag
-``tenant`` (``cache.tenant_tag``) partitions the cache.
+``tenant`` (``cache.tenant_tag``) partitions the cache. The tenant is read from the
+same merged tags the ledger and budgets use — the call's tags over its agent's —
+so two agents of two tenants never share an entry.
 
 Async callers wait without blocking their loop through ``abefore_call`` when the
 router awaits it; through the sync ``before_call`` inside a running loop, an
@@ -53,6 +55,7 @@ _STORABLE_FINISH = (None, "stop", "length", "tool_calls")
 class _Flight:
     key: str
     messages: Any  # pins id(request.messages) while in flight
+    origin: ChatRequest | None = None  # the leader's own request, for ``call_ended``
     started: float = field(default_factory=time.monotonic)
     done: threading.Event = field(default_factory=threading.Event)
     value: str | None = None
@@ -63,7 +66,8 @@ class _Flight:
         self.value = value
         self.done.set()
         for loop, fut in self.waiters:
-            loop.call_soon_threadsafe(_resolve, fut)
+            with contextlib.suppress(RuntimeError):  # that waiter's loop is closed
+                loop.call_soon_threadsafe(_resolve, fut)
 
 
 def _resolve(fut: asyncio.Future[None]) -> None:
@@ -95,6 +99,8 @@ class CacheGuard(Guard):
         self._owners: dict[int, _Flight] = {}
         self._lock = threading.Lock()
         self._routes: dict[int, tuple[Any, GenerationParams]] = {}
+        self._agent_tenants = {name: a.tags.get(cfg.tenant_tag)
+                               for name, a in router.config.agents.items()}
 
     # --- keys ----------------------------------------------------------------------
 
@@ -108,9 +114,16 @@ class CacheGuard(Guard):
         if route is None:
             tiers = [[d.key for d in tier] for tier in src.tiers]
             route = self._routes[id(src)] = (tiers, src.params)
-        tenant = request.routing.tags.get(self.cfg.tenant_tag)
-        return cache_key(request, namespace=self.cfg.namespace, tenant=tenant,
+        return cache_key(request, namespace=self.cfg.namespace, tenant=self.tenant_of(request),
                          route=route[0], base_params=route[1])
+
+    def tenant_of(self, request: ChatRequest) -> str | None:
+        """The call's ``tenant_tag``, else its agent's (as ``CostGuard`` merges tags)."""
+        routing = request.routing
+        tenant = routing.tags.get(self.cfg.tenant_tag)
+        if tenant is None and routing.agent:
+            tenant = self._agent_tenants.get(routing.agent)
+        return tenant
 
     # --- lookups ---------------------------------------------------------------------
 
@@ -155,7 +168,11 @@ class CacheGuard(Guard):
         if key is None:
             return None
         if policy != "no-cache":
-            text = self.store.get(key)
+            try:
+                text = self.store.get(key)
+            except Exception as exc:  # an unreadable cache is a miss, not a failed call
+                logger.warning("cache lookup failed, calling upstream: %s", exc)
+                text = None
             if text is not None:
                 return self._hit(request, text, t0)
         self.misses += 1
@@ -164,7 +181,7 @@ class CacheGuard(Guard):
             stale = flight is not None and (
                 flight.done.is_set() or time.monotonic() - flight.started > self.cfg.wait_timeout)
             if flight is None or stale or policy == "no-cache":
-                lead = _Flight(key, request.messages)
+                lead = _Flight(key, request.messages, request)
                 if policy != "no-cache":
                     self._flights[key] = lead
                 self._owners[id(request.messages)] = lead
@@ -219,6 +236,17 @@ class CacheGuard(Guard):
 
     def call_failed(self, request: ChatRequest, error: Exception) -> None:
         self._finish(self._take(request), None)
+
+    def call_ended(self, request: ChatRequest) -> None:
+        """Whatever way the call ended (an exception no guard saw, a cancellation, a
+        stream closed early), its in-flight entry goes now, not at ``wait_timeout``:
+        waiters go upstream at once."""
+        with self._lock:
+            flight = self._owners.get(id(request.messages))
+            if flight is None or flight.origin is not request:
+                return  # answered or failed already, or not this call's entry
+            del self._owners[id(request.messages)]
+        self._finish(flight, None)
 
     def _take(self, request: ChatRequest) -> _Flight | None:
         with self._lock:

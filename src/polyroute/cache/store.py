@@ -8,8 +8,15 @@ folder can run code in the reading process (CVE-2025-69872). Here:
 - ``_JSONDisk.fetch`` refuses pickled rows (and file names that leave the folder):
   the read is a miss, the row is deleted and a warning logged;
 - keys are sha256 hex strings;
+- every answer is stored inside the SQLite file: diskcache's separate value files
+  (for values over 32 KiB) are switched off, since it creates them with the
+  process umask (0644 in 0755 folders);
+- a file name read from a row is never followed out of the folder: ``fetch``
+  refuses it and ``remove`` (expiry, eviction, ``clear``) leaves it alone, so a
+  planted row naming ``../victim`` or an absolute path deletes nothing;
 - the folder is created ``0o700``; an existing folder must belong to this user
-  (a looser mode is tightened, another owner is refused), files are ``0o600``.
+  (a looser mode is tightened, another owner is refused); everything in it
+  (files of older versions included) is made owner-only, ``0o600``/``0o700``.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from polyroute.logs import get_logger
 __all__ = ["PickledEntryError", "ResponseCache", "owner_only_dir"]
 
 logger = get_logger("cache")
+_NO_VALUE_FILES = 2**62  # diskcache's disk_min_file_size: every value stays in SQLite
 
 
 class PickledEntryError(Exception):
@@ -53,9 +61,26 @@ class _JSONDisk(diskcache.Disk):  # type: ignore[misc]
     def fetch(self, mode: int, filename: str | None, value: Any, read: bool) -> Any:
         if mode == MODE_PICKLE or mode not in (MODE_RAW, MODE_TEXT):
             raise PickledEntryError(f"cache row in mode {mode} (polyroute writes JSON text)")
-        if filename is not None and (os.path.isabs(filename) or ".." in Path(filename).parts):
+        if filename is not None and not self._inside(filename):
             raise PickledEntryError(f"cache row points outside the cache folder: {filename!r}")
         return super().fetch(mode, filename, value, read)
+
+    def remove(self, file_path: str) -> None:
+        if not self._inside(file_path):
+            logger.warning("cache row names a file outside the cache folder (%r): not "
+                           "deleted; the row goes", file_path)
+            return
+        super().remove(file_path)
+
+    def _inside(self, filename: Any) -> bool:
+        """``filename`` is a relative name that resolves (symlinks followed) inside the
+        folder — never ``..``, an absolute path or a link pointing out."""
+        if type(filename) is not str or not filename or os.path.isabs(filename):
+            return False
+        if ".." in Path(filename).parts:
+            return False
+        root = os.path.realpath(self._directory)
+        return os.path.realpath(os.path.join(root, filename)).startswith(root + os.sep)
 
 
 def owner_only_dir(path: Path) -> Path:
@@ -76,18 +101,44 @@ def owner_only_dir(path: Path) -> Path:
     return path
 
 
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def _owner_only_tree(root: Path) -> None:
+    """Tighten everything under ``root`` to owner-only; symlinks are not followed."""
+    if os.name != "posix":
+        return
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        for name in dirs + files:
+            path = os.path.join(folder, name)
+            st = os.lstat(path)
+            if stat.S_ISLNK(st.st_mode) or not stat.S_IMODE(st.st_mode) & 0o077:
+                continue
+            os.chmod(path, 0o700 if stat.S_ISDIR(st.st_mode) else 0o600)
+
+
 class ResponseCache:
     """JSON-text entries under sha256 keys, with TTL; tagged by namespace for ``clear``."""
 
     def __init__(self, directory: str | os.PathLike[str], *, size_limit_mb: int = 1024) -> None:
         self.directory = owner_only_dir(Path(directory))
+        db = self.directory / diskcache.core.DBNAME
+        # Created owner-only before SQLite makes it (with the umask); its -wal and -shm
+        # files take the database file's mode.
+        try:
+            os.close(os.open(db, os.O_CREAT | os.O_WRONLY | _NOFOLLOW, 0o600))
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot open the cache database {db} ({exc.strerror or exc}): a symlink is "
+                "refused, the file must be a plain file of this user",
+                field="cache.directory", fix="remove it, or point cache.directory elsewhere",
+            ) from exc
         self._cache = diskcache.Cache(
             str(self.directory), disk=_JSONDisk, size_limit=size_limit_mb * 2**20,
             eviction_policy="least-recently-stored", statistics=False, tag_index=True,
+            disk_min_file_size=_NO_VALUE_FILES,
         )
-        for f in self.directory.iterdir():
-            if f.is_file() and stat.S_IMODE(f.stat().st_mode) & 0o077:
-                os.chmod(f, 0o600)
+        _owner_only_tree(self.directory)
         self.refused = 0
 
     def get(self, key: str) -> str | None:

@@ -12,6 +12,7 @@ from polyroute.cli.state import State, config_options, guarded, pass_state
 
 if TYPE_CHECKING:
     from polyroute.analytics.stats import GroupStats, UsageReport
+    from polyroute.ledger.rows import Drop
 
 _GROUPS = ("model", "provider", "agent", "day", "route", "tenant")
 
@@ -62,6 +63,7 @@ def usage(state: State, by: str, since: str, ledger_file: str | None, fmt: str,
     except FileNotFoundError:
         raise ConfigError(f"no usage ledger at {path} yet",
                           fix="make a call with `ledger:` configured first") from None
+    drops = _drops(path, report.since)
     recs = []
     if recommend:
         from polyroute.analytics.recommend import recommend as suggest
@@ -77,13 +79,38 @@ def usage(state: State, by: str, since: str, ledger_file: str | None, fmt: str,
         data = report.as_dict()
         if recommend:
             data["recommendations"] = [r.as_dict() for r in recs]
+        data["rows_lost"] = [{"reason": d.reason, "rows": d.rows, "last": d.last}
+                             for d in drops]
         render.emit_json(data)
     elif fmt == "csv":
         click.echo(_csv(report), nl=False)
+        for line in _drop_lines(drops, report.since):
+            click.echo(line, err=True)  # stdout stays plain CSV
     else:
+        from polyroute.cli import render
+
         _tables(report, recs, recommend)
+        for line in _drop_lines(drops, report.since):
+            render.console().print(f"[bold yellow]{render.safe(line)}[/]", soft_wrap=True)
     if plot and fmt == "table":
         click.echo(f"plot written to {plot}")
+
+
+def _drops(path: str, since: float | None) -> list[Drop]:
+    """Rows the ledger lost in the window (``ledger_drops``), so no loss goes unseen."""
+    from contextlib import closing
+
+    from polyroute.ledger import connect_ledger
+    from polyroute.ledger.rows import read_drops
+
+    with closing(connect_ledger(path, create=False)) as conn:
+        return read_drops(conn, since)
+
+
+def _drop_lines(drops: list[Drop], since: float | None) -> list[str]:
+    span = "in all" if since is None else "since " + _iso(since)
+    return [f"warning: {d.rows:,} ledger row(s) lost {span} (last at {_iso(d.last)}): "
+            f"{d.reason} — these calls are missing from the figures above" for d in drops]
 
 
 def _row(s: GroupStats, by: str) -> dict[str, Any]:

@@ -143,6 +143,9 @@ class LedgerConfig(_Strict):
     retention_days: float | None = Field(90, gt=0)
     queue_size: int = Field(10_000, ge=10)
     """Rows waiting for the writer thread; beyond it rows are dropped and counted."""
+    sync: bool = False
+    """Commit each call's row before the call returns (survives ``kill -9``; costs the
+    caller one SQLite commit). Off: a writer thread commits moments after."""
 
 
 class CacheConfig(_Strict):

@@ -52,7 +52,8 @@ def cost_guards(router: Router) -> tuple[list[Guard], list[Guard]]:
 
             ledger = Ledger(resolve_path(cfg.ledger.path, cfg.source),
                             queue_size=cfg.ledger.queue_size,
-                            retention_days=cfg.ledger.retention_days)
+                            retention_days=cfg.ledger.retention_days,
+                            sync=cfg.ledger.sync)
         cost = CostGuard(
             router, book=book, budgets=list(cfg.budgets), state=router.state,
             alerts=alerts_for(router), ledger=ledger,

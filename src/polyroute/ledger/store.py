@@ -1,11 +1,21 @@
 """The usage ledger: one SQLite (WAL) row per call and one per attempt, failures included.
 
-Rows are written off the request path. A call only puts a tuple on a bounded
-queue; a daemon writer thread takes whatever is queued, inserts it in one
-transaction and commits at once — so a row is on disk a few milliseconds after
-its call ends, and a process killed between calls loses nothing. A full queue
-drops rows (counted in ``dropped``) rather than slow calls down. ``flush()``
-waits for the queue to drain; it runs at ``close()`` and at interpreter exit.
+Rows are written off the request path by default. A call only puts a tuple on
+a bounded queue; a daemon writer thread takes whatever is queued, inserts it in
+one transaction and commits at once — so a row is on disk a few milliseconds
+after its call ends, and a process killed between calls loses nothing. What a
+``kill -9`` can lose is what was still queued: the rows of calls that returned
+while the writer was committing (never more than ``queue_size`` + one batch of
+1,000). With ``sync=True`` the calling thread commits its row before the call
+returns, so a returned call's row survives a kill of the process.
+
+No row is lost silently. A full queue, a file that stopped taking writes and a
+row SQLite refuses all count in ``dropped``, log a warning and leave a line in
+the ``ledger_drops`` table (once the file takes writes again), which ``polyroute
+usage`` reports. A refused row fails alone: its batch is retried row by row,
+and a value SQLite cannot hold (an integer past 2**63, NaN) is stored as NULL.
+``flush()`` waits for the queue to drain; it runs at ``close()`` and at
+interpreter exit.
 
 Only metadata is stored by default; prompts and answers only with
 ``store_content``. Rows older than ``retention_days`` are deleted when the
@@ -26,8 +36,9 @@ from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from polyroute._sqlite import retry_locked
+from polyroute._sqlite import is_lock_contention, retry_locked
 from polyroute.errors import ConfigError
+from polyroute.ledger.rows import DROPS_SCHEMA, clean_row
 from polyroute.logs import get_logger
 
 __all__ = ["ATTEMPT_COLUMNS", "CALL_COLUMNS", "Ledger", "connect_ledger"]
@@ -55,7 +66,7 @@ CREATE TABLE IF NOT EXISTS attempts (
     {", ".join(f"{c} {_TYPES.get(c, '') if c != 'id' else ''}" for c in ATTEMPT_COLUMNS)});
 CREATE INDEX IF NOT EXISTS calls_ts ON calls (ts);
 CREATE INDEX IF NOT EXISTS attempts_call ON attempts (call_id);
-"""
+""" + DROPS_SCHEMA
 _INSERT_CALL = (
     f"INSERT OR REPLACE INTO calls ({', '.join(CALL_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(CALL_COLUMNS))})"
@@ -65,6 +76,8 @@ _INSERT_ATTEMPT = (
     f"VALUES ({', '.join('?' * len(ATTEMPT_COLUMNS))})"
 )
 _DAY = 86400.0
+_WARN_EVERY = 10.0  # seconds between two warnings about the same kind of drop
+_Item = tuple[tuple[Any, ...], Sequence[tuple[Any, ...]]]
 
 
 def connect_ledger(path: str | os.PathLike[str], *, create: bool = True) -> sqlite3.Connection:
@@ -91,25 +104,37 @@ def connect_ledger(path: str | os.PathLike[str], *, create: bool = True) -> sqli
 
 
 class Ledger:
-    """Queue-fed SQLite writer. ``record(call_row, attempt_rows)`` never touches disk."""
+    """Queue-fed SQLite writer. ``record(call_row, attempt_rows)`` never touches disk,
+    unless ``sync``: then it commits the row before returning."""
 
     def __init__(self, path: str | os.PathLike[str], *, queue_size: int = 10_000,
-                 retention_days: float | None = 90.0) -> None:
+                 retention_days: float | None = 90.0, sync: bool = False) -> None:
         self.path = Path(path)
         self.retention_days = retention_days
+        self.sync = sync
         self.dropped = 0
+        """Rows lost, whatever the reason (also logged and kept in ``ledger_drops``)."""
+        self.nulled = 0
+        """Rows stored with values SQLite could not hold set to NULL."""
         self.written = 0
         self._queue_size = queue_size
-        self._queue: queue.Queue[tuple[tuple[Any, ...], Sequence[tuple[Any, ...]]] | None] = (
-            queue.Queue(queue_size)
-        )
+        self._queue: queue.Queue[_Item | None] = queue.Queue(queue_size)
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
         self._lock = threading.Lock()
+        self._drop_lock = threading.Lock()
+        self._unreported: dict[str, int] = {}
+        self._warned: dict[str, float] = {}
+        self._sync_conn: sqlite3.Connection | None = None
+        self._sync_lock = threading.Lock()
         self._closed = False
-        # Open once now, so an unusable path fails the router's construction with a
-        # ConfigError rather than a call that has already been paid for.
-        self._connect().close()
+        # Open and try a write now, so an unusable or read-only path fails the router's
+        # construction with a ConfigError rather than losing the rows of paid calls.
+        conn = self._connect()
+        try:
+            self._probe(conn)
+        finally:
+            conn.close()
         _open_ledgers.add(self)
 
     def _connect(self) -> sqlite3.Connection:
@@ -122,17 +147,88 @@ class Ledger:
                 fix="point ledger.path at a writable file on a local disk",
             ) from exc
 
+    def _probe(self, conn: sqlite3.Connection) -> None:
+        # A write that is rolled back. Another process holding the write lock proves
+        # the file takes writes: no need to wait for it here.
+        conn.execute("PRAGMA busy_timeout=0")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("INSERT INTO ledger_drops (ts, rows, reason) VALUES (0, 0, NULL)")
+            finally:
+                conn.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            if is_lock_contention(exc):
+                return
+            raise ConfigError(
+                f"the usage ledger {self.path} does not take writes ({exc}): every call's "
+                "row would be lost",
+                field="ledger.path",
+                fix="make the file and its folder writable by this user, or point "
+                    "ledger.path elsewhere",
+            ) from exc
+
+    # --- drops -------------------------------------------------------------------
+
+    def _drop(self, n: int, reason: str) -> None:
+        """Count ``n`` lost rows, warn (at most every few seconds per reason) and keep
+        them for ``ledger_drops``."""
+        with self._drop_lock:
+            self.dropped += n
+            self._unreported[reason] = self._unreported.get(reason, 0) + n
+            now = time.monotonic()
+            warn = now - self._warned.get(reason, -_WARN_EVERY) >= _WARN_EVERY
+            if warn:
+                self._warned[reason] = now
+            total = self.dropped
+        if warn:
+            logger.warning("usage ledger %s: %d row(s) lost (%d so far) — %s", self.path, n,
+                           total, reason)
+
+    def _report_drops(self, conn: sqlite3.Connection) -> None:
+        """Inside the writer's transaction: move counted drops into ``ledger_drops``."""
+        with self._drop_lock:
+            pending, self._unreported = self._unreported, {}
+        if not pending:
+            return
+        try:
+            now = time.time()
+            conn.executemany("INSERT INTO ledger_drops (ts, rows, reason) VALUES (?, ?, ?)",
+                             [(now, n, r) for r, n in pending.items()])
+        except BaseException:
+            with self._drop_lock:  # the transaction will roll back: keep them for next time
+                for r, n in pending.items():
+                    self._unreported[r] = self._unreported.get(r, 0) + n
+            raise
+
     # --- request path ------------------------------------------------------------
 
     def record(self, call: tuple[Any, ...], attempts: Sequence[tuple[Any, ...]] = ()) -> None:
+        if self._closed:
+            self._drop(1, "recorded after the ledger was closed")
+            return
+        if self.sync:
+            self._record_now((call, attempts))
+            return
         if self._thread is None or self._pid != os.getpid():
             self._start()
         try:
             self._queue.put_nowait((call, attempts))
         except queue.Full:
-            self.dropped += 1
-            if self.dropped in (1, 100, 10_000):
-                logger.warning("usage ledger queue full: %d rows dropped so far", self.dropped)
+            self._drop(1, f"queue full ({self._queue_size} rows waiting for the writer; "
+                          "raise ledger.queue_size or check the disk)")
+
+    def _record_now(self, item: _Item) -> None:
+        """``sync``: commit on the calling thread; a failure is a counted drop, never an
+        exception (the call it describes has been answered and paid for)."""
+        with self._sync_lock:
+            try:
+                if self._sync_conn is None or self._pid != os.getpid():
+                    self._pid = os.getpid()
+                    self._sync_conn = connect_ledger(self.path)
+                self._write(self._sync_conn, [item])
+            except Exception as exc:
+                self._drop(1, f"write failed: {type(exc).__name__}: {exc}")
 
     # --- writer thread -----------------------------------------------------------
 
@@ -170,37 +266,88 @@ class Ledger:
                 stop = any(b is None for b in batch)
                 rows = [b for b in batch if b is not None]
                 try:
-                    if rows:
+                    if rows or self._unreported:
                         self._write(conn, rows)
                 except Exception as exc:
-                    logger.error("usage ledger write failed (%d rows lost): %s", len(rows), exc)
+                    self._drop(len(rows), f"write failed: {type(exc).__name__}: {exc}")
                 finally:
                     for _ in batch:
                         q.task_done()
                 if stop:
                     return
 
-    def _write(self, conn: sqlite3.Connection,
-               rows: list[tuple[tuple[Any, ...], Sequence[tuple[Any, ...]]]]) -> None:
+    def _write(self, conn: sqlite3.Connection, rows: list[_Item]) -> None:
+        """Commit ``rows`` in one transaction; if SQLite refuses one of them, row by
+        row, so only that row is affected. Raises when the file takes no write."""
+        try:
+            retry_locked(lambda: self._commit(conn, rows), 30.0)
+        except Exception as exc:  # OverflowError, IntegrityError, a wrong binding: a row
+            if _file_fault(exc):
+                raise
+            self._one_by_one(conn, rows)
+        else:
+            self.written += len(rows)
+
+    def _one_by_one(self, conn: sqlite3.Connection, rows: list[_Item]) -> None:
+        for i, item in enumerate(rows):
+            try:
+                self._write_alone(conn, item)
+            except sqlite3.Error as exc:
+                self._drop(len(rows) - i, f"write failed: {type(exc).__name__}: {exc}")
+                return
+        if self._unreported:  # record the refused rows' drop now, not with the next call
+            with suppress(sqlite3.Error):
+                retry_locked(lambda: self._commit(conn, []), 30.0)
+
+    def _write_alone(self, conn: sqlite3.Connection, item: _Item) -> None:
+        """One row; if refused, again with the values SQLite cannot hold as NULL;
+        if still refused, dropped and counted. Raises only for a file-level error."""
+        try:
+            retry_locked(lambda: self._commit(conn, [item]), 30.0)
+        except Exception as exc:
+            if _file_fault(exc):
+                raise
+        else:
+            self.written += 1
+            return
+        call, bad = clean_row(item[0], CALL_COLUMNS)
+        attempts = []
+        for row in item[1]:
+            cleaned, bad_a = clean_row(row, ATTEMPT_COLUMNS)
+            attempts.append(cleaned)
+            bad += [f"attempts.{c}" for c in bad_a]
+        ident = str(call[0])[:24] if call else "?"
+        if len(call) > 1 and call[1] is None:  # ts is NOT NULL: a NaN time becomes now
+            call = (call[0], time.time(), *call[2:])
+        try:
+            retry_locked(lambda: self._commit(conn, [(call, attempts)]), 30.0)
+        except Exception as exc:
+            if _file_fault(exc):
+                raise
+            self._drop(1, f"a row SQLite refused: {type(exc).__name__}: {exc}")
+            return
+        self.written += 1
+        self.nulled += 1
+        logger.warning("usage ledger row %s: values SQLite cannot store were written as NULL: "
+                       "%s", ident, ", ".join(bad) or "none found")
+
+    def _commit(self, conn: sqlite3.Connection, rows: list[_Item]) -> None:
         calls = [r[0] for r in rows]
         attempts = [a for r in rows for a in r[1]]
-
-        def once() -> None:
-            # IMMEDIATE takes the write lock up front (waiting on the busy handler)
-            # instead of failing when a deferred read upgrades under contention.
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+        # IMMEDIATE takes the write lock up front (waiting on the busy handler)
+        # instead of failing when a deferred read upgrades under contention.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if calls:
                 conn.executemany(_INSERT_CALL, calls)
-                if attempts:
-                    conn.executemany(_INSERT_ATTEMPT, attempts)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-
-        retry_locked(once, 30.0)  # another process holding the file is no reason to lose rows
-        self.written += len(rows)
+            if attempts:
+                conn.executemany(_INSERT_ATTEMPT, attempts)
+            self._report_drops(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
     def _prune(self, conn: sqlite3.Connection) -> None:
         assert self.retention_days is not None
@@ -239,6 +386,13 @@ class Ledger:
         if thread is not None and self._pid == os.getpid() and thread.is_alive():
             self._queue.put(None)
             thread.join(timeout)
+        with self._sync_lock:
+            if self._sync_conn is not None:
+                if self._unreported:
+                    with suppress(Exception):
+                        self._write(self._sync_conn, [])
+                self._sync_conn.close()
+                self._sync_conn = None
 
     @contextmanager
     def connection(self) -> Iterator[sqlite3.Connection]:
@@ -246,6 +400,15 @@ class Ledger:
         self.flush()
         with closing(connect_ledger(self.path)) as conn:
             yield conn
+
+
+def _file_fault(exc: BaseException) -> bool:
+    """An error about the file — locked past the deadline, read-only, full, corrupt —
+    that every row would meet, not one row's values."""
+    if isinstance(exc, sqlite3.OperationalError):
+        text = str(exc).lower()  # "string or blob too big" is one row's doing
+        return not ("too big" in text or "too large" in text or "overflow" in text)
+    return type(exc) is sqlite3.DatabaseError
 
 
 _open_ledgers: weakref.WeakSet[Ledger] = weakref.WeakSet()

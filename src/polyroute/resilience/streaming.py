@@ -20,7 +20,7 @@ This is a mixin of ``Router``; it holds the stream half of the router.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from contextlib import AsyncExitStack, ExitStack
 from typing import TYPE_CHECKING, Any
 
@@ -101,11 +101,18 @@ class StreamingMixin:
         def _fail(self, call: Call, exc: ProviderError | None = None, *,
                   final: bool = False) -> Exception: ...
         def model_info(self, dep: Deployment) -> ModelInfo | None: ...
+        def _call_ended(self, request: ChatRequest) -> None: ...
 
     # --- sync ----------------------------------------------------------------------
 
     def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
         """Route ``request`` as a stream (see the module doc for the failure policy)."""
+        try:
+            yield from self._stream(request)
+        finally:  # also when the caller stops reading early
+            self._call_ended(request)
+
+    def _stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
         if self.guards and (hit := self._cached(request)) is not None:
             yield from replay(hit)
             return
@@ -188,6 +195,15 @@ class StreamingMixin:
 
     async def astream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         """Async ``stream``."""
+        inner = self._astream(request)
+        try:
+            async for chunk in inner:
+                yield chunk
+        finally:  # also when the caller stops reading early or is cancelled
+            await inner.aclose()
+            self._call_ended(request)
+
+    async def _astream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
         if self.guards and (hit := (await self._acached(request))) is not None:
             for chunk in replay(hit):
                 yield chunk

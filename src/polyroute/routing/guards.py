@@ -11,6 +11,7 @@ before_call ──► (hit? answer now) ──► for each candidate:
     for each attempt:  before_attempt ──► send ──► after_attempt
                        (a guard skips: cancel_attempt for those before it)
 after_call (answered) | call_failed (raised)
+call_ended (always, last: whatever way the call left the router)
 ```
 
 Every method has a no-op default; override what you need. They run on the
@@ -88,6 +89,13 @@ class Guard:
 
     def call_failed(self, request: ChatRequest, error: Exception) -> None:
         """The call raised ``error`` to its caller."""
+
+    def call_ended(self, request: ChatRequest) -> None:
+        """The call left the router, however it ended: answered, raised (any exception,
+        one from another guard or the state store included), cancelled, or a stream
+        closed early. Runs after ``after_call``/``call_failed`` when they ran, alone when
+        they did not; ``request`` is the one the caller passed. Release per-call state
+        here (an in-flight cache entry, say); never raise."""
 
     def close(self) -> None:
         """The router is closing: flush and release (a ledger's queue, say)."""
