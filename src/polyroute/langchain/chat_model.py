@@ -15,8 +15,15 @@ from langchain_core.runnables import Runnable
 from langchain_core.utils import from_env
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
-from polyroute.adapter_router import build_router, key_env_names, provider_of
+from polyroute.adapter_router import (
+    build_router,
+    check_target,
+    config_source,
+    key_env_names,
+    provider_of,
+)
 from polyroute.config import PolyrouteConfig
+from polyroute.errors import ConfigError
 from polyroute.langchain.messages import to_neutral_messages
 from polyroute.langchain.outputs import StreamState, chat_result
 from polyroute.langchain.tools import (
@@ -144,18 +151,27 @@ class RoutedChatModel(BaseChatModel):
     @classmethod
     def from_config(
         cls,
-        path: str | os.PathLike[str],
+        path: str | os.PathLike[str] | dict[str, Any] | PolyrouteConfig,
         *,
         agent: str | None = None,
         task: str | None = None,
         profile: str | None = None,
         **kwargs: Any,
     ) -> RoutedChatModel:
-        """A model routed by the config file at ``path`` (YAML or TOML)."""
-        return cls(
-            config_path=os.fspath(path), agent=agent, task=task, config_profile=profile,
-            **kwargs,
-        )
+        """A model routed by a config: a YAML/TOML file at ``path``, a dict or a
+        ``PolyrouteConfig``. Validated now, like ``Router.from_config``: a missing
+        file, a bad field or an unknown agent or task raises ``ConfigError`` here,
+        not at the first call."""
+        model = cls(**config_source(path), agent=agent, task=task, config_profile=profile,
+                    **kwargs)
+        router = model.get_router()
+        if isinstance(router, Router):
+            try:
+                check_target(router, agent, task)
+            except ConfigError:
+                router.close()
+                raise
+        return model
 
     def get_router(self) -> RouterLike:
         """The router serving this model (built on first use, then reused)."""
