@@ -4,6 +4,8 @@ validation problem into a ``ConfigError`` naming the file, the field and a fix."
 from __future__ import annotations
 
 import difflib
+import functools
+import json
 import os
 import tomllib
 from pathlib import Path
@@ -18,6 +20,9 @@ from polyroute.errors import ConfigError
 __all__ = ["PROFILE_ENV", "combined_error", "config_from_data", "load_config"]
 
 PROFILE_ENV = "POLYROUTE_PROFILE"
+
+# libyaml's parser when PyYAML was built with it (about 5x faster), same safe constructor
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def load_config(path: str | os.PathLike[str], profile: str | None = None) -> PolyrouteConfig:
@@ -68,7 +73,7 @@ def _parse(text: str, file: str, *, toml: bool) -> Any:
         except RecursionError:
             raise deep from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -168,8 +173,6 @@ def _profile_overlay(data: dict[str, Any], profile: str, file: str | None) -> di
             field="profiles", fix=f"add profiles.{profile} or choose another profile",
         )
     overlay = profiles[profile]
-    if overlay is None:
-        return {}
     if not isinstance(overlay, dict):
         raise ConfigError(
             f"profile '{profile}' must be a mapping of the keys it overrides, not "
@@ -193,10 +196,11 @@ def _deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]
 def _config_error(exc: ValidationError, file: str | None) -> ConfigError:
     problems = []
     for err in exc.errors():
-        loc = [str(x) for x in err["loc"] if not str(x).startswith("function-")]
+        raw = [x for x in err["loc"] if not str(x).startswith("function-")]
+        loc = [str(x) for x in raw]
         msg = str(err["msg"]).removeprefix("Value error, ")
         problems.append(ConfigError(
-            msg, file=file, field=".".join(loc) or None,
+            msg, file=file, field=_field_path(raw) or "(top level)",
             fix=_fix_for(err["type"], loc) or "see docs/config.md for this field",
         ))
     return problems[0] if len(problems) == 1 else combined_error(problems, file)
@@ -213,9 +217,23 @@ def combined_error(problems: list[ConfigError], file: str | None) -> ConfigError
     )
 
 
+def _field_path(loc: list[int | str]) -> str:
+    """``providers.main.api_key``; a key that is empty or holds a dot or a space is
+    quoted (``providers["a.b"]``) so the path still points at one place."""
+    out = ""
+    for part in loc:
+        text = str(part)
+        if isinstance(part, str) and (not text or not text.isprintable()
+                                      or any(c in text for c in '.[]" ')):
+            out += f"[{json.dumps(text)}]"
+        else:
+            out += f".{text}" if out else text
+    return out
+
+
 def _fix_for(kind: str, loc: list[str]) -> str | None:
     if kind == "extra_forbidden" and loc:
-        allowed = _allowed_keys(loc[:-1])
+        allowed = _allowed_keys(tuple(loc[:-1]))
         close = difflib.get_close_matches(loc[-1], allowed, n=1)
         if close:
             return f"did you mean '{close[0]}'?"
@@ -231,7 +249,8 @@ def _fix_for(kind: str, loc: list[str]) -> str | None:
     return None
 
 
-def _allowed_keys(loc: list[str]) -> list[str]:
+@functools.lru_cache(maxsize=512)  # a file with many typos asks for the same places
+def _allowed_keys(loc: tuple[str, ...]) -> list[str]:
     """Field names of the model at ``loc`` (walking dict keys of the schema)."""
     model: type[BaseModel] = PolyrouteConfig
     i = 0
@@ -249,4 +268,4 @@ def _allowed_keys(loc: list[str]) -> list[str]:
             i += 2 if getattr(ann, "__origin__", None) is dict else 1
         else:
             return []
-    return list(model.model_fields)
+    return [name for name in model.model_fields if name != "source"]

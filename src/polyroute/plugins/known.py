@@ -31,14 +31,14 @@ KNOWN_PLUGINS: dict[str, str] = {
 def unknown_type_fix(ptype: str, installed: Iterable[str]) -> str:
     """The fix for provider type ``ptype``, which no installed plugin registers."""
     have = set(installed)
+    if ptype in KNOWN_PLUGINS:
+        return f"pip install {KNOWN_PLUGINS[ptype]}"
     close = difflib.get_close_matches(ptype, sorted(have | set(KNOWN_PLUGINS)), n=1)
     if close:
         guess = close[0]
         if guess in have:
             return f"did you mean '{guess}'?"
         return f"did you mean '{guess}'? (pip install {KNOWN_PLUGINS[guess]})"
-    if ptype in KNOWN_PLUGINS:
-        return f"pip install {KNOWN_PLUGINS[ptype]}"
     return (
         "fix the type name: no known plugin registers it (polyroute plugins lists the "
         "installed ones; docs/providers.md lists the published ones)"
