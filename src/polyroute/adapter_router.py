@@ -124,11 +124,22 @@ def _with_provider_overrides(
     return {**cfg.providers, provider: pcfg.model_copy(update=changes)}
 
 
-def config_source(config: Any) -> dict[str, Any]:
-    """The adapter fields for ``from_config``'s argument: a path, a dict or a config."""
+def config_source(config: Any, profile: str | None) -> dict[str, Any]:
+    """The adapter fields for ``from_config``'s argument: a path, a dict or a config.
+
+    A dict is validated here, with ``profile`` applied (the adapters' ``config``
+    field would otherwise turn it into a config with no profile applied)."""
     if isinstance(config, str | os.PathLike):
         return {"config_path": os.fspath(config)}
-    if isinstance(config, dict | PolyrouteConfig):
+    if isinstance(config, dict):
+        return {"config": config_from_data(config, profile=profile)}
+    if isinstance(config, PolyrouteConfig):
+        if profile is not None:
+            raise ConfigError(
+                "a loaded PolyrouteConfig already has its profile applied", field="profile",
+                fix=f"load it with load_config(path, profile={profile!r}), or pass the "
+                    "path or the dict instead",
+            )
         return {"config": config}
     raise ConfigError(
         f"from_config takes a file path, a dict or a PolyrouteConfig, not "

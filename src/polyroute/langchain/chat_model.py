@@ -162,7 +162,7 @@ class RoutedChatModel(BaseChatModel):
         ``PolyrouteConfig``. Validated now, like ``Router.from_config``: a missing
         file, a bad field or an unknown agent or task raises ``ConfigError`` here,
         not at the first call."""
-        model = cls(**config_source(path), agent=agent, task=task, config_profile=profile,
+        model = cls(**config_source(path, profile), agent=agent, task=task, config_profile=profile,
                     **kwargs)
         router = model.get_router()
         if isinstance(router, Router):

@@ -140,7 +140,7 @@ class RoutedLLM(FunctionCallingLLM):
         """An LLM routed by a config: a YAML/TOML file at ``path``, a dict or a
         ``PolyrouteConfig``. Validated now, like ``Router.from_config``: a missing
         file, a bad field or an unknown agent or task raises ``ConfigError`` here."""
-        llm = cls(**config_source(path), agent=agent, task=task, config_profile=profile,
+        llm = cls(**config_source(path, profile), agent=agent, task=task, config_profile=profile,
                   **kwargs)
         router = llm.get_router()
         if isinstance(router, Router):
