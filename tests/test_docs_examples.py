@@ -97,6 +97,26 @@ def test_documented_config_is_valid(block: Block) -> None:
     Router(config).close()
 
 
+@pytest.mark.parametrize("block", CONFIGS, ids=str)
+def test_documented_config_passes_check(
+    block: Block, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``polyroute check`` finds nothing to say about a config the docs show, but
+    that a key is not set on this machine."""
+    import json
+
+    from polyroute.cli import main
+
+    path = tmp_path / "polyroute.yaml"
+    path.write_text(block.body, encoding="utf-8")
+    monkeypatch.delenv("POLYROUTE_PROFILE", raising=False)
+    result = CliRunner().invoke(main, ["check", str(path), "--json"])
+    report = json.loads(result.stdout)
+    assert report["errors"] == [] and result.exit_code == 0, report["errors"]
+    flagged = [w for w in report["warnings"] if "is not set" not in w["problem"]]
+    assert flagged == []
+
+
 @pytest.mark.parametrize("block", PYTHON, ids=str)
 def test_documented_python_compiles(block: Block) -> None:
     compile(block.body, str(block), "exec", flags=_TOP_LEVEL_AWAIT)
@@ -249,6 +269,26 @@ def test_documented_commands_run(
         missing = [str(x) for x in wanted if x is not None and x not in shown]
         assert not missing, f"{command} did not print:\n" + "\n".join(missing) + (
             "\n--- it printed:\n" + "\n".join(printed))
+
+
+_EXTRAS = {"polyroute.langchain": "langchain", "polyroute.llamaindex": "llamaindex"}
+
+
+@pytest.mark.parametrize("page", DOCS, ids=lambda p: p.name)
+def test_install_lines_bring_what_the_page_imports(page: Path) -> None:
+    """A page that says ``pip install polyroute...`` and then imports an adapter
+    must install that adapter's extra, or its first snippet fails to import."""
+    page_blocks = blocks(page)
+    installs = [line for b in page_blocks if b.lang in ("bash", "sh", "console")
+                for line in b.body.splitlines() if re.search(r"pip install .*polyroute", line)]
+    if not installs:
+        return
+    imported = {m for b in page_blocks if b.lang == "python" for m in _EXTRAS
+                if f"from {m} import" in b.body or f"import {m}" in b.body}
+    for module in sorted(imported):
+        extra = _EXTRAS[module]
+        assert any(re.search(rf"polyroute\[[^\]]*\b{extra}\b", line) for line in installs), (
+            f"{page.name} imports {module} but installs without polyroute[{extra}]: {installs}")
 
 
 def test_docs_name_no_machine_path() -> None:
