@@ -12,6 +12,7 @@ Ctrl-C stops them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import threading
 
 from polyroute.testing.standin import Fault, StandinServer
@@ -34,10 +35,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"OpenAI stand-in:    {openai.url}/v1")
         print(f"Anthropic stand-in: {anthropic.url}")
         print("Ctrl-C to stop")
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
     return 0
 
 

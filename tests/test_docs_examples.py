@@ -24,7 +24,6 @@ written next to the page's config.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import shlex
 from collections.abc import Iterator
@@ -207,7 +206,7 @@ def test_documented_python_runs(
     monkeypatch.chdir(_page_dir(block.page, tmp_path, offline))
     namespace = _NAMESPACES.setdefault(block.page, {"__name__": "__docs__"})
     code = compile(block.body, str(block), "exec", flags=_TOP_LEVEL_AWAIT)
-    result = eval(code, namespace)  # noqa: S307 - the docs' own code
+    result = eval(code, namespace)  # the docs page's own code
     if asyncio.iscoroutine(result):
         asyncio.run(result)
 
@@ -298,6 +297,3 @@ def test_docs_name_no_machine_path() -> None:
              for m in pattern.finditer(p.read_text(encoding="utf-8"))]
     assert not found, found
 
-
-def test_cwd_is_restored() -> None:
-    assert Path(os.getcwd()).exists()
