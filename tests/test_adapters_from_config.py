@@ -92,3 +92,19 @@ def test_a_profile_with_a_loaded_config_is_refused_not_ignored(kind: str) -> Non
 
     with pytest.raises(ConfigError, match="already has its profile applied"):
         _adapter(kind).from_config(config_from_data(CONFIG), profile="staging")
+
+
+@pytest.mark.parametrize("kind", ADAPTERS)
+def test_constructor_with_a_dict_applies_its_profile(kind: str) -> None:
+    model = _adapter(kind)(config=CONFIG, profile="staging", agent="pricing_agent")
+    try:
+        assert model.get_router().config.retry.attempts == 2
+    finally:
+        model.close()
+
+
+@pytest.mark.parametrize("kind", ADAPTERS)
+def test_constructor_with_a_bad_dict_raises_a_config_error(kind: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        _adapter(kind)(config={"providerz": {}})
+    assert info.value.field == "providerz" and info.value.fix

@@ -125,14 +125,11 @@ def _with_provider_overrides(
 
 
 def config_source(config: Any, profile: str | None) -> dict[str, Any]:
-    """The adapter fields for ``from_config``'s argument: a path, a dict or a config.
-
-    A dict is validated here, with ``profile`` applied (the adapters' ``config``
-    field would otherwise turn it into a config with no profile applied)."""
+    """The adapter fields for ``from_config``'s argument: a path, a dict or a config."""
     if isinstance(config, str | os.PathLike):
         return {"config_path": os.fspath(config)}
     if isinstance(config, dict):
-        return {"config": config_from_data(config, profile=profile)}
+        return {"config": config}  # validated by the adapter, with its profile
     if isinstance(config, PolyrouteConfig):
         if profile is not None:
             raise ConfigError(

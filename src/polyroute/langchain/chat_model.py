@@ -22,7 +22,7 @@ from polyroute.adapter_router import (
     key_env_names,
     provider_of,
 )
-from polyroute.config import PolyrouteConfig
+from polyroute.config import PolyrouteConfig, config_from_data
 from polyroute.errors import ConfigError
 from polyroute.langchain.messages import to_neutral_messages
 from polyroute.langchain.outputs import StreamState, chat_result
@@ -130,6 +130,10 @@ class RoutedChatModel(BaseChatModel):
             data["config_path"] = os.fspath(data.pop("config"))
         if isinstance(data.get("profile"), str):
             data["config_profile"] = data.pop("profile")
+        if isinstance(data.get("config"), dict):
+            # validated now, with its profile: pydantic would otherwise turn a valid dict
+            # into a PolyrouteConfig with no profile applied
+            data["config"] = config_from_data(data["config"], profile=data.get("config_profile"))
         return data
 
     @model_validator(mode="after")

@@ -25,7 +25,7 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 
 from polyroute.adapter_router import build_router, check_target, config_source, provider_of
-from polyroute.config import PolyrouteConfig
+from polyroute.config import PolyrouteConfig, config_from_data
 from polyroute.errors import ConfigError
 from polyroute.llamaindex.messages import (
     ToolCallBlock,
@@ -131,6 +131,9 @@ class RoutedLLM(FunctionCallingLLM):
             data["api_key"] = SecretStr(data["api_key"])
         if isinstance(data.get("profile"), str):
             data["config_profile"] = data.pop("profile")
+        if isinstance(data.get("config"), dict):
+            # validated now, with its profile (see RoutedChatModel._split_config)
+            data["config"] = config_from_data(data["config"], profile=data.get("config_profile"))
         super().__init__(**data)
 
     @classmethod
