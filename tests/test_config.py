@@ -299,3 +299,12 @@ def test_unknown_type_fix_never_suggests_installing_an_unknown_name(ptype: str) 
     fix = unknown_type_fix(ptype, ["echo", "openai"])
     assert "pip install" not in fix or "pip install polyroute-openai" in fix
     assert ptype not in fix
+
+
+def test_malformed_profile_error_does_not_echo_its_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, "profiles: {production: sk-live-0123456789abcdef}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, profile="production")
+    assert "sk-live" not in str(info.value)

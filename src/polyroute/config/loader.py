@@ -175,8 +175,9 @@ def _profile_overlay(data: dict[str, Any], profile: str, file: str | None) -> di
     overlay = profiles[profile]
     if not isinstance(overlay, dict):
         raise ConfigError(
+            # the value itself is not echoed: a misplaced literal key must not leak
             f"profile '{profile}' must be a mapping of the keys it overrides, not "
-            f"{type(overlay).__name__} ({str(overlay)[:40]!r})", file=file,
+            f"{type(overlay).__name__}", file=file,
             field=f"profiles.{profile}",
             fix=f"write profiles: {{{profile}: {{retry: {{attempts: 5}}}}}}",
         )
