@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PLUGINS := $(wildcard plugins/polyroute-*)
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint unit record docs clean reliability
+.PHONY: demo test lint unit record docs docs-check clean reliability
 
 $(STAMP): pyproject.toml $(foreach p,$(PLUGINS),$(p)/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,19 @@ layers: $(STAMP)
 unit: $(STAMP)
 	$(VENV)/bin/pytest -q
 
-test: lint unit
+# The docs site, strictly (a broken link or nav entry fails; not --quiet, which hides
+# the warnings --strict counts): into site/ (git-ignored),
+# or with `make docs SITE=DIR`. `make test` builds it into a temp dir it then removes.
+SITE ?= site
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir $(SITE)
+
+docs-check: $(STAMP)
+	@tmp=$$(mktemp -d); \
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir "$$tmp"; \
+	rc=$$?; rm -rf "$$tmp"; exit $$rc
+
+test: lint docs-check unit
 
 # Re-record cassettes against the real APIs (needs real keys; see docs/testing.md).
 RECORD_MODE ?= rewrite

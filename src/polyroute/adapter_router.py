@@ -20,12 +20,13 @@ from typing import Any
 from polyroute.config import PolyrouteConfig, config_from_data, load_config
 from polyroute.config.providers import implicit_provider_config
 from polyroute.errors import ConfigError
+from polyroute.plugins.known import unknown_type_fix
 from polyroute.plugins.manager import default_registry
 from polyroute.router import Router
 from polyroute.routing.plan import parse_model_ref
 from polyroute.secrets import Secret
 
-__all__ = ["build_router", "key_env_names", "provider_of"]
+__all__ = ["build_router", "check_target", "config_source", "key_env_names", "provider_of"]
 
 _MAX_ATTEMPTS = 20  # RetryConfig.attempts' upper bound
 
@@ -107,12 +108,13 @@ def _with_provider_overrides(
         )
     pcfg = cfg.providers.get(provider) or implicit_provider_config(provider, default_registry())
     if pcfg is None:
-        known = ", ".join(sorted(default_registry().provider_types)) or "none installed"
+        installed = default_registry().provider_types
+        known = ", ".join(sorted(installed)) or "none installed"
         raise ConfigError(
             f"provider '{provider}' is neither configured nor an installed plugin type "
             f"or template (installed types: {known})",
             field="model",
-            fix=f"pip install polyroute-{provider} or configure providers.{provider}",
+            fix=f"{unknown_type_fix(provider, installed)}; or configure providers.{provider}",
         )
     changes: dict[str, Any] = {}
     if api_key is not None:
@@ -120,3 +122,37 @@ def _with_provider_overrides(
     if base_url is not None:
         changes["base_url"] = base_url
     return {**cfg.providers, provider: pcfg.model_copy(update=changes)}
+
+
+def config_source(config: Any, profile: str | None) -> dict[str, Any]:
+    """The adapter fields for ``from_config``'s argument: a path, a dict or a config."""
+    if isinstance(config, str | os.PathLike):
+        return {"config_path": os.fspath(config)}
+    if isinstance(config, dict):
+        return {"config": config}  # validated by the adapter, with its profile
+    if isinstance(config, PolyrouteConfig):
+        if profile is not None:
+            raise ConfigError(
+                "a loaded PolyrouteConfig already has its profile applied", field="profile",
+                fix=f"load it with load_config(path, profile={profile!r}), or pass the "
+                    "path or the dict instead",
+            )
+        return {"config": config}
+    raise ConfigError(
+        f"from_config takes a file path, a dict or a PolyrouteConfig, not "
+        f"{type(config).__name__}",
+        fix="pass 'polyroute.yaml', or the config as a dict",
+    )
+
+
+def check_target(router: Router, agent: str | None, task: str | None) -> None:
+    """Fail now, not at the first call, if ``agent`` or ``task`` is not in the config."""
+    cfg = router.config
+    for kind, name, known in (("agent", agent, cfg.agents), ("task", task, cfg.routes)):
+        if name is not None and name not in known:
+            section = "agents" if kind == "agent" else "routes"
+            listed = ", ".join(sorted(known)) or "none defined"
+            raise ConfigError(
+                f"{kind} '{name}' is not defined ({section}: {listed})", file=cfg.source,
+                field=section, fix=f"add {section}.{name} or pick one of those",
+            )

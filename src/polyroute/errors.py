@@ -5,6 +5,7 @@ PolyrouteError
 ├── ConfigError                  bad config: file, field path, fix
 ├── MissingSecretError           a referenced secret (env var) is not set
 ├── PluginError                  a plugin misbehaved (registration, bad hook)
+├── MissingExtraError            an optional dependency is absent (also an ImportError)
 ├── StateStoreError              the shared state backend failed (which, what, fix)
 ├── ProviderError                a provider call failed; classified once
 │   ├── AuthenticationError      401/403             retry: no   fallback: yes
@@ -45,6 +46,7 @@ __all__ = [
     "ContentPolicyError",
     "ContextWindowError",
     "InvalidResponseError",
+    "MissingExtraError",
     "MissingSecretError",
     "NoRouteError",
     "NotFoundError",
@@ -72,12 +74,14 @@ class ConfigError(PolyrouteError):
 
     def __init__(
         self, message: str, *, file: str | None = None, field: str | None = None,
-        fix: str | None = None,
+        fix: str | None = None, problems: Sequence[ConfigError] = (),
     ) -> None:
         self.file = file
         self.field = field
         self.fix = fix
         self.reason = message
+        self.problems: tuple[ConfigError, ...] = tuple(problems) or (self,)
+        """Every problem found (one error may report several); just ``self`` if one."""
         where = ", ".join(
             x for x in (f"file {file}" if file else "", f"field '{field}'" if field else "") if x
         )
@@ -93,6 +97,22 @@ class MissingSecretError(ConfigError):
 
 class PluginError(PolyrouteError):
     """A plugin registered something invalid or a hook failed."""
+
+
+class MissingExtraError(PolyrouteError, ImportError):
+    """A feature needs an optional dependency that is not installed. Names the
+    package and the ``polyroute[extra]`` that brings it; still an ``ImportError``
+    so ``try: import ... except ImportError`` keeps working."""
+
+    def __init__(self, feature: str, *, package: str, extra: str, module: str) -> None:
+        self.feature = feature
+        self.package = package
+        self.extra = extra
+        super().__init__(
+            f"{feature} needs {package}, which is not installed"
+            f" — fix: pip install 'polyroute[{extra}]'"
+        )
+        self.name = module
 
 
 class StateStoreError(PolyrouteError):

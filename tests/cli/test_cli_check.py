@@ -67,7 +67,16 @@ def test_unknown_provider_type_exits_2(run, write_config):
     assert result.exit_code == 2
     assert "field:   providers.z.type" in result.stderr
     assert "unknown provider type 'zeta'" in result.stderr
-    assert "pip install polyroute-zeta" in result.stderr
+    # never an install line for a name no known plugin has (typosquatting)
+    assert "pip install" not in result.stderr
+    assert "fix the type name" in result.stderr
+
+
+def test_typo_in_provider_type_says_did_you_mean_first(run, write_config):
+    result = run("check", write_config({"providers": {"z": {"type": "ehco"}}}))
+    assert result.exit_code == 2
+    assert "fix:     did you mean 'echo'?" in result.stderr
+    assert "pip install" not in result.stderr
 
 
 def test_models_override_for_unknown_provider_exits_2(run, write_config):
@@ -172,3 +181,55 @@ def test_no_catalog_warning_for_template_providers(run, write_config):
     result = run("check", write_config(data))
     assert result.exit_code == 0
     assert "not in the echo catalog" not in result.stdout
+
+
+BROKEN = {
+    "providers": {"a": {"type": "echo"}, "z": {"type": "zeta"}, "t": {"template": "nope"}},
+    "routes": {"r": {"strategy": "lowest_cots", "tiers": [["a/big", "ghost/big"]]}},
+    "agents": {"x": {"route": "nowhere"}, "y": {"model": "a:"}},
+}
+BROKEN_FIELDS = [
+    "providers.t.template", "providers.z.type", "agents.x.route", "routes.r.strategy",
+    "agents.y.model", "routes.r.tiers[0][1]",
+]
+
+
+def test_check_reports_every_problem_not_just_the_first(run, write_config):
+    path = write_config(BROKEN)
+    result = run("check", path)
+    assert result.exit_code == 2
+    err = result.stderr
+    assert "error: invalid config (6 problems)" in err
+    assert err.count(f"file:    {path}") == 1
+    assert [line.split("field:", 1)[1].strip() for line in err.splitlines()
+            if "field:" in line] == BROKEN_FIELDS
+    assert err.count("fix:") == 6
+    assert "did you mean 'lowest_cost'?" in err
+    assert "add the model after the ':'" in err
+
+
+def test_check_json_lists_every_problem(run, write_config):
+    path = write_config(BROKEN)
+    result = run("check", path, "--json")
+    assert result.exit_code == 2
+    errors = json.loads(result.stdout)["errors"]
+    assert [e["field"] for e in errors] == BROKEN_FIELDS
+    assert all(e["file"] == path and e["fix"] and e["problem"] for e in errors)
+
+
+def test_check_lists_every_schema_problem(run, write_config):
+    path = write_config("retry: {attempts: many}\nproviders:\n  a: {type: echo, api_kye: x}\n")
+    result = run("check", path, "--json")
+    assert result.exit_code == 2
+    errors = json.loads(result.stdout)["errors"]
+    assert sorted(e["field"] for e in errors) == ["providers.a.api_kye", "retry.attempts"]
+    text = run("check", path).stderr
+    assert "(2 problems)" in text and "did you mean 'api_key'?" in text and "use a number" in text
+
+
+def test_check_malformed_profile_is_a_config_error(run, write_config):
+    path = write_config({**BASE, "profiles": {"production": 5}})
+    result = run("check", path, env={"POLYROUTE_PROFILE": "production"})
+    assert result.exit_code == 2
+    assert "internal error" not in result.output
+    assert "field:   profiles.production" in result.stderr

@@ -353,7 +353,8 @@ def test_ls_params_and_identity() -> None:
 
 
 def test_model_name_alias_and_profile_string() -> None:
-    llm = RoutedChatModel(model_name="openai:gpt-4.1", profile="staging", config={"providers": {}})
+    llm = RoutedChatModel(model_name="openai:gpt-4.1", profile="staging",
+                          config={"profiles": {"staging": {}}})
     assert llm.model == "openai:gpt-4.1"
     assert llm.config_profile == "staging"
     assert RoutedChatModel(config="polyroute.yaml").config_path == "polyroute.yaml"

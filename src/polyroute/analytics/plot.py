@@ -9,6 +9,7 @@ import os
 from typing import Any
 
 from polyroute.analytics.stats import UsageReport
+from polyroute.errors import MissingExtraError
 
 __all__ = ["plot_usage"]
 
@@ -20,9 +21,9 @@ def plot_usage(report: UsageReport, path: str | os.PathLike[str]) -> None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as exc:
-        raise RuntimeError(
-            "--plot needs matplotlib: pip install 'polyroute[plot]'"
-        ) from exc
+        raise MissingExtraError(
+            "usage --plot", package="matplotlib", extra="plot", module=exc.name or "matplotlib"
+        ) from None
     days = [d["day"] for d in report.daily]
     providers = sorted({p for d in report.daily for p in d["cost_by_provider"]})
     fig, (ax_cost, ax_lat) = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True)

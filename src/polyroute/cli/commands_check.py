@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from polyroute.cli.state import EXIT_CONFIG, State, config_options, guarded, json_option, pass_state
+
+if TYPE_CHECKING:
+    from polyroute.config.schema import PolyrouteConfig
+    from polyroute.errors import ConfigError
+    from polyroute.plugins.manager import PluginRegistry
 
 
 @click.command()
@@ -19,23 +24,27 @@ def check(state: State, config_file: str | None, as_json: bool) -> None:
     """Validate a config: load it, build every provider, resolve every reference.
 
     Makes no network call. Exits 0 if the config is usable (warnings included),
-    2 if it is not, naming the file, the field and the fix.
+    2 if it is not, naming the file, the field and the fix of every problem.
     """
     from polyroute.cli import render
     from polyroute.cli.facts import describe_params, model_problems, provider_row
     from polyroute.errors import ConfigError
+    from polyroute.router import Router
 
     if config_file:
         state.config = config_file
     try:
-        router = state.router(required=True)
+        cfg = state.load_config(required=True)
+        assert cfg is not None
+        _raise_all(build_problems(cfg, state.registry), cfg.source)
+        router = Router(cfg, registry=state.registry)
     except ConfigError as exc:
         if not as_json:
             raise
-        render.emit_json({"ok": False, "errors": [_error_json(exc)], "warnings": []})
+        render.emit_json({"ok": False, "errors": [_error_json(p) for p in exc.problems],
+                          "warnings": []})
         raise click.exceptions.Exit(EXIT_CONFIG) from None
     with router:
-        cfg = router.config
         errors, warnings = model_problems(router)
         rows = [provider_row(router, name, p) for name, p in sorted(router.providers.items())]
         for row in rows:
@@ -67,12 +76,8 @@ def check(state: State, config_file: str | None, as_json: bool) -> None:
             if errors:
                 raise click.exceptions.Exit(EXIT_CONFIG)
             return
-        if errors:
-            first = errors[0]
-            more = "" if len(errors) == 1 else f" (and {len(errors) - 1} more problems)"
-            raise ConfigError(
-                first["problem"] + more, file=cfg.source, field=first["field"], fix=first["fix"]
-            )
+        _raise_all([ConfigError(e["problem"], file=cfg.source, field=e["field"], fix=e["fix"])
+                    for e in errors], cfg.source)
         out = render.console()
         out.print(f"[green]ok[/] {render.safe(cfg.source)}"
                   + (f" (profile {render.safe(state.profile)})" if state.profile else ""))
@@ -100,6 +105,39 @@ def check(state: State, config_file: str | None, as_json: bool) -> None:
         for w in warnings:
             out.print(f"[yellow]warning: {render.safe(w['field'])}: {render.safe(w['problem'])}"
                       f" — {render.safe(w['fix'])}[/]")
+
+
+def build_problems(cfg: PolyrouteConfig, registry: PluginRegistry) -> list[ConfigError]:
+    """Every problem building a router over ``cfg`` would stop at, not just the first:
+    each provider that cannot be built, then each dangling reference."""
+    from polyroute.config.providers import implicit_provider_config, provider_settings
+    from polyroute.errors import ConfigError, PolyrouteError
+    from polyroute.routing.references import reference_problems
+
+    problems: list[ConfigError] = []
+    for name, pcfg in cfg.providers.items():
+        try:
+            settings = provider_settings(name, pcfg, registry, file=cfg.source)
+            registry.provider_types[settings.type](settings)
+        except ConfigError as exc:
+            problems.append(exc)
+        except PolyrouteError as exc:
+            problems.append(ConfigError(str(exc), file=cfg.source, field=f"providers.{name}",
+                                        fix="fix this provider's settings"))
+
+    def known(name: str) -> object | None:
+        return cfg.providers.get(name) or implicit_provider_config(name, registry)
+
+    return problems + reference_problems(cfg, registry.strategies, known)
+
+
+def _raise_all(problems: list[ConfigError], file: str | None) -> None:
+    from polyroute.config.loader import combined_error
+
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise combined_error(problems, file)
 
 
 def _params_text(params: dict[str, Any]) -> str:

@@ -83,15 +83,19 @@ def emit_json(data: Any) -> None:
 
 def config_error(exc: ConfigError) -> None:
     out = console(stderr=True)
-    out.print("[bold red]error: invalid config[/]" if exc.file or exc.field else
-              "[bold red]error:[/]")
+    many = len(exc.problems) > 1
+    head = "error: invalid config" if exc.file or exc.field else "error:"
+    out.print(f"[bold red]{head}{f' ({len(exc.problems)} problems)' if many else ''}[/]")
     if exc.file:
         out.print(f"[red]  file:    {safe(exc.file)}[/]")
-    if exc.field:
-        out.print(f"[red]  field:   {safe(exc.field)}[/]")
-    out.print(f"[red]  problem: {safe(exc.reason)}[/]")
-    if exc.fix:
-        out.print(f"[red]  fix:     {safe(exc.fix)}[/]")
+    for n, problem in enumerate(exc.problems):
+        if many:
+            out.print(f"[red]  [{n + 1}][/]")
+        if problem.field:
+            out.print(f"[red]  field:   {safe(problem.field)}[/]")
+        out.print(f"[red]  problem: {safe(problem.reason)}[/]")
+        if problem.fix:
+            out.print(f"[red]  fix:     {safe(problem.fix)}[/]")
 
 
 def polyroute_error(exc: PolyrouteError) -> None:

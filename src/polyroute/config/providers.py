@@ -6,6 +6,7 @@ import os
 
 from polyroute.config.schema import ProviderConfig
 from polyroute.errors import ConfigError
+from polyroute.plugins.known import unknown_type_fix
 from polyroute.plugins.manager import PluginRegistry
 from polyroute.providers.base import ProviderSettings
 
@@ -72,5 +73,5 @@ def _unknown_type(ptype: str, registry: PluginRegistry, file: str | None, field:
     known = ", ".join(sorted(registry.provider_types)) or "none installed"
     raise ConfigError(
         f"unknown provider type '{ptype}' (installed: {known})", file=file, field=field,
-        fix=f"pip install polyroute-{ptype.replace('_', '-')} or fix the type name",
+        fix=unknown_type_fix(ptype, registry.provider_types),
     )

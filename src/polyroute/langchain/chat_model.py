@@ -15,8 +15,15 @@ from langchain_core.runnables import Runnable
 from langchain_core.utils import from_env
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
-from polyroute.adapter_router import build_router, key_env_names, provider_of
-from polyroute.config import PolyrouteConfig
+from polyroute.adapter_router import (
+    build_router,
+    check_target,
+    config_source,
+    key_env_names,
+    provider_of,
+)
+from polyroute.config import PolyrouteConfig, config_from_data
+from polyroute.errors import ConfigError
 from polyroute.langchain.messages import to_neutral_messages
 from polyroute.langchain.outputs import StreamState, chat_result
 from polyroute.langchain.tools import (
@@ -129,6 +136,10 @@ class RoutedChatModel(BaseChatModel):
             data["config_path"] = os.fspath(data.pop("config"))
         if isinstance(data.get("profile"), str):
             data["config_profile"] = data.pop("profile")
+        if isinstance(data.get("config"), dict):
+            # validated now, with its profile: pydantic would otherwise turn a valid dict
+            # into a PolyrouteConfig with no profile applied
+            data["config"] = config_from_data(data["config"], profile=data.get("config_profile"))
         return data
 
     @model_validator(mode="after")
@@ -150,18 +161,27 @@ class RoutedChatModel(BaseChatModel):
     @classmethod
     def from_config(
         cls,
-        path: str | os.PathLike[str],
+        path: str | os.PathLike[str] | dict[str, Any] | PolyrouteConfig,
         *,
         agent: str | None = None,
         task: str | None = None,
         profile: str | None = None,
         **kwargs: Any,
     ) -> RoutedChatModel:
-        """A model routed by the config file at ``path`` (YAML or TOML)."""
-        return cls(
-            config_path=os.fspath(path), agent=agent, task=task, config_profile=profile,
-            **kwargs,
-        )
+        """A model routed by a config: a YAML/TOML file at ``path``, a dict or a
+        ``PolyrouteConfig``. Validated now, like ``Router.from_config``: a missing
+        file, a bad field or an unknown agent or task raises ``ConfigError`` here,
+        not at the first call."""
+        model = cls(**config_source(path, profile), agent=agent, task=task, config_profile=profile,
+                    **kwargs)
+        router = model.get_router()
+        if isinstance(router, Router):
+            try:
+                check_target(router, agent, task)
+            except ConfigError:
+                router.close()
+                raise
+        return model
 
     def get_router(self) -> RouterLike:
         """The router serving this model (built on first use, then reused)."""

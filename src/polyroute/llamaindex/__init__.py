@@ -3,6 +3,16 @@
 Needs ``llama-index-core`` (``pip install polyroute[llamaindex]``).
 """
 
+from polyroute.errors import MissingExtraError
+
+try:
+    import llama_index.core  # noqa: F401
+except ImportError as _exc:  # say which extra, not a bare ModuleNotFoundError
+    raise MissingExtraError(
+        "polyroute.llamaindex", package="llama-index-core", extra="llamaindex",
+        module=_exc.name or "llama_index.core",
+    ) from None
+
 from polyroute.llamaindex.llm import RoutedLLM, RouterLike
 from polyroute.llamaindex.messages import (
     UnsupportedContentError,

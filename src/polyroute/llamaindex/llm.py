@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -23,8 +24,9 @@ from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_ca
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 
-from polyroute.adapter_router import build_router, provider_of
-from polyroute.config import PolyrouteConfig
+from polyroute.adapter_router import build_router, check_target, config_source, provider_of
+from polyroute.config import PolyrouteConfig, config_from_data
+from polyroute.errors import ConfigError
 from polyroute.llamaindex.messages import (
     ToolCallBlock,
     to_neutral_messages,
@@ -135,14 +137,28 @@ class RoutedLLM(FunctionCallingLLM):
             data["api_key"] = SecretStr(data["api_key"])
         if isinstance(data.get("profile"), str):
             data["config_profile"] = data.pop("profile")
+        if isinstance(data.get("config"), dict):
+            # validated now, with its profile (see RoutedChatModel._split_config)
+            data["config"] = config_from_data(data["config"], profile=data.get("config_profile"))
         super().__init__(**data)
 
     @classmethod
-    def from_config(cls, path: str, *, agent: str | None = None, task: str | None = None,
+    def from_config(cls, path: str | os.PathLike[str] | dict[str, Any] | PolyrouteConfig, *,
+                    agent: str | None = None, task: str | None = None,
                     profile: str | None = None, **kwargs: Any) -> RoutedLLM:
-        """An LLM routed by the config file at ``path`` (YAML or TOML)."""
-        return cls(config_path=str(path), agent=agent, task=task, config_profile=profile,
-                   **kwargs)
+        """An LLM routed by a config: a YAML/TOML file at ``path``, a dict or a
+        ``PolyrouteConfig``. Validated now, like ``Router.from_config``: a missing
+        file, a bad field or an unknown agent or task raises ``ConfigError`` here."""
+        llm = cls(**config_source(path, profile), agent=agent, task=task, config_profile=profile,
+                  **kwargs)
+        router = llm.get_router()
+        if isinstance(router, Router):
+            try:
+                check_target(router, agent, task)
+            except ConfigError:
+                router.close()
+                raise
+        return llm
 
     @classmethod
     def class_name(cls) -> str:

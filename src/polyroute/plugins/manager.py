@@ -21,6 +21,7 @@ import pluggy
 from polyroute._markers import hookimpl
 from polyroute.errors import ConfigError, PluginError
 from polyroute.plugins import hookspecs
+from polyroute.plugins.known import unknown_type_fix
 from polyroute.providers.base import Provider, ProviderTemplate
 from polyroute.types import ModelInfo
 
@@ -163,7 +164,7 @@ class PluginRegistry:
             known = ", ".join(sorted(self.provider_types)) or "none installed"
             raise ConfigError(
                 f"unknown provider type '{name}' (installed: {known})",
-                fix=f"pip install polyroute-{name.replace('_', '-')} or fix the type name",
+                fix=unknown_type_fix(name, self.provider_types),
             ) from None
 
     def model_info(self, provider_type: str, model: str) -> ModelInfo | None:

@@ -64,12 +64,19 @@ def parse_model_ref(ref: str) -> tuple[str, str]:
     """
     ref = ref.strip()
     cut = min((i for i in (ref.find(":"), ref.find("/")) if i > 0), default=-1)
-    if cut <= 0 or cut == len(ref) - 1:
+    if cut > 0 and cut < len(ref) - 1:
+        return ref[:cut], ref[cut + 1 :]
+    if cut > 0:  # "openai:" names a provider but no model
         raise ConfigError(
-            f"model '{ref}' does not name a provider",
-            fix=f"write it as provider:model, e.g. openai:{ref or 'gpt-4.1-mini'}",
+            f"model '{ref}' names provider '{ref[:cut]}' but no model",
+            fix=f"add the model after the '{ref[cut]}', e.g. {ref}gpt-4.1-mini",
         )
-    return ref[:cut], ref[cut + 1 :]
+    bare = ref.lstrip(":/")
+    raise ConfigError(
+        f"model '{ref}' does not name a provider",
+        fix="write it as provider:model, e.g. "
+            + (f"openai:{bare}" if bare and ":" not in bare else "openai:gpt-4.1-mini"),
+    )
 
 
 @dataclass(frozen=True, slots=True)
