@@ -48,7 +48,7 @@ def deployment_key(ref: str) -> str:
 
 
 def _keys(v: dict[str, object]) -> dict[str, object]:
-    return {deployment_key(k): x for k, x in v.items()}
+    return {deployment_key(k) if isinstance(k, str) else k: x for k, x in v.items()}
 
 
 class _Strict(BaseModel):
