@@ -7,10 +7,12 @@ so CI never touches the network.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).parent
 CASSETTES = ROOT / "cassettes"
@@ -49,3 +51,13 @@ def vcr_config() -> dict[str, Any]:
 def vcr_cassette_dir(request: pytest.FixtureRequest) -> str:
     name = request.module.__name__.rsplit(".", 1)[-1]
     return str(CASSETTES / name.removeprefix("test_"))
+
+
+# Property-based parser suites (hypothesis). ``make test`` runs the "ci" profile;
+# HYPOTHESIS_PROFILE=fuzz runs 10,000 examples per parser family (docs/testing.md).
+settings.register_profile(
+    "ci", max_examples=1_000, deadline=None, database=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile("fuzz", parent=settings.get_profile("ci"), max_examples=10_000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

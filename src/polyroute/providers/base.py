@@ -9,7 +9,6 @@ cached and recorded the same way, and a plugin is testable with plain bytes.
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from polyroute.errors import ConfigError, ProviderError
+from polyroute.providers.bodies import load_json
 from polyroute.secrets import Secret, masked_repr_args
 from polyroute.types import ChatChunk, ChatRequest, ChatResponse, ModelInfo
 
@@ -58,7 +58,8 @@ class HttpResponse:
     content: bytes
 
     def json(self) -> Any:
-        return json.loads(self.content)
+        """The body as JSON; ``InvalidResponseError`` if it is not (bad UTF-8, too deep)."""
+        return load_json(self.content, status=self.status)
 
     @property
     def text(self) -> str:

@@ -32,6 +32,7 @@ from polyroute.providers.base import (
     Provider,
     StreamParser,
 )
+from polyroute.providers.bodies import MALFORMED, parsing, unreadable_error
 from polyroute.types import (
     ChatRequest,
     ChatResponse,
@@ -216,10 +217,14 @@ class OpenAIProvider(Provider):
     # --- response ------------------------------------------------------------
 
     def parse_response(self, response: HttpResponse, model: str) -> ChatResponse:
-        return parse_chat_completion(response, provider=self.name, model=model)
+        with parsing(self.name, model):
+            return parse_chat_completion(response, provider=self.name, model=model)
 
     def parse_error(self, response: HttpResponse, model: str) -> ProviderError:
-        return parse_error_response(response, provider=self.name, model=model)
+        try:
+            return parse_error_response(response, provider=self.name, model=model)
+        except MALFORMED:
+            return unreadable_error(response.status, provider=self.name, model=model)
 
     def stream_parser(self, model: str) -> StreamParser:
         return OpenAIStreamParser(provider=self.name, model=model)
@@ -237,7 +242,8 @@ class OpenAIProvider(Provider):
         return HttpRequest("GET", f"{self.base_url}/models", headers=self.request_headers())
 
     def parse_models(self, response: HttpResponse) -> list[str]:
-        return parse_model_ids(response, provider=self.name)
+        with parsing(self.name, "", "model list"):
+            return parse_model_ids(response, provider=self.name)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} type={self.type_name!r} url={self._url()!r}>"

@@ -7,12 +7,12 @@ chunk with empty ``choices`` carries ``usage``; ``data: [DONE]`` ends it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from polyroute.errors import InvalidResponseError, StreamInterruptedError
 from polyroute.providers.base import StreamEvent, StreamParser
+from polyroute.providers.bodies import load_json, parsing
 from polyroute.types import ChatChunk, ToolCallDelta
 from polyroute_openai.parse import classify_error, map_finish_reason, parse_usage
 
@@ -36,20 +36,15 @@ class OpenAIStreamParser(StreamParser):
         if data == "[DONE]":
             self.done = True
             return []
-        try:
-            payload = json.loads(data)
-        except ValueError:
-            raise InvalidResponseError(
-                f"stream event is not JSON: {data[:120]!r}",
-                provider=self.provider, model=self.model,
-            ) from None
+        payload = load_json(data, provider=self.provider, model=self.model, what="stream event")
         if not isinstance(payload, Mapping):
             raise InvalidResponseError(
                 "stream event is not a JSON object", provider=self.provider, model=self.model
             )
         if "error" in payload or event.event == "error":
             raise classify_error(None, payload, {}, self.provider, self.model, in_stream=True)
-        return self._chunk(payload)
+        with parsing(self.provider, self.model, "stream event"):
+            return self._chunk(payload)
 
     def _chunk(self, payload: Mapping[str, Any]) -> list[ChatChunk]:
         if isinstance(payload.get("id"), str):
@@ -91,7 +86,7 @@ class OpenAIStreamParser(StreamParser):
                     )
                 )
             finish = map_finish_reason(choice.get("finish_reason")) or finish
-        usage = parse_usage(payload.get("usage"))
+        usage = parse_usage(payload.get("usage"), provider=self.provider, model=self.model)
         if not (text or deltas or finish or usage):
             return []
         return [

@@ -1,0 +1,282 @@
+"""Property-based checks for provider parsers (needs ``hypothesis``, in the dev extra).
+
+A plugin's parsers read bytes nobody vouches for. ``check_provider`` feeds one
+body to every parse entry point of a ``Provider`` (response, error, model list,
+stream events) and lets only polyroute's typed errors through; the strategies
+generate what breaks parsers: random bytes, and real sample bodies with parts
+replaced by hostile values (NaN, ±inf, negative and 400-digit numbers, wrong
+types, JSON nested 100,000 deep, bad UTF-8, truncation).
+
+```python
+from hypothesis import given
+from polyroute.testing import fuzz
+
+SAMPLES = fuzz.cassette_samples(Path("cassettes/myprovider_wire"))
+
+@given(case=fuzz.cases(SAMPLES))
+def test_parsers_raise_only_typed_errors(case):
+    fuzz.check_provider(MyProvider(settings), "my-model", case)
+```
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hypothesis import strategies as st
+
+from polyroute.errors import PolyrouteError, ProviderError
+from polyroute.framing import decoder_for
+from polyroute.providers.base import HttpResponse, Provider, StreamEvent
+
+__all__ = [
+    "Case", "Samples", "cases", "cassette_samples", "check_provider", "corrupt", "deep_json",
+    "hostile_values", "json_values", "mutated", "typed_only",
+]
+
+_DEEP = "\x00polyroute-deep\x00"
+HOSTILE: list[Any] = [
+    math.nan, math.inf, -math.inf, -1, -1_000_000, 10**30, 10**400, 1e308, -0.0, 0.5,
+    True, False, None, "", "-5", "NaN", "\ud800", [], {}, [[[]]], {"": None}, _DEEP,
+]
+
+
+@dataclass
+class Samples:
+    """Real bodies of one provider: decoded JSON values per kind, and the keys seen."""
+
+    responses: list[Any] = field(default_factory=list)
+    errors: list[Any] = field(default_factory=list)
+    events: list[Any] = field(default_factory=list)
+    keys: set[str] = field(default_factory=set)
+    event_names: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Case:
+    """One generated input: a body (for response, error and model-list parsers),
+    an HTTP status, and a sequence of stream events."""
+
+    body: bytes
+    status: int
+    events: list[StreamEvent]
+
+
+def typed_only(call: Callable[[], object]) -> PolyrouteError | None:
+    """Run ``call``: a ``PolyrouteError`` is returned, anything else propagates."""
+    try:
+        call()
+    except PolyrouteError as exc:
+        return exc
+    return None
+
+
+def check_provider(
+    provider: Provider, model: str, case: Case,
+    stream_events: Callable[[Case], Iterable[StreamEvent]] | None = None,
+) -> None:
+    """Every parse entry point of ``provider`` on ``case``: only typed errors escape;
+    ``parse_error`` returns (not raises) a ``ProviderError``."""
+    response = HttpResponse(200, {"content-type": "application/json"}, case.body)
+    typed_only(lambda: provider.parse_response(response, model))
+    typed_only(lambda: provider.parse_models(response))
+    error = HttpResponse(case.status, {"retry-after": "1"}, case.body)
+    returned: list[object] = []
+    typed_only(lambda: returned.append(provider.parse_error(error, model)))
+    assert not returned or isinstance(returned[0], ProviderError), returned
+    events = list(stream_events(case) if stream_events else case.events)
+
+    def stream() -> None:
+        parser = provider.stream_parser(model)
+        for event in events:
+            list(parser.feed(event))
+        list(parser.close())
+
+    typed_only(stream)
+
+
+# --- samples -------------------------------------------------------------------
+
+
+def _walk_keys(value: Any, keys: set[str]) -> None:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            keys.add(str(k))
+            _walk_keys(v, keys)
+    elif isinstance(value, list):
+        for v in value:
+            _walk_keys(v, keys)
+
+
+def _json_or_none(data: bytes | str) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
+
+
+def cassette_samples(
+    folder: Path, *, framing: str = "sse",
+    decode_stream: Callable[[bytes], Iterable[StreamEvent]] | None = None,
+) -> Samples:
+    """Sample bodies from a folder of vcrpy cassettes: 2xx JSON bodies, error bodies,
+    and stream events (cut with ``framing``, or ``decode_stream`` for binary framings)."""
+    out = Samples()
+    for path in sorted(folder.glob("*.yaml")):
+        doc = yaml.safe_load(path.read_text())
+        for item in doc.get("interactions", []):
+            resp = item["response"]
+            raw = resp["body"]["string"]
+            data = raw if isinstance(raw, bytes) else str(raw).encode()
+            status = int(resp["status"]["code"])
+            value = _json_or_none(data)
+            if status >= 400:
+                if value is not None:
+                    out.errors.append(value)
+                continue
+            if value is not None:
+                out.responses.append(value)
+                continue
+            if decode_stream is not None:
+                events = list(decode_stream(data))
+            else:
+                decoder = decoder_for(framing)
+                events = [*decoder.feed(data), *decoder.close()]
+            for event in events:
+                if event.event:
+                    out.event_names.add(event.event)
+                parsed = _json_or_none(event.data)
+                if parsed is not None:
+                    out.events.append(parsed)
+    for value in (*out.responses, *out.errors, *out.events):
+        _walk_keys(value, out.keys)
+    return out
+
+
+# --- strategies ------------------------------------------------------------------
+
+
+def hostile_values() -> st.SearchStrategy[Any]:
+    return st.one_of(
+        st.sampled_from(HOSTILE),
+        st.integers(),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.text(max_size=12),
+    )
+
+
+def json_values(keys: Sequence[str] = ()) -> st.SearchStrategy[Any]:
+    """Nested JSON-ish values built from hostile leaves, with realistic keys."""
+    key = st.sampled_from(sorted(keys)) | st.text(max_size=6) if keys else st.text(max_size=6)
+    return st.recursive(
+        hostile_values(),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(key, inner, max_size=3),
+        max_leaves=8,
+    )
+
+
+def _slots(value: Any, here: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Paths to every replaceable position in ``value``."""
+    out: list[tuple[Any, ...]] = [here]
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out.extend(_slots(v, (*here, k)))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out.extend(_slots(v, (*here, i)))
+    return out
+
+
+@st.composite
+def mutated(draw: st.DrawFn, samples: Sequence[Any], keys: Sequence[str] = ()) -> Any:
+    """A sample with one to three positions replaced, deleted or emptied."""
+    value = copy.deepcopy(draw(st.sampled_from(list(samples))))
+    for _ in range(draw(st.integers(1, 3))):
+        path = draw(st.sampled_from(_slots(value)))
+        if not path:
+            return draw(json_values(keys))
+        parent = value
+        for step in path[:-1]:
+            parent = parent[step]
+        op = draw(st.sampled_from(["replace", "replace", "delete"]))
+        if op == "delete":
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = draw(json_values(keys))
+    return value
+
+
+def deep_json(depth: int, open_: str = "[", close: str = "]") -> str:
+    return open_ * depth + close * depth
+
+
+def encode(value: Any) -> str:
+    """JSON text of ``value``; NaN/Infinity as Python writes them; ``_DEEP`` becomes
+    JSON nested 50,000 deep (json.dumps itself could not write that)."""
+    text = json.dumps(value, allow_nan=True, ensure_ascii=False)
+    return text.replace(json.dumps(_DEEP), deep_json(50_000))
+
+
+@st.composite
+def corrupt(draw: st.DrawFn, data: bytes) -> bytes:
+    """``data`` unchanged, truncated, or with invalid UTF-8 / random bytes spliced in."""
+    op = draw(st.sampled_from(["keep", "keep", "truncate", "badutf8", "splice"]))
+    if op == "keep" or not data:
+        return data
+    at = draw(st.integers(0, len(data)))
+    if op == "truncate":
+        return data[:at]
+    if op == "badutf8":
+        return data[:at] + draw(st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80", b"\x80"])) \
+            + data[at:]
+    return data[:at] + draw(st.binary(min_size=1, max_size=8)) + data[at:]
+
+
+def _to_bytes(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
+
+
+def bodies(samples: Sequence[Any], keys: Sequence[str] = ()) -> st.SearchStrategy[bytes]:
+    """Bodies: random bytes, deep nesting, and mutated samples (maybe corrupted)."""
+    structured = (mutated(samples, keys) if samples else json_values(keys)).map(encode)
+    return st.one_of(
+        st.binary(max_size=64),
+        st.integers(10, 100_000).map(lambda n: deep_json(n, "{\"a\":" , "}").encode()
+                                     if n % 2 else deep_json(n).encode()),
+        structured.map(_to_bytes).flatmap(corrupt),
+        structured.map(_to_bytes),
+        structured.map(_to_bytes),
+    )
+
+
+def _event_text(data: bytes) -> str:
+    # Framing hands parsers str decoded with replacement (the SSE rule), never bytes.
+    return data.decode("utf-8", "replace")
+
+
+@st.composite
+def cases(draw: st.DrawFn, samples: Samples) -> Case:
+    keys = sorted(samples.keys)
+    response_like = samples.responses + samples.errors
+    body = draw(bodies(response_like or samples.events, keys))
+    status = draw(st.sampled_from([400, 401, 403, 404, 408, 413, 422, 429, 499, 500, 503, 529])
+                  | st.integers(400, 599))
+    names = sorted(samples.event_names)
+    events: list[StreamEvent] = []
+    source = samples.events or response_like
+    # A valid prefix, then hostile events: the parser's state matters (index maps...).
+    for _ in range(draw(st.integers(0, 4))):
+        events.append(StreamEvent(data=encode(draw(st.sampled_from(source))),
+                                  event=draw(st.sampled_from(names)) if names else None))
+    for _ in range(draw(st.integers(1, 3))):
+        data = _event_text(draw(bodies(source, keys)))
+        name = draw(st.sampled_from(names) | st.text(max_size=6)) if names else None
+        events.append(StreamEvent(data=data, event=name))
+    return Case(body=body, status=status, events=events)
