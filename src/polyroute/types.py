@@ -273,7 +273,7 @@ FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"
 
 MAX_USAGE_TOKENS = 1_000_000_000
 """Upper bound of one usage count: far above any context window, low enough that
-count × price stays a sane, finite cost."""
+count times price stays a sane, finite cost."""
 
 _Count = Annotated[int, Field(ge=0, le=MAX_USAGE_TOKENS)]
 

@@ -9,11 +9,12 @@ a negative usage that would credit a budget.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from polyroute.errors import InvalidResponseError, PolyrouteError, ProviderError
 from polyroute.providers.classify import error_class_for_status
@@ -21,9 +22,19 @@ from polyroute.secrets import redact
 from polyroute.types import MAX_USAGE_TOKENS, Usage
 
 __all__ = [
-    "MALFORMED", "MAX_USAGE_TOKENS", "load_json", "parsing", "token_count", "unreadable_error",
+    "MALFORMED",
+    "MAX_USAGE_TOKENS",
+    "load_json",
+    "parsing",
+    "token_count",
+    "typed_error",
+    "typed_parse",
+    "unreadable_error",
     "usage_of",
 ]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 MALFORMED: tuple[type[BaseException], ...] = (
     ValueError,  # json, int(), pydantic's ValidationError
@@ -133,3 +144,51 @@ def unreadable_error(
         f"HTTP {status} (the error body could not be read)", provider=provider, model=model,
         status=status, request_id=request_id, retry_after=retry_after,
     )
+
+
+def _where(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, str]:
+    """(provider, model) of a ``Provider.parse_*(self, response, model)`` or a
+    ``StreamParser`` method (``self.provider``/``self.model``)."""
+    obj = args[0] if args else None
+    provider = getattr(obj, "provider", None)
+    if isinstance(provider, str):
+        model = getattr(obj, "model", "")
+        return provider, model if isinstance(model, str) else ""
+    model = kwargs.get("model", args[2] if len(args) > 2 else "")
+    name = getattr(obj, "name", "")
+    return (name if isinstance(name, str) else ""), (model if isinstance(model, str) else "")
+
+
+def typed_parse(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Decorate a ``Provider.parse_response``/``parse_models`` or a ``StreamParser``'s
+    ``feed``/``close``: what malformed data raises inside becomes an
+    ``InvalidResponseError`` naming provider and model (see ``parsing``)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        provider, model = _where(args, kwargs)
+        with parsing(provider, model, fn.__name__.replace("_", " ").replace("parse ", "")):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def typed_error(
+    fn: Callable[_P, ProviderError],
+) -> Callable[_P, ProviderError]:
+    """Decorate ``Provider.parse_error``: an error body that breaks the classifier still
+    returns the status's class (``unreadable_error``), never raises."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> ProviderError:
+        try:
+            return fn(*args, **kwargs)
+        except MALFORMED:
+            provider, model = _where(args, kwargs)
+            response = kwargs.get("response", args[1] if len(args) > 1 else None)
+            status = getattr(response, "status", 500)
+            return unreadable_error(
+                status if isinstance(status, int) else 500, provider=provider, model=model,
+            )
+
+    return wrapper

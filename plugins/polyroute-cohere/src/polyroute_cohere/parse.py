@@ -52,7 +52,7 @@ def parse_arguments(raw: Any, *, provider: str, model: str, name: str) -> dict[s
         return dict(raw)
     try:
         value = json.loads(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         raise InvalidResponseError(f"tool call '{name}' has arguments that are not JSON",
                                    provider=provider, model=model) from None
     if not isinstance(value, dict):

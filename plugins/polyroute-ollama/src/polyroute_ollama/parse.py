@@ -117,7 +117,7 @@ def tool_calls_from(
         if isinstance(args, str):  # tolerate servers that send a JSON string
             try:
                 args = json.loads(args) if args.strip() else {}
-            except ValueError:
+            except (ValueError, RecursionError):
                 args = {"_raw": args}
         if not isinstance(args, dict):
             raise InvalidResponseError(f"tool_calls[{offset}].function.arguments is not an "
@@ -192,7 +192,7 @@ def error_from_body(
     message: str | None = None
     try:
         data: Any = json.loads(body) if body else None
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     if isinstance(data, dict) and isinstance(data.get("error"), str):
         message = data["error"]

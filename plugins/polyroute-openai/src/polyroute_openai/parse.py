@@ -100,7 +100,7 @@ def parse_arguments(raw: Any, *, provider: str, model: str, name: str) -> dict[s
         return dict(raw)
     try:
         value = json.loads(raw)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise InvalidResponseError(
             f"tool call '{name}' has arguments that are not valid JSON: {exc}",
             provider=provider, model=model,

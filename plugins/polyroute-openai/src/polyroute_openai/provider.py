@@ -32,7 +32,7 @@ from polyroute.providers.base import (
     Provider,
     StreamParser,
 )
-from polyroute.providers.bodies import MALFORMED, parsing, unreadable_error
+from polyroute.providers.bodies import typed_error, typed_parse
 from polyroute.types import (
     ChatRequest,
     ChatResponse,
@@ -216,15 +216,13 @@ class OpenAIProvider(Provider):
 
     # --- response ------------------------------------------------------------
 
+    @typed_parse
     def parse_response(self, response: HttpResponse, model: str) -> ChatResponse:
-        with parsing(self.name, model):
-            return parse_chat_completion(response, provider=self.name, model=model)
+        return parse_chat_completion(response, provider=self.name, model=model)
 
+    @typed_error
     def parse_error(self, response: HttpResponse, model: str) -> ProviderError:
-        try:
-            return parse_error_response(response, provider=self.name, model=model)
-        except MALFORMED:
-            return unreadable_error(response.status, provider=self.name, model=model)
+        return parse_error_response(response, provider=self.name, model=model)
 
     def stream_parser(self, model: str) -> StreamParser:
         return OpenAIStreamParser(provider=self.name, model=model)
@@ -241,9 +239,9 @@ class OpenAIProvider(Provider):
     def list_models_request(self) -> HttpRequest | None:
         return HttpRequest("GET", f"{self.base_url}/models", headers=self.request_headers())
 
+    @typed_parse
     def parse_models(self, response: HttpResponse) -> list[str]:
-        with parsing(self.name, "", "model list"):
-            return parse_model_ids(response, provider=self.name)
+        return parse_model_ids(response, provider=self.name)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} type={self.type_name!r} url={self._url()!r}>"

@@ -12,7 +12,7 @@ from typing import Any
 
 from polyroute.errors import InvalidResponseError, StreamInterruptedError
 from polyroute.providers.base import StreamEvent, StreamParser
-from polyroute.providers.bodies import load_json, parsing
+from polyroute.providers.bodies import load_json, typed_parse
 from polyroute.types import ChatChunk, ToolCallDelta
 from polyroute_openai.parse import classify_error, map_finish_reason, parse_usage
 
@@ -29,6 +29,7 @@ class OpenAIStreamParser(StreamParser):
         self.response_id: str | None = None
         self.response_model: str | None = None
 
+    @typed_parse
     def feed(self, event: StreamEvent) -> Iterable[ChatChunk]:
         data = event.data.strip()
         if self.done or not data:
@@ -43,8 +44,7 @@ class OpenAIStreamParser(StreamParser):
             )
         if "error" in payload or event.event == "error":
             raise classify_error(None, payload, {}, self.provider, self.model, in_stream=True)
-        with parsing(self.provider, self.model, "stream event"):
-            return self._chunk(payload)
+        return self._chunk(payload)
 
     def _chunk(self, payload: Mapping[str, Any]) -> list[ChatChunk]:
         if isinstance(payload.get("id"), str):
@@ -102,6 +102,7 @@ class OpenAIStreamParser(StreamParser):
             )
         ]
 
+    @typed_parse
     def close(self) -> Iterable[ChatChunk]:
         if not self.done:
             raise StreamInterruptedError(
