@@ -88,7 +88,8 @@ class BedrockStreamParser(StreamParser):
                     self.metadata[key] = data[key]
             if self.stop_reason is None:
                 raise self._broken("metadata before messageStop")
-            return [self._final(usage_from(data.get("usage")))]
+            return [self._final(usage_from(data.get("usage"), provider=self.provider,
+                                               model=self.model))]
         return []  # contentBlockStop, and event types added after this was written
 
     @typed_parse

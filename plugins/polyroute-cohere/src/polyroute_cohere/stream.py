@@ -120,7 +120,8 @@ class CohereStreamParser(StreamParser):
             raise ServerError(f"in-band stream error: {error}", provider=self.provider,
                               model=self.model, error_type=str(delta.get("finish_reason")))
         return [self._chunk(finish_reason=finish_reason(delta.get("finish_reason")) or "stop",
-                            usage=usage_from(delta.get("usage")))]
+                            usage=usage_from(delta.get("usage"), provider=self.provider,
+                                             model=self.model))]
 
     def _chunk(self, **fields: Any) -> ChatChunk:
         return ChatChunk(response_id=self.response_id, provider=self.provider, model=self.model,

@@ -69,7 +69,7 @@ class GeminiStreamParser(StreamParser):
             self.response_id = data["responseId"]
         if isinstance(data.get("modelVersion"), str):
             self.response_model = data["modelVersion"]
-        usage = usage_from(data.get("usageMetadata"))
+        usage = usage_from(data.get("usageMetadata"), provider=self.provider, model=self.model)
         if usage is not None:
             self.usage = usage
         if self._done:  # a trailing usage-only chunk

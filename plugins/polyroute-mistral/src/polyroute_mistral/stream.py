@@ -91,7 +91,7 @@ class MistralStreamParser(StreamParser):
                             json.dumps(args) if isinstance(args, Mapping) else ""),
                     ))
             finish = finish_reason(choice.get("finish_reason")) or finish
-        usage = usage_from(payload.get("usage"))
+        usage = usage_from(payload.get("usage"), provider=self.provider, model=self.model)
         if not (text or deltas or finish or usage):
             return []
         return [ChatChunk(text=text, tool_calls=deltas, finish_reason=finish, usage=usage,

@@ -90,7 +90,7 @@ class OllamaStreamParser(StreamParser):
                 self.metadata["done_reason"] = data["done_reason"]
             chunks.append(self._chunk(
                 finish_reason=finish_reason(data.get("done_reason"), tool_calls=self._calls > 0),
-                usage=usage_from(data),
+                usage=usage_from(data, provider=self.provider, model=self.model),
             ))
         return chunks
 
