@@ -33,13 +33,14 @@ from typing import Any
 import yaml
 from hypothesis import strategies as st
 
-from polyroute.errors import PolyrouteError, ProviderError
+from polyroute.errors import InvalidResponseError, PolyrouteError, ProviderError
 from polyroute.framing import decoder_for
 from polyroute.providers.base import HttpResponse, Provider, StreamEvent
 
 __all__ = [
-    "Case", "Samples", "cases", "cassette_samples", "check_provider", "corrupt", "deep_json",
-    "hostile_values", "json_values", "mutated", "typed_only",
+    "NONSENSE_COUNTS", "Case", "Samples", "assert_nonsense_usage_refused", "cases",
+    "cassette_samples", "check_provider", "corrupt", "deep_json", "hostile_values",
+    "json_values", "mutated", "nonsense_usage_cases", "typed_only", "with_key",
 ]
 
 _DEEP = "\x00polyroute-deep\x00"
@@ -58,6 +59,8 @@ class Samples:
     events: list[Any] = field(default_factory=list)
     keys: set[str] = field(default_factory=set)
     event_names: set[str] = field(default_factory=set)
+    streams: list[list[StreamEvent]] = field(default_factory=list)
+    """Each recorded stream's events, in order."""
 
 
 @dataclass
@@ -173,6 +176,7 @@ def cassette_samples(
             else:
                 decoder = decoder_for(framing)
                 events = [*decoder.feed(data), *decoder.close()]
+            out.streams.append(events)
             for event in events:
                 if event.event:
                     out.event_names.add(event.event)
@@ -182,6 +186,82 @@ def cassette_samples(
     for value in (*out.responses, *out.errors, *out.events):
         _walk_keys(value, out.keys)
     return out
+
+
+NONSENSE_COUNTS: list[Any] = [-1_000_000, -1, math.nan, math.inf, 1e30, 10**400, 2.5, "lots"]
+"""Usage counts a provider may report that must never reach cost or budgets."""
+
+
+def with_key(value: Any, key: str, new: Any) -> tuple[Any, int]:
+    """A copy of ``value`` with every ``key`` (at any depth) set to ``new``, and how many."""
+    if isinstance(value, dict):
+        out, n = {}, 0
+        for k, v in value.items():
+            if k == key and not isinstance(v, (dict, list)):
+                out[k], n = new, n + 1
+            else:
+                out[k], m = with_key(v, key, new)
+                n += m
+        return out, n
+    if isinstance(value, list):
+        items = [with_key(v, key, new) for v in value]
+        return [v for v, _ in items], sum(m for _, m in items)
+    return value, 0
+
+
+def _parses(provider: Provider, model: str, events: list[StreamEvent]) -> bool:
+    parser = provider.stream_parser(model)
+    try:
+        for event in events:
+            list(parser.feed(event))
+        list(parser.close())
+    except PolyrouteError:
+        return False
+    return True
+
+
+def nonsense_usage_cases(
+    samples: Samples, key: str, provider: Provider, model: str,
+) -> list[tuple[str, Any, bytes | None, list[StreamEvent] | None]]:
+    """(label, bad count, response body, stream events) with usage field ``key`` set to
+    each of ``NONSENSE_COUNTS`` in every sample response and every recorded stream that
+    has it and parses as recorded (a stream ending in a safety block never gets to usage)."""
+    out: list[tuple[str, Any, bytes | None, list[StreamEvent] | None]] = []
+    streams = [s for s in samples.streams if _parses(provider, model, s)]
+    for bad in NONSENSE_COUNTS:
+        for i, sample in enumerate(samples.responses):
+            changed, n = with_key(sample, key, bad)
+            if n:
+                out.append((f"response{i}", bad, _to_bytes(encode(changed)), None))
+        for i, stream in enumerate(streams):
+            events, hits = [], 0
+            for event in stream:
+                value = _json_or_none(event.data)
+                changed, n = with_key(value, key, bad) if value is not None else (None, 0)
+                hits += n
+                events.append(StreamEvent(encode(changed), event.event, event.id) if n else event)
+            if hits:
+                out.append((f"stream{i}", bad, None, events))
+    return out
+
+
+def assert_nonsense_usage_refused(
+    provider: Provider, model: str, body: bytes | None, events: list[StreamEvent] | None,
+) -> InvalidResponseError:
+    """The parser refuses the body or stream with an ``InvalidResponseError`` naming
+    ``provider`` and ``model``; returns it."""
+    try:
+        if body is not None:
+            provider.parse_response(HttpResponse(200, {}, body), model)
+        else:
+            parser = provider.stream_parser(model)
+            for event in events or []:
+                list(parser.feed(event))
+            list(parser.close())
+    except InvalidResponseError as exc:
+        assert exc.provider == provider.name and exc.model == model, repr(exc)
+        return exc
+    raise AssertionError("nonsense usage was accepted")
 
 
 # --- strategies ------------------------------------------------------------------

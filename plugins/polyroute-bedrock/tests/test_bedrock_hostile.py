@@ -1,0 +1,48 @@
+"""Hostile bodies: every Bedrock parser raises only polyroute's typed errors, and a
+nonsensical usage count is an ``InvalidResponseError`` naming provider and model
+(property-based; ``HYPOTHESIS_PROFILE=fuzz`` runs 10,000 cases, docs/testing.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+
+from polyroute.providers.base import ProviderSettings, StreamEvent
+from polyroute.testing import fuzz
+from polyroute_bedrock import BedrockProvider
+from polyroute_bedrock.eventstream import AwsEventStreamFraming
+
+
+def decode(data: bytes) -> list[StreamEvent]:
+    framing = AwsEventStreamFraming()
+    return [*framing.feed(data), *framing.close()]
+
+
+CASSETTES = Path(__file__).parents[3] / "cassettes" / "bedrock_wire"
+SAMPLES = fuzz.cassette_samples(CASSETTES, decode_stream=lambda data: decode(data))
+PROVIDER = BedrockProvider(ProviderSettings(name="aws", type="bedrock",
+                                            extra={"region": "us-east-1", "auth": "bearer"}))
+MODEL = "anthropic.claude-3-5-haiku-20241022-v1:0"
+USAGE_CASES = fuzz.nonsense_usage_cases(SAMPLES, "outputTokens", PROVIDER, MODEL)
+
+
+@given(case=fuzz.cases(SAMPLES))
+def test_parsers_raise_only_typed_errors(case: fuzz.Case) -> None:
+    fuzz.check_provider(PROVIDER, MODEL, case)
+
+
+def test_usage_cases_cover_responses_and_streams() -> None:
+    labels = {label[:6] for label, *_ in USAGE_CASES}
+    assert labels == {"respon", "stream"}, labels
+
+
+@pytest.mark.parametrize(("label", "bad", "body", "events"), USAGE_CASES,
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(USAGE_CASES)])
+def test_nonsense_usage_is_an_invalid_response(
+    label: str, bad: Any, body: bytes | None, events: list[StreamEvent] | None,
+) -> None:
+    err = fuzz.assert_nonsense_usage_refused(PROVIDER, MODEL, body, events)
+    assert "outputTokens" in str(err)
