@@ -14,37 +14,16 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
+from polyroute.testing import cassettes
+
 ROOT = Path(__file__).parent
 CASSETTES = ROOT / "cassettes"
-
-SCRUB_REQUEST_HEADERS = [
-    "authorization", "x-api-key", "api-key", "x-goog-api-key", "cookie",
-    "openai-organization", "openai-project", "x-amz-security-token", "x-amz-date",
-    "x-amz-content-sha256",
-]
-SCRUB_RESPONSE_HEADERS = {
-    "set-cookie", "openai-organization", "openai-project", "anthropic-organization-id",
-    "x-amz-id-2", "cf-ray",
-}
-
-
-def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
-    headers = response.get("headers") or {}
-    for name in list(headers):
-        if name.lower() in SCRUB_RESPONSE_HEADERS:
-            headers[name] = ["REDACTED"]
-    return response
 
 
 @pytest.fixture(scope="module")
 def vcr_config() -> dict[str, Any]:
-    return {
-        "filter_headers": [(h, "REDACTED") for h in SCRUB_REQUEST_HEADERS],
-        "filter_query_parameters": [("key", "REDACTED")],
-        "decode_compressed_response": True,
-        "before_record_response": _scrub_response,
-        "match_on": ["method", "scheme", "host", "port", "path", "query", "body"],
-    }
+    # Shipped so plugin authors scrub the same way: headers, bodies both ways, URL keys.
+    return cassettes.vcr_config()
 
 
 @pytest.fixture(scope="module")
