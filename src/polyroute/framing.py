@@ -43,11 +43,13 @@ class _LineSplitter:
         self._pending_cr = False
 
     def feed(self, data: bytes) -> list[str]:
+        if not data:  # an empty read must not forget a CR waiting for its LF
+            return []
         if self._pending_cr and data.startswith(b"\n"):
             data = data[1:]
         self._pending_cr = False
         if b"\n" not in data and b"\r" not in data:
-            if data:
+            if data:  # (empty after dropping the LF of a CRLF)
                 self._parts.append(data)  # no line end: never rescan what is buffered
             return []
         if data.endswith(b"\r"):

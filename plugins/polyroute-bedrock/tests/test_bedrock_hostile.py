@@ -33,6 +33,7 @@ MODEL = "anthropic.claude-3-5-haiku-20241022-v1:0"
 USAGE_CASES = fuzz.nonsense_usage_cases(SAMPLES, "outputTokens", PROVIDER, MODEL)
 
 
+@fuzz.per_family()
 @given(case=fuzz.cases(SAMPLES))
 def test_parsers_raise_only_typed_errors(case: fuzz.Case) -> None:
     fuzz.check_provider(PROVIDER, MODEL, case)
@@ -81,6 +82,7 @@ STREAMS = st.lists(
 ).map(b"".join)
 
 
+@fuzz.per_family()  # 2,500 streams of 1-4 messages, each cut at up to 6 points
 @given(data=STREAMS, cuts=st.lists(st.integers(0, 400), max_size=6))
 def test_event_stream_decoder_raises_only_typed_errors(data: bytes, cuts: list[int]) -> None:
     def run() -> None:
@@ -101,15 +103,16 @@ def test_event_stream_decoder_raises_only_typed_errors(data: bytes, cuts: list[i
 def _decode_time(size: int, piece: int = 512) -> float:
     body = frame(b"", b"x" * size) * 2
     best = float("inf")
-    for _ in range(3):  # the best of three: a loaded machine only ever adds time
+    # CPU time of this process, the best of five: other processes' load does not count
+    for _ in range(5):
         decoder = AwsEventStreamFraming()
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         for i in range(0, len(body), piece):
             list(decoder.feed(body[i:i + piece]))
-        best = min(best, time.perf_counter() - t0)
+        best = min(best, time.process_time() - t0)
     return best
 
 
 def test_a_large_message_in_small_pieces_decodes_in_linear_time() -> None:
-    small, large = _decode_time(1 << 20), _decode_time(4 << 20)  # 4x the bytes
-    assert large < 10 * max(small, 1e-3), (small, large)
+    small, large = _decode_time(2 << 20), _decode_time(8 << 20)  # 4x the bytes
+    assert large < 10 * max(small, 5e-3), (small, large)

@@ -21,6 +21,7 @@ MODEL = "command-a-03-2025"
 USAGE_CASES = fuzz.nonsense_usage_cases(SAMPLES, "output_tokens", PROVIDER, MODEL)
 
 
+@fuzz.per_family()
 @given(case=fuzz.cases(SAMPLES))
 def test_parsers_raise_only_typed_errors(case: fuzz.Case) -> None:
     fuzz.check_provider(PROVIDER, MODEL, case)

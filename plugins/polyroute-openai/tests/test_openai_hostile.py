@@ -21,6 +21,7 @@ MODEL = "gpt-4.1"
 USAGE_CASES = fuzz.nonsense_usage_cases(SAMPLES, "completion_tokens", PROVIDER, MODEL)
 
 
+@fuzz.per_family()
 @given(case=fuzz.cases(SAMPLES))
 def test_parsers_raise_only_typed_errors(case: fuzz.Case) -> None:
     fuzz.check_provider(PROVIDER, MODEL, case)

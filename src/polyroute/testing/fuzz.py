@@ -25,12 +25,14 @@ import copy
 import functools
 import json
 import math
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from polyroute.errors import InvalidResponseError, PolyrouteError, ProviderError
@@ -40,7 +42,7 @@ from polyroute.providers.base import HttpResponse, Provider, StreamEvent
 __all__ = [
     "NONSENSE_COUNTS", "Case", "Samples", "assert_nonsense_usage_refused", "cases",
     "cassette_samples", "check_provider", "corrupt", "deep_json", "hostile_values",
-    "json_values", "mutated", "nonsense_usage_cases", "typed_only", "with_key",
+    "json_values", "mutated", "nonsense_usage_cases", "per_family", "typed_only", "with_key",
 ]
 
 _DEEP = "\x00polyroute-deep\x00"
@@ -80,6 +82,14 @@ def typed_only(call: Callable[[], object]) -> PolyrouteError | None:
     except PolyrouteError as exc:
         return exc
     return None
+
+
+def per_family(examples: int = 2_500) -> settings:
+    """Settings for one parser family's suite: ``examples`` x ``VARIANTS`` cases
+    (2,500 x 4 = 10,000). ``POLYROUTE_FUZZ_EXAMPLES`` overrides the example count (lower
+    it while iterating, raise it for a soak run)."""
+    return settings(max_examples=int(os.environ.get("POLYROUTE_FUZZ_EXAMPLES", examples)),
+                    deadline=None)
 
 
 VARIANTS = 4
