@@ -159,6 +159,10 @@ def _where(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, str]:
     return (name if isinstance(name, str) else ""), (model if isinstance(model, str) else "")
 
 
+_WHAT = {"parse_response": "response", "parse_models": "model list", "feed": "stream event",
+         "close": "end of stream"}
+
+
 def typed_parse(fn: Callable[_P, _R]) -> Callable[_P, _R]:
     """Decorate a ``Provider.parse_response``/``parse_models`` or a ``StreamParser``'s
     ``feed``/``close``: what malformed data raises inside becomes an
@@ -167,7 +171,7 @@ def typed_parse(fn: Callable[_P, _R]) -> Callable[_P, _R]:
     @functools.wraps(fn)
     def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         provider, model = _where(args, kwargs)
-        with parsing(provider, model, fn.__name__.replace("_", " ").replace("parse ", "")):
+        with parsing(provider, model, _WHAT.get(fn.__name__, fn.__name__)):
             return fn(*args, **kwargs)
 
     return wrapper
