@@ -272,18 +272,21 @@ FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"
 
 
 MAX_USAGE_TOKENS = 1_000_000_000
-"""Upper bound of one usage count: far above any context window, low enough that
-count times price stays a sane, finite cost."""
+"""Upper bound of one usage count a provider may report for one response: far above
+any context window. Checked at the parse boundary (``providers.bodies.token_count``)."""
 
-_Count = Annotated[int, Field(ge=0, le=MAX_USAGE_TOKENS)]
+_Count = Annotated[int, Field(ge=0, le=2**53)]
+# Never negative (it would price as a credit). The model's own bound is looser than
+# MAX_USAGE_TOKENS: sums over attempts and what-if estimates (`polyroute cost --in`)
+# may exceed one response's, but must stay exact as floats.
 
 
 class Usage(_Model):
     """Token counts. ``input_tokens`` includes cached-read and cache-write tokens.
 
-    Counts are whole numbers from 0 to ``MAX_USAGE_TOKENS``: a negative count would
-    price as a credit. Plugins check provider values with
-    ``polyroute.providers.bodies.token_count`` so a bad one is an ``InvalidResponseError``.
+    Counts are whole, non-negative numbers: a negative count would price as a credit.
+    Plugins check provider values with ``polyroute.providers.bodies.token_count`` (also
+    at most ``MAX_USAGE_TOKENS``) so a bad one is an ``InvalidResponseError``.
     """
 
     input_tokens: _Count = 0

@@ -47,7 +47,7 @@ MALFORMED: tuple[type[BaseException], ...] = (
 
 
 def _snippet(text: str, limit: int = 160) -> str:
-    text = " ".join(text.split())
+    text = " ".join(text[: limit * 4].split())  # cut first: bodies can be megabytes
     return redact(text if len(text) <= limit else text[:limit] + "…")
 
 
@@ -71,7 +71,8 @@ def load_json(
     except RecursionError:
         reason = "is nested too deeply to parse"
     except (ValueError, UnicodeError):
-        text = content.decode("utf-8", "replace") if isinstance(content, bytes) else content
+        head = content[:1000]
+        text = head.decode("utf-8", "replace") if isinstance(head, bytes) else head
         reason = f"is not JSON: {_snippet(text)!r}"
     raise InvalidResponseError(
         f"{what} {reason}", provider=provider, model=model, status=status,
