@@ -15,7 +15,11 @@ from polyroute.testing import fuzz
 from polyroute_anthropic import AnthropicProvider
 
 CASSETTES = Path(__file__).parents[3] / "cassettes" / "anthropic_wire"
-SAMPLES = fuzz.cassette_samples(CASSETTES)
+SAMPLES = fuzz.cassette_samples(CASSETTES).add(
+    # a model list: cassettes hold none
+    {"data": [{"id": "claude-sonnet-4-5", "type": "model", "display_name": "Claude"}],
+     "has_more": False},
+)
 PROVIDER = AnthropicProvider(ProviderSettings(name="ant", type="anthropic", api_key="k-fuzz"))
 MODEL = "claude-sonnet-4-5"
 USAGE_CASES = fuzz.nonsense_usage_cases(SAMPLES, "output_tokens", PROVIDER, MODEL)

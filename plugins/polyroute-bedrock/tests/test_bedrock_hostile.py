@@ -26,7 +26,11 @@ def decode(data: bytes) -> list[StreamEvent]:
 
 
 CASSETTES = Path(__file__).parents[3] / "cassettes" / "bedrock_wire"
-SAMPLES = fuzz.cassette_samples(CASSETTES, decode_stream=lambda data: decode(data))
+SAMPLES = fuzz.cassette_samples(CASSETTES, decode_stream=decode).add(
+    # a model list: cassettes hold none
+    {"modelSummaries": [{"modelId": "anthropic.claude-3-5-haiku-20241022-v1:0",
+                         "outputModalities": ["TEXT"]}]},
+)
 PROVIDER = BedrockProvider(ProviderSettings(name="aws", type="bedrock",
                                             extra={"region": "us-east-1", "auth": "bearer"}))
 MODEL = "anthropic.claude-3-5-haiku-20241022-v1:0"

@@ -15,7 +15,10 @@ from polyroute.testing import fuzz
 from polyroute_cohere import CohereProvider
 
 CASSETTES = Path(__file__).parents[3] / "cassettes" / "cohere_wire"
-SAMPLES = fuzz.cassette_samples(CASSETTES)
+SAMPLES = fuzz.cassette_samples(CASSETTES).add(
+    # a model list: cassettes hold none
+    {"models": [{"name": "command-a-03-2025", "endpoints": ["chat"]}]},
+)
 PROVIDER = CohereProvider(ProviderSettings(name="co", type="cohere", api_key="k-fuzz"))
 MODEL = "command-a-03-2025"
 USAGE_CASES = fuzz.nonsense_usage_cases(SAMPLES, "output_tokens", PROVIDER, MODEL)

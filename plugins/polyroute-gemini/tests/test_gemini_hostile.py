@@ -15,7 +15,11 @@ from polyroute.testing import fuzz
 from polyroute_gemini import GeminiProvider
 
 CASSETTES = Path(__file__).parents[3] / "cassettes" / "gemini_wire"
-SAMPLES = fuzz.cassette_samples(CASSETTES)
+SAMPLES = fuzz.cassette_samples(CASSETTES).add(
+    # a model list: cassettes hold none
+    {"models": [{"name": "models/gemini-2.5-flash",
+                 "supportedGenerationMethods": ["generateContent"]}]},
+)
 PROVIDER = GeminiProvider(ProviderSettings(name="gem", type="gemini", api_key="k-fuzz"))
 MODEL = "gemini-2.5-flash"
 USAGE_CASES = fuzz.nonsense_usage_cases(SAMPLES, "candidatesTokenCount", PROVIDER, MODEL)

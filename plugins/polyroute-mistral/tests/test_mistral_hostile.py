@@ -15,7 +15,11 @@ from polyroute.testing import fuzz
 from polyroute_mistral import MistralProvider
 
 CASSETTES = Path(__file__).parents[3] / "cassettes" / "mistral_wire"
-SAMPLES = fuzz.cassette_samples(CASSETTES)
+SAMPLES = fuzz.cassette_samples(CASSETTES).add(
+    # a model list: cassettes hold none
+    {"object": "list",
+     "data": [{"id": "mistral-large-latest", "capabilities": {"completion_chat": True}}]},
+)
 PROVIDER = MistralProvider(ProviderSettings(name="mis", type="mistral", api_key="k-fuzz"))
 MODEL = "mistral-large-latest"
 USAGE_CASES = fuzz.nonsense_usage_cases(SAMPLES, "completion_tokens", PROVIDER, MODEL)

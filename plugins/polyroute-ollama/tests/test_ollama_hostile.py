@@ -15,7 +15,10 @@ from polyroute.testing import fuzz
 from polyroute_ollama import OllamaProvider
 
 CASSETTES = Path(__file__).parents[3] / "cassettes" / "ollama_wire"
-SAMPLES = fuzz.cassette_samples(CASSETTES, framing="ndjson")
+SAMPLES = fuzz.cassette_samples(CASSETTES, framing="ndjson").add(
+    # a model list: cassettes hold none
+    {"models": [{"name": "llama3.1:latest", "model": "llama3.1:latest", "size": 1}]},
+)
 PROVIDER = OllamaProvider(ProviderSettings(name="local", type="ollama"))
 MODEL = "llama3.1"
 USAGE_CASES = fuzz.nonsense_usage_cases(SAMPLES, "eval_count", PROVIDER, MODEL)

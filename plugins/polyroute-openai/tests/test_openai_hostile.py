@@ -15,7 +15,11 @@ from polyroute.testing import fuzz
 from polyroute_openai import OpenAIProvider
 
 CASSETTES = Path(__file__).parents[3] / "cassettes" / "openai_wire"
-SAMPLES = fuzz.cassette_samples(CASSETTES)
+SAMPLES = fuzz.cassette_samples(CASSETTES).add(
+    # a model list: cassettes hold none
+    {"object": "list",
+     "data": [{"id": "gpt-4.1", "object": "model", "created": 1, "owned_by": "openai"}]},
+)
 PROVIDER = OpenAIProvider(ProviderSettings(name="oa", type="openai", api_key="sk-fuzz"))
 MODEL = "gpt-4.1"
 USAGE_CASES = fuzz.nonsense_usage_cases(SAMPLES, "completion_tokens", PROVIDER, MODEL)

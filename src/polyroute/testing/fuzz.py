@@ -64,6 +64,13 @@ class Samples:
     streams: list[list[StreamEvent]] = field(default_factory=list)
     """Each recorded stream's events, in order."""
 
+    def add(self, *responses: Any) -> Samples:
+        """More 2xx sample bodies (a model-list body, which cassettes rarely hold)."""
+        for value in responses:
+            self.responses.append(value)
+            _walk_keys(value, self.keys)
+        return self
+
 
 @dataclass
 class Case:
