@@ -243,4 +243,4 @@ def test_negative_usage_is_refused_falls_back_and_never_credits_the_budget(mode:
     assert answer.usage is not None and answer.usage.output_tokens >= 0
     cost = answer.cost_usd
     assert cost is not None and cost >= 0
-    assert after >= before >= 0  # the counter never goes down
+    assert after > before >= 0  # the counter never goes down: the fallback was charged
