@@ -7,45 +7,36 @@ so CI never touches the network.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+from polyroute.testing import cassettes
 
 ROOT = Path(__file__).parent
 CASSETTES = ROOT / "cassettes"
 
-SCRUB_REQUEST_HEADERS = [
-    "authorization", "x-api-key", "api-key", "x-goog-api-key", "cookie",
-    "openai-organization", "openai-project", "x-amz-security-token", "x-amz-date",
-    "x-amz-content-sha256",
-]
-SCRUB_RESPONSE_HEADERS = {
-    "set-cookie", "openai-organization", "openai-project", "anthropic-organization-id",
-    "x-amz-id-2", "cf-ray",
-}
-
-
-def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
-    headers = response.get("headers") or {}
-    for name in list(headers):
-        if name.lower() in SCRUB_RESPONSE_HEADERS:
-            headers[name] = ["REDACTED"]
-    return response
-
 
 @pytest.fixture(scope="module")
 def vcr_config() -> dict[str, Any]:
-    return {
-        "filter_headers": [(h, "REDACTED") for h in SCRUB_REQUEST_HEADERS],
-        "filter_query_parameters": [("key", "REDACTED")],
-        "decode_compressed_response": True,
-        "before_record_response": _scrub_response,
-        "match_on": ["method", "scheme", "host", "port", "path", "query", "body"],
-    }
+    # Shipped so plugin authors scrub the same way: headers, bodies both ways, URL keys.
+    return cassettes.vcr_config()
 
 
 @pytest.fixture(scope="module")
 def vcr_cassette_dir(request: pytest.FixtureRequest) -> str:
     name = request.module.__name__.rsplit(".", 1)[-1]
     return str(CASSETTES / name.removeprefix("test_"))
+
+
+# Hypothesis: no example database in the repo, no per-example deadline (a loaded CI
+# machine is not a bug). The parser suites set their own example counts
+# (``polyroute.testing.fuzz.per_family``: 10,000 cases per parser family, docs/testing.md).
+settings.register_profile(
+    "ci", deadline=None, database=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from sleep_recorder import SleepRecorder
 
+from polyroute.budgets.guard import CostGuard
+from polyroute.cost.wiring import find_guard
 from polyroute.errors import NoRouteError, StreamInterruptedError
 from polyroute.router import Router
 from polyroute.testing.standin import Fault, StandinServer
@@ -17,6 +19,7 @@ from polyroute.types import (
     ChatChunk,
     ChatRequest,
     ChatResponse,
+    GenerationParams,
     Message,
     RoutingHints,
     ToolSpec,
@@ -183,3 +186,61 @@ def test_both_failing_lists_both(setup: Setup, primary: str) -> None:
     with pytest.raises(NoRouteError) as info:
         router.chat(ask())
     assert [o.error.status for o in info.value.outcomes if o.error] == [401, 404]
+
+
+# --- nonsensical usage (issue 9 item 1) ----------------------------------------------
+
+class NegativeUsageResponder(OpenAIResponder):
+    """An OpenAI stand-in whose usage says a million tokens were given back."""
+
+    def _usage(self, body: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+        return {**super()._usage(body, result), "completion_tokens": -1_000_000}
+
+
+def budget_spent(router: Router, scope: str) -> float:
+    guard = find_guard(router, CostGuard)
+    assert isinstance(guard, CostGuard)
+    b = next(b for b in guard.budgets if b.cfg.scope == scope)
+    return float(router.state.get(b.key(b.window())) or 0.0)
+
+
+@pytest.mark.parametrize("mode", ["chat", "stream"])
+def test_negative_usage_is_refused_falls_back_and_never_credits_the_budget(mode: str) -> None:
+    # $10/MTok and a $0.01/day budget: -1,000,000 output tokens would price at about
+    # -$10 and let ~2,000 calls through a budget that allows a handful.
+    price = {"input": 10.0, "output": 10.0}
+    with StandinServer(NegativeUsageResponder()) as bad, StandinServer(OpenAIResponder()) as good:
+        router = Router({
+            "providers": {
+                "liar": {"type": "openai", "base_url": bad.url + "/v1", "api_key": KEY},
+                "backup": {"type": "openai", "base_url": good.url + "/v1", "api_key": KEY},
+            },
+            "agents": {"bot": {"model": "liar:gpt-4.1-mini", "fallbacks": ["backup:gpt-4.1-mini"]}},
+            "pricing": {"overrides": {"liar:gpt-4.1-mini": price, "backup:gpt-4.1-mini": price}},
+            "retry": {"attempts": 1},
+            "budgets": [{"scope": "global", "usd": 0.01, "per": "day", "on_exceed": "block"}],
+            # the bad usage chunk comes after the text: fall back mid-stream too
+            "streaming": {"on_failure": "continue"},
+        })
+        try:
+            before = budget_spent(router, "global")
+            small = GenerationParams(max_tokens=16)  # reservations fit the budget
+            if mode == "chat":
+                answer: ChatResponse | ChatChunk = router.chat(ask(params=small))
+            else:
+                chunks = list(router.stream(ask(stream=True, params=small)))
+                answer = chunks[-1]
+                assert "".join(c.text for c in chunks).strip()
+            after = budget_spent(router, "global")
+        finally:
+            router.close()
+    failed = next(a for a in answer.attempts if not a.ok)
+    # mid-stream it is the InvalidResponseError subclass StreamInterruptedError
+    assert (failed.provider, failed.model) == ("liar", "gpt-4.1-mini"), answer.attempts
+    assert failed.error == ("InvalidResponseError" if mode == "chat" else "StreamInterruptedError")
+    assert failed.message and "completion_tokens" in failed.message and "-1000000" in failed.message
+    assert answer.provider == "backup" and answer.attempts[-1].ok
+    assert answer.usage is not None and answer.usage.output_tokens >= 0
+    cost = answer.cost_usd
+    assert cost is not None and cost >= 0
+    assert after > before >= 0  # the counter never goes down: the fallback was charged

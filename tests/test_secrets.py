@@ -76,15 +76,37 @@ SECRET_SHAPES = re.compile(
 )
 
 
+def _cassette_texts(path: Path) -> list[tuple[str, str]]:
+    """(where, text) for every recorded string: the raw file (line by line), and each
+    request/response header and body decoded, binary ones too (base64 in the file)."""
+    import yaml
+
+    out = [(f"{path}:{n}", line) for n, line in enumerate(path.read_text().splitlines(), 1)]
+    doc = yaml.safe_load(path.read_text()) or {}
+    for i, item in enumerate(doc.get("interactions", [])):
+        for side in ("request", "response"):
+            part = item.get(side) or {}
+            for name, values in (part.get("headers") or {}).items():
+                for value in values if isinstance(values, list) else [values]:
+                    out.append((f"{path} #{i} {side} header {name}", f"{name}: {value}"))
+            body = part.get("body")
+            body = body.get("string") if isinstance(body, dict) else body
+            if isinstance(body, bytes):
+                body = body.decode("latin-1")  # binary event streams: scan the bytes too
+            if isinstance(body, str):
+                out.append((f"{path} #{i} {side} body", body))
+    return out
+
+
 def test_no_cassette_holds_a_secret() -> None:
     files = list(CASSETTES.rglob("*.yaml"))
     assert files, "cassettes/ should hold the recorded interactions"
     for path in files:
-        for n, line in enumerate(path.read_text().splitlines(), 1):
-            if "REDACTED" in line:
+        for where, text in _cassette_texts(path):
+            if "REDACTED" in text:
                 continue
-            match = SECRET_SHAPES.search(line)
-            assert match is None, f"{path}:{n} looks like a secret: {match.group(0)[:12]}..."
+            match = SECRET_SHAPES.search(text)
+            assert match is None, f"{where} looks like a secret: {match.group(0)[:12]}..."
 
 
 def test_secret_looking_extra_values_are_masked_in_reprs() -> None:
@@ -97,3 +119,80 @@ def test_secret_looking_extra_values_are_masked_in_reprs() -> None:
     assert "us-east-1" in text
     for value in ("wJalrXUtnFEMI", "FwoGZXIvYXdz", "AKIAEXAMPLE123"):
         assert value not in text
+
+
+# --- request/response reprs, recorded cassettes, YAML errors (issue 9 item 11) --------
+
+PLAIN_KEY = "plain-Secret-value-0042xyz"  # no well-known key shape: only `reveal` knows it
+
+
+def test_request_and_response_reprs_mask_the_key() -> None:
+    import traceback
+
+    from polyroute.providers.base import HttpResponse, ProviderSettings
+    from polyroute_anthropic import AnthropicProvider
+    from polyroute_openai import OpenAIProvider
+
+    request = ChatRequest(messages=[Message.user("hi")])
+    sent = [
+        OpenAIProvider(ProviderSettings(name="o", type="openai", api_key=KEY))
+        .build_request(request, "gpt-4.1", stream=False),
+        AnthropicProvider(ProviderSettings(name="a", type="anthropic", api_key=PLAIN_KEY))
+        .build_request(request, "claude-sonnet-4-5", stream=True),
+    ]
+    echoed = HttpResponse(401, {"set-cookie": f"s={PLAIN_KEY}"},
+                          f'{{"error": "Incorrect API key provided: {KEY}"}}'.encode())
+
+    def fails(http: object, response: object) -> None:
+        raise RuntimeError("boom")
+
+    texts = [repr(r) for r in [*sent, echoed]]
+    for http in sent:  # a traceback with locals (pytest --showlocals, error reporters)
+        try:
+            fails(http, echoed)
+        except RuntimeError as exc:
+            texts.append("".join(traceback.TracebackException.from_exception(
+                exc, capture_locals=True).format()))
+    assert "Authorization" in texts[0] or "authorization" in texts[0]
+    for text in texts:
+        assert KEY not in text and PLAIN_KEY not in text, text
+
+
+def test_a_recorded_cassette_scrubs_a_key_echoed_in_the_response_body(tmp_path: Path) -> None:
+    import vcr
+
+    from polyroute.testing.cassettes import vcr_config
+
+    class EchoKey(LeakyResponder):
+        def answer(self, request: StandinRequest) -> Reply:
+            key = request.headers.get("authorization", "").removeprefix("Bearer ")
+            return Reply.json({"error": f"Incorrect API key provided: {key}"}, status=401,
+                              headers={"x-echo": key})
+
+    path = tmp_path / "leak.yaml"
+    with StandinServer(EchoKey()) as server:  # type: ignore[arg-type]
+        router = Router({
+            "providers": {"a": {"type": "openai", "base_url": server.url, "api_key": PLAIN_KEY}},
+            "agents": {"bot": {"model": "a:m"}},
+        })
+        with vcr.VCR(**vcr_config()).use_cassette(str(path), record_mode="all"), \
+                pytest.raises(NoRouteError):
+            router.chat(ChatRequest(messages=[Message.user("hi")],
+                                    routing=RoutingHints(agent="bot")))
+        router.close()
+        assert PLAIN_KEY in server.requests[0].headers["authorization"]  # it was really sent
+    text = path.read_text()
+    assert "Incorrect API key provided" in text  # the body was recorded...
+    assert PLAIN_KEY not in text  # ...without the key, in the body and the headers
+
+
+def test_an_undefined_yaml_alias_error_does_not_print_the_value(tmp_path: Path) -> None:
+    from polyroute.config.loader import load_config
+    from polyroute.errors import ConfigError
+
+    path = tmp_path / "polyroute.yaml"
+    path.write_text(f"providers:\n  openai: {{type: openai, api_key: *{KEY}}}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert KEY not in str(info.value) and "SECRET-0123456789" not in str(info.value)
+    assert "line 2" in str(info.value) and "quote the value" in str(info.value)

@@ -20,7 +20,9 @@ from pydantic_core import core_schema
 
 from polyroute.errors import MissingSecretError
 
-__all__ = ["RedactingFilter", "Secret", "masked_repr_args", "redact"]
+__all__ = [
+    "RedactingFilter", "Secret", "mask_headers", "mask_url", "masked_repr_args", "redact",
+]
 
 _MASK = "**********"
 _revealed: set[str] = set()
@@ -143,3 +145,22 @@ def masked_repr_args(args: Iterable[tuple[str | None, Any]]) -> Iterator[tuple[s
 
 
 _SECRET_NAME = re.compile(r"(?i)(secret|token|password|passwd|credential|(^|_)key$)")
+
+
+_SECRET_HEADER = re.compile(
+    r"(?i)(auth|key|token|secret|cookie|signature|credential|^x-amz-|organization|project)"
+)
+_SECRET_QUERY = re.compile(r"(?i)([?&](?:key|api[-_]?key|token|access_token|sig|signature|"
+                           r"x-amz-[a-z-]+)=)[^&#]*")
+
+
+def mask_headers(headers: Any) -> dict[str, str]:
+    """Header values for a repr or a log: credentials masked by name, any other value
+    scrubbed of known secrets (a key pasted into a custom header)."""
+    return {str(k): (_MASK if _SECRET_HEADER.search(str(k)) else redact(str(v)))
+            for k, v in dict(headers or {}).items()}
+
+
+def mask_url(url: str) -> str:
+    """``url`` with credential query parameters (``?key=``...) masked."""
+    return redact(_SECRET_QUERY.sub(lambda m: m.group(1) + _MASK, url))

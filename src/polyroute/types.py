@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "MAX_USAGE_TOKENS",
     "SIGNATURES_KEY",
     "Attempt",
     "Capability",
@@ -270,14 +271,29 @@ class ChatRequest(_Model):
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error", "other"]
 
 
-class Usage(_Model):
-    """Token counts. ``input_tokens`` includes cached-read and cache-write tokens."""
+MAX_USAGE_TOKENS = 1_000_000_000
+"""Upper bound of one usage count a provider may report for one response: far above
+any context window. Checked at the parse boundary (``providers.bodies.token_count``)."""
 
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
-    reasoning_tokens: int = 0
+_Count = Annotated[int, Field(ge=0, le=2**53)]
+# Never negative (it would price as a credit). The model's own bound is looser than
+# MAX_USAGE_TOKENS: sums over attempts and what-if estimates (`polyroute cost --in`)
+# may exceed one response's, but must stay exact as floats.
+
+
+class Usage(_Model):
+    """Token counts. ``input_tokens`` includes cached-read and cache-write tokens.
+
+    Counts are whole, non-negative numbers: a negative count would price as a credit.
+    Plugins check provider values with ``polyroute.providers.bodies.token_count`` (also
+    at most ``MAX_USAGE_TOKENS``) so a bad one is an ``InvalidResponseError``.
+    """
+
+    input_tokens: _Count = 0
+    output_tokens: _Count = 0
+    cache_read_tokens: _Count = 0
+    cache_write_tokens: _Count = 0
+    reasoning_tokens: _Count = 0
 
     @property
     def total_tokens(self) -> int:

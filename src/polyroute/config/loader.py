@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from polyroute.config.schema import PolyrouteConfig
 from polyroute.errors import ConfigError
+from polyroute.secrets import redact
 
 __all__ = ["PROFILE_ENV", "combined_error", "config_from_data", "load_config"]
 
@@ -77,9 +78,14 @@ def _parse(text: str, file: str, *, toml: bool) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = str(getattr(exc, "problem", None) or "")
+        fix = "fix the YAML syntax (indentation, a missing ':' or quote)"
+        if problem.startswith(("found undefined alias", "found undefined anchor")):
+            # The "alias" is the value itself (a key starting with '*'): never echo it.
+            problem = "a value starting with '*' is read as a YAML alias"
+            fix = "quote the value: api_key: \"*...\""
         raise ConfigError(
-            f"not valid YAML{where}: {getattr(exc, 'problem', None) or exc}", file=file,
-            fix="fix the YAML syntax (indentation, a missing ':' or quote)",
+            f"not valid YAML{where}: {redact(problem or 'syntax error')}", file=file, fix=fix,
         ) from None
     except RecursionError:
         raise deep from None

@@ -9,7 +9,6 @@ cached and recorded the same way, and a plugin is testable with plain bytes.
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -18,7 +17,8 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from polyroute.errors import ConfigError, ProviderError
-from polyroute.secrets import Secret, masked_repr_args
+from polyroute.providers.bodies import load_json
+from polyroute.secrets import Secret, mask_headers, mask_url, masked_repr_args, redact
 from polyroute.types import ChatChunk, ChatRequest, ChatResponse, ModelInfo
 
 __all__ = [
@@ -48,6 +48,14 @@ class HttpRequest:
     framing: Framing | None = None
     """Set for streaming requests: how the response body is framed."""
 
+    def __repr__(self) -> str:
+        # Headers carry the key (Authorization, x-api-key, SigV4): a traceback with
+        # locals, pytest --showlocals or an error reporter must not print it.
+        body = (f"content=<{len(self.content)} bytes>" if self.content is not None
+                else f"json={_short(self.json)}")
+        return (f"HttpRequest(method={self.method!r}, url={mask_url(self.url)!r}, "
+                f"headers={mask_headers(self.headers)!r}, {body}, framing={self.framing!r})")
+
 
 @dataclass(frozen=True, slots=True)
 class HttpResponse:
@@ -58,11 +66,22 @@ class HttpResponse:
     content: bytes
 
     def json(self) -> Any:
-        return json.loads(self.content)
+        """The body as JSON; ``InvalidResponseError`` if it is not (bad UTF-8, too deep)."""
+        return load_json(self.content, status=self.status)
 
     @property
     def text(self) -> str:
         return self.content.decode("utf-8", errors="replace")
+
+    def __repr__(self) -> str:
+        # An error body may echo the key it was sent ("Incorrect API key: sk-...").
+        return (f"HttpResponse(status={self.status!r}, headers={mask_headers(self.headers)!r}, "
+                f"content={_short(self.text)})")
+
+
+def _short(value: Any, limit: int = 200) -> str:
+    text = redact(repr(value))
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ overflow); these helpers cover what every HTTP API has in common.
 from __future__ import annotations
 
 import email.utils
+import math
 import time
 from collections.abc import Mapping
 
@@ -28,14 +29,14 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
     ms = headers.get("retry-after-ms")
     if ms:
         try:
-            return max(0.0, float(ms) / 1000.0)
+            return _seconds(float(ms) / 1000.0)
         except ValueError:
             pass
     value = headers.get("retry-after")
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        return _seconds(float(value))
     except ValueError:
         pass
     try:
@@ -43,6 +44,11 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _seconds(value: float) -> float | None:
+    # "inf"/"nan" parse as floats: a provider saying so has said nothing usable.
+    return max(0.0, value) if math.isfinite(value) else None
 
 
 def request_id_from_headers(headers: Mapping[str, str]) -> str | None:

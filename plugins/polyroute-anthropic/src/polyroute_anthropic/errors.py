@@ -155,7 +155,7 @@ def error_from_body(
     request_id = request_id_from_headers(headers)
     try:
         data: Any = json.loads(body) if body else None
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     err = data.get("error") if isinstance(data, dict) else None
     if isinstance(err, dict):

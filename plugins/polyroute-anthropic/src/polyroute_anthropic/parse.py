@@ -22,6 +22,7 @@ import json
 from typing import Any
 
 from polyroute.errors import InvalidResponseError
+from polyroute.providers.bodies import token_count
 from polyroute.types import (
     ChatResponse,
     FinishReason,
@@ -56,20 +57,22 @@ def finish_reason(stop_reason: object, *, json_tool: bool = False) -> FinishReas
     return _FINISH.get(str(stop_reason), "other")
 
 
-def _int(usage: dict[str, Any], key: str) -> int:
-    value = usage.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+COUNT_KEYS = (
+    "input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens",
+)
 
 
-def usage_from(usage: object) -> Usage:
-    """Neutral usage from an Anthropic ``usage`` object (missing fields count 0)."""
+def usage_from(usage: object, *, provider: str = "", model: str = "") -> Usage:
+    """Neutral usage from an Anthropic ``usage`` object (missing fields count 0);
+    ``InvalidResponseError`` for a count that is negative, fractional, NaN or absurd."""
     if not isinstance(usage, dict):
         return Usage()
-    write = _int(usage, "cache_creation_input_tokens")
-    read = _int(usage, "cache_read_input_tokens")
+    n = {k: token_count(usage.get(k), field=f"usage.{k}", provider=provider, model=model)
+         for k in COUNT_KEYS}
+    write, read = n["cache_creation_input_tokens"], n["cache_read_input_tokens"]
     return Usage(
-        input_tokens=_int(usage, "input_tokens") + write + read,
-        output_tokens=_int(usage, "output_tokens"),
+        input_tokens=n["input_tokens"] + write + read,
+        output_tokens=n["output_tokens"],
         cache_read_tokens=read,
         cache_write_tokens=write,
     )
@@ -145,7 +148,7 @@ def parse_message(data: Any, *, provider: str, model: str) -> ChatResponse:
     return ChatResponse(
         message=message,
         finish_reason=finish_reason(data.get("stop_reason"), json_tool=json_text is not None),
-        usage=usage_from(data.get("usage")),
+        usage=usage_from(data.get("usage"), provider=provider, model=model),
         provider=provider,
         model=model,
         response_model=response_model if isinstance(response_model, str) else None,

@@ -24,6 +24,7 @@ from polyroute.providers.base import (
     ProviderSettings,
     StreamParser,
 )
+from polyroute.providers.bodies import typed_error, typed_parse
 from polyroute.types import ChatRequest, ChatResponse, ModelInfo
 from polyroute_anthropic.catalog import MODELS
 from polyroute_anthropic.errors import error_from_body
@@ -78,10 +79,11 @@ class AnthropicProvider(Provider):
             framing="sse" if stream else None,
         )
 
+    @typed_parse
     def parse_response(self, response: HttpResponse, model: str) -> ChatResponse:
         try:
             data: Any = json.loads(response.content)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise InvalidResponseError(
                 f"Messages API answered {response.status} with a body that is not JSON",
                 provider=self.name, model=model, status=response.status,
@@ -95,6 +97,7 @@ class AnthropicProvider(Provider):
             exc.request_id = exc.request_id or response.headers.get("request-id")
             raise
 
+    @typed_error
     def parse_error(self, response: HttpResponse, model: str) -> ProviderError:
         return error_from_body(
             response.content,
@@ -114,10 +117,11 @@ class AnthropicProvider(Provider):
         headers = {k: v for k, v in self.headers().items() if k != "content-type"}
         return HttpRequest(method="GET", url=f"{self.base_url}/v1/models", headers=headers)
 
+    @typed_parse
     def parse_models(self, response: HttpResponse) -> list[str]:
         try:
             data: Any = json.loads(response.content)
-        except ValueError:
+        except (ValueError, RecursionError):
             data = None
         items = data.get("data") if isinstance(data, dict) else None
         if not isinstance(items, list):

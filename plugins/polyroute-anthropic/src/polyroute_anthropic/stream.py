@@ -23,9 +23,10 @@ from typing import Any, ClassVar
 
 from polyroute.errors import StreamInterruptedError
 from polyroute.providers.base import StreamEvent, StreamParser
+from polyroute.providers.bodies import token_count, typed_parse
 from polyroute.types import ChatChunk, ToolCallDelta, Usage
 from polyroute_anthropic.errors import error_from_body
-from polyroute_anthropic.parse import finish_reason
+from polyroute_anthropic.parse import COUNT_KEYS, finish_reason
 from polyroute_anthropic.request import is_json_tool
 from polyroute_anthropic.thinking import encode as encode_thinking
 
@@ -53,12 +54,13 @@ class AnthropicStreamParser(StreamParser):
 
     # --- contract ------------------------------------------------------------
 
+    @typed_parse
     def feed(self, event: StreamEvent) -> Iterable[ChatChunk]:
         if self._done or not event.data.strip():
             return []
         try:
             data: Any = json.loads(event.data)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise self._broken(f"event data is not JSON: {event.data[:120]!r}") from None
         if not isinstance(data, dict):
             raise self._broken("event data is not a JSON object")
@@ -68,6 +70,7 @@ class AnthropicStreamParser(StreamParser):
             return []
         return handler(self, data)
 
+    @typed_parse
     def close(self) -> Iterable[ChatChunk]:
         if not self._done:
             why = "stream ended without message_stop" if self._started else (
@@ -202,9 +205,11 @@ class AnthropicStreamParser(StreamParser):
         # message_delta's counts are cumulative: a later value replaces an earlier one.
         if not isinstance(usage, dict):
             return
-        for key, value in usage.items():
-            if isinstance(value, int) and not isinstance(value, bool):
-                self._usage[key] = value
+        for key in COUNT_KEYS:
+            if usage.get(key) is not None:
+                self._usage[key] = token_count(
+                    usage[key], field=f"usage.{key}", provider=self.provider, model=self.model
+                )
 
     def _index(self, data: dict[str, Any]) -> int:
         index = data.get("index")

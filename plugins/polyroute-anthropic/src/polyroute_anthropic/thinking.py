@@ -31,7 +31,7 @@ def decode(signature: str | None) -> list[dict[str, Any]]:
         return []
     try:
         blocks = json.loads(signature[len(PREFIX):])
-    except ValueError:
+    except (ValueError, RecursionError):
         return []
     if not isinstance(blocks, list):
         return []

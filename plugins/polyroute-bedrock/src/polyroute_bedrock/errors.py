@@ -129,7 +129,7 @@ def error_from_body(
     """Classify an error response, or (``status=None``) an in-stream exception payload."""
     try:
         data: Any = json.loads(body) if body else None
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     error_type = error_type or error_type_of(headers, data)
     message = None

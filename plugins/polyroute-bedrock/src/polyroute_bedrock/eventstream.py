@@ -158,7 +158,12 @@ def _decode_headers(raw: bytes, offset: int) -> dict[str, HeaderValue]:
             value = data if kind == 6 else data.decode("utf-8", errors="replace")
         elif kind == 8:
             millis = int.from_bytes(take(8), "big", signed=True)
-            value = datetime.fromtimestamp(millis / 1000, tz=UTC)
+            try:
+                value = datetime.fromtimestamp(millis / 1000, tz=UTC)
+            except (OverflowError, ValueError, OSError):  # beyond year 9999 / the platform
+                raise StreamInterruptedError(
+                    f"AWS event stream: timestamp header {name!r} out of range "
+                    f"in message at byte {offset}") from None
         elif kind == 9:
             value = uuid.UUID(bytes=take(16))
         else:

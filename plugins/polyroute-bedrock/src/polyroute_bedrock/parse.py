@@ -21,10 +21,10 @@ https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_TokenUsage.h
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from polyroute.errors import InvalidResponseError
+from polyroute.providers.bodies import token_count
 from polyroute.types import (
     ChatResponse,
     FinishReason,
@@ -57,17 +57,18 @@ def finish_reason(stop_reason: object, *, json_tool: bool = False) -> FinishReas
     return _FINISH.get(str(stop_reason), "other")
 
 
-def _int(data: Mapping[str, Any], key: str) -> int:
-    value = data.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def usage_from(usage: object) -> Usage:
+def usage_from(usage: object, *, provider: str = "", model: str = "") -> Usage:
+    """Converse ``usage``; ``InvalidResponseError`` for a count that is negative,
+    fractional, NaN or absurd."""
     if not isinstance(usage, dict):
         return Usage()
-    read, write = _int(usage, "cacheReadInputTokens"), _int(usage, "cacheWriteInputTokens")
-    return Usage(input_tokens=_int(usage, "inputTokens") + read + write,
-                 output_tokens=_int(usage, "outputTokens"),
+
+    def count(key: str) -> int:
+        return token_count(usage.get(key), field=f"usage.{key}", provider=provider, model=model)
+
+    read, write = count("cacheReadInputTokens"), count("cacheWriteInputTokens")
+    return Usage(input_tokens=count("inputTokens") + read + write,
+                 output_tokens=count("outputTokens"),
                  cache_read_tokens=read, cache_write_tokens=write)
 
 
@@ -131,7 +132,7 @@ def parse_converse(
     return ChatResponse(
         message=Message(role="assistant", content=parts if calls else text),
         finish_reason=finish_reason(data.get("stopReason"), json_tool=json_text is not None),
-        usage=usage_from(data.get("usage")),
+        usage=usage_from(data.get("usage"), provider=provider, model=model),
         provider=provider,
         model=model,
         response_model=model,

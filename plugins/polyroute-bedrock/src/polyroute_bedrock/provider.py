@@ -38,6 +38,7 @@ from polyroute.providers.base import (
     ProviderSettings,
     StreamParser,
 )
+from polyroute.providers.bodies import typed_error, typed_parse
 from polyroute.providers.classify import request_id_from_headers
 from polyroute.types import ChatRequest, ChatResponse, ModelInfo
 from polyroute_bedrock.auth import BEARER_ENV, BedrockAuth
@@ -122,17 +123,19 @@ class BedrockProvider(Provider):
             framing=FRAMING if stream else None,
         )
 
+    @typed_parse
     def parse_response(self, response: HttpResponse, model: str) -> ChatResponse:
         request_id = request_id_from_headers(response.headers)
         try:
             data: Any = json.loads(response.content)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise InvalidResponseError(
                 f"Converse answered {response.status} with a body that is not JSON",
                 provider=self.name, model=model, status=response.status, request_id=request_id,
             ) from None
         return parse_converse(data, provider=self.name, model=model, request_id=request_id)
 
+    @typed_error
     def parse_error(self, response: HttpResponse, model: str) -> ProviderError:
         return error_from_body(response.content, status=response.status,
                                headers=response.headers, provider=self.name, model=model)
@@ -155,11 +158,12 @@ class BedrockProvider(Provider):
                                     self.region)
         return HttpRequest("GET", url, headers=headers)
 
+    @typed_parse
     def parse_models(self, response: HttpResponse) -> list[str]:
         """Text-output model ids from ``{"modelSummaries": [{"modelId", ...}]}``."""
         try:
             data: Any = json.loads(response.content)
-        except ValueError:
+        except (ValueError, RecursionError):
             data = None
         items = data.get("modelSummaries") if isinstance(data, dict) else None
         if not isinstance(items, list):

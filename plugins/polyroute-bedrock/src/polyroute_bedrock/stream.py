@@ -29,6 +29,7 @@ from typing import Any
 
 from polyroute.errors import StreamInterruptedError
 from polyroute.providers.base import StreamEvent, StreamParser
+from polyroute.providers.bodies import typed_parse
 from polyroute.types import ChatChunk, ToolCallDelta, Usage
 from polyroute_bedrock.errors import error_from_body
 from polyroute_bedrock.parse import finish_reason, usage_from
@@ -51,6 +52,7 @@ class BedrockStreamParser(StreamParser):
         self._started = False
         self._done = False
 
+    @typed_parse
     def feed(self, event: StreamEvent) -> Iterable[ChatChunk]:
         if self._done:
             return []
@@ -60,7 +62,7 @@ class BedrockStreamParser(StreamParser):
             raise self._exception(event)
         try:
             data: Any = json.loads(event.data) if event.data.strip() else {}
-        except ValueError:
+        except (ValueError, RecursionError):
             raise self._broken(f"{kind} payload is not JSON: {event.data[:120]!r}") from None
         if not isinstance(data, dict):
             raise self._broken(f"{kind} payload is not a JSON object")
@@ -86,9 +88,11 @@ class BedrockStreamParser(StreamParser):
                     self.metadata[key] = data[key]
             if self.stop_reason is None:
                 raise self._broken("metadata before messageStop")
-            return [self._final(usage_from(data.get("usage")))]
+            return [self._final(usage_from(data.get("usage"), provider=self.provider,
+                                               model=self.model))]
         return []  # contentBlockStop, and event types added after this was written
 
+    @typed_parse
     def close(self) -> Iterable[ChatChunk]:
         if self._done:
             return []
@@ -150,7 +154,7 @@ class BedrockStreamParser(StreamParser):
         if kind == "error":  # :message-type error: code and message in headers
             try:
                 info = json.loads(event.data)
-            except ValueError:
+            except (ValueError, RecursionError):
                 info = {}
             code = str(info.get("errorCode") or "") or None
             body = json.dumps({"message": info.get("errorMessage") or "stream error"}).encode()

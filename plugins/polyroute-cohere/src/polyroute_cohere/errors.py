@@ -95,7 +95,7 @@ def error_from_body(body: bytes, *, status: int, headers: Mapping[str, str], pro
                     model: str) -> ProviderError:
     try:
         data: Any = json.loads(body) if body else None
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     message, rid = error_message(data)
     if message is None:

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from polyroute.errors import InvalidResponseError
+from polyroute.providers.bodies import usage_of
 from polyroute.types import ChatResponse, FinishReason, Message, Part, TextPart, ToolCallPart, Usage
 
 __all__ = ["finish_reason", "parse_arguments", "parse_chat", "usage_from"]
@@ -34,14 +35,19 @@ def finish_reason(value: object) -> FinishReason | None:
     return None if value is None else _FINISH.get(str(value), "other")
 
 
-def usage_from(usage: object) -> Usage | None:
+def usage_from(usage: object, *, provider: str = "", model: str = "") -> Usage | None:
+    """``billed_units`` (else ``tokens``); ``InvalidResponseError`` for a count that is
+    negative, fractional, NaN or absurd."""
     if not isinstance(usage, Mapping):
         return None
     for key in ("billed_units", "tokens"):
         part = usage.get(key)
         if isinstance(part, Mapping) and ("input_tokens" in part or "output_tokens" in part):
-            return Usage(input_tokens=int(part.get("input_tokens") or 0),
-                         output_tokens=int(part.get("output_tokens") or 0))
+            return usage_of(
+                provider=provider, model=model,
+                input_tokens=(f"usage.{key}.input_tokens", part.get("input_tokens")),
+                output_tokens=(f"usage.{key}.output_tokens", part.get("output_tokens")),
+            )
     return None
 
 
@@ -52,7 +58,7 @@ def parse_arguments(raw: Any, *, provider: str, model: str, name: str) -> dict[s
         return dict(raw)
     try:
         value = json.loads(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         raise InvalidResponseError(f"tool call '{name}' has arguments that are not JSON",
                                    provider=provider, model=model) from None
     if not isinstance(value, dict):
@@ -110,7 +116,7 @@ def parse_chat(data: Any, *, provider: str, model: str) -> ChatResponse:
     return ChatResponse(
         message=Message(role="assistant", content=text if not calls else parts),
         finish_reason=finish_reason(data.get("finish_reason")),
-        usage=usage_from(data.get("usage")) or Usage(),
+        usage=usage_from(data.get("usage"), provider=provider, model=model) or Usage(),
         provider=provider, model=model, response_model=None,
         response_id=rid if isinstance(rid, str) else None,
         provider_metadata=meta,

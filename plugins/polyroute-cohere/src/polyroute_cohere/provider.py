@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 from polyroute.errors import InvalidResponseError, ProviderError
 from polyroute.providers.base import HttpRequest, HttpResponse, Provider, StreamParser
+from polyroute.providers.bodies import typed_error, typed_parse
 from polyroute.types import ChatRequest, ChatResponse, ModelInfo
 from polyroute_cohere.catalog import MODELS
 from polyroute_cohere.errors import error_from_body
@@ -57,10 +58,11 @@ class CohereProvider(Provider):
             framing="sse" if stream else None,
         )
 
+    @typed_parse
     def parse_response(self, response: HttpResponse, model: str) -> ChatResponse:
         try:
             data: Any = json.loads(response.content)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise InvalidResponseError(
                 f"/v2/chat answered {response.status} with a body that is not JSON",
                 provider=self.name, model=model, status=response.status) from None
@@ -70,6 +72,7 @@ class CohereProvider(Provider):
             exc.status = response.status
             raise
 
+    @typed_error
     def parse_error(self, response: HttpResponse, model: str) -> ProviderError:
         return error_from_body(response.content, status=response.status,
                                headers=response.headers, provider=self.name, model=model)
@@ -85,11 +88,12 @@ class CohereProvider(Provider):
         return HttpRequest("GET", f"{self.base_url}/v1/models?endpoint=chat&page_size=1000",
                            headers=headers)
 
+    @typed_parse
     def parse_models(self, response: HttpResponse) -> list[str]:
         """Model names from ``GET /v1/models`` (https://docs.cohere.com/reference/list-models)."""
         try:
             data: Any = json.loads(response.content)
-        except ValueError:
+        except (ValueError, RecursionError):
             data = None
         items = data.get("models") if isinstance(data, dict) else None
         if not isinstance(items, list):

@@ -23,6 +23,7 @@ from typing import Any
 
 from polyroute.errors import ServerError, StreamInterruptedError
 from polyroute.providers.base import StreamEvent, StreamParser
+from polyroute.providers.bodies import typed_parse
 from polyroute.types import ChatChunk, ToolCallDelta
 from polyroute_cohere.parse import finish_reason, usage_from
 
@@ -47,12 +48,13 @@ class CohereStreamParser(StreamParser):
         self._started = False
         self._done = False
 
+    @typed_parse
     def feed(self, event: StreamEvent) -> Iterable[ChatChunk]:
         if self._done or not event.data.strip():
             return []
         try:
             data: Any = json.loads(event.data)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise self._broken(f"event data is not JSON: {event.data[:120]!r}") from None
         if not isinstance(data, Mapping):
             raise self._broken("event data is not a JSON object")
@@ -80,6 +82,7 @@ class CohereStreamParser(StreamParser):
             return self._end(data)
         return []  # content-start/-end, tool-call-end, citations, debug, future types
 
+    @typed_parse
     def close(self) -> Iterable[ChatChunk]:
         if not self._done:
             raise self._broken("stream ended without message-end" if self._started
@@ -117,7 +120,8 @@ class CohereStreamParser(StreamParser):
             raise ServerError(f"in-band stream error: {error}", provider=self.provider,
                               model=self.model, error_type=str(delta.get("finish_reason")))
         return [self._chunk(finish_reason=finish_reason(delta.get("finish_reason")) or "stop",
-                            usage=usage_from(delta.get("usage")))]
+                            usage=usage_from(delta.get("usage"), provider=self.provider,
+                                             model=self.model))]
 
     def _chunk(self, **fields: Any) -> ChatChunk:
         return ChatChunk(response_id=self.response_id, provider=self.provider, model=self.model,

@@ -184,7 +184,7 @@ def error_from_body(
     """Classify a non-2xx response body."""
     try:
         data: Any = json.loads(body) if body else None
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     return error_from_data(data, status=status, headers=headers, provider=provider, model=model,
                            raw=body)

@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from polyroute.errors import ContentPolicyError, InvalidResponseError
+from polyroute.providers.bodies import token_count
 from polyroute.types import (
     ChatResponse,
     FinishReason,
@@ -72,20 +73,22 @@ def finish_reason(value: object, *, has_calls: bool = False) -> FinishReason | N
     return "tool_calls" if reason == "stop" and has_calls else reason
 
 
-def _int(data: Mapping[str, Any], key: str) -> int:
-    value = data.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+_COUNTS = ("promptTokenCount", "toolUsePromptTokenCount", "candidatesTokenCount",
+           "thoughtsTokenCount", "cachedContentTokenCount")
 
 
-def usage_from(meta: object) -> Usage | None:
-    """Neutral usage from ``usageMetadata`` (``None`` if absent)."""
+def usage_from(meta: object, *, provider: str = "", model: str = "") -> Usage | None:
+    """Neutral usage from ``usageMetadata`` (``None`` if absent); ``InvalidResponseError``
+    for a count that is negative, fractional, NaN or absurd."""
     if not isinstance(meta, Mapping):
         return None
-    thoughts = _int(meta, "thoughtsTokenCount")
+    n = {k: token_count(meta.get(k), field=f"usageMetadata.{k}", provider=provider, model=model)
+         for k in _COUNTS}
+    thoughts = n["thoughtsTokenCount"]
     return Usage(
-        input_tokens=_int(meta, "promptTokenCount") + _int(meta, "toolUsePromptTokenCount"),
-        output_tokens=_int(meta, "candidatesTokenCount") + thoughts,
-        cache_read_tokens=_int(meta, "cachedContentTokenCount"),
+        input_tokens=n["promptTokenCount"] + n["toolUsePromptTokenCount"],
+        output_tokens=n["candidatesTokenCount"] + thoughts,
+        cache_read_tokens=n["cachedContentTokenCount"],
         reasoning_tokens=thoughts,
     )
 
@@ -200,7 +203,7 @@ def parse_generate_content(data: Any, *, provider: str, model: str) -> ChatRespo
     return ChatResponse(
         message=Message(role="assistant", content=text if not calls else body),
         finish_reason=finish_reason(candidate.get("finishReason"), has_calls=bool(calls)),
-        usage=usage_from(data.get("usageMetadata")) or Usage(),
+        usage=usage_from(data.get("usageMetadata"), provider=provider, model=model) or Usage(),
         provider=provider,
         model=model,
         response_model=model_version if isinstance(model_version, str) else None,

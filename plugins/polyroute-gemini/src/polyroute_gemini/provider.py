@@ -41,6 +41,7 @@ from polyroute.providers.base import (
     ProviderSettings,
     StreamParser,
 )
+from polyroute.providers.bodies import typed_error, typed_parse
 from polyroute.types import ChatRequest, ChatResponse, ModelInfo
 from polyroute_gemini.catalog import MODELS, VERTEX_MODELS
 from polyroute_gemini.errors import error_from_body, error_from_data
@@ -99,10 +100,11 @@ class GeminiProvider(Provider):
 
     # --- response ------------------------------------------------------------
 
+    @typed_parse
     def parse_response(self, response: HttpResponse, model: str) -> ChatResponse:
         try:
             data: Any = json.loads(response.content)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise InvalidResponseError(
                 f"generateContent answered {response.status} with a body that is not JSON",
                 provider=self.name, model=model, status=response.status,
@@ -116,6 +118,7 @@ class GeminiProvider(Provider):
             exc.status = response.status
             raise
 
+    @typed_error
     def parse_error(self, response: HttpResponse, model: str) -> ProviderError:
         return error_from_body(response.content, status=response.status,
                                headers=response.headers, provider=self.name, model=model)
@@ -133,11 +136,12 @@ class GeminiProvider(Provider):
         return HttpRequest("GET", f"{self.base_url}/{self.api_version}/models?pageSize=1000",
                            headers=headers)
 
+    @typed_parse
     def parse_models(self, response: HttpResponse) -> list[str]:
         """Ids of models that support ``generateContent`` (``models/`` prefix removed)."""
         try:
             data: Any = json.loads(response.content)
-        except ValueError:
+        except (ValueError, RecursionError):
             data = None
         items = data.get("models") if isinstance(data, dict) else None
         if not isinstance(items, list):

@@ -215,7 +215,7 @@ def _part(part: Any, message: Message, index: int, names: dict[str, str]) -> dic
 def _response_object(part: ToolResultPart) -> dict[str, Any]:
     try:
         value = json.loads(part.content)
-    except ValueError:
+    except (ValueError, RecursionError):
         value = None
     if isinstance(value, dict) and not part.is_error:
         return value

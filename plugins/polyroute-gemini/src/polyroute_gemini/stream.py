@@ -23,6 +23,7 @@ from typing import Any
 
 from polyroute.errors import StreamInterruptedError
 from polyroute.providers.base import StreamEvent, StreamParser
+from polyroute.providers.bodies import typed_parse
 from polyroute.types import ChatChunk, ToolCallDelta, Usage
 from polyroute_gemini.errors import error_from_data
 from polyroute_gemini.parse import call_id, finish_reason, policy_block, usage_from
@@ -44,12 +45,13 @@ class GeminiStreamParser(StreamParser):
         self._calls = 0
         self._done = False
 
+    @typed_parse
     def feed(self, event: StreamEvent) -> Iterable[ChatChunk]:
         if not event.data.strip():
             return []
         try:
             data: Any = json.loads(event.data)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise self._broken(f"event data is not JSON: {event.data[:120]!r}") from None
         if isinstance(data, list) and len(data) == 1:
             data = data[0]
@@ -67,7 +69,7 @@ class GeminiStreamParser(StreamParser):
             self.response_id = data["responseId"]
         if isinstance(data.get("modelVersion"), str):
             self.response_model = data["modelVersion"]
-        usage = usage_from(data.get("usageMetadata"))
+        usage = usage_from(data.get("usageMetadata"), provider=self.provider, model=self.model)
         if usage is not None:
             self.usage = usage
         if self._done:  # a trailing usage-only chunk
@@ -99,6 +101,7 @@ class GeminiStreamParser(StreamParser):
             ))
         return out
 
+    @typed_parse
     def close(self) -> Iterable[ChatChunk]:
         if not self._done:
             raise self._broken("stream ended before a candidate finishReason")

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from polyroute.errors import InvalidResponseError
+from polyroute.providers.bodies import usage_of
 from polyroute.types import (
     ChatResponse,
     FinishReason,
@@ -41,17 +42,19 @@ def finish_reason(value: object) -> FinishReason | None:
     return None if value is None else _FINISH.get(str(value), "other")
 
 
-def usage_from(data: object) -> Usage | None:
+def usage_from(data: object, *, provider: str = "", model: str = "") -> Usage | None:
+    """``usage``; ``InvalidResponseError`` for a count that is negative, fractional,
+    NaN or absurd."""
     if not isinstance(data, Mapping):
         return None
     details = data.get("prompt_tokens_details")
     cached = details.get("cached_tokens") if isinstance(details, Mapping) else None
-    try:
-        return Usage(input_tokens=int(data.get("prompt_tokens") or 0),
-                     output_tokens=int(data.get("completion_tokens") or 0),
-                     cache_read_tokens=int(cached or 0))
-    except (TypeError, ValueError):
-        return None
+    return usage_of(
+        provider=provider, model=model,
+        input_tokens=("prompt_tokens", data.get("prompt_tokens")),
+        output_tokens=("completion_tokens", data.get("completion_tokens")),
+        cache_read_tokens=("prompt_tokens_details.cached_tokens", cached),
+    )
 
 
 def content_text(content: object, thinking: list[str] | None = None) -> str:
@@ -78,7 +81,7 @@ def parse_arguments(raw: Any, *, provider: str, model: str, name: str) -> dict[s
         return dict(raw)
     try:
         value = json.loads(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         raise InvalidResponseError(f"tool call '{name}' has arguments that are not JSON",
                                    provider=provider, model=model) from None
     if not isinstance(value, dict):
@@ -125,7 +128,7 @@ def parse_completion(data: Any, *, provider: str, model: str) -> ChatResponse:
     return ChatResponse(
         message=Message(role="assistant", content=text if not calls else parts),
         finish_reason=finish_reason(choices[0].get("finish_reason")),
-        usage=usage_from(data.get("usage")) or Usage(),
+        usage=usage_from(data.get("usage"), provider=provider, model=model) or Usage(),
         provider=provider, model=model,
         response_model=rmodel if isinstance(rmodel, str) else None,
         response_id=rid if isinstance(rid, str) else None,

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from polyroute.errors import InvalidResponseError, ProviderError
 from polyroute.providers.base import HttpRequest, HttpResponse, Provider, StreamParser
+from polyroute.providers.bodies import typed_error, typed_parse
 from polyroute.types import ChatRequest, ChatResponse, ModelInfo
 from polyroute_mistral.catalog import MODELS
 from polyroute_mistral.errors import classify_error, request_id
@@ -63,10 +64,11 @@ class MistralProvider(Provider):
             framing="sse" if stream else None,
         )
 
+    @typed_parse
     def parse_response(self, response: HttpResponse, model: str) -> ChatResponse:
         try:
             data: Any = json.loads(response.content)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise InvalidResponseError(
                 f"chat completions answered {response.status} with a body that is not JSON",
                 provider=self.name, model=model, status=response.status,
@@ -80,10 +82,11 @@ class MistralProvider(Provider):
             exc.request_id = request_id(response.headers)
             raise
 
+    @typed_error
     def parse_error(self, response: HttpResponse, model: str) -> ProviderError:
         try:
             body: Any = json.loads(response.content) if response.content else None
-        except ValueError:
+        except (ValueError, RecursionError):
             body = None
         err = classify_error(response.status, body, response.headers, self.name, model)
         if body is None and response.content:
@@ -104,11 +107,12 @@ class MistralProvider(Provider):
         headers = {k: v for k, v in self.headers().items() if k != "content-type"}
         return HttpRequest("GET", f"{self.base_url}/models", headers=headers)
 
+    @typed_parse
     def parse_models(self, response: HttpResponse) -> list[str]:
         """Ids of models whose ``capabilities.completion_chat`` is true."""
         try:
             data: Any = json.loads(response.content)
-        except ValueError:
+        except (ValueError, RecursionError):
             data = None
         items = data.get("data") if isinstance(data, dict) else None
         if not isinstance(items, list):

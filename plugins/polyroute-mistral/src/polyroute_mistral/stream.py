@@ -18,6 +18,7 @@ from typing import Any
 
 from polyroute.errors import InvalidResponseError, StreamInterruptedError
 from polyroute.providers.base import StreamEvent, StreamParser
+from polyroute.providers.bodies import typed_parse
 from polyroute.types import ChatChunk, ToolCallDelta
 from polyroute_mistral.errors import classify_error
 from polyroute_mistral.parse import content_text, finish_reason, usage_from
@@ -36,6 +37,7 @@ class MistralStreamParser(StreamParser):
         self.response_id: str | None = None
         self.response_model: str | None = None
 
+    @typed_parse
     def feed(self, event: StreamEvent) -> Iterable[ChatChunk]:
         data = event.data.strip()
         if self.done or not data:
@@ -45,7 +47,7 @@ class MistralStreamParser(StreamParser):
             return []
         try:
             payload: Any = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise InvalidResponseError(f"stream event is not JSON: {data[:120]!r}",
                                        provider=self.provider, model=self.model) from None
         if not isinstance(payload, Mapping):
@@ -89,13 +91,14 @@ class MistralStreamParser(StreamParser):
                             json.dumps(args) if isinstance(args, Mapping) else ""),
                     ))
             finish = finish_reason(choice.get("finish_reason")) or finish
-        usage = usage_from(payload.get("usage"))
+        usage = usage_from(payload.get("usage"), provider=self.provider, model=self.model)
         if not (text or deltas or finish or usage):
             return []
         return [ChatChunk(text=text, tool_calls=deltas, finish_reason=finish, usage=usage,
                           response_id=self.response_id, response_model=self.response_model,
                           provider=self.provider, model=self.model)]
 
+    @typed_parse
     def close(self) -> Iterable[ChatChunk]:
         if not self.done:
             raise StreamInterruptedError("stream ended before 'data: [DONE]'",

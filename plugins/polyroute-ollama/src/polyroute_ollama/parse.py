@@ -34,6 +34,7 @@ from polyroute.errors import (
     ServerError,
     StreamInterruptedError,
 )
+from polyroute.providers.bodies import usage_of
 from polyroute.providers.classify import (
     error_class_for_status,
     parse_retry_after,
@@ -71,15 +72,12 @@ _CONTEXT = re.compile(
 _QUOTA = re.compile(r"usage limit|quota|upgrade", re.IGNORECASE)
 
 
-def _int(data: Mapping[str, Any], key: str) -> int:
-    value = data.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def usage_from(data: Mapping[str, Any]) -> Usage:
-    """``prompt_eval_count`` / ``eval_count`` as neutral usage (missing counts are 0)."""
-    return Usage(input_tokens=_int(data, "prompt_eval_count"),
-                 output_tokens=_int(data, "eval_count"))
+def usage_from(data: Mapping[str, Any], *, provider: str = "", model: str = "") -> Usage:
+    """``prompt_eval_count`` / ``eval_count`` as neutral usage (missing counts are 0);
+    ``InvalidResponseError`` for a count that is negative, fractional, NaN or absurd."""
+    return usage_of(provider=provider, model=model,
+                    input_tokens=("prompt_eval_count", data.get("prompt_eval_count")),
+                    output_tokens=("eval_count", data.get("eval_count")))
 
 
 def finish_reason(done_reason: object, *, tool_calls: bool) -> FinishReason:
@@ -117,7 +115,7 @@ def tool_calls_from(
         if isinstance(args, str):  # tolerate servers that send a JSON string
             try:
                 args = json.loads(args) if args.strip() else {}
-            except ValueError:
+            except (ValueError, RecursionError):
                 args = {"_raw": args}
         if not isinstance(args, dict):
             raise InvalidResponseError(f"tool_calls[{offset}].function.arguments is not an "
@@ -159,7 +157,7 @@ def parse_chat(data: Any, *, provider: str, model: str) -> ChatResponse:
     return ChatResponse(
         message=Message(role="assistant", content=parts if calls else content),
         finish_reason=finish_reason(data.get("done_reason"), tool_calls=bool(calls)),
-        usage=usage_from(data),
+        usage=usage_from(data, provider=provider, model=model),
         provider=provider,
         model=model,
         response_model=rmodel if isinstance(rmodel, str) else None,
@@ -192,7 +190,7 @@ def error_from_body(
     message: str | None = None
     try:
         data: Any = json.loads(body) if body else None
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     if isinstance(data, dict) and isinstance(data.get("error"), str):
         message = data["error"]

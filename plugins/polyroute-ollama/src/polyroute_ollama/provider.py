@@ -29,6 +29,7 @@ from polyroute.providers.base import (
     Provider,
     StreamParser,
 )
+from polyroute.providers.bodies import typed_error, typed_parse
 from polyroute.types import ChatRequest, ChatResponse, ModelInfo
 from polyroute_ollama.catalog import with_num_ctx
 from polyroute_ollama.host import resolve_host
@@ -74,12 +75,14 @@ class OllamaProvider(Provider):
             framing="ndjson" if stream else None,
         )
 
+    @typed_parse
     def parse_response(self, response: HttpResponse, model: str) -> ChatResponse:
         data = self._json(response, model, "/api/chat")
         if isinstance(data, dict) and "error" in data:
             raise self.parse_error(response, model)
         return parse_chat(data, provider=self.name, model=model)
 
+    @typed_error
     def parse_error(self, response: HttpResponse, model: str) -> ProviderError:
         return error_from_body(response.content, status=response.status,
                                headers=response.headers, provider=self.name, model=model)
@@ -97,6 +100,7 @@ class OllamaProvider(Provider):
     def list_models_request(self) -> HttpRequest:
         return HttpRequest("GET", f"{self.base_url}/api/tags", headers=self.headers())
 
+    @typed_parse
     def parse_models(self, response: HttpResponse) -> list[str]:
         """Model names from ``GET /api/tags`` (``{"models": [{"name", "model", ...}]}``)."""
         data = self._json(response, "", "/api/tags")
@@ -132,7 +136,7 @@ class OllamaProvider(Provider):
     def _json(self, response: HttpResponse, model: str, what: str) -> Any:
         try:
             return json.loads(response.content)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise InvalidResponseError(
                 f"{what} answered {response.status} with a body that is not JSON",
                 provider=self.name, model=model, status=response.status,

@@ -21,6 +21,7 @@ from typing import Any
 
 from polyroute.errors import StreamInterruptedError
 from polyroute.providers.base import StreamEvent, StreamParser
+from polyroute.providers.bodies import typed_parse
 from polyroute.types import ChatChunk, ToolCallDelta
 from polyroute_ollama.parse import (
     DURATION_KEYS,
@@ -46,12 +47,13 @@ class OllamaStreamParser(StreamParser):
         self._done = False
         self._lines = 0
 
+    @typed_parse
     def feed(self, event: StreamEvent) -> Iterable[ChatChunk]:
         if self._done or not event.data.strip():
             return []
         try:
             data: Any = json.loads(event.data)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise self._broken(f"line is not JSON: {event.data[:120]!r}") from None
         if not isinstance(data, dict):
             raise self._broken("line is not a JSON object")
@@ -88,10 +90,11 @@ class OllamaStreamParser(StreamParser):
                 self.metadata["done_reason"] = data["done_reason"]
             chunks.append(self._chunk(
                 finish_reason=finish_reason(data.get("done_reason"), tool_calls=self._calls > 0),
-                usage=usage_from(data),
+                usage=usage_from(data, provider=self.provider, model=self.model),
             ))
         return chunks
 
+    @typed_parse
     def close(self) -> Iterable[ChatChunk]:
         if not self._done:
             why = "stream ended without a done: true line" if self._lines else (

@@ -24,6 +24,7 @@ from polyroute.errors import (
     StreamInterruptedError,
 )
 from polyroute.providers.base import HttpResponse
+from polyroute.providers.bodies import load_json, usage_of
 from polyroute.providers.classify import (
     error_class_for_status,
     parse_retry_after,
@@ -69,26 +70,26 @@ def map_finish_reason(value: Any) -> FinishReason | None:
     return _FINISH.get(str(value), "other")
 
 
-def parse_usage(data: Any) -> Usage | None:
-    """``usage`` of a completion or of the final stream chunk."""
+def parse_usage(data: Any, *, provider: str = "", model: str = "") -> Usage | None:
+    """``usage`` of a completion or of the final stream chunk; ``InvalidResponseError``
+    for a count that is not a whole number from 0 to ``MAX_USAGE_TOKENS``."""
     if not isinstance(data, Mapping):
         return None
     prompt = data.get("prompt_tokens_details")
     completion = data.get("completion_tokens_details")
-    try:
-        return Usage(
-            input_tokens=int(data.get("prompt_tokens") or 0),
-            output_tokens=int(data.get("completion_tokens") or 0),
-            cache_read_tokens=int(
-                (prompt.get("cached_tokens") if isinstance(prompt, Mapping) else 0) or 0
-            ),
-            reasoning_tokens=int(
-                (completion.get("reasoning_tokens") if isinstance(completion, Mapping) else 0)
-                or 0
-            ),
-        )
-    except (TypeError, ValueError):
-        return None
+    return usage_of(
+        provider=provider, model=model,
+        input_tokens=("prompt_tokens", data.get("prompt_tokens")),
+        output_tokens=("completion_tokens", data.get("completion_tokens")),
+        cache_read_tokens=(
+            "prompt_tokens_details.cached_tokens",
+            prompt.get("cached_tokens") if isinstance(prompt, Mapping) else None,
+        ),
+        reasoning_tokens=(
+            "completion_tokens_details.reasoning_tokens",
+            completion.get("reasoning_tokens") if isinstance(completion, Mapping) else None,
+        ),
+    )
 
 
 def parse_arguments(raw: Any, *, provider: str, model: str, name: str) -> dict[str, Any]:
@@ -99,7 +100,7 @@ def parse_arguments(raw: Any, *, provider: str, model: str, name: str) -> dict[s
         return dict(raw)
     try:
         value = json.loads(raw)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise InvalidResponseError(
             f"tool call '{name}' has arguments that are not valid JSON: {exc}",
             provider=provider, model=model,
@@ -113,14 +114,10 @@ def parse_arguments(raw: Any, *, provider: str, model: str, name: str) -> dict[s
 
 
 def _load_json(response: HttpResponse, provider: str, model: str) -> Any:
-    try:
-        return response.json()
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidResponseError(
-            f"response body is not JSON: {_snippet(response.text)!r}",
-            provider=provider, model=model, status=response.status,
-            request_id=_request_id(response.headers),
-        ) from None
+    return load_json(
+        response.content, provider=provider, model=model, status=response.status,
+        request_id=_request_id(response.headers),
+    )
 
 
 def parse_chat_completion(response: HttpResponse, *, provider: str, model: str) -> ChatResponse:
@@ -191,7 +188,7 @@ def parse_chat_completion(response: HttpResponse, *, provider: str, model: str) 
             else (parts or ""),
         ),
         finish_reason=map_finish_reason(choice.get("finish_reason")),
-        usage=parse_usage(data.get("usage")) or Usage(),
+        usage=parse_usage(data.get("usage"), provider=provider, model=model) or Usage(),
         provider=provider,
         model=model,
         response_model=data.get("model") if isinstance(data.get("model"), str) else None,
@@ -338,8 +335,8 @@ def classify_error(
 
 def parse_error_response(response: HttpResponse, *, provider: str, model: str) -> ProviderError:
     try:
-        body: Any = json.loads(response.content) if response.content else None
-    except (ValueError, UnicodeDecodeError):
+        body: Any = load_json(response.content) if response.content else None
+    except InvalidResponseError:
         body = None
     err = classify_error(response.status, body, response.headers, provider, model)
     if body is None and response.content:

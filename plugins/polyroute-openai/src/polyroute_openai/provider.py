@@ -32,6 +32,7 @@ from polyroute.providers.base import (
     Provider,
     StreamParser,
 )
+from polyroute.providers.bodies import typed_error, typed_parse
 from polyroute.types import (
     ChatRequest,
     ChatResponse,
@@ -215,9 +216,11 @@ class OpenAIProvider(Provider):
 
     # --- response ------------------------------------------------------------
 
+    @typed_parse
     def parse_response(self, response: HttpResponse, model: str) -> ChatResponse:
         return parse_chat_completion(response, provider=self.name, model=model)
 
+    @typed_error
     def parse_error(self, response: HttpResponse, model: str) -> ProviderError:
         return parse_error_response(response, provider=self.name, model=model)
 
@@ -236,6 +239,7 @@ class OpenAIProvider(Provider):
     def list_models_request(self) -> HttpRequest | None:
         return HttpRequest("GET", f"{self.base_url}/models", headers=self.request_headers())
 
+    @typed_parse
     def parse_models(self, response: HttpResponse) -> list[str]:
         return parse_model_ids(response, provider=self.name)
 

@@ -7,12 +7,12 @@ chunk with empty ``choices`` carries ``usage``; ``data: [DONE]`` ends it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from polyroute.errors import InvalidResponseError, StreamInterruptedError
 from polyroute.providers.base import StreamEvent, StreamParser
+from polyroute.providers.bodies import load_json, typed_parse
 from polyroute.types import ChatChunk, ToolCallDelta
 from polyroute_openai.parse import classify_error, map_finish_reason, parse_usage
 
@@ -29,6 +29,7 @@ class OpenAIStreamParser(StreamParser):
         self.response_id: str | None = None
         self.response_model: str | None = None
 
+    @typed_parse
     def feed(self, event: StreamEvent) -> Iterable[ChatChunk]:
         data = event.data.strip()
         if self.done or not data:
@@ -36,13 +37,7 @@ class OpenAIStreamParser(StreamParser):
         if data == "[DONE]":
             self.done = True
             return []
-        try:
-            payload = json.loads(data)
-        except ValueError:
-            raise InvalidResponseError(
-                f"stream event is not JSON: {data[:120]!r}",
-                provider=self.provider, model=self.model,
-            ) from None
+        payload = load_json(data, provider=self.provider, model=self.model, what="stream event")
         if not isinstance(payload, Mapping):
             raise InvalidResponseError(
                 "stream event is not a JSON object", provider=self.provider, model=self.model
@@ -91,7 +86,7 @@ class OpenAIStreamParser(StreamParser):
                     )
                 )
             finish = map_finish_reason(choice.get("finish_reason")) or finish
-        usage = parse_usage(payload.get("usage"))
+        usage = parse_usage(payload.get("usage"), provider=self.provider, model=self.model)
         if not (text or deltas or finish or usage):
             return []
         return [
@@ -107,6 +102,7 @@ class OpenAIStreamParser(StreamParser):
             )
         ]
 
+    @typed_parse
     def close(self) -> Iterable[ChatChunk]:
         if not self.done:
             raise StreamInterruptedError(

@@ -1,0 +1,199 @@
+"""Reading provider bodies safely: every malformed body becomes an ``InvalidResponseError``.
+
+A provider plugin parses bytes it does not control. These helpers are the parse
+boundary plugins share, so hostile or broken bodies (deep nesting, bad UTF-8,
+NaN or negative token counts, wrong types) end as one typed error naming the
+provider and model, never as a ``RecursionError`` three layers up, and never as
+a negative usage that would credit a budget.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, ParamSpec, TypeVar
+
+from polyroute.errors import InvalidResponseError, PolyrouteError, ProviderError
+from polyroute.providers.classify import error_class_for_status
+from polyroute.secrets import redact
+from polyroute.types import MAX_USAGE_TOKENS, Usage
+
+__all__ = [
+    "MALFORMED",
+    "MAX_USAGE_TOKENS",
+    "load_json",
+    "parsing",
+    "token_count",
+    "typed_error",
+    "typed_parse",
+    "unreadable_error",
+    "usage_of",
+]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+MALFORMED: tuple[type[BaseException], ...] = (
+    ValueError,  # json, int(), pydantic's ValidationError
+    TypeError, KeyError, IndexError, AttributeError,
+    RecursionError,  # JSON nested thousands deep
+    OverflowError,  # int(inf), float of a 400-digit integer
+    UnicodeError,
+)
+"""What malformed data raises inside a parser: bugs like ``NameError`` still surface."""
+
+
+def _snippet(text: str, limit: int = 160) -> str:
+    text = " ".join(text[: limit * 4].split())  # cut first: bodies can be megabytes
+    return redact(text if len(text) <= limit else text[:limit] + "…")
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**30:
+        sign = "negative " if value < 0 else ""
+        return f"a {sign}number of ~{int(value.bit_length() * 0.30103) + 1} digits"
+    if isinstance(value, (int, float, str)):
+        return _snippet(repr(value), 40)
+    return f"a JSON {type(value).__name__}"
+
+
+def load_json(
+    content: bytes | str, *, provider: str = "", model: str = "", what: str = "response body",
+    status: int | None = None, request_id: str | None = None,
+) -> Any:
+    """``content`` as JSON; ``InvalidResponseError`` for anything that is not (bad UTF-8,
+    nesting deeper than the interpreter can follow, a syntax error)."""
+    try:
+        return json.loads(content)
+    except RecursionError:
+        reason = "is nested too deeply to parse"
+    except (ValueError, UnicodeError):
+        head = content[:1000]
+        text = head.decode("utf-8", "replace") if isinstance(head, bytes) else head
+        reason = f"is not JSON: {_snippet(text)!r}"
+    raise InvalidResponseError(
+        f"{what} {reason}", provider=provider, model=model, status=status,
+        request_id=request_id,
+    )
+
+
+def token_count(value: Any, *, field: str, provider: str = "", model: str = "") -> int:
+    """A usage count from a provider body: absent → 0; anything but a whole number in
+    ``0..MAX_USAGE_TOKENS`` → ``InvalidResponseError`` naming the field.
+
+    Counts are checked here, at the parse boundary, because a negative count would
+    become a negative cost and a budget credit further down."""
+    if value is None:
+        return 0
+    count: int | None = None
+    if isinstance(value, bool):
+        count = None
+    elif isinstance(value, int):
+        count = value
+    elif isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        count = int(value)
+    elif isinstance(value, str) and value.strip().isdigit() and len(value) < 20:
+        count = int(value)  # a few compatible servers send counts as strings
+    if count is None or not 0 <= count <= MAX_USAGE_TOKENS:
+        raise InvalidResponseError(
+            f"usage field '{field}' is {_show(value)}, not a token count "
+            f"(a whole number from 0 to {MAX_USAGE_TOKENS:,}); the attempt is refused so "
+            "nonsense usage never reaches cost or budgets",
+            provider=provider, model=model,
+        )
+    return count
+
+
+def usage_of(*, provider: str = "", model: str = "", **fields: Any) -> Usage:
+    """``Usage`` from raw provider values, each checked with ``token_count``.
+    Keyword names are ``Usage`` fields; a value may be a ``(provider_field, raw)`` pair
+    so the error names the provider's own field."""
+    counts: dict[str, int] = {}
+    for name, raw in fields.items():
+        label, value = raw if isinstance(raw, tuple) else (name, raw)
+        counts[name] = token_count(value, field=label, provider=provider, model=model)
+    return Usage(**counts)
+
+
+@contextmanager
+def parsing(provider: str, model: str, what: str = "response") -> Iterator[None]:
+    """Turn what malformed data raises inside the block into ``InvalidResponseError``.
+
+    The backstop around a plugin's parse methods: the specific checks above give the
+    better message, this makes sure a shape nobody anticipated still ends typed."""
+    try:
+        yield
+    except PolyrouteError:
+        raise
+    except MALFORMED as exc:
+        raise InvalidResponseError(
+            f"{what} has an unexpected shape ({type(exc).__name__}: {_snippet(str(exc))})",
+            provider=provider, model=model,
+        ) from None
+
+
+def unreadable_error(
+    status: int, *, provider: str = "", model: str = "", request_id: str | None = None,
+    retry_after: float | None = None,
+) -> ProviderError:
+    """The error for a non-2xx response whose body could not be read: classified by
+    status alone, so a garbled 429 is still a rate limit."""
+    return error_class_for_status(status)(
+        f"HTTP {status} (the error body could not be read)", provider=provider, model=model,
+        status=status, request_id=request_id, retry_after=retry_after,
+    )
+
+
+def _where(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, str]:
+    """(provider, model) of a ``Provider.parse_*(self, response, model)`` or a
+    ``StreamParser`` method (``self.provider``/``self.model``)."""
+    obj = args[0] if args else None
+    provider = getattr(obj, "provider", None)
+    if isinstance(provider, str):
+        model = getattr(obj, "model", "")
+        return provider, model if isinstance(model, str) else ""
+    model = kwargs.get("model", args[2] if len(args) > 2 else "")
+    name = getattr(obj, "name", "")
+    return (name if isinstance(name, str) else ""), (model if isinstance(model, str) else "")
+
+
+_WHAT = {"parse_response": "response", "parse_models": "model list", "feed": "stream event",
+         "close": "end of stream"}
+
+
+def typed_parse(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Decorate a ``Provider.parse_response``/``parse_models`` or a ``StreamParser``'s
+    ``feed``/``close``: what malformed data raises inside becomes an
+    ``InvalidResponseError`` naming provider and model (see ``parsing``)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        provider, model = _where(args, kwargs)
+        with parsing(provider, model, _WHAT.get(fn.__name__, fn.__name__)):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def typed_error(
+    fn: Callable[_P, ProviderError],
+) -> Callable[_P, ProviderError]:
+    """Decorate ``Provider.parse_error``: an error body that breaks the classifier still
+    returns the status's class (``unreadable_error``), never raises."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> ProviderError:
+        try:
+            return fn(*args, **kwargs)
+        except MALFORMED:
+            provider, model = _where(args, kwargs)
+            response = kwargs.get("response", args[1] if len(args) > 1 else None)
+            status = getattr(response, "status", 500)
+            return unreadable_error(
+                status if isinstance(status, int) else 500, provider=provider, model=model,
+            )
+
+    return wrapper
