@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, inspect, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, object_session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from polyroute.admin import validate
@@ -43,6 +43,7 @@ from polyroute.admin.models import (
     RouteTier,
     TierMember,
     User,
+    utcnow,
 )
 from polyroute.secrets import Secret
 
@@ -88,6 +89,12 @@ class Repository:
             self.sessions = session_factory(sessions)
         else:
             self.sessions = connect(sessions)
+
+    def close(self) -> None:
+        """Close the pooled connections (a registry made from a URL owns its engine)."""
+        bind = self.sessions.kw.get("bind")
+        if isinstance(bind, Engine):
+            bind.dispose()
 
     # --- transactions ----------------------------------------------------------
 
@@ -182,6 +189,8 @@ class Repository:
             for name, value in changes.items():
                 setattr(row, name, value)
             self._set_relations(row, relations)
+            if relations:
+                row.updated_at = utcnow()  # its rows changed: bump the parent's version too
             _validate(kind, row)
             session.flush()
             record(session, head, actor=actor, action="update", target_type=kind,
@@ -235,6 +244,7 @@ class Repository:
                 row.tiers.append(RouteTier(position=tier))
             t = row.tiers[tier]
             t.members.append(TierMember(position=len(t.members), model_ref=model_ref))
+            row.updated_at = utcnow()
             _validate("route", row)
             session.flush()
             record(session, head, actor=actor, action="add_member", target_type="route",
@@ -250,6 +260,7 @@ class Repository:
                     "tiers must be a list of lists of model references", file="registry",
                     field=f"routes.{row.name}.tiers", fix="e.g. [[openai:gpt-4.1], [groq:x]]",
                 )
+            _clear(row, "tiers")
             row.tiers = [
                 RouteTier(position=i, members=[
                     TierMember(position=j, model_ref=str(ref))
@@ -257,8 +268,17 @@ class Repository:
                 ]) for i, t in enumerate(tiers)
             ]
         if "fallbacks" in relations:
+            _clear(row, "fallbacks")
             row.fallbacks = [AgentFallback(position=i, model_ref=str(ref))
                              for i, ref in enumerate(relations["fallbacks"] or [])]
+
+
+def _clear(row: Any, collection: str) -> None:
+    """Delete a stored collection's rows before new ones take their positions."""
+    session = object_session(row)
+    if session is not None and getattr(row, collection):
+        getattr(row, collection).clear()
+        session.flush()
 
 
 def _apply_defaults(row: Any) -> None:

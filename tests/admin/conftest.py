@@ -1,0 +1,91 @@
+"""Registry fixtures: every test runs on SQLite and on the machine's PostgreSQL.
+
+PostgreSQL tests get a throwaway database per test, cloned from one migrated
+template database per run (fast), all dropped at the end. Without a reachable
+server at 127.0.0.1:5432 they skip, saying so.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+pytest.importorskip("sqlalchemy", reason="the registry tests need polyroute[admin]")
+
+from cryptography.fernet import Fernet
+
+from polyroute.admin import KeyRing, Registry, make_engine, upgrade_to_head
+
+PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=3"
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{db}"
+
+
+def _pg_admin():  # type: ignore[no-untyped-def]
+    import psycopg
+
+    return psycopg.connect(PG_ADMIN, autocommit=True)
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    """A migrated template database for this run (skips without PostgreSQL)."""
+    try:
+        conn = _pg_admin()
+    except Exception as exc:  # any failure to connect means: no server here
+        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432 as postgres ({exc!s:.120}); "
+                    "start it (.ci/run does) to run the PostgreSQL registry tests")
+    name = f"prt_tmpl_{uuid.uuid4().hex[:10]}"
+    conn.execute(f'CREATE DATABASE "{name}"')
+    engine = make_engine(PG_URL.format(db=name))
+    upgrade_to_head(engine)
+    engine.dispose()
+    try:
+        yield name
+    finally:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.close()
+
+
+@dataclass
+class Db:
+    kind: str
+    url: str
+    path: str | None = None  # the SQLite file
+
+    def registry(self, key: str | None = None) -> Registry:
+        reg = Registry(self.url)
+        reg.keyring = KeyRing([key or KEY])
+        return reg
+
+
+KEY = Fernet.generate_key().decode()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Db]:
+    """A migrated, empty registry on SQLite or PostgreSQL."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("reg") / "registry.db"
+        url = f"sqlite:///{path}"
+        upgrade_to_head(url)
+        yield Db("sqlite", url, str(path))
+        return
+    template = request.getfixturevalue("pg_template")
+    name = f"prt_{uuid.uuid4().hex[:12]}"
+    conn = _pg_admin()
+    conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    try:
+        yield Db("postgresql", PG_URL.format(db=name))
+    finally:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.close()
+
+
+@pytest.fixture
+def reg(db: Db) -> Iterator[Registry]:
+    registry = db.registry()
+    yield registry
+    registry.close()
