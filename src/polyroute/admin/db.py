@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from polyroute.admin.errors import RegistryError, SchemaRevisionError
 
 __all__ = [
+    "READ_ONLY",
     "URL_ENV",
     "check_revision",
     "connect",
@@ -34,6 +35,8 @@ __all__ = [
 ]
 
 URL_ENV = "POLYROUTE_REGISTRY_URL"
+READ_ONLY = "polyroute_read_only"
+"""Execution option of a read-only transaction (SQLite: a deferred BEGIN)."""
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -98,7 +101,9 @@ def _sqlite_immediate(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # reads stay deferred: under WAL they never wait for a writer (a rotation, say)
+        read = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -20,7 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from polyroute.admin import validate
 from polyroute.admin.audit import lock_chain, record
-from polyroute.admin.db import connect, session_factory
+from polyroute.admin.db import READ_ONLY, connect, session_factory
 from polyroute.admin.errors import (
     ReadOnlyEntryError,
     RegistryConflictError,
@@ -101,6 +101,7 @@ class Repository:
     @contextmanager
     def reading(self) -> Iterator[Session]:
         with self.sessions() as session, session.begin():
+            session.connection(execution_options={READ_ONLY: True})
             yield session
 
     @contextmanager
