@@ -1,7 +1,7 @@
 """Registry fixtures: every test runs on SQLite and on the machine's PostgreSQL.
 
-PostgreSQL tests get a throwaway database per test, cloned from one migrated
-template database per run (fast), all dropped at the end. Without a reachable
+PostgreSQL tests get a throwaway schema per test in the ``test`` database,
+migrated from empty and dropped at the end. Without a reachable
 server at 127.0.0.1:5432 they skip, saying so.
 """
 
@@ -30,23 +30,15 @@ def _pg_admin():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def pg_template() -> Iterator[str]:
-    """A migrated template database for this run (skips without PostgreSQL)."""
+def pg_admin() -> Iterator[object]:
+    """An autocommit connection to the test database (skips without PostgreSQL)."""
     try:
         conn = _pg_admin()
     except Exception as exc:  # any failure to connect means: no server here
         pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432 as postgres ({exc!s:.120}); "
                     "start it (.ci/run does) to run the PostgreSQL registry tests")
-    name = f"prt_tmpl_{uuid.uuid4().hex[:10]}"
-    conn.execute(f'CREATE DATABASE "{name}"')
-    engine = make_engine(PG_URL.format(db=name))
-    upgrade_to_head(engine)
-    engine.dispose()
-    try:
-        yield name
-    finally:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.close()
+    yield conn
+    conn.close()
 
 
 @dataclass
@@ -73,15 +65,16 @@ def db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory)
         upgrade_to_head(url)
         yield Db("sqlite", url, str(path))
         return
-    template = request.getfixturevalue("pg_template")
-    name = f"prt_{uuid.uuid4().hex[:12]}"
-    conn = _pg_admin()
-    conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    # a throwaway schema per test (much cheaper than a database), dropped after it
+    conn = request.getfixturevalue("pg_admin")
+    schema = f"prt_{uuid.uuid4().hex[:12]}"
+    conn.execute(f'CREATE SCHEMA "{schema}"')
+    url = PG_URL.format(db="test") + f"?options=-csearch_path%3D{schema}"
+    upgrade_to_head(url)
     try:
-        yield Db("postgresql", PG_URL.format(db=name))
+        yield Db("postgresql", url)
     finally:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.close()
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 @pytest.fixture
