@@ -17,7 +17,7 @@ pytest.importorskip("sqlalchemy", reason="the registry tests need polyroute[admi
 
 from cryptography.fernet import Fernet
 
-from polyroute.admin import KeyRing, Registry, make_engine, upgrade_to_head
+from polyroute.admin import KeyRing, Registry, upgrade_to_head
 
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=3"
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{db}"

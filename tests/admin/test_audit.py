@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 from sqlalchemy import func, select, text
 
@@ -30,7 +32,7 @@ def test_every_change_has_one_chained_row(reg: Registry) -> None:
         assert [(r.seq, r.action, r.actor) for r in rows][-2:] == [
             (4, "update", "bob"), (5, "delete", "carol")]
         assert rows[3].request_id == "req-7" and '"usd":99.0' in rows[3].body
-        assert all(b.prev_hash == a.hash for a, b in zip(rows, rows[1:], strict=False))
+        assert all(b.prev_hash == a.hash for a, b in pairwise(rows))
 
 
 def test_a_refused_change_writes_no_audit_row(reg: Registry) -> None:

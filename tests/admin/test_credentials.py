@@ -136,7 +136,7 @@ def test_key_sources_and_their_errors(tmp_path: Path, monkeypatch: pytest.Monkey
     assert os.stat(path).st_mode & 0o777 == 0o600
     assert KeyRing.from_env({"POLYROUTE_ADMIN_KEY_FILE": str(path)}).count == 1
     os.chmod(path, 0o644)
-    with pytest.raises(RegistryKeyError, match="readable by others.*chmod 600"):
+    with pytest.raises(RegistryKeyError, match=r"readable by others.*chmod 600"):
         KeyRing.from_env({"POLYROUTE_ADMIN_KEY_FILE": str(path)})
     with pytest.raises(RegistryKeyError, match="does not exist"):
         KeyRing.from_env({"POLYROUTE_ADMIN_KEY_FILE": str(tmp_path / "none")})

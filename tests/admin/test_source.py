@@ -127,7 +127,7 @@ def test_bad_changes_are_refused_at_write_time(reg: Registry) -> None:
     with pytest.raises(RegistryValidationError, match="rpm"):
         reg.create("provider", _provider("r", "https://x.test", settings={"rpm": -1}),
                    actor="a")
-    with pytest.raises(RegistryValidationError, match="settings.api_key"):
+    with pytest.raises(RegistryValidationError, match=r"settings\.api_key"):
         reg.create("provider", _provider("s", "https://x.test",
                                          settings={"api_key": KEY_VALUE}), actor="a")
     assert [p.identifier for p in reg.list("provider")] == ["o"]
