@@ -103,8 +103,8 @@ class CredentialsMixin(Repository):
                     row.ciphertext = keys.rotate(row.ciphertext, what=f"credential '{row.name}'")
                 session.flush()
                 record(session, head, actor=actor, action="rotate", target_type="credential",
-                       target_key=",".join(r.name for r in rows), before=None,
-                       after={"rows": len(rows)})
+                       target_key=f"{len(rows)} credential(s)", before=None,
+                       after={"names": [r.name for r in rows]})
                 done, last_id = done + len(rows), rows[-1].id
 
     def _credential(self, session: Any, name: str) -> Credential:

@@ -48,9 +48,7 @@ def _secret(session: Session, ref: str, keys: KeyRing, where: str) -> Secret:
         )
     value = keys.decrypt(row.ciphertext, what=f"credential '{ref}'")
     remember(value)
-    if value.startswith("env:"):
-        return Secret(value)
-    return Secret(value)
+    return Secret(value)  # an "env:NAME" value stays a reference
 
 
 def registry_config(
