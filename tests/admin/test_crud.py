@@ -190,3 +190,26 @@ def test_users_and_tokens(reg: Registry) -> None:
 def test_unknown_kind_is_typed(reg: Registry) -> None:
     with pytest.raises(RegistryValidationError, match="unknown registry kind 'widget'"):
         reg.create("widget", {}, actor="a")
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("identifier", "x" * 10_000), ("name", "nul\x00byte"), ("description", "ok"),
+])
+def test_hostile_strings_are_refused_before_the_database(
+    reg: Registry, field: str, value: str
+) -> None:
+    data = {**PROVIDER, field: value}
+    if value == "ok":
+        data["settings"] = {"extra": {"ratio": float("nan")}}  # NaN inside JSON
+    with pytest.raises(RegistryValidationError):
+        reg.create("provider", data, actor="a")
+    assert reg.list("provider") == []
+
+
+def test_huge_numbers_are_refused(reg: Registry) -> None:
+    reg.create("provider", PROVIDER, actor="a")
+    with pytest.raises(RegistryValidationError, match="out of range"):
+        reg.add_model("acme", {"name": "m", "context_length": 10**30}, actor="a")
+    with pytest.raises(RegistryValidationError):
+        reg.add_model("acme", {"name": "m", "pricing_info": {"input": 1e400}}, actor="a")
+    assert reg.list("model") == []

@@ -8,13 +8,14 @@ none of it does.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, inspect, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, StatementError
 from sqlalchemy.orm import Session, object_session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -114,6 +115,12 @@ class Repository:
             raise RegistryConflictError(
                 f"the change conflicts with a stored row: {_constraint(exc)}",
                 fix="use another name, or change the existing row instead",
+            ) from None
+        except (DataError, StatementError) as exc:
+            # the database refused a value (too long, out of range, NUL, NaN in JSON)
+            raise RegistryValidationError(
+                f"the database refused a value: {_constraint(exc)}", file="registry",
+                fix="send a value that fits the field (length, range, finite numbers)",
             ) from None
         except StaleDataError:
             raise RegistryConflictError(
@@ -315,13 +322,40 @@ def _not_credential(kind: str) -> None:
 
 
 def _check_fields(kind: str, model: type[Base], data: dict[str, Any], *, system: bool) -> None:
-    allowed = {a.key for a in inspect(model).column_attrs} - (set() if system else _PROTECTED)
-    for name in data:
+    columns = {a.key: a.columns[0] for a in inspect(model).column_attrs}
+    allowed = set(columns) - (set() if system else _PROTECTED)
+    for name, value in data.items():
         if name not in allowed:
             raise RegistryValidationError(
                 f"'{name}' is not a field a {kind} change may set", file="registry",
                 field=f"{kind}.{name}", fix=f"allowed: {', '.join(sorted(allowed))}",
             )
+        length = getattr(columns[name].type, "length", None)
+        if isinstance(value, str) and ((length and len(value) > length) or "\x00" in value):
+            raise RegistryValidationError(
+                f"the value is longer than {length} characters or holds a NUL byte",
+                file="registry", field=f"{kind}.{name}", fix="send a shorter, plain string",
+            )
+        if not _finite_json(value):
+            raise RegistryValidationError(
+                "the value holds NaN or an infinite number", file="registry",
+                field=f"{kind}.{name}", fix="use finite numbers (JSON has no NaN)",
+            )
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**31:
+            raise RegistryValidationError(
+                f"{value} is out of range", file="registry", field=f"{kind}.{name}",
+                fix="send a number below 2,147,483,648",
+            )
+
+
+def _finite_json(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite_json(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return all(_finite_json(v) for v in value)
+    return True
 
 
 def _read_only(kind: str, key: str) -> None:
@@ -356,6 +390,6 @@ def _validate(kind: str, row: Any) -> None:
         validate.check_choice(row.role, ("admin", "operator", "viewer"), f"users.{row.name}.role")
 
 
-def _constraint(exc: IntegrityError) -> str:
+def _constraint(exc: DataError | IntegrityError | StatementError) -> str:
     text = str(exc.orig).splitlines()[0] if exc.orig else "constraint violated"
     return text.split("DETAIL")[0].strip()
