@@ -82,3 +82,13 @@ def reg(db: Db) -> Iterator[Registry]:
     registry = db.registry()
     yield registry
     registry.close()
+
+
+@pytest.fixture
+def sqlite_reg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """SQLite only: for checks made before any SQL runs (validation), kept cheap."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('reg') / 'registry.db'}"
+    upgrade_to_head(url)
+    registry = Db("sqlite", url).registry()
+    yield registry
+    registry.close()

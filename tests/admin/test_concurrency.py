@@ -56,3 +56,33 @@ def test_50_concurrent_member_additions_keep_all_50(db: Db) -> None:
     assert reg.get("route", "r").version == 51  # each addition moved the route on once
     assert reg.verify_chain().ok
     reg.close()
+
+
+KILLED = """
+import os, signal, sys
+from polyroute.admin import Registry
+from polyroute.admin.audit import record
+from polyroute.admin.models import Budget
+reg = Registry(sys.argv[1])
+with reg.writing() as (session, head):
+    session.add(Budget(name="half", usd=1.0))
+    session.flush()
+    record(session, head, actor="doomed", action="create", target_type="budget",
+           target_key="half", before=None, after={"name": "half"})
+    session.flush()
+    print("flushed", flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)  # dies holding the lock, before the commit
+"""
+
+
+def test_a_writer_killed_mid_transaction_leaves_nothing_and_no_lock(db: Db) -> None:
+    reg = db.registry()
+    reg.create("budget", {"name": "before", "usd": 1.0}, actor="a")
+    out = subprocess.run([sys.executable, "-c", KILLED, db.url], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == -9 and "flushed" in out.stdout, out.stderr
+    reg.create("budget", {"name": "after", "usd": 2.0}, actor="a")  # the lock is free
+    assert {b.name for b in reg.list("budget")} == {"before", "after"}
+    report = reg.verify_chain()
+    assert report.ok and report.rows == 2, str(report)
+    reg.close()

@@ -41,7 +41,8 @@ def test_stored_encrypted_shown_masked_revealed_on_demand(reg: Registry) -> None
 @pytest.mark.parametrize("masked", [
     "****" + SECRET[-4:], "sk-l…BcH1", "azur****BBCC", "••••••••", "sk-...wxyz", "[REDACTED]",
 ])
-def test_a_value_shaped_like_a_mask_is_refused(reg: Registry, masked: str) -> None:
+def test_a_value_shaped_like_a_mask_is_refused(sqlite_reg: Registry, masked: str) -> None:
+    reg = sqlite_reg
     reg.put_credential("acme", SECRET, actor="alice")
     with pytest.raises(MaskedSecretError) as info:
         reg.put_credential("acme", masked, actor="alice", version=1)

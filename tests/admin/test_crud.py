@@ -88,7 +88,8 @@ def test_models_unique_per_provider_and_one_default(reg: Registry) -> None:
     {"pricing_info": {"input": float("nan")}}, {"pricing_info": {"output": float("inf")}},
     {"pricing_info": {"input": -1}}, {"status": "retired"}, {"capabilities": ["telepathy"]},
 ])
-def test_models_refuse_bad_values(reg: Registry, bad: dict[str, Any]) -> None:
+def test_models_refuse_bad_values(sqlite_reg: Registry, bad: dict[str, Any]) -> None:
+    reg = sqlite_reg
     reg.create("provider", PROVIDER, actor="a")
     with pytest.raises(RegistryValidationError) as info:
         reg.add_model("acme", {"name": "m", **bad}, actor="a")
@@ -147,7 +148,8 @@ def test_agents_and_fallbacks(reg: Registry) -> None:
 
 
 @pytest.mark.parametrize("usd", [0, -5, float("nan"), float("inf"), 1e400])
-def test_budgets_refuse_non_finite_or_non_positive(reg: Registry, usd: float) -> None:
+def test_budgets_refuse_non_finite_or_non_positive(sqlite_reg: Registry, usd: float) -> None:
+    reg = sqlite_reg
     with pytest.raises(RegistryValidationError) as info:
         reg.create("budget", {"name": "b", "usd": usd}, actor="a")
     assert info.value.field == "budgets.b.usd"

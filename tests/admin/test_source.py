@@ -137,3 +137,31 @@ def test_a_missing_credential_is_a_typed_error(reg: Registry) -> None:
     reg.create("provider", _provider("db", "https://x.test"), actor="a")
     with pytest.raises(CredentialError, match="credential 'db-key', which is not in"):
         registry_config(reg)
+
+
+def test_secret_named_settings_are_refused_unless_references(reg: Registry) -> None:
+    secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    with pytest.raises(RegistryValidationError) as info:
+        reg.create("provider", _provider("aws", "https://x.test", settings={
+            "extra": {"region": "us-east-1", "aws_secret_access_key": secret}}), actor="a")
+    assert info.value.field == "providers.aws.settings.extra.aws_secret_access_key"
+    assert secret not in str(info.value)
+    reg.create("provider", _provider("aws", "https://x.test", settings={
+        "extra": {"region": "us-east-1", "aws_secret_access_key": "env:AWS_SECRET"},
+        "tpm": 1000}), actor="a")
+
+
+def test_plugin_templates_become_read_only_system_templates(reg: Registry) -> None:
+    from polyroute.plugins import default_registry
+
+    plugins = default_registry()
+    assert plugins.templates, "the first-party plugins register templates"
+    counts = sync_system_entries(reg, None, plugins=plugins)
+    assert counts["created"] == len(plugins.templates)
+    name = sorted(plugins.templates)[0]
+    row = reg.get("template", name)
+    assert row.is_system and row.origin == "plugin"
+    assert row.provider_config["type"] == plugins.templates[name].type
+    with pytest.raises(ReadOnlyEntryError):
+        reg.update("template", name, {"description": "x"}, version=row.version, actor="a")
+    assert sync_system_entries(reg, None, plugins=plugins)["updated"] == 0

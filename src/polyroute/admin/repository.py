@@ -21,7 +21,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from polyroute.admin import validate
 from polyroute.admin.audit import lock_chain, record
-from polyroute.admin.db import READ_ONLY, connect, session_factory
+from polyroute.admin.db import READ_ONLY, check_revision, connect, session_factory
 from polyroute.admin.errors import (
     ReadOnlyEntryError,
     RegistryConflictError,
@@ -87,6 +87,7 @@ class Repository:
         if isinstance(sessions, sessionmaker):
             self.sessions = sessions
         elif isinstance(sessions, Engine):
+            check_revision(sessions)
             self.sessions = session_factory(sessions)
         else:
             self.sessions = connect(sessions)
@@ -336,11 +337,6 @@ def _check_fields(kind: str, model: type[Base], data: dict[str, Any], *, system:
                 f"the value is longer than {length} characters or holds a NUL byte",
                 file="registry", field=f"{kind}.{name}", fix="send a shorter, plain string",
             )
-        if not _finite_json(value):
-            raise RegistryValidationError(
-                "the value holds NaN or an infinite number", file="registry",
-                field=f"{kind}.{name}", fix="use finite numbers (JSON has no NaN)",
-            )
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**31:
             raise RegistryValidationError(
                 f"{value} is out of range", file="registry", field=f"{kind}.{name}",
@@ -388,6 +384,12 @@ def _validate(kind: str, row: Any) -> None:
         validate.budget_config(row)
     elif kind == "user":
         validate.check_choice(row.role, ("admin", "operator", "viewer"), f"users.{row.name}.role")
+    for attr in inspect(row).mapper.column_attrs:  # what the kind's own checks did not see
+        if not _finite_json(getattr(row, attr.key)):
+            raise RegistryValidationError(
+                "the value holds NaN or an infinite number", file="registry",
+                field=f"{kind}s.{row.key}.{attr.key}", fix="use finite numbers (JSON has no NaN)",
+            )
 
 
 def _constraint(exc: DataError | IntegrityError | StatementError) -> str:

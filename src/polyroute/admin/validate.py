@@ -109,6 +109,7 @@ def provider_config(
             field=f"{where}.auth_config", fix="use 'credential' and 'headers'",
         )
     check_headers(auth.get("headers", {}), f"{where}.auth_config.headers")
+    _no_secret_names(row.settings or {}, f"{where}.settings")
     data: dict[str, Any] = dict(row.settings or {})
     for key in ("type", "template", "base_url", "api_key", "headers"):
         if key in data:
@@ -120,6 +121,24 @@ def provider_config(
     data.update(type=row.provider_type, template=row.template, base_url=row.api_endpoint,
                 api_key=api_key, headers=headers or {})
     return _build(ProviderConfig, data, where)
+
+
+_SECRET_NAME = re.compile(r"(?i)(secret|token|password|passwd|credential|(^|_)key$)")
+
+
+def _no_secret_names(value: Any, field: str) -> None:
+    """Settings are stored in clear: a secret-named entry there must be a credential."""
+    if isinstance(value, Mapping):
+        for name, inner in value.items():
+            if _SECRET_NAME.search(str(name)) and not (
+                isinstance(inner, str) and inner.startswith("env:")
+            ) and not isinstance(inner, int | float):
+                raise RegistryValidationError(
+                    f"'{name}' looks like a secret; settings are stored in clear",
+                    file="registry", field=f"{field}.{name}",
+                    fix="store it with put_credential, or give an env:NAME reference",
+                )
+            _no_secret_names(inner, f"{field}.{name}")
 
 
 def _finite(value: Any, field: str, *, positive: bool = False) -> None:
