@@ -96,3 +96,16 @@ def test_an_unreachable_postgres_is_typed_and_hides_the_password() -> None:
     with pytest.raises(RegistryError) as info:
         check_revision(engine)
     assert "hunter2pass" not in str(info.value)
+
+
+def test_a_table_dropped_by_hand_is_a_typed_error(db: Db) -> None:
+    reg = db.registry()
+    reg.create("budget", {"name": "b", "usd": 1.0}, actor="a")
+    with reg.sessions() as s:
+        s.execute(text("DROP TABLE budgets"))
+        s.commit()
+    for attempt in (lambda: reg.create("budget", {"name": "c", "usd": 1.0}, actor="a"),
+                    lambda: reg.list("budget")):
+        with pytest.raises(RegistryError, match="does not have the schema"):
+            attempt()
+    reg.close()

@@ -15,7 +15,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, inspect, select
-from sqlalchemy.exc import DataError, IntegrityError, StatementError
+from sqlalchemy.exc import (
+    DataError,
+    IntegrityError,
+    OperationalError,
+    ProgrammingError,
+    StatementError,
+)
 from sqlalchemy.orm import Session, object_session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -25,6 +31,7 @@ from polyroute.admin.db import READ_ONLY, check_revision, connect, session_facto
 from polyroute.admin.errors import (
     ReadOnlyEntryError,
     RegistryConflictError,
+    RegistryError,
     RegistryNotFoundError,
     RegistryValidationError,
     VersionConflictError,
@@ -102,9 +109,14 @@ class Repository:
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
-        with self.sessions() as session, session.begin():
-            session.connection(execution_options={READ_ONLY: True})
-            yield session
+        try:
+            with self.sessions() as session, session.begin():
+                session.connection(execution_options={READ_ONLY: True})
+                yield session
+        except OperationalError as exc:
+            raise _unreachable(exc) from None
+        except ProgrammingError as exc:
+            raise _schema_drift(exc) from None
 
     @contextmanager
     def writing(self) -> Iterator[tuple[Session, AuditHead]]:
@@ -117,6 +129,10 @@ class Repository:
                 f"the change conflicts with a stored row: {_constraint(exc)}",
                 fix="use another name, or change the existing row instead",
             ) from None
+        except OperationalError as exc:
+            raise _unreachable(exc) from None
+        except ProgrammingError as exc:
+            raise _schema_drift(exc) from None
         except (DataError, StatementError) as exc:
             # the database refused a value (too long, out of range, NUL, NaN in JSON)
             raise RegistryValidationError(
@@ -392,6 +408,25 @@ def _validate(kind: str, row: Any) -> None:
             )
 
 
-def _constraint(exc: DataError | IntegrityError | StatementError) -> str:
+def _schema_drift(exc: StatementError) -> RegistryError:
+    return RegistryError(
+        f"the registry database does not have the schema this polyroute expects: "
+        f"{_constraint(exc)}",
+        fix="run python -m polyroute.admin check <url>; restore the database from a backup "
+        "if a table was dropped by hand",
+    )
+
+
+def _unreachable(exc: OperationalError) -> RegistryError:
+    if "no such table" in str(exc.orig) or "no such column" in str(exc.orig):  # SQLite
+        return _schema_drift(exc)
+    return RegistryError(
+        f"the registry database did not answer: {_constraint(exc)}",
+        fix="check that the database server runs (or the SQLite file is not locked by a "
+        "stuck process), then retry",
+    )
+
+
+def _constraint(exc: StatementError) -> str:
     text = str(exc.orig).splitlines()[0] if exc.orig else "constraint violated"
     return text.split("DETAIL")[0].strip()
