@@ -7,7 +7,9 @@ Nothing in the core imports this package; it imports the core.
 
 from __future__ import annotations
 
-from polyroute.admin.audit import ChainReport, verify_chain
+from typing import IO
+
+from polyroute.admin.audit import ChainReport, export_jsonl, verify_chain
 from polyroute.admin.credentials import CredentialsMixin, TokensMixin
 from polyroute.admin.db import check_revision, connect, default_url, make_engine, upgrade_to_head
 from polyroute.admin.errors import (
@@ -56,6 +58,11 @@ class Registry(CredentialsMixin, TokensMixin):
     def verify_chain(self) -> ChainReport:
         with self.reading() as session:
             return verify_chain(session)
+
+    def export_audit(self, out: IO[str], *, after_seq: int = 0) -> int:
+        """The audit rows after ``after_seq`` as JSON Lines; returns how many."""
+        with self.reading() as session:
+            return export_jsonl(session, out, after_seq=after_seq)
 
 
 from polyroute.admin.source import registry_config, sync_system_entries  # noqa: E402

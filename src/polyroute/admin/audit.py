@@ -17,7 +17,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,7 +25,10 @@ from sqlalchemy.orm import Session
 from polyroute.admin.models import AuditHead, AuditRow
 from polyroute.secrets import redact
 
-__all__ = ["GENESIS", "ChainReport", "lock_chain", "mask_secrets", "record", "verify_chain"]
+__all__ = [
+    "GENESIS", "ChainReport", "export_jsonl", "lock_chain", "mask_secrets", "record",
+    "verify_chain",
+]
 
 GENESIS = "0" * 64
 _MASK = "**********"
@@ -149,3 +152,16 @@ def verify_chain(session: Session) -> ChainReport:
         return ChainReport(False, len(rows), head.seq, "changed",
                            "the chain head does not match the last row")
     return ChainReport(True, len(rows))
+
+
+def export_jsonl(session: Session, out: IO[str], *, after_seq: int = 0) -> int:
+    """Write rows after ``after_seq`` as JSON Lines for a SIEM: seq, hashes and the
+    hashed body, so the receiver can re-verify the chain on its side."""
+    n = 0
+    for r in session.execute(
+        select(AuditRow).where(AuditRow.seq > after_seq).order_by(AuditRow.seq)
+    ).scalars():
+        line = {"seq": r.seq, "prev_hash": r.prev_hash, "hash": r.hash, "body": r.body}
+        out.write(json.dumps(line, separators=(",", ":")) + "\n")
+        n += 1
+    return n
