@@ -1,0 +1,68 @@
+"""polyroute's registry (``pip install 'polyroute[admin]'``): providers, models,
+templates, credentials, routes, agents, budgets, users and an audit chain in
+SQLite or PostgreSQL, and a config source the router reads.
+
+Nothing in the core imports this package; it imports the core.
+"""
+
+from __future__ import annotations
+
+from typing import IO
+
+from polyroute.admin.audit import ChainReport, export_jsonl, verify_chain
+from polyroute.admin.credentials import CredentialsMixin, TokensMixin
+from polyroute.admin.db import check_revision, connect, default_url, make_engine, upgrade_to_head
+from polyroute.admin.errors import (
+    CredentialError,
+    MaskedSecretError,
+    ReadOnlyEntryError,
+    RegistryConflictError,
+    RegistryError,
+    RegistryKeyError,
+    RegistryNotFoundError,
+    RegistryValidationError,
+    SchemaRevisionError,
+    VersionConflictError,
+)
+from polyroute.admin.secrets import KeyRing, write_key_file
+
+__all__ = [
+    "ChainReport",
+    "CredentialError",
+    "KeyRing",
+    "MaskedSecretError",
+    "ReadOnlyEntryError",
+    "Registry",
+    "RegistryConflictError",
+    "RegistryError",
+    "RegistryKeyError",
+    "RegistryNotFoundError",
+    "RegistryValidationError",
+    "SchemaRevisionError",
+    "VersionConflictError",
+    "check_revision",
+    "connect",
+    "default_url",
+    "make_engine",
+    "registry_config",
+    "sync_system_entries",
+    "upgrade_to_head",
+    "verify_chain",
+    "write_key_file",
+]
+
+
+class Registry(CredentialsMixin, TokensMixin):
+    """The registry at a URL (or a session factory / engine): CRUD, credentials, tokens."""
+
+    def verify_chain(self) -> ChainReport:
+        with self.reading() as session:
+            return verify_chain(session)
+
+    def export_audit(self, out: IO[str], *, after_seq: int = 0) -> int:
+        """The audit rows after ``after_seq`` as JSON Lines; returns how many."""
+        with self.reading() as session:
+            return export_jsonl(session, out, after_seq=after_seq)
+
+
+from polyroute.admin.source import registry_config, sync_system_entries  # noqa: E402

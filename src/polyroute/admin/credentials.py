@@ -1,0 +1,166 @@
+"""Credentials (encrypted at rest, write-only) and API tokens (hashed, stable ids)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from polyroute.admin.audit import record
+from polyroute.admin.errors import CredentialError, RegistryValidationError
+from polyroute.admin.models import ApiToken, Credential, User
+from polyroute.admin.repository import Repository, check_version
+from polyroute.admin.secrets import KeyRing, check_not_masked, mask
+from polyroute.secrets import remember
+
+__all__ = ["CredentialsMixin", "TokensMixin"]
+
+
+class CredentialsMixin(Repository):
+    keyring: KeyRing | None = None
+
+    def _keys(self) -> KeyRing:
+        if self.keyring is None:
+            self.keyring = KeyRing.from_env()
+        return self.keyring
+
+    def put_credential(self, name: str, value: str, *, actor: str, version: int | None = None,
+                       request_id: str | None = None) -> Credential:
+        """Store (``version=None``: create) or replace a secret. Never stores a mask."""
+        if not isinstance(value, str) or not value.strip():
+            raise RegistryValidationError(
+                "a credential needs a non-empty value", file="registry",
+                field=f"credentials.{name}.value", fix="send the secret as a string",
+            )
+        check_not_masked(value, field=f"credentials.{name}.value")
+        is_env = value.startswith("env:")
+        cipher = self._keys().encrypt(value)
+        last_four = "" if is_env or len(value) < 12 else value[-4:]
+        shown = {"name": name, "value": value if is_env else mask(value)}
+        with self.writing() as (session, head):
+            row = session.execute(
+                select(Credential).where(Credential.name == name)
+            ).scalar_one_or_none()
+            before = None
+            if version is None:
+                if row is not None:
+                    raise RegistryValidationError(
+                        f"credential '{name}' exists", file="registry",
+                        field=f"credentials.{name}",
+                        fix=f"pass version={row.version} to replace it",
+                    )
+                row = Credential(name=name, created_by=actor)
+                session.add(row)
+                action = "create"
+            else:
+                if row is None:
+                    raise CredentialError(f"no credential '{name}'",
+                                          fix="create it first (version=None)")
+                check_version("credential", name, row, version, False)
+                before, action = {"name": name, "last_four": row.last_four}, "update"
+            row.ciphertext, row.last_four, row.is_env_ref = cipher, last_four, is_env
+            session.flush()
+            record(session, head, actor=actor, action=action, target_type="credential",
+                   target_key=name, before=before, after=shown, request_id=request_id)
+            return row
+
+    def masked_credential(self, name: str) -> str:
+        with self.reading() as session:
+            row = self._credential(session, name)
+            return "****" + row.last_four if row.last_four else "****"
+
+    def reveal_credential(self, name: str) -> str:
+        """The clear value, for building a provider; remembered so logs scrub it."""
+        with self.reading() as session:
+            row = self._credential(session, name)
+            value = self._keys().decrypt(row.ciphertext, what=f"credential '{name}'")
+        remember(value)
+        return value
+
+    def delete_credential(self, name: str, *, version: int | None, actor: str) -> None:
+        self.delete("credential", name, version=version, actor=actor)
+
+    def rotate_keys(self, *, actor: str, batch: int = 100) -> int:
+        """Re-encrypt every credential under the keyring's first key; returns the count.
+
+        Runs in batches of short transactions, so readers are never blocked for
+        long; until it finishes, rows under the old key still decrypt because
+        the old key stays in the ring.
+        """
+        keys, done, last_id = self._keys(), 0, 0
+        while True:
+            with self.writing() as (session, head):
+                rows = list(session.execute(
+                    select(Credential).where(Credential.id > last_id)
+                    .order_by(Credential.id).limit(batch)
+                ).scalars())
+                if not rows:
+                    return done
+                for row in rows:
+                    row.ciphertext = keys.rotate(row.ciphertext, what=f"credential '{row.name}'")
+                session.flush()
+                record(session, head, actor=actor, action="rotate", target_type="credential",
+                       target_key=f"{len(rows)} credential(s)", before=None,
+                       after={"names": [r.name for r in rows]})
+                done, last_id = done + len(rows), rows[-1].id
+
+    def _credential(self, session: Any, name: str) -> Credential:
+        stmt = select(Credential).where(Credential.name == name)
+        row: Credential | None = session.execute(stmt).scalar_one_or_none()
+        if row is None:
+            raise CredentialError(f"no credential '{name}' in the registry",
+                                  fix="store it with put_credential")
+        return row
+
+
+def _hash_token(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class TokensMixin(Repository):
+    def create_token(self, user: str, *, actor: str, expires_at: datetime | None = None
+                     ) -> tuple[str, str]:
+        """A new API token for ``user``: ``(token_id, secret)``; the secret is shown once."""
+        secret = "prt_" + secrets.token_urlsafe(32)
+        token_id = "tok_" + secrets.token_hex(8)
+        with self.writing() as (session, head):
+            owner = self._find(session, "user", user)
+            session.add(ApiToken(token_id=token_id, user=owner, token_hash=_hash_token(secret),
+                                 expires_at=expires_at))
+            session.flush()
+            record(session, head, actor=actor, action="create", target_type="api_token",
+                   target_key=token_id, before=None,
+                   after={"user": user, "expires_at": expires_at})
+        return token_id, secret
+
+    def authenticate(self, secret: str) -> User | None:
+        """The token's user, or ``None`` if it is unknown, expired or revoked."""
+        with self.reading() as session:
+            tok = session.execute(
+                select(ApiToken).where(ApiToken.token_hash == _hash_token(secret))
+            ).scalar_one_or_none()
+            if tok is None or tok.revoked:
+                return None
+            if tok.expires_at is not None:
+                exp = tok.expires_at if tok.expires_at.tzinfo else tok.expires_at.replace(
+                    tzinfo=UTC)
+                if exp <= datetime.now(UTC):
+                    return None
+            user: User = tok.user
+            return user
+
+    def revoke_token(self, token_id: str, *, version: int | None, actor: str) -> None:
+        with self.writing() as (session, head):
+            tok = session.execute(
+                select(ApiToken).where(ApiToken.token_id == token_id)
+            ).scalar_one_or_none()
+            if tok is None:
+                raise CredentialError(f"no API token '{token_id}'", fix="list the tokens")
+            check_version("api_token", token_id, tok, version, False)
+            tok.revoked = True
+            session.flush()
+            record(session, head, actor=actor, action="revoke", target_type="api_token",
+                   target_key=token_id, before=None, after={"revoked": True})

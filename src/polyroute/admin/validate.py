@@ -1,0 +1,185 @@
+"""Registry rows to the config objects a file produces, validated the same way.
+
+The write path uses these to refuse a bad change before it is stored; the config
+source uses them to build the router's config. Every problem becomes a
+``RegistryValidationError`` naming the table, the row and the field.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from polyroute.admin.errors import RegistryValidationError
+from polyroute.admin.models import Agent, Budget, Model, Provider, Route
+from polyroute.config.schema import AgentConfig, ModelOverride, ProviderConfig, RouteConfig
+from polyroute.cost.config import BudgetConfig
+from polyroute.secrets import Secret
+
+__all__ = [
+    "agent_config",
+    "budget_config",
+    "check_choice",
+    "check_headers",
+    "model_override",
+    "provider_config",
+    "route_config",
+]
+
+T = TypeVar("T", bound=BaseModel)
+_PLACEHOLDER = re.compile(r"\{\{\s*(apiKey|credential:[\w.\-]+)\s*\}\}")
+# Header names whose value is a credential: it must be a template, never a literal.
+_AUTH_HEADER = re.compile(r"(?i)^(authorization|proxy-authorization|x-api-key|api-key|.*token.*)$")
+
+
+def _build(model: type[T], data: dict[str, Any], where: str) -> T:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"] if not str(x).startswith("function-"))
+        msg = err["msg"].removeprefix("Value error, ")
+        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+        raise RegistryValidationError(
+            msg + more, file="registry", field=f"{where}.{loc}" if loc else where,
+            fix="correct the field and send the change again",
+        ) from None
+
+
+def check_choice(value: Any, choices: tuple[str, ...], field: str) -> None:
+    if value not in choices:
+        raise RegistryValidationError(
+            f"'{value}' is not one of {', '.join(choices)}", file="registry", field=field,
+            fix=f"use one of {', '.join(choices)}",
+        )
+
+
+def check_headers(headers: Any, field: str) -> dict[str, str]:
+    """Header templates: auth headers must reference the credential, never hold it."""
+    if not isinstance(headers, Mapping):
+        raise RegistryValidationError(
+            "headers must be a mapping of header name to template", file="registry",
+            field=field, fix='e.g. {"Authorization": "Bearer {{apiKey}}"}',
+        )
+    out: dict[str, str] = {}
+    for name, value in headers.items():
+        if not isinstance(value, str):
+            raise RegistryValidationError(
+                "a header value must be a string", file="registry", field=f"{field}.{name}",
+                fix='e.g. "Bearer {{apiKey}}"',
+            )
+        if _AUTH_HEADER.match(str(name)) and not _PLACEHOLDER.search(value):
+            raise RegistryValidationError(
+                "an auth header holds a literal value; it would be stored in clear",
+                file="registry", field=f"{field}.{name}",
+                fix="store the key as a credential and write the header as "
+                '"Bearer {{apiKey}}" (or {{credential:NAME}})',
+            )
+        out[str(name)] = value
+    return out
+
+
+def render_headers(headers: Mapping[str, str], resolve: Callable[[str], str]) -> dict[str, str]:
+    """Fill ``{{apiKey}}`` / ``{{credential:NAME}}`` through ``resolve``."""
+    return {h: _PLACEHOLDER.sub(lambda m: resolve(m.group(1)), v) for h, v in headers.items()}
+
+
+def provider_config(
+    row: Provider, *, api_key: Secret | None, headers: dict[str, str] | None = None
+) -> ProviderConfig:
+    where = f"providers.{row.identifier}"
+    check_choice(row.auth_method, ("api_key", "oauth2", "aws_iam", "custom"),
+                 f"{where}.auth_method")
+    check_choice(row.status, ("active", "inactive", "testing"), f"{where}.status")
+    if row.auth_method == "oauth2" and row.status == "active":
+        raise RegistryValidationError(
+            "oauth2 client-credentials auth is not built yet, so the router cannot use "
+            "this provider", file="registry", field=f"{where}.auth_method",
+            fix="store it with status 'inactive' or 'testing' until oauth2 ships",
+        )
+    auth = row.auth_config or {}
+    unknown = set(auth) - {"credential", "headers"}
+    if unknown:
+        raise RegistryValidationError(
+            f"unknown auth_config key(s): {', '.join(sorted(unknown))}", file="registry",
+            field=f"{where}.auth_config", fix="use 'credential' and 'headers'",
+        )
+    check_headers(auth.get("headers", {}), f"{where}.auth_config.headers")
+    _no_secret_names(row.settings or {}, f"{where}.settings")
+    data: dict[str, Any] = dict(row.settings or {})
+    for key in ("type", "template", "base_url", "api_key", "headers"):
+        if key in data:
+            raise RegistryValidationError(
+                f"'{key}' belongs in its own column, not in settings", file="registry",
+                field=f"{where}.settings.{key}", fix="set provider_type, template, "
+                "api_endpoint, auth_config.credential or auth_config.headers instead",
+            )
+    data.update(type=row.provider_type, template=row.template, base_url=row.api_endpoint,
+                api_key=api_key, headers=headers or {})
+    return _build(ProviderConfig, data, where)
+
+
+_SECRET_NAME = re.compile(r"(?i)(secret|token|password|passwd|credential|(^|_)key$)")
+
+
+def _no_secret_names(value: Any, field: str) -> None:
+    """Settings are stored in clear: a secret-named entry there must be a credential."""
+    if isinstance(value, Mapping):
+        for name, inner in value.items():
+            if _SECRET_NAME.search(str(name)) and not (
+                isinstance(inner, str) and inner.startswith("env:")
+            ) and not isinstance(inner, int | float):
+                raise RegistryValidationError(
+                    f"'{name}' looks like a secret; settings are stored in clear",
+                    file="registry", field=f"{field}.{name}",
+                    fix="store it with put_credential, or give an env:NAME reference",
+                )
+            _no_secret_names(inner, f"{field}.{name}")
+
+
+def _finite(value: Any, field: str, *, positive: bool = False) -> None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < 0 or (positive and value == 0):
+        raise RegistryValidationError(
+            f"{value!r} is not a finite {'positive' if positive else 'non-negative'} number",
+            file="registry", field=field, fix="use a plain number such as 2.5",
+        )
+
+
+def model_override(row: Model, provider: str) -> ModelOverride:
+    where = f"models.{provider}:{row.name}"
+    check_choice(row.status, ("active", "inactive", "deprecated"), f"{where}.status")
+    if row.context_length is not None:
+        _finite(row.context_length, f"{where}.context_length", positive=True)
+    for name, value in (row.pricing_info or {}).items():
+        _finite(value, f"{where}.pricing_info.{name}")
+    return _build(ModelOverride, {
+        "context_window": row.context_length, "max_output_tokens": row.max_output_tokens,
+        "capabilities": row.capabilities, "prices": row.pricing_info,
+    }, where)
+
+
+def route_config(row: Route) -> RouteConfig:
+    tiers = [[m.model_ref for m in t.members] for t in row.tiers]
+    return _build(RouteConfig, {**(row.params or {}), "strategy": row.strategy,
+                                "tiers": [t for t in tiers if t]}, f"routes.{row.name}")
+
+
+def agent_config(row: Agent) -> AgentConfig:
+    return _build(AgentConfig, {
+        **(row.params or {}), "model": row.model, "route": row.route, "tags": row.tags or {},
+        "fallbacks": [f.model_ref for f in row.fallbacks],
+    }, f"agents.{row.name}")
+
+
+def budget_config(row: Budget) -> BudgetConfig:
+    where = f"budgets.{row.name}"
+    _finite(row.usd, f"{where}.usd", positive=True)
+    return _build(BudgetConfig, {
+        "name": row.name, "scope": row.scope, "usd": row.usd, "per": row.per,
+        "on_exceed": row.on_exceed, "timezone": row.timezone, "alerts": row.alerts,
+    }, where)
