@@ -196,3 +196,13 @@ def test_an_undefined_yaml_alias_error_does_not_print_the_value(tmp_path: Path) 
         load_config(path)
     assert KEY not in str(info.value) and "SECRET-0123456789" not in str(info.value)
     assert "line 2" in str(info.value) and "quote the value" in str(info.value)
+
+
+def test_a_plugin_bug_quoting_the_key_is_reported_masked() -> None:
+    from polyroute.routing.call import as_provider_error
+    from polyroute.routing.plan import Deployment
+
+    err = as_provider_error(ValueError(f"could not parse, header was Bearer {KEY}"),
+                            Deployment("a", "m"))
+    assert "could not parse" in str(err) and "ValueError" in str(err)
+    assert KEY not in str(err) and "SECRET-0123456789" not in str(err)

@@ -47,7 +47,7 @@ def as_provider_error(exc: Exception, dep: Deployment) -> ProviderError:
     if isinstance(exc, ConfigError):  # e.g. the key's env var vanished
         return AuthenticationError(str(exc), provider=dep.provider, model=dep.model)
     return InvalidResponseError(
-        f"provider plugin failed on this response ({type(exc).__name__}: {exc})",
+        f"provider plugin failed on this response ({type(exc).__name__}: {redact(str(exc))})",
         provider=dep.provider, model=dep.model,
     )
 
