@@ -24,7 +24,7 @@ from typing import Any
 from polyroute.logs import get_logger
 from polyroute.resilience.classes import class_of_name
 from polyroute.resilience.config import BreakerConfig
-from polyroute.resilience.stored import corrupt, count, is_count, is_finite, record
+from polyroute.resilience.stored import corrupt, count, is_finite, record
 from polyroute.routing.guards import CandidateSkipped, Guard
 from polyroute.routing.plan import Deployment
 from polyroute.state import StateStore
@@ -37,7 +37,7 @@ _PROBE = "probe"
 _GUARD = "circuit breaker"
 _FAR = 366 * 86400.0
 # what _open writes under cb:<dep>
-_STATE = {"until": is_finite, "n": is_count, "why": lambda v: v is None or type(v) is str}
+_STATE = {"until": is_finite, "n": lambda v: type(v) is int and v >= 0, "why": lambda v: v is None or type(v) is str}
 
 
 class CircuitBreaker(Guard):
