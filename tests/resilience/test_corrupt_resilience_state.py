@@ -174,10 +174,16 @@ def test_corrupt_breaker_counters_are_typed_and_never_keep_a_circuit_closed(
             b.skip_reason(dep, ask())
         with pytest.raises(StateStoreError, match=key):
             b.before_attempt(dep, ask())
-    else:
+    else:  # -1000 would take 1003 failures to open it: the first one opens it
         with pytest.raises(StateStoreError, match=key) as err:
-            for _ in range(3):  # -1000 would take 1003 failures to open it
-                b.after_attempt(dep, ask(), None, fail, None)
+            b.after_attempt(dep, ask(), None, fail, None)
+        assert b.state(dep) == "open"
+        reason = b.skip_reason(dep, ask())
+        assert reason is not None and "corrupt breaker state" in reason and key in reason
+        clock.advance(10)  # the cooldown passes; the counters were reset
+        assert b.state(dep) == "half_open"
+        b.after_attempt(dep, ask(), b.before_attempt(dep, ask()), fail, None)
+        assert b.state(dep) == "open"
     assert st.store.fix(key) in str(err.value)
 
 
@@ -191,6 +197,7 @@ def test_corrupt_failure_ratio_window_is_typed(st: Store, clock: FakeClock, text
     fail = Attempt(provider="primary", model="m1", ok=False, latency_ms=1, error="ServerError")
     with pytest.raises(StateStoreError, match=f"cb:{P}:w{w - 1}:n"):
         b.after_attempt(dep, ask(), None, fail, None)
+    assert b.state(dep) == "open"  # fails closed
 
 
 # --- rate limiter: fails closed; no call slips through ----------------------------------------
@@ -273,20 +280,20 @@ def test_corrupt_cooldown_state_refuses_the_call_naming_key_and_fix(
     assert primary.requests == [] and secondary.requests == []
 
 
-def test_a_negative_429_count_cannot_keep_the_cooldown_from_starting(
-    router: Any, st: Store, primary: StandinServer
+@pytest.mark.parametrize("text", ["-1000", '"abc"', "[1]"])
+def test_a_corrupt_429_count_starts_the_cooldown_instead_of_preventing_it(
+    router: Any, st: Store, primary: StandinServer, secondary: StandinServer, text: str
 ) -> None:
-    r = router(agents={"bot": {"model": "primary:m1"}})
-    st.poke(f"rlc:{P}:n", "-1000")
+    r = router()
+    key = f"rlc:{P}:n"
+    st.poke(key, text)
     primary.push(*[Fault.status(429) for _ in range(50)])
-    with pytest.raises(StateStoreError, match=f"rlc:{P}:n") as err:
-        for _ in range(20):
-            with pytest.raises(Exception) as call:  # a 429 until the count is read
-                r.chat(ask())
-            if isinstance(call.value, StateStoreError):
-                raise call.value
-    assert st.store.fix(f"rlc:{P}:n") in str(err.value)
-    assert len(primary.requests) == 1  # the first 429 already finds the bad count
+    with pytest.raises(StateStoreError, match=key) as err:
+        r.chat(ask())  # the first 429 finds the count
+    assert st.store.fix(key) in str(err.value)
+    for _ in range(10):  # -1000 used to take 1003 429s before any cooldown
+        assert r.chat(ask()).provider == "secondary"
+    assert len(primary.requests) == 1
 
 
 def test_a_success_resets_a_corrupt_429_count(router: Any, st: Store) -> None:

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from polyroute.errors import StateStoreError
 from polyroute.logs import get_logger
 from polyroute.resilience.classes import class_of_name
 from polyroute.resilience.config import BreakerConfig
@@ -37,7 +38,8 @@ _PROBE = "probe"
 _GUARD = "circuit breaker"
 _FAR = 366 * 86400.0
 # what _open writes under cb:<dep>
-_STATE = {"until": is_finite, "n": lambda v: type(v) is int and v >= 0, "why": lambda v: v is None or type(v) is str}
+_STATE = {"until": is_finite, "n": lambda v: type(v) is int and v >= 0,
+          "why": lambda v: v is None or type(v) is str}
 
 
 class CircuitBreaker(Guard):
@@ -147,9 +149,24 @@ class CircuitBreaker(Guard):
 
     def record(self, dep: Deployment | str, *, ok: bool, counted: bool = True,
                error: str | None = None) -> None:
-        """One outcome in CLOSED state (``counted=False``: neither success nor failure)."""
+        """One outcome in CLOSED state (``counted=False``: neither success nor failure).
+
+        A corrupt counter fails closed: the circuit opens (its reason names the key),
+        the counters start over, and the ``StateStoreError`` is raised for this call.
+        A store that cannot answer raises from ``_open`` as it did here."""
         if not counted:
             return
+        try:
+            self._record(dep, ok, error)
+        except StateStoreError as exc:
+            key, w = f"cb:{dep}", int(self.clock() // self.cfg.window)
+            for k in (f"{key}:f", f"{key}:w{w}:n", f"{key}:w{w}:f", f"{key}:w{w - 1}:n",
+                      f"{key}:w{w - 1}:f"):
+                self.store.delete(k)
+            self._open(dep, f"corrupt breaker state ({exc})")
+            raise
+
+    def _record(self, dep: Deployment | str, ok: bool, error: str | None) -> None:
         key = f"cb:{dep}"
         store = self.store
         ratio = self._ratio

@@ -116,9 +116,16 @@ class RateLimitCooldown(Guard):
             return
         if class_of_name(attempt.error) not in _COUNTED:
             return  # a 500 or a timeout is the breaker's business
-        n = int(self.store.incr(f"{key}:n", 1))
-        if n < 1:  # it held a negative count: the cooldown would never start
-            raise corrupt(self.store, f"{key}:n", n - 1, "a non-negative count", _GUARD)
+        try:
+            n = int(self.store.incr(f"{key}:n", 1))
+            if n < 1:  # it held a negative count: the cooldown would never start
+                raise corrupt(self.store, f"{key}:n", n - 1, "a non-negative count", _GUARD)
+        except StateStoreError as exc:
+            # fail closed: cool down as after `after` 429s, count afresh, tell this call
+            self.store.delete(f"{key}:n")
+            self.store.set(key, {"until": self.clock() + self.cfg.initial, "level": 0,
+                                 "why": f"corrupt 429 count ({exc})", "grown": True})
+            raise
         now = self.clock()
         st = self._get(key)
         cooling = st is not None and now < float(st["until"])
