@@ -364,3 +364,24 @@ def test_corrupt_failover_statistics_do_not_fail_calls(
         assert r.chat(ask()).provider == "secondary"
         snap = r.resilience.failover.snapshot()
     assert snap["total"] == 1 and "fo:total" in caplog.text
+
+
+@pytest.mark.parametrize("key", [f"cb:{P}", f"rlc:{P}", "window"])
+def test_async_calls_fail_closed_the_same_way(
+    router: Any, st: Store, clock: FakeClock, primary: StandinServer, key: str
+) -> None:
+    import asyncio
+
+    r = router(agents={"bot": {"model": "primary:m1"}},
+               rate_limits={"on_limit": "skip", "algorithm": "fixed_window",
+                            "deployments": {"primary": {"rpm": 1}}})
+    key = _window_key(clock) if key == "window" else key
+    st.poke(key, "-1000" if key.startswith("rl:") else '{"a": 1}')
+
+    async def many() -> None:
+        for _ in range(10):
+            with pytest.raises(StateStoreError, match=key):
+                await r.achat(ask())
+
+    asyncio.run(many())
+    assert primary.requests == []

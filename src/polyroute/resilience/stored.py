@@ -74,8 +74,12 @@ def count(store: StateStore, key: str, value: Any, guard: str) -> float:
 def record(store: StateStore, key: str, value: Any, fields: Mapping[str, Check],
            guard: str) -> dict[str, Any]:
     """``value`` as a dict holding every one of ``fields`` with a value its check accepts."""
-    if type(value) is dict and all(k in value and ok(value[k]) for k, ok in fields.items()):
-        return value
+    if type(value) is dict:
+        for k, ok in fields.items():
+            if k not in value or not ok(value[k]):
+                break
+        else:
+            return value
     raise corrupt(store, key, value, f"a record with {', '.join(fields)}", guard)
 
 
