@@ -94,7 +94,7 @@ class Advisory:
         self._warned: set[str] = set()
 
     def warn(self, key: str, found: str) -> None:
-        if key in self._warned or len(self._warned) > 10_000:
+        if key in self._warned or len(self._warned) > 10_000:  # bounded: junk keys galore
             return
         self._warned.add(key)
         self.logger.warning(
