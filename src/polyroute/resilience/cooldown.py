@@ -24,9 +24,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from polyroute.errors import StateStoreError
 from polyroute.logs import get_logger
 from polyroute.resilience.classes import class_of_name
 from polyroute.resilience.config import CooldownConfig
+from polyroute.resilience.stored import corrupt, count, is_finite, record
 from polyroute.routing.call import DeferredSkip
 from polyroute.routing.guards import Guard
 from polyroute.routing.plan import Deferred, Deployment
@@ -37,6 +39,11 @@ __all__ = ["RateLimitCooldown"]
 
 logger = get_logger("resilience.cooldown")
 _COUNTED = frozenset({"rate_limit", "quota"})
+_GUARD = "rate-limit cooldown"
+_FAR = 366 * 86400.0
+# what after_attempt writes under rlc:<dep>
+_STATE = {"until": is_finite, "level": lambda v: type(v) is int and v >= -1,
+          "why": lambda v: type(v) is str, "grown": lambda v: type(v) is bool}
 
 
 class RateLimitCooldown(Guard):
@@ -56,15 +63,24 @@ class RateLimitCooldown(Guard):
         except OverflowError:  # a long run of cooldowns: long since at the cap
             return c.max
 
+    def _get(self, key: str) -> dict[str, Any] | None:
+        st = self.store.get(key)
+        if st is None:
+            return None
+        st = record(self.store, key, st, _STATE, _GUARD)
+        if st["until"] - self.clock() > max(_FAR, 2 * self.cfg.max):
+            raise corrupt(self.store, key, st, "a cooldown shorter than a year", _GUARD)
+        return st
+
     def info(self, dep: Deployment | str) -> dict[str, Any]:
         """Seconds left cooling down (0: not), 429s in a row, why (for health/CLI)."""
-        st = self.store.get(f"rlc:{dep}") or {}
+        st = self._get(f"rlc:{dep}") or {}
         left = max(0.0, float(st.get("until", 0.0)) - self.clock())
-        return {"cooling_for_s": round(left, 3), "in_a_row": int(self.store.get(f"rlc:{dep}:n")
-                                                                 or 0), "why": st.get("why")}
+        n = count(self.store, f"rlc:{dep}:n", self.store.get(f"rlc:{dep}:n"), _GUARD)
+        return {"cooling_for_s": round(left, 3), "in_a_row": int(n), "why": st.get("why")}
 
     def skip_reason(self, dep: Deployment, request: ChatRequest) -> str | None:
-        st = self.store.get(f"rlc:{dep}")
+        st = self._get(f"rlc:{dep}")
         if st is None:
             return None
         left = float(st["until"]) - self.clock()
@@ -77,7 +93,7 @@ class RateLimitCooldown(Guard):
         """A retry after 429s in a row started a cooldown: fall back now, unless nothing
         comes after this candidate. (A cooldown that only repeats the provider's
         Retry-After does not cut retries: their wait already honours it.)"""
-        st = self.store.get(f"rlc:{dep}")
+        st = self._get(f"rlc:{dep}")
         if st is not None and st.get("grown") and self.clock() < float(st["until"]):
             reason = self.skip_reason(dep, request)
             if reason is not None:
@@ -90,15 +106,28 @@ class RateLimitCooldown(Guard):
     ) -> None:
         key = f"rlc:{dep}"
         if attempt.ok:
-            if self.store.get(f"{key}:n") is not None:  # it answers again: start over
+            try:
+                seen = self.store.get(f"{key}:n") is not None
+            except StateStoreError:  # undecodable: a success resets it anyway
+                seen = True
+            if seen:  # it answers again: start over
                 self.store.delete(f"{key}:n")
                 self.store.delete(key)
             return
         if class_of_name(attempt.error) not in _COUNTED:
             return  # a 500 or a timeout is the breaker's business
-        n = int(self.store.incr(f"{key}:n", 1))
+        try:
+            n = int(self.store.incr(f"{key}:n", 1))
+            if n < 1:  # it held a negative count: the cooldown would never start
+                raise corrupt(self.store, f"{key}:n", n - 1, "a non-negative count", _GUARD)
+        except StateStoreError as exc:
+            # fail closed: cool down as after `after` 429s, count afresh, tell this call
+            self.store.delete(f"{key}:n")
+            self.store.set(key, {"until": self.clock() + self.cfg.initial, "level": 0,
+                                 "why": f"corrupt 429 count ({exc})", "grown": True})
+            raise
         now = self.clock()
-        st = self.store.get(key)
+        st = self._get(key)
         cooling = st is not None and now < float(st["until"])
         level = int(st["level"]) if st is not None else -1
         grow = 0.0

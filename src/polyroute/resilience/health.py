@@ -23,8 +23,10 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from polyroute.errors import StateStoreError
 from polyroute.logs import get_logger
 from polyroute.resilience.config import HealthConfig
+from polyroute.resilience.stored import Advisory, is_count
 from polyroute.routing.guards import Guard
 from polyroute.routing.plan import LATENCY_SKIP, Deployment, Note
 from polyroute.state import StateStore
@@ -58,6 +60,7 @@ class HealthTracker(Guard):
         self.breaker = breaker
         self._ttl = cfg.window * cfg.history
         self._alpha = cfg.ewma_alpha
+        self._data = Advisory(store, logger, "health")
         self.known: dict[str, None] = {}
         """Deployments seen or configured (ordered set), for ``snapshot``."""
 
@@ -68,39 +71,40 @@ class HealthTracker(Guard):
 
     def before_attempt(self, dep: Deployment, request: ChatRequest) -> Any:
         key = dep.key
-        self.store.incr(f"h:{key}:busy", 1)
+        self._data.bump(f"h:{key}:busy", 1)
         self.store.set(f"h:{key}:last", self.clock())
         return None
 
     def cancel_attempt(self, dep: Deployment, request: ChatRequest, ticket: Any) -> None:
-        self.store.incr(f"h:{dep.key}:busy", -1)
+        self._data.bump(f"h:{dep.key}:busy", -1)
 
     def after_attempt(
         self, dep: Deployment, request: ChatRequest, ticket: Any, attempt: Attempt,
         response: ChatResponse | None,
     ) -> None:
-        self.store.incr(f"h:{dep.key}:busy", -1)
+        self._data.bump(f"h:{dep.key}:busy", -1)
         self.record(dep.key, attempt.ok, attempt.latency_ms)
 
     def record(self, key: str, ok: bool, latency_ms: float) -> None:
         """One outcome (also used by probes)."""
         if key not in self.known:
             self.known[key] = None
-        store, ttl, w = self.store, self._ttl, self._w()
+        bump, ttl, w = self._data.bump, self._ttl, self._w()
         if not ok:
-            store.incr(f"h:{key}:{w}:err", 1, ttl=ttl)
+            bump(f"h:{key}:{w}:err", 1, ttl=ttl)
             return
-        store.incr(f"h:{key}:{w}:ok", 1, ttl=ttl)
-        store.incr(f"h:{key}:{w}:b{bisect_left(BOUNDS_MS, latency_ms)}", 1, ttl=ttl)
-        prev = store.get(f"h:{key}:ewma")
+        bump(f"h:{key}:{w}:ok", 1, ttl=ttl)
+        bump(f"h:{key}:{w}:b{bisect_left(BOUNDS_MS, latency_ms)}", 1, ttl=ttl)
+        prev = self._data.get(f"h:{key}:ewma", is_count)
         a = self._alpha
-        store.set(f"h:{key}:ewma", latency_ms if prev is None else a * latency_ms + (1 - a) * prev)
+        self.store.set(f"h:{key}:ewma",
+                       latency_ms if prev is None else a * latency_ms + (1 - a) * prev)
 
     def first_token(self, dep: Deployment, ms: float) -> None:
         """A stream's time to first token."""
         w = self._w()
-        self.store.incr(f"h:{dep.key}:{w}:tt", ms, ttl=self._ttl)
-        self.store.incr(f"h:{dep.key}:{w}:ttn", 1, ttl=self._ttl)
+        self._data.bump(f"h:{dep.key}:{w}:tt", ms, ttl=self._ttl)
+        self._data.bump(f"h:{dep.key}:{w}:ttn", 1, ttl=self._ttl)
 
     def skip_reason(self, dep: Deployment, request: ChatRequest) -> str | None:
         """``max_latency_ms``: skip ``dep`` if its recent p95 is above it; with too few
@@ -122,37 +126,46 @@ class HealthTracker(Guard):
 
     def recent_p95(self, key: str) -> tuple[float | None, int]:
         """(p95 latency in ms, successful calls) over the current and previous window."""
-        w, g = self._w(), self.store.get
+        w, g = self._w(), self._data.number
         buckets = [0.0] * len(BOUNDS_MS)
         for i in (w - 1, w):
             for b in range(len(BOUNDS_MS)):
-                buckets[b] += float(g(f"h:{key}:{i}:b{b}") or 0)
+                buckets[b] += g(f"h:{key}:{i}:b{b}")
         return _quantile(buckets, 0.95), int(sum(buckets))
 
     def latency(self, key: str) -> float | None:
         """EWMA of successful attempts' latency (ms), ``None`` if never measured."""
-        v = self.store.get(f"h:{key}:ewma")
+        v = self._data.get(f"h:{key}:ewma", is_count)
         return None if v is None else float(v)
 
     def in_flight(self, key: str) -> int:
-        return int(self.store.get(f"h:{key}:busy") or 0)
+        return int(self._data.number(f"h:{key}:busy"))
 
     def last_used(self, key: str) -> float | None:
-        v = self.store.get(f"h:{key}:last")
+        v = self._data.get(f"h:{key}:last", self._past)
         return None if v is None else float(v)
+
+    def _past(self, v: Any) -> bool:
+        """A time of last use: not after now (a day of clock skew allowed); the LRU
+        strategy would otherwise never pick it."""
+        return is_count(v) and v <= self.clock() + 86400
 
     def recent(self, key: str) -> tuple[float, float]:
         """(ok, errors) over the current and the previous window."""
-        w, g = self._w(), self.store.get
-        ok = sum(float(g(f"h:{key}:{i}:ok") or 0) for i in (w, w - 1))
-        err = sum(float(g(f"h:{key}:{i}:err") or 0) for i in (w, w - 1))
+        w, g = self._w(), self._data.number
+        ok = sum(g(f"h:{key}:{i}:ok") for i in (w, w - 1))
+        err = sum(g(f"h:{key}:{i}:err") for i in (w, w - 1))
         return ok, err
 
     def score(self, key: str, latency_reference_ms: float = 2000.0) -> float:
         """0..1: smoothed recent success rate (80%) and latency (20%); 0 if the circuit
         is open. An unmeasured deployment scores high, so it gets traffic."""
-        if self.breaker is not None and self.breaker.state(key) == "open":
-            return 0.0
+        if self.breaker is not None:
+            try:
+                if self.breaker.state(key) == "open":
+                    return 0.0
+            except StateStoreError:  # the breaker refuses the call itself; rank it last
+                return 0.0
         ok, err = self.recent(key)
         success = (ok + 1.0) / (ok + err + 1.0)
         lat = self.latency(key)
@@ -169,21 +182,21 @@ class HealthTracker(Guard):
         return out
 
     def _one(self, key: str, with_history: bool) -> dict[str, Any]:
-        g = self.store.get
+        g = self._data.number
         w = self._w()
         ok = err = tt = ttn = 0.0
         buckets = [0.0] * len(BOUNDS_MS)
         windows: list[dict[str, Any]] = []
         traffic = good = 0
         for i in range(w - self.cfg.history + 1, w + 1):
-            wok = float(g(f"h:{key}:{i}:ok") or 0)
-            werr = float(g(f"h:{key}:{i}:err") or 0)
+            wok = g(f"h:{key}:{i}:ok")
+            werr = g(f"h:{key}:{i}:err")
             if not wok and not werr:
                 continue
             ok, err = ok + wok, err + werr
-            tt += float(g(f"h:{key}:{i}:tt") or 0)
-            ttn += float(g(f"h:{key}:{i}:ttn") or 0)
-            wb = [float(g(f"h:{key}:{i}:b{b}") or 0) for b in range(len(BOUNDS_MS))]
+            tt += g(f"h:{key}:{i}:tt")
+            ttn += g(f"h:{key}:{i}:ttn")
+            wb = [g(f"h:{key}:{i}:b{b}") for b in range(len(BOUNDS_MS))]
             buckets = [x + y for x, y in zip(buckets, wb, strict=True)]
             traffic += 1
             good += wok >= werr

@@ -32,6 +32,7 @@ from typing import Any
 from polyroute.config.schema import ProviderConfig
 from polyroute.resilience.classes import class_of_name
 from polyroute.resilience.config import RateLimitsConfig
+from polyroute.resilience.stored import corrupt, count, finite, is_finite
 from polyroute.routing.guards import CandidateSkipped, Guard
 from polyroute.routing.plan import Deployment
 from polyroute.state import StateStore
@@ -42,6 +43,7 @@ __all__ = ["RateLimiter", "request_priority"]
 
 _POLL = 0.05
 _PRIORITY_NAMES = {"low": -10, "normal": 0, "high": 10, "critical": 20}
+_GUARD = "rate limit"
 
 
 def request_priority(request: ChatRequest) -> int:
@@ -136,38 +138,52 @@ class RateLimiter(Guard):
             if t0 is None:
                 store.reserve(f"{key}:t0", now, now)  # set-if-absent (absent reads as 0)
                 t0 = store.get(f"{key}:t0") or now
-            floor = rate * (now - float(t0))
-            used = float(store.get(f"{key}:c") or 0.0)
+            t0 = self._start(f"{key}:t0", t0, now)
+            floor = rate * (now - t0)
+            used = count(store, f"{key}:c", store.get(f"{key}:c"), _GUARD)
             if used < floor:  # idle: unused tokens beyond capacity are lost
-                store.reserve(f"{key}:c", floor - used, floor)
+                store.reserve(f"{key}:c", floor - used, floor, floor=0)
                 used = floor
-            if store.reserve(f"{key}:c", amount, floor + limit):
+            if store.reserve(f"{key}:c", amount, floor + limit, floor=0):
                 return f"{key}:c", 0.0
             return "", max((used + amount - floor - limit) / rate, 0.001)
         w = int(now // window)
         cur = f"{key}:{w}"
         if algorithm == "fixed_window":
-            if store.reserve(cur, amount, limit, ttl=window * 2):
+            if store.reserve(cur, amount, limit, ttl=window * 2, floor=0):
                 return cur, 0.0
             return "", (w + 1) * window - now
         # sliding window counter
         frac = (now % window) / window
-        prev = float(store.get(f"{key}:{w - 1}") or 0.0)
-        if store.reserve(cur, amount, limit - prev * (1.0 - frac), ttl=window * 2):
+        prev = count(store, f"{key}:{w - 1}", store.get(f"{key}:{w - 1}"), _GUARD)
+        if store.reserve(cur, amount, limit - prev * (1.0 - frac), ttl=window * 2, floor=0):
             return cur, 0.0
         end = (w + 1) * window - now
         if prev <= 0:
             return "", end
-        used = float(store.get(cur) or 0.0)
+        used = count(store, cur, store.get(cur), _GUARD)
         # the previous window's share falls linearly: when does it leave room?
         frac_ok = 1.0 - (limit - used - amount) / prev
         return "", max(min(frac_ok * window - (now - w * window), end), 0.001)
 
+    def _start(self, key: str, t0: Any, now: float) -> float:
+        """A token bucket's start time: before now (a day of clock skew allowed) and not
+        before 1970, where the refill line would swamp the counter's precision."""
+        t = finite(self.store, key, t0, _GUARD)
+        if not 0 <= t <= now + 86400:
+            raise corrupt(self.store, key, t0, "a start time before now", _GUARD)
+        return t
+
     def factor(self, key: str) -> float:
         """The adaptive share of the configured limit in force now (1.0: all of it)."""
-        st = self.store.get(f"rl:{key}:adapt")
+        at = f"rl:{key}:adapt"
+        st = self.store.get(at)
         if st is None:
             return 1.0
+        # [share, when]: a share outside (0, 1] would stretch or zero the limit
+        if not (type(st) is list and len(st) == 2 and is_finite(st[0]) and 0 < st[0] <= 1
+                and is_finite(st[1])):
+            raise corrupt(self.store, at, st, "[share in (0, 1], time]", _GUARD)
         f, t = float(st[0]), float(st[1])
         return min(1.0, f + (1.0 - f) * (self.clock() - t) / self.cfg.recovery)
 

@@ -24,6 +24,7 @@ and ``rank`` says for every candidate its score and why it ranked where it did
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -31,6 +32,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from polyroute._markers import hookimpl
+from polyroute.errors import StateStoreError
+from polyroute.logs import get_logger
 
 if TYPE_CHECKING:
     from polyroute.resilience.config import StrategiesConfig
@@ -49,6 +52,8 @@ __all__ = [
     "priority",
     "rank",
 ]
+
+logger = get_logger("routing.strategies")
 
 Strategy = Callable[["Sequence[Deployment]", "ChatRequest"], "list[Deployment]"]
 
@@ -113,11 +118,32 @@ class RoundRobin(RankingStrategy):
              commit: bool = True) -> list[Ranked]:
         assert self.ctx is not None
         key = "rr:" + ",".join(d.key for d in candidates)
-        n = int(self.ctx.store.incr(key, 1) if commit else (self.ctx.store.get(key) or 1))
+        n = _turn(self.ctx.store, key, commit)
         k = (n - 1) % len(candidates)
         order = [*candidates[k:], *candidates[:k]]
         return [Ranked(d, None, f"round robin turn {n}: position {i}")
                 for i, d in enumerate(order, 1)]
+
+
+def _turn(store: StateStore, key: str, commit: bool) -> int:
+    """The round-robin counter. It only orders candidates, so a corrupt value (another
+    process, a hand edit) restarts the rotation with a warning instead of failing the
+    call; a store that cannot answer still raises (``delete`` fails as ``incr`` did)."""
+    try:
+        n = store.incr(key, 1) if commit else store.get(key)
+    except StateStoreError:
+        n = math.nan
+    if n is None:
+        return 1
+    if (type(n) is float or type(n) is int) and math.isfinite(n):
+        return int(n)
+    logger.warning("state store %r: round-robin key '%s' holds a value polyroute did not "
+                   "write; the rotation starts over. To reset it now: %s",
+                   store, key, store.fix(key))
+    if not commit:
+        return 1
+    store.delete(key)
+    return int(store.incr(key, 1))
 
 
 class Weighted(RankingStrategy):
