@@ -150,3 +150,40 @@ def test_before_call_answers_without_a_provider_and_replays_as_stream(
     assert resp.cache_hit and resp.message.text == "from cache"
     assert "".join(c.text for c in chunks) == "from cache" and chunks[-1].cache_hit
     assert primary.requests == []
+
+
+class BrokenStateAfter(Guard):
+    """A guard whose state store turns out corrupt when it records the attempt."""
+
+    def after_attempt(self, dep: Deployment, request: ChatRequest, ticket: Any,
+                      attempt: Attempt, response: ChatResponse | None) -> None:
+        from polyroute.errors import StateStoreError
+
+        raise StateStoreError(f"key 'x:{dep}' holds 'abc'; delete it")
+
+
+def test_an_answer_is_returned_when_recording_it_meets_a_corrupt_store(
+    echo_registry: PluginRegistry, servers: tuple[str, str], caplog: pytest.LogCaptureFixture,
+) -> None:
+    rec = Recorder()
+    with router_with(echo_registry, servers, BrokenStateAfter(), rec) as router:
+        resp = router.chat(ChatRequest(messages=[Message.user("hi")],
+                                       routing=RoutingHints(agent="bot")))
+    assert resp.provider == "a"  # the paid-for answer is not thrown away
+    assert ("after", "ticket-a:ok") in rec.events  # the guards after it still settled
+    assert any("key 'x:a/m'" in r.getMessage() for r in caplog.records
+               if r.levelname == "ERROR")
+
+
+def test_a_failed_attempt_meeting_a_corrupt_store_fails_closed(
+    echo_registry: PluginRegistry, primary: StandinServer, secondary: StandinServer,
+) -> None:
+    from polyroute.errors import StateStoreError
+
+    primary.push(Fault.status(500))
+    rec = Recorder()
+    with (router_with(echo_registry, (primary.url, secondary.url), BrokenStateAfter(), rec)
+          as router, pytest.raises(StateStoreError, match="x:a/m")):
+        router.chat(ChatRequest(messages=[Message.user("hi")],
+                                routing=RoutingHints(agent="bot")))
+    assert any(e[0] == "after" for e in rec.events)  # every guard settled its own part

@@ -22,7 +22,9 @@ from polyroute.errors import (
     PolyrouteError,
     ProviderError,
     ProviderTimeoutError,
+    StateStoreError,
 )
+from polyroute.logs import get_logger
 from polyroute.resilience.classes import error_class
 from polyroute.resilience.failover import FailoverStats
 from polyroute.resilience.retry import RetryPolicy
@@ -30,6 +32,8 @@ from polyroute.routing.guards import CandidateSkipped, Guard
 from polyroute.routing.plan import LATENCY_SKIP, Deployment, Plan
 from polyroute.secrets import redact
 from polyroute.types import Attempt, ChatRequest, ChatResponse
+
+logger = get_logger("routing.call")
 
 # RetryPolicy is re-exported from resilience.retry
 __all__ = ["Call", "DeferredSkip", "RetryPolicy", "as_provider_error"]
@@ -193,8 +197,19 @@ class Call:
     ) -> None:
         if tickets is None:
             return
+        failed: StateStoreError | None = None
         for guard, ticket in zip(self.guards, tickets, strict=True):
-            guard.after_attempt(dep, self.request, ticket, attempt, response)
+            try:
+                guard.after_attempt(dep, self.request, ticket, attempt, response)
+            except StateStoreError as exc:  # every guard still settles its own part
+                failed = failed or exc
+        if failed is not None:
+            if not attempt.ok:
+                raise failed
+            # The answer is paid for: return it. The bad value stays where it is, so the
+            # guard that reads it before the next attempt fails closed on it.
+            logger.error("%s answered, but recording it in the state store failed: %s",
+                         dep, failed)
 
     def skipped(self, dep: Deployment, skip: CandidateSkipped) -> None:
         """A guard refused ``dep`` — before any attempt, or between retries (a circuit
