@@ -65,7 +65,7 @@ def default_key_file() -> Path:
 
 def write_key_file(path: str | os.PathLike[str], keys: Sequence[str] | None = None) -> Path:
     """Create (owner-only, 0600) a key file holding ``keys`` or one fresh key."""
-    p = Path(path)
+    p = Path(path).expanduser()
     p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     lines = list(keys) if keys else [Fernet.generate_key().decode()]
     fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -117,7 +117,7 @@ class KeyRing:
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> KeyRing:
-        p = Path(path)
+        p = Path(path).expanduser()
         if not p.is_file():
             raise RegistryKeyError(
                 f"no credential encryption key: {KEYS_ENV} and {KEY_ENV} are unset and "
