@@ -21,9 +21,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from polyroute.config.resilience import BreakerConfig
 from polyroute.logs import get_logger
 from polyroute.resilience.classes import class_of_name
-from polyroute.resilience.config import BreakerConfig
 from polyroute.routing.guards import CandidateSkipped, Guard
 from polyroute.routing.plan import Deployment
 from polyroute.state import StateStore

@@ -24,9 +24,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from polyroute.config.resilience import CooldownConfig
 from polyroute.logs import get_logger
 from polyroute.resilience.classes import class_of_name
-from polyroute.resilience.config import CooldownConfig
 from polyroute.routing.call import DeferredSkip
 from polyroute.routing.guards import Guard
 from polyroute.routing.plan import Deferred, Deployment

@@ -23,8 +23,8 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from polyroute.config.resilience import HealthConfig
 from polyroute.logs import get_logger
-from polyroute.resilience.config import HealthConfig
 from polyroute.routing.guards import Guard
 from polyroute.routing.plan import LATENCY_SKIP, Deployment, Note
 from polyroute.state import StateStore

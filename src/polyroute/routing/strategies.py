@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from polyroute._markers import hookimpl
 
 if TYPE_CHECKING:
-    from polyroute.resilience.config import StrategiesConfig
+    from polyroute.config.resilience import StrategiesConfig
     from polyroute.resilience.health import HealthTracker
     from polyroute.routing.plan import Deployment
     from polyroute.state import StateStore
