@@ -13,8 +13,9 @@ run on plain bytes in plugin tests and on NDJSON, and is forty lines.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Protocol
+from typing import Protocol, cast
 
+from polyroute.plugins.framings import plugin_framing, plugin_framings, register_plugin_framing
 from polyroute.providers.base import StreamEvent
 
 __all__ = ["FramingDecoder", "NDJSONDecoder", "SSEDecoder", "decoder_for", "register_framing"]
@@ -147,11 +148,13 @@ _FRAMINGS: dict[str, Callable[[], FramingDecoder]] = {
 
 def register_framing(name: str, factory: Callable[[], FramingDecoder]) -> None:
     """Make ``HttpRequest(framing=name)`` decode with ``factory()``."""
-    _FRAMINGS[name] = factory
+    register_plugin_framing(name, factory)
 
 
 def decoder_for(name: str) -> FramingDecoder:
-    try:
-        return _FRAMINGS[name]()
-    except KeyError:
-        raise ValueError(f"unknown stream framing '{name}' (known: {sorted(_FRAMINGS)})") from None
+    # a plugin's framing wins over a built-in of the same name, as it always has
+    factory = plugin_framing(name) or _FRAMINGS.get(name)
+    if factory is None:
+        known = sorted({*_FRAMINGS, *plugin_framings()})
+        raise ValueError(f"unknown stream framing '{name}' (known: {known})")
+    return cast("FramingDecoder", factory())

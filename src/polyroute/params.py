@@ -46,8 +46,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
 from polyroute.errors import PolyrouteError
-from polyroute.routing.guards import Guard
-from polyroute.routing.plan import Deployment
+from polyroute.guard_base import Guard
+from polyroute.refs import Deployment
 from polyroute.types import Attempt, ChatRequest, ChatResponse, GenerationParams
 
 if TYPE_CHECKING:

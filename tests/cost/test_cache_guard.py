@@ -16,7 +16,7 @@ import pytest
 
 from polyroute.cache import ResponseCache, cache_key
 from polyroute.cache.guard import CacheGuard
-from polyroute.cost.config import CacheConfig
+from polyroute.config.cost import CacheConfig
 from polyroute.cost.wiring import find_guard
 from polyroute.plugins import PluginRegistry
 from polyroute.router import Router

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from polyroute.config.cost import PriceOverride, PricingConfig
 from polyroute.cost import Prices, cost_of
 from polyroute.cost.book import PriceBook
-from polyroute.cost.config import PriceOverride, PricingConfig
 from polyroute.cost.dataset import dataset_prices
 from polyroute.errors import NoRouteError
 from polyroute.plugins import PluginRegistry

@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 from resilience_helpers import FakeClock, ask
 
+from polyroute.config.resilience import BreakerConfig
 from polyroute.errors import StateStoreError
 from polyroute.plugins import PluginRegistry
 from polyroute.resilience.breaker import CircuitBreaker
-from polyroute.resilience.config import BreakerConfig
 from polyroute.router import Router
 from polyroute.routing.plan import Deployment
 from polyroute.state import MemoryStore, StateStore

@@ -7,9 +7,9 @@ import asyncio
 import pytest
 from resilience_helpers import FakeClock, ask
 
+from polyroute.config.resilience import BreakerConfig
 from polyroute.errors import NoRouteError
 from polyroute.resilience.breaker import CircuitBreaker
-from polyroute.resilience.config import BreakerConfig
 from polyroute.routing.guards import CandidateSkipped
 from polyroute.routing.plan import Deployment
 from polyroute.state import MemoryStore

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from resilience_helpers import FakeClock, ask
 
+from polyroute.config.resilience import CooldownConfig
 from polyroute.errors import ConfigError, NoRouteError
-from polyroute.resilience.config import CooldownConfig
 from polyroute.resilience.cooldown import RateLimitCooldown
 from polyroute.router import Router
 from polyroute.routing.plan import Deployment

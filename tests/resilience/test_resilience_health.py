@@ -7,7 +7,7 @@ import json
 
 from resilience_helpers import FakeClock, ask
 
-from polyroute.resilience.config import HealthConfig
+from polyroute.config.resilience import HealthConfig
 from polyroute.resilience.health import HealthProber, HealthTracker
 from polyroute.state import MemoryStore
 from polyroute.testing.standin import Fault, StandinServer

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from resilience_helpers import FakeClock, ask
 
+from polyroute.config.resilience import RateLimitsConfig
 from polyroute.config.schema import ProviderConfig
-from polyroute.resilience.config import RateLimitsConfig
 from polyroute.resilience.ratelimit import RateLimiter, Ticket, request_priority
 from polyroute.routing.guards import CandidateSkipped
 from polyroute.routing.plan import Deployment

@@ -16,8 +16,8 @@ from pydantic import BaseModel, ValidationError
 
 from polyroute.admin.errors import RegistryValidationError
 from polyroute.admin.models import Agent, Budget, Model, Provider, Route
+from polyroute.config.cost import BudgetConfig
 from polyroute.config.schema import AgentConfig, ModelOverride, ProviderConfig, RouteConfig
-from polyroute.cost.config import BudgetConfig
 from polyroute.secrets import Secret
 
 __all__ = [

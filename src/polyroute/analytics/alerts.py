@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from polyroute.cost.config import AlertsConfig
+from polyroute.config.cost import AlertsConfig
 from polyroute.logs import get_logger
 
 if TYPE_CHECKING:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from polyroute.budgets.windows import window_at, zone
-from polyroute.cost.config import BudgetConfig, parse_duration, resolve_path
+from polyroute.config.cost import BudgetConfig, parse_duration, resolve_path
 from polyroute.ledger.store import connect_ledger
 
 if TYPE_CHECKING:

@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any
 from polyroute.analytics.alerts import Alert, Alerts, DegradationMonitor
 from polyroute.budgets.per_call import TokenRatios, WorstCase, check_max_cost, worst_case
 from polyroute.budgets.windows import Window, WindowClock, zone
+from polyroute.config.cost import BudgetConfig
 from polyroute.cost.book import PriceBook
-from polyroute.cost.config import BudgetConfig
 from polyroute.cost.pricing import Prices
 from polyroute.errors import BudgetExceeded, NoRouteError, StateStoreError
 from polyroute.logs import get_logger

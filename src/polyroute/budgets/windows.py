@@ -11,25 +11,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
-from functools import lru_cache
+
+from polyroute.config.cost import zone  # re-exported: budgets' time zones are config's
 
 __all__ = ["Window", "WindowClock", "window_at", "zone"]
-
-
-@lru_cache(maxsize=64)
-def zone(name: str) -> tzinfo:
-    """The ``tzinfo`` for an IANA name; ``UTC`` needs no tz database."""
-    if name.upper() in ("UTC", "Z", "ETC/UTC"):
-        return UTC
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(
-            f"unknown time zone '{name}' (use an IANA name such as Europe/Paris; "
-            "on systems without a tz database, pip install tzdata)"
-        ) from exc
 
 
 @dataclass(frozen=True, slots=True)

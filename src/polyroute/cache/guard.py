@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from polyroute.cache.keys import cache_key
 from polyroute.cache.store import ResponseCache
-from polyroute.cost.config import CacheConfig, parse_duration
+from polyroute.config.cost import CacheConfig, parse_duration
 from polyroute.logs import get_logger
 from polyroute.routing.guards import Guard
 from polyroute.routing.plan import Deployment

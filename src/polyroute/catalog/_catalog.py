@@ -125,7 +125,7 @@ class Catalog:
 
     def overrides(self, name: str) -> dict[str, ModelInfo]:
         """The config's ``models:`` entries for provider ``name``, merged over the catalog."""
-        from polyroute.routing.plan import parse_model_ref
+        from polyroute.refs import parse_model_ref
 
         out: dict[str, ModelInfo] = {}
         for key in self.router.config.models:
@@ -142,7 +142,7 @@ class Catalog:
 
     def info(self, name: str, model: str) -> ModelInfo | None:
         """The merged entry for ``model`` on provider ``name`` (``None`` if unknown)."""
-        from polyroute.routing.plan import Deployment
+        from polyroute.refs import Deployment
 
         info = self.router.model_info(Deployment(name, model))
         if info is not None:

@@ -17,8 +17,8 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from polyroute.routing.guards import CandidateSkipped, Guard
-from polyroute.routing.plan import Deployment
+from polyroute.guard_base import CandidateSkipped, Guard
+from polyroute.refs import Deployment
 from polyroute.types import Attempt, ChatRequest, ChatResponse
 
 if TYPE_CHECKING:

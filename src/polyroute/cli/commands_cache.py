@@ -9,7 +9,7 @@ from polyroute.cli.state import State, config_options, guarded, json_option, pas
 
 def _store(state: State, directory: str | None):  # type: ignore[no-untyped-def]
     from polyroute.cache.store import ResponseCache
-    from polyroute.cost.config import CacheConfig, resolve_path
+    from polyroute.config.cost import CacheConfig, resolve_path
     from polyroute.errors import ConfigError
 
     cfg = state.load_config(required=False)

@@ -41,7 +41,7 @@ def usage(state: State, by: str, since: str, ledger_file: str | None, fmt: str,
     """Requests, tokens, cost, latency, success, fallback and cache figures from the
     usage ledger, plus budget use, burn rate and a month-end forecast."""
     from polyroute.analytics.stats import usage_stats
-    from polyroute.cost.config import parse_duration, resolve_path
+    from polyroute.config.cost import parse_duration, resolve_path
     from polyroute.errors import ConfigError
 
     cfg = state.load_config(required=False)

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from polyroute.cost.config import (
+from polyroute.config.cost import (
     AlertsConfig,
     BudgetConfig,
     CacheConfig,
@@ -19,7 +19,7 @@ from polyroute.cost.config import (
     PricingConfig,
     StateConfig,
 )
-from polyroute.resilience.config import (
+from polyroute.config.resilience import (
     BreakerConfig,
     HealthConfig,
     RateLimitsConfig,

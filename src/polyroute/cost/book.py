@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from polyroute.cost.config import PricingConfig
+from polyroute.config.cost import PricingConfig
 from polyroute.cost.pricing import Prices
 from polyroute.logs import get_logger
 from polyroute.routing.plan import Deployment

@@ -41,7 +41,7 @@ def cost_guards(router: Router) -> tuple[list[Guard], list[Guard]]:
         return [], [MaxCostGuard(book)]  # a call's max_cost_usd is never ignored
     from polyroute.analytics.alerts import alerts_for
     from polyroute.budgets.guard import CostGuard
-    from polyroute.cost.config import resolve_path
+    from polyroute.config.cost import resolve_path
 
     cost: CostGuard | None = None
     tenant_tag = cfg.cache.tenant_tag if cfg.cache is not None else "tenant"

@@ -21,6 +21,7 @@ import pluggy
 from polyroute._markers import hookimpl
 from polyroute.errors import ConfigError, PluginError
 from polyroute.plugins import hookspecs
+from polyroute.plugins.framings import register_plugin_framing
 from polyroute.plugins.known import unknown_type_fix
 from polyroute.providers.base import Provider, ProviderTemplate
 from polyroute.types import ModelInfo
@@ -120,9 +121,7 @@ class PluginRegistry:
         hook.polyroute_register_templates(register=self._add_template)
         hook.polyroute_register_models(register=self._add_model)
         hook.polyroute_register_strategies(register=self._add_strategy)
-        from polyroute.framing import register_framing
-
-        hook.polyroute_register_framings(register=register_framing)
+        hook.polyroute_register_framings(register=register_plugin_framing)
 
     def _call(self, impl: Any, register: Any) -> None:
         try:

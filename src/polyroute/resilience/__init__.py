@@ -13,13 +13,17 @@ Router ──► Planner ──► strategy (orders a tier; may read health)
 ```
 
 Every piece of shared state goes through the router's ``StateStore``; clocks
-are injectable so tests move time instead of sleeping. The modules import
-lazily (this package is imported by the config schema).
+are injectable so tests move time instead of sleeping. Their config sections live
+in ``polyroute.config.resilience``.
 """
 
-from __future__ import annotations
-
-from typing import Any
+from polyroute.resilience.breaker import CircuitBreaker
+from polyroute.resilience.classes import error_class
+from polyroute.resilience.cooldown import RateLimitCooldown
+from polyroute.resilience.failover import FailoverStats
+from polyroute.resilience.health import HealthTracker
+from polyroute.resilience.ratelimit import RateLimiter
+from polyroute.resilience.retry import RetryPolicy
 
 __all__ = [
     "CircuitBreaker",
@@ -30,21 +34,3 @@ __all__ = [
     "RetryPolicy",
     "error_class",
 ]
-
-_WHERE = {
-    "CircuitBreaker": "polyroute.resilience.breaker",
-    "FailoverStats": "polyroute.resilience.failover",
-    "HealthTracker": "polyroute.resilience.health",
-    "RateLimitCooldown": "polyroute.resilience.cooldown",
-    "RateLimiter": "polyroute.resilience.ratelimit",
-    "RetryPolicy": "polyroute.resilience.retry",
-    "error_class": "polyroute.resilience.classes",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        import importlib
-
-        return getattr(importlib.import_module(_WHERE[name]), name)
-    raise AttributeError(name)

@@ -21,10 +21,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from polyroute.config.resilience import BreakerConfig
 from polyroute.errors import StateStoreError
 from polyroute.logs import get_logger
 from polyroute.resilience.classes import class_of_name
-from polyroute.resilience.config import BreakerConfig
 from polyroute.resilience.stored import corrupt, count, is_finite, record
 from polyroute.routing.guards import CandidateSkipped, Guard
 from polyroute.routing.plan import Deployment

@@ -24,10 +24,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from polyroute.config.resilience import CooldownConfig
 from polyroute.errors import StateStoreError
 from polyroute.logs import get_logger
 from polyroute.resilience.classes import class_of_name
-from polyroute.resilience.config import CooldownConfig
 from polyroute.resilience.stored import corrupt, count, is_finite, record
 from polyroute.routing.call import DeferredSkip
 from polyroute.routing.guards import Guard

@@ -23,9 +23,9 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from polyroute.config.resilience import HealthConfig
 from polyroute.errors import StateStoreError
 from polyroute.logs import get_logger
-from polyroute.resilience.config import HealthConfig
 from polyroute.resilience.stored import Advisory, is_count
 from polyroute.routing.guards import Guard
 from polyroute.routing.plan import LATENCY_SKIP, Deployment, Note

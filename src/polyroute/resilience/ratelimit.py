@@ -29,9 +29,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from polyroute.config.resilience import RateLimitsConfig
 from polyroute.config.schema import ProviderConfig
 from polyroute.resilience.classes import class_of_name
-from polyroute.resilience.config import RateLimitsConfig
 from polyroute.resilience.stored import corrupt, count, finite, is_finite
 from polyroute.routing.guards import CandidateSkipped, Guard
 from polyroute.routing.plan import Deployment

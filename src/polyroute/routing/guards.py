@@ -16,86 +16,12 @@ call_ended (always, last: whatever way the call left the router)
 
 Every method has a no-op default; override what you need. They run on the
 request path: keep them fast, never do network IO in them, and never raise
-except as documented.
+except as documented. The classes live in ``polyroute.guard_base`` (below the
+guards layer, so a lower module may implement one); this is their public name.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from polyroute.errors import PolyrouteError
-from polyroute.routing.plan import Deployment
-from polyroute.types import Attempt, ChatRequest, ChatResponse
+from polyroute.guard_base import CandidateSkipped, Guard
 
 __all__ = ["CandidateSkipped", "Guard"]
-
-
-class CandidateSkipped(Exception):
-    """Raised by ``before_attempt``: do not call this candidate, move to the next.
-
-    ``error``, if set (say ``BudgetExceeded``), is raised to the caller when
-    every candidate ends up skipped that way, instead of ``NoRouteError``.
-    """
-
-    def __init__(self, reason: str, error: PolyrouteError | None = None) -> None:
-        self.reason = reason
-        self.error = error
-        super().__init__(reason)
-
-
-class Guard:
-    """Base class for guards. Override the hooks you need."""
-
-    name = "guard"
-
-    def skip_reason(self, dep: Deployment, request: ChatRequest) -> str | None:
-        """Before planning the call: ``None`` to keep ``dep``, or why it is skipped."""
-        return None
-
-    def before_call(self, request: ChatRequest) -> ChatResponse | None:
-        """Answer without calling any provider (a cache hit), or ``None``."""
-        return None
-
-    async def abefore_call(self, request: ChatRequest) -> ChatResponse | None:
-        """Async ``before_call``; override to wait for an identical call in flight."""
-        return self.before_call(request)
-
-    def before_attempt(self, dep: Deployment, request: ChatRequest) -> Any:
-        """Just before one attempt. Return a ticket (passed to ``after_attempt``);
-        raise ``CandidateSkipped`` to skip ``dep``. May block briefly (a rate limit)."""
-        return None
-
-    async def abefore_attempt(self, dep: Deployment, request: ChatRequest) -> Any:
-        """Async ``before_attempt``; override when waiting should not block the loop."""
-        return self.before_attempt(dep, request)
-
-    def cancel_attempt(self, dep: Deployment, request: ChatRequest, ticket: Any) -> None:
-        """A later guard skipped ``dep`` after this one's ``before_attempt``: undo it
-        (release a reservation, say). The attempt never happened."""
-
-    def after_attempt(
-        self,
-        dep: Deployment,
-        request: ChatRequest,
-        ticket: Any,
-        attempt: Attempt,
-        response: ChatResponse | None,
-    ) -> None:
-        """After one attempt: ``attempt.ok`` says how it went. For a stream this runs
-        when the stream ends, with the usage it reported in ``response``."""
-
-    def after_call(self, request: ChatRequest, response: ChatResponse) -> None:
-        """The call answered (for a stream: once it ended, with the joined answer)."""
-
-    def call_failed(self, request: ChatRequest, error: Exception) -> None:
-        """The call raised ``error`` to its caller."""
-
-    def call_ended(self, request: ChatRequest) -> None:
-        """The call left the router, however it ended: answered, raised (any exception,
-        one from another guard or the state store included), cancelled, or a stream
-        closed early. Runs after ``after_call``/``call_failed`` when they ran, alone when
-        they did not; ``request`` is the one the caller passed. Release per-call state
-        here (an in-flight cache entry, say); never raise."""
-
-    def close(self) -> None:
-        """The router is closing: flush and release (a ledger's queue, say)."""

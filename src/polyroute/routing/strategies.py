@@ -36,7 +36,7 @@ from polyroute.errors import StateStoreError
 from polyroute.logs import get_logger
 
 if TYPE_CHECKING:
-    from polyroute.resilience.config import StrategiesConfig
+    from polyroute.config.resilience import StrategiesConfig
     from polyroute.resilience.health import HealthTracker
     from polyroute.routing.plan import Deployment
     from polyroute.state import StateStore

@@ -27,7 +27,7 @@ def state_from_config(config: PolyrouteConfig) -> StateStore:
         store = RedisStore(url, prefix=scfg.prefix)
         store.ping()  # an unreachable server fails the router's construction, not a call
         return store
-    from polyroute.cost.config import resolve_path
+    from polyroute.state.paths import resolve_path
     from polyroute.state.sqlite import SQLiteStore
 
     return SQLiteStore(resolve_path(scfg.path, config.source))

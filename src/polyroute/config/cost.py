@@ -21,12 +21,14 @@ config file's folder.
 from __future__ import annotations
 
 import re
-from pathlib import Path
+from datetime import UTC, tzinfo
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from polyroute.secrets import Secret
+from polyroute.state.paths import resolve_path
 
 __all__ = [
     "AlertsConfig",
@@ -38,6 +40,7 @@ __all__ = [
     "StateConfig",
     "parse_duration",
     "resolve_path",
+    "zone",
 ]
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -57,12 +60,21 @@ def parse_duration(value: Any) -> float | None:
 Duration = Annotated[float | None, BeforeValidator(parse_duration)]
 
 
-def resolve_path(path: str, source: str | None) -> Path:
-    """``path`` with ``~`` expanded, relative to the config file's folder if it has one."""
-    p = Path(path).expanduser()
-    if not p.is_absolute() and source:
-        p = Path(source).resolve().parent / p
-    return p
+@lru_cache(maxsize=64)
+def zone(name: str) -> tzinfo:
+    """The ``tzinfo`` for an IANA name; ``UTC`` needs no tz database. Here, not in
+    ``budgets``, so that validating a budget's ``timezone`` imports nothing above config."""
+    if name.upper() in ("UTC", "Z", "ETC/UTC"):
+        return UTC
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(
+            f"unknown time zone '{name}' (use an IANA name such as Europe/Paris; "
+            "on systems without a tz database, pip install tzdata)"
+        ) from exc
 
 
 class _Strict(BaseModel):
@@ -126,8 +138,6 @@ class BudgetConfig(_Strict):
     @field_validator("timezone")
     @classmethod
     def _tz(cls, v: str) -> str:
-        from polyroute.budgets.windows import zone
-
         zone(v)
         return v
 

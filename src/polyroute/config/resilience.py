@@ -1,7 +1,7 @@
 """Config sections for resilience: breaker, health, rate limits, streaming, strategies.
 
-Imported by ``polyroute.config.schema`` (which puts them on ``PolyrouteConfig``);
-so this module imports nothing from the rest of polyroute.
+``polyroute.config.schema`` mounts them on ``PolyrouteConfig``; the guards in
+``polyroute.resilience`` and ``polyroute.routing`` read them (imports point down).
 """
 
 from __future__ import annotations
