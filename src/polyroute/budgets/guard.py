@@ -14,16 +14,23 @@ Per attempt, on the request path:
   attempt for the ledger; ``cancel_attempt`` releases.
 - ``after_call``/``call_failed`` hand one call row and its attempt rows to the
   ledger's queue (no disk IO here) and set ``response.cost_usd``.
+- ``attempt_interrupted`` (the caller left mid-attempt: cancelled, a timeout around
+  ``achat``, ``KeyboardInterrupt``, a stream closed early) keeps each hold as
+  spent; ``call_ended`` then writes the call's row (status ``cancelled`` or
+  ``interrupted``) when neither ``after_call`` nor ``call_failed`` did.
 
-The guard holds nothing per call except a small record keyed by the request
-object, dropped when the call ends.
+The guard holds nothing per call except a small record keyed by the request's
+messages and routing hints (shared by the copy the router makes to merge an
+agent's parameters), dropped when the call ends.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -112,7 +119,7 @@ class _Ticket:
 
 @dataclass(slots=True)
 class _CallRecord:
-    request: ChatRequest  # pins id(request) while the call runs
+    request: ChatRequest  # pins the ids of its messages and routing while the call runs
     started: float = field(default_factory=time.time)
     attempts: list[tuple[Attempt, Usage | None, float | None]] = field(default_factory=list)
     stream: bool = False
@@ -148,7 +155,7 @@ class CostGuard(Guard):
         self.monitor = (DegradationMonitor(acfg, alerts) if acfg is not None and (
             acfg.error_rate is not None or acfg.latency_p95_ms is not None) else None)
         self._track = ledger is not None
-        self._calls: dict[int, _CallRecord] = {}
+        self._calls: dict[tuple[int, int], _CallRecord] = {}
         self._agent_tags = {name: dict(a.tags) for name, a in cfg.agents.items()}
         self._routes: dict[tuple[str | None, str | None, str | None], str | None] = {}
         self._cheapest: dict[int, frozenset[Deployment]] = {}
@@ -309,30 +316,54 @@ class CostGuard(Guard):
                 settle_to: float | None = None
             else:
                 settle_to = cost or 0.0
-            for b, key, amount, ttl in ticket.holds:
-                actual = amount if settle_to is None else settle_to
-                try:
-                    if actual != amount:
-                        self.state.incr(key, actual - amount, ttl)
-                    if actual > 0:
-                        spent = self.state.incr(key + _SPENT, actual, ttl)
-                        if b.cfg.alerts:
-                            self._thresholds(b, spent - actual, spent)
-                except StateStoreError as exc:
-                    # The answer is paid for: return it. The corrupt counter stays as it
-                    # is, so the budget's next reservation fails closed on it.
-                    logger.error("budget %s could not settle this attempt: %s", b.label, exc)
+            self._settle(ticket.holds, settle_to)
         if self.monitor is not None:
             self.monitor.record(dep.key, attempt.ok, attempt.latency_ms)
         if self._track:
-            rec = self._calls.get(id(request))
-            if rec is None or rec.request is not request:
-                rec = self._calls[id(request)] = _CallRecord(request)
-                if len(self._calls) > 4096:
-                    self._sweep()
-            rec.attempts.append((attempt, usage, cost))
-            if response is not None and attempt.ok and (request.stream or response.latency_ms):
-                rec.stream = True  # a stream's after_attempt comes with its latency set
+            self._note(request, attempt, usage, cost, response)
+
+    def _settle(self, holds: list[tuple[Budget, str, float, float | None]],
+                settle_to: float | None) -> None:
+        """Each hold becomes ``settle_to`` spent (``None``: the hold itself is spent)."""
+        for b, key, amount, ttl in holds:
+            actual = amount if settle_to is None else settle_to
+            try:
+                if actual != amount:
+                    self.state.incr(key, actual - amount, ttl)
+                if actual > 0:
+                    spent = self.state.incr(key + _SPENT, actual, ttl)
+                    if b.cfg.alerts:
+                        self._thresholds(b, spent - actual, spent)
+            except StateStoreError as exc:
+                # The answer is paid for: return it. The corrupt counter stays as it
+                # is, so the budget's next reservation fails closed on it.
+                logger.error("budget %s could not settle this attempt: %s", b.label, exc)
+
+    def _note(self, request: ChatRequest, attempt: Attempt, usage: Usage | None,
+              cost: float | None, response: ChatResponse | None) -> None:
+        """The attempt, in the call's record for the ledger."""
+        key = _key(request)
+        rec = self._calls.get(key)
+        if rec is None or rec.request is not request:
+            rec = self._calls[key] = _CallRecord(request)
+            if len(self._calls) > 4096:
+                self._sweep()
+        rec.attempts.append((attempt, usage, cost))
+        if response is not None and attempt.ok and (request.stream or response.latency_ms):
+            rec.stream = True  # a stream's after_attempt comes with its latency set
+
+    def attempt_interrupted(self, dep: Deployment, request: ChatRequest, ticket: Any,
+                            attempt: Attempt, response: ChatResponse | None) -> None:
+        """The caller left mid-attempt. The provider may well bill it (a request it
+        received, and generation that goes on after a disconnect) and no final usage
+        came back, so every budget keeps this attempt's worst-case hold as spent, as a
+        card network keeps an authorisation nobody voided: the budget may over-count
+        but never under-counts, and nothing stays reserved past this point."""
+        if isinstance(ticket, _Ticket):
+            self._settle(ticket.holds, None)
+        if self._track:
+            usage = response.usage if response is not None and attempt.ok else None
+            self._note(request, attempt, usage, None, response)
 
     # --- alerts ---------------------------------------------------------------------
 
@@ -363,7 +394,7 @@ class CostGuard(Guard):
     # --- the call -----------------------------------------------------------------------
 
     def after_call(self, request: ChatRequest, response: ChatResponse) -> None:
-        rec = self._calls.pop(id(request), None) if self._track else None
+        rec = self._calls.pop(_key(request), None) if self._track else None
         if rec is not None and rec.request is not request:
             rec = None
         dep = Deployment(response.provider, response.model)
@@ -379,10 +410,26 @@ class CostGuard(Guard):
     def call_failed(self, request: ChatRequest, error: Exception) -> None:
         if self.ledger is None:
             return
-        rec = self._calls.pop(id(request), None)
+        rec = self._calls.pop(_key(request), None)
         if rec is not None and rec.request is not request:
             rec = None
         self._write(request, rec, error=error)
+
+    def call_ended(self, request: ChatRequest) -> None:
+        """A call with attempts that neither answered nor failed through the router
+        (cancelled, interrupted, a stream closed early, an error no guard saw) still
+        gets its ledger row, with the attempts made so far."""
+        if not self._calls:
+            return
+        key = _key(request)
+        rec = self._calls.get(key)
+        # ``request`` is the caller's; the record holds the router's copy of it
+        if rec is None or rec.request.messages is not request.messages:
+            return
+        del self._calls[key]
+        if self.ledger is not None:
+            status, name = _left_how()
+            self._write(rec.request, rec, status=status, error_name=name)
 
     def record_hit(self, request: ChatRequest, response: ChatResponse, saved: float | None
                    ) -> None:
@@ -392,7 +439,8 @@ class CostGuard(Guard):
 
     def _write(self, request: ChatRequest, rec: _CallRecord | None, *,
                response: ChatResponse | None = None, error: Exception | None = None,
-               cost: float | None = None, saved: float | None = None, hit: bool = False) -> None:
+               cost: float | None = None, saved: float | None = None, hit: bool = False,
+               status: str = "error", error_name: str | None = None) -> None:
         assert self.ledger is not None
         now = time.time()
         routing = request.routing
@@ -415,7 +463,7 @@ class CostGuard(Guard):
             last = attempts[-1][0] if attempts else None
             provider, model = (last.provider, last.model) if last else ("", "")
             latency = (now - rec.started) * 1000.0 if rec is not None else 0.0
-            status, err = "error", _error_name(error)
+            err = error_name or _error_name(error)
         ttft = None
         if rec is not None and rec.stream and attempts and attempts[-1][0].ok:
             ttft = attempts[-1][0].latency_ms
@@ -486,6 +534,21 @@ class CostGuard(Guard):
 
 
 _NO_USAGE = Usage()
+
+
+def _key(request: ChatRequest) -> tuple[int, int]:
+    # the router's params-merged copy shares both with the caller's request
+    return id(request.messages), id(request.routing)
+
+
+def _left_how() -> tuple[str, str | None]:
+    """How the call in progress left (``call_ended`` runs in the router's ``finally``)."""
+    exc = sys.exc_info()[1]
+    if exc is None or isinstance(exc, asyncio.CancelledError | GeneratorExit):
+        return "cancelled", type(exc).__name__ if exc is not None else None
+    if isinstance(exc, Exception):
+        return "error", _error_name(exc)
+    return "interrupted", type(exc).__name__  # KeyboardInterrupt, SystemExit
 
 
 def _error_name(error: Exception | None) -> str | None:

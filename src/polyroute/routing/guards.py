@@ -10,6 +10,7 @@ before_call ──► (hit? answer now) ──► for each candidate:
     skip_reason ──► (skip with reason)
     for each attempt:  before_attempt ──► send ──► after_attempt
                        (a guard skips: cancel_attempt for those before it)
+                       (cancelled/interrupted mid-attempt: attempt_interrupted)
 after_call (answered) | call_failed (raised)
 call_ended (always, last: whatever way the call left the router)
 ```
@@ -83,6 +84,26 @@ class Guard:
     ) -> None:
         """After one attempt: ``attempt.ok`` says how it went. For a stream this runs
         when the stream ends, with the usage it reported in ``response``."""
+
+    def attempt_interrupted(
+        self,
+        dep: Deployment,
+        request: ChatRequest,
+        ticket: Any,
+        attempt: Attempt,
+        response: ChatResponse | None,
+    ) -> None:
+        """The attempt was under way when the caller left: a task cancelled, a timeout
+        around ``achat``, ``KeyboardInterrupt``, a stream closed early. The call ends
+        right after. By default: a stream that had begun answering (``attempt.ok``;
+        ``response`` holds what it received) ends as an answered attempt; otherwise
+        there is no provider outcome to judge, so the attempt is undone like
+        ``cancel_attempt`` (a breaker's probe slot, a busy count) and no breaker or
+        cooldown counts it. Runs while the interruption propagates: never raise."""
+        if attempt.ok:
+            self.after_attempt(dep, request, ticket, attempt, response)
+        else:
+            self.cancel_attempt(dep, request, ticket)
 
     def after_call(self, request: ChatRequest, response: ChatResponse) -> None:
         """The call answered (for a stream: once it ended, with the joined answer)."""
