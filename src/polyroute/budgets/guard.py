@@ -340,7 +340,7 @@ class CostGuard(Guard):
                 logger.error("budget %s could not settle this attempt: %s", b.label, exc)
 
     def _note(self, request: ChatRequest, attempt: Attempt, usage: Usage | None,
-              cost: float | None, response: ChatResponse | None) -> None:
+              cost: float | None, response: ChatResponse | None) -> _CallRecord:
         """The attempt, in the call's record for the ledger."""
         key = _key(request)
         rec = self._calls.get(key)
@@ -351,6 +351,7 @@ class CostGuard(Guard):
         rec.attempts.append((attempt, usage, cost))
         if response is not None and attempt.ok and (request.stream or response.latency_ms):
             rec.stream = True  # a stream's after_attempt comes with its latency set
+        return rec
 
     def attempt_interrupted(self, dep: Deployment, request: ChatRequest, ticket: Any,
                             attempt: Attempt, response: ChatResponse | None) -> None:
@@ -363,7 +364,8 @@ class CostGuard(Guard):
             self._settle(ticket.holds, None)
         if self._track:
             usage = response.usage if response is not None and attempt.ok else None
-            self._note(request, attempt, usage, None, response)
+            rec = self._note(request, attempt, usage, None, response)
+            rec.stream = rec.stream or response is not None  # only a stream passes one
 
     # --- alerts ---------------------------------------------------------------------
 
