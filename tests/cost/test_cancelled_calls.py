@@ -405,3 +405,37 @@ async def test_concurrent_calls_sharing_one_message_list_keep_their_own_rows(
         calls, _ = ledger_rows(router, db)
         assert sorted((c["tenant"], c["status"], c["provider"]) for c in calls) == [
             ("t1", "cancelled", "a"), ("t2", "ok", "b")]
+
+
+class FailsOnB(Guard):
+    """A guard whose own bug escapes the router on the second candidate."""
+
+    name = "fails-on-b"
+
+    def before_attempt(self, dep: Deployment, request: ChatRequest) -> Any:
+        if dep.provider == "b":
+            raise RuntimeError("guard bug")
+        return None
+
+
+def test_an_error_no_guard_saw_after_an_attempt_still_gets_its_row(
+    echo_registry: PluginRegistry, primary: StandinServer, secondary: StandinServer,
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "usage.db"
+    cfg: dict[str, Any] = {
+        "providers": {"a": {"type": "echo", "base_url": primary.url},
+                      "b": {"type": "echo", "base_url": secondary.url}},
+        "agents": {"bot": {"model": "a:m", "fallbacks": ["b:m"], "temperature": 0.2}},
+        "pricing": {"overrides": {"a:m": PRICE, "b:m": PRICE}},
+        "retry": {"attempts": 1},
+        "ledger": {"path": str(db)},
+    }
+    with Router(cfg, registry=echo_registry, guards=[FailsOnB()]) as router:
+        primary.push(Fault.status(500))
+        with pytest.raises(RuntimeError, match="guard bug"):
+            router.chat(ask())
+        calls, attempts = ledger_rows(router, db)
+        assert [(c["status"], c["error"], c["attempts"]) for c in calls] == [
+            ("error", "RuntimeError", 1)]
+        assert [(a["provider"], a["error"]) for a in attempts] == [("a", "ServerError")]
