@@ -26,22 +26,28 @@ agent's parameters), dropped when the call ends.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import os
-import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from polyroute.analytics.alerts import Alert, Alerts, DegradationMonitor
+from polyroute.budgets.call_record import (
+    NO_USAGE,
+    CallRecord,
+    attempt_rows,
+    error_name,
+    how_it_left,
+    record_key,
+)
 from polyroute.budgets.per_call import TokenRatios, WorstCase, check_max_cost, worst_case
 from polyroute.budgets.windows import Window, WindowClock, zone
 from polyroute.cost.book import PriceBook
 from polyroute.cost.config import BudgetConfig
 from polyroute.cost.pricing import Prices
-from polyroute.errors import BudgetExceeded, NoRouteError, StateStoreError
+from polyroute.errors import BudgetExceeded, StateStoreError
 from polyroute.logs import get_logger
 from polyroute.routing.guards import CandidateSkipped, Guard
 from polyroute.routing.plan import Deployment, parse_model_ref
@@ -117,14 +123,6 @@ class _Ticket:
     worst: WorstCase | None = None
 
 
-@dataclass(slots=True)
-class _CallRecord:
-    request: ChatRequest  # pins the ids of its messages and routing while the call runs
-    started: float = field(default_factory=time.time)
-    attempts: list[tuple[Attempt, Usage | None, float | None]] = field(default_factory=list)
-    stream: bool = False
-
-
 class CostGuard(Guard):
     name = "cost"
 
@@ -155,7 +153,7 @@ class CostGuard(Guard):
         self.monitor = (DegradationMonitor(acfg, alerts) if acfg is not None and (
             acfg.error_rate is not None or acfg.latency_p95_ms is not None) else None)
         self._track = ledger is not None
-        self._calls: dict[tuple[int, int], _CallRecord] = {}
+        self._calls: dict[tuple[int, int], CallRecord] = {}
         self._agent_tags = {name: dict(a.tags) for name, a in cfg.agents.items()}
         self._routes: dict[tuple[str | None, str | None, str | None], str | None] = {}
         self._cheapest: dict[int, frozenset[Deployment]] = {}
@@ -340,12 +338,12 @@ class CostGuard(Guard):
                 logger.error("budget %s could not settle this attempt: %s", b.label, exc)
 
     def _note(self, request: ChatRequest, attempt: Attempt, usage: Usage | None,
-              cost: float | None, response: ChatResponse | None) -> _CallRecord:
+              cost: float | None, response: ChatResponse | None) -> CallRecord:
         """The attempt, in the call's record for the ledger."""
-        key = _key(request)
+        key = record_key(request)
         rec = self._calls.get(key)
         if rec is None or rec.request is not request:
-            rec = self._calls[key] = _CallRecord(request)
+            rec = self._calls[key] = CallRecord(request)
             if len(self._calls) > 4096:
                 self._sweep()
         rec.attempts.append((attempt, usage, cost))
@@ -396,7 +394,7 @@ class CostGuard(Guard):
     # --- the call -----------------------------------------------------------------------
 
     def after_call(self, request: ChatRequest, response: ChatResponse) -> None:
-        rec = self._calls.pop(_key(request), None) if self._track else None
+        rec = self._calls.pop(record_key(request), None) if self._track else None
         if rec is not None and rec.request is not request:
             rec = None
         dep = Deployment(response.provider, response.model)
@@ -412,7 +410,7 @@ class CostGuard(Guard):
     def call_failed(self, request: ChatRequest, error: Exception) -> None:
         if self.ledger is None:
             return
-        rec = self._calls.pop(_key(request), None)
+        rec = self._calls.pop(record_key(request), None)
         if rec is not None and rec.request is not request:
             rec = None
         self._write(request, rec, error=error)
@@ -423,15 +421,15 @@ class CostGuard(Guard):
         gets its ledger row, with the attempts made so far."""
         if not self._calls:
             return
-        key = _key(request)
+        key = record_key(request)
         rec = self._calls.get(key)
         # ``request`` is the caller's; the record holds the router's copy of it
         if rec is None or rec.request.messages is not request.messages:
             return
         del self._calls[key]
         if self.ledger is not None:
-            status, name = _left_how()
-            self._write(rec.request, rec, status=status, error_name=name)
+            status, name = how_it_left()
+            self._write(rec.request, rec, status=status, err_name=name)
 
     def record_hit(self, request: ChatRequest, response: ChatResponse, saved: float | None
                    ) -> None:
@@ -439,24 +437,17 @@ class CostGuard(Guard):
         if self.ledger is not None:
             self._write(request, None, response=response, cost=0.0, saved=saved, hit=True)
 
-    def _write(self, request: ChatRequest, rec: _CallRecord | None, *,
+    def _write(self, request: ChatRequest, rec: CallRecord | None, *,
                response: ChatResponse | None = None, error: Exception | None = None,
                cost: float | None = None, saved: float | None = None, hit: bool = False,
-               status: str = "error", error_name: str | None = None) -> None:
+               status: str = "error", err_name: str | None = None) -> None:
         assert self.ledger is not None
         now = time.time()
         routing = request.routing
         call_id = os.urandom(12).hex()
         attempts = rec.attempts if rec is not None else []
-        rows = []
-        for n, (a, u, c) in enumerate(attempts, 1):
-            u = u or _NO_USAGE
-            rows.append((
-                call_id, n, now, a.provider, a.model, int(a.ok), a.latency_ms, a.error, a.status,
-                a.action, u.input_tokens, u.output_tokens, u.cache_read_tokens,
-                u.cache_write_tokens, u.reasoning_tokens, c,
-            ))
-        usage = response.usage if response is not None else _NO_USAGE
+        rows = attempt_rows(call_id, now, attempts)
+        usage = response.usage if response is not None else NO_USAGE
         if response is not None:
             provider, model = response.provider, response.model
             latency: float | None = response.latency_ms
@@ -465,7 +456,7 @@ class CostGuard(Guard):
             last = attempts[-1][0] if attempts else None
             provider, model = (last.provider, last.model) if last else ("", "")
             latency = (now - rec.started) * 1000.0 if rec is not None else 0.0
-            err = error_name or _error_name(error)
+            err = err_name or error_name(error)
         ttft = None
         if rec is not None and rec.stream and attempts and attempts[-1][0].ok:
             ttft = attempts[-1][0].latency_ms
@@ -528,35 +519,9 @@ class CostGuard(Guard):
         return found
 
     def _sweep(self) -> None:
-        """Drop records of calls abandoned mid-way (a stream never finished, a task cancelled)."""
+        """Drop records no ``call_ended`` came for (a guard driven outside the router)."""
         cutoff = time.time() - 3600.0
         for key, rec in list(self._calls.items()):
             if rec.started < cutoff:
                 self._calls.pop(key, None)
 
-
-_NO_USAGE = Usage()
-
-
-def _key(request: ChatRequest) -> tuple[int, int]:
-    # the router's params-merged copy shares both with the caller's request
-    return id(request.messages), id(request.routing)
-
-
-def _left_how() -> tuple[str, str | None]:
-    """How the call in progress left (``call_ended`` runs in the router's ``finally``)."""
-    exc = sys.exc_info()[1]
-    if exc is None or isinstance(exc, asyncio.CancelledError | GeneratorExit):
-        return "cancelled", type(exc).__name__ if exc is not None else None
-    if isinstance(exc, Exception):
-        return "error", _error_name(exc)
-    return "interrupted", type(exc).__name__  # KeyboardInterrupt, SystemExit
-
-
-def _error_name(error: Exception | None) -> str | None:
-    if error is None:
-        return None
-    name = type(error).__name__
-    if isinstance(error, NoRouteError) and error.last_error is not None:
-        name += f"({type(error.last_error).__name__})"
-    return name
