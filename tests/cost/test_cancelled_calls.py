@@ -439,3 +439,39 @@ def test_an_error_no_guard_saw_after_an_attempt_still_gets_its_row(
         assert [(c["status"], c["error"], c["attempts"]) for c in calls] == [
             ("error", "RuntimeError", 1)]
         assert [(a["provider"], a["error"]) for a in attempts] == [("a", "ServerError")]
+
+
+async def test_cancelled_while_waiting_to_retry_keeps_the_failed_attempt(
+    echo_registry: PluginRegistry, primary: StandinServer, secondary: StandinServer,
+    tmp_path: Path,
+) -> None:
+    """Between attempts nothing is held: the failed attempt released its hold, and the
+    row still tells of it."""
+    db = tmp_path / "usage.db"
+    waiting = asyncio.Event()
+
+    async def backoff(seconds: float) -> None:
+        waiting.set()
+        await asyncio.Event().wait()  # the retry's wait: only a cancellation ends it
+
+    cfg: dict[str, Any] = {
+        "providers": {"a": {"type": "echo", "base_url": primary.url}},
+        "agents": {"bot": {"model": "a:m", "temperature": 0.2}},
+        "pricing": {"overrides": {"a:m": PRICE}},
+        "retry": {"attempts": 3},
+        "budgets": [{"scope": "global", "usd": 100, "per": "day"}],
+        "ledger": {"path": str(db)},
+    }
+    async with Router(cfg, registry=echo_registry, asleep=backoff) as router:
+        primary.push(Fault.status(500))
+        task = asyncio.create_task(router.achat(ask()))
+        await waiting.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert held(router)["global"] == (0.0, 0.0)
+        calls, attempts = ledger_rows(router, db)
+        assert [(c["status"], c["error"], c["attempts"]) for c in calls] == [
+            ("cancelled", "CancelledError", 1)]
+        assert [(a["ok"], a["error"], a["action"]) for a in attempts] == [
+            (0, "ServerError", "retried")]

@@ -290,9 +290,10 @@ class StreamingMixin:
             if not first or not has_content(first[-1]):
                 raise StreamInterruptedError("stream ended before any content")
         except Exception as exc:
-            await stack.aclose()
             err = as_provider_error(_timeout_as_provider(exc, dep), dep)
+            # settled before the await: a cancellation there must not skip it
             call.after_attempt(dep, tickets, call.failed(dep, t0, err), None)
+            await stack.aclose()
             raise err from exc
         except BaseException as exc:  # cancelled while opening: settle before any await
             call.interrupted(dep, tickets, exc, t0=t0)
