@@ -24,7 +24,14 @@ from polyroute.routing.guards import Guard
 from polyroute.routing.plan import Deployment
 from polyroute.testing.standin import Fault, StandinServer
 from polyroute.transport import HttpRequest, HttpResponse, Timeouts, Transport
-from polyroute.types import Attempt, ChatRequest, ChatResponse, GenerationParams, Message, RoutingHints
+from polyroute.types import (
+    Attempt,
+    ChatRequest,
+    ChatResponse,
+    GenerationParams,
+    Message,
+    RoutingHints,
+)
 
 A = Deployment("a", "m")
 
