@@ -71,6 +71,26 @@ class Guard:
         """After one attempt: ``attempt.ok`` says how it went. For a stream this runs
         when the stream ends, with the usage it reported in ``response``."""
 
+    def attempt_interrupted(
+        self,
+        dep: Deployment,
+        request: ChatRequest,
+        ticket: Any,
+        attempt: Attempt,
+        response: ChatResponse | None,
+    ) -> None:
+        """The attempt was under way when the caller left: a task cancelled, a timeout
+        around ``achat``, ``KeyboardInterrupt``, a stream closed early. The call ends
+        right after. By default: a stream that had begun answering (``attempt.ok``;
+        ``response`` holds what it received) ends as an answered attempt; otherwise
+        there is no provider outcome to judge, so the attempt is undone like
+        ``cancel_attempt`` (a breaker's probe slot, a busy count) and no breaker or
+        cooldown counts it. Runs while the interruption propagates: never raise."""
+        if attempt.ok:
+            self.after_attempt(dep, request, ticket, attempt, response)
+        else:
+            self.cancel_attempt(dep, request, ticket)
+
     def after_call(self, request: ChatRequest, response: ChatResponse) -> None:
         """The call answered (for a stream: once it ended, with the joined answer)."""
 

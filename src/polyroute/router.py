@@ -368,6 +368,9 @@ class Router(StreamingMixin):
             err = as_provider_error(exc, dep)
             call.after_attempt(dep, tickets, call.failed(dep, t0, err), None)
             raise err from exc
+        except BaseException as exc:  # KeyboardInterrupt, SystemExit: settle, then go on
+            call.interrupted(dep, tickets, exc, t0=t0)
+            raise
         call.after_attempt(dep, tickets, call.succeeded(dep, t0), resp)
         return resp
 
@@ -418,6 +421,9 @@ class Router(StreamingMixin):
             err = as_provider_error(_timeout_as_provider(exc, dep), dep)
             call.after_attempt(dep, tickets, call.failed(dep, t0, err), None)
             raise err from exc
+        except BaseException as exc:  # CancelledError (the caller's timeout, task.cancel())
+            call.interrupted(dep, tickets, exc, t0=t0)
+            raise
         call.after_attempt(dep, tickets, call.succeeded(dep, t0), resp)
         return resp
 

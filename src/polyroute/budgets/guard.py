@@ -14,9 +14,14 @@ Per attempt, on the request path:
   attempt for the ledger; ``cancel_attempt`` releases.
 - ``after_call``/``call_failed`` hand one call row and its attempt rows to the
   ledger's queue (no disk IO here) and set ``response.cost_usd``.
+- ``attempt_interrupted`` (the caller left mid-attempt: cancelled, a timeout around
+  ``achat``, ``KeyboardInterrupt``, a stream closed early) keeps each hold as
+  spent; ``call_ended`` then writes the call's row (status ``cancelled`` or
+  ``interrupted``) when neither ``after_call`` nor ``call_failed`` did.
 
-The guard holds nothing per call except a small record keyed by the request
-object, dropped when the call ends.
+The guard holds nothing per call except a small record keyed by the request's
+messages and routing hints (shared by the copy the router makes to merge an
+agent's parameters), dropped when the call ends.
 """
 
 from __future__ import annotations
@@ -25,16 +30,24 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from polyroute.analytics.alerts import Alert, Alerts, DegradationMonitor
+from polyroute.budgets.call_record import (
+    NO_USAGE,
+    CallRecord,
+    attempt_rows,
+    error_name,
+    how_it_left,
+    record_key,
+)
 from polyroute.budgets.per_call import TokenRatios, WorstCase, check_max_cost, worst_case
 from polyroute.budgets.windows import Window, WindowClock, zone
 from polyroute.config.cost import BudgetConfig
 from polyroute.cost.book import PriceBook
 from polyroute.cost.pricing import Prices
-from polyroute.errors import BudgetExceeded, NoRouteError, StateStoreError
+from polyroute.errors import BudgetExceeded, StateStoreError
 from polyroute.logs import get_logger
 from polyroute.routing.guards import CandidateSkipped, Guard
 from polyroute.routing.plan import Deployment, parse_model_ref
@@ -110,14 +123,6 @@ class _Ticket:
     worst: WorstCase | None = None
 
 
-@dataclass(slots=True)
-class _CallRecord:
-    request: ChatRequest  # pins id(request) while the call runs
-    started: float = field(default_factory=time.time)
-    attempts: list[tuple[Attempt, Usage | None, float | None]] = field(default_factory=list)
-    stream: bool = False
-
-
 class CostGuard(Guard):
     name = "cost"
 
@@ -148,7 +153,7 @@ class CostGuard(Guard):
         self.monitor = (DegradationMonitor(acfg, alerts) if acfg is not None and (
             acfg.error_rate is not None or acfg.latency_p95_ms is not None) else None)
         self._track = ledger is not None
-        self._calls: dict[int, _CallRecord] = {}
+        self._calls: dict[tuple[int, int], CallRecord] = {}
         self._agent_tags = {name: dict(a.tags) for name, a in cfg.agents.items()}
         self._routes: dict[tuple[str | None, str | None, str | None], str | None] = {}
         self._cheapest: dict[int, frozenset[Deployment]] = {}
@@ -309,30 +314,56 @@ class CostGuard(Guard):
                 settle_to: float | None = None
             else:
                 settle_to = cost or 0.0
-            for b, key, amount, ttl in ticket.holds:
-                actual = amount if settle_to is None else settle_to
-                try:
-                    if actual != amount:
-                        self.state.incr(key, actual - amount, ttl)
-                    if actual > 0:
-                        spent = self.state.incr(key + _SPENT, actual, ttl)
-                        if b.cfg.alerts:
-                            self._thresholds(b, spent - actual, spent)
-                except StateStoreError as exc:
-                    # The answer is paid for: return it. The corrupt counter stays as it
-                    # is, so the budget's next reservation fails closed on it.
-                    logger.error("budget %s could not settle this attempt: %s", b.label, exc)
+            self._settle(ticket.holds, settle_to)
         if self.monitor is not None:
             self.monitor.record(dep.key, attempt.ok, attempt.latency_ms)
         if self._track:
-            rec = self._calls.get(id(request))
-            if rec is None or rec.request is not request:
-                rec = self._calls[id(request)] = _CallRecord(request)
-                if len(self._calls) > 4096:
-                    self._sweep()
-            rec.attempts.append((attempt, usage, cost))
-            if response is not None and attempt.ok and (request.stream or response.latency_ms):
-                rec.stream = True  # a stream's after_attempt comes with its latency set
+            self._note(request, attempt, usage, cost, response)
+
+    def _settle(self, holds: list[tuple[Budget, str, float, float | None]],
+                settle_to: float | None) -> None:
+        """Each hold becomes ``settle_to`` spent (``None``: the hold itself is spent)."""
+        for b, key, amount, ttl in holds:
+            actual = amount if settle_to is None else settle_to
+            try:
+                if actual != amount:
+                    self.state.incr(key, actual - amount, ttl)
+                if actual > 0:
+                    spent = self.state.incr(key + _SPENT, actual, ttl)
+                    if b.cfg.alerts:
+                        self._thresholds(b, spent - actual, spent)
+            except StateStoreError as exc:
+                # The answer is paid for: return it. The corrupt counter stays as it
+                # is, so the budget's next reservation fails closed on it.
+                logger.error("budget %s could not settle this attempt: %s", b.label, exc)
+
+    def _note(self, request: ChatRequest, attempt: Attempt, usage: Usage | None,
+              cost: float | None, response: ChatResponse | None) -> CallRecord:
+        """The attempt, in the call's record for the ledger."""
+        key = record_key(request)
+        rec = self._calls.get(key)
+        if rec is None or rec.request is not request:
+            rec = self._calls[key] = CallRecord(request)
+            if len(self._calls) > 4096:
+                self._sweep()
+        rec.attempts.append((attempt, usage, cost))
+        if response is not None and attempt.ok and (request.stream or response.latency_ms):
+            rec.stream = True  # a stream's after_attempt comes with its latency set
+        return rec
+
+    def attempt_interrupted(self, dep: Deployment, request: ChatRequest, ticket: Any,
+                            attempt: Attempt, response: ChatResponse | None) -> None:
+        """The caller left mid-attempt. The provider may well bill it (a request it
+        received, and generation that goes on after a disconnect) and no final usage
+        came back, so every budget keeps this attempt's worst-case hold as spent, as a
+        card network keeps an authorisation nobody voided: the budget may over-count
+        but never under-counts, and nothing stays reserved past this point."""
+        if isinstance(ticket, _Ticket):
+            self._settle(ticket.holds, None)
+        if self._track:
+            usage = response.usage if response is not None and attempt.ok else None
+            rec = self._note(request, attempt, usage, None, response)
+            rec.stream = rec.stream or response is not None  # only a stream passes one
 
     # --- alerts ---------------------------------------------------------------------
 
@@ -363,7 +394,7 @@ class CostGuard(Guard):
     # --- the call -----------------------------------------------------------------------
 
     def after_call(self, request: ChatRequest, response: ChatResponse) -> None:
-        rec = self._calls.pop(id(request), None) if self._track else None
+        rec = self._calls.pop(record_key(request), None) if self._track else None
         if rec is not None and rec.request is not request:
             rec = None
         dep = Deployment(response.provider, response.model)
@@ -379,10 +410,26 @@ class CostGuard(Guard):
     def call_failed(self, request: ChatRequest, error: Exception) -> None:
         if self.ledger is None:
             return
-        rec = self._calls.pop(id(request), None)
+        rec = self._calls.pop(record_key(request), None)
         if rec is not None and rec.request is not request:
             rec = None
         self._write(request, rec, error=error)
+
+    def call_ended(self, request: ChatRequest) -> None:
+        """A call with attempts that neither answered nor failed through the router
+        (cancelled, interrupted, a stream closed early, an error no guard saw) still
+        gets its ledger row, with the attempts made so far."""
+        if not self._calls:
+            return
+        key = record_key(request)
+        rec = self._calls.get(key)
+        # ``request`` is the caller's; the record holds the router's copy of it
+        if rec is None or rec.request.messages is not request.messages:
+            return
+        del self._calls[key]
+        if self.ledger is not None:
+            status, name = how_it_left()
+            self._write(rec.request, rec, status=status, err_name=name)
 
     def record_hit(self, request: ChatRequest, response: ChatResponse, saved: float | None
                    ) -> None:
@@ -390,23 +437,17 @@ class CostGuard(Guard):
         if self.ledger is not None:
             self._write(request, None, response=response, cost=0.0, saved=saved, hit=True)
 
-    def _write(self, request: ChatRequest, rec: _CallRecord | None, *,
+    def _write(self, request: ChatRequest, rec: CallRecord | None, *,
                response: ChatResponse | None = None, error: Exception | None = None,
-               cost: float | None = None, saved: float | None = None, hit: bool = False) -> None:
+               cost: float | None = None, saved: float | None = None, hit: bool = False,
+               status: str = "error", err_name: str | None = None) -> None:
         assert self.ledger is not None
         now = time.time()
         routing = request.routing
         call_id = os.urandom(12).hex()
         attempts = rec.attempts if rec is not None else []
-        rows = []
-        for n, (a, u, c) in enumerate(attempts, 1):
-            u = u or _NO_USAGE
-            rows.append((
-                call_id, n, now, a.provider, a.model, int(a.ok), a.latency_ms, a.error, a.status,
-                a.action, u.input_tokens, u.output_tokens, u.cache_read_tokens,
-                u.cache_write_tokens, u.reasoning_tokens, c,
-            ))
-        usage = response.usage if response is not None else _NO_USAGE
+        rows = attempt_rows(call_id, now, attempts)
+        usage = response.usage if response is not None else NO_USAGE
         if response is not None:
             provider, model = response.provider, response.model
             latency: float | None = response.latency_ms
@@ -415,7 +456,7 @@ class CostGuard(Guard):
             last = attempts[-1][0] if attempts else None
             provider, model = (last.provider, last.model) if last else ("", "")
             latency = (now - rec.started) * 1000.0 if rec is not None else 0.0
-            status, err = "error", _error_name(error)
+            err = err_name or error_name(error)
         ttft = None
         if rec is not None and rec.stream and attempts and attempts[-1][0].ok:
             ttft = attempts[-1][0].latency_ms
@@ -478,20 +519,9 @@ class CostGuard(Guard):
         return found
 
     def _sweep(self) -> None:
-        """Drop records of calls abandoned mid-way (a stream never finished, a task cancelled)."""
+        """Drop records no ``call_ended`` came for (a guard driven outside the router)."""
         cutoff = time.time() - 3600.0
         for key, rec in list(self._calls.items()):
             if rec.started < cutoff:
                 self._calls.pop(key, None)
 
-
-_NO_USAGE = Usage()
-
-
-def _error_name(error: Exception | None) -> str | None:
-    if error is None:
-        return None
-    name = type(error).__name__
-    if isinstance(error, NoRouteError) and error.last_error is not None:
-        name += f"({type(error.last_error).__name__})"
-    return name

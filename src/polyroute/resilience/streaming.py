@@ -145,14 +145,14 @@ class StreamingMixin:
                     for chunk in rest:
                         if relay.take(chunk):
                             yield chunk
-                except GeneratorExit:
-                    self._abandoned(call, dep, relay, tickets)
-                    raise
                 except Exception as exc:
                     err = self._mid_stream(call, dep, exc, tickets, relay, req, done)
                     if err is None:
                         continue
                     raise err from exc
+                except BaseException as exc:  # closed early, cancelled, interrupted
+                    self._abandoned(call, dep, relay, tickets, exc)
+                    raise
                 yield self._end_stream(call, dep, relay, tickets, done)
             return
         raise self._no_candidate_left(call, done)
@@ -188,6 +188,10 @@ class StreamingMixin:
             err = as_provider_error(exc, dep)
             call.after_attempt(dep, tickets, call.failed(dep, t0, err), None)
             raise err from exc
+        except BaseException as exc:  # KeyboardInterrupt while opening: settle, then go on
+            call.interrupted(dep, tickets, exc, t0=t0)
+            stack.close()
+            raise
         self._first_token(call, dep, t0)
         return stack, first, rest, tickets
 
@@ -237,14 +241,14 @@ class StreamingMixin:
                     async for chunk in rest:
                         if relay.take(chunk):
                             yield chunk
-                except GeneratorExit:
-                    self._abandoned(call, dep, relay, tickets)
-                    raise
                 except Exception as exc:
                     err = self._mid_stream(call, dep, exc, tickets, relay, req, done)
                     if err is None:
                         continue
                     raise err from exc
+                except BaseException as exc:  # closed early, cancelled, interrupted
+                    self._abandoned(call, dep, relay, tickets, exc)
+                    raise
                 yield self._end_stream(call, dep, relay, tickets, done)
             return
         raise self._no_candidate_left(call, done)
@@ -286,10 +290,15 @@ class StreamingMixin:
             if not first or not has_content(first[-1]):
                 raise StreamInterruptedError("stream ended before any content")
         except Exception as exc:
-            await stack.aclose()
             err = as_provider_error(_timeout_as_provider(exc, dep), dep)
+            # settled before the await: a cancellation there must not skip it
             call.after_attempt(dep, tickets, call.failed(dep, t0, err), None)
+            await stack.aclose()
             raise err from exc
+        except BaseException as exc:  # cancelled while opening: settle before any await
+            call.interrupted(dep, tickets, exc, t0=t0)
+            await stack.aclose()
+            raise
         self._first_token(call, dep, t0)
         return stack, first, rest, tickets
 
@@ -336,11 +345,14 @@ class StreamingMixin:
         return self._fail(call)
 
     def _abandoned(
-        self, call: Call, dep: Deployment, relay: Relay, tickets: list[Any] | None
+        self, call: Call, dep: Deployment, relay: Relay, tickets: list[Any] | None,
+        exc: BaseException,
     ) -> None:
-        """The caller stopped reading: settle the guards with what was streamed."""
-        if call.attempts:
-            call.after_attempt(dep, tickets, call.attempts[-1], relay.response())
+        """The caller stopped reading (or was cancelled) mid-stream: settle the guards
+        with what was streamed. The provider answered, but the answer's usage
+        (and so its cost) usually comes last, so it is not an ordinary ending."""
+        call.interrupted(dep, tickets, exc, attempt=call.attempts[-1] if call.attempts
+                         else None, response=relay.response())
 
     def _end_stream(
         self, call: Call, dep: Deployment, relay: Relay, tickets: list[Any] | None,

@@ -38,6 +38,8 @@ logger = get_logger("routing.call")
 # RetryPolicy is re-exported from resilience.retry
 __all__ = ["Call", "DeferredSkip", "RetryPolicy", "as_provider_error"]
 
+logger = get_logger("router")
+
 
 class DeferredSkip(CandidateSkipped):
     """A skip that yields (a rate-limit cooldown): ignored for the call's last candidate,
@@ -210,6 +212,36 @@ class Call:
             # guard that reads it before the next attempt fails closed on it.
             logger.error("%s answered, but recording it in the state store failed: %s",
                          dep, failed)
+
+    def interrupted(
+        self, dep: Deployment, tickets: list[Any] | None, exc: BaseException, *,
+        t0: float | None = None, attempt: Attempt | None = None,
+        response: ChatResponse | None = None,
+    ) -> None:
+        """The caller left mid-attempt (``exc``: ``CancelledError``, ``KeyboardInterrupt``,
+        ``GeneratorExit``): record the attempt unless ``attempt`` is one already
+        recorded (a stream's), and settle every guard's ticket. Never raises, so
+        ``exc`` propagates as it is (a ``CancelledError`` must stay one)."""
+        if attempt is None:
+            attempt = Attempt(
+                provider=dep.provider, model=dep.model, ok=False,
+                latency_ms=(time.perf_counter() - (t0 or self.started)) * 1000.0,
+                error=type(exc).__name__, message=f"the caller left ({type(exc).__name__})",
+                action="gave_up",
+            )
+            self.attempts.append(attempt)
+            try:
+                if self.notify is not None:
+                    self.notify(attempt, self.request)
+            except Exception:
+                logger.exception("an attempt observer failed on an interrupted attempt")
+        if tickets is None:
+            return
+        for guard, ticket in zip(self.guards, tickets, strict=True):
+            try:
+                guard.attempt_interrupted(dep, self.request, ticket, attempt, response)
+            except Exception:  # the next guard still settles; the interruption goes on
+                logger.exception("guard %s failed in attempt_interrupted", guard.name)
 
     def skipped(self, dep: Deployment, skip: CandidateSkipped) -> None:
         """A guard refused ``dep`` — before any attempt, or between retries (a circuit

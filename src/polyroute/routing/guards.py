@@ -10,6 +10,7 @@ before_call ──► (hit? answer now) ──► for each candidate:
     skip_reason ──► (skip with reason)
     for each attempt:  before_attempt ──► send ──► after_attempt
                        (a guard skips: cancel_attempt for those before it)
+                       (cancelled/interrupted mid-attempt: attempt_interrupted)
 after_call (answered) | call_failed (raised)
 call_ended (always, last: whatever way the call left the router)
 ```
