@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -10,6 +11,14 @@ from typing import Any
 from polyroute.state.base import StateStore, _corrupt, check_finite, encode, number
 
 __all__ = ["MemoryStore"]
+
+_isfinite = math.isfinite
+
+
+def _plain(v: Any) -> bool:
+    """A finite int or float: what the guards store and count nearly always. These
+    pass every check below, so they skip the general (allocating) validators."""
+    return type(v) is int or (type(v) is float and _isfinite(v))
 
 
 class MemoryStore(StateStore):
@@ -47,10 +56,15 @@ class MemoryStore(StateStore):
         return f"store.delete({key!r}), or restart the process"
 
     def _number(self, key: str, value: Any) -> float:
+        if value is None:
+            return 0.0
+        if _plain(value):
+            return float(value)
         return number(value, where="(in-process)", key=key, fix=self.fix(key))
 
     def set(self, key: str, value: Any, ttl: float | None = None) -> None:
-        encode(value, where="(in-process)", key=key)  # the same values the shared stores take
+        if not _plain(value):
+            encode(value, where="(in-process)", key=key)  # the same values the shared stores take
         with self._lock:
             self._data[key] = (value, self._expiry(ttl))
 
@@ -59,7 +73,8 @@ class MemoryStore(StateStore):
             self._data.pop(key, None)
 
     def incr(self, key: str, amount: float = 1.0, ttl: float | None = None) -> float:
-        check_finite(where="(in-process)", key=key, amount=amount)
+        if not _plain(amount):
+            check_finite(where="(in-process)", key=key, amount=amount)
         with self._lock:
             current = self._live(key)
             if current is None:
@@ -72,7 +87,8 @@ class MemoryStore(StateStore):
 
     def reserve(self, key: str, amount: float, limit: float, ttl: float | None = None, *,
                 floor: float | None = None) -> bool:
-        check_finite(where="(in-process)", key=key, amount=amount, limit=limit)
+        if not (_plain(amount) and _plain(limit)):
+            check_finite(where="(in-process)", key=key, amount=amount, limit=limit)
         with self._lock:
             current = self._live(key)
             base = self._number(key, current)
