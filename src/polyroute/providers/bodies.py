@@ -86,6 +86,8 @@ def token_count(value: Any, *, field: str, provider: str = "", model: str = "") 
 
     Counts are checked here, at the parse boundary, because a negative count would
     become a negative cost and a budget credit further down."""
+    if type(value) is int and 0 <= value <= MAX_USAGE_TOKENS:  # the usual case, first
+        return value
     if value is None:
         return 0
     count: int | None = None
@@ -129,10 +131,15 @@ def parsing(provider: str, model: str, what: str = "response") -> Iterator[None]
     except PolyrouteError:
         raise
     except MALFORMED as exc:
-        raise InvalidResponseError(
-            f"{what} has an unexpected shape ({type(exc).__name__}: {_snippet(str(exc))})",
-            provider=provider, model=model,
-        ) from None
+        raise _unexpected_shape(exc, provider, model, what) from None
+
+
+def _unexpected_shape(exc: BaseException, provider: str, model: str, what: str
+                      ) -> InvalidResponseError:
+    return InvalidResponseError(
+        f"{what} has an unexpected shape ({type(exc).__name__}: {_snippet(str(exc))})",
+        provider=provider, model=model,
+    )
 
 
 def unreadable_error(
@@ -169,11 +176,19 @@ def typed_parse(fn: Callable[_P, _R]) -> Callable[_P, _R]:
     ``feed``/``close``: what malformed data raises inside becomes an
     ``InvalidResponseError`` naming provider and model (see ``parsing``)."""
 
+    what = _WHAT.get(fn.__name__, fn.__name__)
+
+    # ``parsing`` inlined: on the success path (every response, every stream event) a
+    # context manager and the provider/model lookup are pure overhead
     @functools.wraps(fn)
     def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        provider, model = _where(args, kwargs)
-        with parsing(provider, model, _WHAT.get(fn.__name__, fn.__name__)):
+        try:
             return fn(*args, **kwargs)
+        except PolyrouteError:
+            raise
+        except MALFORMED as exc:
+            provider, model = _where(args, kwargs)
+            raise _unexpected_shape(exc, provider, model, what) from None
 
     return wrapper
 

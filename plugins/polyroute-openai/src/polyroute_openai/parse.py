@@ -64,6 +64,11 @@ _POLICY_CODES = {
 _CONTEXT_HINTS = ("maximum context length", "context length", "context window", "too many tokens")
 
 
+def _is_map(value: Any) -> bool:
+    # json.loads gives dicts: skip the ABC check for them (it is most of a parse's checks)
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def map_finish_reason(value: Any) -> FinishReason | None:
     if value is None:
         return None
@@ -73,7 +78,7 @@ def map_finish_reason(value: Any) -> FinishReason | None:
 def parse_usage(data: Any, *, provider: str = "", model: str = "") -> Usage | None:
     """``usage`` of a completion or of the final stream chunk; ``InvalidResponseError``
     for a count that is not a whole number from 0 to ``MAX_USAGE_TOKENS``."""
-    if not isinstance(data, Mapping):
+    if not _is_map(data):
         return None
     prompt = data.get("prompt_tokens_details")
     completion = data.get("completion_tokens_details")
@@ -83,11 +88,11 @@ def parse_usage(data: Any, *, provider: str = "", model: str = "") -> Usage | No
         output_tokens=("completion_tokens", data.get("completion_tokens")),
         cache_read_tokens=(
             "prompt_tokens_details.cached_tokens",
-            prompt.get("cached_tokens") if isinstance(prompt, Mapping) else None,
+            prompt.get("cached_tokens") if _is_map(prompt) else None,
         ),
         reasoning_tokens=(
             "completion_tokens_details.reasoning_tokens",
-            completion.get("reasoning_tokens") if isinstance(completion, Mapping) else None,
+            completion.get("reasoning_tokens") if _is_map(completion) else None,
         ),
     )
 
@@ -130,17 +135,17 @@ def parse_chat_completion(response: HttpResponse, *, provider: str, model: str) 
             provider=provider, model=model, status=response.status, request_id=rid,
         )
 
-    if not isinstance(data, Mapping):
+    if not _is_map(data):
         raise bad("not a JSON object")
     if "error" in data and not data.get("choices"):
         status = response.status if response.status >= 400 else None
         raise classify_error(status, data, response.headers, provider, model)
     choices = data.get("choices")
-    if not isinstance(choices, list) or not choices or not isinstance(choices[0], Mapping):
+    if not isinstance(choices, list) or not choices or not _is_map(choices[0]):
         raise bad("no choices")
     choice = choices[0]
     msg = choice.get("message")
-    if not isinstance(msg, Mapping):
+    if not _is_map(msg):
         raise bad("choice has no message")
     parts: list[Part] = []
     content = msg.get("content")
