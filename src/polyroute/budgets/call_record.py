@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from polyroute.errors import NoRouteError
-from polyroute.types import Attempt, ChatRequest, Usage
+from polyroute.types import Attempt, ChatRequest, ChatResponse, Usage
 
 __all__ = ["NO_USAGE", "CallRecord", "attempt_rows", "error_name", "how_it_left",
            "record_key"]
@@ -28,6 +28,18 @@ class CallRecord:
     started: float = field(default_factory=time.time)
     attempts: list[tuple[Attempt, Usage | None, float | None]] = field(default_factory=list)
     stream: bool = False
+
+    def priced(self, response: ChatResponse) -> float | None:
+        """The cost already priced for the attempt that gave ``response`` (the same
+        deployment and the very same usage object), so ``after_call`` need not price it
+        again; ``None``: price it."""
+        if not self.attempts:
+            return None
+        attempt, usage, cost = self.attempts[-1]
+        if (cost is None or usage is not response.usage
+                or attempt.provider != response.provider or attempt.model != response.model):
+            return None
+        return cost
 
 
 def record_key(request: ChatRequest) -> tuple[int, int]:

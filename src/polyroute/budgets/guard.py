@@ -397,8 +397,10 @@ class CostGuard(Guard):
         rec = self._calls.pop(record_key(request), None) if self._track else None
         if rec is not None and rec.request is not request:
             rec = None
-        dep = Deployment(response.provider, response.model)
-        cost = self.book.prices(dep).cost(response.usage)
+        cost = rec.priced(response) if rec is not None else None
+        if cost is None:
+            dep = Deployment(response.provider, response.model)
+            cost = self.book.prices(dep).cost(response.usage)
         if cost is not None and not (math.isfinite(cost) and cost >= 0):
             cost = None  # logged when its attempt settled
         if cost is not None:
