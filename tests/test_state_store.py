@@ -66,3 +66,54 @@ def test_concurrent_reservations_never_exceed_the_limit() -> None:
     for t in threads:
         t.join()
     assert sum(granted) == 71 and store.get("budget") <= 50.0
+
+
+# The store's fast path for plain finite numbers must not let anything else through.
+
+def test_non_finite_values_and_amounts_are_still_refused() -> None:
+    import math
+
+    import pytest
+
+    from polyroute.errors import StateStoreError
+
+    store = MemoryStore()
+    for bad in (math.nan, math.inf, -math.inf):
+        with pytest.raises(StateStoreError, match="'k'"):
+            store.set("k", bad)
+        with pytest.raises(StateStoreError, match="'k'"):
+            store.incr("k", bad)
+        with pytest.raises(StateStoreError, match="'k'"):
+            store.reserve("k", 1.0, bad)
+        with pytest.raises(StateStoreError, match="'k'"):
+            store.reserve("k", bad, 10.0)
+    with pytest.raises(StateStoreError, match="'k'"):
+        store.incr("k", True)  # a bool is not an amount
+    with pytest.raises(StateStoreError, match="'k'"):
+        store.set("k", {"x": math.nan})
+    assert store.get("k") is None  # nothing refused was stored
+
+
+def test_plain_numbers_and_json_values_round_trip() -> None:
+    store = MemoryStore()
+    for value in (0, -3, 2.5, 10**30, True, "text", [1, 2.0], {"a": [1]}):
+        store.set("k", value)
+        assert store.get("k") == value
+    assert store.incr("n", 2) == 2.0 and store.incr("n", 0.5) == 2.5
+    assert store.reserve("r", 1, 1) and not store.reserve("r", 1, 1)
+
+
+def test_a_corrupt_counter_fails_closed_on_incr_and_reserve() -> None:
+    import pytest
+
+    from polyroute.errors import StateStoreError
+
+    store = MemoryStore()
+    store.set("c", "abc")
+    with pytest.raises(StateStoreError, match="'c'"):
+        store.incr("c", 1)
+    with pytest.raises(StateStoreError, match="'c'"):
+        store.reserve("c", 1, 10)
+    store.set("c", -1.0)
+    with pytest.raises(StateStoreError, match="'c'"):
+        store.reserve("c", 1, 10, floor=0)
