@@ -105,6 +105,8 @@ class Router(StreamingMixin):
         self.resilience = Resilience(config, self.state, clock=clock, sleep=sleep, asleep=asleep)
         self.health = self.resilience.health
         self.guards: list[Guard] = [*builtin_guards(self), *guards]
+        # most guards keep no per-call state: only those that do are told a call ended
+        self._ending = [g for g in self.guards if type(g).call_ended is not Guard.call_ended]
         self.strategies = bind_strategies(self.registry.strategies, StrategyContext(
             self.state, config.strategies, self.model_info, self.health, clock,
         ))
@@ -289,7 +291,7 @@ class Router(StreamingMixin):
     def _call_ended(self, request: ChatRequest) -> None:
         """Every exit of a call (exceptions of any kind, cancellation, a stream closed
         early) reaches here, so no guard keeps per-call state past it."""
-        for guard in self.guards:
+        for guard in self._ending:
             try:
                 guard.call_ended(request)
             except Exception:  # one guard's bug must not hide the call's own outcome
@@ -297,7 +299,7 @@ class Router(StreamingMixin):
 
     def chat(self, request: ChatRequest) -> ChatResponse:
         """Route ``request`` and return the first answer (retrying and falling back)."""
-        if not self.guards:
+        if not self._ending:
             return self._chat(request)
         try:
             return self._chat(request)
@@ -378,7 +380,7 @@ class Router(StreamingMixin):
 
     async def achat(self, request: ChatRequest) -> ChatResponse:
         """Async ``chat``."""
-        if not self.guards:
+        if not self._ending:
             return await self._achat(request)
         try:
             return await self._achat(request)
