@@ -145,8 +145,19 @@ def config_source(config: Any, profile: str | None) -> dict[str, Any]:
     )
 
 
-def check_target(router: Router, agent: str | None, task: str | None) -> None:
-    """Fail now, not at the first call, if ``agent`` or ``task`` is not in the config."""
+def check_target(router: object, agent: str | None, task: str | None) -> None:
+    """Fail now, not at the first call, if ``agent`` or ``task`` is not in the config of
+    the router an adapter built (closing it then); a router passed in is the caller's."""
+    if not isinstance(router, Router):
+        return
+    try:
+        _check_target(router, agent, task)
+    except ConfigError:
+        router.close()
+        raise
+
+
+def _check_target(router: Router, agent: str | None, task: str | None) -> None:
     cfg = router.config
     for kind, name, known in (("agent", agent, cfg.agents), ("task", task, cfg.routes)):
         if name is not None and name not in known:

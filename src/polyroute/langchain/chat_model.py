@@ -23,7 +23,6 @@ from polyroute.adapter_router import (
     provider_of,
 )
 from polyroute.config import PolyrouteConfig, config_from_data
-from polyroute.errors import ConfigError
 from polyroute.langchain.messages import to_neutral_messages
 from polyroute.langchain.outputs import StreamState, chat_result
 from polyroute.langchain.tools import (
@@ -174,13 +173,7 @@ class RoutedChatModel(BaseChatModel):
         not at the first call."""
         model = cls(**config_source(path, profile), agent=agent, task=task, config_profile=profile,
                     **kwargs)
-        router = model.get_router()
-        if isinstance(router, Router):
-            try:
-                check_target(router, agent, task)
-            except ConfigError:
-                router.close()
-                raise
+        check_target(model.get_router(), agent, task)
         return model
 
     def get_router(self) -> RouterLike:

@@ -26,7 +26,6 @@ from llama_index.core.llms.llm import ToolSelection
 
 from polyroute.adapter_router import build_router, check_target, config_source, provider_of
 from polyroute.config import PolyrouteConfig, config_from_data
-from polyroute.errors import ConfigError
 from polyroute.llamaindex.messages import (
     ToolCallBlock,
     to_neutral_messages,
@@ -151,13 +150,7 @@ class RoutedLLM(FunctionCallingLLM):
         file, a bad field or an unknown agent or task raises ``ConfigError`` here."""
         llm = cls(**config_source(path, profile), agent=agent, task=task, config_profile=profile,
                   **kwargs)
-        router = llm.get_router()
-        if isinstance(router, Router):
-            try:
-                check_target(router, agent, task)
-            except ConfigError:
-                router.close()
-                raise
+        check_target(llm.get_router(), agent, task)
         return llm
 
     @classmethod
