@@ -1,7 +1,7 @@
 """The router: plan a call, try deployments tier by tier, retry, fall back.
 
 ``chat``/``achat`` return a ``ChatResponse``; ``stream``/``astream`` (in
-``resilience.streaming``) yield ``ChatChunk``s under the streaming failure
+``router.streaming``) yield ``ChatChunk``s under the streaming failure
 policy. Retries, circuit breakers, rate limits and health are in
 ``polyroute.resilience``; they take part through guards and share ``state``. Every
 answer says which provider and model answered, every attempt made, the total
@@ -31,7 +31,7 @@ from polyroute.plugins.manager import PluginRegistry, default_registry
 from polyroute.providers.base import Provider
 from polyroute.resilience.core import Resilience
 from polyroute.resilience.retry import RetryPolicy
-from polyroute.resilience.streaming import StreamingMixin
+from polyroute.router.streaming import StreamingMixin
 from polyroute.routing.builtin_guards import builtin_guards
 from polyroute.routing.call import Call, as_provider_error
 from polyroute.routing.guards import CandidateSkipped, Guard

@@ -256,7 +256,7 @@ class StreamingMixin:
     async def _aopen_stream(
         self, call: Call, dep: Deployment, request: ChatRequest
     ) -> tuple[AsyncExitStack, list[ChatChunk], AsyncIterator[ChatChunk], list[Any] | None]:
-        from polyroute.router import _timeout_as_provider
+        from polyroute.router.core import _timeout_as_provider
 
         tickets = await call.abefore_attempt(dep)
         t0 = call.begin(dep)
