@@ -35,6 +35,7 @@ from polyroute.resilience.classes import class_of_name
 from polyroute.resilience.stored import corrupt, count, finite, is_finite
 from polyroute.routing.guards import CandidateSkipped, Guard
 from polyroute.routing.plan import Deployment
+from polyroute.routing.steps import Sleep, Steps, arun, run
 from polyroute.state import StateStore
 from polyroute.tokens import estimate_prompt_tokens
 from polyroute.types import Attempt, ChatRequest, ChatResponse
@@ -219,30 +220,15 @@ class RateLimiter(Guard):
 
     def before_attempt(self, dep: Deployment, request: ChatRequest) -> Any:
         lim = self.limit_for(dep)
-        if lim is None:
-            return None
-        tokens = self._tokens(request) if lim.tpm else 0
-        prio = request_priority(request)
-        if not self._queued_ahead(dep.key, prio):
-            try:
-                return self._try(dep, lim, tokens)
-            except _Refused as r:
-                self._give_up_now(dep, lim, r)
-        waited, entry = 0.0, self._enqueue(dep.key, prio)
-        try:
-            while True:
-                wait = self._turn(dep, lim, tokens, entry, waited)
-                if isinstance(wait, Ticket):
-                    return wait
-                self.sleep(wait)
-                waited += wait
-        finally:
-            self._dequeue(dep.key, entry)
+        return None if lim is None else run(self._admit(dep, lim, request))
 
     async def abefore_attempt(self, dep: Deployment, request: ChatRequest) -> Any:
         lim = self.limit_for(dep)
-        if lim is None:
-            return None
+        return None if lim is None else await arun(self._admit(dep, lim, request))
+
+    def _admit(self, dep: Deployment, lim: DepLimit, request: ChatRequest) -> Steps[Ticket]:
+        """A ticket now, or after waiting in the queue (``Sleep`` steps: blocking or
+        awaited, as the caller drives them), or ``CandidateSkipped``."""
         tokens = self._tokens(request) if lim.tpm else 0
         prio = request_priority(request)
         if not self._queued_ahead(dep.key, prio):
@@ -256,7 +242,7 @@ class RateLimiter(Guard):
                 wait = self._turn(dep, lim, tokens, entry, waited)
                 if isinstance(wait, Ticket):
                     return wait
-                await self.asleep(wait)
+                yield Sleep(wait, self.sleep, self.asleep)
                 waited += wait
         finally:
             self._dequeue(dep.key, entry)
