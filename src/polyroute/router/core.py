@@ -45,6 +45,7 @@ from polyroute.routing.steps import (
     Sleep,
     Steps,
     arun,
+    awaits,
     run,
 )
 from polyroute.routing.strategies import Ranked, StrategyContext, bind_strategies, rank
@@ -253,7 +254,10 @@ class Router(StreamingMixin):
 
     def _cached(self, request: ChatRequest) -> Steps[ChatResponse | None]:
         for guard in self.guards:
-            hit = yield BeforeCall(guard, request)
+            if awaits(guard, "abefore_call"):  # it may wait (an identical call in flight)
+                hit = yield BeforeCall(guard, request)
+            else:
+                hit = guard.before_call(request)
             if hit is not None:
                 return hit  # type: ignore[no-any-return]
         return None

@@ -31,7 +31,7 @@ from polyroute.resilience.failover import FailoverStats
 from polyroute.resilience.retry import RetryPolicy
 from polyroute.routing.guards import CandidateSkipped, Guard
 from polyroute.routing.plan import LATENCY_SKIP, Deployment, Plan
-from polyroute.routing.steps import BeforeAttempt, Steps
+from polyroute.routing.steps import BeforeAttempt, Steps, awaits
 from polyroute.secrets import redact
 from polyroute.types import Attempt, ChatRequest, ChatResponse
 
@@ -159,7 +159,10 @@ class Call:
         try:
             for guard in self.guards:
                 try:
-                    tickets.append((yield BeforeAttempt(guard, dep, self.request)))
+                    if awaits(guard, "abefore_attempt"):  # it may wait: the driver's I/O
+                        tickets.append((yield BeforeAttempt(guard, dep, self.request)))
+                    else:
+                        tickets.append(guard.before_attempt(dep, self.request))
                 except DeferredSkip:
                     if not self._last_resort(dep):
                         raise

@@ -30,11 +30,11 @@ from contextlib import AsyncExitStack, ExitStack
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from polyroute.errors import ProviderError, ProviderTimeoutError
+from polyroute.guard_base import Guard
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
 
-    from polyroute.guard_base import Guard
     from polyroute.providers.base import HttpRequest
     from polyroute.refs import Deployment
     from polyroute.transport import Timeouts, Transport
@@ -53,6 +53,7 @@ __all__ = [
     "Steps",
     "aiterate",
     "arun",
+    "awaits",
     "iterate",
     "run",
 ]
@@ -79,6 +80,22 @@ class Effect:
 
 Steps: TypeAlias = Generator[Effect, Any, T]
 """Steps that end with a ``T`` (the generator's return value)."""
+
+
+_AWAITS: dict[tuple[type[Guard], str], bool] = {}
+
+
+def awaits(guard: Guard, hook: str) -> bool:
+    """Does ``guard`` override the async form of a hook (``abefore_call``,
+    ``abefore_attempt``)? Only then may its awaited form differ from the blocking
+    one, so only then is the hook an effect; otherwise the steps call the blocking
+    form directly (the default async form does just that)."""
+    key = (type(guard), hook)
+    try:
+        return _AWAITS[key]
+    except KeyError:
+        found = _AWAITS[key] = getattr(type(guard), hook) is not getattr(Guard, hook)
+        return found
 
 
 class BeforeCall(Effect):
