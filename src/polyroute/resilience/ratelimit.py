@@ -219,16 +219,20 @@ class RateLimiter(Guard):
     # --- guard hooks ---------------------------------------------------------------------
 
     def before_attempt(self, dep: Deployment, request: ChatRequest) -> Any:
-        lim = self.limit_for(dep)
-        return None if lim is None else run(self._admit(dep, lim, request))
+        got = self._admit(dep, request)
+        return got if got is None or isinstance(got, Ticket) else run(got)
 
     async def abefore_attempt(self, dep: Deployment, request: ChatRequest) -> Any:
-        lim = self.limit_for(dep)
-        return None if lim is None else await arun(self._admit(dep, lim, request))
+        got = self._admit(dep, request)
+        return got if got is None or isinstance(got, Ticket) else await arun(got)
 
-    def _admit(self, dep: Deployment, lim: DepLimit, request: ChatRequest) -> Steps[Ticket]:
-        """A ticket now, or after waiting in the queue (``Sleep`` steps: blocking or
-        awaited, as the caller drives them), or ``CandidateSkipped``."""
+    def _admit(self, dep: Deployment, request: ChatRequest) -> Ticket | Steps[Ticket] | None:
+        """A ticket now (``None``: no limit), else the steps that wait for one in the
+        queue (``Sleep``: blocking or awaited, as the caller runs them), or
+        ``CandidateSkipped``."""
+        lim = self.limit_for(dep)
+        if lim is None:
+            return None
         tokens = self._tokens(request) if lim.tpm else 0
         prio = request_priority(request)
         if not self._queued_ahead(dep.key, prio):
@@ -236,6 +240,9 @@ class RateLimiter(Guard):
                 return self._try(dep, lim, tokens)
             except _Refused as r:
                 self._give_up_now(dep, lim, r)
+        return self._queue(dep, lim, tokens, prio)
+
+    def _queue(self, dep: Deployment, lim: DepLimit, tokens: int, prio: int) -> Steps[Ticket]:
         waited, entry = 0.0, self._enqueue(dep.key, prio)
         try:
             while True:

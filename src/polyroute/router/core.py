@@ -38,6 +38,7 @@ from polyroute.routing.guards import CandidateSkipped, Guard
 from polyroute.routing.plan import Deployment, Plan, Planner
 from polyroute.routing.references import check_references
 from polyroute.routing.steps import (
+    ASYNC_BEFORE_CALL,
     BeforeCall,
     CloseStream,
     OpenStream,
@@ -45,7 +46,6 @@ from polyroute.routing.steps import (
     Sleep,
     Steps,
     arun,
-    awaits,
     run,
 )
 from polyroute.routing.strategies import Ranked, StrategyContext, bind_strategies, rank
@@ -254,7 +254,7 @@ class Router(StreamingMixin):
 
     def _cached(self, request: ChatRequest) -> Steps[ChatResponse | None]:
         for guard in self.guards:
-            if awaits(guard, "abefore_call"):  # it may wait (an identical call in flight)
+            if ASYNC_BEFORE_CALL[type(guard)]:  # it may wait (an identical call in flight)
                 hit = yield BeforeCall(guard, request)
             else:
                 hit = guard.before_call(request)
@@ -332,8 +332,9 @@ class Router(StreamingMixin):
         call, request = self._prepare(request)
         for dep in call.candidates():
             try:
-                resp = yield from self._try(call, dep, request, stream=False)
-                return self._finish(call, dep, cast(ChatResponse, resp))
+                resp: ChatResponse = yield from self._try(  # type: ignore[assignment]
+                    call, dep, request, stream=False)
+                return self._finish(call, dep, resp)
             except CandidateSkipped as skip:
                 call.skipped(dep, skip)
             except ProviderError as exc:

@@ -31,7 +31,7 @@ from polyroute.resilience.failover import FailoverStats
 from polyroute.resilience.retry import RetryPolicy
 from polyroute.routing.guards import CandidateSkipped, Guard
 from polyroute.routing.plan import LATENCY_SKIP, Deployment, Plan
-from polyroute.routing.steps import BeforeAttempt, Steps, awaits
+from polyroute.routing.steps import ASYNC_BEFORE_ATTEMPT, BeforeAttempt, Steps
 from polyroute.secrets import redact
 from polyroute.types import Attempt, ChatRequest, ChatResponse
 
@@ -159,7 +159,7 @@ class Call:
         try:
             for guard in self.guards:
                 try:
-                    if awaits(guard, "abefore_attempt"):  # it may wait: the driver's I/O
+                    if ASYNC_BEFORE_ATTEMPT[type(guard)]:  # it may wait: an effect
                         tickets.append((yield BeforeAttempt(guard, dep, self.request)))
                     else:
                         tickets.append(guard.before_attempt(dep, self.request))

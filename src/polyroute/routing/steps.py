@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from polyroute.types import ChatRequest
 
 __all__ = [
+    "ASYNC_BEFORE_ATTEMPT",
+    "ASYNC_BEFORE_CALL",
     "END",
     "BeforeAttempt",
     "BeforeCall",
@@ -53,7 +55,6 @@ __all__ = [
     "Steps",
     "aiterate",
     "arun",
-    "awaits",
     "iterate",
     "run",
 ]
@@ -82,20 +83,23 @@ Steps: TypeAlias = Generator[Effect, Any, T]
 """Steps that end with a ``T`` (the generator's return value)."""
 
 
-_AWAITS: dict[tuple[type[Guard], str], bool] = {}
+class _Overrides(dict[type[Guard], bool]):
+    """``{guard class: does it override the async hook}``, filled on first lookup.
+    Only a guard that overrides ``abefore_call``/``abefore_attempt`` may act
+    differently awaited, so only for it is the hook an effect; for any other the
+    steps call the blocking form directly (the default async form does just that)."""
 
+    def __init__(self, hook: str) -> None:
+        super().__init__()
+        self.hook = hook
 
-def awaits(guard: Guard, hook: str) -> bool:
-    """Does ``guard`` override the async form of a hook (``abefore_call``,
-    ``abefore_attempt``)? Only then may its awaited form differ from the blocking
-    one, so only then is the hook an effect; otherwise the steps call the blocking
-    form directly (the default async form does just that)."""
-    key = (type(guard), hook)
-    try:
-        return _AWAITS[key]
-    except KeyError:
-        found = _AWAITS[key] = getattr(type(guard), hook) is not getattr(Guard, hook)
+    def __missing__(self, cls: type[Guard]) -> bool:
+        found = self[cls] = getattr(cls, self.hook) is not getattr(Guard, self.hook)
         return found
+
+
+ASYNC_BEFORE_CALL = _Overrides("abefore_call")
+ASYNC_BEFORE_ATTEMPT = _Overrides("abefore_attempt")
 
 
 class BeforeCall(Effect):
