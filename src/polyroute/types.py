@@ -8,10 +8,11 @@ and carry no provider vocabulary.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 __all__ = [
     "MAX_USAGE_TOKENS",
@@ -29,6 +30,7 @@ __all__ = [
     "ModelPrices",
     "NamedToolChoice",
     "Part",
+    "PortableParams",
     "ResponseFormat",
     "Role",
     "RoutingHints",
@@ -201,17 +203,40 @@ class ResponseFormat(_Model):
 # --- request -----------------------------------------------------------------
 
 
-class GenerationParams(_Model):
-    """Sampling parameters. ``None`` means "provider default"; ``extra`` passes through."""
+class PortableParams(BaseModel):
+    """The portable sampling parameters: the one definition of their names, types,
+    bounds and meanings. ``GenerationParams``, the config's agents and routes, and
+    the LangChain and LlamaIndex adapters all inherit these fields, and
+    ``polyroute.params.PARAMS`` lists them; so a new portable parameter is one field
+    here (plus each plugin's mapping to its API). ``None`` means "provider default".
 
-    temperature: float | None = None
-    top_p: float | None = None
-    top_k: int | None = None
-    max_tokens: int | None = None
-    stop: list[str] | None = None
-    frequency_penalty: float | None = None
-    presence_penalty: float | None = None
-    seed: int | None = None
+    Bounds are only those true for every provider (a probability is at most 1);
+    provider-specific ranges (temperature up to 1 or 2, penalties) are the
+    provider's to check.
+    """
+
+    temperature: float | None = Field(
+        None, ge=0, description="Sampling temperature; higher is more random.")
+    top_p: float | None = Field(
+        None, ge=0, le=1, description="Nucleus sampling: the probability mass to sample from.")
+    top_k: int | None = Field(
+        None, ge=1, description="Sample from the k most likely tokens only.")
+    max_tokens: int | None = Field(
+        None, ge=1, description="Upper bound on the tokens the answer may take.")
+    stop: list[str] | None = Field(
+        None, description="Sequences at which the model stops generating.")
+    frequency_penalty: float | None = Field(
+        None, description="Penalise tokens by how often they already appeared.")
+    presence_penalty: float | None = Field(
+        None, description="Penalise tokens that already appeared at all.")
+    seed: int | None = Field(
+        None, description="Seed for sampling, for (best-effort) repeatable answers.")
+
+
+class GenerationParams(PortableParams, _Model):
+    """Sampling parameters (``PortableParams``). ``None`` means "provider default";
+    ``extra`` passes through."""
+
     extra: dict[str, Any] = Field(default_factory=dict)
 
     def merged_over(self, base: GenerationParams) -> GenerationParams:
@@ -237,6 +262,25 @@ class RoutingHints(_Model):
     tags: dict[str, str] = Field(default_factory=dict)
 
 
+class RequestMemo(dict[Hashable, Any]):
+    """Values derived from one request and computed once (the prompt-token estimate,
+    each deployment's parameter verdict): see ``request_memo``. Never part of the
+    request's value: any two memos are equal, and a deep copy or a pickle starts empty."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RequestMemo)
+
+    __hash__ = None
+
+    def __deepcopy__(self, _memo: dict[int, Any]) -> RequestMemo:
+        return RequestMemo()
+
+    def __reduce__(self) -> tuple[type[RequestMemo], tuple[()]]:
+        return RequestMemo, ()
+
+
 class ChatRequest(_Model):
     messages: list[Message]
     params: GenerationParams = Field(default_factory=GenerationParams)
@@ -246,6 +290,10 @@ class ChatRequest(_Model):
     response_format: ResponseFormat | None = None
     stream: bool = False
     routing: RoutingHints = Field(default_factory=RoutingHints)
+    # shared with the request's shallow copies (``model_copy``), so the router's copy
+    # of a call's request reuses what planning computed; each user checks its entry
+    # is still valid for the copy in hand (``polyroute.tokens.prompt_tokens``)
+    _memo: RequestMemo = PrivateAttr(default_factory=RequestMemo)
 
     def required_capabilities(self) -> set[Capability]:
         """Capabilities implied by the request plus those asked for explicitly."""
@@ -264,6 +312,13 @@ class ChatRequest(_Model):
                 needed.add(Capability.VISION)
                 break
         return needed
+
+
+def request_memo(request: ChatRequest) -> RequestMemo:
+    """Where values derived from ``request`` are kept for its lifetime (and its shallow
+    copies'): a value that depends on fields a copy may change must be stored with
+    what it was computed from, and checked."""
+    return request._memo
 
 
 # --- response ----------------------------------------------------------------
