@@ -15,7 +15,11 @@ The frameworks' standard constructor parameters (``api_key``, ``base_url``,
 from __future__ import annotations
 
 import os
-from typing import Any
+import threading
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, Protocol, runtime_checkable
+
+from pydantic import SecretStr
 
 from polyroute.config import PolyrouteConfig, config_from_data, load_config
 from polyroute.config.providers import implicit_provider_config
@@ -25,8 +29,18 @@ from polyroute.plugins.manager import default_registry
 from polyroute.router import Router
 from polyroute.routing.plan import parse_model_ref
 from polyroute.secrets import Secret
+from polyroute.types import ChatChunk, ChatRequest, ChatResponse
 
-__all__ = ["build_router", "check_target", "config_source", "key_env_names", "provider_of"]
+__all__ = [
+    "RouterFields",
+    "RouterLike",
+    "RouterSlot",
+    "build_router",
+    "check_target",
+    "config_source",
+    "key_env_names",
+    "provider_of",
+]
 
 _MAX_ATTEMPTS = 20  # RetryConfig.attempts' upper bound
 
@@ -80,6 +94,66 @@ def build_router(
     if update:
         cfg = cfg.model_copy(update=update)
     return Router(cfg)
+
+
+@runtime_checkable
+class RouterLike(Protocol):
+    """What an adapter needs of a router: ``polyroute.router.Router`` or a stand-in."""
+
+    def chat(self, request: ChatRequest) -> ChatResponse: ...
+
+    async def achat(self, request: ChatRequest) -> ChatResponse: ...
+
+    def stream(self, request: ChatRequest) -> Iterator[ChatChunk]: ...
+
+    def astream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]: ...
+
+
+class RouterFields(Protocol):
+    """An adapter's fields that say which router to build (see the module docstring)."""
+
+    config: PolyrouteConfig | dict[str, Any] | None
+    config_path: str | None
+    config_profile: str | None
+    model: str | None
+    api_key: SecretStr | None
+    base_url: str | None
+    timeout: float | None
+    max_retries: int | None
+
+
+class RouterSlot:
+    """The router an adapter built from its fields: built on first use (once, however
+    many threads ask), then reused until the adapter closes it. A router passed to the
+    adapter is the caller's and never goes in here."""
+
+    __slots__ = ("_lock", "_router")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._router: RouterLike | None = None
+
+    def get(self, fields: RouterFields) -> RouterLike:
+        with self._lock:
+            if self._router is None:
+                self._router = build_router(
+                    config=fields.config, config_path=fields.config_path,
+                    profile=fields.config_profile, model=fields.model,
+                    api_key=fields.api_key.get_secret_value() if fields.api_key else None,
+                    base_url=fields.base_url, timeout=fields.timeout,
+                    max_retries=fields.max_retries,
+                )
+            return self._router
+
+    def close(self) -> None:
+        router, self._router = self._router, None
+        if isinstance(router, Router):
+            router.close()
+
+    async def aclose(self) -> None:
+        router, self._router = self._router, None
+        if isinstance(router, Router):
+            await router.aclose()
 
 
 def _load(
