@@ -25,6 +25,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
 
+from polyroute.adapter_common import response_format_from_mapping, tool_spec
 from polyroute.types import NamedToolChoice, ResponseFormat, ToolChoice, ToolSpec
 
 __all__ = [
@@ -112,15 +113,7 @@ def neutral_tools(tools: Sequence[Any]) -> list[ToolSpec]:
         tool = t if isinstance(t, Mapping) and t.get("type") == "function" else (
             convert_to_openai_tool(t)
         )
-        fn = tool["function"]
-        specs.append(
-            ToolSpec(
-                name=fn["name"],
-                description=fn.get("description") or "",
-                parameters=fn.get("parameters") or {"type": "object", "properties": {}},
-                strict=fn.get("strict"),
-            )
-        )
+        specs.append(tool_spec(tool))
     return specs
 
 
@@ -140,16 +133,8 @@ def neutral_response_format(value: Any) -> ResponseFormat | None:
     """``response_format`` as given to a call (OpenAI dict, schema, class) → ``ResponseFormat``."""
     if value is None or isinstance(value, ResponseFormat):
         return value
-    if isinstance(value, Mapping):
-        kind = value.get("type")
-        if kind in ("json_object", "text"):
-            return ResponseFormat(type=kind)
-        if kind == "json_schema":
-            spec = value.get("json_schema") or {}
-            return ResponseFormat(
-                type="json_schema", name=spec.get("name"),
-                json_schema=spec.get("schema"), strict=spec.get("strict"),
-            )
+    if isinstance(value, Mapping) and (known := response_format_from_mapping(value)):
+        return known
     return neutral_response_format(openai_response_format(value, strict=None))
 
 
