@@ -4,9 +4,9 @@
   ``polyroute.llamaindex`` (a missing framework is a ``MissingExtraError`` naming
   the extra to install, not a bare ``ModuleNotFoundError``);
 - message helpers both conversions use: ``UnsupportedContentError``,
-  ``image_from_url``, ``compact`` (plain text stays a plain string) and
-  ``signed`` (tool-call signatures kept in a message's ``additional_kwargs``);
-- tool helpers: ``tool_spec`` (an OpenAI tool dict as a ``ToolSpec``) and
+  ``image_from_url``, ``compact`` (plain text stays a plain string), ``signed`` and
+  ``signatures_kwargs`` (tool-call signatures kept in a message's ``additional_kwargs``);
+- tool helpers: ``tool_specs``/``tool_spec`` (OpenAI tool dicts as ``ToolSpec``) and
   ``response_format_from_mapping``;
 - ``build_request``: a ``ChatRequest`` from an adapter's fields (``AdapterFields``:
   routing settings and the portable parameters, ``polyroute.types.PortableParams``)
@@ -35,6 +35,7 @@ from polyroute.types import (
     ToolCallPart,
     ToolChoice,
     ToolSpec,
+    signatures_kwargs,
 )
 
 __all__ = [
@@ -46,8 +47,10 @@ __all__ = [
     "require_framework",
     "response_format_from_mapping",
     "routed_model",
+    "signatures_kwargs",
     "signed",
     "tool_spec",
+    "tool_specs",
 ]
 
 _ROUTING = ("capabilities", "max_cost_usd", "max_latency_ms", "cache")
@@ -56,9 +59,16 @@ _CONTROL = ("stream", "model", "model_name", "tools", "tool_choice", "parallel_t
             "response_format", "agent", "task", "fallbacks", "routing_tags", "stop")
 
 
-def require_framework(module: str, *, package: str, extra: str, adapter: str) -> None:
-    """Import ``module`` (the framework ``adapter`` wraps) or raise ``MissingExtraError``
-    saying to install ``package`` through polyroute's ``extra``."""
+_FRAMEWORKS = {  # adapter -> (the module it needs, its distribution, polyroute's extra)
+    "polyroute.langchain": ("langchain_core", "langchain-core", "langchain"),
+    "polyroute.llamaindex": ("llama_index.core", "llama-index-core", "llamaindex"),
+}
+
+
+def require_framework(adapter: str) -> None:
+    """Import the framework ``adapter`` wraps, or raise ``MissingExtraError`` saying which
+    distribution to install through which of polyroute's extras."""
+    module, package, extra = _FRAMEWORKS[adapter]
     try:
         importlib.import_module(module)
     except ImportError as exc:
@@ -110,6 +120,13 @@ def tool_spec(tool: Mapping[str, Any]) -> ToolSpec:
         parameters=fn.get("parameters") or {"type": "object", "properties": {}},
         strict=fn.get("strict"),
     )
+
+
+def tool_specs(tools: Iterable[Any], as_openai: Callable[[Any], Mapping[str, Any]]
+               ) -> list[ToolSpec]:
+    """``tools`` as ``ToolSpec``: each one already a ``ToolSpec`` kept, any other made an
+    OpenAI tool dict by the framework's ``as_openai`` first."""
+    return [t if isinstance(t, ToolSpec) else tool_spec(as_openai(t)) for t in tools]
 
 
 def response_format_from_mapping(value: Mapping[str, Any]) -> ResponseFormat | None:

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import AsyncIterator, Iterator
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from pydantic import SecretStr
 
@@ -34,14 +34,17 @@ from polyroute.types import ChatChunk, ChatRequest, ChatResponse
 __all__ = [
     "RouterFields",
     "RouterLike",
+    "RouterOwner",
     "RouterSlot",
     "build_router",
     "check_target",
     "config_source",
+    "from_config",
     "key_env_names",
     "provider_of",
 ]
 
+A = TypeVar("A", bound="RouterOwner")
 _MAX_ATTEMPTS = 20  # RetryConfig.attempts' upper bound
 
 
@@ -154,6 +157,45 @@ class RouterSlot:
         router, self._router = self._router, None
         if isinstance(router, Router):
             await router.aclose()
+
+
+class RouterOwner:
+    """``get_router``/``close``/``aclose`` for an adapter (a pydantic model) with the
+    ``RouterFields``, a ``router`` field (a router passed in, used as it is) and a
+    ``_slot: RouterSlot`` private attribute (the router it builds itself)."""
+
+    if TYPE_CHECKING:  # declared for type checkers only: pydantic must not see fields here
+        router: Any
+        _slot: RouterSlot
+
+    def get_router(self) -> RouterLike:
+        """The router serving this adapter (built on first use, then reused)."""
+        router: RouterLike | None = self.router
+        if router is not None:
+            return router
+        fields: RouterFields = self  # type: ignore[assignment]  # the adapter has them
+        return self._slot.get(fields)
+
+    def close(self) -> None:
+        """Close the router this adapter built (not one passed in as ``router``)."""
+        self._slot.close()
+
+    async def aclose(self) -> None:
+        """Close the router this adapter built, from async code."""
+        await self._slot.aclose()
+
+
+def from_config(
+    make: Callable[..., A], config: Any, *, agent: str | None, task: str | None,
+    profile: str | None, kwargs: dict[str, Any],
+) -> A:
+    """An adapter made by ``make`` for a config (path, dict or ``PolyrouteConfig``),
+    checked now: a missing file, a bad field or an unknown agent or task raises
+    ``ConfigError`` here, not at the first call (the adapters' ``from_config``)."""
+    adapter = make(**config_source(config, profile), agent=agent, task=task,
+                   config_profile=profile, **kwargs)
+    check_target(adapter.get_router(), agent, task)
+    return adapter
 
 
 def _load(

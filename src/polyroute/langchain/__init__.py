@@ -3,14 +3,12 @@
 Needs ``langchain-core`` (``pip install polyroute[langchain]``).
 """
 
-from polyroute.adapter_common import require_framework
+from polyroute.adapter_common import UnsupportedContentError, require_framework
 
-require_framework("langchain_core", package="langchain-core", extra="langchain",
-                  adapter="polyroute.langchain")
+require_framework("polyroute.langchain")
 
 from polyroute.langchain.chat_model import RoutedChatModel, RouterLike  # noqa: E402 (after the extra check)
 from polyroute.langchain.messages import (  # noqa: E402 (after the extra check)
-    UnsupportedContentError,
     to_langchain,
     to_langchain_messages,
     to_neutral,

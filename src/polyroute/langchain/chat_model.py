@@ -17,9 +17,9 @@ from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 from polyroute.adapter_common import build_request
 from polyroute.adapter_router import (
     RouterLike,
+    RouterOwner,
     RouterSlot,
-    check_target,
-    config_source,
+    from_config,
     key_env_names,
     provider_of,
 )
@@ -43,7 +43,7 @@ __all__ = ["RoutedChatModel", "RouterLike"]
 _KEY_ENV_FALLBACK = "POLYROUTE_API_KEY"
 
 
-class RoutedChatModel(BaseChatModel, PortableParams):
+class RoutedChatModel(RouterOwner, BaseChatModel, PortableParams):
     """A chat model that lets polyroute choose the provider and model of every call.
 
     Route by an explicit model (``model="openai:gpt-4.1-mini"`` with optional
@@ -155,22 +155,7 @@ class RoutedChatModel(BaseChatModel, PortableParams):
         ``PolyrouteConfig``. Validated now, like ``Router.from_config``: a missing
         file, a bad field or an unknown agent or task raises ``ConfigError`` here,
         not at the first call."""
-        model = cls(**config_source(path, profile), agent=agent, task=task, config_profile=profile,
-                    **kwargs)
-        check_target(model.get_router(), agent, task)
-        return model
-
-    def get_router(self) -> RouterLike:
-        """The router serving this model (built on first use, then reused)."""
-        return self.router if self.router is not None else self._slot.get(self)
-
-    def close(self) -> None:
-        """Close the router this model built (not one passed in as ``router``)."""
-        self._slot.close()
-
-    async def aclose(self) -> None:
-        """Close the router this model built, from async code."""
-        await self._slot.aclose()
+        return from_config(cls, path, agent=agent, task=task, profile=profile, kwargs=kwargs)
 
     # --- LangChain identity ------------------------------------------------------
 

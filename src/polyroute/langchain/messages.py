@@ -28,17 +28,14 @@ from langchain_core.messages import (
 )
 from langchain_core.messages.tool import tool_call
 
-from polyroute.adapter_common import UnsupportedContentError, compact, image_from_url, signed
-from polyroute.types import (
-    ImagePart,
-    Message,
-    Part,
-    Role,
-    TextPart,
-    ToolCallPart,
-    ToolResultPart,
+from polyroute.adapter_common import (
+    UnsupportedContentError,
+    compact,
+    image_from_url,
     signatures_kwargs,
+    signed,
 )
+from polyroute.types import ImagePart, Message, Part, Role, TextPart, ToolCallPart, ToolResultPart
 
 __all__ = [
     "UnsupportedContentError",

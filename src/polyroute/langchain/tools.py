@@ -25,7 +25,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
 
-from polyroute.adapter_common import response_format_from_mapping, tool_spec
+from polyroute.adapter_common import response_format_from_mapping, tool_specs
 from polyroute.types import NamedToolChoice, ResponseFormat, ToolChoice, ToolSpec
 
 __all__ = [
@@ -105,16 +105,13 @@ def _named(name: str) -> dict[str, Any]:
 
 def neutral_tools(tools: Sequence[Any]) -> list[ToolSpec]:
     """Bound tools (OpenAI dicts, or anything ``convert_to_openai_tool`` takes) as ``ToolSpec``."""
-    specs: list[ToolSpec] = []
-    for t in tools:
-        if isinstance(t, ToolSpec):
-            specs.append(t)
-            continue
-        tool = t if isinstance(t, Mapping) and t.get("type") == "function" else (
-            convert_to_openai_tool(t)
-        )
-        specs.append(tool_spec(tool))
-    return specs
+    return tool_specs(tools, _openai_tool)
+
+
+def _openai_tool(tool: Any) -> Mapping[str, Any]:
+    if isinstance(tool, Mapping) and tool.get("type") == "function":
+        return tool
+    return convert_to_openai_tool(tool)
 
 
 def neutral_tool_choice(choice: Any) -> ToolChoice | None:

@@ -3,14 +3,12 @@
 Needs ``llama-index-core`` (``pip install polyroute[llamaindex]``).
 """
 
-from polyroute.adapter_common import require_framework
+from polyroute.adapter_common import UnsupportedContentError, require_framework
 
-require_framework("llama_index.core", package="llama-index-core", extra="llamaindex",
-                  adapter="polyroute.llamaindex")
+require_framework("polyroute.llamaindex")
 
 from polyroute.llamaindex.llm import RoutedLLM, RouterLike  # noqa: E402 (after the extra check)
 from polyroute.llamaindex.messages import (  # noqa: E402 (after the extra check)
-    UnsupportedContentError,
     to_llamaindex,
     to_neutral,
     to_neutral_messages,

@@ -24,7 +24,12 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 
 from polyroute.adapter_common import build_request
-from polyroute.adapter_router import RouterLike, RouterSlot, check_target, config_source
+from polyroute.adapter_router import (
+    RouterLike,
+    RouterOwner,
+    RouterSlot,
+    from_config,
+)
 from polyroute.config import PolyrouteConfig, config_from_data
 from polyroute.llamaindex.messages import (
     ToolCallBlock,
@@ -46,7 +51,7 @@ if TYPE_CHECKING:
 __all__ = ["RoutedLLM", "RouterLike"]
 
 
-class RoutedLLM(FunctionCallingLLM, PortableParams):
+class RoutedLLM(RouterOwner, FunctionCallingLLM, PortableParams):
     """A LlamaIndex LLM that lets polyroute choose the provider and model of every call.
 
     Route by an explicit model (with optional ``fallbacks``), or by an ``agent`` or
@@ -119,26 +124,11 @@ class RoutedLLM(FunctionCallingLLM, PortableParams):
         """An LLM routed by a config: a YAML/TOML file at ``path``, a dict or a
         ``PolyrouteConfig``. Validated now, like ``Router.from_config``: a missing
         file, a bad field or an unknown agent or task raises ``ConfigError`` here."""
-        llm = cls(**config_source(path, profile), agent=agent, task=task, config_profile=profile,
-                  **kwargs)
-        check_target(llm.get_router(), agent, task)
-        return llm
+        return from_config(cls, path, agent=agent, task=task, profile=profile, kwargs=kwargs)
 
     @classmethod
     def class_name(cls) -> str:
         return "polyroute_routed_llm"
-
-    def get_router(self) -> RouterLike:
-        """The router serving this LLM (built on first use, then reused)."""
-        router: RouterLike | None = self.router
-        return router if router is not None else self._slot.get(self)
-
-    def close(self) -> None:
-        """Close the router this LLM built (not one passed in as ``router``)."""
-        self._slot.close()
-
-    async def aclose(self) -> None:
-        await self._slot.aclose()
 
     # --- metadata ----------------------------------------------------------------
 

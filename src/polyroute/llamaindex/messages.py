@@ -29,17 +29,14 @@ from llama_index.core.base.llms.types import (
     TextBlock,
 )
 
-from polyroute.adapter_common import UnsupportedContentError, compact, image_from_url, signed
-from polyroute.types import (
-    ImagePart,
-    Message,
-    Part,
-    Role,
-    TextPart,
-    ToolCallPart,
-    ToolResultPart,
+from polyroute.adapter_common import (
+    UnsupportedContentError,
+    compact,
+    image_from_url,
     signatures_kwargs,
+    signed,
 )
+from polyroute.types import ImagePart, Message, Part, Role, TextPart, ToolCallPart, ToolResultPart
 
 try:  # llama-index-core >= 0.14
     from llama_index.core.base.llms.types import ToolCallBlock

@@ -7,7 +7,7 @@ from typing import Any
 
 from llama_index.core.llms.utils import parse_partial_json
 
-from polyroute.adapter_common import response_format_from_mapping, tool_spec
+from polyroute.adapter_common import response_format_from_mapping, tool_specs
 from polyroute.types import NamedToolChoice, ResponseFormat, ToolChoice, ToolSpec
 
 __all__ = ["neutral_response_format", "neutral_tool_choice", "neutral_tools"]
@@ -29,19 +29,16 @@ def _kwargs(raw: Any) -> dict[str, Any]:
 
 def neutral_tools(tools: Sequence[Any]) -> list[ToolSpec]:
     """Tools given to a call — ``ToolSpec``, OpenAI tool dicts or LlamaIndex tools."""
-    specs: list[ToolSpec] = []
-    for t in tools:
-        if isinstance(t, ToolSpec):
-            specs.append(t)
-            continue
-        if isinstance(t, Mapping):
-            spec = t
-        elif hasattr(t, "metadata") and hasattr(t.metadata, "to_openai_tool"):
-            spec = t.metadata.to_openai_tool(skip_length_check=True)
-        else:
-            raise TypeError(f"cannot use {t!r} as a tool (give a LlamaIndex tool or a dict)")
-        specs.append(tool_spec(spec))
-    return specs
+    return tool_specs(tools, _openai_tool)
+
+
+def _openai_tool(tool: Any) -> Mapping[str, Any]:
+    if isinstance(tool, Mapping):
+        return tool
+    if hasattr(tool, "metadata") and hasattr(tool.metadata, "to_openai_tool"):
+        spec: Mapping[str, Any] = tool.metadata.to_openai_tool(skip_length_check=True)
+        return spec
+    raise TypeError(f"cannot use {tool!r} as a tool (give a LlamaIndex tool or a dict)")
 
 
 def neutral_tool_choice(choice: Any) -> ToolChoice | None:
