@@ -85,11 +85,9 @@ def prompt_tokens(request: ChatRequest) -> int:
     copies of a call's request reuse it, while a continuation that adds messages, or a
     request whose messages were edited between two calls, is estimated again.
     """
-    basis = (
-        tuple(m.content if isinstance(m.content, str) else tuple(m.content)
-              for m in request.messages),
-        tuple(request.tools),
-    )
+    # a list of parts is copied: one edited in place must not match itself
+    basis = ([c if c.__class__ is str else (*c,) for c in (m.content for m in request.messages)],
+             (*request.tools,))
     memo = request_memo(request)
     kept = memo.get(_MEMO_KEY)
     if kept is not None and kept[0] == basis:

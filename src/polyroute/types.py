@@ -12,7 +12,7 @@ from collections.abc import Hashable
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "MAX_USAGE_TOKENS",
@@ -290,10 +290,6 @@ class ChatRequest(_Model):
     response_format: ResponseFormat | None = None
     stream: bool = False
     routing: RoutingHints = Field(default_factory=RoutingHints)
-    # shared with the request's shallow copies (``model_copy``), so the router's copy
-    # of a call's request reuses what planning computed; each user checks its entry
-    # is still valid for the copy in hand (``polyroute.tokens.prompt_tokens``)
-    _memo: RequestMemo = PrivateAttr(default_factory=RequestMemo)
 
     def required_capabilities(self) -> set[Capability]:
         """Capabilities implied by the request plus those asked for explicitly."""
@@ -314,11 +310,22 @@ class ChatRequest(_Model):
         return needed
 
 
+_MEMO = "_polyroute_memo"
+
+
 def request_memo(request: ChatRequest) -> RequestMemo:
     """Where values derived from ``request`` are kept for its lifetime (and its shallow
     copies'): a value that depends on fields a copy may change must be stored with
-    what it was computed from, and checked."""
-    return request._memo
+    what it was computed from, and checked (``polyroute.tokens.prompt_tokens``)."""
+    # Kept in the instance __dict__ beside the fields, as pydantic keeps a
+    # cached_property: no field, so validation, dumps, repr and equality ignore it,
+    # constructing a request costs nothing more (a PrivateAttr would, on every one),
+    # and model_copy's shallow copy of __dict__ shares it with the router's copies.
+    fields = request.__dict__
+    memo: RequestMemo | None = fields.get(_MEMO)
+    if memo is None:
+        memo = fields[_MEMO] = RequestMemo()
+    return memo
 
 
 # --- response ----------------------------------------------------------------
