@@ -48,7 +48,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from polyroute.errors import PolyrouteError
 from polyroute.guard_base import Guard
 from polyroute.refs import Deployment
-from polyroute.types import Attempt, ChatRequest, ChatResponse, GenerationParams
+from polyroute.types import (
+    Attempt,
+    ChatRequest,
+    ChatResponse,
+    GenerationParams,
+    PortableParams,
+    request_memo,
+)
 
 if TYPE_CHECKING:
     from polyroute.providers.base import Provider
@@ -59,6 +66,7 @@ __all__ = [
     "ParamsGuard",
     "ParamsPolicy",
     "for_provider",
+    "param_verdict",
     "scoped_extra",
     "set_params",
     "supported_params",
@@ -66,11 +74,9 @@ __all__ = [
 ]
 
 ParamsPolicy = Literal["drop", "warn", "refuse"]
-PARAMS: tuple[str, ...] = (
-    "temperature", "top_p", "top_k", "max_tokens", "stop", "frequency_penalty",
-    "presence_penalty", "seed",
-)
-"""The portable sampling parameters, as ``GenerationParams`` names them."""
+PARAMS: tuple[str, ...] = tuple(PortableParams.model_fields)
+"""The portable sampling parameters, in order: the fields of ``PortableParams``, their
+one definition (``GenerationParams``, the config and the adapters inherit them)."""
 METADATA_KEY = "polyroute_dropped_params"
 logger = logging.getLogger("polyroute.params")
 
@@ -102,6 +108,23 @@ def unsupported_params(provider: Provider, params: GenerationParams,
             or (refused is not None and name in refused)]
 
 
+def param_verdict(request: ChatRequest, provider: Provider, model: str | None = None,
+                  params: GenerationParams | None = None) -> list[str]:
+    """``unsupported_params(provider, params, model)`` (``params``: the request's own by
+    default), computed once per request, provider instance, model and set of parameters:
+    planning, the params guard and ``for_provider`` ask it for every candidate."""
+    params = request.params if params is None else params
+    names = tuple(set_params(params))
+    key = ("params", provider.name, model, names)
+    memo = request_memo(request)
+    kept = memo.get(key)
+    if kept is not None and kept[0] is provider:  # not another router's namesake
+        return list(kept[1])
+    verdict = unsupported_params(provider, params, model)
+    memo[key] = (provider, tuple(verdict))
+    return verdict
+
+
 def scoped_extra(extra: dict[str, Any], provider: Provider) -> dict[str, Any] | None:
     """``extra`` as ``provider`` gets it, or ``None`` when no key is scoped."""
     if not any(":" in key for key in extra):
@@ -118,7 +141,7 @@ def for_provider(request: ChatRequest, provider: Provider,
     """``request`` without the parameters ``provider`` (serving ``model``) cannot take
     and with only the pass-through parameters meant for it (itself if nothing changes)."""
     params = request.params
-    dropped = unsupported_params(provider, params, model)
+    dropped = param_verdict(request, provider, model)
     extra = scoped_extra(params.extra, provider) if params.extra else None
     if not dropped and extra is None:
         return request
@@ -145,9 +168,10 @@ class ParamsGuard(Guard):
         self._warned: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
 
-    def _unsupported(self, dep: Deployment, params: GenerationParams) -> list[str]:
+    def _unsupported(self, dep: Deployment, request: ChatRequest,
+                     params: GenerationParams | None = None) -> list[str]:
         provider = self.router.provider(dep.provider)
-        return [] if provider is None else unsupported_params(provider, params, dep.model)
+        return [] if provider is None else param_verdict(request, provider, dep.model, params)
 
     def skip_reason(self, dep: Deployment, request: ChatRequest) -> str | None:
         if self.policy != "refuse":
@@ -156,12 +180,12 @@ class ParamsGuard(Guard):
         with contextlib.suppress(PolyrouteError):  # no source: the planner says so itself
             # the agent's or route's params apply too
             params = params.merged_over(self.router.planner.source(request).params)
-        dropped = self._unsupported(dep, params)
+        dropped = self._unsupported(dep, request, params)
         if not dropped:
             return None
         provider = self.router.provider(dep.provider)
         ptype = provider.type_name if provider is not None else dep.provider
-        by_model = provider is not None and not unsupported_params(provider, params)
+        by_model = provider is not None and not param_verdict(request, provider, None, params)
         who = f"{ptype} model {dep.model}" if by_model else ptype
         return (
             f"cannot take parameter {', '.join(dropped)} "
@@ -169,7 +193,7 @@ class ParamsGuard(Guard):
         )
 
     def before_attempt(self, dep: Deployment, request: ChatRequest) -> Any:
-        dropped = self._unsupported(dep, request.params)
+        dropped = self._unsupported(dep, request)
         if not dropped:
             return None
         if self.policy == "warn":

@@ -33,7 +33,7 @@ from polyroute.routing.call import Call, as_provider_error
 from polyroute.routing.guards import CandidateSkipped
 from polyroute.routing.plan import Deployment
 from polyroute.routing.streams import Relay, has_content, replay, until_content
-from polyroute.tokens import estimate_prompt_tokens, estimate_text_tokens
+from polyroute.tokens import estimate_text_tokens, prompt_tokens
 from polyroute.types import ChatChunk, ChatRequest, ChatResponse, Message, TextPart, Usage
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ class Continuation:
         self.usage = Usage()
 
     def add(self, relay: Relay, request: ChatRequest) -> None:
-        u = relay.usage or Usage(input_tokens=estimate_prompt_tokens(request))
+        u = relay.usage or Usage(input_tokens=prompt_tokens(request))
         if not u.output_tokens and relay.text:  # cut before the provider reported usage
             u = u.model_copy(update={"output_tokens": estimate_text_tokens(relay.text)})
         self.usage = _add(self.usage, u)

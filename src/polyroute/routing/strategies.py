@@ -186,10 +186,10 @@ def estimate_cost(ctx: StrategyContext, dep: Deployment, prompt: int, output: in
 
 
 def _need(ctx: StrategyContext, request: ChatRequest) -> tuple[int, int]:
-    from polyroute.tokens import estimate_prompt_tokens
+    from polyroute.tokens import prompt_tokens
 
     out = request.params.max_tokens or ctx.cfg.expected_output_tokens
-    return estimate_prompt_tokens(request), out
+    return prompt_tokens(request), out
 
 
 class LowestCost(RankingStrategy):
