@@ -42,7 +42,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
 from polyroute.errors import PolyrouteError
@@ -59,7 +59,6 @@ from polyroute.types import (
 
 if TYPE_CHECKING:
     from polyroute.providers.base import Provider
-    from polyroute.router import Router
 
 __all__ = [
     "PARAMS",
@@ -162,15 +161,24 @@ class ParamsGuard(Guard):
 
     name = "params"
 
-    def __init__(self, router: Router, policy: ParamsPolicy | None = None) -> None:
-        self.router = router
-        self.policy: ParamsPolicy = policy or router.config.params_policy
+    def __init__(
+        self,
+        policy: ParamsPolicy,
+        provider: Callable[[str], Provider | None],
+        source_params: Callable[[ChatRequest], GenerationParams],
+    ) -> None:
+        """``provider``: the provider instance called ``name``; ``source_params``: the
+        parameters a request's agent or route adds (raises ``PolyrouteError`` when the
+        request has no route: the planner reports that itself)."""
+        self.policy: ParamsPolicy = policy
+        self._provider = provider
+        self._source_params = source_params
         self._warned: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
 
     def _unsupported(self, dep: Deployment, request: ChatRequest,
                      params: GenerationParams | None = None) -> list[str]:
-        provider = self.router.provider(dep.provider)
+        provider = self._provider(dep.provider)
         return [] if provider is None else param_verdict(request, provider, dep.model, params)
 
     def skip_reason(self, dep: Deployment, request: ChatRequest) -> str | None:
@@ -179,11 +187,11 @@ class ParamsGuard(Guard):
         params = request.params
         with contextlib.suppress(PolyrouteError):  # no source: the planner says so itself
             # the agent's or route's params apply too
-            params = params.merged_over(self.router.planner.source(request).params)
+            params = params.merged_over(self._source_params(request))
         dropped = self._unsupported(dep, request, params)
         if not dropped:
             return None
-        provider = self.router.provider(dep.provider)
+        provider = self._provider(dep.provider)
         ptype = provider.type_name if provider is not None else dep.provider
         by_model = provider is not None and not param_verdict(request, provider, None, params)
         who = f"{ptype} model {dep.model}" if by_model else ptype

@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 
 from tenacity import AsyncRetrying, Retrying
 
-from polyroute.cost import cost_of
 from polyroute.errors import ContentPolicyError, ProviderError, StreamInterruptedError
 from polyroute.params import for_provider
 from polyroute.routing.call import Call, as_provider_error
@@ -40,6 +39,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from polyroute.config.schema import PolyrouteConfig
+    from polyroute.cost.book import PriceBook
     from polyroute.plugins.manager import PluginRegistry
     from polyroute.providers.base import Provider
     from polyroute.resilience.health import HealthTracker
@@ -53,20 +53,28 @@ _MID = "gave up mid-stream (content was already sent; no fallback)"
 
 
 class Continuation:
-    """What earlier candidates already streamed (``continue`` policy)."""
+    """What earlier candidates already streamed (``continue`` policy), and each cut
+    segment's deployment and usage: a segment is charged at its own deployment's price."""
 
-    __slots__ = ("text", "usage")
+    __slots__ = ("segments", "text", "usage")
 
     def __init__(self) -> None:
         self.text = ""
         self.usage = Usage()
+        self.segments: list[tuple[Deployment, Usage]] = []
 
-    def add(self, relay: Relay, request: ChatRequest) -> None:
+    def add(self, relay: Relay, request: ChatRequest) -> ChatResponse:
+        """Keep ``relay``'s text; the segment as a response, with its usage (estimated
+        when the provider was cut before reporting it), for the guards to settle."""
         u = relay.usage or Usage(input_tokens=prompt_tokens(request))
         if not u.output_tokens and relay.text:  # cut before the provider reported usage
             u = u.model_copy(update={"output_tokens": estimate_text_tokens(relay.text)})
         self.usage = _add(self.usage, u)
         self.text += relay.text
+        self.segments.append((relay.dep, u))
+        partial = relay.response()
+        partial.usage = u
+        return partial
 
     def request(self, original: ChatRequest, prompt: str) -> ChatRequest:
         if not self.text:
@@ -93,6 +101,7 @@ class StreamingMixin:
         _sleep: Callable[[float], None]
         _asleep: Callable[[float], Any]
         _observe_responses: bool
+        price_book: PriceBook
 
         def _cached(self, request: ChatRequest) -> ChatResponse | None: ...
         async def _acached(self, request: ChatRequest) -> ChatResponse | None: ...
@@ -323,14 +332,15 @@ class StreamingMixin:
                 provider=dep.provider, model=dep.model, status=err.status,
             )
         attempt = call.failed(dep, time.perf_counter(), err)
-        call.after_attempt(dep, tickets, attempt, None)
         if self.config.streaming.on_failure == "continue" and not relay.tools:
-            done.add(relay, request)
+            # the cut segment is part of the answer: budgets settle what it cost
+            call.after_attempt(dep, tickets, attempt, done.add(relay, request))
             attempt.message = f"{err.reason} — continued by the next candidate " \
                               f"after {len(done.text)} characters"
             err.action = "continued mid-stream with the next candidate"
             call.candidate_failed(dep, err)
             return None
+        call.after_attempt(dep, tickets, attempt, None)
         err.action = _MID
         call.candidate_failed(dep, err)
         self._fail(call, None)
@@ -360,12 +370,12 @@ class StreamingMixin:
     ) -> ChatChunk:
         """The final chunk: usage (summed over continued segments), finish reason,
         attempts, latency and cost."""
-        info = self.model_info(dep)
         usage = relay.usage or Usage()
-        cost = cost_of(usage, info.prices) if info is not None else None
+        cost = self.price_book.cost(dep, usage)
         if done.text:
             usage = _add(done.usage, usage)
-            cost = None if cost is None else cost_of(usage, info.prices)  # type: ignore[union-attr]
+            parts = [cost, *(self.price_book.cost(d, u) for d, u in done.segments)]
+            cost = None if None in parts else sum(p for p in parts if p is not None)
         final = ChatChunk(
             finish_reason=relay.finish_reason or "stop", usage=usage,
             response_id=relay.response_id, response_model=relay.response_model,

@@ -58,13 +58,19 @@ class Note(str):
 
 
 @dataclass(frozen=True, slots=True)
-class _Source:
+class SourcePlan:
+    """A request's route before any candidate is filtered: its tiers, strategy,
+    params, tags and content-policy chain (``Planner.source``, memoised)."""
+
     description: str
     tiers: tuple[tuple[Deployment, ...], ...]
     strategy: str
     params: GenerationParams
     tags: tuple[tuple[str, str], ...] = ()
     policy_chain: tuple[Deployment, ...] = ()
+
+
+_Source = SourcePlan
 
 
 @dataclass(slots=True)
