@@ -9,6 +9,18 @@ from __future__ import annotations
 
 from typing import IO
 
+from polyroute.errors import MissingExtraError
+
+try:
+    import alembic  # noqa: F401
+    import cryptography  # noqa: F401
+    import sqlalchemy  # noqa: F401
+except ImportError as _exc:  # say which extra, not a bare ModuleNotFoundError
+    raise MissingExtraError(
+        "the registry (polyroute.admin)", package=_exc.name or "sqlalchemy", extra="admin",
+        module=_exc.name or "sqlalchemy",
+    ) from None
+
 from polyroute.admin.audit import ChainReport, export_jsonl, verify_chain
 from polyroute.admin.credentials import CredentialsMixin, TokensMixin
 from polyroute.admin.db import check_revision, connect, default_url, make_engine, upgrade_to_head

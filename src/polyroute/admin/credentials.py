@@ -36,36 +36,45 @@ class CredentialsMixin(Repository):
                 field=f"credentials.{name}.value", fix="send the secret as a string",
             )
         check_not_masked(value, field=f"credentials.{name}.value")
+        with self.writing() as (session, head):
+            return self.put_credential_in(session, head, name, value, actor=actor,
+                                          version=version, request_id=request_id)
+
+    def put_credential_in(self, session: Any, head: Any, name: str, value: str, *, actor: str,
+                          version: int | None = None, request_id: str | None = None
+                          ) -> Credential:
+        """``put_credential`` inside a transaction the caller holds."""
+        check_not_masked(value, field=f"credentials.{name}.value")
         is_env = value.startswith("env:")
         cipher = self._keys().encrypt(value)
         last_four = "" if is_env or len(value) < 12 else value[-4:]
         shown = {"name": name, "value": value if is_env else mask(value)}
-        with self.writing() as (session, head):
-            row = session.execute(
-                select(Credential).where(Credential.name == name)
-            ).scalar_one_or_none()
-            before = None
-            if version is None:
-                if row is not None:
-                    raise RegistryValidationError(
-                        f"credential '{name}' exists", file="registry",
-                        field=f"credentials.{name}",
-                        fix=f"pass version={row.version} to replace it",
-                    )
-                row = Credential(name=name, created_by=actor)
-                session.add(row)
-                action = "create"
-            else:
-                if row is None:
-                    raise CredentialError(f"no credential '{name}'",
-                                          fix="create it first (version=None)")
-                check_version("credential", name, row, version, False)
-                before, action = {"name": name, "last_four": row.last_four}, "update"
-            row.ciphertext, row.last_four, row.is_env_ref = cipher, last_four, is_env
-            session.flush()
-            record(session, head, actor=actor, action=action, target_type="credential",
-                   target_key=name, before=before, after=shown, request_id=request_id)
-            return row
+        row = session.execute(
+            select(Credential).where(Credential.name == name)
+        ).scalar_one_or_none()
+        before = None
+        if version is None:
+            if row is not None:
+                raise RegistryValidationError(
+                    f"credential '{name}' exists", file="registry",
+                    field=f"credentials.{name}",
+                    fix=f"pass version={row.version} to replace it",
+                )
+            row = Credential(name=name, created_by=actor)
+            session.add(row)
+            action = "create"
+        else:
+            if row is None:
+                raise CredentialError(f"no credential '{name}'",
+                                      fix="create it first (version=None)")
+            check_version("credential", name, row, version, False)
+            before, action = {"name": name, "last_four": row.last_four}, "update"
+        row.ciphertext, row.last_four, row.is_env_ref = cipher, last_four, is_env
+        session.flush()
+        assert isinstance(row, Credential)
+        record(session, head, actor=actor, action=action, target_type="credential",
+               target_key=name, before=before, after=shown, request_id=request_id)
+        return row
 
     def masked_credential(self, name: str) -> str:
         with self.reading() as session:

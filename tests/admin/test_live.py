@@ -1,0 +1,241 @@
+"""Live reload: a router over the registry follows committed changes, atomically."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from echo_provider import EchoResponder
+
+from polyroute.admin import Registry
+from polyroute.admin.live import LiveRouter, registry_fingerprint
+from polyroute.errors import ConfigError
+from polyroute.plugins import PluginRegistry
+from polyroute.testing.standin import Reply, StandinRequest, StandinServer
+from polyroute.types import ChatRequest, Message, RoutingHints
+from tests.admin.conftest import Db
+
+SUPPORT = Path(__file__).resolve().parents[1] / "support"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _ask(agent: str = "bot") -> ChatRequest:
+    return ChatRequest(messages=[Message.user("hi")], routing=RoutingHints(agent=agent))
+
+
+def _seed(reg: Registry, primary: str, secondary: str) -> None:
+    for ident, url in (("one", primary), ("two", secondary)):
+        reg.create("provider", {"identifier": ident, "name": ident, "provider_type": "echo",
+                                "api_endpoint": url}, actor="a")
+        reg.add_model(ident, {"name": "m"}, actor="a")
+    reg.create("route", {"name": "main", "tiers": [["one:m"]]}, actor="a")
+    reg.create("agent", {"name": "bot", "route": "main"}, actor="a")
+
+
+def _point_route_at(reg: Registry, ref: str) -> None:
+    row = reg.get("route", "main")
+    reg.update("route", "main", {"tiers": [[ref]]}, version=row.version, actor="a")
+
+
+@pytest.fixture
+def live_parts(
+    reg: Registry, primary: StandinServer, secondary: StandinServer,
+    echo_registry: PluginRegistry,
+) -> Iterator[tuple[Registry, FakeClock, LiveRouter]]:
+    _seed(reg, primary.url, secondary.url)
+    clock = FakeClock()
+    live = LiveRouter(reg, interval=3.0, clock=clock, plugins=echo_registry)
+    yield reg, clock, live
+    live.close()
+
+
+def test_a_change_is_seen_once_the_interval_has_passed(
+    live_parts: tuple[Registry, FakeClock, LiveRouter],
+) -> None:
+    reg, clock, live = live_parts
+    assert live.chat(_ask()).provider == "one"
+    _point_route_at(reg, "two:m")
+    clock.now += 2.9  # inside the interval: no check yet, the old plan still serves
+    assert live.chat(_ask()).provider == "one"
+    clock.now += 0.1
+    assert live.chat(_ask()).provider == "two"
+    assert live.swaps == 1 and live.fingerprint == registry_fingerprint(reg)
+
+
+def test_refresh_applies_a_change_at_once_and_is_a_no_op_without_one(
+    live_parts: tuple[Registry, FakeClock, LiveRouter],
+) -> None:
+    reg, _, live = live_parts
+    assert live.refresh() is False
+    before = live.router
+    _point_route_at(reg, "two:m")
+    assert live.refresh() is True
+    assert live.router is not before and [d.provider for d in live.plan(_ask()).candidates] == [
+        "two"]
+
+
+def test_a_call_in_flight_finishes_on_the_plan_it_started_with(
+    reg: Registry, secondary: StandinServer, echo_registry: PluginRegistry,
+) -> None:
+    arrived, release = threading.Event(), threading.Event()
+
+    class Held(EchoResponder):
+        def answer(self, request: StandinRequest) -> Reply:
+            arrived.set()
+            release.wait(60)  # a guard against a hung test, not a timing assertion
+            return super().answer(request)
+
+    with StandinServer(Held("held")) as held:
+        _seed(reg, held.url, secondary.url)
+        live = LiveRouter(reg, plugins=echo_registry)
+        old = live.router
+        result: dict[str, Any] = {}
+        t = threading.Thread(target=lambda: result.update(r=live.chat(_ask())))
+        t.start()
+        assert arrived.wait(60)
+        _point_route_at(reg, "two:m")
+        assert live.refresh() is True
+        # new calls take the new plan while the old call is still running
+        assert live.chat(_ask()).provider == "two"
+        assert old.transport._client is not None  # not closed under the running call
+        release.set()
+        t.join(60)
+        assert result["r"].provider == "one" and result["r"].message.text.startswith("held says")
+        assert old.transport._client is None  # closed once its last call ended
+        live.close()
+
+
+def test_a_stream_in_flight_keeps_its_router_until_it_ends(
+    live_parts: tuple[Registry, FakeClock, LiveRouter],
+) -> None:
+    reg, _, live = live_parts
+    chunks = live.stream(_ask())
+    first = next(chunks)
+    assert first.text
+    _point_route_at(reg, "two:m")
+    assert live.refresh() is True
+    rest = "".join(c.text or "" for c in chunks)
+    assert (first.text + rest).startswith("primary says")
+    assert "".join(c.text or "" for c in live.stream(_ask())).startswith("secondary says")
+
+
+async def test_async_calls_and_streams_follow_a_change(
+    live_parts: tuple[Registry, FakeClock, LiveRouter],
+) -> None:
+    reg, clock, live = live_parts
+    assert (await live.achat(_ask())).provider == "one"
+    _point_route_at(reg, "two:m")
+    clock.now += 3
+    assert (await live.achat(_ask())).provider == "two"
+    _point_route_at(reg, "one:m")
+    clock.now += 3
+    text = "".join([c.text or "" async for c in live.astream(_ask())])
+    assert text.startswith("primary says")
+
+
+def test_a_bad_change_is_refused_at_write_time_and_never_applied(
+    live_parts: tuple[Registry, FakeClock, LiveRouter],
+) -> None:
+    reg, _, live = live_parts
+    row = reg.get("route", "main")
+    with pytest.raises(ConfigError):
+        reg.update("route", "main", {"tiers": []}, version=row.version, actor="a")
+    assert live.refresh() is False
+    assert live.chat(_ask()).provider == "one"
+
+
+def test_a_registry_that_fails_to_build_keeps_the_last_good_router(
+    live_parts: tuple[Registry, FakeClock, LiveRouter], caplog: pytest.LogCaptureFixture,
+) -> None:
+    reg, clock, live = live_parts
+    good = live.router
+    # valid on its own, but the credential it names is not stored: the config cannot build
+    reg.create("provider", {"identifier": "three", "name": "three", "provider_type": "echo",
+                            "auth_config": {"credential": "not-stored"}}, actor="a")
+    with caplog.at_level(logging.WARNING, logger="polyroute.admin.live"):
+        assert live.refresh() is False
+    assert live.router is good and "not-stored" in str(live.last_error)
+    assert "keeping the last good" in caplog.text
+    assert live.chat(_ask()).provider == "one"
+    clock.now += 3  # the same failing state is not rebuilt on every interval
+    assert live.chat(_ask()).provider == "one"
+    reg.put_credential("not-stored", "env:THREE_KEY", actor="a")  # fixed: applies
+    assert live.refresh() is True and live.last_error is None
+
+
+def test_a_live_router_is_a_router_for_the_adapters(
+    live_parts: tuple[Registry, FakeClock, LiveRouter],
+) -> None:
+    langchain = pytest.importorskip("polyroute.langchain")
+    reg, _, live = live_parts
+    model = langchain.RoutedChatModel(router=live, agent="bot")
+    assert model.invoke("hi").content.startswith("primary says")
+    _point_route_at(reg, "two:m")
+    live.refresh()
+    assert model.invoke("hi").content.startswith("secondary says")
+
+
+_CHILD = """
+import sys, time
+sys.path.insert(0, {support!r})
+import echo_provider
+from polyroute.admin import Registry, KeyRing
+from polyroute.admin.live import LiveRouter
+from polyroute.plugins import PluginRegistry
+from polyroute.types import ChatRequest, Message, RoutingHints
+
+reg = Registry({url!r})
+reg.keyring = KeyRing([{key!r}])
+plugins = PluginRegistry.create(load_entrypoints=False, plugins=[echo_provider])
+live = LiveRouter(reg, interval=0.05, plugins=plugins)
+ask = ChatRequest(messages=[Message.user("hi")], routing=RoutingHints(agent="bot"))
+print("ready", [d.provider for d in live.plan(ask).candidates], flush=True)
+deadline = time.monotonic() + 90  # a guard against a hung test, not an assertion
+while time.monotonic() < deadline:
+    now = [d.provider for d in live.plan(ask).candidates]
+    if now == ["two"]:
+        print("changed", now, live.swaps, flush=True)
+        break
+    time.sleep(0.02)
+live.close()
+"""
+
+
+def test_two_processes_sharing_one_postgresql_registry_both_pick_a_change_up(
+    pg_db: Db, primary: StandinServer, secondary: StandinServer,
+) -> None:
+    from tests.admin import conftest
+
+    reg = pg_db.registry()
+    _seed(reg, primary.url, secondary.url)
+    script = _CHILD.format(support=str(SUPPORT), url=pg_db.url, key=conftest.KEY)
+    children = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    try:
+        for child in children:
+            assert child.stdout is not None
+            line = child.stdout.readline()
+            assert line.startswith("ready ['one']"), line + child.stderr.read()  # type: ignore[union-attr]
+        _point_route_at(reg, "two:m")
+        for child in children:
+            out, err = child.communicate(timeout=120)
+            assert child.returncode == 0, err
+            assert out.startswith("changed ['two'] 1"), (out, err)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+        reg.close()
