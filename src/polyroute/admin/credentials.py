@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -125,6 +125,13 @@ class CredentialsMixin(Repository):
         return row
 
 
+def _before(at: datetime | None) -> bool:
+    """``at`` is still in the future (naive datetimes from SQLite are UTC)."""
+    if at is None:
+        return False
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)) > datetime.now(UTC)
+
+
 def _hash_token(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -146,20 +153,52 @@ class TokensMixin(Repository):
         return token_id, secret
 
     def authenticate(self, secret: str) -> User | None:
-        """The token's user, or ``None`` if it is unknown, expired or revoked."""
+        """The token's user, or ``None`` if it is unknown, expired or revoked.
+
+        A secret replaced by ``rotate_token`` still works until its grace window ends."""
+        digest = _hash_token(secret)
         with self.reading() as session:
             tok = session.execute(
-                select(ApiToken).where(ApiToken.token_hash == _hash_token(secret))
+                select(ApiToken).where(ApiToken.token_hash == digest)
             ).scalar_one_or_none()
-            if tok is None or tok.revoked:
-                return None
-            if tok.expires_at is not None:
-                exp = tok.expires_at if tok.expires_at.tzinfo else tok.expires_at.replace(
-                    tzinfo=UTC)
-                if exp <= datetime.now(UTC):
+            if tok is None:
+                tok = session.execute(
+                    select(ApiToken).where(ApiToken.previous_hash == digest)
+                ).scalar_one_or_none()
+                if tok is None or not _before(tok.previous_expires_at):
                     return None
+            if tok.revoked or (tok.expires_at is not None and not _before(tok.expires_at)):
+                return None
             user: User = tok.user
             return user
+
+    def rotate_token(self, token_id: str, *, version: int | None, actor: str,
+                     grace: timedelta = timedelta(hours=1), request_id: str | None = None
+                     ) -> str:
+        """A new secret for ``token_id`` (same id); the old one works for ``grace`` more."""
+        if grace < timedelta(0):
+            raise RegistryValidationError("the grace window cannot be negative",
+                                          file="registry", field="grace",
+                                          fix="use 0 to end the old secret at once")
+        secret = "prt_" + secrets.token_urlsafe(32)
+        with self.writing() as (session, head):
+            tok = session.execute(
+                select(ApiToken).where(ApiToken.token_id == token_id)
+            ).scalar_one_or_none()
+            if tok is None:
+                raise CredentialError(f"no API token '{token_id}'", fix="list the tokens")
+            check_version("api_token", token_id, tok, version, False)
+            if tok.revoked:
+                raise CredentialError(f"API token '{token_id}' is revoked",
+                                      fix="create a new token instead")
+            now = datetime.now(UTC)
+            tok.previous_hash, tok.token_hash = tok.token_hash, _hash_token(secret)
+            tok.previous_expires_at, tok.rotated_at = now + grace, now
+            session.flush()
+            record(session, head, actor=actor, action="rotate", target_type="api_token",
+                   target_key=token_id, before=None,
+                   after={"grace_until": tok.previous_expires_at}, request_id=request_id)
+        return secret
 
     def revoke_token(self, token_id: str, *, version: int | None, actor: str) -> None:
         with self.writing() as (session, head):

@@ -72,8 +72,9 @@ class LiveRouter:
     :param state: the store every router shares (default: the base config's,
         owned and closed by this object).
     :param plugins: the plugin registry each ``Router`` uses (default: every installed one).
-    :param router_kwargs: passed to each ``Router`` (``guards``, ``sleep``...). A ``transport`` is not shared: each router
-        owns and closes its own, so pass ``transport_factory`` instead.
+    :param router_kwargs: passed to each ``Router`` (``guards``, ``sleep``...). A
+        ``transport`` is not shared: each router owns and closes its own, so pass
+        ``transport_factory`` instead.
     """
 
     def __init__(

@@ -330,6 +330,10 @@ class ApiToken(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    previous_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    """The secret before the last rotation, valid until ``previous_expires_at``."""
+    previous_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     user: Mapped[User] = relationship(back_populates="tokens")
     __mapper_args__ = {"version_id_col": version}
 

@@ -1,0 +1,36 @@
+"""API token rotation with a grace window: the previous secret's hash and when it stops
+working, so a token keeps its id while its secret changes.
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-12-04 09:00:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    # additive and nullable: rows written by 0001 stay valid as they are
+    with op.batch_alter_table("api_tokens") as batch:
+        batch.add_column(sa.Column("previous_hash", sa.String(length=64), nullable=True))
+        batch.add_column(sa.Column("previous_expires_at", sa.DateTime(timezone=True),
+                                   nullable=True))
+        batch.add_column(sa.Column("rotated_at", sa.DateTime(timezone=True), nullable=True))
+        batch.create_unique_constraint("uq_api_tokens_previous_hash", ["previous_hash"])
+
+
+def downgrade() -> None:
+    # tokens keep their current secret; only old secrets still in their grace window stop
+    with op.batch_alter_table("api_tokens") as batch:
+        batch.drop_constraint("uq_api_tokens_previous_hash", type_="unique")
+        batch.drop_column("rotated_at")
+        batch.drop_column("previous_expires_at")
+        batch.drop_column("previous_hash")
