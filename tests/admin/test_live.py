@@ -239,3 +239,57 @@ def test_two_processes_sharing_one_postgresql_registry_both_pick_a_change_up(
             if child.poll() is None:
                 child.kill()
         reg.close()
+
+
+def test_keys_rotate_while_a_live_router_serves_calls_fails_no_read(
+    db: Db, primary: StandinServer, echo_registry: PluginRegistry,
+) -> None:
+    from cryptography.fernet import Fernet
+
+    from polyroute.admin import KeyRing
+    from tests.admin import conftest
+
+    writer = db.registry()
+    for i in range(12):
+        writer.put_credential(f"k{i}", f"sk-test-{i:02d}-Q7wE3rT9yU1iO5pA2sD8", actor="a")
+        writer.create("provider", {"identifier": f"p{i}", "name": f"p{i}",
+                                   "provider_type": "echo", "api_endpoint": primary.url,
+                                   "auth_config": {"credential": f"k{i}"}}, actor="a")
+        writer.add_model(f"p{i}", {"name": "m"}, actor="a")
+    writer.create("route", {"name": "main", "tiers": [["p0:m"], ["p11:m"]]}, actor="a")
+    writer.create("agent", {"name": "bot", "route": "main"}, actor="a")
+    new = Fernet.generate_key().decode()
+    # step 1 of a rotation: every process gets the new key first, the old one still decrypts
+    reader = db.registry()
+    live = LiveRouter(reader, keyring=KeyRing([new, conftest.KEY]), plugins=echo_registry)
+    writer.keyring = KeyRing([new, conftest.KEY])
+    failures: list[BaseException] = []
+    calls, done = [0], threading.Event()
+
+    def serve() -> None:
+        while True:
+            finished = done.is_set()  # one more full round after rotation ends
+            try:
+                live.refresh(force=True)  # decrypts every credential, mid-rotation too
+                assert live.chat(_ask()).provider == "p0"
+                calls[0] += 1
+            except BaseException as exc:  # every failure is the finding
+                failures.append(exc)
+            if finished:
+                return
+
+    t = threading.Thread(target=serve)
+    t.start()
+    try:
+        assert writer.rotate_keys(actor="ops", batch=2) == 12  # 6 short transactions
+    finally:
+        done.set()
+        t.join(120)
+    assert failures == [] and calls[0] >= 1
+    live.close()
+    # step 3: the old key is dropped; everything reads with the new one alone
+    writer.keyring = KeyRing([new])
+    assert writer.reveal_credential("k11").endswith("D8")
+    assert writer.verify_chain().ok
+    writer.close()
+    reader.close()

@@ -181,3 +181,26 @@ def test_a_table_dropped_by_hand_is_a_typed_error(db: Db) -> None:
         with pytest.raises(RegistryError, match="does not have the schema"):
             attempt()
     reg.close()
+
+
+def test_startup_check_refuses_a_schema_behind_and_a_secret_no_key_decrypts(db: Db) -> None:
+    from cryptography.fernet import Fernet
+
+    from polyroute.admin import KeyRing, RegistryKeyError, startup_check
+    from tests.admin.conftest import KEY
+
+    reg = db.registry()
+    reg.put_credential("a", "sk-test-Z9xC8vB7nM6aS5dF4gH3", actor="x")
+    reg.put_credential("b", "env:B_KEY", actor="x")
+    reg.close()
+    ready = startup_check(db.url, keyring=KeyRing([KEY]))
+    assert (ready.revision, ready.credentials) == (admin_db.head_revision(), 2)
+    with pytest.raises(RegistryKeyError) as info:
+        startup_check(db.url, keyring=KeyRing([Fernet.generate_key()]))
+    assert "2 stored credential(s) cannot be decrypted" in str(info.value)
+    assert "a, b" in str(info.value) and "Z9xC" not in str(info.value)
+    engine = make_engine(db.url)
+    command.downgrade(admin_db._alembic_config(engine), "-1")
+    engine.dispose()
+    with pytest.raises(SchemaRevisionError, match=r"behind.*polyroute admin db upgrade"):
+        startup_check(db.url, keyring=KeyRing([KEY]))

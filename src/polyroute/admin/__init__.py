@@ -37,6 +37,7 @@ from polyroute.admin.errors import (
     VersionConflictError,
 )
 from polyroute.admin.secrets import KeyRing, write_key_file
+from polyroute.admin.startup import Ready, startup_check
 
 __all__ = [
     "ChainReport",
@@ -44,6 +45,7 @@ __all__ = [
     "KeyRing",
     "MaskedSecretError",
     "ReadOnlyEntryError",
+    "Ready",
     "Registry",
     "RegistryConflictError",
     "RegistryError",
@@ -57,6 +59,7 @@ __all__ = [
     "default_url",
     "make_engine",
     "registry_config",
+    "startup_check",
     "sync_system_entries",
     "upgrade_to_head",
     "verify_chain",
