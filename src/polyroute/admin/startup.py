@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
 from polyroute.admin.db import check_revision, make_engine, session_factory
 from polyroute.admin.errors import RegistryKeyError
 from polyroute.admin.models import Credential
+from polyroute.admin.repository import Repository
 from polyroute.admin.secrets import KeyRing
 
 __all__ = ["Ready", "startup_check"]
@@ -26,10 +27,17 @@ class Ready:
     credentials: int
 
 
-def startup_check(url: str | None = None, *, keyring: KeyRing | None = None) -> Ready:
-    """Check the registry at ``url`` is safe to serve; raise ``SchemaRevisionError`` or
-    ``RegistryKeyError`` (naming every credential that does not decrypt) if not."""
-    engine = make_engine(url)
+def startup_check(source: str | Engine | Repository | None = None, *,
+                  keyring: KeyRing | None = None) -> Ready:
+    """Check the registry (a URL, an engine or a ``Registry``) is safe to serve; raise
+    ``SchemaRevisionError`` or ``RegistryKeyError`` (naming every credential that does
+    not decrypt) if not."""
+    if isinstance(source, Repository):
+        bind = source.sessions.kw.get("bind")
+        keyring = keyring or getattr(source, "keyring", None)
+        source = bind if isinstance(bind, Engine) else None
+    owned = not isinstance(source, Engine)
+    engine = source if isinstance(source, Engine) else make_engine(source)
     try:
         revision = check_revision(engine)
         with session_factory(engine)() as session:
@@ -53,4 +61,5 @@ def startup_check(url: str | None = None, *, keyring: KeyRing | None = None) -> 
             )
         return Ready(revision, len(rows))
     finally:
-        engine.dispose()
+        if owned:
+            engine.dispose()
