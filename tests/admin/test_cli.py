@@ -83,6 +83,14 @@ def test_db_upgrade_backs_up_a_sqlite_file_first_and_says_where(tmp_path: Path) 
 def test_db_upgrade_on_postgresql_says_how_to_back_up(pg_db: Db) -> None:
     out = run("admin", "db", "upgrade", "--registry", pg_db.url)
     assert out.exit_code == 0 and "already at revision" in out.output
+    engine = make_engine(pg_db.url)
+    command.downgrade(_alembic_config(engine), "-1")
+    engine.dispose()
+    out = run("admin", "db", "upgrade", "--registry", pg_db.url, input="n\n")
+    assert out.exit_code == 1 and "pg_dump --format=custom" in out.output  # asked, declined
+    assert "Aborted" in out.output
+    out = run("admin", "db", "upgrade", "--yes", "--registry", pg_db.url)
+    assert out.exit_code == 0 and f"0001 -> revision {head_revision()}" in out.output
 
 
 def test_db_check_names_the_command_when_behind_or_empty(tmp_path: Path) -> None:
@@ -98,8 +106,14 @@ def test_db_check_names_the_command_when_behind_or_empty(tmp_path: Path) -> None
 
 def test_an_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
     url = "postgresql+psycopg://u:hunter2pass@127.0.0.1:1/db?connect_timeout=2"
+    (tmp_path / "r.yaml").write_text("{}")
     for args in (("admin", "db", "check"), ("admin", "db", "upgrade"),
-                 ("admin", "audit", "verify"), ("registry", "export"), ("keys", "rotate")):
+                 ("admin", "audit", "verify"), ("admin", "audit", "export"),
+                 ("admin", "token", "create", "--user", "u", "--role", "viewer"),
+                 ("admin", "token", "rotate", "tok_x"), ("registry", "export"),
+                 ("registry", "plan", str(tmp_path / "r.yaml")),
+                 ("registry", "apply", str(tmp_path / "r.yaml")), ("keys", "rotate"),
+                 ("keys", "set", "k")):
         out = run(*args, "--registry", url)
         assert out.exit_code in (1, 2), (args, out.output)
         assert "hunter2pass" not in out.output and "Traceback" not in out.output
@@ -149,6 +163,29 @@ def test_token_create_shows_the_secret_once_and_it_authenticates(sqlite_reg: Reg
         out = run("admin", "token", "create", "--user", "ops", "--role", "operator",
                   "--expires", bad, "--registry", url)
         assert out.exit_code == 2 and "--expires" in out.output and "Traceback" not in out.output
+
+
+def test_token_rotate_keeps_the_id_and_the_old_secret_for_the_grace(
+    sqlite_reg: Registry,
+) -> None:
+    url = str(sqlite_reg.sessions.kw["bind"].url)
+    out = run("admin", "token", "create", "--user", "ops", "--role", "admin", "--registry", url)
+
+    def field(text: str, name: str) -> str:
+        return next(ln.split(":", 1)[1].split()[0] for ln in text.splitlines()
+                    if ln.startswith(name))
+
+    token_id, old = field(out.stdout, "token id:"), field(out.stdout, "secret:")
+    out = run("admin", "token", "rotate", token_id, "--grace", "2h", "--registry", url)
+    assert out.exit_code == 0 and field(out.stdout, "token id:") == token_id
+    new = field(out.stdout, "secret:")
+    assert sqlite_reg.authenticate(new) and sqlite_reg.authenticate(old)
+    out = run("admin", "token", "rotate", token_id, "--grace", "0", "--registry", url)
+    assert sqlite_reg.authenticate(old) is None and sqlite_reg.authenticate(new) is None
+    for args, expect in ((("tok_nope",), "no API token 'tok_nope'"),
+                         ((token_id, "--grace", "soon"), "not a duration")):
+        out = run("admin", "token", "rotate", *args, "--registry", url)
+        assert out.exit_code in (1, 2) and expect in out.output and "Traceback" not in out.output
 
 
 # --- keys ---------------------------------------------------------------------------------

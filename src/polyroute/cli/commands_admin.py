@@ -241,3 +241,36 @@ def token_create(user: str, role: str, expires: str | None, url: str | None,
     when = expires_at.isoformat(timespec="seconds") if expires_at else "never"
     click.echo(f"expires:  {when}")
     click.echo("The secret is shown once: store it now (only its hash is kept).", err=True)
+
+
+@token.command("rotate")
+@click.argument("token_id")
+@click.option("--grace", default="1h", show_default=True, metavar="DURATION",
+              help="How long the old secret keeps working (0m ends it at once).")
+@registry_options
+@guarded
+def token_rotate(token_id: str, grace: str, url: str | None, actor: str) -> None:
+    """A new secret for TOKEN_ID (same id); the old one works until the grace ends."""
+    from sqlalchemy import select
+
+    from polyroute.admin import CredentialError
+    from polyroute.admin.models import ApiToken
+    from polyroute.errors import ConfigError
+
+    m = _DURATION.match(grace.strip()) or (re.match(r"^(0)()$", grace.strip()))
+    if m is None:
+        raise ConfigError(f"'{grace}' is not a duration", field="--grace",
+                          fix="use e.g. 0m, 90m, 12h, 1d")
+    unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks", "": "minutes"}[m.group(2)]
+    window = timedelta(**{unit: int(m.group(1))})
+    with open_registry(url) as reg:
+        with reg.reading() as session:
+            version = session.execute(select(ApiToken.version).where(
+                ApiToken.token_id == token_id)).scalar_one_or_none()
+        if version is None:
+            raise CredentialError(f"no API token '{token_id}'",
+                                  fix="use the token id printed by `admin token create`")
+        secret = reg.rotate_token(token_id, version=version, actor=actor, grace=window)
+    click.echo(f"token id: {token_id} (unchanged)")
+    click.echo(f"secret:   {secret}")
+    click.echo(f"The old secret works for {grace} more. The new one is shown once.", err=True)
