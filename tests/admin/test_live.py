@@ -87,6 +87,21 @@ def test_refresh_applies_a_change_at_once_and_is_a_no_op_without_one(
         "two"]
 
 
+def test_a_started_live_router_checks_in_the_background(
+    live_parts: tuple[Registry, FakeClock, LiveRouter], echo_registry: PluginRegistry,
+) -> None:
+    import time
+
+    reg, _, _ = live_parts
+    with LiveRouter(reg, interval=0.05, plugins=echo_registry).start() as live:
+        _point_route_at(reg, "two:m")
+        deadline = time.monotonic() + 60  # a guard against a hung test, not an assertion
+        while live.swaps == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert live.swaps == 1 and live.chat(_ask()).provider == "two"
+    assert live._watcher is not None and not live._watcher.is_alive()
+
+
 def test_a_call_in_flight_finishes_on_the_plan_it_started_with(
     reg: Registry, secondary: StandinServer, echo_registry: PluginRegistry,
 ) -> None:

@@ -122,6 +122,8 @@ class LiveRouter:
         self._failed: str | None = None
         self._next_check = clock() + interval
         self._closed = False
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
 
     # --- building and swapping ------------------------------------------------------
 
@@ -185,8 +187,24 @@ class LiveRouter:
             old.router.close()
         return True
 
+    def start(self) -> LiveRouter:
+        """Check from a background thread every ``interval`` seconds instead of in calls,
+        so no call pays for a check or a rebuild. Stopped by ``close()``."""
+        if self._watcher is None:
+            def watch() -> None:
+                while not self._stop.wait(self.interval):
+                    try:
+                        self.refresh()
+                    except Exception as exc:  # never let the watcher die silently
+                        logger.warning("live reload check failed: %s", exc)
+
+            self._watcher = threading.Thread(target=watch, name="polyroute-live-reload",
+                                             daemon=True)
+            self._watcher.start()
+        return self
+
     def _due(self) -> bool:
-        return self._clock() >= self._next_check
+        return self._watcher is None and self._clock() >= self._next_check
 
     def _maybe_refresh(self) -> None:
         if not self._due() or not self._refreshing.acquire(blocking=False):
@@ -277,7 +295,10 @@ class LiveRouter:
 
     def close(self) -> None:
         """Close the current router (calls still running finish first) and the shared state."""
-        with self._lock:
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=30)  # a check in progress finishes first
+        with self._refreshing, self._lock:
             if self._closed:
                 return
             self._closed = True
