@@ -308,3 +308,32 @@ def test_keys_rotate_while_a_live_router_serves_calls_fails_no_read(
     assert writer.verify_chain().ok
     writer.close()
     reader.close()
+
+
+def test_a_key_added_to_the_key_file_mid_rotation_is_picked_up_without_a_restart(
+    sqlite_reg: Registry, primary: StandinServer, echo_registry: PluginRegistry,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cryptography.fernet import Fernet
+
+    from polyroute.admin import KeyRing, write_key_file
+    from tests.admin import conftest
+
+    key_file = write_key_file(tmp_path / "admin.key", [conftest.KEY])
+    for name in ("POLYROUTE_ADMIN_KEY", "POLYROUTE_ADMIN_KEYS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("POLYROUTE_ADMIN_KEY_FILE", str(key_file))
+    sqlite_reg.put_credential("k", "sk-test-00-Q7wE3rT9yU1iO5pA2sD8", actor="a")
+    sqlite_reg.create("provider", {"identifier": "p", "name": "p", "provider_type": "echo",
+                                   "api_endpoint": primary.url,
+                                   "auth_config": {"credential": "k"}}, actor="a")
+    sqlite_reg.add_model("p", {"name": "m"}, actor="a")
+    reader = Registry(sqlite_reg.sessions)  # keys from the key file, read once
+    live = LiveRouter(reader, plugins=echo_registry)
+    new = Fernet.generate_key().decode()
+    write_key_file(key_file, [new, conftest.KEY])  # `polyroute keys add`
+    sqlite_reg.keyring = KeyRing([new, conftest.KEY])
+    sqlite_reg.rotate_keys(actor="ops")
+    assert live.refresh() is True and live.last_error is None
+    assert reader.keyring is not None and reader.keyring.count == 2
+    live.close()

@@ -22,10 +22,21 @@ __all__ = ["CredentialsMixin", "TokensMixin"]
 class CredentialsMixin(Repository):
     keyring: KeyRing | None = None
 
+    _keys_from_env = False
+
     def _keys(self) -> KeyRing:
         if self.keyring is None:
             self.keyring = KeyRing.from_env()
+            self._keys_from_env = True
         return self.keyring
+
+    def reload_keys(self) -> bool:
+        """Re-read the keys from the environment / key file, if that is where they came
+        from (a key added to the file during a rotation); False for an injected ring."""
+        if self.keyring is not None and not self._keys_from_env:
+            return False
+        self.keyring, self._keys_from_env = KeyRing.from_env(), True
+        return True
 
     def put_credential(self, name: str, value: str, *, actor: str, version: int | None = None,
                        request_id: str | None = None) -> Credential:

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import select
 
 from polyroute.admin.credentials import CredentialsMixin
+from polyroute.admin.errors import RegistryKeyError
 from polyroute.admin.models import AuditHead
 from polyroute.admin.secrets import KeyRing
 from polyroute.admin.source import registry_config
@@ -169,7 +170,7 @@ class LiveRouter:
         if not force and fingerprint in (self._slot.fingerprint, self._failed):
             return False
         try:
-            router = self._build(registry_config(self.registry, base=self.base))
+            router = self._build(self._config())
         except Exception as exc:
             self.last_error, self._failed = exc, fingerprint
             logger.warning("the registry at %s did not build a router; keeping the last good "
@@ -202,6 +203,17 @@ class LiveRouter:
                                              daemon=True)
             self._watcher.start()
         return self
+
+    def _config(self) -> PolyrouteConfig:
+        try:
+            return registry_config(self.registry, base=self.base)
+        except RegistryKeyError:
+            # a rotation moved a credential to a key added to the key file after this
+            # process read it: read the keys again, once
+            if not self.registry.reload_keys():
+                raise
+            logger.info("a credential needed a key this process had not loaded; keys reloaded")
+            return registry_config(self.registry, base=self.base)
 
     def _due(self) -> bool:
         return self._watcher is None and self._clock() >= self._next_check
