@@ -196,12 +196,16 @@ def test_keys_rotate_reencrypts_every_credential_under_the_new_key(
 ) -> None:
     reg = db.registry()
     _fill(reg)
+    reg.create("user", {"name": "ops", "role": "admin"}, actor="a")
+    token_id, _ = reg.create_token("ops", actor="a")
+    kept = reg.rotate_token(token_id, version=1, actor="a", idempotency_key="retry-me")
     new = Fernet.generate_key().decode()
     monkeypatch.setenv("POLYROUTE_ADMIN_KEYS", f"{new},{conftest.KEY}")
     out = run("keys", "rotate", "--batch", "1", "--registry", db.url)
     assert out.exit_code == 0 and "re-encrypted 2 credential(s)" in out.output, out.output
     reg.keyring = KeyRing([new])  # the old key is gone: everything still reads
     assert reg.reveal_credential("acme-key") == SECRET
+    assert reg.rotate_token(token_id, version=2, actor="a", idempotency_key="retry-me") == kept
     reg.keyring = KeyRing([conftest.KEY])
     with pytest.raises(Exception, match="cannot be decrypted"):
         reg.reveal_credential("acme-key")

@@ -334,6 +334,10 @@ class ApiToken(Base):
     """The secret before the last rotation, valid until ``previous_expires_at``."""
     previous_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    rotation_key: Mapped[str | None] = mapped_column(String(200))
+    """The Idempotency-Key of the last rotation: a retry with it gets the same secret."""
+    rotation_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """That rotation's secret, encrypted like a credential, kept for the retry window."""
     user: Mapped[User] = relationship(back_populates="tokens")
     __mapper_args__ = {"version_id_col": version}
 

@@ -76,7 +76,7 @@ def snapshot(row: Any) -> dict[str, Any]:
     """The row's columns (and row collections) as plain data, for the audit log."""
     data: dict[str, Any] = {}
     for attr in inspect(row).mapper.column_attrs:
-        if attr.key in ("ciphertext", "token_hash"):
+        if attr.key in ("ciphertext", "token_hash", "previous_hash", "rotation_secret"):
             continue
         value = getattr(row, attr.key)
         data[attr.key] = value.isoformat() if isinstance(value, datetime) else value

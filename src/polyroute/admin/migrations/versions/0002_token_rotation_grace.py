@@ -1,5 +1,6 @@
 """API token rotation with a grace window: the previous secret's hash and when it stops
-working, so a token keeps its id while its secret changes.
+working, so a token keeps its id while its secret changes; the last rotation's
+Idempotency-Key and its secret (encrypted) so a retried request gets the same answer.
 
 Revision ID: 0002
 Revises: 0001
@@ -24,6 +25,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("previous_expires_at", sa.DateTime(timezone=True),
                                    nullable=True))
         batch.add_column(sa.Column("rotated_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("rotation_key", sa.String(length=200), nullable=True))
+        batch.add_column(sa.Column("rotation_secret", sa.LargeBinary(), nullable=True))
         batch.create_unique_constraint("uq_api_tokens_previous_hash", ["previous_hash"])
 
 
@@ -31,6 +34,8 @@ def downgrade() -> None:
     # tokens keep their current secret; only old secrets still in their grace window stop
     with op.batch_alter_table("api_tokens") as batch:
         batch.drop_constraint("uq_api_tokens_previous_hash", type_="unique")
+        batch.drop_column("rotation_secret")
+        batch.drop_column("rotation_key")
         batch.drop_column("rotated_at")
         batch.drop_column("previous_expires_at")
         batch.drop_column("previous_hash")
