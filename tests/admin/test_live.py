@@ -258,10 +258,13 @@ def test_two_processes_sharing_one_postgresql_registry_both_pick_a_change_up(
 
 def test_keys_rotate_while_a_live_router_serves_calls_fails_no_read(
     db: Db, primary: StandinServer, echo_registry: PluginRegistry,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from click.testing import CliRunner
     from cryptography.fernet import Fernet
 
     from polyroute.admin import KeyRing
+    from polyroute.cli import main
     from tests.admin import conftest
 
     writer = db.registry()
@@ -295,11 +298,13 @@ def test_keys_rotate_while_a_live_router_serves_calls_fails_no_read(
 
     t = threading.Thread(target=serve)
     t.start()
-    try:
-        assert writer.rotate_keys(actor="ops", batch=2) == 12  # 6 short transactions
+    monkeypatch.setenv("POLYROUTE_ADMIN_KEYS", f"{new},{conftest.KEY}")
+    try:  # `polyroute keys rotate`, 6 short transactions of 2
+        out = CliRunner().invoke(main, ["keys", "rotate", "--batch", "2", "--registry", db.url])
     finally:
         done.set()
         t.join(120)
+    assert out.exit_code == 0 and "re-encrypted 12 credential(s)" in out.output, out.output
     assert failures == [] and calls[0] >= 1
     live.close()
     # step 3: the old key is dropped; everything reads with the new one alone
