@@ -21,8 +21,9 @@ except ImportError as _exc:  # say which extra, not a bare ModuleNotFoundError
         module=_exc.name or "sqlalchemy",
     ) from None
 
+from polyroute.admin.approvals import ApprovalRequiredError, ApprovalsMixin
 from polyroute.admin.audit import ChainReport, export_jsonl, verify_chain
-from polyroute.admin.credentials import CredentialsMixin, TokensMixin
+from polyroute.admin.credentials import TokensMixin
 from polyroute.admin.db import check_revision, connect, default_url, make_engine, upgrade_to_head
 from polyroute.admin.errors import (
     CredentialError,
@@ -40,6 +41,7 @@ from polyroute.admin.secrets import KeyRing, write_key_file
 from polyroute.admin.startup import Ready, startup_check
 
 __all__ = [
+    "ApprovalRequiredError",
     "ChainReport",
     "CredentialError",
     "KeyRing",
@@ -67,7 +69,7 @@ __all__ = [
 ]
 
 
-class Registry(CredentialsMixin, TokensMixin):
+class Registry(ApprovalsMixin, TokensMixin):
     """The registry at a URL (or a session factory / engine): CRUD, credentials, tokens."""
 
     def verify_chain(self) -> ChainReport:

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from polyroute.admin.approvals import ApprovalRequiredError, ApprovalsMixin
 from polyroute.admin.credentials import CredentialsMixin
 from polyroute.admin.errors import (
     CredentialError,
@@ -295,6 +296,17 @@ def apply_document(registry: CredentialsMixin, document: Any, *, actor: str,
     nothing is applied (``RegistryConflictError``).
     """
     doc = _check_document(document, source)
+    if isinstance(registry, ApprovalsMixin) and registry.require_approval:
+        for c in plan_document(registry, doc, source=source).changes:
+            action = "put_credential" if c.kind == "credential" else c.action
+            data = doc.get(f"{c.kind}s", {}).get(c.key) if c.action == "update" else None
+            reason = registry.approval_reason(c.kind, action, c.key, data)
+            if reason:
+                raise ApprovalRequiredError(
+                    f"{source} includes {reason} ({c.kind} '{c.key}'), which needs a second "
+                    "admin's approval; nothing was applied",
+                    fix="propose that change through the admin API, or take it out of the file",
+                )
     with registry.writing() as (session, head):
         now = fingerprint_of(head)
         if expect is not None and expect != now:
