@@ -161,6 +161,12 @@ async def test_async_calls_and_streams_follow_a_change(
     assert text.startswith("primary says")
 
 
+def test_a_bad_interval_is_a_typed_error(sqlite_reg: Registry) -> None:
+    for bad in (0, -1.0, float("nan")):
+        with pytest.raises(ConfigError, match="interval must be a positive number"):
+            LiveRouter(sqlite_reg, interval=bad)
+
+
 def test_a_bad_change_is_refused_at_write_time_and_never_applied(
     live_parts: tuple[Registry, FakeClock, LiveRouter],
 ) -> None:

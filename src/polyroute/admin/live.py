@@ -30,6 +30,7 @@ from polyroute.admin.models import AuditHead
 from polyroute.admin.secrets import KeyRing
 from polyroute.admin.source import registry_config
 from polyroute.config.schema import PolyrouteConfig
+from polyroute.errors import ConfigError
 from polyroute.logs import get_logger
 from polyroute.plugins import PluginRegistry
 from polyroute.router import Router
@@ -93,8 +94,9 @@ class LiveRouter:
     ) -> None:
         from polyroute.admin import Registry
 
-        if not interval > 0:
-            raise ValueError(f"interval must be a positive number of seconds, not {interval!r}")
+        if not (isinstance(interval, int | float) and interval > 0):
+            raise ConfigError(f"interval must be a positive number of seconds, not {interval!r}",
+                              field="interval", fix="e.g. interval=5.0")
         self._owns_registry = not isinstance(source, CredentialsMixin)
         self.registry: CredentialsMixin = (
             source if isinstance(source, CredentialsMixin) else Registry(source))
@@ -117,6 +119,8 @@ class LiveRouter:
             self.state = state or state_from_config(config)
             self._slot = _Slot(self._build(config), fingerprint)
         except BaseException:
+            if getattr(self, "_owns_state", False) and hasattr(self, "state"):
+                self.state.close()
             if self._owns_registry:
                 self.registry.close()
             raise
