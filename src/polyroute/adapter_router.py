@@ -15,7 +15,11 @@ The frameworks' standard constructor parameters (``api_key``, ``base_url``,
 from __future__ import annotations
 
 import os
-from typing import Any
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+
+from pydantic import SecretStr
 
 from polyroute.config import PolyrouteConfig, config_from_data, load_config
 from polyroute.config.providers import implicit_provider_config
@@ -25,9 +29,22 @@ from polyroute.plugins.manager import default_registry
 from polyroute.router import Router
 from polyroute.routing.plan import parse_model_ref
 from polyroute.secrets import Secret
+from polyroute.types import ChatChunk, ChatRequest, ChatResponse
 
-__all__ = ["build_router", "check_target", "config_source", "key_env_names", "provider_of"]
+__all__ = [
+    "RouterFields",
+    "RouterLike",
+    "RouterOwner",
+    "RouterSlot",
+    "build_router",
+    "check_target",
+    "config_source",
+    "from_config",
+    "key_env_names",
+    "provider_of",
+]
 
+A = TypeVar("A", bound="RouterOwner")
 _MAX_ATTEMPTS = 20  # RetryConfig.attempts' upper bound
 
 
@@ -80,6 +97,105 @@ def build_router(
     if update:
         cfg = cfg.model_copy(update=update)
     return Router(cfg)
+
+
+@runtime_checkable
+class RouterLike(Protocol):
+    """What an adapter needs of a router: ``polyroute.router.Router`` or a stand-in."""
+
+    def chat(self, request: ChatRequest) -> ChatResponse: ...
+
+    async def achat(self, request: ChatRequest) -> ChatResponse: ...
+
+    def stream(self, request: ChatRequest) -> Iterator[ChatChunk]: ...
+
+    def astream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]: ...
+
+
+class RouterFields(Protocol):
+    """An adapter's fields that say which router to build (see the module docstring)."""
+
+    config: PolyrouteConfig | dict[str, Any] | None
+    config_path: str | None
+    config_profile: str | None
+    model: str | None
+    api_key: SecretStr | None
+    base_url: str | None
+    timeout: float | None
+    max_retries: int | None
+
+
+class RouterSlot:
+    """The router an adapter built from its fields: built on first use (once, however
+    many threads ask), then reused until the adapter closes it. A router passed to the
+    adapter is the caller's and never goes in here."""
+
+    __slots__ = ("_lock", "_router")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._router: RouterLike | None = None
+
+    def get(self, fields: RouterFields) -> RouterLike:
+        with self._lock:
+            if self._router is None:
+                self._router = build_router(
+                    config=fields.config, config_path=fields.config_path,
+                    profile=fields.config_profile, model=fields.model,
+                    api_key=fields.api_key.get_secret_value() if fields.api_key else None,
+                    base_url=fields.base_url, timeout=fields.timeout,
+                    max_retries=fields.max_retries,
+                )
+            return self._router
+
+    def close(self) -> None:
+        router, self._router = self._router, None
+        if isinstance(router, Router):
+            router.close()
+
+    async def aclose(self) -> None:
+        router, self._router = self._router, None
+        if isinstance(router, Router):
+            await router.aclose()
+
+
+class RouterOwner:
+    """``get_router``/``close``/``aclose`` for an adapter (a pydantic model) with the
+    ``RouterFields``, a ``router`` field (a router passed in, used as it is) and a
+    ``_slot: RouterSlot`` private attribute (the router it builds itself)."""
+
+    if TYPE_CHECKING:  # declared for type checkers only: pydantic must not see fields here
+        router: Any
+        _slot: RouterSlot
+
+    def get_router(self) -> RouterLike:
+        """The router serving this adapter (built on first use, then reused)."""
+        router: RouterLike | None = self.router
+        if router is not None:
+            return router
+        fields: RouterFields = self  # type: ignore[assignment]  # the adapter has them
+        return self._slot.get(fields)
+
+    def close(self) -> None:
+        """Close the router this adapter built (not one passed in as ``router``)."""
+        self._slot.close()
+
+    async def aclose(self) -> None:
+        """Close the router this adapter built, from async code."""
+        await self._slot.aclose()
+
+
+def from_config(
+    make: Callable[..., A], config: Any, *, agent: str | None, task: str | None,
+    profile: str | None, kwargs: dict[str, Any],
+) -> A:
+    """An adapter made by ``make`` for a config (path, dict or ``PolyrouteConfig``),
+    checked now: a missing file, a bad field or an unknown agent or task raises
+    ``ConfigError`` here, not at the first call (the adapters' ``from_config``)."""
+    adapter = make(**config_source(config, profile), agent=agent, task=task,
+                   config_profile=profile, **kwargs)
+    check_target(adapter.get_router(), agent, task)
+    return adapter
 
 
 def _load(

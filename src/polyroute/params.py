@@ -42,23 +42,30 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
 from polyroute.errors import PolyrouteError
 from polyroute.guard_base import Guard
 from polyroute.refs import Deployment
-from polyroute.types import Attempt, ChatRequest, ChatResponse, GenerationParams
+from polyroute.types import (
+    Attempt,
+    ChatRequest,
+    ChatResponse,
+    GenerationParams,
+    PortableParams,
+    request_memo,
+)
 
 if TYPE_CHECKING:
     from polyroute.providers.base import Provider
-    from polyroute.router import Router
 
 __all__ = [
     "PARAMS",
     "ParamsGuard",
     "ParamsPolicy",
     "for_provider",
+    "param_verdict",
     "scoped_extra",
     "set_params",
     "supported_params",
@@ -66,11 +73,9 @@ __all__ = [
 ]
 
 ParamsPolicy = Literal["drop", "warn", "refuse"]
-PARAMS: tuple[str, ...] = (
-    "temperature", "top_p", "top_k", "max_tokens", "stop", "frequency_penalty",
-    "presence_penalty", "seed",
-)
-"""The portable sampling parameters, as ``GenerationParams`` names them."""
+PARAMS: tuple[str, ...] = tuple(PortableParams.model_fields)
+"""The portable sampling parameters, in order: the fields of ``PortableParams``, their
+one definition (``GenerationParams``, the config and the adapters inherit them)."""
 METADATA_KEY = "polyroute_dropped_params"
 logger = logging.getLogger("polyroute.params")
 
@@ -102,6 +107,23 @@ def unsupported_params(provider: Provider, params: GenerationParams,
             or (refused is not None and name in refused)]
 
 
+def param_verdict(request: ChatRequest, provider: Provider, model: str | None = None,
+                  params: GenerationParams | None = None) -> list[str]:
+    """``unsupported_params(provider, params, model)`` (``params``: the request's own by
+    default), computed once per request, provider instance, model and set of parameters:
+    planning, the params guard and ``for_provider`` ask it for every candidate."""
+    params = request.params if params is None else params
+    names = tuple(set_params(params))
+    key = ("params", provider.name, model, names)
+    memo = request_memo(request)
+    kept = memo.get(key)
+    if kept is not None and kept[0] is provider:  # not another router's namesake
+        return list(kept[1])
+    verdict = unsupported_params(provider, params, model)
+    memo[key] = (provider, tuple(verdict))
+    return verdict
+
+
 def scoped_extra(extra: dict[str, Any], provider: Provider) -> dict[str, Any] | None:
     """``extra`` as ``provider`` gets it, or ``None`` when no key is scoped."""
     if not any(":" in key for key in extra):
@@ -118,7 +140,7 @@ def for_provider(request: ChatRequest, provider: Provider,
     """``request`` without the parameters ``provider`` (serving ``model``) cannot take
     and with only the pass-through parameters meant for it (itself if nothing changes)."""
     params = request.params
-    dropped = unsupported_params(provider, params, model)
+    dropped = param_verdict(request, provider, model)
     extra = scoped_extra(params.extra, provider) if params.extra else None
     if not dropped and extra is None:
         return request
@@ -139,15 +161,25 @@ class ParamsGuard(Guard):
 
     name = "params"
 
-    def __init__(self, router: Router, policy: ParamsPolicy | None = None) -> None:
-        self.router = router
-        self.policy: ParamsPolicy = policy or router.config.params_policy
+    def __init__(
+        self,
+        policy: ParamsPolicy,
+        provider: Callable[[str], Provider | None],
+        source_params: Callable[[ChatRequest], GenerationParams],
+    ) -> None:
+        """``provider``: the provider instance called ``name``; ``source_params``: the
+        parameters a request's agent or route adds (raises ``PolyrouteError`` when the
+        request has no route: the planner reports that itself)."""
+        self.policy: ParamsPolicy = policy
+        self._provider = provider
+        self._source_params = source_params
         self._warned: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
 
-    def _unsupported(self, dep: Deployment, params: GenerationParams) -> list[str]:
-        provider = self.router.provider(dep.provider)
-        return [] if provider is None else unsupported_params(provider, params, dep.model)
+    def _unsupported(self, dep: Deployment, request: ChatRequest,
+                     params: GenerationParams | None = None) -> list[str]:
+        provider = self._provider(dep.provider)
+        return [] if provider is None else param_verdict(request, provider, dep.model, params)
 
     def skip_reason(self, dep: Deployment, request: ChatRequest) -> str | None:
         if self.policy != "refuse":
@@ -155,13 +187,13 @@ class ParamsGuard(Guard):
         params = request.params
         with contextlib.suppress(PolyrouteError):  # no source: the planner says so itself
             # the agent's or route's params apply too
-            params = params.merged_over(self.router.planner.source(request).params)
-        dropped = self._unsupported(dep, params)
+            params = params.merged_over(self._source_params(request))
+        dropped = self._unsupported(dep, request, params)
         if not dropped:
             return None
-        provider = self.router.provider(dep.provider)
+        provider = self._provider(dep.provider)
         ptype = provider.type_name if provider is not None else dep.provider
-        by_model = provider is not None and not unsupported_params(provider, params)
+        by_model = provider is not None and not param_verdict(request, provider, None, params)
         who = f"{ptype} model {dep.model}" if by_model else ptype
         return (
             f"cannot take parameter {', '.join(dropped)} "
@@ -169,7 +201,7 @@ class ParamsGuard(Guard):
         )
 
     def before_attempt(self, dep: Deployment, request: ChatRequest) -> Any:
-        dropped = self._unsupported(dep, request.params)
+        dropped = self._unsupported(dep, request)
         if not dropped:
             return None
         if self.policy == "warn":

@@ -4,6 +4,10 @@ An estimate, not a count: the provider's usage is the truth after the call.
 ``tiktoken`` is used when it is installed (exact for OpenAI models, close for
 others); otherwise about four characters per token, plus a small overhead per
 message and per tool — the approximation OpenAI documents for English text.
+
+``prompt_tokens`` is the estimate every part of a call uses (planning, strategies,
+budgets, rate limits, streaming): computed once per request and kept on it, and
+recomputed only for a copy or an edit whose messages or tools differ.
 """
 
 from __future__ import annotations
@@ -12,13 +16,20 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from polyroute.types import ChatRequest, ImagePart, ToolCallPart, ToolResultPart
+from polyroute.types import (
+    ChatRequest,
+    ImagePart,
+    ToolCallPart,
+    ToolResultPart,
+    request_memo,
+)
 
-__all__ = ["estimate_prompt_tokens", "estimate_text_tokens"]
+__all__ = ["estimate_prompt_tokens", "estimate_text_tokens", "prompt_tokens"]
 
 _PER_MESSAGE = 4
 _PER_IMAGE = 765  # OpenAI's cost of one high-detail 512px tile set; a safe middle
 _CHARS_PER_TOKEN = 4
+_MEMO_KEY = "prompt_tokens"
 
 
 @lru_cache(maxsize=1)
@@ -64,3 +75,23 @@ def estimate_prompt_tokens(request: ChatRequest) -> int:
             tool.name + tool.description + json.dumps(tool.parameters)
         )
     return total
+
+
+def prompt_tokens(request: ChatRequest) -> int:
+    """``estimate_prompt_tokens(request)``, computed once per request.
+
+    Kept on the request with what it was computed from: the messages' contents and
+    the tools, compared by value (identical objects compare at once). So the router's
+    copies of a call's request reuse it, while a continuation that adds messages, or a
+    request whose messages were edited between two calls, is estimated again.
+    """
+    # a list of parts is copied: one edited in place must not match itself
+    basis = ([c if c.__class__ is str else (*c,) for c in (m.content for m in request.messages)],
+             (*request.tools,))
+    memo = request_memo(request)
+    kept = memo.get(_MEMO_KEY)
+    if kept is not None and kept[0] == basis:
+        return int(kept[1])
+    n = estimate_prompt_tokens(request)
+    memo[_MEMO_KEY] = (basis, n)
+    return n

@@ -8,6 +8,7 @@ and carry no provider vocabulary.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -29,6 +30,7 @@ __all__ = [
     "ModelPrices",
     "NamedToolChoice",
     "Part",
+    "PortableParams",
     "ResponseFormat",
     "Role",
     "RoutingHints",
@@ -201,17 +203,40 @@ class ResponseFormat(_Model):
 # --- request -----------------------------------------------------------------
 
 
-class GenerationParams(_Model):
-    """Sampling parameters. ``None`` means "provider default"; ``extra`` passes through."""
+class PortableParams(BaseModel):
+    """The portable sampling parameters: the one definition of their names, types,
+    bounds and meanings. ``GenerationParams``, the config's agents and routes, and
+    the LangChain and LlamaIndex adapters all inherit these fields, and
+    ``polyroute.params.PARAMS`` lists them; so a new portable parameter is one field
+    here (plus each plugin's mapping to its API). ``None`` means "provider default".
 
-    temperature: float | None = None
-    top_p: float | None = None
-    top_k: int | None = None
-    max_tokens: int | None = None
-    stop: list[str] | None = None
-    frequency_penalty: float | None = None
-    presence_penalty: float | None = None
-    seed: int | None = None
+    Bounds are only those true for every provider (a probability is at most 1);
+    provider-specific ranges (temperature up to 1 or 2, penalties) are the
+    provider's to check.
+    """
+
+    temperature: float | None = Field(
+        None, ge=0, description="Sampling temperature; higher is more random.")
+    top_p: float | None = Field(
+        None, ge=0, le=1, description="Nucleus sampling: the probability mass to sample from.")
+    top_k: int | None = Field(
+        None, ge=1, description="Sample from the k most likely tokens only.")
+    max_tokens: int | None = Field(
+        None, ge=1, description="Upper bound on the tokens the answer may take.")
+    stop: list[str] | None = Field(
+        None, description="Sequences at which the model stops generating.")
+    frequency_penalty: float | None = Field(
+        None, description="Penalise tokens by how often they already appeared.")
+    presence_penalty: float | None = Field(
+        None, description="Penalise tokens that already appeared at all.")
+    seed: int | None = Field(
+        None, description="Seed for sampling, for (best-effort) repeatable answers.")
+
+
+class GenerationParams(PortableParams, _Model):
+    """Sampling parameters (``PortableParams``). ``None`` means "provider default";
+    ``extra`` passes through."""
+
     extra: dict[str, Any] = Field(default_factory=dict)
 
     def merged_over(self, base: GenerationParams) -> GenerationParams:
@@ -235,6 +260,25 @@ class RoutingHints(_Model):
     max_latency_ms: float | None = None
     cache: Literal["default", "no-cache", "no-store"] = "default"
     tags: dict[str, str] = Field(default_factory=dict)
+
+
+class RequestMemo(dict[Hashable, Any]):
+    """Values derived from one request and computed once (the prompt-token estimate,
+    each deployment's parameter verdict): see ``request_memo``. Never part of the
+    request's value: any two memos are equal, and a deep copy or a pickle starts empty."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RequestMemo)
+
+    __hash__ = None
+
+    def __deepcopy__(self, _memo: dict[int, Any]) -> RequestMemo:
+        return RequestMemo()
+
+    def __reduce__(self) -> tuple[type[RequestMemo], tuple[()]]:
+        return RequestMemo, ()
 
 
 class ChatRequest(_Model):
@@ -264,6 +308,24 @@ class ChatRequest(_Model):
                 needed.add(Capability.VISION)
                 break
         return needed
+
+
+_MEMO = "_polyroute_memo"
+
+
+def request_memo(request: ChatRequest) -> RequestMemo:
+    """Where values derived from ``request`` are kept for its lifetime (and its shallow
+    copies'): a value that depends on fields a copy may change must be stored with
+    what it was computed from, and checked (``polyroute.tokens.prompt_tokens``)."""
+    # Kept in the instance __dict__ beside the fields, as pydantic keeps a
+    # cached_property: no field, so validation, dumps, repr and equality ignore it,
+    # constructing a request costs nothing more (a PrivateAttr would, on every one),
+    # and model_copy's shallow copy of __dict__ shares it with the router's copies.
+    fields = request.__dict__
+    memo: RequestMemo | None = fields.get(_MEMO)
+    if memo is None:
+        memo = fields[_MEMO] = RequestMemo()
+    return memo
 
 
 # --- response ----------------------------------------------------------------

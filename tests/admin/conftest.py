@@ -65,6 +65,10 @@ def db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory)
         upgrade_to_head(url)
         yield Db("sqlite", url, str(path))
         return
+    yield from _pg_db(request)
+
+
+def _pg_db(request: pytest.FixtureRequest) -> Iterator[Db]:
     # a throwaway schema per test (much cheaper than a database), dropped after it
     conn = request.getfixturevalue("pg_admin")
     schema = f"prt_{uuid.uuid4().hex[:12]}"
@@ -75,6 +79,12 @@ def db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory)
         yield Db("postgresql", url)
     finally:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture
+def pg_db(request: pytest.FixtureRequest) -> Iterator[Db]:
+    """PostgreSQL only (skips without it): for tests that mean PostgreSQL."""
+    yield from _pg_db(request)
 
 
 @pytest.fixture

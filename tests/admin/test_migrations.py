@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
@@ -15,6 +16,7 @@ from polyroute.admin import (
     Registry,
     RegistryError,
     SchemaRevisionError,
+    VersionConflictError,
     check_revision,
     make_engine,
     upgrade_to_head,
@@ -29,7 +31,7 @@ TABLES = {"providers", "models", "provider_templates", "credentials", "routes", 
 
 def test_upgrade_from_empty_creates_every_table(db: Db) -> None:
     engine = make_engine(db.url)
-    assert set(inspect(engine).get_table_names()) >= TABLES
+    assert set(inspect(engine).get_table_names()) >= TABLES | {"pending_changes"}
     assert check_revision(engine) == admin_db.head_revision()
     assert upgrade_to_head(engine) == admin_db.head_revision()  # idempotent
     engine.dispose()
@@ -49,15 +51,93 @@ def test_downgrade_to_empty_and_up_again_keeps_working(db: Db) -> None:
     engine.dispose()
 
 
-def test_a_registry_behind_is_refused_with_the_command(
-    db: Db, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # until revision 0002 exists: pretend this polyroute's head is one past the DB's
-    monkeypatch.setattr(admin_db, "head_revision", lambda: "0002")
+def test_a_registry_behind_is_refused_with_the_command(db: Db) -> None:
+    engine = make_engine(db.url)
+    command.downgrade(admin_db._alembic_config(engine), "0001")
     with pytest.raises(SchemaRevisionError) as info:
         Registry(db.url)
     msg = str(info.value)
-    assert "at revision 0001, behind" in msg and "python -m polyroute.admin upgrade" in msg
+    assert "at revision 0001, behind" in msg and "polyroute admin db upgrade" in msg
+    engine.dispose()
+
+
+def _rows(engine: Any) -> dict[str, list[tuple[Any, ...]]]:
+    """Every table's rows, in id order, on the columns revision 0001 has."""
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    insp = inspect(engine)  # read the columns first: on SQLite every connection locks
+    columns = {t: [c["name"] for c in insp.get_columns(t)
+                   if c["name"] not in ("previous_hash", "previous_expires_at", "rotated_at",
+                                         "rotation_key", "rotation_secret")]
+               for t in sorted(TABLES - {"alembic_version"})}
+    with engine.connect() as conn:
+        for table, cols in columns.items():
+            order = "id" if "id" in cols else cols[0]
+            out[table] = [tuple(r) for r in conn.execute(
+                text(f"SELECT {', '.join(cols)} FROM {table} ORDER BY {order}"))]
+    return out
+
+
+def test_upgrade_from_0001_with_data_keeps_every_row_and_downgrade_one_step(db: Db) -> None:
+    reg = db.registry()
+    reg.put_credential("k", "sk-test-Z9xC8vB7nM6aS5dF4gH3", actor="a")
+    reg.create("provider", {"identifier": "p", "name": "P", "provider_type": "openai",
+                            "auth_config": {"credential": "k"}}, actor="a")
+    reg.add_model("p", {"name": "paid", "is_default": True, "context_length": 8192,
+                        "pricing_info": {"input": 2.5, "output": 10.0, "cache_read": 0.25}},
+                  actor="a")
+    reg.add_model("p", {"name": "free", "pricing_info": {"input": 0.0, "output": 0.0}},
+                  actor="a")
+    reg.create("template", {"identifier": "t", "name": "T",
+                            "provider_config": {"type": "openai"}, "default_models": ["x"]},
+               actor="a")
+    reg.create("route", {"name": "r", "tiers": [["p:paid"], ["p:free"]]}, actor="a")
+    reg.create("user", {"name": "ops", "role": "operator"}, actor="a")
+    _, secret = reg.create_token("ops", actor="a")
+    reg.close()
+    engine = make_engine(db.url)
+    before = _rows(engine)
+    assert len(before["audit_log"]) == 8 and len(before["models"]) == 2
+    cfg = admin_db._alembic_config(engine)
+    command.downgrade(cfg, "-1")  # one step: to 0001, data kept
+    assert admin_db.current_revision(engine) == "0001"
+    assert _rows(engine) == before
+    upgrade_to_head(engine)  # and up again from 0001 with that data in it
+    assert _rows(engine) == before
+    engine.dispose()
+    reg = db.registry()
+    assert reg.verify_chain().ok and reg.reveal_credential("k").endswith("gH3")
+    prices = {m.name: m.pricing_info for m in reg.list("model")}
+    assert prices == {"paid": {"input": 2.5, "output": 10.0, "cache_read": 0.25},
+                      "free": {"input": 0.0, "output": 0.0}}
+    user = reg.authenticate(secret)
+    assert user is not None and user.name == "ops"
+    reg.close()
+
+
+def test_a_rotated_token_keeps_its_id_and_the_old_secret_works_in_its_grace_window(
+    reg: Registry,
+) -> None:
+    from datetime import timedelta
+
+    reg.create("user", {"name": "ops", "role": "admin"}, actor="a")
+    token_id, old = reg.create_token("ops", actor="a")
+    new = reg.rotate_token(token_id, version=1, actor="a", grace=timedelta(hours=1))
+    assert new != old and reg.authenticate(new) is not None
+    assert reg.authenticate(old) is not None  # still inside the grace window
+    newer = reg.rotate_token(token_id, version=2, actor="a", grace=timedelta(0))
+    assert reg.authenticate(new) is None and reg.authenticate(old) is None
+    assert reg.authenticate(newer) is not None
+    with pytest.raises(VersionConflictError):
+        reg.rotate_token(token_id, version=2, actor="a")
+    # a lost response retried with the same Idempotency-Key gets the same secret
+    s1 = reg.rotate_token(token_id, version=3, actor="a", idempotency_key="req-1")
+    assert reg.rotate_token(token_id, version=3, actor="a", idempotency_key="req-1") == s1
+    status = reg.token_status(token_id)
+    assert status["version"] == 4 and status["previous_valid_until"] is not None
+    assert s1 not in repr(status) and "hash" not in repr(status)
+    s2 = reg.rotate_token(token_id, version=4, actor="a", idempotency_key="req-2")
+    assert s2 != s1 and reg.authenticate(s2) is not None
+    assert reg.verify_chain().ok
 
 
 def test_a_registry_ahead_is_refused(db: Db) -> None:
@@ -77,7 +157,8 @@ def test_an_empty_database_is_refused_until_upgraded(tmp_path: Path) -> None:
     assert os.stat(tmp_path / "new" / "registry.db").st_mode & 0o077 == 0
     out = subprocess.run([sys.executable, "-m", "polyroute.admin", "upgrade", url],
                          capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0 and "at revision 0001" in out.stdout, out.stderr
+    head = admin_db.head_revision()
+    assert out.returncode == 0 and f"at revision {head}" in out.stdout, out.stderr
     out = subprocess.run([sys.executable, "-m", "polyroute.admin", "verify", url],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "audit chain intact: 0 row(s)" in out.stdout
@@ -109,3 +190,26 @@ def test_a_table_dropped_by_hand_is_a_typed_error(db: Db) -> None:
         with pytest.raises(RegistryError, match="does not have the schema"):
             attempt()
     reg.close()
+
+
+def test_startup_check_refuses_a_schema_behind_and_a_secret_no_key_decrypts(db: Db) -> None:
+    from cryptography.fernet import Fernet
+
+    from polyroute.admin import KeyRing, RegistryKeyError, startup_check
+    from tests.admin.conftest import KEY
+
+    reg = db.registry()
+    reg.put_credential("a", "sk-test-Z9xC8vB7nM6aS5dF4gH3", actor="x")
+    reg.put_credential("b", "env:B_KEY", actor="x")
+    reg.close()
+    ready = startup_check(db.url, keyring=KeyRing([KEY]))
+    assert (ready.revision, ready.credentials) == (admin_db.head_revision(), 2)
+    with pytest.raises(RegistryKeyError) as info:
+        startup_check(db.url, keyring=KeyRing([Fernet.generate_key()]))
+    assert "2 stored credential(s) cannot be decrypted" in str(info.value)
+    assert "a, b" in str(info.value) and "Z9xC" not in str(info.value)
+    engine = make_engine(db.url)
+    command.downgrade(admin_db._alembic_config(engine), "-1")
+    engine.dispose()
+    with pytest.raises(SchemaRevisionError, match=r"behind.*polyroute admin db upgrade"):
+        startup_check(db.url, keyring=KeyRing([KEY]))

@@ -117,11 +117,13 @@ def test_bad_changes_are_refused_at_write_time(reg: Registry) -> None:
             "headers": {"Authorization": f"Bearer {KEY_VALUE}"}}), actor="a")
     assert info.value.field == "providers.lit.auth_config.headers.Authorization"
     assert KEY_VALUE not in str(info.value)
-    with pytest.raises(RegistryValidationError, match="oauth2"):
+    with pytest.raises(RegistryValidationError, match="oauth2 provider needs") as info:
         reg.create("provider", _provider("o", "https://x.test", auth_method="oauth2"),
                    actor="a")
-    reg.create("provider", _provider("o", "https://x.test", auth_method="oauth2",
-                                     status="testing"), actor="a")
+    assert info.value.field == "providers.o.auth_config.token_url"
+    reg.create("provider", _provider("o", "https://x.test", auth_method="oauth2", auth_config={
+        "token_url": "https://idp.test/token", "client_id": "c", "credential": "o-key"}),
+        actor="a")
     with pytest.raises(RegistryValidationError, match="give 'type'"):
         reg.create("provider", {"identifier": "nt", "name": "x"}, actor="a")
     with pytest.raises(RegistryValidationError, match="rpm"):

@@ -1,5 +1,5 @@
-"""The layers of DESIGN.md below the router (issue 10): where the config sections live,
-what loading a config pulls in, and what ``make layers`` still reports.
+"""The layers of DESIGN.md (issue 10): where the config sections live, what loading a
+config pulls in, and that the layers contract (``make lint``) holds.
 """
 
 from __future__ import annotations
@@ -105,9 +105,42 @@ def _violations() -> set[str]:
     return set(re.findall(r"- (polyroute[\w.]* -> polyroute[\w.]*) \(l\.", text))
 
 
-def test_the_layers_contract_breaks_only_where_the_router_must_change() -> None:
-    """What is left of docs/architecture.md's to-do: each needs router.py reworked (the
-    streaming mixin; who builds the plugin registry hands it the built-in strategies)."""
-    assert _violations() == {
-        "polyroute.plugins.manager -> polyroute.routing.strategies",
-    }
+def test_the_layers_contract_holds() -> None:
+    """No import runs up the layers (docs/architecture.md): ``make lint`` checks it too."""
+    assert _violations() == set()
+
+
+def test_no_guard_layer_module_imports_the_router() -> None:
+    """Not even for type checkers: a guard or component gets ``RouterContext``."""
+    below = ["routing", "resilience", "cost", "budgets", "ledger", "analytics", "cache",
+             "catalog", "config", "state", "plugins"]
+    src = ROOT / "src" / "polyroute"
+    files = [src / "params.py", *(p for d in below for p in (src / d).rglob("*.py"))]
+    offenders = [str(f.relative_to(ROOT)) for f in files
+                 if "polyroute.router" in f.read_text(encoding="utf-8")]
+    assert offenders == []
+
+
+def test_the_seam_leaves_the_strategies_to_whoever_routes() -> None:
+    """The plugin seam registers no built-in strategy; the router adds them, under the
+    plugin name ``polyroute.strategies``, and a plugin's own strategy still registers."""
+    from polyroute import hookimpl
+    from polyroute.plugins import PluginRegistry
+    from polyroute.router import Router
+
+    def mine(candidates: Any, request: Any) -> list[Any]:
+        return list(reversed(candidates))
+
+    class Plugin:
+        @hookimpl
+        def polyroute_register_strategies(self, register: Any) -> None:
+            register("reversed", mine)
+
+    assert "polyroute.routing" not in " ".join(_loaded_after("import polyroute.plugins.manager"))
+    registry = PluginRegistry.create(load_entrypoints=False, plugins=[Plugin()])
+    assert set(registry.strategies) == {"reversed"}
+    with Router(registry=registry) as router:
+        assert {"priority", "lowest_cost", "score", "reversed"} <= set(router.strategies)
+    assert registry.pm.has_plugin("polyroute.strategies")
+    Router(registry=registry).close()  # a second router adds nothing twice
+    assert sum(n == "polyroute.strategies" for n, _ in registry.pm.list_name_plugin()) == 1

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import echo_provider
 import pytest
 
-from polyroute.catalog import Catalog, catalog_for
 from polyroute.plugins import PluginRegistry
-from polyroute.router import Router
+from polyroute.router import LiveCatalog as Catalog
+from polyroute.router import Router, catalog_for
 from polyroute.testing.standin import StandinServer
 from polyroute_openai import plugin as openai_plugin
 from polyroute_openai.standin import OpenAIResponder

@@ -52,7 +52,7 @@ def test_history_is_bounded_and_score_follows_errors(clock: FakeClock) -> None:
 def test_active_probe_records_health(make_router, primary: StandinServer) -> None:  # type: ignore[no-untyped-def]
     router = make_router()
     primary.push(Fault.status(500))
-    results = HealthProber(router, 60).probe_once()
+    results = HealthProber(router.context, 60).probe_once()
     assert results == {"primary/m1": False, "secondary/m2": True}
     assert router.health.snapshot()["primary/m1"]["error_rate"] == 1.0
     assert primary.requests[-1].json()["prompt"] == "ping"

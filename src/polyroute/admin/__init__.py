@@ -9,8 +9,21 @@ from __future__ import annotations
 
 from typing import IO
 
+from polyroute.errors import MissingExtraError
+
+try:
+    import alembic  # noqa: F401
+    import cryptography  # noqa: F401
+    import sqlalchemy  # noqa: F401
+except ImportError as _exc:  # say which extra, not a bare ModuleNotFoundError
+    raise MissingExtraError(
+        "the registry (polyroute.admin)", package=_exc.name or "sqlalchemy", extra="admin",
+        module=_exc.name or "sqlalchemy",
+    ) from None
+
+from polyroute.admin.approvals import ApprovalRequiredError, ApprovalsMixin
 from polyroute.admin.audit import ChainReport, export_jsonl, verify_chain
-from polyroute.admin.credentials import CredentialsMixin, TokensMixin
+from polyroute.admin.credentials import TokensMixin
 from polyroute.admin.db import check_revision, connect, default_url, make_engine, upgrade_to_head
 from polyroute.admin.errors import (
     CredentialError,
@@ -25,13 +38,16 @@ from polyroute.admin.errors import (
     VersionConflictError,
 )
 from polyroute.admin.secrets import KeyRing, write_key_file
+from polyroute.admin.startup import Ready, startup_check
 
 __all__ = [
+    "ApprovalRequiredError",
     "ChainReport",
     "CredentialError",
     "KeyRing",
     "MaskedSecretError",
     "ReadOnlyEntryError",
+    "Ready",
     "Registry",
     "RegistryConflictError",
     "RegistryError",
@@ -45,6 +61,7 @@ __all__ = [
     "default_url",
     "make_engine",
     "registry_config",
+    "startup_check",
     "sync_system_entries",
     "upgrade_to_head",
     "verify_chain",
@@ -52,7 +69,7 @@ __all__ = [
 ]
 
 
-class Registry(CredentialsMixin, TokensMixin):
+class Registry(ApprovalsMixin, TokensMixin):
     """The registry at a URL (or a session factory / engine): CRUD, credentials, tokens."""
 
     def verify_chain(self) -> ChainReport:

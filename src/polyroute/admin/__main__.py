@@ -1,6 +1,8 @@
 """``python -m polyroute.admin upgrade [URL]`` / ``check [URL]`` / ``verify [URL]``.
 
-The stop-gap commands the schema check points at until ``polyroute admin`` ships.
+The same as ``polyroute admin db upgrade|check`` and ``admin audit verify`` without
+the CLI's dependencies (a container that only has the admin extra, say); the
+``polyroute admin db upgrade`` form also backs a SQLite file up first.
 """
 
 from __future__ import annotations

@@ -25,8 +25,10 @@ from polyroute.admin.errors import RegistryError, SchemaRevisionError
 __all__ = [
     "READ_ONLY",
     "URL_ENV",
+    "backup_sqlite",
     "check_revision",
     "connect",
+    "current_revision",
     "default_url",
     "head_revision",
     "make_engine",
@@ -144,9 +146,40 @@ def upgrade_to_head(url_or_engine: str | Engine | None = None) -> str:
     return head_revision()
 
 
+def backup_sqlite(engine: Engine, *, label: str) -> Path | None:
+    """Copy a SQLite registry (with SQLite's online backup, safe under WAL) next to
+    itself, owner-only; ``None`` for PostgreSQL or an in-memory database."""
+    import sqlite3
+    from datetime import UTC, datetime
+
+    if engine.url.get_backend_name() != "sqlite":
+        return None
+    path = engine.url.database or ""
+    if path in ("", ":memory:") or path.startswith("file:") or not Path(path).is_file():
+        return None
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = Path(f"{path}.{label}-{stamp}.bak")
+    os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    src, dst = sqlite3.connect(path), sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        dst.close()
+        src.close()
+    return target
+
+
+def pg_backup_hint(url: URL) -> str:
+    """How to back up a PostgreSQL registry before migrating it (no password shown)."""
+    safe = url.set(drivername="postgresql").render_as_string(hide_password=True)
+    safe = safe.replace(":***@", "@")
+    return f"pg_dump --format=custom --file polyroute-registry.dump '{safe}'"
+
+
 def upgrade_command(url: URL) -> str:
     safe = url.render_as_string(hide_password=True)
-    return f"python -m polyroute.admin upgrade '{safe}'"
+    return (f"polyroute admin db upgrade --registry '{safe}' "
+            f"(or: python -m polyroute.admin upgrade '{safe}')")
 
 
 def check_revision(engine: Engine) -> str:

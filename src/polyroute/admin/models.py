@@ -45,6 +45,7 @@ __all__ = [
     "Budget",
     "Credential",
     "Model",
+    "PendingChange",
     "Provider",
     "ProviderTemplate",
     "Route",
@@ -330,6 +331,14 @@ class ApiToken(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    previous_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    """The secret before the last rotation, valid until ``previous_expires_at``."""
+    previous_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    rotation_key: Mapped[str | None] = mapped_column(String(200))
+    """The Idempotency-Key of the last rotation: a retry with it gets the same secret."""
+    rotation_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """That rotation's secret, encrypted like a credential, kept for the retry window."""
     user: Mapped[User] = relationship(back_populates="tokens")
     __mapper_args__ = {"version_id_col": version}
 
@@ -365,3 +374,36 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, default=0)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+PENDING_STATUSES = ("pending", "approved", "rejected")
+
+
+class PendingChange(Base):
+    """A critical change waiting for a second admin (two-person approval).
+
+    ``data`` holds the change as it would be applied (never a secret: a credential's
+    new value waits encrypted in ``secret``); ``base_version`` is the row's version
+    when it was proposed, so approving a proposal the row has moved on from fails.
+    """
+
+    __tablename__ = "pending_changes"
+    __table_args__ = (CheckConstraint(_in("status", PENDING_STATUSES), name="status"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(50))
+    key: Mapped[str] = mapped_column(String(300))
+    action: Mapped[str] = mapped_column(String(20))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    base_version: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(300), default="")
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    requested_by: Mapped[str] = mapped_column(String(200))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    __mapper_args__ = {"version_id_col": version}
+
+    def __repr__(self) -> str:  # never the secret
+        return f"PendingChange(#{self.id} {self.action} {self.kind} {self.key!r}, {self.status})"

@@ -76,7 +76,7 @@ def snapshot(row: Any) -> dict[str, Any]:
     """The row's columns (and row collections) as plain data, for the audit log."""
     data: dict[str, Any] = {}
     for attr in inspect(row).mapper.column_attrs:
-        if attr.key in ("ciphertext", "token_hash"):
+        if attr.key in ("ciphertext", "token_hash", "previous_hash", "rotation_secret"):
             continue
         value = getattr(row, attr.key)
         data[attr.key] = value.isoformat() if isinstance(value, datetime) else value
@@ -182,77 +182,100 @@ class Repository:
 
     def create(self, kind: str, data: dict[str, Any], *, actor: str,
                request_id: str | None = None, system: bool = False) -> Any:
+        with self.writing() as (session, head):
+            return self.create_in(session, head, kind, data, actor=actor,
+                                  request_id=request_id, system=system)
+
+    def update(self, kind: str, key: str, changes: dict[str, Any], *, version: int | None,
+               actor: str, request_id: str | None = None, system: bool = False) -> Any:
+        with self.writing() as (session, head):
+            return self.update_in(session, head, kind, key, changes, version=version,
+                                  actor=actor, request_id=request_id, system=system)
+
+    def delete(self, kind: str, key: str, *, version: int | None, actor: str,
+               request_id: str | None = None, system: bool = False) -> None:
+        with self.writing() as (session, head):
+            self.delete_in(session, head, kind, key, version=version, actor=actor,
+                           request_id=request_id, system=system)
+
+    # --- the same, inside a transaction the caller holds (several changes, one commit) ---
+
+    def create_in(self, session: Session, head: AuditHead, kind: str, data: dict[str, Any], *,
+                  actor: str, request_id: str | None = None, system: bool = False) -> Any:
         model, _ = _kind(kind)
         _not_credential(kind)
         data = dict(data)
         relations = {k: data.pop(k) for k in _RELATIONS.get(kind, set()) if k in data}
         _check_fields(kind, model, data, system=system)
-        with self.writing() as (session, head):
-            row = model(**data, created_by=actor)
-            _apply_defaults(row)
-            if system:
-                row.is_system = True
-            self._set_relations(row, relations)
-            _validate(kind, row)
-            session.add(row)
-            session.flush()
-            record(session, head, actor=actor, action="create", target_type=kind,
-                   target_key=row.key, before=None, after=snapshot(row), request_id=request_id)
-            return row
+        row = model(**data, created_by=actor)
+        _apply_defaults(row)
+        if system:
+            row.is_system = True
+        self._set_relations(row, relations)
+        _validate(kind, row)
+        session.add(row)
+        session.flush()
+        record(session, head, actor=actor, action="create", target_type=kind,
+               target_key=row.key, before=None, after=snapshot(row), request_id=request_id)
+        return row
 
-    def update(self, kind: str, key: str, changes: dict[str, Any], *, version: int | None,
-               actor: str, request_id: str | None = None, system: bool = False) -> Any:
+    def update_in(self, session: Session, head: AuditHead, kind: str, key: str,
+                  changes: dict[str, Any], *, version: int | None, actor: str,
+                  request_id: str | None = None, system: bool = False) -> Any:
         model = Model if kind == "model" else _kind(kind)[0]
         _not_credential(kind)
         changes = dict(changes)
         relations = {k: changes.pop(k) for k in _RELATIONS.get(kind, set()) if k in changes}
         _check_fields(kind, model, changes, system=system)
-        with self.writing() as (session, head):
-            row = self._find(session, kind, key)
-            check_version(kind, key, row, version, system)
-            before = snapshot(row)
-            for name, value in changes.items():
-                setattr(row, name, value)
-            self._set_relations(row, relations)
-            if relations:
-                row.updated_at = utcnow()  # its rows changed: bump the parent's version too
-            _validate(kind, row)
-            session.flush()
-            record(session, head, actor=actor, action="update", target_type=kind,
-                   target_key=row.key, before=before, after=snapshot(row),
-                   request_id=request_id)
-            return row
+        row = self._find(session, kind, key)
+        check_version(kind, key, row, version, system)
+        before = snapshot(row)
+        for name, value in changes.items():
+            setattr(row, name, value)
+        self._set_relations(row, relations)
+        if relations:
+            row.updated_at = utcnow()  # its rows changed: bump the parent's version too
+        _validate(kind, row)
+        session.flush()
+        record(session, head, actor=actor, action="update", target_type=kind,
+               target_key=row.key, before=before, after=snapshot(row), request_id=request_id)
+        return row
 
-    def delete(self, kind: str, key: str, *, version: int | None, actor: str,
-               request_id: str | None = None, system: bool = False) -> None:
-        with self.writing() as (session, head):
-            row = self._find(session, kind, key)
-            check_version(kind, key, row, version, system)
-            before = snapshot(row)
-            session.delete(row)
-            session.flush()
-            record(session, head, actor=actor, action="delete", target_type=kind,
-                   target_key=key, before=before, after=None, request_id=request_id)
+    def delete_in(self, session: Session, head: AuditHead, kind: str, key: str, *,
+                  version: int | None, actor: str, request_id: str | None = None,
+                  system: bool = False) -> None:
+        row = self._find(session, kind, key)
+        check_version(kind, key, row, version, system)
+        before = snapshot(row)
+        session.delete(row)
+        session.flush()
+        record(session, head, actor=actor, action="delete", target_type=kind,
+               target_key=key, before=before, after=None, request_id=request_id)
 
     # --- collections as rows -----------------------------------------------------------
 
     def add_model(self, provider: str, data: dict[str, Any], *, actor: str,
                   request_id: str | None = None) -> Model:
         """Add one model row to a provider (no provider version needed: rows, not a blob)."""
-        _check_fields("model", Model, data, system=False)
         with self.writing() as (session, head):
-            prov = self._find(session, "provider", provider)
-            if prov.is_system:
-                _read_only("provider", provider)
-            row = Model(**data, provider=prov, created_by=actor)
-            _apply_defaults(row)
-            session.add(row)
-            _validate("model", row)
-            session.flush()
-            record(session, head, actor=actor, action="create", target_type="model",
-                   target_key=row.key, before=None, after=snapshot(row),
-                   request_id=request_id)
-            return row
+            return self.add_model_in(session, head, provider, data, actor=actor,
+                                     request_id=request_id)
+
+    def add_model_in(self, session: Session, head: AuditHead, provider: str,
+                     data: dict[str, Any], *, actor: str, request_id: str | None = None
+                     ) -> Model:
+        _check_fields("model", Model, data, system=False)
+        prov = self._find(session, "provider", provider)
+        if prov.is_system:
+            _read_only("provider", provider)
+        row = Model(**data, provider=prov, created_by=actor)
+        _apply_defaults(row)
+        session.add(row)
+        _validate("model", row)
+        session.flush()
+        record(session, head, actor=actor, action="create", target_type="model",
+               target_key=row.key, before=None, after=snapshot(row), request_id=request_id)
+        return row
 
     def add_tier_member(self, route: str, tier: int, model_ref: str, *, actor: str,
                         request_id: str | None = None) -> None:

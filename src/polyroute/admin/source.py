@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from polyroute.admin.credentials import CredentialsMixin
 from polyroute.admin.errors import CredentialError
 from polyroute.admin.models import Agent, Budget, Credential, Provider, ProviderTemplate, Route
+from polyroute.admin.oauth2 import oauth2_token
 from polyroute.admin.secrets import KeyRing
 from polyroute.admin.validate import (
     _build,
@@ -97,8 +98,14 @@ def registry_config(
 
 def _provider(session: Session, p: Provider, reg: CredentialsMixin) -> Any:
     where = f"provider '{p.identifier}'"
-    ref = (p.auth_config or {}).get("credential")
+    auth = p.auth_config or {}
+    ref = auth.get("credential")
     api_key = _secret(session, ref, reg._keys(), where) if ref else None
+    if p.auth_method == "oauth2" and api_key is not None:
+        # the stored credential is the client secret; the provider's key is the token
+        api_key = oauth2_token(provider=p.identifier, token_url=auth["token_url"],
+                               client_id=auth["client_id"], client_secret=api_key,
+                               scope=auth.get("scope"), audience=auth.get("audience"))
     templates = (p.auth_config or {}).get("headers") or {}
 
     def resolve(name: str) -> str:

@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ValidationError
 
@@ -58,6 +59,36 @@ def check_choice(value: Any, choices: tuple[str, ...], field: str) -> None:
         )
 
 
+OAUTH2_KEYS = ("token_url", "client_id", "scope", "audience")
+
+
+def check_oauth2(auth: Mapping[str, Any], field: str) -> None:
+    """Client-credentials settings: the token endpoint, the client id, the secret's name."""
+    for key, fix in (("token_url", "the token endpoint, e.g. https://login.example/oauth2/token"),
+                     ("client_id", "the OAuth2 client id"),
+                     ("credential", "the name of the stored client secret")):
+        if not isinstance(auth.get(key), str) or not auth[key].strip():
+            raise RegistryValidationError(
+                f"an oauth2 provider needs auth_config.{key}", file="registry",
+                field=f"{field}.{key}", fix=f"set it to {fix}",
+            )
+    url = urlsplit(auth["token_url"])
+    if url.scheme not in ("https", "http") or not url.netloc or url.username or url.password:
+        raise RegistryValidationError(
+            "token_url must be an http(s) URL without credentials in it", file="registry",
+            field=f"{field}.token_url", fix="e.g. https://login.example/oauth2/token; the "
+            "client secret is stored as a credential",
+        )
+    for name, value in (auth.get("headers") or {}).items():
+        if isinstance(value, str) and "apiKey" in value:
+            raise RegistryValidationError(
+                "an oauth2 provider sends its access token where the provider type puts "
+                "its API key; a {{apiKey}} header would send the client secret",
+                file="registry", field=f"{field}.headers.{name}",
+                fix="remove the header (OpenAI-compatible types send Authorization: Bearer)",
+            )
+
+
 def check_headers(headers: Any, field: str) -> dict[str, str]:
     """Header templates: auth headers must reference the credential, never hold it."""
     if not isinstance(headers, Mapping):
@@ -95,19 +126,17 @@ def provider_config(
     check_choice(row.auth_method, ("api_key", "oauth2", "aws_iam", "custom"),
                  f"{where}.auth_method")
     check_choice(row.status, ("active", "inactive", "testing"), f"{where}.status")
-    if row.auth_method == "oauth2" and row.status == "active":
-        raise RegistryValidationError(
-            "oauth2 client-credentials auth is not built yet, so the router cannot use "
-            "this provider", file="registry", field=f"{where}.auth_method",
-            fix="store it with status 'inactive' or 'testing' until oauth2 ships",
-        )
     auth = row.auth_config or {}
-    unknown = set(auth) - {"credential", "headers"}
+    allowed = {"credential", "headers"} | (set(OAUTH2_KEYS) if row.auth_method == "oauth2"
+                                           else set())
+    unknown = set(auth) - allowed
     if unknown:
         raise RegistryValidationError(
             f"unknown auth_config key(s): {', '.join(sorted(unknown))}", file="registry",
-            field=f"{where}.auth_config", fix="use 'credential' and 'headers'",
+            field=f"{where}.auth_config", fix=f"use {', '.join(sorted(allowed))}",
         )
+    if row.auth_method == "oauth2":
+        check_oauth2(auth, f"{where}.auth_config")
     check_headers(auth.get("headers", {}), f"{where}.auth_config.headers")
     _no_secret_names(row.settings or {}, f"{where}.settings")
     data: dict[str, Any] = dict(row.settings or {})

@@ -3,7 +3,8 @@
 Producers call ``alerts_for(router).emit(Alert(...))``; sinks receive each alert.
 Built-in sinks: the log (``polyroute.alerts`` logger) and a webhook (JSON POST
 from a background thread — never on the request path; a full queue drops the
-alert and counts it). Plugins see every alert through the
+alert and counts it), sent through the router's ``Transport`` like every other
+request the core makes. Plugins see every alert through the
 ``polyroute_on_alert(alert)`` plugin hook.
 
 Circuits opening reach the bus through ``CircuitBreaker.on_open``, which the
@@ -16,17 +17,16 @@ import json
 import queue
 import threading
 import time
-import weakref
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from polyroute.config.cost import AlertsConfig
 from polyroute.logs import get_logger
 
 if TYPE_CHECKING:
-    from polyroute.router import Router
+    from polyroute.transport import Transport
 
 __all__ = ["Alert", "Alerts", "DegradationMonitor", "LogSink", "WebhookSink", "alerts_for"]
 
@@ -64,16 +64,22 @@ class LogSink:
 
 
 class WebhookSink:
-    """POSTs each alert as JSON from a daemon thread; the caller only enqueues."""
+    """POSTs each alert as JSON from a daemon thread; the caller only enqueues.
+
+    The POST goes through ``transport`` (the router's): one HTTP client, one set of
+    pools and proxies for the whole core. ``post`` replaces the sending (tests).
+    """
 
     def __init__(self, url: str, *, max_queue: int = 1000, timeout: float = 5.0,
-                 post: Callable[[str, dict[str, Any]], Any] | None = None) -> None:
+                 post: Callable[[str, dict[str, Any]], Any] | None = None,
+                 transport: Transport | None = None) -> None:
         self.url = url
         self.dropped = 0
         self.sent = 0
         self._queue: queue.Queue[Alert | None] = queue.Queue(max_queue)
         self._timeout = timeout
         self._post = post
+        self._transport = transport
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
@@ -93,17 +99,23 @@ class WebhookSink:
                 )
                 self._thread.start()
 
+    def _send(self, url: str, body: dict[str, Any]) -> None:
+        from polyroute.providers.base import HttpRequest
+        from polyroute.transport import Timeouts, Transport
+
+        if self._transport is None:  # a sink built on its own, outside a router
+            self._transport = Transport(max_connections=1, max_keepalive_connections=1)
+        t = self._timeout
+        raw = self._transport.send(
+            HttpRequest("POST", url, {"content-type": "application/json"},
+                        content=json.dumps(body, default=str).encode()),
+            Timeouts(t, t, t), provider="alerts", model="webhook",
+        )
+        if raw.status >= 400:
+            raise RuntimeError(f"the webhook answered status {raw.status}")
+
     def _run(self) -> None:
-        post = self._post
-        client = None
-        if post is None:
-            import httpx
-
-            client = httpx.Client(timeout=self._timeout)
-
-            def post(url: str, body: dict[str, Any]) -> Any:
-                return client.post(url, content=json.dumps(body, default=str),
-                                   headers={"content-type": "application/json"})
+        post = self._post or self._send
         while True:
             alert = self._queue.get()
             if alert is None:
@@ -115,8 +127,6 @@ class WebhookSink:
                 logger.warning("alert webhook failed: %s", type(exc).__name__)
             finally:
                 self._queue.task_done()
-        if client is not None:
-            client.close()
 
     def flush(self, timeout: float = 5.0) -> None:
         """Wait (up to ``timeout``) until queued alerts are sent. For tests and shutdown."""
@@ -135,12 +145,15 @@ class Alerts:
         self.history: deque[Alert] = deque(maxlen=100)
 
     @classmethod
-    def from_config(cls, cfg: AlertsConfig, hook: Callable[..., Any] | None = None) -> Alerts:
+    def from_config(cls, cfg: AlertsConfig, hook: Callable[..., Any] | None = None, *,
+                    transport: Transport | None = None) -> Alerts:
+        """The bus ``cfg`` asks for; a webhook sends through ``transport``."""
         sinks: list[AlertSink] = []
         if cfg.log:
             sinks.append(LogSink())
         if cfg.webhook is not None and cfg.webhook.is_available():
-            sinks.append(WebhookSink(cfg.webhook.reveal(what="alerts.webhook")))
+            sinks.append(WebhookSink(cfg.webhook.reveal(what="alerts.webhook"),
+                                     transport=transport))
         return cls(sinks, hook)
 
     def add_sink(self, sink: AlertSink) -> None:
@@ -160,21 +173,15 @@ class Alerts:
                 logger.warning("polyroute_on_alert hook failed: %s", exc)
 
 
-_BUSES: weakref.WeakKeyDictionary[Any, Alerts] = weakref.WeakKeyDictionary()
-_BUS_LOCK = threading.Lock()
+class _HasAlerts(Protocol):
+    @property
+    def alerts(self) -> Alerts: ...
 
 
-def alerts_for(router: Router) -> Alerts:
-    """The alert bus of ``router``, built from its ``alerts:`` config on first use."""
-    bus = _BUSES.get(router)
-    if bus is None:
-        with _BUS_LOCK:
-            bus = _BUSES.get(router)
-            if bus is None:
-                hook = getattr(router.registry.pm.hook, "polyroute_on_alert", None)
-                cfg = getattr(router.config, "alerts", None) or AlertsConfig()
-                bus = _BUSES[router] = Alerts.from_config(cfg, hook)
-    return bus
+def alerts_for(owner: _HasAlerts) -> Alerts:
+    """The alert bus of a router (or of its ``RouterContext``): the router builds it
+    from its ``alerts:`` config, once."""
+    return owner.alerts
 
 
 class DegradationMonitor:

@@ -23,14 +23,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from polyroute.budgets.windows import window_at, zone
 from polyroute.config.cost import BudgetConfig, parse_duration, resolve_path
 from polyroute.ledger.store import connect_ledger
 
 if TYPE_CHECKING:
-    from polyroute.router import Router
+    from polyroute.config.schema import PolyrouteConfig
+    from polyroute.guard_base import Guard
 
 __all__ = ["BudgetUse", "GroupStats", "UsageReport", "ledger_path", "percentile", "usage_stats"]
 
@@ -106,7 +107,17 @@ class UsageReport:
         return asdict(self)
 
 
-def ledger_path(router: Router) -> Path | None:
+class LedgerOwner(Protocol):
+    """What ``usage_stats`` reads from a router: its config and its guards (to
+    flush the ledger's queue before reading it)."""
+
+    @property
+    def config(self) -> PolyrouteConfig: ...
+    @property
+    def guards(self) -> Sequence[Guard]: ...
+
+
+def ledger_path(router: LedgerOwner) -> Path | None:
     cfg = router.config
     if cfg.ledger is None:
         return None
@@ -114,7 +125,7 @@ def ledger_path(router: Router) -> Path | None:
 
 
 def usage_stats(
-    source: Router | str | os.PathLike[str],
+    source: LedgerOwner | str | os.PathLike[str],
     *,
     by: GroupBy = "model",
     since: str | float | None = "30d",

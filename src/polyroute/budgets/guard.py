@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from polyroute.analytics.alerts import Alert, Alerts, DegradationMonitor
+from polyroute.budgets.budget import Budget
 from polyroute.budgets.call_record import (
     NO_USAGE,
     CallRecord,
@@ -43,77 +44,30 @@ from polyroute.budgets.call_record import (
     record_key,
 )
 from polyroute.budgets.per_call import TokenRatios, WorstCase, check_max_cost, worst_case
-from polyroute.budgets.windows import Window, WindowClock, zone
+from polyroute.budgets.windows import Window
 from polyroute.config.cost import BudgetConfig
 from polyroute.cost.book import PriceBook
 from polyroute.cost.pricing import Prices
 from polyroute.errors import BudgetExceeded, StateStoreError
 from polyroute.logs import get_logger
 from polyroute.routing.guards import CandidateSkipped, Guard
-from polyroute.routing.plan import Deployment, parse_model_ref
+from polyroute.routing.plan import Deployment
 from polyroute.state.base import StateStore
 from polyroute.types import Attempt, ChatRequest, ChatResponse, Usage
 
 if TYPE_CHECKING:
     from polyroute.ledger.store import Ledger
-    from polyroute.router import Router
+    from polyroute.routing.context import RouterContext
 
-__all__ = ["Budget", "CostGuard"]
+__all__ = ["Budget", "CostGuard"]  # Budget: its old home
 
 logger = get_logger("budgets")
-_SLACK = 3600.0  # window keys outlive their window by this much (late settles)
 # Beside each window's counter (spent + held for calls in flight, what ``reserve``
 # checks), what settled calls actually cost: a refusal can say spent vs reserved.
 _SPENT = ":spent"
 # A window's counter (spent + held) is never negative; below this (float drift is
 # far smaller) it was tampered with, and would let the budget overspend by as much.
 _FLOOR = -1e-6
-
-
-class Budget:
-    """A compiled ``BudgetConfig``: who it applies to and its current window."""
-
-    __slots__ = ("cfg", "clock", "kind", "label", "match", "prefix")
-
-    def __init__(self, cfg: BudgetConfig, clock: Any = time.time) -> None:
-        self.cfg = cfg
-        self.label = cfg.label
-        kind, _, value = cfg.scope.partition(":")
-        self.kind = kind
-        self.match: Any = value
-        if kind == "model" and (":" in value or "/" in value):
-            self.match = parse_model_ref(value)
-        elif kind == "tag":
-            k, _, v = value.partition("=")
-            self.match = (k.strip(), v.strip())
-        self.prefix = f"budget:{cfg.scope}:"
-        self.clock = (None if cfg.per == "request"
-                      else WindowClock(cfg.per, zone(cfg.timezone), clock))
-
-    def applies(self, dep: Deployment, request: ChatRequest, agent_tags: dict[str, str]) -> bool:
-        kind, m = self.kind, self.match
-        if kind == "global":
-            return True
-        if kind == "provider":
-            return bool(dep.provider == m)
-        if kind == "model":
-            return (dep.provider, dep.model) == m if isinstance(m, tuple) else dep.model == m
-        if kind == "agent":
-            return bool(request.routing.agent == m)
-        k, v = m
-        return bool(request.routing.tags.get(k, agent_tags.get(k)) == v)
-
-    def window(self) -> Window:
-        assert self.clock is not None
-        return self.clock.current()
-
-    def key(self, window: Window) -> str:
-        return self.prefix + window.id
-
-    def ttl(self, window: Window) -> float | None:
-        if window.end is None:
-            return None
-        return max(1.0, window.end - time.time() + _SLACK)
 
 
 @dataclass(slots=True)
@@ -128,7 +82,7 @@ class CostGuard(Guard):
 
     def __init__(
         self,
-        router: Router,
+        ctx: RouterContext,
         *,
         book: PriceBook,
         budgets: list[BudgetConfig],
@@ -139,7 +93,8 @@ class CostGuard(Guard):
         tenant_tag: str = "tenant",
         clock: Any = time.time,
     ) -> None:
-        self.router = router
+        self.config = ctx.config
+        self._source = ctx.source
         self.book = book
         self.state = state
         self.alerts = alerts
@@ -148,7 +103,7 @@ class CostGuard(Guard):
         self.tenant_tag = tenant_tag
         self.budgets = [Budget(b, clock) for b in budgets]
         self.block_unknown = book.pricing.unknown == "block"
-        cfg = router.config
+        cfg = ctx.config
         acfg = getattr(cfg, "alerts", None)
         self.monitor = (DegradationMonitor(acfg, alerts) if acfg is not None and (
             acfg.error_rate is not None or acfg.latency_p95_ms is not None) else None)
@@ -298,7 +253,9 @@ class CostGuard(Guard):
 
     def after_attempt(self, dep: Deployment, request: ChatRequest, ticket: Any,
                       attempt: Attempt, response: ChatResponse | None) -> None:
-        usage = response.usage if response is not None and attempt.ok else None
+        # a failed attempt comes with a response only when its partial answer is kept
+        # (a stream cut and continued): what it streamed is spent
+        usage = response.usage if response is not None else None
         cost: float | None = None
         if isinstance(ticket, _Ticket):
             cost = ticket.prices.cost(usage) if usage is not None else 0.0
@@ -397,7 +354,11 @@ class CostGuard(Guard):
         rec = self._calls.pop(record_key(request), None) if self._track else None
         if rec is not None and rec.request is not request:
             rec = None
-        cost = rec.priced(response) if rec is not None else None
+        # the router priced the answer from the same book (a continued stream: each
+        # segment at its own deployment's price); a guard driven on its own prices here
+        cost = response.cost_usd
+        if cost is None and rec is not None:
+            cost = rec.priced(response)
         if cost is None:
             dep = Deployment(response.provider, response.model)
             cost = self.book.prices(dep).cost(response.usage)
@@ -489,7 +450,7 @@ class CostGuard(Guard):
         memo_key = (r.agent, r.task, r.model)
         if memo_key not in self._routes:
             route: str | None = None
-            agent = self.router.config.agents.get(r.agent or "")
+            agent = self.config.agents.get(r.agent or "")
             if r.model:
                 route = f"model:{r.model}"
             elif agent is not None:
@@ -497,14 +458,14 @@ class CostGuard(Guard):
             elif r.task:
                 route = r.task
             else:
-                route = self.router.config.default
+                route = self.config.default
             self._routes[memo_key] = route
         return self._routes[memo_key]
 
     def _cheapest_of(self, request: ChatRequest) -> frozenset[Deployment]:
         """The route's candidates with the lowest known price (per million in + out)."""
         try:
-            src = self.router.planner.source(request)
+            src = self._source(request)
         except Exception:
             return frozenset()
         found = self._cheapest.get(id(src))

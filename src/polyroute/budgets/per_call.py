@@ -26,7 +26,7 @@ from polyroute.errors import BudgetExceeded, RoutingError
 from polyroute.routing.guards import CandidateSkipped, Guard
 from polyroute.routing.plan import Deployment
 from polyroute.state.base import StateStore, number
-from polyroute.tokens import estimate_prompt_tokens
+from polyroute.tokens import prompt_tokens
 from polyroute.types import ChatRequest, ImagePart, ToolCallPart, ToolResultPart
 
 __all__ = ["MaxCostGuard", "TokenRatios", "WorstCase", "check_max_cost", "worst_case"]
@@ -160,7 +160,7 @@ def worst_case(book: PriceBook, dep: Deployment, request: ChatRequest,
     counted/estimated ratio; ``None`` (none seen yet) with ``reserve`` takes the
     prompt at its ceiling, so a budget's first calls cannot overspend either."""
     prices = book.prices(dep)
-    estimate = estimate_prompt_tokens(request)
+    estimate = prompt_tokens(request)
     cold = ratio is None and reserve
     if cold:
         prompt = max(estimate, prompt_ceiling(request))

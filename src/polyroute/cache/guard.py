@@ -42,7 +42,7 @@ from polyroute.types import ChatRequest, ChatResponse, GenerationParams
 if TYPE_CHECKING:
     from polyroute.budgets.guard import CostGuard
     from polyroute.cost.book import PriceBook
-    from polyroute.router import Router
+    from polyroute.routing.context import RouterContext
 
 __all__ = ["CacheGuard"]
 
@@ -80,14 +80,14 @@ class CacheGuard(Guard):
 
     def __init__(
         self,
-        router: Router,
+        ctx: RouterContext,
         cfg: CacheConfig,
         store: ResponseCache,
         *,
         book: PriceBook | None = None,
         cost: CostGuard | None = None,
     ) -> None:
-        self.router = router
+        self._source = ctx.source
         self.cfg = cfg
         self.store = store
         self.book = book
@@ -100,14 +100,14 @@ class CacheGuard(Guard):
         self._lock = threading.Lock()
         self._routes: dict[int, tuple[Any, GenerationParams]] = {}
         self._agent_tenants = {name: a.tags.get(cfg.tenant_tag)
-                               for name, a in router.config.agents.items()}
+                               for name, a in ctx.config.agents.items()}
 
     # --- keys ----------------------------------------------------------------------
 
     def key_for(self, request: ChatRequest) -> str | None:
         """The cache key of ``request``, or ``None`` if it cannot be routed (no caching)."""
         try:
-            src = self.router.planner.source(request)
+            src = self._source(request)
         except Exception:
             return None
         route = self._routes.get(id(src))

@@ -2,7 +2,8 @@
 
 ``Catalog`` merges the plugins' entries, each provider instance's own
 entries, the config's ``models:`` overrides and — when asked — the
-provider's live model list (fetched through the router's transport, cached).
+provider's live model list (prepared and parsed here; fetched, through the
+router's transport, by the router's ``LiveCatalog`` and ``catalog_for``).
 ``ContextOverflowGuard`` makes a context-window overflow fall back only to
 candidates with a larger window.
 """
@@ -11,8 +12,8 @@ from polyroute.catalog._catalog import (
     DEFAULT_LIVE_TTL,
     Catalog,
     CatalogEntry,
+    CatalogSource,
     LiveModels,
-    catalog_for,
 )
 from polyroute.catalog.overflow import ContextOverflowGuard
 
@@ -20,7 +21,7 @@ __all__ = [
     "DEFAULT_LIVE_TTL",
     "Catalog",
     "CatalogEntry",
+    "CatalogSource",
     "ContextOverflowGuard",
     "LiveModels",
-    "catalog_for",
 ]

@@ -1,23 +1,51 @@
-"""The merged model catalog: plugin entries, config overrides and live model lists."""
+"""The merged model catalog: plugin entries, config overrides and live model lists.
+
+The catalog sits in the bottom band with the plugin seam: it prepares a
+provider's model-list request and parses the answer (both sans-IO), but never
+sends it: the router's ``LiveCatalog`` (above the transport) does.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
-import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from polyroute.errors import ConfigError, PolyrouteError
 from polyroute.types import Capability, ModelInfo
 
 if TYPE_CHECKING:
+    from polyroute.plugins.manager import PluginRegistry
     from polyroute.providers.base import HttpRequest, HttpResponse, Provider
-    from polyroute.router import Router
+    from polyroute.refs import Deployment
 
-__all__ = ["Catalog", "CatalogEntry", "LiveModels", "catalog_for"]
+__all__ = ["Catalog", "CatalogEntry", "CatalogSource", "LiveModels"]
+
+
+class _ProviderEntry(Protocol):
+    @property
+    def template(self) -> str | None: ...
+
+
+class _ConfigView(Protocol):
+    @property
+    def models(self) -> Mapping[str, object]: ...
+    @property
+    def providers(self) -> Mapping[str, _ProviderEntry]: ...
+
+
+class CatalogSource(Protocol):
+    """What the catalog reads: a ``Router`` (or anything shaped like one). The
+    config is read only for its ``models:`` keys and each provider's template."""
+
+    @property
+    def registry(self) -> PluginRegistry: ...
+    @property
+    def config(self) -> _ConfigView: ...
+    def provider(self, name: str) -> Provider | None: ...
+    def model_info(self, dep: Deployment) -> ModelInfo | None: ...
 
 DEFAULT_LIVE_TTL = 600.0
 """Seconds a fetched live model list is reused."""
@@ -69,16 +97,17 @@ class Catalog:
     2. entries a provider instance knows (``Provider.models()``);
     3. the config's ``models:`` overrides, per ``provider:model``;
     4. the provider's live model list (``Provider.list_models_request`` /
-       ``parse_models``), fetched through the router's transport and cached for
-       ``ttl`` seconds: it says which models the account can call, and adds the
-       ones no catalog knows (limits and capabilities unknown).
+       ``parse_models``), cached for ``ttl`` seconds: it says which models the
+       account can call, and adds the ones no catalog knows (limits and
+       capabilities unknown).
 
-    Live lists are fetched only when asked for (``live_models``), never while
+    This class prepares and parses live lists; the router's ``LiveCatalog``
+    fetches them (through the router's transport), only when asked, never while
     routing a call.
     """
 
     def __init__(
-        self, router: Router, *, ttl: float = DEFAULT_LIVE_TTL,
+        self, router: CatalogSource, *, ttl: float = DEFAULT_LIVE_TTL,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.router = router
@@ -175,52 +204,14 @@ class Catalog:
             return hit
         return None
 
-    def _store(self, live: LiveModels) -> LiveModels:
+    def store(self, live: LiveModels) -> LiveModels:
         if live.ok:
             with self._cache.lock:
                 self._cache.lists[live.provider] = live
         return live
 
-    def live_models(self, name: str, *, refresh: bool = False) -> LiveModels:
-        """Provider ``name``'s live model list (cached ``ttl`` seconds). Never raises."""
-        if not refresh and (hit := self.cached(name)) is not None:
-            return hit
-        prepared = self._prepare(name)
-        if isinstance(prepared, LiveModels):
-            return prepared
-        provider, request = prepared
-        try:
-            raw = self.router.transport.send(
-                request, self.router.timeouts, provider=name, model="(model list)"
-            )
-        except PolyrouteError as exc:
-            return LiveModels(name, error=_describe(exc))
-        return self._store(self._parse(name, provider, raw))
-
-    async def alive_models(self, name: str, *, refresh: bool = False) -> LiveModels:
-        """Async ``live_models``."""
-        if not refresh and (hit := self.cached(name)) is not None:
-            return hit
-        prepared = self._prepare(name)
-        if isinstance(prepared, LiveModels):
-            return prepared
-        provider, request = prepared
-        try:
-            raw = await self.router.transport.asend(
-                request, self.router.timeouts, provider=name, model="(model list)"
-            )
-        except PolyrouteError as exc:
-            return LiveModels(name, error=_describe(exc))
-        return self._store(self._parse(name, provider, raw))
-
-    async def alive_many(self, names: Iterable[str], *, refresh: bool = False
-                         ) -> dict[str, LiveModels]:
-        """Live lists of several providers, fetched concurrently."""
-        names = list(dict.fromkeys(names))
-        lists = await asyncio.gather(*(self.alive_models(n, refresh=refresh) for n in names))
-        return dict(zip(names, lists, strict=True))
-
-    def _prepare(self, name: str) -> tuple[Provider, HttpRequest] | LiveModels:
+    def prepare_list(self, name: str) -> tuple[Provider, HttpRequest] | LiveModels:
+        """The request for provider ``name``'s live list, or why there is none."""
         provider = self.router.provider(name)
         if provider is None:
             return LiveModels(name, error=f"provider '{name}' is not configured")
@@ -230,21 +221,22 @@ class Catalog:
         try:
             request = provider.list_models_request()
         except PolyrouteError as exc:
-            return LiveModels(name, error=_describe(exc))
+            return LiveModels(name, error=describe(exc))
         if request is None:
             return LiveModels(name, error="unsupported: this provider's API has no model list")
         return provider, request
 
-    def _parse(self, name: str, provider: Provider, raw: HttpResponse) -> LiveModels:
+    def parse_list(self, name: str, provider: Provider, raw: HttpResponse) -> LiveModels:
+        """The live list in ``raw`` (cached if it parsed), or why it is not one."""
         try:
             if raw.status >= 400:
-                return LiveModels(name, error=_describe(provider.parse_error(raw, "")))
+                return LiveModels(name, error=describe(provider.parse_error(raw, "")))
             ids = provider.parse_models(raw)
         except PolyrouteError as exc:
-            return LiveModels(name, error=_describe(exc))
+            return LiveModels(name, error=describe(exc))
         except Exception as exc:  # a plugin bug must not break listing
             return LiveModels(name, error=f"bad model list ({type(exc).__name__}: {exc})")
-        return LiveModels(name, tuple(dict.fromkeys(ids)), fetched_at=self._clock())
+        return self.store(LiveModels(name, tuple(dict.fromkeys(ids)), fetched_at=self._clock()))
 
     # --- the merged view -------------------------------------------------------------
 
@@ -306,21 +298,9 @@ class Catalog:
         return out
 
 
-def _describe(exc: BaseException) -> str:
+def describe(exc: BaseException) -> str:
+    """How a failed list reads in ``polyroute models --live``."""
     reason = getattr(exc, "reason", None) or str(exc)
     status = getattr(exc, "status", None)
     text = f"{type(exc).__name__}: {reason}"
     return f"{text} (status {status})" if status else text
-
-
-_catalogs: weakref.WeakKeyDictionary[Router, Catalog] = weakref.WeakKeyDictionary()
-_catalogs_lock = threading.Lock()
-
-
-def catalog_for(router: Router) -> Catalog:
-    """The catalog of ``router`` (one per router, so live lists are cached per router)."""
-    with _catalogs_lock:
-        catalog = _catalogs.get(router)
-        if catalog is None:
-            catalog = _catalogs[router] = Catalog(router)
-        return catalog

@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from polyroute.guard_base import CandidateSkipped, Guard
 from polyroute.refs import Deployment
-from polyroute.types import Attempt, ChatRequest, ChatResponse
-
-if TYPE_CHECKING:
-    from polyroute.router import Router
+from polyroute.types import Attempt, ChatRequest, ChatResponse, ModelInfo
 
 __all__ = ["ContextOverflowGuard"]
 
@@ -47,13 +45,14 @@ class ContextOverflowGuard(Guard):
 
     name = "context_overflow"
 
-    def __init__(self, router: Router) -> None:
-        self.router = router
+    def __init__(self, model_info: Callable[[Deployment], ModelInfo | None]) -> None:
+        """``model_info``: the catalog entry of a deployment (its context window)."""
+        self._info = model_info
         self._calls: dict[int, _Overflow] = {}
         self._lock = threading.Lock()
 
     def _window(self, dep: Deployment) -> int | None:
-        info = self.router.model_info(dep)
+        info = self._info(dep)
         return info.context_window if info is not None else None
 
     def _get(self, request: ChatRequest) -> _Overflow | None:

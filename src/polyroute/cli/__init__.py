@@ -48,6 +48,14 @@ from polyroute.cli.commands_usage import usage  # noqa: E402
 for _command in (cost, usage, cache):
     main.add_command(_command)
 
+# the registry's commands: importing them needs only click (polyroute[admin] loads on use)
+from polyroute.cli.commands_admin import admin  # noqa: E402
+from polyroute.cli.commands_keys import keys  # noqa: E402
+from polyroute.cli.commands_registry import registry  # noqa: E402
+
+for _command in (admin, keys, registry):
+    main.add_command(_command)
+
 from polyroute.cli.commands_provider_checks import test  # noqa: E402
 
 main.add_command(test)

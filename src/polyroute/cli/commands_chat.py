@@ -65,9 +65,6 @@ def _chat(router: Router, request: ChatRequest, as_json: bool) -> None:
 
 
 def _stream(router: Router, request: ChatRequest, as_json: bool) -> None:
-    from polyroute.cost import cost_of
-    from polyroute.routing.plan import Deployment
-
     t0 = time.perf_counter()
     final = None
     wrote = False
@@ -87,10 +84,8 @@ def _stream(router: Router, request: ChatRequest, as_json: bool) -> None:
     if final is None or as_json:
         return
     latency = (time.perf_counter() - t0) * 1000.0
-    usage = final.usage
-    info = router.model_info(Deployment(final.provider, final.model))
-    cost = cost_of(usage, info.prices) if usage is not None and info is not None else None
-    _footer(final.provider, final.model, final.attempts, latency, usage, cost)
+    # the router priced it (its PriceBook), as it prices a non-streamed answer
+    _footer(final.provider, final.model, final.attempts, latency, final.usage, final.cost_usd)
 
 
 def _footer(
@@ -101,7 +96,7 @@ def _footer(
 
     tries = "; ".join(_attempt(a) for a in attempts) or "-"
     tokens = f"{usage.input_tokens} in / {usage.output_tokens} out" if usage else "unknown"
-    price = f"${cost:.6f}" if cost is not None else "cost unknown (no price in the catalog)"
+    price = f"${cost:.6f}" if cost is not None else "cost unknown (no known price)"
     render.console(stderr=True).print(
         f"[dim]↳ {render.safe(provider)}/{render.safe(model)} · attempts: {render.safe(tries)}"
         f" · {latency_ms:.0f} ms · tokens {tokens} · {render.safe(price)}[/]"

@@ -32,7 +32,6 @@ def cost(state: State, model: str, input_tokens: int, output_tokens: int, cached
     with no known price exits 1: polyroute never prices it as $0.
     """
     from polyroute.cli import render
-    from polyroute.cost.book import PriceBook
     from polyroute.routing.plan import Deployment, parse_model_ref
     from polyroute.types import Usage
 
@@ -45,7 +44,7 @@ def cost(state: State, model: str, input_tokens: int, output_tokens: int, cached
                   reasoning_tokens=reasoning)
     with state.router() as router:
         dep = Deployment(provider, name)
-        prices = PriceBook.for_router(router).prices(dep)
+        prices = router.price_book.prices(dep)
         parts = prices.breakdown(usage)
         if as_json:
             render.emit_json({

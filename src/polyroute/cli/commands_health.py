@@ -44,7 +44,7 @@ def health(state: State, probe: bool, history: bool, as_json: bool) -> None:
 
     with state.router(required=True) as router:
         if probe:
-            HealthProber(router, 0).probe_once()
+            HealthProber(router.context, 0).probe_once()
         snap = router.health_snapshot(history=history)
         failovers = router.failover_stats()
     if as_json:

@@ -50,7 +50,7 @@ def models(
     configured provider (or each --provider) is asked for its model list; the
     "live" column says whether it lists the model.
     """
-    from polyroute.catalog import catalog_for
+    from polyroute.router import catalog_for
 
     with state.router() as router:
         catalog = catalog_for(router)
@@ -79,6 +79,7 @@ def models(
         if types or not names:
             rows += [r for r in catalog.entries(capabilities=capabilities)
                      if not types or r.info.provider_type in types]
+        rows = [_priced(router, r) for r in rows]
     failed = {n: v.error for n, v in lists.items() if not v.ok}
     if as_json:
         from polyroute.cli import render
@@ -136,6 +137,25 @@ def _print(rows: list[CatalogEntry], *, live: bool, filtered: bool) -> None:
             row.append("-" if r.live is None else ("yes" if r.live else "no"))
         table_rows.append(row)
     out.print(render.table("Models ($ per million tokens)", columns, table_rows))
+
+
+def _priced(router: Router, row: CatalogEntry) -> CatalogEntry:
+    """A provider's row at the prices its calls are charged (the router's
+    ``PriceBook``: ``pricing.overrides``, catalog, then genai-prices); a provider
+    type's row (no instance to charge) keeps its catalog prices."""
+    from polyroute.catalog import CatalogEntry
+    from polyroute.refs import Deployment
+    from polyroute.types import ModelPrices
+
+    if row.provider is None:
+        return row
+    p = router.price_book.prices(Deployment(row.provider, row.info.model))
+    if not p.known or p.source == "catalog":
+        return row
+    prices = ModelPrices(input=p.input, output=p.output, cache_read=p.cache_read,
+                         cache_write=p.cache_write)
+    return CatalogEntry(row.info.model_copy(update={"prices": prices}), row.source,
+                        row.provider, row.live)
 
 
 def _int(n: int | None) -> str:

@@ -110,4 +110,5 @@ def plugin_infos(registry: PluginRegistry) -> list[PluginInfo]:
                 info.strategies = [str(a[0]) for a in seen]
             else:
                 setattr(info, attr, len(seen))
-    return list(infos.values())
+    # built-ins first, as they were when the seam registered them before entry points
+    return sorted(infos.values(), key=lambda i: i.source != "built-in")

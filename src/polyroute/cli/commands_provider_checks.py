@@ -16,7 +16,8 @@ import click
 from polyroute.cli.state import EXIT_FAILED, State, config_options, guarded, pass_state
 
 if TYPE_CHECKING:
-    from polyroute.catalog import Catalog, LiveModels
+    from polyroute.catalog import LiveModels
+    from polyroute.router import LiveCatalog as Catalog
     from polyroute.router import Router
 
 CHECKS = ("config", "connectivity", "auth", "model", "completion", "streaming", "tools")
@@ -77,9 +78,9 @@ def test(state: State, providers: tuple[str, ...], model: str | None, report: st
     small requests (a model list and three tiny completions). Exits 1 if any
     check fails.
     """
-    from polyroute.catalog import Catalog
     from polyroute.cli import render
     from polyroute.config.schema import PolyrouteConfig
+    from polyroute.router import LiveCatalog as Catalog
     from polyroute.router import Router
 
     cfg = state.load_config(required=False) or PolyrouteConfig()

@@ -59,7 +59,10 @@ class State:
             from polyroute.plugins.manager import default_registry
 
             self.injected_registry = default_registry()
-        return self.injected_registry
+        # the seam does not know the built-in strategies: `check` and `plugins` list them
+        from polyroute.routing.strategies import with_builtin_strategies
+
+        return with_builtin_strategies(self.injected_registry)
 
     def config_path(self, *, required: bool) -> str | None:
         """``--config``, else ``$POLYROUTE_CONFIG``, else ``./polyroute.yaml``/``.toml``."""

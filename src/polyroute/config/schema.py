@@ -29,7 +29,7 @@ from polyroute.config.resilience import (
     StreamingConfig,
 )
 from polyroute.secrets import Secret, masked_repr_args
-from polyroute.types import Capability, GenerationParams, ModelPrices
+from polyroute.types import Capability, GenerationParams, ModelPrices, PortableParams
 
 __all__ = [
     "AgentConfig",
@@ -40,6 +40,9 @@ __all__ = [
     "RouteConfig",
     "TimeoutConfig",
 ]
+
+
+_PORTABLE = set(PortableParams.model_fields)
 
 
 class _Strict(BaseModel):
@@ -84,26 +87,15 @@ class ModelOverride(_Strict):
     prices: ModelPrices | None = None
 
 
-class _Params(_Strict):
-    """Sampling parameters an agent or route applies unless the call sets them."""
+class _Params(PortableParams, _Strict):
+    """Sampling parameters an agent or route applies unless the call sets them: the
+    portable ones (``PortableParams``, their one definition) and ``params``."""
 
-    temperature: float | None = None
-    top_p: float | None = None
-    top_k: int | None = None
-    max_tokens: int | None = None
-    stop: list[str] | None = None
-    frequency_penalty: float | None = None
-    presence_penalty: float | None = None
-    seed: int | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     """Provider-specific parameters passed through as they are."""
 
     def generation_params(self) -> GenerationParams:
-        data = self.model_dump(
-            exclude_none=True,
-            include={"temperature", "top_p", "top_k", "max_tokens", "stop",
-                     "frequency_penalty", "presence_penalty", "seed"},
-        )
+        data = self.model_dump(exclude_none=True, include=_PORTABLE)
         return GenerationParams(**data, extra=dict(self.params))
 
 

@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING
 from polyroute.config.cost import PricingConfig
 from polyroute.cost.pricing import Prices
 from polyroute.logs import get_logger
-from polyroute.routing.plan import Deployment
+from polyroute.refs import Deployment
 from polyroute.types import ModelInfo, Usage
 
 if TYPE_CHECKING:
-    from polyroute.router import Router
+    from polyroute.config.schema import PolyrouteConfig
+    from polyroute.providers.base import Provider
 
 __all__ = ["UNKNOWN", "PriceBook"]
 
@@ -47,24 +48,31 @@ class PriceBook:
         self._lock = threading.Lock()
 
     @classmethod
-    def for_router(cls, router: Router) -> PriceBook:
-        pricing: PricingConfig = getattr(router.config, "pricing", None) or PricingConfig()
+    def for_config(
+        cls,
+        config: PolyrouteConfig,
+        info: Callable[[Deployment], ModelInfo | None],
+        provider_of: Callable[[str], Provider | None],
+    ) -> PriceBook:
+        """The book of one router: its ``pricing:`` section, its catalog lookup
+        (``info``) and its providers (for the dataset's provider ids)."""
+        pricing: PricingConfig = getattr(config, "pricing", None) or PricingConfig()
 
         def ids(dep: Deployment) -> tuple[str, ...]:
-            provider = router.provider(dep.provider)
+            provider = provider_of(dep.provider)
             if provider is not None:
                 pid = provider.settings.extra.get("pricing_id", provider.pricing_id)
                 if pid is not None:
                     return (str(pid),) if pid else ()
             names = [dep.provider]
-            pcfg = router.config.providers.get(dep.provider)
+            pcfg = config.providers.get(dep.provider)
             if pcfg is not None and pcfg.template:
                 names.append(pcfg.template)
             if provider is not None:
                 names.append(provider.type_name)
             return tuple(dict.fromkeys(names))
 
-        return cls(pricing, router.model_info, ids)
+        return cls(pricing, info, ids)
 
     def prices(self, dep: Deployment) -> Prices:
         found = self._memo.get(dep)

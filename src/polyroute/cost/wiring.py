@@ -10,7 +10,8 @@ one). (``state: {backend: sqlite}`` is read by the router itself:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
 
 from polyroute.routing.guards import Guard
 
@@ -18,28 +19,26 @@ if TYPE_CHECKING:
     from polyroute.budgets.guard import CostGuard
     from polyroute.budgets.per_call import MaxCostGuard
     from polyroute.cache.guard import CacheGuard
-    from polyroute.router import Router
+    from polyroute.routing.context import RouterContext
 
 __all__ = ["cost_guards", "find_guard"]
 
 
-def cost_guards(router: Router) -> tuple[list[Guard], list[Guard]]:
+def cost_guards(ctx: RouterContext) -> tuple[list[Guard], list[Guard]]:
     """``(first, last)``: the cache guard runs first (a hit costs nothing and skips
     everything else); the budget/ledger guard runs after breakers and rate limits,
-    so it never reserves for a candidate they refuse."""
-    cfg = router.config
+    so it never reserves for a candidate they refuse. All of them price from the
+    router's one ``PriceBook`` (``ctx.prices``)."""
+    cfg = ctx.config
     explicit = cfg.model_fields_set
     need_cost = bool(cfg.budgets) or cfg.ledger is not None or bool(
         {"pricing", "alerts"} & explicit)
     want_cache = cfg.cache is not None and cfg.cache.enabled
-    from polyroute.cost.book import PriceBook
-
-    book = PriceBook.for_router(router)  # resolves nothing until a price is asked for
+    book = ctx.prices  # resolves nothing until a price is asked for
     if not need_cost and not want_cache:
         from polyroute.budgets.per_call import MaxCostGuard
 
         return [], [MaxCostGuard(book)]  # a call's max_cost_usd is never ignored
-    from polyroute.analytics.alerts import alerts_for
     from polyroute.budgets.guard import CostGuard
     from polyroute.config.cost import resolve_path
 
@@ -55,8 +54,8 @@ def cost_guards(router: Router) -> tuple[list[Guard], list[Guard]]:
                             retention_days=cfg.ledger.retention_days,
                             sync=cfg.ledger.sync)
         cost = CostGuard(
-            router, book=book, budgets=list(cfg.budgets), state=router.state,
-            alerts=alerts_for(router), ledger=ledger,
+            ctx, book=book, budgets=list(cfg.budgets), state=ctx.state,
+            alerts=ctx.alerts, ledger=ledger,
             store_content=bool(cfg.ledger and cfg.ledger.store_content), tenant_tag=tenant_tag,
         )
     first: list[Guard] = []
@@ -67,7 +66,7 @@ def cost_guards(router: Router) -> tuple[list[Guard], list[Guard]]:
 
         store = ResponseCache(resolve_path(cfg.cache.directory, cfg.source),
                               size_limit_mb=cfg.cache.size_limit_mb)
-        first.append(CacheGuard(router, cfg.cache, store, book=book, cost=cost))
+        first.append(CacheGuard(ctx, cfg.cache, store, book=book, cost=cost))
     if cost is None:
         from polyroute.budgets.per_call import MaxCostGuard
 
@@ -75,8 +74,13 @@ def cost_guards(router: Router) -> tuple[list[Guard], list[Guard]]:
     return first, [cost]
 
 
-def find_guard(router: Router, kind: type[CostGuard] | type[CacheGuard] | type[MaxCostGuard]
-               ) -> Guard | None:
+class _HasGuards(Protocol):
+    @property
+    def guards(self) -> Sequence[Guard]: ...
+
+
+def find_guard(router: _HasGuards,
+               kind: type[CostGuard] | type[CacheGuard] | type[MaxCostGuard]) -> Guard | None:
     """The router's guard of type ``kind`` (e.g. ``CostGuard``), if it has one."""
     for guard in router.guards:
         if isinstance(guard, kind):

@@ -3,19 +3,12 @@
 Needs ``langchain-core`` (``pip install polyroute[langchain]``).
 """
 
-from polyroute.errors import MissingExtraError
+from polyroute.adapter_common import UnsupportedContentError, require_framework
 
-try:
-    import langchain_core  # noqa: F401
-except ImportError as _exc:  # say which extra, not a bare ModuleNotFoundError
-    raise MissingExtraError(
-        "polyroute.langchain", package="langchain-core", extra="langchain",
-        module=_exc.name or "langchain_core",
-    ) from None
+require_framework("polyroute.langchain")
 
-from polyroute.langchain.chat_model import RoutedChatModel, RouterLike
-from polyroute.langchain.messages import (
-    UnsupportedContentError,
+from polyroute.langchain.chat_model import RoutedChatModel, RouterLike  # noqa: E402 (after the extra check)
+from polyroute.langchain.messages import (  # noqa: E402 (after the extra check)
     to_langchain,
     to_langchain_messages,
     to_neutral,

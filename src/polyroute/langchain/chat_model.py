@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
@@ -15,10 +14,12 @@ from langchain_core.runnables import Runnable
 from langchain_core.utils import from_env
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
+from polyroute.adapter_common import build_request
 from polyroute.adapter_router import (
-    build_router,
-    check_target,
-    config_source,
+    RouterLike,
+    RouterOwner,
+    RouterSlot,
+    from_config,
     key_env_names,
     provider_of,
 )
@@ -34,31 +35,15 @@ from polyroute.langchain.tools import (
     neutral_tools,
     structured_output,
 )
-from polyroute.router import Router
-from polyroute.types import ChatChunk, ChatRequest, ChatResponse, GenerationParams, RoutingHints
+from polyroute.params import PARAMS
+from polyroute.types import ChatRequest, PortableParams
 
-__all__ = ["RoutedChatModel"]
+__all__ = ["RoutedChatModel", "RouterLike"]
 
-_PARAMS = ("temperature", "top_p", "top_k", "max_tokens", "frequency_penalty",
-           "presence_penalty", "seed")
-_ROUTING = ("capabilities", "max_cost_usd", "max_latency_ms", "cache")
 _KEY_ENV_FALLBACK = "POLYROUTE_API_KEY"
 
 
-@runtime_checkable
-class RouterLike(Protocol):
-    """What ``RoutedChatModel`` needs of a router: ``polyroute.router.Router`` or a stand-in."""
-
-    def chat(self, request: ChatRequest) -> ChatResponse: ...
-
-    async def achat(self, request: ChatRequest) -> ChatResponse: ...
-
-    def stream(self, request: ChatRequest) -> Iterator[ChatChunk]: ...
-
-    def astream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]: ...
-
-
-class RoutedChatModel(BaseChatModel):
+class RoutedChatModel(RouterOwner, BaseChatModel, PortableParams):
     """A chat model that lets polyroute choose the provider and model of every call.
 
     Route by an explicit model (``model="openai:gpt-4.1-mini"`` with optional
@@ -69,8 +54,11 @@ class RoutedChatModel(BaseChatModel):
         llm = RoutedChatModel(router=my_router, task="code_generation")
 
     A per-call ``model=`` overrides the routed model; a bare model id keeps
-    the provider of ``model``. Router errors propagate as typed polyroute
-    errors (``NoRouteError``, ``ProviderError`` subclasses, ...).
+    the provider of ``model``. The portable parameters (``temperature``,
+    ``max_tokens``, ``stop`` or ``stop_sequences``, ...: ``PortableParams``) are
+    fields, defaults a call's own keyword arguments override. Router errors
+    propagate as typed polyroute errors (``NoRouteError``, ``ProviderError``
+    subclasses, ...).
     """
 
     model_config = ConfigDict(populate_by_name=True, protected_namespaces=())
@@ -110,18 +98,12 @@ class RoutedChatModel(BaseChatModel):
     max_retries: int | None = None
     """Retries of one deployment before falling back (default: the config's)."""
 
-    temperature: float | None = None
-    max_tokens: int | None = None
-    top_p: float | None = None
-    seed: int | None = None
-    stop: list[str] | None = Field(default=None, alias="stop_sequences")
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Provider-specific parameters passed through as they are."""
     streaming: bool = False
     """Use the streaming API for ``invoke`` too."""
 
-    _router: RouterLike | None = PrivateAttr(default=None)
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _slot: RouterSlot = PrivateAttr(default_factory=RouterSlot)
 
     # --- construction ------------------------------------------------------------
 
@@ -135,6 +117,8 @@ class RoutedChatModel(BaseChatModel):
             data["config_path"] = os.fspath(data.pop("config"))
         if isinstance(data.get("profile"), str):
             data["config_profile"] = data.pop("profile")
+        if "stop_sequences" in data:  # Anthropic's name for it, as ChatAnthropic takes
+            data.setdefault("stop", data.pop("stop_sequences"))
         if isinstance(data.get("config"), dict):
             # validated now, with its profile: pydantic would otherwise turn a valid dict
             # into a PolyrouteConfig with no profile applied
@@ -171,40 +155,7 @@ class RoutedChatModel(BaseChatModel):
         ``PolyrouteConfig``. Validated now, like ``Router.from_config``: a missing
         file, a bad field or an unknown agent or task raises ``ConfigError`` here,
         not at the first call."""
-        model = cls(**config_source(path, profile), agent=agent, task=task, config_profile=profile,
-                    **kwargs)
-        check_target(model.get_router(), agent, task)
-        return model
-
-    def get_router(self) -> RouterLike:
-        """The router serving this model (built on first use, then reused)."""
-        if self.router is not None:
-            return self.router
-        with self._lock:
-            if self._router is None:
-                self._router = build_router(
-                    config=self.config,
-                    config_path=self.config_path,
-                    profile=self.config_profile,
-                    model=self.model,
-                    api_key=self.api_key.get_secret_value() if self.api_key else None,
-                    base_url=self.base_url,
-                    timeout=self.timeout,
-                    max_retries=self.max_retries,
-                )
-            return self._router
-
-    def close(self) -> None:
-        """Close the router this model built (not one passed in as ``router``)."""
-        router, self._router = self._router, None
-        if isinstance(router, Router):
-            router.close()
-
-    async def aclose(self) -> None:
-        """Close the router this model built, from async code."""
-        router, self._router = self._router, None
-        if isinstance(router, Router):
-            await router.aclose()
+        return from_config(cls, path, agent=agent, task=task, profile=profile, kwargs=kwargs)
 
     # --- LangChain identity ------------------------------------------------------
 
@@ -218,9 +169,8 @@ class RoutedChatModel(BaseChatModel):
             "model": self.model, "fallbacks": self.fallbacks, "agent": self.agent,
             "task": self.task, "config_path": self.config_path,
             "config_profile": self.config_profile,
-            "base_url": self.base_url, "temperature": self.temperature,
-            "max_tokens": self.max_tokens, "top_p": self.top_p, "seed": self.seed,
-            "stop": self.stop, "model_kwargs": self.model_kwargs,
+            "base_url": self.base_url, **{name: getattr(self, name) for name in PARAMS},
+            "model_kwargs": self.model_kwargs,
         }
         return {k: v for k, v in params.items() if v not in (None, [], {})}
 
@@ -304,53 +254,13 @@ class RoutedChatModel(BaseChatModel):
 
     # --- requests ------------------------------------------------------------------
 
-    def _routed_model(self, override: Any) -> str | None:
-        if not isinstance(override, str) or not override:
-            return self.model
-        if provider_of(override) is None and (provider := provider_of(self.model)):
-            return f"{provider}:{override}"  # a bare id keeps the provider of ``model``
-        return override
-
     def _request(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
     ) -> ChatRequest:
-        kw = dict(kwargs)
-        kw.pop("stream", None)
-        override = kw.pop("model", None) or kw.pop("model_name", None)
-        tools = kw.pop("tools", None) or []
-        tool_choice = kw.pop("tool_choice", None)
-        parallel = kw.pop("parallel_tool_calls", None)
-        response_format = kw.pop("response_format", None)
-
-        routing = RoutingHints(
-            agent=kw.pop("agent", self.agent),
-            task=kw.pop("task", self.task),
-            model=self._routed_model(override),
-            fallbacks=list(kw.pop("fallbacks", self.fallbacks)),
-            tags={**self.routing_tags, **kw.pop("routing_tags", {})},
-            **{k: kw.pop(k) for k in _ROUTING if k in kw},
-        )
-        if routing.max_cost_usd is None and self.max_cost_usd is not None:
-            routing.max_cost_usd = self.max_cost_usd
-        if routing.max_latency_ms is None and self.max_latency_ms is not None:
-            routing.max_latency_ms = self.max_latency_ms
-        base = GenerationParams(
-            temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens,
-            seed=self.seed, stop=self.stop or None, extra=dict(self.model_kwargs),
-        )
-        call = GenerationParams(
-            stop=stop or kw.pop("stop", None) or None,
-            **{k: kw.pop(k) for k in _PARAMS if k in kw},
-            extra=kw,
-        )
-        return ChatRequest(
-            messages=to_neutral_messages(messages),
-            params=call.merged_over(base),
-            tools=neutral_tools(tools),
-            tool_choice=neutral_tool_choice(tool_choice) if tools else None,
-            parallel_tool_calls=parallel if tools else None,
-            response_format=neutral_response_format(response_format),
-            routing=routing,
+        return build_request(
+            self, to_neutral_messages(messages), kwargs, extra=self.model_kwargs,
+            tools=neutral_tools, tool_choice=neutral_tool_choice,
+            response_format=neutral_response_format, stop=stop,
         )
 
     # --- calls ---------------------------------------------------------------------

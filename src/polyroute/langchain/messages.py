@@ -28,17 +28,14 @@ from langchain_core.messages import (
 )
 from langchain_core.messages.tool import tool_call
 
-from polyroute.types import (
-    SIGNATURES_KEY,
-    ImagePart,
-    Message,
-    Part,
-    Role,
-    TextPart,
-    ToolCallPart,
-    ToolResultPart,
+from polyroute.adapter_common import (
+    UnsupportedContentError,
+    compact,
+    image_from_url,
     signatures_kwargs,
+    signed,
 )
+from polyroute.types import ImagePart, Message, Part, Role, TextPart, ToolCallPart, ToolResultPart
 
 __all__ = [
     "UnsupportedContentError",
@@ -61,10 +58,6 @@ _CHAT_ROLES: dict[str, Role] = {
     "system": "system", "developer": "system", "user": "user", "human": "user",
     "assistant": "assistant", "ai": "assistant", "tool": "tool",
 }
-
-
-class UnsupportedContentError(ValueError):
-    """A content block polyroute's neutral message types cannot carry."""
 
 
 # --- LangChain → neutral ------------------------------------------------------
@@ -100,13 +93,9 @@ def to_neutral(message: BaseMessage) -> Message:
 
 def _assistant(message: AIMessage) -> Message:
     content = _content(message.content)
-    signatures = message.additional_kwargs.get(SIGNATURES_KEY) or {}
-    calls = [
-        ToolCallPart(id=tc.get("id") or f"call_{i}", name=tc["name"], arguments=tc["args"],
-                     signature=signatures.get(tc.get("id")) if isinstance(signatures, dict)
-                     else None)
-        for i, tc in enumerate(message.tool_calls)
-    ]
+    calls = signed((ToolCallPart(id=tc.get("id") or f"call_{i}", name=tc["name"],
+                                 arguments=tc["args"])
+                    for i, tc in enumerate(message.tool_calls)), message.additional_kwargs)
     if not calls:
         return Message(role="assistant", content=content, name=message.name)
     parts: list[Part] = [TextPart(text=content)] if isinstance(content, str) and content else []
@@ -147,11 +136,7 @@ def _tool_text(content: str | list[str | dict[str, Any]]) -> str:
 def _content(content: str | list[str | dict[str, Any]]) -> str | list[Part]:
     if isinstance(content, str):
         return content
-    parts = [p for p in (_part(b) for b in content) if p is not None]
-    if all(isinstance(p, TextPart) for p in parts):
-        # Plain text stays a plain string: the most portable shape.
-        return "".join(p.text for p in parts if isinstance(p, TextPart))
-    return parts
+    return compact([p for p in (_part(b) for b in content) if p is not None])
 
 
 def _part(block: str | dict[str, Any]) -> Part | None:
@@ -179,7 +164,7 @@ def _image_url_block(block: dict[str, Any]) -> ImagePart:
     detail = None if isinstance(spec, str) else (spec or {}).get("detail")
     if not isinstance(url, str) or not url:
         raise UnsupportedContentError("an image_url block needs image_url.url")
-    return _image_from_url(url, detail=detail)
+    return image_from_url(url, detail=detail)
 
 
 def _image_block(block: dict[str, Any]) -> ImagePart:
@@ -189,7 +174,7 @@ def _image_block(block: dict[str, Any]) -> ImagePart:
         if source.get("type") == "base64":
             return ImagePart(data=source.get("data"), media_type=source.get("media_type"))
         if source.get("type") == "url":
-            return _image_from_url(str(source.get("url")), detail=detail)
+            return image_from_url(str(source.get("url")), detail=detail)
     mime = block.get("mime_type")
     if block.get("base64"):  # LangChain v1 standard
         return ImagePart(data=block["base64"], media_type=mime, detail=detail)
@@ -197,20 +182,10 @@ def _image_block(block: dict[str, Any]) -> ImagePart:
     if source_type == "base64" and block.get("data"):
         return ImagePart(data=block["data"], media_type=mime, detail=detail)
     if block.get("url"):
-        return _image_from_url(str(block["url"]), detail=detail, media_type=mime)
+        return image_from_url(str(block["url"]), detail=detail, media_type=mime)
     if block.get("file_id") or source_type == "id":
         raise UnsupportedContentError("image blocks given by provider file id are not supported")
     raise UnsupportedContentError("an image block needs 'url' or 'base64'")
-
-
-def _image_from_url(
-    url: str, *, detail: Any = None, media_type: str | None = None
-) -> ImagePart:
-    detail = detail if detail in ("auto", "low", "high") else None
-    if url.startswith("data:") and ";base64," in url:
-        head, data = url[5:].split(";base64,", 1)
-        return ImagePart(data=data, media_type=head or media_type, detail=detail)
-    return ImagePart(url=url, media_type=media_type, detail=detail)
 
 
 # --- neutral → LangChain ------------------------------------------------------

@@ -25,6 +25,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
 
+from polyroute.adapter_common import response_format_from_mapping, tool_specs
 from polyroute.types import NamedToolChoice, ResponseFormat, ToolChoice, ToolSpec
 
 __all__ = [
@@ -104,24 +105,13 @@ def _named(name: str) -> dict[str, Any]:
 
 def neutral_tools(tools: Sequence[Any]) -> list[ToolSpec]:
     """Bound tools (OpenAI dicts, or anything ``convert_to_openai_tool`` takes) as ``ToolSpec``."""
-    specs: list[ToolSpec] = []
-    for t in tools:
-        if isinstance(t, ToolSpec):
-            specs.append(t)
-            continue
-        tool = t if isinstance(t, Mapping) and t.get("type") == "function" else (
-            convert_to_openai_tool(t)
-        )
-        fn = tool["function"]
-        specs.append(
-            ToolSpec(
-                name=fn["name"],
-                description=fn.get("description") or "",
-                parameters=fn.get("parameters") or {"type": "object", "properties": {}},
-                strict=fn.get("strict"),
-            )
-        )
-    return specs
+    return tool_specs(tools, _openai_tool)
+
+
+def _openai_tool(tool: Any) -> Mapping[str, Any]:
+    if isinstance(tool, Mapping) and tool.get("type") == "function":
+        return tool
+    return convert_to_openai_tool(tool)
 
 
 def neutral_tool_choice(choice: Any) -> ToolChoice | None:
@@ -140,16 +130,8 @@ def neutral_response_format(value: Any) -> ResponseFormat | None:
     """``response_format`` as given to a call (OpenAI dict, schema, class) → ``ResponseFormat``."""
     if value is None or isinstance(value, ResponseFormat):
         return value
-    if isinstance(value, Mapping):
-        kind = value.get("type")
-        if kind in ("json_object", "text"):
-            return ResponseFormat(type=kind)
-        if kind == "json_schema":
-            spec = value.get("json_schema") or {}
-            return ResponseFormat(
-                type="json_schema", name=spec.get("name"),
-                json_schema=spec.get("schema"), strict=spec.get("strict"),
-            )
+    if isinstance(value, Mapping) and (known := response_format_from_mapping(value)):
+        return known
     return neutral_response_format(openai_response_format(value, strict=None))
 
 

@@ -3,25 +3,18 @@
 Needs ``llama-index-core`` (``pip install polyroute[llamaindex]``).
 """
 
-from polyroute.errors import MissingExtraError
+from polyroute.adapter_common import UnsupportedContentError, require_framework
 
-try:
-    import llama_index.core  # noqa: F401
-except ImportError as _exc:  # say which extra, not a bare ModuleNotFoundError
-    raise MissingExtraError(
-        "polyroute.llamaindex", package="llama-index-core", extra="llamaindex",
-        module=_exc.name or "llama_index.core",
-    ) from None
+require_framework("polyroute.llamaindex")
 
-from polyroute.llamaindex.llm import RoutedLLM, RouterLike
-from polyroute.llamaindex.messages import (
-    UnsupportedContentError,
+from polyroute.llamaindex.llm import RoutedLLM, RouterLike  # noqa: E402 (after the extra check)
+from polyroute.llamaindex.messages import (  # noqa: E402 (after the extra check)
     to_llamaindex,
     to_neutral,
     to_neutral_messages,
 )
-from polyroute.llamaindex.outputs import chat_response
-from polyroute.llamaindex.tools import (
+from polyroute.llamaindex.outputs import chat_response  # noqa: E402 (after the extra check)
+from polyroute.llamaindex.tools import (  # noqa: E402 (after the extra check)
     neutral_response_format,
     neutral_tool_choice,
     neutral_tools,

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-import threading
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from llama_index.core.base.llms.types import (
     ChatMessage,
@@ -24,7 +23,13 @@ from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_ca
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 
-from polyroute.adapter_router import build_router, check_target, config_source, provider_of
+from polyroute.adapter_common import build_request
+from polyroute.adapter_router import (
+    RouterLike,
+    RouterOwner,
+    RouterSlot,
+    from_config,
+)
 from polyroute.config import PolyrouteConfig, config_from_data
 from polyroute.llamaindex.messages import (
     ToolCallBlock,
@@ -38,39 +43,15 @@ from polyroute.llamaindex.tools import (
     neutral_tools,
 )
 from polyroute.router import Router
-from polyroute.types import (
-    Capability,
-    ChatChunk,
-    ChatRequest,
-    GenerationParams,
-    RoutingHints,
-)
-from polyroute.types import ChatResponse as RoutedResponse
+from polyroute.types import Capability, ChatRequest, PortableParams
 
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
 
 __all__ = ["RoutedLLM", "RouterLike"]
 
-_PARAMS = ("temperature", "top_p", "top_k", "max_tokens", "frequency_penalty",
-           "presence_penalty", "seed")
-_ROUTING = ("capabilities", "max_cost_usd", "max_latency_ms", "cache")
 
-
-@runtime_checkable
-class RouterLike(Protocol):
-    """What ``RoutedLLM`` needs of a router: ``polyroute.router.Router`` or a stand-in."""
-
-    def chat(self, request: ChatRequest) -> RoutedResponse: ...
-
-    async def achat(self, request: ChatRequest) -> RoutedResponse: ...
-
-    def stream(self, request: ChatRequest) -> Iterator[ChatChunk]: ...
-
-    def astream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]: ...
-
-
-class RoutedLLM(FunctionCallingLLM):
+class RoutedLLM(RouterOwner, FunctionCallingLLM, PortableParams):
     """A LlamaIndex LLM that lets polyroute choose the provider and model of every call.
 
     Route by an explicit model (with optional ``fallbacks``), or by an ``agent`` or
@@ -79,6 +60,8 @@ class RoutedLLM(FunctionCallingLLM):
         llm = RoutedLLM(model="openai:gpt-4.1-mini", fallbacks=["anthropic:claude-haiku-4-5"])
         llm = RoutedLLM.from_config("polyroute.yaml", agent="rag_agent")
 
+    The portable parameters (``temperature``, ``max_tokens``, ``top_k``, ...:
+    ``PortableParams``) are fields, defaults a call's own keyword arguments override.
     Every sync, async and streamed form of chat and complete is native (the
     async ones await the router; nothing runs sync code in a thread). Tool
     calling works with LlamaIndex agents (``FunctionAgent``, ``ReActAgent``).
@@ -114,12 +97,6 @@ class RoutedLLM(FunctionCallingLLM):
     timeout: float | None = None
     max_retries: int | None = None
 
-    temperature: float | None = None
-    max_tokens: int | None = None
-    top_p: float | None = None
-    top_k: int | None = None
-    seed: int | None = None
-    stop: list[str] | None = None
     additional_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="Provider-specific parameters passed through."
     )
@@ -128,8 +105,7 @@ class RoutedLLM(FunctionCallingLLM):
     )
     strict: bool | None = Field(default=None, description="Strict tool schemas, if set.")
 
-    _router: RouterLike | None = PrivateAttr(default=None)
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _slot: RouterSlot = PrivateAttr(default_factory=RouterSlot)
 
     def __init__(self, **data: Any) -> None:
         if isinstance(data.get("api_key"), str):
@@ -148,40 +124,11 @@ class RoutedLLM(FunctionCallingLLM):
         """An LLM routed by a config: a YAML/TOML file at ``path``, a dict or a
         ``PolyrouteConfig``. Validated now, like ``Router.from_config``: a missing
         file, a bad field or an unknown agent or task raises ``ConfigError`` here."""
-        llm = cls(**config_source(path, profile), agent=agent, task=task, config_profile=profile,
-                  **kwargs)
-        check_target(llm.get_router(), agent, task)
-        return llm
+        return from_config(cls, path, agent=agent, task=task, profile=profile, kwargs=kwargs)
 
     @classmethod
     def class_name(cls) -> str:
         return "polyroute_routed_llm"
-
-    def get_router(self) -> RouterLike:
-        """The router serving this LLM (built on first use, then reused)."""
-        if self.router is not None:
-            return self.router  # type: ignore[no-any-return]
-        with self._lock:
-            if self._router is None:
-                self._router = build_router(
-                    config=self.config, config_path=self.config_path,
-                    profile=self.config_profile, model=self.model,
-                    api_key=self.api_key.get_secret_value() if self.api_key else None,
-                    base_url=self.base_url, timeout=self.timeout,
-                    max_retries=self.max_retries,
-                )
-            return self._router
-
-    def close(self) -> None:
-        """Close the router this LLM built (not one passed in as ``router``)."""
-        router, self._router = self._router, None
-        if isinstance(router, Router):
-            router.close()
-
-    async def aclose(self) -> None:
-        router, self._router = self._router, None
-        if isinstance(router, Router):
-            await router.aclose()
 
     # --- metadata ----------------------------------------------------------------
 
@@ -223,53 +170,12 @@ class RoutedLLM(FunctionCallingLLM):
 
     # --- requests ------------------------------------------------------------------
 
-    def _routed_model(self, override: Any) -> str | None:
-        if not isinstance(override, str) or not override:
-            return self.model
-        if provider_of(override) is None and (provider := provider_of(self.model)):
-            return f"{provider}:{override}"
-        return override
-
     def _request(self, messages: Sequence[ChatMessage], kwargs: Mapping[str, Any]
                  ) -> ChatRequest:
-        kw = dict(kwargs)
-        kw.pop("stream", None)
-        kw.pop("formatted", None)
-        override = kw.pop("model", None)
-        tools = kw.pop("tools", None) or []
-        tool_choice = kw.pop("tool_choice", None)
-        parallel = kw.pop("parallel_tool_calls", None)
-        response_format = kw.pop("response_format", None)
-        routing = RoutingHints(
-            agent=kw.pop("agent", self.agent), task=kw.pop("task", self.task),
-            model=self._routed_model(override),
-            fallbacks=list(kw.pop("fallbacks", self.fallbacks)),
-            tags={**self.routing_tags, **kw.pop("routing_tags", {})},
-            **{k: kw.pop(k) for k in _ROUTING if k in kw},
-        )
-        if routing.max_cost_usd is None and self.max_cost_usd is not None:
-            routing.max_cost_usd = self.max_cost_usd
-        if routing.max_latency_ms is None and self.max_latency_ms is not None:
-            routing.max_latency_ms = self.max_latency_ms
-        base = GenerationParams(
-            temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,
-            max_tokens=self.max_tokens, seed=self.seed, stop=self.stop or None,
-            extra=dict(self.additional_kwargs),
-        )
-        call = GenerationParams(
-            stop=kw.pop("stop", None) or None,
-            **{k: kw.pop(k) for k in _PARAMS if k in kw},
-            extra=kw,
-        )
-        specs = neutral_tools(tools)
-        return ChatRequest(
-            messages=to_neutral_messages(messages),
-            params=call.merged_over(base),
-            tools=specs,
-            tool_choice=neutral_tool_choice(tool_choice) if specs else None,
-            parallel_tool_calls=parallel if specs else None,
-            response_format=neutral_response_format(response_format),
-            routing=routing,
+        return build_request(
+            self, to_neutral_messages(messages), kwargs, extra=self.additional_kwargs,
+            tools=neutral_tools, tool_choice=neutral_tool_choice,
+            response_format=neutral_response_format, ignore=("formatted",),
         )
 
     # --- chat ------------------------------------------------------------------------

@@ -29,17 +29,14 @@ from llama_index.core.base.llms.types import (
     TextBlock,
 )
 
-from polyroute.types import (
-    SIGNATURES_KEY,
-    ImagePart,
-    Message,
-    Part,
-    Role,
-    TextPart,
-    ToolCallPart,
-    ToolResultPart,
+from polyroute.adapter_common import (
+    UnsupportedContentError,
+    compact,
+    image_from_url,
     signatures_kwargs,
+    signed,
 )
+from polyroute.types import ImagePart, Message, Part, Role, TextPart, ToolCallPart, ToolResultPart
 
 try:  # llama-index-core >= 0.14
     from llama_index.core.base.llms.types import ToolCallBlock
@@ -60,10 +57,6 @@ _ROLES: dict[str, Role] = {
     "model": "assistant", "chatbot": "assistant", "tool": "tool", "function": "tool",
 }
 _SKIPPED_BLOCKS = frozenset({"thinking", "cache", "cache_control"})
-
-
-class UnsupportedContentError(ValueError):
-    """A block polyroute's neutral message types cannot carry."""
 
 
 # --- LlamaIndex → neutral -------------------------------------------------------
@@ -107,16 +100,8 @@ def to_neutral(message: ChatMessage) -> Message:
                  enumerate(message.additional_kwargs.get("tool_calls") or [])]
     if role != "assistant" and calls:
         raise UnsupportedContentError(f"a {role} message cannot carry tool calls")
-    signatures = message.additional_kwargs.get(SIGNATURES_KEY)
-    if calls and isinstance(signatures, Mapping):
-        calls = [c.model_copy(update={"signature": signatures.get(c.id)}) if signatures.get(c.id)
-                 else c for c in calls]
-    content: str | list[Part]
-    if all(isinstance(p, TextPart) for p in parts) and not calls:
-        content = "".join(p.text for p in parts if isinstance(p, TextPart))
-    else:
-        content = [*parts, *calls]
-    return Message(role=role, content=content, name=name)
+    return Message(role=role, content=compact([*parts, *signed(calls, message.additional_kwargs)]),
+                   name=name)
 
 
 def _tool_result(message: ChatMessage) -> ToolResultPart:
@@ -155,11 +140,7 @@ def _image(block: ImageBlock) -> ImagePart:
         return ImagePart(data=base64.b64encode(raw).decode("ascii"), media_type=mime,
                          detail=detail)
     if block.url:
-        url = str(block.url)
-        if url.startswith("data:") and ";base64," in url:
-            head, data = url[5:].split(";base64,", 1)
-            return ImagePart(data=data, media_type=head or mime, detail=detail)
-        return ImagePart(url=url, media_type=mime, detail=detail)
+        return image_from_url(str(block.url), detail=detail, media_type=mime)
     raise UnsupportedContentError("an image block needs image bytes, a path or a url")
 
 

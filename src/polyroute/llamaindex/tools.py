@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from llama_index.core.llms.utils import parse_partial_json
 
-from polyroute.types import (
-    NamedToolChoice,
-    ResponseFormat,
-    ToolChoice,
-    ToolSpec,
-)
-
-if TYPE_CHECKING:
-    pass
-
+from polyroute.adapter_common import response_format_from_mapping, tool_specs
+from polyroute.types import NamedToolChoice, ResponseFormat, ToolChoice, ToolSpec
 
 __all__ = ["neutral_response_format", "neutral_tool_choice", "neutral_tools"]
 
@@ -37,24 +29,16 @@ def _kwargs(raw: Any) -> dict[str, Any]:
 
 def neutral_tools(tools: Sequence[Any]) -> list[ToolSpec]:
     """Tools given to a call — ``ToolSpec``, OpenAI tool dicts or LlamaIndex tools."""
-    specs: list[ToolSpec] = []
-    for t in tools:
-        if isinstance(t, ToolSpec):
-            specs.append(t)
-            continue
-        if isinstance(t, Mapping):
-            spec = t
-        elif hasattr(t, "metadata") and hasattr(t.metadata, "to_openai_tool"):
-            spec = t.metadata.to_openai_tool(skip_length_check=True)
-        else:
-            raise TypeError(f"cannot use {t!r} as a tool (give a LlamaIndex tool or a dict)")
-        fn = spec.get("function", spec)
-        specs.append(ToolSpec(
-            name=str(fn["name"]), description=fn.get("description") or "",
-            parameters=fn.get("parameters") or {"type": "object", "properties": {}},
-            strict=fn.get("strict"),
-        ))
-    return specs
+    return tool_specs(tools, _openai_tool)
+
+
+def _openai_tool(tool: Any) -> Mapping[str, Any]:
+    if isinstance(tool, Mapping):
+        return tool
+    if hasattr(tool, "metadata") and hasattr(tool.metadata, "to_openai_tool"):
+        spec: Mapping[str, Any] = tool.metadata.to_openai_tool(skip_length_check=True)
+        return spec
+    raise TypeError(f"cannot use {tool!r} as a tool (give a LlamaIndex tool or a dict)")
 
 
 def neutral_tool_choice(choice: Any) -> ToolChoice | None:
@@ -80,14 +64,8 @@ def neutral_response_format(value: Any) -> ResponseFormat | None:
     """``response_format``: a ``ResponseFormat``, an OpenAI dict or a pydantic class."""
     if value is None or isinstance(value, ResponseFormat):
         return value
-    if isinstance(value, Mapping):
-        kind = value.get("type")
-        if kind in ("json_object", "text"):
-            return ResponseFormat(type=kind)
-        if kind == "json_schema":
-            spec = value.get("json_schema") or {}
-            return ResponseFormat(type="json_schema", name=spec.get("name"),
-                                  json_schema=spec.get("schema"), strict=spec.get("strict"))
+    if isinstance(value, Mapping) and (known := response_format_from_mapping(value)):
+        return known
     if isinstance(value, type) and hasattr(value, "model_json_schema"):
         return ResponseFormat(type="json_schema", name=value.__name__,
                               json_schema=value.model_json_schema())

@@ -55,12 +55,12 @@ class PluginLoadFailure:
 def get_plugin_manager(
     *, load_entrypoints: bool = True, plugins: Iterable[Any] = ()
 ) -> tuple[pluggy.PluginManager, list[PluginLoadFailure]]:
-    """A fresh plugin manager with the hookspecs, built-ins, entry points and ``plugins``."""
+    """A fresh plugin manager with the hookspecs, entry points and ``plugins``.
+
+    The built-in strategies live above this seam (``routing.strategies``): whoever
+    routes with the registry adds them (``with_builtin_strategies``; the router does)."""
     pm = pluggy.PluginManager("polyroute")
     pm.add_hookspecs(hookspecs)
-    from polyroute.routing import strategies
-
-    pm.register(strategies, name="polyroute.strategies")
     failures: list[PluginLoadFailure] = []
     if load_entrypoints:
         failures = _load_entrypoints(pm)

@@ -19,7 +19,7 @@ from polyroute.routing.guards import Guard
 from polyroute.state import StateStore
 
 if TYPE_CHECKING:
-    from polyroute.router import Router
+    from polyroute.routing.context import RouterContext
 
 __all__ = ["Resilience"]
 
@@ -59,18 +59,20 @@ class Resilience:
             out.append(self.health)
         return out
 
-    def start(self, router: Router) -> None:
+    def start(self, ctx: RouterContext) -> None:
         """Wire circuit-opening alerts to the router's alert bus; start active probes
         if ``health.probe_interval`` is set (off by default)."""
         if self.breaker is not None:
-            def opened(dep: str, why: str) -> None:
-                from polyroute.analytics.alerts import Alert, alerts_for
+            alerts = ctx.alerts
 
-                alerts_for(router).emit(Alert.circuit_open(dep, reason=why))
+            def opened(dep: str, why: str) -> None:
+                from polyroute.analytics.alerts import Alert
+
+                alerts.emit(Alert.circuit_open(dep, reason=why))
 
             self.breaker.on_open = opened
         if self._probe_interval and self.prober is None:
-            self.prober = HealthProber(router, self._probe_interval).start()
+            self.prober = HealthProber(ctx, self._probe_interval).start()
 
     def stop(self) -> None:
         if self.prober is not None:

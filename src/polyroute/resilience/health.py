@@ -33,10 +33,11 @@ from polyroute.state import StateStore
 from polyroute.types import Attempt, ChatRequest, ChatResponse
 
 if TYPE_CHECKING:
+    from polyroute.config.schema import PolyrouteConfig
     from polyroute.resilience.breaker import CircuitBreaker
-    from polyroute.router import Router
+    from polyroute.routing.context import RouterContext
 
-__all__ = ["HealthProber", "HealthTracker"]
+__all__ = ["HealthProber", "HealthTracker", "named_deployments"]
 
 logger = get_logger("resilience.health")
 
@@ -237,49 +238,54 @@ def _quantile(buckets: list[float], q: float) -> float | None:
     return None  # pragma: no cover
 
 
-class HealthProber:
-    """Active probes: every ``interval`` seconds, one cheapest request per deployment."""
+def named_deployments(cfg: PolyrouteConfig) -> list[Deployment]:
+    """Every deployment ``cfg`` names (routes, agents and their fallbacks, default)."""
+    from polyroute.routing.plan import parse_model_ref
 
-    def __init__(self, router: Router, interval: float) -> None:
-        self.router = router
+    refs: list[str] = []
+    for route in cfg.routes.values():
+        refs += [m for tier in route.tiers for m in tier]
+    for agent in cfg.agents.values():
+        refs += [agent.model] if agent.model else []
+        refs += agent.fallbacks
+    if cfg.default and cfg.default not in cfg.routes:
+        refs.append(cfg.default)
+    return [Deployment(*parse_model_ref(r)) for r in dict.fromkeys(refs)]
+
+
+class HealthProber:
+    """Active probes: every ``interval`` seconds, one cheapest request per deployment,
+    sent through the router's transport (``ctx.transport``)."""
+
+    def __init__(self, ctx: RouterContext, interval: float) -> None:
+        self.ctx = ctx
         self.interval = interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def deployments(self) -> list[Deployment]:
-        from polyroute.routing.plan import parse_model_ref
-
-        cfg = self.router.config
-        refs: list[str] = []
-        for route in cfg.routes.values():
-            refs += [m for tier in route.tiers for m in tier]
-        for agent in cfg.agents.values():
-            refs += [agent.model] if agent.model else []
-            refs += agent.fallbacks
-        if cfg.default and cfg.default not in cfg.routes:
-            refs.append(cfg.default)
-        return [Deployment(*parse_model_ref(r)) for r in dict.fromkeys(refs)]
+        return named_deployments(self.ctx.config)
 
     def probe_once(self) -> dict[str, bool]:
         """Probe every deployment once; ``{provider/model: answered}``."""
         from polyroute.transport import Timeouts
         from polyroute.types import GenerationParams, Message
 
-        router = self.router
-        health = router.health
-        t = router.config.health.probe_timeout
+        ctx = self.ctx
+        health = ctx.health
+        t = ctx.config.health.probe_timeout
         results: dict[str, bool] = {}
-        request = ChatRequest(messages=[Message.user(router.config.health.probe_prompt)],
+        request = ChatRequest(messages=[Message.user(ctx.config.health.probe_prompt)],
                               params=GenerationParams(max_tokens=1))
         for dep in self.deployments():
-            provider = router.provider(dep.provider)
+            provider = ctx.provider(dep.provider)
             if provider is None or provider.is_configured() is not None:
                 continue
             t0 = time.perf_counter()
             try:
                 http = provider.build_request(request, dep.model, stream=False)
-                raw = router.transport.send(http, Timeouts(t, t, t), provider=dep.provider,
-                                            model=dep.model)
+                raw = ctx.transport.send(http, Timeouts(t, t, t), provider=dep.provider,
+                                         model=dep.model)
                 ok = raw.status < 400
             except Exception as exc:  # a probe failure is data, never an error
                 logger.info("probe of %s failed: %s", dep, exc)

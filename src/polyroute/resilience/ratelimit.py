@@ -37,7 +37,7 @@ from polyroute.routing.guards import CandidateSkipped, Guard
 from polyroute.routing.plan import Deployment
 from polyroute.routing.steps import Sleep, Steps, arun, run
 from polyroute.state import StateStore
-from polyroute.tokens import estimate_prompt_tokens
+from polyroute.tokens import prompt_tokens
 from polyroute.types import Attempt, ChatRequest, ChatResponse
 
 __all__ = ["RateLimiter", "request_priority"]
@@ -212,7 +212,7 @@ class RateLimiter(Guard):
         last, n = self._estimate  # one estimate per request, however many attempts
         if last is request:
             return n
-        n = estimate_prompt_tokens(request) + (request.params.max_tokens or 0)
+        n = prompt_tokens(request) + (request.params.max_tokens or 0)
         self._estimate = (request, n)
         return n
 

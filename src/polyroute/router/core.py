@@ -20,10 +20,11 @@ from typing import Any, TypeVar, cast
 
 from tenacity import DoSleep, RetryCallState, Retrying, retry_if_exception
 
+from polyroute.analytics.alerts import Alerts
 from polyroute.config.loader import config_from_data, load_config
 from polyroute.config.providers import implicit_provider_config, provider_settings
 from polyroute.config.schema import PolyrouteConfig, ProviderConfig
-from polyroute.cost import cost_of
+from polyroute.cost.book import PriceBook
 from polyroute.errors import ContentPolicyError, ProviderError
 from polyroute.logs import get_logger
 from polyroute.params import for_provider
@@ -34,6 +35,7 @@ from polyroute.resilience.retry import RetryPolicy
 from polyroute.router.streaming import Opened, StreamingMixin
 from polyroute.routing.builtin_guards import builtin_guards
 from polyroute.routing.call import Call, as_provider_error
+from polyroute.routing.context import RouterContext
 from polyroute.routing.guards import CandidateSkipped, Guard
 from polyroute.routing.plan import Deployment, Plan, Planner
 from polyroute.routing.references import check_references
@@ -48,7 +50,13 @@ from polyroute.routing.steps import (
     arun,
     run,
 )
-from polyroute.routing.strategies import Ranked, StrategyContext, bind_strategies, rank
+from polyroute.routing.strategies import (
+    Ranked,
+    StrategyContext,
+    bind_strategies,
+    rank,
+    with_builtin_strategies,
+)
 from polyroute.routing.streams import Source
 from polyroute.state import StateStore, state_from_config
 from polyroute.transport import Timeouts, Transport
@@ -95,7 +103,7 @@ class Router(StreamingMixin):
         elif not isinstance(config, PolyrouteConfig):
             config = load_config(config)
         self.config = config
-        self.registry = registry or default_registry()
+        self.registry = with_builtin_strategies(registry or default_registry())
         self.transport = transport or Transport()
         self._sleep = sleep
         self._asleep = asleep
@@ -118,11 +126,24 @@ class Router(StreamingMixin):
         self._owns_state = state is None  # a store passed in is the caller's to close
         self.resilience = Resilience(config, self.state, clock=clock, sleep=sleep, asleep=asleep)
         self.health = self.resilience.health
-        self.guards: list[Guard] = [*builtin_guards(self), *guards]
+        self.price_book = PriceBook.for_config(config, self.model_info, self.provider)
+        self.alerts = Alerts.from_config(config.alerts,
+                                         getattr(hook, "polyroute_on_alert", None),
+                                         transport=self.transport)
+        # what every guard and component gets instead of the router (routing/context.py)
+        self.context = RouterContext(
+            config=config, state=self.state, provider=self.provider,
+            model_info=self.model_info, prices=self.price_book,
+            source=lambda request: self.planner.source(request), alerts=self.alerts,
+            transport=self.transport, health=self.health, clock=clock,
+        )
+        self.guards: list[Guard] = [*builtin_guards(self.context, self.resilience.guards()),
+                                    *guards]
         # most guards keep no per-call state: only those that do are told a call ended
         self._ending = [g for g in self.guards if type(g).call_ended is not Guard.call_ended]
         self.strategies = bind_strategies(self.registry.strategies, StrategyContext(
             self.state, config.strategies, self.model_info, self.health, clock,
+            self.price_book.prices,
         ))
         self.planner = Planner(
             config, readiness=self._readiness, info=self.model_info,
@@ -131,7 +152,7 @@ class Router(StreamingMixin):
             skip_checks=[g.skip_reason for g in self.guards
                          if type(g).skip_reason is not Guard.skip_reason],
         )
-        self.resilience.start(self)
+        self.resilience.start(self.context)
 
     @classmethod
     def from_config(cls, path: str | os.PathLike[str], profile: str | None = None,
@@ -246,9 +267,9 @@ class Router(StreamingMixin):
 
     def planner_deployments(self) -> list[Deployment]:
         """Every deployment the config names (routes, agents, default)."""
-        from polyroute.resilience.health import HealthProber
+        from polyroute.resilience.health import named_deployments
 
-        return HealthProber(self, 0).deployments()
+        return named_deployments(self.config)
 
     # --- call-level guards and results ---------------------------------------------
 
@@ -266,9 +287,7 @@ class Router(StreamingMixin):
         resp.provider, resp.model = dep.provider, dep.model
         resp.attempts = call.attempts
         resp.latency_ms = call.elapsed_ms()
-        info = self.model_info(dep)
-        if info is not None:
-            resp.cost_usd = cost_of(resp.usage, info.prices)
+        resp.cost_usd = self.price_book.cost(dep, resp.usage)
         for guard in self.guards:
             guard.after_call(call.request, resp)
         if self._observe_responses:

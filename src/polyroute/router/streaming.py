@@ -25,18 +25,18 @@ import time
 from collections.abc import AsyncIterator, Generator, Iterator
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
-from polyroute.cost import cost_of
 from polyroute.errors import ContentPolicyError, ProviderError, StreamInterruptedError
 from polyroute.routing.call import Call, as_provider_error
 from polyroute.routing.guards import CandidateSkipped
 from polyroute.routing.plan import Deployment
 from polyroute.routing.steps import CloseStream, Effect, Steps, aiterate, iterate
 from polyroute.routing.streams import Relay, Source, replay
-from polyroute.tokens import estimate_prompt_tokens, estimate_text_tokens
+from polyroute.tokens import estimate_text_tokens, prompt_tokens
 from polyroute.types import ChatChunk, ChatRequest, ChatResponse, Message, TextPart, Usage
 
 if TYPE_CHECKING:
     from polyroute.config.schema import PolyrouteConfig
+    from polyroute.cost.book import PriceBook
     from polyroute.plugins.manager import PluginRegistry
     from polyroute.resilience.health import HealthTracker
     from polyroute.routing.guards import Guard
@@ -48,20 +48,28 @@ _MID = "gave up mid-stream (content was already sent; no fallback)"
 
 
 class Continuation:
-    """What earlier candidates already streamed (``continue`` policy)."""
+    """What earlier candidates already streamed (``continue`` policy), and each cut
+    segment's deployment and usage: a segment is charged at its own deployment's price."""
 
-    __slots__ = ("text", "usage")
+    __slots__ = ("segments", "text", "usage")
 
     def __init__(self) -> None:
         self.text = ""
         self.usage = Usage()
+        self.segments: list[tuple[Deployment, Usage]] = []
 
-    def add(self, relay: Relay, request: ChatRequest) -> None:
-        u = relay.usage or Usage(input_tokens=estimate_prompt_tokens(request))
+    def add(self, relay: Relay, request: ChatRequest) -> ChatResponse:
+        """Keep ``relay``'s text; the segment as a response, with its usage (estimated
+        when the provider was cut before reporting it), for the guards to settle."""
+        u = relay.usage or Usage(input_tokens=prompt_tokens(request))
         if not u.output_tokens and relay.text:  # cut before the provider reported usage
             u = u.model_copy(update={"output_tokens": estimate_text_tokens(relay.text)})
         self.usage = _add(self.usage, u)
         self.text += relay.text
+        self.segments.append((relay.dep, u))
+        partial = relay.response()
+        partial.usage = u
+        return partial
 
     def request(self, original: ChatRequest, prompt: str) -> ChatRequest:
         if not self.text:
@@ -97,6 +105,7 @@ class StreamingMixin:
         registry: PluginRegistry
         _observe_responses: bool
         _ending: list[Guard]
+        price_book: PriceBook
 
         def _cached(self, request: ChatRequest) -> Steps[ChatResponse | None]: ...
         def _prepare(self, request: ChatRequest) -> tuple[Call, ChatRequest]: ...
@@ -174,14 +183,15 @@ class StreamingMixin:
                 provider=dep.provider, model=dep.model, status=err.status,
             )
         attempt = call.failed(dep, time.perf_counter(), err)
-        call.after_attempt(dep, tickets, attempt, None)
         if self.config.streaming.on_failure == "continue" and not relay.tools:
-            done.add(relay, request)
+            # the cut segment is part of the answer: budgets settle what it cost
+            call.after_attempt(dep, tickets, attempt, done.add(relay, request))
             attempt.message = f"{err.reason} — continued by the next candidate " \
                               f"after {len(done.text)} characters"
             err.action = "continued mid-stream with the next candidate"
             call.candidate_failed(dep, err)
             return None
+        call.after_attempt(dep, tickets, attempt, None)
         err.action = _MID
         call.candidate_failed(dep, err)
         self._fail(call, None)
@@ -211,12 +221,12 @@ class StreamingMixin:
     ) -> ChatChunk:
         """The final chunk: usage (summed over continued segments), finish reason,
         attempts, latency and cost."""
-        info = self.model_info(dep)
         usage = relay.usage or Usage()
-        cost = cost_of(usage, info.prices) if info is not None else None
+        cost = self.price_book.cost(dep, usage)
         if done.text:
             usage = _add(done.usage, usage)
-            cost = None if cost is None else cost_of(usage, info.prices)  # type: ignore[union-attr]
+            parts = [cost, *(self.price_book.cost(d, u) for d, u in done.segments)]
+            cost = None if None in parts else sum(p for p in parts if p is not None)
         final = ChatChunk(
             finish_reason=relay.finish_reason or "stop", usage=usage,
             response_id=relay.response_id, response_model=relay.response_model,

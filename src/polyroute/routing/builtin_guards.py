@@ -2,36 +2,43 @@
 
 Each capability that takes part in calls (circuit breakers, rate limits,
 budgets, the ledger, the cache, parameter policy) adds its guard here, built
-from its own config section and sharing the router's ``StateStore``.
+from its own config section and the router's ``RouterContext`` (never the
+router itself).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from polyroute.routing.guards import Guard
 
 if TYPE_CHECKING:
-    from polyroute.router import Router
+    from polyroute.routing.context import RouterContext
 
 __all__ = ["builtin_guards"]
 
 
-def builtin_guards(router: Router) -> list[Guard]:
-    """Guards for ``router``'s config (none are configured by default)."""
+def builtin_guards(ctx: RouterContext, resilience: Sequence[Guard] = ()) -> list[Guard]:
+    """Guards for ``ctx``'s config (none are configured by default). ``resilience``:
+    the breaker, cooldown, rate-limit and health guards the router's ``Resilience``
+    built (they own state the router also reads)."""
     guards: list[Guard] = []
     # cost (issue 5): the response cache answers first, so a hit costs nothing
     from polyroute.cost.wiring import cost_guards
 
-    cache_first, cost_last = cost_guards(router)
+    cache_first, cost_last = cost_guards(ctx)
     guards += cache_first
     # parameter policy (drop/warn/refuse) and context-overflow fallback to larger windows
     from polyroute.catalog.overflow import ContextOverflowGuard
     from polyroute.params import ParamsGuard
 
-    guards += [ParamsGuard(router), ContextOverflowGuard(router)]
+    source = ctx.source
+    guards += [ParamsGuard(ctx.config.params_policy, ctx.provider,
+                           lambda request: source(request).params),
+               ContextOverflowGuard(ctx.model_info)]
     # resilience: circuit breaker, rate limits, health (built by the router; see resilience/)
-    guards += router.resilience.guards()
+    guards += resilience
     # budgets (reserve/settle) and the usage ledger run last: nothing is reserved
     # for a candidate that a breaker or rate limit refuses
     guards += cost_last

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from polyroute.config.schema import PolyrouteConfig
 from polyroute.errors import CandidateOutcome, ConfigError, NoRouteError
 from polyroute.refs import Deployment, parse_model_ref  # their old home: names kept
-from polyroute.tokens import estimate_prompt_tokens
+from polyroute.tokens import prompt_tokens
 from polyroute.types import Capability, ChatRequest, GenerationParams, ModelInfo
 
 __all__ = [
@@ -58,13 +58,19 @@ class Note(str):
 
 
 @dataclass(frozen=True, slots=True)
-class _Source:
+class SourcePlan:
+    """A request's route before any candidate is filtered: its tiers, strategy,
+    params, tags and content-policy chain (``Planner.source``, memoised)."""
+
     description: str
     tiers: tuple[tuple[Deployment, ...], ...]
     strategy: str
     params: GenerationParams
     tags: tuple[tuple[str, str], ...] = ()
     policy_chain: tuple[Deployment, ...] = ()
+
+
+_Source = SourcePlan
 
 
 @dataclass(slots=True)
@@ -103,7 +109,7 @@ class TokenNeed:
         max_tokens = request.params.max_tokens
         if max_tokens is None and params is not None:
             max_tokens = params.max_tokens
-        return cls(estimate_prompt_tokens(request), max_tokens or 0)
+        return cls(prompt_tokens(request), max_tokens or 0)
 
 
 def window_reason(info: ModelInfo | None, need: TokenNeed) -> str | None:

@@ -15,7 +15,7 @@ and ``rank`` says for every candidate its score and why it ranked where it did
 | ``round_robin`` | rotates the tier on every call (counter in the state store) |
 | ``weighted`` | random draw by ``strategies.weights`` (default 1 each) |
 | ``least_latency`` | latency EWMA, lowest first (unmeasured first, to measure it) |
-| ``lowest_cost`` | estimated cost of this request from the catalog's prices |
+| ``lowest_cost`` | estimated cost of this request at the router's ``PriceBook`` prices |
 | ``health`` | health score (success rate and latency; 0 with an open circuit) |
 | ``lru`` | least recently used first |
 | ``least_busy`` | fewest calls in flight |
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ from polyroute.logs import get_logger
 
 if TYPE_CHECKING:
     from polyroute.config.resilience import StrategiesConfig
+    from polyroute.cost.pricing import Prices
+    from polyroute.plugins.manager import PluginRegistry
     from polyroute.resilience.health import HealthTracker
     from polyroute.routing.plan import Deployment
     from polyroute.state import StateStore
@@ -51,6 +54,7 @@ __all__ = [
     "bind_strategies",
     "priority",
     "rank",
+    "with_builtin_strategies",
 ]
 
 logger = get_logger("routing.strategies")
@@ -66,13 +70,15 @@ class Ranked(NamedTuple):
 
 @dataclass(slots=True)
 class StrategyContext:
-    """What strategies may read: health, shared state, catalog, config."""
+    """What strategies may read: health, shared state, catalog, prices, config."""
 
     store: StateStore
     cfg: StrategiesConfig
     info: Callable[[Deployment], ModelInfo | None]
     health: HealthTracker | None = None
     clock: Callable[[], float] = time.time
+    prices: Callable[[Deployment], Prices] | None = None
+    """The router's ``PriceBook.prices`` (``None``: the catalog's prices only)."""
 
 
 class RankingStrategy:
@@ -179,17 +185,24 @@ class LeastLatency(RankingStrategy):
 
 
 def estimate_cost(ctx: StrategyContext, dep: Deployment, prompt: int, output: int) -> float | None:
-    info = ctx.info(dep)
-    if info is None or info.prices.input is None or info.prices.output is None:
+    """``prompt`` fresh input and ``output`` tokens at ``dep``'s prices, the ones the
+    answer's ``cost_usd`` and the budgets use; ``None`` when no price is known."""
+    if ctx.prices is not None:
+        p = ctx.prices(dep)
+        cin, cout = p.input, p.output
+    else:
+        info = ctx.info(dep)
+        cin, cout = (None, None) if info is None else (info.prices.input, info.prices.output)
+    if cin is None or cout is None:
         return None
-    return (prompt * info.prices.input + output * info.prices.output) / 1_000_000
+    return (prompt * cin + output * cout) / 1_000_000
 
 
 def _need(ctx: StrategyContext, request: ChatRequest) -> tuple[int, int]:
-    from polyroute.tokens import estimate_prompt_tokens
+    from polyroute.tokens import prompt_tokens
 
     out = request.params.max_tokens or ctx.cfg.expected_output_tokens
-    return estimate_prompt_tokens(request), out
+    return prompt_tokens(request), out
 
 
 class LowestCost(RankingStrategy):
@@ -202,7 +215,7 @@ class LowestCost(RankingStrategy):
         rows = []
         for d in candidates:
             cost = estimate_cost(self.ctx, d, prompt, out)
-            rows.append(Ranked(d, cost, "no price in the catalog (ranked last)" if cost is None
+            rows.append(Ranked(d, cost, "no known price (ranked last)" if cost is None
                                else f"~${cost:.6f} for ~{prompt:,} in + {out:,} out tokens"))
         return self._sorted(rows, lambda r: float("inf") if r.score is None else r.score)
 
@@ -326,3 +339,24 @@ def rank(strategy: Any, candidates: Sequence[Deployment], request: ChatRequest) 
 def polyroute_register_strategies(register: Callable[[str, Strategy], None]) -> None:
     for cls in BUILTIN:
         register(cls.name, cls())
+
+
+BUILTIN_PLUGIN_NAME = "polyroute.strategies"
+_builtin_lock = threading.Lock()
+
+
+def with_builtin_strategies(registry: PluginRegistry) -> PluginRegistry:
+    """``registry`` with the built-in strategies registered (once; idempotent).
+
+    The plugin seam sits below routing and does not know these: whoever builds a
+    registry for routing (the router, the CLI, ``polyroute.testing``) hands them in
+    here. They are registered as the plugin ``polyroute.strategies`` and, as when
+    the seam registered them first, a built-in name wins over a plugin's.
+    """
+    import sys
+
+    with _builtin_lock:
+        if not registry.pm.has_plugin(BUILTIN_PLUGIN_NAME):
+            registry.pm.register(sys.modules[__name__], name=BUILTIN_PLUGIN_NAME)
+            polyroute_register_strategies(register=registry.strategies.__setitem__)
+    return registry

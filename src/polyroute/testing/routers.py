@@ -20,6 +20,7 @@ from typing import Any
 
 from polyroute.plugins import PluginRegistry
 from polyroute.router import Router
+from polyroute.routing.strategies import with_builtin_strategies
 from polyroute.testing.sleeps import SleepRecorder
 from polyroute.types import ChatResponse
 
@@ -32,7 +33,8 @@ def router_for(
 ) -> Iterator[Router]:
     """A ``Router`` for ``config`` with exactly ``plugins`` registered, closed on exit."""
     sleeps = sleeps if sleeps is not None else SleepRecorder()
-    registry = PluginRegistry.create(load_entrypoints=False, plugins=list(plugins))
+    registry = with_builtin_strategies(
+        PluginRegistry.create(load_entrypoints=False, plugins=list(plugins)))
     router = Router(config, registry=registry, sleep=sleeps, asleep=sleeps.asleep)
     try:
         yield router
