@@ -12,18 +12,19 @@ from __future__ import annotations
 import functools
 import json
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
 from polyroute.errors import InvalidResponseError, PolyrouteError, ProviderError
 from polyroute.providers.classify import error_class_for_status
 from polyroute.secrets import redact
-from polyroute.types import MAX_USAGE_TOKENS, Usage
+from polyroute.types import MAX_USAGE_TOKENS, FinishReason, Usage
 
 __all__ = [
     "MALFORMED",
     "MAX_USAGE_TOKENS",
+    "finish_from",
     "load_json",
     "parsing",
     "token_count",
@@ -78,6 +79,12 @@ def load_json(
         f"{what} {reason}", provider=provider, model=model, status=status,
         request_id=request_id,
     )
+
+
+def finish_from(table: Mapping[str, FinishReason], value: object) -> FinishReason | None:
+    """The neutral finish reason for a provider's ``value`` from its ``table``: ``None``
+    when absent, ``"other"`` for a value the table does not know."""
+    return None if value is None else table.get(str(value), "other")
 
 
 def token_count(value: Any, *, field: str, provider: str = "", model: str = "") -> int:
