@@ -13,10 +13,9 @@ Settings (``ProviderSettings``):
 
 from __future__ import annotations
 
-import json
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from polyroute.errors import InvalidResponseError, ProviderError
+from polyroute.errors import ProviderError
 from polyroute.providers.base import (
     HttpRequest,
     HttpResponse,
@@ -25,6 +24,14 @@ from polyroute.providers.base import (
     StreamParser,
 )
 from polyroute.providers.bodies import typed_error, typed_parse
+from polyroute.providers.json_api import (
+    answered,
+    get_request,
+    json_body,
+    model_items,
+    model_names,
+    post_json,
+)
 from polyroute.types import ChatRequest, ChatResponse, ModelInfo
 from polyroute_anthropic.catalog import MODELS
 from polyroute_anthropic.errors import error_from_body
@@ -71,31 +78,16 @@ class AnthropicProvider(Provider):
         body = build_body(
             request, model, stream=stream, default_max_tokens=self._default_max_tokens
         )
-        return HttpRequest(
-            method="POST",
-            url=f"{self.base_url}/v1/messages",
-            headers=self.headers(),
-            json=body,
-            framing="sse" if stream else None,
-        )
+        return post_json(f"{self.base_url}/v1/messages", self.headers(), body, stream=stream,
+                         stream_accept=False)
 
     @typed_parse
     def parse_response(self, response: HttpResponse, model: str) -> ChatResponse:
-        try:
-            data: Any = json.loads(response.content)
-        except (ValueError, RecursionError):
-            raise InvalidResponseError(
-                f"Messages API answered {response.status} with a body that is not JSON",
-                provider=self.name, model=model, status=response.status,
-            ) from None
+        data = json_body(response, provider=self.name, model=model, endpoint="Messages API")
         if isinstance(data, dict) and data.get("type") == "error":
             raise self.parse_error(response, model)
-        try:
+        with answered(response, response.headers.get("request-id")):
             return parse_message(data, provider=self.name, model=model)
-        except InvalidResponseError as exc:
-            exc.status = response.status
-            exc.request_id = exc.request_id or response.headers.get("request-id")
-            raise
 
     @typed_error
     def parse_error(self, response: HttpResponse, model: str) -> ProviderError:
@@ -114,18 +106,10 @@ class AnthropicProvider(Provider):
         return list(MODELS)
 
     def list_models_request(self) -> HttpRequest:
-        headers = {k: v for k, v in self.headers().items() if k != "content-type"}
-        return HttpRequest(method="GET", url=f"{self.base_url}/v1/models", headers=headers)
+        return get_request(f"{self.base_url}/v1/models", self.headers())
 
     @typed_parse
     def parse_models(self, response: HttpResponse) -> list[str]:
-        try:
-            data: Any = json.loads(response.content)
-        except (ValueError, RecursionError):
-            data = None
-        items = data.get("data") if isinstance(data, dict) else None
-        if not isinstance(items, list):
-            raise InvalidResponseError(
-                "unexpected /v1/models body", provider=self.name, status=response.status
-            )
-        return [m["id"] for m in items if isinstance(m, dict) and isinstance(m.get("id"), str)]
+        items = model_items(response, "data", provider=self.name,
+                            message="unexpected /v1/models body")
+        return model_names(items)

@@ -28,12 +28,11 @@ https://cloud.google.com/vertex-ai/generative-ai/docs/reference/rest/v1/projects
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from polyroute.errors import ConfigError, InvalidResponseError, ProviderError
+from polyroute.errors import ConfigError, ProviderError
 from polyroute.providers.base import (
     HttpRequest,
     HttpResponse,
@@ -42,6 +41,14 @@ from polyroute.providers.base import (
     StreamParser,
 )
 from polyroute.providers.bodies import typed_error, typed_parse
+from polyroute.providers.json_api import (
+    answered,
+    get_request,
+    json_body,
+    model_items,
+    model_names,
+    post_json,
+)
 from polyroute.types import ChatRequest, ChatResponse, ModelInfo
 from polyroute_gemini.catalog import MODELS, VERTEX_MODELS
 from polyroute_gemini.errors import error_from_body, error_from_data
@@ -90,33 +97,19 @@ class GeminiProvider(Provider):
         extra = self.settings.extra
         body = build_body(request, safety_settings=extra.get("safety_settings"),
                           schema_field=extra.get("schema_field"))
-        return HttpRequest(
-            method="POST",
-            url=self.endpoint_url(model, stream=stream),
-            headers=self.headers(),
-            json=body,
-            framing="sse" if stream else None,
-        )
+        return post_json(self.endpoint_url(model, stream=stream), self.headers(), body,
+                         stream=stream, stream_accept=False)
 
     # --- response ------------------------------------------------------------
 
     @typed_parse
     def parse_response(self, response: HttpResponse, model: str) -> ChatResponse:
-        try:
-            data: Any = json.loads(response.content)
-        except (ValueError, RecursionError):
-            raise InvalidResponseError(
-                f"generateContent answered {response.status} with a body that is not JSON",
-                provider=self.name, model=model, status=response.status,
-            ) from None
+        data = json_body(response, provider=self.name, model=model, endpoint="generateContent")
         if isinstance(data, dict) and "error" in data and "candidates" not in data:
             raise error_from_data(data, status=None, headers=response.headers,
                                   provider=self.name, model=model, raw=response.content)
-        try:
+        with answered(response):
             return parse_generate_content(data, provider=self.name, model=model)
-        except InvalidResponseError as exc:
-            exc.status = response.status
-            raise
 
     @typed_error
     def parse_error(self, response: HttpResponse, model: str) -> ProviderError:
@@ -132,30 +125,19 @@ class GeminiProvider(Provider):
         return list(MODELS)
 
     def list_models_request(self) -> HttpRequest | None:
-        headers = {k: v for k, v in self.headers().items() if k != "content-type"}
-        return HttpRequest("GET", f"{self.base_url}/{self.api_version}/models?pageSize=1000",
-                           headers=headers)
+        return get_request(f"{self.base_url}/{self.api_version}/models?pageSize=1000",
+                           self.headers())
 
     @typed_parse
     def parse_models(self, response: HttpResponse) -> list[str]:
         """Ids of models that support ``generateContent`` (``models/`` prefix removed)."""
-        try:
-            data: Any = json.loads(response.content)
-        except (ValueError, RecursionError):
-            data = None
-        items = data.get("models") if isinstance(data, dict) else None
-        if not isinstance(items, list):
-            raise InvalidResponseError("model list has no 'models' array", provider=self.name,
-                                       status=response.status)
-        out: list[str] = []
-        for m in items:
-            if not isinstance(m, dict) or not isinstance(m.get("name"), str):
-                continue
-            methods = m.get("supportedGenerationMethods")
-            if isinstance(methods, list) and "generateContent" not in methods:
-                continue
-            out.append(m["name"].removeprefix("models/"))
-        return out
+        items = model_items(response, "models", provider=self.name)
+        return [name.removeprefix("models/") for name in model_names(items, "name", _generates)]
+
+
+def _generates(model: dict[str, Any]) -> bool:
+    methods = model.get("supportedGenerationMethods")
+    return not (isinstance(methods, list) and "generateContent" not in methods)
 
 
 class VertexGeminiProvider(GeminiProvider):

@@ -13,12 +13,21 @@ Settings:
 
 from __future__ import annotations
 
-import json
 from typing import Any, ClassVar
 
-from polyroute.errors import InvalidResponseError, ProviderError
+from polyroute.errors import ProviderError
 from polyroute.providers.base import HttpRequest, HttpResponse, Provider, StreamParser
 from polyroute.providers.bodies import typed_error, typed_parse
+from polyroute.providers.errors_table import error_json, with_body_snippet
+from polyroute.providers.json_api import (
+    answered,
+    bearer_headers,
+    get_request,
+    json_body,
+    model_items,
+    model_names,
+    post_json,
+)
 from polyroute.types import ChatRequest, ChatResponse, ModelInfo
 from polyroute_mistral.catalog import MODELS
 from polyroute_mistral.errors import classify_error, request_id
@@ -43,57 +52,30 @@ class MistralProvider(Provider):
 
     def headers(self) -> dict[str, str]:
         """Request headers (the key included: never log them)."""
-        headers = {"content-type": "application/json", "accept": "application/json"}
-        key = self.api_key()
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        headers.update(self.settings.headers)
-        return headers
+        return bearer_headers(self.api_key(), self.settings.headers)
 
     def build_request(self, request: ChatRequest, model: str, *, stream: bool) -> HttpRequest:
         safe = self.settings.extra.get("safe_prompt")
-        headers = self.headers()
-        if stream:
-            headers["accept"] = "text/event-stream"
-        return HttpRequest(
-            method="POST",
-            url=f"{self.base_url}/chat/completions",
-            headers=headers,
-            json=build_body(request, model, stream=stream,
-                            safe_prompt=safe if isinstance(safe, bool) else None),
-            framing="sse" if stream else None,
-        )
+        return post_json(f"{self.base_url}/chat/completions", self.headers(),
+                         build_body(request, model, stream=stream,
+                                    safe_prompt=safe if isinstance(safe, bool) else None),
+                         stream=stream)
 
     @typed_parse
     def parse_response(self, response: HttpResponse, model: str) -> ChatResponse:
-        try:
-            data: Any = json.loads(response.content)
-        except (ValueError, RecursionError):
-            raise InvalidResponseError(
-                f"chat completions answered {response.status} with a body that is not JSON",
-                provider=self.name, model=model, status=response.status,
-                request_id=request_id(response.headers)) from None
+        rid = request_id(response.headers)
+        data = json_body(response, provider=self.name, model=model,
+                         endpoint="chat completions", request_id=rid)
         if isinstance(data, dict) and data.get("object") == "error":
             raise classify_error(None, data, response.headers, self.name, model)
-        try:
+        with answered(response, rid):
             return parse_completion(data, provider=self.name, model=model)
-        except InvalidResponseError as exc:
-            exc.status = response.status
-            exc.request_id = request_id(response.headers)
-            raise
 
     @typed_error
     def parse_error(self, response: HttpResponse, model: str) -> ProviderError:
-        try:
-            body: Any = json.loads(response.content) if response.content else None
-        except (ValueError, RecursionError):
-            body = None
+        body = error_json(response.content)
         err = classify_error(response.status, body, response.headers, self.name, model)
-        if body is None and response.content:
-            snippet = " ".join(response.text.split())[:200]
-            err.reason = f"{err.reason} ({snippet})"
-            err.args = (err.reason,)
-        return err
+        return err if body is not None else with_body_snippet(err, response.content)
 
     def stream_parser(self, model: str) -> StreamParser:
         return MistralStreamParser(provider=self.name, model=model)
@@ -104,26 +86,14 @@ class MistralProvider(Provider):
         return list(MODELS)
 
     def list_models_request(self) -> HttpRequest | None:
-        headers = {k: v for k, v in self.headers().items() if k != "content-type"}
-        return HttpRequest("GET", f"{self.base_url}/models", headers=headers)
+        return get_request(f"{self.base_url}/models", self.headers())
 
     @typed_parse
     def parse_models(self, response: HttpResponse) -> list[str]:
         """Ids of models whose ``capabilities.completion_chat`` is true."""
-        try:
-            data: Any = json.loads(response.content)
-        except (ValueError, RecursionError):
-            data = None
-        items = data.get("data") if isinstance(data, dict) else None
-        if not isinstance(items, list):
-            raise InvalidResponseError("model list has no 'data' array", provider=self.name,
-                                       status=response.status)
-        out: list[str] = []
-        for m in items:
-            if not isinstance(m, dict) or not isinstance(m.get("id"), str):
-                continue
-            caps = m.get("capabilities")
-            if isinstance(caps, dict) and caps.get("completion_chat") is False:
-                continue
-            out.append(m["id"])
-        return out
+        return model_names(model_items(response, "data", provider=self.name), "id", _chat)
+
+
+def _chat(model: dict[str, Any]) -> bool:
+    caps = model.get("capabilities")
+    return not (isinstance(caps, dict) and caps.get("completion_chat") is False)

@@ -19,7 +19,6 @@ Endpoints: ``POST /api/chat`` (chat, streamed as NDJSON), ``GET /api/tags``
 
 from __future__ import annotations
 
-import json
 from typing import Any, ClassVar
 
 from polyroute.errors import InvalidResponseError, ProviderError
@@ -30,6 +29,7 @@ from polyroute.providers.base import (
     StreamParser,
 )
 from polyroute.providers.bodies import typed_error, typed_parse
+from polyroute.providers.json_api import json_body, model_items
 from polyroute.types import ChatRequest, ChatResponse, ModelInfo
 from polyroute_ollama.catalog import with_num_ctx
 from polyroute_ollama.host import resolve_host
@@ -103,18 +103,10 @@ class OllamaProvider(Provider):
     @typed_parse
     def parse_models(self, response: HttpResponse) -> list[str]:
         """Model names from ``GET /api/tags`` (``{"models": [{"name", "model", ...}]}``)."""
-        data = self._json(response, "", "/api/tags")
-        items = data.get("models") if isinstance(data, dict) else None
-        if not isinstance(items, list):
-            raise InvalidResponseError("unexpected /api/tags body", provider=self.name,
-                                       status=response.status)
-        names: list[str] = []
-        for item in items:
-            if isinstance(item, dict):
-                name = item.get("model") or item.get("name")
-                if isinstance(name, str):
-                    names.append(name)
-        return names
+        items = model_items(response, "models", provider=self.name,
+                            message="unexpected /api/tags body")
+        return [name for item in items if isinstance(item, dict)
+                for name in [item.get("model") or item.get("name")] if isinstance(name, str)]
 
     def health_request(self) -> HttpRequest:
         """A cheap liveness probe: ``GET /api/version`` (no model is loaded)."""
@@ -134,13 +126,7 @@ class OllamaProvider(Provider):
     # --- helpers -------------------------------------------------------------
 
     def _json(self, response: HttpResponse, model: str, what: str) -> Any:
-        try:
-            return json.loads(response.content)
-        except (ValueError, RecursionError):
-            raise InvalidResponseError(
-                f"{what} answered {response.status} with a body that is not JSON",
-                provider=self.name, model=model, status=response.status,
-            ) from None
+        return json_body(response, provider=self.name, model=model, endpoint=what)
 
     def __repr__(self) -> str:
         try:
