@@ -32,6 +32,7 @@ __all__ = [
     "typed_parse",
     "unreadable_error",
     "usage_of",
+    "usage_with_cache",
 ]
 
 _P = ParamSpec("_P")
@@ -125,6 +126,23 @@ def usage_of(*, provider: str = "", model: str = "", **fields: Any) -> Usage:
         label, value = raw if isinstance(raw, tuple) else (name, raw)
         counts[name] = token_count(value, field=label, provider=provider, model=model)
     return Usage(**counts)
+
+
+def usage_with_cache(
+    usage: object, keys: tuple[str, str, str, str], *, provider: str = "", model: str = "",
+) -> Usage:
+    """``Usage`` from a ``usage`` object whose input count leaves out the cache: ``keys``
+    names its (input, output, cache read, cache write) fields. The neutral
+    ``input_tokens`` is the whole prompt (the three added); the cache counts are kept
+    apart too. Missing fields count 0; a bad count is an ``InvalidResponseError``."""
+    if not isinstance(usage, dict):
+        return Usage()
+    inp, out, read, write = (
+        token_count(usage.get(k), field=f"usage.{k}", provider=provider, model=model)
+        for k in keys
+    )
+    return Usage(input_tokens=inp + read + write, output_tokens=out,
+                 cache_read_tokens=read, cache_write_tokens=write)
 
 
 @contextmanager

@@ -24,7 +24,7 @@ import json
 from typing import Any
 
 from polyroute.errors import InvalidResponseError
-from polyroute.providers.bodies import token_count
+from polyroute.providers.bodies import finish_from, usage_with_cache
 from polyroute.types import (
     ChatResponse,
     FinishReason,
@@ -50,26 +50,14 @@ _FINISH: dict[str, FinishReason] = {
 
 
 def finish_reason(stop_reason: object, *, json_tool: bool = False) -> FinishReason | None:
-    if stop_reason is None:
-        return None
-    if stop_reason == "tool_use" and json_tool:
-        return "stop"
-    return _FINISH.get(str(stop_reason), "other")
+    return "stop" if stop_reason == "tool_use" and json_tool else finish_from(_FINISH, stop_reason)
 
 
 def usage_from(usage: object, *, provider: str = "", model: str = "") -> Usage:
-    """Converse ``usage``; ``InvalidResponseError`` for a count that is negative,
-    fractional, NaN or absurd."""
-    if not isinstance(usage, dict):
-        return Usage()
-
-    def count(key: str) -> int:
-        return token_count(usage.get(key), field=f"usage.{key}", provider=provider, model=model)
-
-    read, write = count("cacheReadInputTokens"), count("cacheWriteInputTokens")
-    return Usage(input_tokens=count("inputTokens") + read + write,
-                 output_tokens=count("outputTokens"),
-                 cache_read_tokens=read, cache_write_tokens=write)
+    """Converse ``usage``: ``inputTokens`` leaves out the cache (see ``usage_with_cache``)."""
+    return usage_with_cache(
+        usage, ("inputTokens", "outputTokens", "cacheReadInputTokens", "cacheWriteInputTokens"),
+        provider=provider, model=model)
 
 
 def parse_converse(
