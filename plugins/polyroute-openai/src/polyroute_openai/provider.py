@@ -33,6 +33,7 @@ from polyroute.providers.base import (
     StreamParser,
 )
 from polyroute.providers.bodies import typed_error, typed_parse
+from polyroute.providers.request_parts import function_tool, image_url, put_present, text_or_parts
 from polyroute.types import (
     ChatRequest,
     ChatResponse,
@@ -132,7 +133,7 @@ class OpenAIProvider(Provider):
             "messages": self.convert_messages(request.messages),
         }
         if request.tools:
-            body["tools"] = [_tool(t.name, t.description, t.parameters, t.strict)
+            body["tools"] = [function_tool(t.name, t.description, t.parameters, t.strict)
                              for t in request.tools]
         if request.tool_choice is not None:
             choice = request.tool_choice
@@ -159,7 +160,7 @@ class OpenAIProvider(Provider):
         max_field = extra.get("max_tokens_field", "max_completion_tokens")
         if max_field not in MAX_TOKENS_FIELDS:
             max_field = "max_completion_tokens"
-        for name, value in (
+        put_present(body, (
             ("temperature", p.temperature),
             ("top_p", p.top_p),
             (max_field, p.max_tokens),
@@ -167,9 +168,7 @@ class OpenAIProvider(Provider):
             ("frequency_penalty", p.frequency_penalty),
             ("presence_penalty", p.presence_penalty),
             ("seed", p.seed),
-        ):
-            if value is not None:
-                body[name] = value
+        ))
         if p.top_k is not None and extra.get("accepts_top_k"):
             body["top_k"] = p.top_k
         body.update(p.extra)
@@ -253,18 +252,6 @@ class OpenAIProvider(Provider):
             return None
 
 
-def _tool(
-    name: str, description: str, parameters: dict[str, Any], strict: bool | None
-) -> dict[str, Any]:
-    fn: dict[str, Any] = {"name": name}
-    if description:
-        fn["description"] = description
-    fn["parameters"] = parameters
-    if strict is not None:
-        fn["strict"] = strict
-    return {"type": "function", "function": fn}
-
-
 def _assistant(m: Message) -> dict[str, Any]:
     calls = m.tool_calls
     text = m.text
@@ -291,17 +278,12 @@ def _user_content(m: Message) -> str | list[dict[str, Any]]:
             parts.append({"type": "text", "text": p.text})
         elif isinstance(p, ImagePart):
             parts.append({"type": "image_url", "image_url": _image_url(p)})
-    if all(p["type"] == "text" for p in parts):
-        return "".join(p["text"] for p in parts)
-    return parts
+    return text_or_parts(parts)
 
 
 def _image_url(p: ImagePart) -> dict[str, Any]:
-    if p.url:
-        url = p.url
-    elif p.data:
-        url = f"data:{p.media_type or 'image/png'};base64,{p.data}"
-    else:
+    url = image_url(p)
+    if url is None:
         raise BadRequestError("an image part needs a url or base64 data")
     out: dict[str, Any] = {"url": url}
     if p.detail:
