@@ -18,13 +18,7 @@ from polyroute.plugins.manager import PluginRegistry
 from polyroute.router import Router
 from polyroute.testing.router_suite import FallbackPair, PairSetup
 from polyroute.testing.standin import Fault, Responder, StandinServer
-from polyroute.types import (
-    ChatRequest,
-    Message,
-    ToolCallPart,
-    ToolResultPart,
-    ToolSpec,
-)
+from polyroute.types import ChatRequest, Message, ToolCallPart, ToolResultPart, ToolSpec
 from polyroute_gemini import plugin
 from polyroute_gemini.standin import GeminiResponder
 

@@ -19,13 +19,8 @@ from polyroute.providers.classify import error_class_for_status, parse_retry_aft
 from polyroute.secrets import redact
 
 __all__ = [
-    "body_snippet",
-    "class_from_table",
-    "error_json",
-    "fallback_message",
-    "provider_error",
-    "retry_after_for",
-    "with_body_snippet",
+    "body_snippet", "class_from_table", "error_json", "fallback_message", "provider_error",
+    "retry_after_for", "with_body_snippet",
 ]
 
 

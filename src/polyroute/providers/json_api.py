@@ -19,12 +19,7 @@ from polyroute.providers.base import HttpRequest, HttpResponse
 from polyroute.providers.errors_table import error_json
 
 __all__ = [
-    "answered",
-    "bearer_headers",
-    "get_request",
-    "json_body",
-    "model_items",
-    "model_names",
+    "answered", "bearer_headers", "get_request", "json_body", "model_items", "model_names",
     "post_json",
 ]
 

@@ -22,13 +22,8 @@ from polyroute.providers.bodies import finish_from, load_json, typed_parse, usag
 from polyroute.types import ChatChunk, FinishReason, ToolCallDelta, ToolCallPart, Usage
 
 __all__ = [
-    "ChatCompletionsStreamParser",
-    "chat_usage",
-    "first_choice",
-    "is_map",
-    "tool_arguments",
-    "tool_call_delta",
-    "tool_call_parts",
+    "ChatCompletionsStreamParser", "chat_usage", "first_choice", "is_map", "tool_arguments",
+    "tool_call_delta", "tool_call_parts",
 ]
 
 

@@ -17,14 +17,8 @@ from polyroute.errors import BadRequestError
 from polyroute.types import ImagePart, Message, Part, ToolResultPart
 
 __all__ = [
-    "IMAGE_MAGIC",
-    "function_tool",
-    "image_data",
-    "image_url",
-    "put_present",
-    "sniff_image",
-    "split_tool_results",
-    "text_or_parts",
+    "IMAGE_MAGIC", "function_tool", "image_data", "image_url", "put_present", "sniff_image",
+    "split_tool_results", "text_or_parts",
 ]
 
 IMAGE_MAGIC: Mapping[str, str] = {

@@ -23,15 +23,7 @@ from typing import Any
 
 from polyroute.errors import InvalidResponseError
 from polyroute.providers.bodies import finish_from, usage_with_cache
-from polyroute.types import (
-    ChatResponse,
-    FinishReason,
-    Message,
-    Part,
-    TextPart,
-    ToolCallPart,
-    Usage,
-)
+from polyroute.types import ChatResponse, FinishReason, Message, Part, TextPart, ToolCallPart, Usage
 from polyroute_anthropic.request import is_json_tool
 from polyroute_anthropic.thinking import encode as encode_thinking
 

@@ -25,15 +25,7 @@ from typing import Any
 
 from polyroute.errors import InvalidResponseError
 from polyroute.providers.bodies import finish_from, usage_with_cache
-from polyroute.types import (
-    ChatResponse,
-    FinishReason,
-    Message,
-    Part,
-    TextPart,
-    ToolCallPart,
-    Usage,
-)
+from polyroute.types import ChatResponse, FinishReason, Message, Part, TextPart, ToolCallPart, Usage
 from polyroute_bedrock.request import is_json_tool
 
 __all__ = ["finish_reason", "parse_converse", "usage_from"]

@@ -33,14 +33,7 @@ from polyroute.providers.request_parts import (
     split_tool_results,
     text_or_parts,
 )
-from polyroute.types import (
-    ChatRequest,
-    ImagePart,
-    Message,
-    NamedToolChoice,
-    TextPart,
-    ToolCallPart,
-)
+from polyroute.types import ChatRequest, ImagePart, Message, NamedToolChoice, TextPart, ToolCallPart
 
 __all__ = ["build_body", "convert_messages"]
 

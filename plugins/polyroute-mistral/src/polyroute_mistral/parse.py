@@ -25,14 +25,7 @@ from polyroute.providers.openai_compat import (
     tool_arguments,
     tool_call_parts,
 )
-from polyroute.types import (
-    ChatResponse,
-    FinishReason,
-    Message,
-    Part,
-    TextPart,
-    Usage,
-)
+from polyroute.types import ChatResponse, FinishReason, Message, Part, TextPart, Usage
 
 __all__ = [
     "FINISH_REASONS", "content_text", "finish_reason", "parse_arguments", "parse_completion",

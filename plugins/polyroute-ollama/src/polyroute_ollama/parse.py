@@ -40,15 +40,7 @@ from polyroute.providers.errors_table import (
     provider_error,
     retry_after_for,
 )
-from polyroute.types import (
-    ChatResponse,
-    FinishReason,
-    Message,
-    Part,
-    TextPart,
-    ToolCallPart,
-    Usage,
-)
+from polyroute.types import ChatResponse, FinishReason, Message, Part, TextPart, ToolCallPart, Usage
 
 __all__ = [
     "DURATION_KEYS",

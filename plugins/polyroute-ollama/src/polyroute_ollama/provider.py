@@ -22,12 +22,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from polyroute.errors import InvalidResponseError, ProviderError
-from polyroute.providers.base import (
-    HttpRequest,
-    HttpResponse,
-    Provider,
-    StreamParser,
-)
+from polyroute.providers.base import HttpRequest, HttpResponse, Provider, StreamParser
 from polyroute.providers.bodies import typed_error, typed_parse
 from polyroute.providers.json_api import json_body, model_items
 from polyroute.types import ChatRequest, ChatResponse, ModelInfo

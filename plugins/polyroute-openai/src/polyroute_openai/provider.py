@@ -26,12 +26,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from polyroute.errors import BadRequestError, ProviderError
-from polyroute.providers.base import (
-    HttpRequest,
-    HttpResponse,
-    Provider,
-    StreamParser,
-)
+from polyroute.providers.base import HttpRequest, HttpResponse, Provider, StreamParser
 from polyroute.providers.bodies import typed_error, typed_parse
 from polyroute.providers.request_parts import function_tool, image_url, put_present, text_or_parts
 from polyroute.types import (
