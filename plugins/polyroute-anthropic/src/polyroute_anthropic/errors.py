@@ -49,14 +49,8 @@ from polyroute.errors import (
     RateLimitError,
     ServerError,
 )
+from polyroute.providers import errors_table
 from polyroute.providers.classify import parse_retry_after, request_id_from_headers
-from polyroute.providers.errors_table import (
-    class_from_table,
-    error_json,
-    fallback_message,
-    provider_error,
-    retry_after_for,
-)
 
 __all__ = ["classify", "error_from_body", "retry_after_from_headers"]
 
@@ -90,7 +84,7 @@ def classify(
     error_type: str | None, message: str, status: int | None, details: object = None
 ) -> type[ProviderError]:
     """The error class for an Anthropic ``error.type`` (falling back to the status)."""
-    cls = class_from_table(_BY_TYPE, error_type, status)
+    cls = errors_table.class_from_table(_BY_TYPE, error_type, status)
     if cls is BadRequestError and error_type == "invalid_request_error":
         if _CONTEXT.search(message):
             return ContextWindowError
@@ -150,7 +144,7 @@ def error_from_body(
     error_type: str | None = None
     details: object = None
     request_id = request_id_from_headers(headers)
-    data = error_json(body)
+    data = errors_table.error_json(body)
     err = data.get("error") if isinstance(data, dict) else None
     if isinstance(err, dict):
         raw_type, raw_message = err.get("type"), err.get("message")
@@ -160,11 +154,11 @@ def error_from_body(
         body_id = data.get("request_id") if isinstance(data, dict) else None
         request_id = request_id or (body_id if isinstance(body_id, str) else None)
     else:
-        message = fallback_message(body, status)
+        message = errors_table.fallback_message(body, status)
     cls = classify(error_type, message, status, details)
-    return provider_error(
+    return errors_table.provider_error(
         cls, message, provider=provider, model=model, status=status,
-        retry_after=retry_after_for(
+        retry_after=errors_table.retry_after_for(
             cls, headers, status, lambda h: retry_after_from_headers(h, now)),
         request_id=request_id, error_type=error_type,
     )

@@ -30,19 +30,16 @@ from polyroute_anthropic.thinking import encode as encode_thinking
 __all__ = ["finish_reason", "parse_message", "usage_from"]
 
 _FINISH: dict[str, FinishReason] = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "max_tokens": "length",
-    "model_context_window_exceeded": "length",
-    "tool_use": "tool_calls",
-    "refusal": "content_filter",
-    "pause_turn": "other",
+    "end_turn": "stop", "stop_sequence": "stop", "pause_turn": "other",
+    "max_tokens": "length", "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls", "refusal": "content_filter",
 }
+_JSON_FINISH: dict[str, FinishReason] = {**_FINISH, "tool_use": "stop"}  # JSON emulation: a stop
 
 
 def finish_reason(stop_reason: object, *, json_tool: bool = False) -> FinishReason | None:
     """The neutral finish reason; a forced JSON-tool answer is a normal ``stop``."""
-    return "stop" if stop_reason == "tool_use" and json_tool else finish_from(_FINISH, stop_reason)
+    return finish_from(_JSON_FINISH if json_tool else _FINISH, stop_reason)
 
 
 COUNT_KEYS = (

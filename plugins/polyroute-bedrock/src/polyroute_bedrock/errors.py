@@ -55,14 +55,8 @@ from polyroute.errors import (
     RateLimitError,
     ServerError,
 )
+from polyroute.providers import errors_table
 from polyroute.providers.classify import request_id_from_headers
-from polyroute.providers.errors_table import (
-    body_snippet,
-    class_from_table,
-    error_json,
-    provider_error,
-    retry_after_for,
-)
 
 __all__ = ["classify", "error_from_body", "error_type_of"]
 
@@ -108,7 +102,7 @@ def error_type_of(headers: Mapping[str, str], data: object) -> str | None:
 
 def classify(error_type: str | None, message: str, status: int | None) -> type[ProviderError]:
     """The class for an error ``type``/``message``; by ``status`` when the type is unknown."""
-    cls = class_from_table(_BY_TYPE, (error_type or "").lower(), status)
+    cls = errors_table.class_from_table(_BY_TYPE, (error_type or "").lower(), status)
     if cls is BadRequestError or (cls is ServerError and error_type is None):
         if _CONTEXT.search(message):
             return ContextWindowError
@@ -122,18 +116,18 @@ def error_from_body(
     error_type: str | None = None,
 ) -> ProviderError:
     """Classify an error response, or (``status=None``) an in-stream exception payload."""
-    data = error_json(body)
+    data = errors_table.error_json(body)
     error_type = error_type or error_type_of(headers, data)
     message = None
     if isinstance(data, dict):
         raw = data.get("message") or data.get("Message")
         message = raw if isinstance(raw, str) else None
     if message is None:
-        message = body_snippet(body) or f"HTTP {status} with empty body"
+        message = errors_table.body_snippet(body) or f"HTTP {status} with empty body"
     cls = classify(error_type, message, status)
-    return provider_error(
+    return errors_table.provider_error(
         cls, f"{error_type}: {message}" if error_type else message,
         provider=provider, model=model, status=status,
-        retry_after=retry_after_for(cls, headers, status),
+        retry_after=errors_table.retry_after_for(cls, headers, status),
         request_id=request_id_from_headers(headers), error_type=error_type,
     )

@@ -31,18 +31,15 @@ from polyroute_bedrock.request import is_json_tool
 __all__ = ["finish_reason", "parse_converse", "usage_from"]
 
 _FINISH: dict[str, FinishReason] = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "max_tokens": "length",
-    "model_context_window_exceeded": "length",
-    "tool_use": "tool_calls",
-    "guardrail_intervened": "content_filter",
-    "content_filtered": "content_filter",
+    "end_turn": "stop", "stop_sequence": "stop", "tool_use": "tool_calls",
+    "max_tokens": "length", "model_context_window_exceeded": "length",
+    "guardrail_intervened": "content_filter", "content_filtered": "content_filter",
 }
+_JSON_FINISH: dict[str, FinishReason] = {**_FINISH, "tool_use": "stop"}  # JSON emulation: a stop
 
 
 def finish_reason(stop_reason: object, *, json_tool: bool = False) -> FinishReason | None:
-    return "stop" if stop_reason == "tool_use" and json_tool else finish_from(_FINISH, stop_reason)
+    return finish_from(_JSON_FINISH if json_tool else _FINISH, stop_reason)
 
 
 def usage_from(usage: object, *, provider: str = "", model: str = "") -> Usage:

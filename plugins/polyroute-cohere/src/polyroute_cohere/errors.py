@@ -44,13 +44,8 @@ from polyroute.errors import (
     ServerError,
     StreamInterruptedError,
 )
+from polyroute.providers import errors_table
 from polyroute.providers.classify import error_class_for_status, request_id_from_headers
-from polyroute.providers.errors_table import (
-    error_json,
-    fallback_message,
-    provider_error,
-    retry_after_for,
-)
 
 __all__ = ["classify", "error_from_body", "error_message"]
 
@@ -93,11 +88,11 @@ def error_message(data: Any) -> tuple[str | None, str | None]:
 
 def error_from_body(body: bytes, *, status: int, headers: Mapping[str, str], provider: str,
                     model: str) -> ProviderError:
-    message, rid = error_message(error_json(body))
+    message, rid = error_message(errors_table.error_json(body))
     if message is None:
-        message = fallback_message(body, status, collapse=True)
+        message = errors_table.fallback_message(body, status, collapse=True)
     cls = classify(status, message)
-    return provider_error(
+    return errors_table.provider_error(
         cls, message, provider=provider, model=model, status=status,
-        retry_after=retry_after_for(cls, headers),
+        retry_after=errors_table.retry_after_for(cls, headers),
         request_id=request_id_from_headers(headers) or headers.get("x-trace-id") or rid)

@@ -51,14 +51,8 @@ from polyroute.errors import (
     ServerError,
     StreamInterruptedError,
 )
+from polyroute.providers import errors_table
 from polyroute.providers.classify import parse_retry_after, request_id_from_headers
-from polyroute.providers.errors_table import (
-    class_from_table,
-    error_json,
-    fallback_message,
-    provider_error,
-    retry_after_for,
-)
 from polyroute.secrets import redact
 
 __all__ = ["classify", "error_from_body", "error_from_data", "parse_duration", "policy_error"]
@@ -110,7 +104,7 @@ def classify(
     details: list[Mapping[str, Any]],
 ) -> type[ProviderError]:
     """The error class for a Google API error (falling back to the HTTP status)."""
-    cls = class_from_table(_BY_STATUS, grpc_status, http_status)
+    cls = errors_table.class_from_table(_BY_STATUS, grpc_status, http_status)
     if cls is StreamInterruptedError:
         return cls
     reasons = {str(d.get("reason")) for d in _typed(details, "google.rpc.ErrorInfo")}
@@ -160,12 +154,13 @@ def error_from_data(
         if status is None and grpc_status is None and isinstance(code, int):
             status = code  # in-band error without a status name: classify by its code
     else:
-        message = fallback_message(raw, status)
+        message = errors_table.fallback_message(raw, status)
     cls = classify(grpc_status, message, status, details)
-    return provider_error(
+    return errors_table.provider_error(
         cls, message, provider=provider, model=model, status=status,
         # in-band errors too: their RetryInfo details say how long to wait
-        retry_after=retry_after_for(cls, headers, read=lambda h: _retry_after(details, h)),
+        retry_after=errors_table.retry_after_for(
+            cls, headers, read=lambda h: _retry_after(details, h)),
         request_id=request_id_from_headers(headers), error_type=grpc_status,
     )
 
@@ -174,8 +169,8 @@ def error_from_body(
     body: bytes, *, status: int | None, headers: Mapping[str, str], provider: str, model: str,
 ) -> ProviderError:
     """Classify a non-2xx response body."""
-    return error_from_data(error_json(body), status=status, headers=headers, provider=provider,
-                           model=model, raw=body)
+    return error_from_data(errors_table.error_json(body), status=status, headers=headers,
+                           provider=provider, model=model, raw=body)
 
 
 def policy_error(

@@ -32,14 +32,9 @@ from polyroute.errors import (
     QuotaExceededError,
     StreamInterruptedError,
 )
+from polyroute.providers import errors_table
 from polyroute.providers.bodies import usage_of
 from polyroute.providers.classify import error_class_for_status, request_id_from_headers
-from polyroute.providers.errors_table import (
-    error_json,
-    fallback_message,
-    provider_error,
-    retry_after_for,
-)
 from polyroute.types import ChatResponse, FinishReason, Message, Part, TextPart, ToolCallPart, Usage
 
 __all__ = [
@@ -178,12 +173,12 @@ def error_from_body(
     body: bytes, *, status: int | None, headers: Mapping[str, str], provider: str, model: str,
 ) -> ProviderError:
     """Classify an error response (or an in-band ``{"error": ...}`` line)."""
-    data = error_json(body)
+    data = errors_table.error_json(body)
     message = data["error"] if isinstance(data, dict) and isinstance(data.get("error"), str) else (
-        fallback_message(body, status))
+        errors_table.fallback_message(body, status))
     cls = classify(message, status)
-    return provider_error(
+    return errors_table.provider_error(
         cls, message, provider=provider, model=model, status=status,
-        retry_after=retry_after_for(cls, headers, status),
+        retry_after=errors_table.retry_after_for(cls, headers, status),
         request_id=request_id_from_headers(headers),
     )
