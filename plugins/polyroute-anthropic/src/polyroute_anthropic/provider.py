@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from polyroute.errors import ProviderError
+from polyroute.providers import json_api
 from polyroute.providers.base import (
     HttpRequest,
     HttpResponse,
@@ -24,14 +25,6 @@ from polyroute.providers.base import (
     StreamParser,
 )
 from polyroute.providers.bodies import typed_error, typed_parse
-from polyroute.providers.json_api import (
-    answered,
-    get_request,
-    json_body,
-    model_items,
-    model_names,
-    post_json,
-)
 from polyroute.types import ChatRequest, ChatResponse, ModelInfo
 from polyroute_anthropic.catalog import MODELS
 from polyroute_anthropic.errors import error_from_body
@@ -78,15 +71,16 @@ class AnthropicProvider(Provider):
         body = build_body(
             request, model, stream=stream, default_max_tokens=self._default_max_tokens
         )
-        return post_json(f"{self.base_url}/v1/messages", self.headers(), body, stream=stream,
-                         stream_accept=False)
+        return json_api.post_json(f"{self.base_url}/v1/messages", self.headers(), body,
+                                  stream=stream, stream_accept=False)
 
     @typed_parse
     def parse_response(self, response: HttpResponse, model: str) -> ChatResponse:
-        data = json_body(response, provider=self.name, model=model, endpoint="Messages API")
+        data = json_api.json_body(response, provider=self.name, model=model,
+                                  endpoint="Messages API")
         if isinstance(data, dict) and data.get("type") == "error":
             raise self.parse_error(response, model)
-        with answered(response, response.headers.get("request-id")):
+        with json_api.answered(response, response.headers.get("request-id")):
             return parse_message(data, provider=self.name, model=model)
 
     @typed_error
@@ -106,10 +100,10 @@ class AnthropicProvider(Provider):
         return list(MODELS)
 
     def list_models_request(self) -> HttpRequest:
-        return get_request(f"{self.base_url}/v1/models", self.headers())
+        return json_api.get_request(f"{self.base_url}/v1/models", self.headers())
 
     @typed_parse
     def parse_models(self, response: HttpResponse) -> list[str]:
-        items = model_items(response, "data", provider=self.name,
-                            message="unexpected /v1/models body")
-        return model_names(items)
+        items = json_api.model_items(response, "data", provider=self.name,
+                                     message="unexpected /v1/models body")
+        return json_api.model_names(items)

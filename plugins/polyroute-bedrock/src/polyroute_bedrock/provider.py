@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from polyroute.errors import ConfigError, ProviderError
+from polyroute.providers import json_api
 from polyroute.providers.base import (
     HttpRequest,
     HttpResponse,
@@ -40,7 +41,6 @@ from polyroute.providers.base import (
 )
 from polyroute.providers.bodies import typed_error, typed_parse
 from polyroute.providers.classify import request_id_from_headers
-from polyroute.providers.json_api import json_body, model_items, model_names
 from polyroute.types import ChatRequest, ChatResponse, ModelInfo
 from polyroute_bedrock.auth import BEARER_ENV, BedrockAuth
 from polyroute_bedrock.catalog import MODELS
@@ -127,8 +127,8 @@ class BedrockProvider(Provider):
     @typed_parse
     def parse_response(self, response: HttpResponse, model: str) -> ChatResponse:
         request_id = request_id_from_headers(response.headers)
-        data = json_body(response, provider=self.name, model=model, endpoint="Converse",
-                         request_id=request_id)
+        data = json_api.json_body(response, provider=self.name, model=model, endpoint="Converse",
+                                  request_id=request_id)
         return parse_converse(data, provider=self.name, model=model, request_id=request_id)
 
     @typed_error
@@ -157,9 +157,9 @@ class BedrockProvider(Provider):
     @typed_parse
     def parse_models(self, response: HttpResponse) -> list[str]:
         """Text-output model ids from ``{"modelSummaries": [{"modelId", ...}]}``."""
-        items = model_items(response, "modelSummaries", provider=self.name,
-                            message="unexpected ListFoundationModels body")
-        return model_names(items, "modelId", _text_out)
+        items = json_api.model_items(response, "modelSummaries", provider=self.name,
+                                     message="unexpected ListFoundationModels body")
+        return json_api.model_names(items, "modelId", _text_out)
 
     def __repr__(self) -> str:
         return (f"<{type(self).__name__} {self.name!r} type={self.type_name!r} "

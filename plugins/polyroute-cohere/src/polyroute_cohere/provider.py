@@ -17,17 +17,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 from polyroute.errors import ProviderError
+from polyroute.providers import json_api
 from polyroute.providers.base import HttpRequest, HttpResponse, Provider, StreamParser
 from polyroute.providers.bodies import typed_error, typed_parse
-from polyroute.providers.json_api import (
-    answered,
-    bearer_headers,
-    get_request,
-    json_body,
-    model_items,
-    model_names,
-    post_json,
-)
 from polyroute.types import ChatRequest, ChatResponse, ModelInfo
 from polyroute_cohere.catalog import MODELS
 from polyroute_cohere.errors import error_from_body
@@ -47,19 +39,18 @@ class CohereProvider(Provider):
 
     def headers(self) -> dict[str, str]:
         """Request headers (the key included: never log them)."""
-        return bearer_headers(self.api_key(), self.settings.headers)
+        return json_api.bearer_headers(self.api_key(), self.settings.headers)
 
     def build_request(self, request: ChatRequest, model: str, *, stream: bool) -> HttpRequest:
         mode = self.settings.extra.get("safety_mode")
-        return post_json(f"{self.base_url}/v2/chat", self.headers(),
-                         build_body(request, model, stream=stream,
-                                    safety_mode=mode if isinstance(mode, str) else None),
-                         stream=stream)
+        body = build_body(request, model, stream=stream,
+                          safety_mode=mode if isinstance(mode, str) else None)
+        return json_api.post_json(f"{self.base_url}/v2/chat", self.headers(), body, stream=stream)
 
     @typed_parse
     def parse_response(self, response: HttpResponse, model: str) -> ChatResponse:
-        data = json_body(response, provider=self.name, model=model, endpoint="/v2/chat")
-        with answered(response):
+        data = json_api.json_body(response, provider=self.name, model=model, endpoint="/v2/chat")
+        with json_api.answered(response):
             return parse_chat(data, provider=self.name, model=model)
 
     @typed_error
@@ -74,10 +65,11 @@ class CohereProvider(Provider):
         return list(MODELS)
 
     def list_models_request(self) -> HttpRequest | None:
-        return get_request(f"{self.base_url}/v1/models?endpoint=chat&page_size=1000",
-                           self.headers())
+        return json_api.get_request(f"{self.base_url}/v1/models?endpoint=chat&page_size=1000",
+                                    self.headers())
 
     @typed_parse
     def parse_models(self, response: HttpResponse) -> list[str]:
         """Model names from ``GET /v1/models`` (https://docs.cohere.com/reference/list-models)."""
-        return model_names(model_items(response, "models", provider=self.name), "name")
+        items = json_api.model_items(response, "models", provider=self.name)
+        return json_api.model_names(items, "name")

@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from polyroute.errors import ConfigError, ProviderError
+from polyroute.providers import json_api
 from polyroute.providers.base import (
     HttpRequest,
     HttpResponse,
@@ -41,14 +42,6 @@ from polyroute.providers.base import (
     StreamParser,
 )
 from polyroute.providers.bodies import typed_error, typed_parse
-from polyroute.providers.json_api import (
-    answered,
-    get_request,
-    json_body,
-    model_items,
-    model_names,
-    post_json,
-)
 from polyroute.types import ChatRequest, ChatResponse, ModelInfo
 from polyroute_gemini.catalog import MODELS, VERTEX_MODELS
 from polyroute_gemini.errors import error_from_body, error_from_data
@@ -97,18 +90,19 @@ class GeminiProvider(Provider):
         extra = self.settings.extra
         body = build_body(request, safety_settings=extra.get("safety_settings"),
                           schema_field=extra.get("schema_field"))
-        return post_json(self.endpoint_url(model, stream=stream), self.headers(), body,
-                         stream=stream, stream_accept=False)
+        return json_api.post_json(self.endpoint_url(model, stream=stream), self.headers(), body,
+                                  stream=stream, stream_accept=False)
 
     # --- response ------------------------------------------------------------
 
     @typed_parse
     def parse_response(self, response: HttpResponse, model: str) -> ChatResponse:
-        data = json_body(response, provider=self.name, model=model, endpoint="generateContent")
+        data = json_api.json_body(response, provider=self.name, model=model,
+                                  endpoint="generateContent")
         if isinstance(data, dict) and "error" in data and "candidates" not in data:
             raise error_from_data(data, status=None, headers=response.headers,
                                   provider=self.name, model=model, raw=response.content)
-        with answered(response):
+        with json_api.answered(response):
             return parse_generate_content(data, provider=self.name, model=model)
 
     @typed_error
@@ -125,14 +119,15 @@ class GeminiProvider(Provider):
         return list(MODELS)
 
     def list_models_request(self) -> HttpRequest | None:
-        return get_request(f"{self.base_url}/{self.api_version}/models?pageSize=1000",
-                           self.headers())
+        return json_api.get_request(f"{self.base_url}/{self.api_version}/models?pageSize=1000",
+                                    self.headers())
 
     @typed_parse
     def parse_models(self, response: HttpResponse) -> list[str]:
         """Ids of models that support ``generateContent`` (``models/`` prefix removed)."""
-        items = model_items(response, "models", provider=self.name)
-        return [name.removeprefix("models/") for name in model_names(items, "name", _generates)]
+        items = json_api.model_items(response, "models", provider=self.name)
+        names = json_api.model_names(items, "name", _generates)
+        return [name.removeprefix("models/") for name in names]
 
 
 def _generates(model: dict[str, Any]) -> bool:

@@ -16,18 +16,10 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from polyroute.errors import ProviderError
+from polyroute.providers import json_api
 from polyroute.providers.base import HttpRequest, HttpResponse, Provider, StreamParser
 from polyroute.providers.bodies import typed_error, typed_parse
 from polyroute.providers.errors_table import error_json, with_body_snippet
-from polyroute.providers.json_api import (
-    answered,
-    bearer_headers,
-    get_request,
-    json_body,
-    model_items,
-    model_names,
-    post_json,
-)
 from polyroute.types import ChatRequest, ChatResponse, ModelInfo
 from polyroute_mistral.catalog import MODELS
 from polyroute_mistral.errors import classify_error, request_id
@@ -52,23 +44,23 @@ class MistralProvider(Provider):
 
     def headers(self) -> dict[str, str]:
         """Request headers (the key included: never log them)."""
-        return bearer_headers(self.api_key(), self.settings.headers)
+        return json_api.bearer_headers(self.api_key(), self.settings.headers)
 
     def build_request(self, request: ChatRequest, model: str, *, stream: bool) -> HttpRequest:
         safe = self.settings.extra.get("safe_prompt")
-        return post_json(f"{self.base_url}/chat/completions", self.headers(),
-                         build_body(request, model, stream=stream,
-                                    safe_prompt=safe if isinstance(safe, bool) else None),
-                         stream=stream)
+        body = build_body(request, model, stream=stream,
+                          safe_prompt=safe if isinstance(safe, bool) else None)
+        return json_api.post_json(f"{self.base_url}/chat/completions", self.headers(), body,
+                                  stream=stream)
 
     @typed_parse
     def parse_response(self, response: HttpResponse, model: str) -> ChatResponse:
         rid = request_id(response.headers)
-        data = json_body(response, provider=self.name, model=model,
-                         endpoint="chat completions", request_id=rid)
+        data = json_api.json_body(response, provider=self.name, model=model,
+                                  endpoint="chat completions", request_id=rid)
         if isinstance(data, dict) and data.get("object") == "error":
             raise classify_error(None, data, response.headers, self.name, model)
-        with answered(response, rid):
+        with json_api.answered(response, rid):
             return parse_completion(data, provider=self.name, model=model)
 
     @typed_error
@@ -86,12 +78,13 @@ class MistralProvider(Provider):
         return list(MODELS)
 
     def list_models_request(self) -> HttpRequest | None:
-        return get_request(f"{self.base_url}/models", self.headers())
+        return json_api.get_request(f"{self.base_url}/models", self.headers())
 
     @typed_parse
     def parse_models(self, response: HttpResponse) -> list[str]:
         """Ids of models whose ``capabilities.completion_chat`` is true."""
-        return model_names(model_items(response, "data", provider=self.name), "id", _chat)
+        items = json_api.model_items(response, "data", provider=self.name)
+        return json_api.model_names(items, "id", _chat)
 
 
 def _chat(model: dict[str, Any]) -> bool:
