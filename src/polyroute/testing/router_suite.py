@@ -51,6 +51,8 @@ class FallbackPair:
     plugin: ClassVar[object]
     """The plugin module (or object) whose hooks the router registers."""
     model: ClassVar[str]
+    backup_model: ClassVar[str | None] = None
+    """The fallback's model, when it is not ``model``."""
     greeting: ClassVar[str]
     """What the stand-in puts before the echoed question in its answer."""
     names: ClassVar[tuple[str, str]] = ("main", "backup")
@@ -77,7 +79,7 @@ class FallbackPair:
             "providers": {first: self.provider_entry(first, main),
                           second: self.provider_entry(second, backup)},
             "agents": {"bot": {"model": f"{first}:{self.model}",
-                               "fallbacks": [f"{second}:{self.model}"]}},
+                               "fallbacks": [f"{second}:{self.backup_model or self.model}"]}},
             "retry": {"attempts": 2, "initial_backoff": 0.1},
             "timeouts": {"read": 2, "total": 20},
         }
