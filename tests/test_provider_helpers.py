@@ -19,7 +19,14 @@ from polyroute.errors import (
     ServerError,
     StreamInterruptedError,
 )
-from polyroute.providers.base import HttpResponse, StreamEvent
+from polyroute.providers import json_api
+from polyroute.providers.base import (
+    HttpRequest,
+    HttpResponse,
+    Provider,
+    ProviderSettings,
+    StreamEvent,
+)
 from polyroute.providers.bodies import finish_from, usage_with_cache
 from polyroute.providers.errors_table import (
     class_from_table,
@@ -57,7 +64,16 @@ from polyroute.providers.request_parts import (
 )
 from polyroute.providers.streams import JsonEventParser
 from polyroute.testing.streams import parse_stream
-from polyroute.types import ImagePart, Message, ModelInfo, TextPart, ToolResultPart, Usage
+from polyroute.types import (
+    ChatRequest,
+    ChatResponse,
+    ImagePart,
+    Message,
+    ModelInfo,
+    TextPart,
+    ToolResultPart,
+    Usage,
+)
 
 KEY = "sk-" + "a1b2c3d4e5f6g7h8i9j0k1l2"
 
@@ -336,3 +352,36 @@ def test_the_model_index_finds_ids_and_aliases() -> None:
     index = index_models([first, second])
     assert index["a"] is first and index["a-1"] is first  # the first model keeps an alias
     assert index["b"] is second and index["b-1"] is second  # an id wins over an alias
+
+
+# --- Provider defaults: stream_parser_type, catalog ------------------------------
+
+
+class _Minimal(Provider):
+    type_name = "minimal"
+    stream_parser_type = _Parser
+    catalog = (ModelInfo(provider_type="minimal", model="m-1"),)
+
+    def build_request(self, request: ChatRequest, model: str, *, stream: bool) -> HttpRequest:
+        return json_api.post_json("https://x/chat", {}, {"model": model}, stream=stream)
+
+    def parse_response(self, response: HttpResponse, model: str) -> ChatResponse:
+        raise NotImplementedError
+
+    def parse_error(self, response: HttpResponse, model: str) -> ProviderError:
+        return ServerError("x")
+
+
+def test_a_provider_gets_its_stream_parser_and_catalog_from_class_attributes() -> None:
+    provider = _Minimal(ProviderSettings(name="mini", type="minimal"))
+    parser = provider.stream_parser("m-1")
+    assert isinstance(parser, _Parser) and (parser.provider, parser.model) == ("mini", "m-1")
+    assert [m.model for m in provider.models()] == ["m-1"]
+    provider.models().clear()  # a copy: the class's catalog is not changed
+    assert len(provider.models()) == 1
+
+    class _NoStream(_Minimal):
+        stream_parser_type = None
+
+    with pytest.raises(NotImplementedError, match="_NoStream sets neither stream_parser_type"):
+        _NoStream(ProviderSettings(name="n", type="minimal")).stream_parser("m-1")

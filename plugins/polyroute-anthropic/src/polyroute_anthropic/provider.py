@@ -17,15 +17,9 @@ from typing import ClassVar
 
 from polyroute.errors import ProviderError
 from polyroute.providers import json_api
-from polyroute.providers.base import (
-    HttpRequest,
-    HttpResponse,
-    Provider,
-    ProviderSettings,
-    StreamParser,
-)
+from polyroute.providers.base import HttpRequest, HttpResponse, Provider, ProviderSettings
 from polyroute.providers.bodies import typed_error, typed_parse
-from polyroute.types import ChatRequest, ChatResponse, ModelInfo
+from polyroute.types import ChatRequest, ChatResponse
 from polyroute_anthropic.catalog import MODELS
 from polyroute_anthropic.errors import error_from_body
 from polyroute_anthropic.parse import parse_message
@@ -43,6 +37,8 @@ class AnthropicProvider(Provider):
     type_name: ClassVar[str] = "anthropic"
     default_base_url: ClassVar[str | None] = "https://api.anthropic.com"
     api_key_env: ClassVar[tuple[str, ...]] = ("ANTHROPIC_API_KEY",)
+    stream_parser_type = AnthropicStreamParser
+    catalog = MODELS
     supported_params: ClassVar[frozenset[str] | None] = frozenset(
         {"temperature", "top_p", "top_k", "max_tokens", "stop"}
     )
@@ -92,12 +88,6 @@ class AnthropicProvider(Provider):
             provider=self.name,
             model=model,
         )
-
-    def stream_parser(self, model: str) -> StreamParser:
-        return AnthropicStreamParser(provider=self.name, model=model)
-
-    def models(self) -> list[ModelInfo]:
-        return list(MODELS)
 
     def list_models_request(self) -> HttpRequest:
         return json_api.get_request(f"{self.base_url}/v1/models", self.headers())

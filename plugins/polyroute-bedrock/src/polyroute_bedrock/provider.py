@@ -32,16 +32,10 @@ from urllib.parse import quote
 
 from polyroute.errors import ConfigError, ProviderError
 from polyroute.providers import json_api
-from polyroute.providers.base import (
-    HttpRequest,
-    HttpResponse,
-    Provider,
-    ProviderSettings,
-    StreamParser,
-)
+from polyroute.providers.base import HttpRequest, HttpResponse, Provider, ProviderSettings
 from polyroute.providers.bodies import typed_error, typed_parse
 from polyroute.providers.classify import request_id_from_headers
-from polyroute.types import ChatRequest, ChatResponse, ModelInfo
+from polyroute.types import ChatRequest, ChatResponse
 from polyroute_bedrock.auth import BEARER_ENV, BedrockAuth
 from polyroute_bedrock.catalog import MODELS
 from polyroute_bedrock.errors import error_from_body
@@ -62,6 +56,8 @@ class BedrockProvider(Provider):
     pricing_id: ClassVar[str | None] = "aws"  # id in the genai-prices dataset
     default_base_url: ClassVar[str | None] = None
     api_key_env: ClassVar[tuple[str, ...]] = (BEARER_ENV,)
+    stream_parser_type = BedrockStreamParser
+    catalog = MODELS
     requires_api_key: ClassVar[bool] = False  # SigV4 credentials will do
     supported_params: ClassVar[frozenset[str] | None] = frozenset(
         {"temperature", "top_p", "top_k", "max_tokens", "stop"})
@@ -136,13 +132,7 @@ class BedrockProvider(Provider):
         return error_from_body(response.content, status=response.status,
                                headers=response.headers, provider=self.name, model=model)
 
-    def stream_parser(self, model: str) -> StreamParser:
-        return BedrockStreamParser(provider=self.name, model=model)
-
     # --- catalog and model list ----------------------------------------------
-
-    def models(self) -> list[ModelInfo]:
-        return list(MODELS)
 
     def list_models_request(self) -> HttpRequest:
         """``ListFoundationModels`` (``GET /foundation-models``) on the control plane."""

@@ -18,9 +18,9 @@ from typing import ClassVar
 
 from polyroute.errors import ProviderError
 from polyroute.providers import json_api
-from polyroute.providers.base import HttpRequest, HttpResponse, Provider, StreamParser
+from polyroute.providers.base import HttpRequest, HttpResponse, Provider
 from polyroute.providers.bodies import typed_error, typed_parse
-from polyroute.types import ChatRequest, ChatResponse, ModelInfo
+from polyroute.types import ChatRequest, ChatResponse
 from polyroute_cohere.catalog import MODELS
 from polyroute_cohere.errors import error_from_body
 from polyroute_cohere.parse import parse_chat
@@ -36,6 +36,8 @@ class CohereProvider(Provider):
     type_name: ClassVar[str] = "cohere"
     default_base_url: ClassVar[str | None] = "https://api.cohere.com"
     api_key_env: ClassVar[tuple[str, ...]] = ("CO_API_KEY", "COHERE_API_KEY")
+    stream_parser_type = CohereStreamParser
+    catalog = MODELS
 
     def headers(self) -> dict[str, str]:
         """Request headers (the key included: never log them)."""
@@ -57,12 +59,6 @@ class CohereProvider(Provider):
     def parse_error(self, response: HttpResponse, model: str) -> ProviderError:
         return error_from_body(response.content, status=response.status,
                                headers=response.headers, provider=self.name, model=model)
-
-    def stream_parser(self, model: str) -> StreamParser:
-        return CohereStreamParser(provider=self.name, model=model)
-
-    def models(self) -> list[ModelInfo]:
-        return list(MODELS)
 
     def list_models_request(self) -> HttpRequest | None:
         return json_api.get_request(f"{self.base_url}/v1/models?endpoint=chat&page_size=1000",

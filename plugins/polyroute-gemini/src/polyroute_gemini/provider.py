@@ -34,15 +34,9 @@ from urllib.parse import quote
 
 from polyroute.errors import ConfigError, ProviderError
 from polyroute.providers import json_api
-from polyroute.providers.base import (
-    HttpRequest,
-    HttpResponse,
-    Provider,
-    ProviderSettings,
-    StreamParser,
-)
+from polyroute.providers.base import HttpRequest, HttpResponse, Provider, ProviderSettings
 from polyroute.providers.bodies import typed_error, typed_parse
-from polyroute.types import ChatRequest, ChatResponse, ModelInfo
+from polyroute.types import ChatRequest, ChatResponse
 from polyroute_gemini.catalog import MODELS, VERTEX_MODELS
 from polyroute_gemini.errors import error_from_body, error_from_data
 from polyroute_gemini.parse import parse_generate_content
@@ -59,6 +53,8 @@ class GeminiProvider(Provider):
     pricing_id: ClassVar[str | None] = "google"  # id in the genai-prices dataset
     default_base_url: ClassVar[str | None] = "https://generativelanguage.googleapis.com"
     api_key_env: ClassVar[tuple[str, ...]] = ("GOOGLE_API_KEY", "GEMINI_API_KEY")
+    stream_parser_type = GeminiStreamParser
+    catalog = MODELS
     default_api_version: ClassVar[str] = "v1beta"
 
     @property
@@ -110,13 +106,7 @@ class GeminiProvider(Provider):
         return error_from_body(response.content, status=response.status,
                                headers=response.headers, provider=self.name, model=model)
 
-    def stream_parser(self, model: str) -> StreamParser:
-        return GeminiStreamParser(provider=self.name, model=model)
-
     # --- catalog -------------------------------------------------------------
-
-    def models(self) -> list[ModelInfo]:
-        return list(MODELS)
 
     def list_models_request(self) -> HttpRequest | None:
         return json_api.get_request(f"{self.base_url}/{self.api_version}/models?pageSize=1000",
@@ -144,6 +134,7 @@ class VertexGeminiProvider(GeminiProvider):
     api_key_env: ClassVar[tuple[str, ...]] = ("GOOGLE_VERTEX_ACCESS_TOKEN",)
     default_api_version: ClassVar[str] = "v1"
     default_location: ClassVar[str] = "us-central1"
+    catalog = VERTEX_MODELS
 
     def __init__(self, settings: ProviderSettings) -> None:
         super().__init__(settings)
@@ -185,9 +176,6 @@ class VertexGeminiProvider(GeminiProvider):
     def auth_headers(self) -> dict[str, str]:
         token = self.api_key()
         return {"Authorization": f"Bearer {token}"} if token else {}
-
-    def models(self) -> list[ModelInfo]:
-        return list(VERTEX_MODELS)
 
     def list_models_request(self) -> HttpRequest | None:
         return None  # publisher models are listed by a v1beta1 API outside this plugin's scope

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from polyroute.errors import ProviderError
 from polyroute.providers import json_api
-from polyroute.providers.base import HttpRequest, HttpResponse, Provider, StreamParser
+from polyroute.providers.base import HttpRequest, HttpResponse, Provider
 from polyroute.providers.bodies import typed_error, typed_parse
 from polyroute.providers.errors_table import error_json, with_body_snippet
 from polyroute.types import ChatRequest, ChatResponse, ModelInfo
@@ -36,6 +36,8 @@ class MistralProvider(Provider):
     type_name: ClassVar[str] = "mistral"
     default_base_url: ClassVar[str | None] = "https://api.mistral.ai/v1"
     api_key_env: ClassVar[tuple[str, ...]] = ("MISTRAL_API_KEY",)
+    stream_parser_type = MistralStreamParser
+    catalog = MODELS
     supported_params: ClassVar[frozenset[str] | None] = frozenset({
         "temperature", "top_p", "max_tokens", "stop", "frequency_penalty",
         "presence_penalty", "seed",
@@ -69,13 +71,10 @@ class MistralProvider(Provider):
         err = classify_error(response.status, body, response.headers, self.name, model)
         return err if body is not None else with_body_snippet(err, response.content)
 
-    def stream_parser(self, model: str) -> StreamParser:
-        return MistralStreamParser(provider=self.name, model=model)
-
     def models(self) -> list[ModelInfo]:
         if self.settings.base_url and self.settings.base_url.rstrip("/") != self.default_base_url:
             return []  # a self-hosted deployment: the La Plateforme catalog says nothing about it
-        return list(MODELS)
+        return super().models()
 
     def list_models_request(self) -> HttpRequest | None:
         return json_api.get_request(f"{self.base_url}/models", self.headers())

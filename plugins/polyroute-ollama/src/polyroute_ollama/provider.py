@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from polyroute.errors import InvalidResponseError, ProviderError
-from polyroute.providers.base import HttpRequest, HttpResponse, Provider, StreamParser
+from polyroute.providers.base import HttpRequest, HttpResponse, Provider
 from polyroute.providers.bodies import typed_error, typed_parse
 from polyroute.providers.json_api import json_body, model_items
 from polyroute.types import ChatRequest, ChatResponse, ModelInfo
@@ -42,6 +42,7 @@ class OllamaProvider(Provider):
     pricing_id: ClassVar[str | None] = ""  # id in the genai-prices dataset
     default_base_url: ClassVar[str | None] = "http://localhost:11434"
     api_key_env: ClassVar[tuple[str, ...]] = ("OLLAMA_API_KEY",)
+    stream_parser_type = OllamaStreamParser
     requires_api_key: ClassVar[bool] = False
 
     @property
@@ -81,9 +82,6 @@ class OllamaProvider(Provider):
     def parse_error(self, response: HttpResponse, model: str) -> ProviderError:
         return error_from_body(response.content, status=response.status,
                                headers=response.headers, provider=self.name, model=model)
-
-    def stream_parser(self, model: str) -> StreamParser:
-        return OllamaStreamParser(provider=self.name, model=model)
 
     # --- catalog, model list, health ------------------------------------------
 

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from polyroute.errors import BadRequestError, ProviderError
-from polyroute.providers.base import HttpRequest, HttpResponse, Provider, StreamParser
+from polyroute.providers.base import HttpRequest, HttpResponse, Provider
 from polyroute.providers.bodies import typed_error, typed_parse
 from polyroute.providers.request_parts import function_tool, image_url, put_present, text_or_parts
 from polyroute.types import (
@@ -63,6 +63,7 @@ class OpenAIProvider(Provider):
     type_name: ClassVar[str] = "openai"
     default_base_url: ClassVar[str | None] = "https://api.openai.com/v1"
     api_key_env: ClassVar[tuple[str, ...]] = ("OPENAI_API_KEY",)
+    stream_parser_type = OpenAIStreamParser
     # OpenAI rejects top_k; servers that take it (vLLM, LocalAI...) list it in
     # extra.supported_params (their templates do).
     supported_params: ClassVar[frozenset[str] | None] = frozenset(
@@ -217,9 +218,6 @@ class OpenAIProvider(Provider):
     @typed_error
     def parse_error(self, response: HttpResponse, model: str) -> ProviderError:
         return parse_error_response(response, provider=self.name, model=model)
-
-    def stream_parser(self, model: str) -> StreamParser:
-        return OpenAIStreamParser(provider=self.name, model=model)
 
     # --- catalog -------------------------------------------------------------
 
