@@ -21,7 +21,7 @@ from polyroute.admin.api.errors import ApiError
 from polyroute.admin.api.providers import OPERATOR_FIELDS, test_provider
 from polyroute.admin.api.schemas import ModelIn, ModelOut, ModelPatch, ModelStatus, Page, TestResult
 from polyroute.admin.errors import RegistryNotFoundError
-from polyroute.admin.models import Model
+from polyroute.admin.models import Model, Provider
 
 __all__ = ["router"]
 
@@ -59,10 +59,15 @@ def list_models(
     status: Annotated[ModelStatus | None, Query()] = None,
     capability: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Page[ModelOut]:
-    prov = registry(request).get("provider", provider_id)
-    rows = [m for m in prov.models
-            if (status is None or m.status == status)
-            and (capability is None or capability in (m.capabilities or []))]
+    reg = registry(request)
+    reg.get("provider", provider_id)  # 404 for an unknown provider, not an empty page
+    with reg.reading() as session:
+        rows = [m for m in session.execute(
+                    select(Model).join(Model.provider)
+                    .where(Provider.identifier == provider_id).order_by(Model.id)
+                ).scalars()
+                if (status is None or m.status == status)
+                and (capability is None or capability in (m.capabilities or []))]
     return page(rows, paging, lambda m: views.model(m, provider_id))
 
 
