@@ -107,8 +107,9 @@ def budget(row: Budget) -> s.BudgetOut:
 
 
 def token(row: ApiToken, user: str, role: str) -> s.TokenOut:
-    return s.TokenOut(token_id=row.token_id, user=user, role=role, created_at=utc(row.created_at),
-                      expires_at=utc(row.expires_at), revoked=bool(row.revoked), version=row.version)
+    return s.TokenOut(token_id=row.token_id, user=user, role=role,
+                      created_at=utc(row.created_at), expires_at=utc(row.expires_at),
+                      revoked=bool(row.revoked), version=row.version)
 
 
 def audit(row: AuditRow) -> s.AuditEntry:
