@@ -119,3 +119,23 @@ def test_a_token_file_left_over_is_not_overwritten(home: Path,
     result = run("--bootstrap-token-file", str(stale))
     assert result.exit_code == 2 and "exists" in result.output
     assert stale.read_text() == "old\n"
+
+
+def test_a_credential_no_key_decrypts_refuses_to_serve(
+        home: Path, served: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server never starts treating an undecryptable secret as empty: it names the
+    credential and says which key to add."""
+    from cryptography.fernet import Fernet
+
+    from polyroute.admin import Registry, default_url
+    from polyroute.admin.secrets import KeyRing
+
+    assert run("--init-only").exit_code == 0
+    reg = Registry(default_url())
+    reg.keyring = KeyRing([Fernet.generate_key().decode()])  # not the key serve wrote
+    reg.put_credential("acme-key", "sk-acme-0123456789", actor="t")
+    reg.close()
+    result = run()
+    assert result.exit_code == 2 and served == []
+    assert "acme-key" in result.output and "cannot be decrypted" in result.output
+    assert "sk-acme-0123456789" not in result.output

@@ -25,11 +25,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from polyroute.admin import Registry
-from polyroute.admin.db import check_revision, current_revision, make_engine, upgrade_to_head
+from polyroute.admin.db import current_revision, make_engine, upgrade_to_head
 from polyroute.admin.errors import RegistryError, RegistryKeyError
 from polyroute.admin.models import ApiToken, User
 from polyroute.admin.secrets import KEY_ENV, KEY_FILE_ENV, KEYS_ENV, KeyRing, default_key_file
 from polyroute.admin.secrets import write_key_file as _write_key_file
+from polyroute.admin.startup import startup_check
 from polyroute.errors import ConfigError
 
 __all__ = ["Prepared", "default_token_file", "is_loopback", "prepare"]
@@ -106,9 +107,11 @@ def prepare(url: str | None, *, host: str = "127.0.0.1",
     if revision is None:
         notes.append(f"created the registry schema in {safe} (revision "
                      f"{upgrade_to_head(engine)})")
-    check_revision(engine)  # behind or ahead: one SchemaRevisionError with the command
     reg = Registry(engine)
     reg.keyring = _keyring(notes)
+    # behind or ahead: one SchemaRevisionError with the command; a stored credential no
+    # key decrypts: RegistryKeyError naming it (never served as empty)
+    startup_check(reg, keyring=reg.keyring)
     with reg.reading() as session:
         has_users = session.execute(select(User.id).limit(1)).first() is not None
     if not has_users:
