@@ -62,3 +62,24 @@ def test_no_private_http_client_or_sleep_recorder(path: Path) -> None:
         "so the request goes through polyroute's Transport")
     assert not _sleep_stand_ins(tree), (
         f"{path}: defines {_sleep_stand_ins(tree)}; use polyroute.testing.sleeps.SleepRecorder")
+
+
+HOSTILE_TESTS = sorted((Path(__file__).parents[2] / "plugins").glob(
+    "polyroute-*/tests/test_*_hostile.py"))
+
+
+@pytest.mark.parametrize("path", HOSTILE_TESTS, ids=lambda p: p.parent.parent.name)
+def test_hostile_suites_subclass_the_shared_one(path: Path) -> None:
+    tree = _parse(path)
+    bases = {b.id for node in ast.walk(tree) if isinstance(node, ast.ClassDef)
+             for b in node.bases if isinstance(b, ast.Name)}
+    own = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    assert "HostileParsers" in bases, f"{path}: subclass polyroute.testing.hostile.HostileParsers"
+    assert not own & {"test_parsers_raise_only_typed_errors",
+                      "test_nonsense_usage_is_an_invalid_response"}, (
+        f"{path}: the hostile-body scenarios come from HostileParsers, not a copy")
+
+
+def test_every_plugin_has_a_hostile_suite() -> None:
+    assert len(HOSTILE_TESTS) == len(list((Path(__file__).parents[2] / "plugins").glob(
+        "polyroute-*/")))

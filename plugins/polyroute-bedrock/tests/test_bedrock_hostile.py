@@ -8,14 +8,13 @@ import struct
 import time
 import zlib
 from pathlib import Path
-from typing import Any
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from polyroute.providers.base import ProviderSettings, StreamEvent
 from polyroute.testing import fuzz
+from polyroute.testing.hostile import HostileParsers
 from polyroute_bedrock import BedrockProvider
 from polyroute_bedrock.eventstream import AwsEventStreamFraming, encode_message
 
@@ -34,27 +33,13 @@ SAMPLES = fuzz.cassette_samples(CASSETTES, decode_stream=decode).add(
 PROVIDER = BedrockProvider(ProviderSettings(name="aws", type="bedrock",
                                             extra={"region": "us-east-1", "auth": "bearer"}))
 MODEL = "anthropic.claude-3-5-haiku-20241022-v1:0"
-USAGE_CASES = fuzz.nonsense_usage_cases(SAMPLES, "outputTokens", PROVIDER, MODEL)
 
 
-@fuzz.per_family()
-@given(case=fuzz.cases(SAMPLES))
-def test_parsers_raise_only_typed_errors(case: fuzz.Case) -> None:
-    fuzz.check_provider(PROVIDER, MODEL, case)
-
-
-def test_usage_cases_cover_responses_and_streams() -> None:
-    labels = {label[:6] for label, *_ in USAGE_CASES}
-    assert labels == {"respon", "stream"}, labels
-
-
-@pytest.mark.parametrize(("label", "bad", "body", "events"), USAGE_CASES,
-                         ids=[f"{c[0]}-{i}" for i, c in enumerate(USAGE_CASES)])
-def test_nonsense_usage_is_an_invalid_response(
-    label: str, bad: Any, body: bytes | None, events: list[StreamEvent] | None,
-) -> None:
-    err = fuzz.assert_nonsense_usage_refused(PROVIDER, MODEL, body, events)
-    assert "outputTokens" in str(err)
+class TestHostile(HostileParsers):
+    provider = PROVIDER
+    model = MODEL
+    samples = SAMPLES
+    usage_field = "outputTokens"
 
 
 # --- the binary event-stream decoder ---------------------------------------------------

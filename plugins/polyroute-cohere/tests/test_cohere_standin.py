@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -17,6 +16,7 @@ from polyroute.errors import (
 )
 from polyroute.providers.base import ProviderSettings
 from polyroute.testing import drive
+from polyroute.testing.chat import user
 from polyroute.testing.standin import Fault, StandinServer
 from polyroute.types import (
     ChatChunk,
@@ -60,10 +60,6 @@ def chat(p: CohereProvider, request: ChatRequest) -> ChatResponse:
 
 def stream(p: CohereProvider, request: ChatRequest) -> list[ChatChunk]:
     return drive.stream(p, request, MODEL)
-
-
-def user(text: str, **kw: Any) -> ChatRequest:
-    return ChatRequest(messages=[Message.user(text)], **kw)
 
 
 def test_text_answer_and_stream(provider: CohereProvider, server: StandinServer) -> None:

@@ -16,17 +16,9 @@ import pytest
 from polyroute.errors import BadRequestError, ContentPolicyError, NoRouteError
 from polyroute.plugins.manager import PluginRegistry
 from polyroute.router import Router
-from polyroute.testing.routers import router_for
-from polyroute.testing.sleeps import SleepRecorder
-from polyroute.testing.standin import Fault, StandinServer
-from polyroute.types import (
-    ChatRequest,
-    Message,
-    RoutingHints,
-    ToolCallPart,
-    ToolResultPart,
-    ToolSpec,
-)
+from polyroute.testing.router_suite import FallbackPair, PairSetup
+from polyroute.testing.standin import Fault, Responder, StandinServer
+from polyroute.types import ChatRequest, Message, ToolCallPart, ToolResultPart, ToolSpec
 from polyroute_gemini import plugin
 from polyroute_gemini.standin import GeminiResponder
 
@@ -35,86 +27,48 @@ pytestmark = pytest.mark.standin
 KEY = "AIzaSy-router-0000000000000000000"
 
 
-@pytest.fixture(scope="module")
-def servers() -> Iterator[tuple[StandinServer, StandinServer]]:
-    responder = GeminiResponder(blocked_words=("forbidden",))
-    with StandinServer(responder) as main, StandinServer(GeminiResponder()) as backup:
-        yield main, backup
+class TestRouter(FallbackPair):
+    plugin = plugin
+    model = "gemini-2.5-flash"
+    names = ("gemini", "vertex")
+    greeting = "Hello from the Gemini stand-in: "
+    min_retry_wait = 0.02  # the stand-in's RetryInfo delay
 
+    def responder(self) -> Responder:
+        return GeminiResponder(blocked_words=("forbidden",))
 
-@pytest.fixture
-def setup(servers: tuple[StandinServer, StandinServer]
-          ) -> Iterator[tuple[Router, StandinServer, StandinServer, SleepRecorder]]:
-    main, backup = servers
-    for s in servers:
-        s.clear()
-    sleeps = SleepRecorder()
-    config: dict[str, Any] = {
-        "providers": {
-            "gemini": {"type": "gemini", "base_url": main.url, "api_key": KEY},
-            "vertex": {"type": "vertex_gemini", "base_url": backup.url, "api_key": KEY,
-                       "project": "demo", "extra": {"location": "us-east1"}},
-        },
-        "agents": {"bot": {"model": "gemini:gemini-2.5-flash",
-                           "fallbacks": ["vertex:gemini-2.5-flash"]}},
-        "retry": {"attempts": 2, "initial_backoff": 0.1},
-        "timeouts": {"read": 2, "total": 20},
-    }
-    with router_for(config, plugin, sleeps=sleeps) as router:
-        yield router, main, backup, sleeps
+    def backup_responder(self) -> Responder:
+        return GeminiResponder()
 
+    def provider_entry(self, name: str, server: StandinServer) -> dict[str, Any]:
+        if name == "vertex":
+            return {"type": "vertex_gemini", "base_url": server.url, "api_key": KEY,
+                    "project": "demo", "extra": {"location": "us-east1"}}
+        return {"type": "gemini", "base_url": server.url, "api_key": KEY}
 
-Setup = tuple[Router, StandinServer, StandinServer, SleepRecorder]
+    def rate_limit_fault(self) -> Fault:
+        return Fault.status(429)  # no Retry-After: the wait comes from RetryInfo
 
+    def test_catalog_prices_and_finish_reason(self, setup: PairSetup) -> None:
+        resp = setup.router.chat(self.ask())
+        assert resp.cost_usd is not None and resp.cost_usd > 0  # catalog prices applied
+        chunks = list(setup.router.stream(self.ask()))
+        assert chunks[-1].finish_reason == "stop" and chunks[-1].usage is not None
 
-def ask(text: str = "What is 2+2?") -> ChatRequest:
-    return ChatRequest(messages=[Message.user(text)], routing=RoutingHints(agent="bot"))
+    def test_fallback_goes_to_the_vertex_path(self, setup: PairSetup) -> None:
+        setup.main.push(Fault.status(500), Fault.status(500))
+        assert setup.router.chat(self.ask()).provider == "vertex"
+        assert setup.backup.requests[-1].path.startswith(
+            "/v1/projects/demo/locations/us-east1/")
 
+    async def test_async_answer(self, setup: PairSetup) -> None:
+        resp = await setup.router.achat(self.ask(Message.user("hi")))
+        assert resp.message.text == "Hello from the Gemini stand-in: hi"
 
-def test_normal_answer(setup: Setup) -> None:
-    router, main, backup, _ = setup
-    resp = router.chat(ask())
-    assert resp.provider == "gemini" and resp.model == "gemini-2.5-flash"
-    assert resp.message.text == "Hello from the Gemini stand-in: What is 2+2?"
-    assert [(a.provider, a.action) for a in resp.attempts] == [("gemini", "answered")]
-    assert resp.cost_usd is not None and resp.cost_usd > 0  # catalog prices applied
-    chunks = list(router.stream(ask()))
-    assert "".join(c.text for c in chunks) == "Hello from the Gemini stand-in: What is 2+2?"
-    assert chunks[-1].finish_reason == "stop" and chunks[-1].usage is not None
-    assert len(main.requests) == 2 and not backup.requests
-
-
-def test_429_is_retried_after_retry_info(setup: Setup) -> None:
-    router, main, _, sleeps = setup
-    main.push(Fault.status(429))
-    resp = router.chat(ask())
-    assert resp.provider == "gemini"
-    assert [(a.error, a.action) for a in resp.attempts] == [
-        ("RateLimitError", "retried"), (None, "answered")]
-    assert sleeps.waits and sleeps.waits[0] >= 0.02
-
-
-def test_falls_back_to_the_other_standin(setup: Setup) -> None:
-    router, main, backup, _ = setup
-    main.push(Fault.status(500), Fault.status(500))
-    resp = router.chat(ask())
-    assert resp.provider == "vertex"
-    assert [a.error for a in resp.attempts] == ["ServerError", "ServerError", None]
-    assert resp.attempts[1].action == "fell_back"
-    assert backup.requests[-1].path.startswith("/v1/projects/demo/locations/us-east1/")
-
-
-async def test_async_answer(setup: Setup) -> None:
-    router, *_ = setup
-    resp = await router.achat(ask("hi"))
-    assert resp.message.text == "Hello from the Gemini stand-in: hi"
-
-
-def test_safety_block_does_not_fall_back(setup: Setup) -> None:
-    router, _, backup, _ = setup
-    with pytest.raises(ContentPolicyError):
-        router.chat(ask("the forbidden question"))
-    assert not backup.requests
+    def test_safety_block_does_not_fall_back(self, setup: PairSetup) -> None:
+        with pytest.raises(ContentPolicyError):
+            setup.router.chat(self.ask(Message.user("the forbidden question")))
+        assert not setup.backup.requests
 
 
 # --- Gemini 3 tool loops: thought signatures go back with the history -------------

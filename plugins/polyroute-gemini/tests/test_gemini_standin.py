@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -19,6 +18,7 @@ from polyroute.errors import (
 )
 from polyroute.providers.base import HttpRequest, ProviderSettings
 from polyroute.testing import drive
+from polyroute.testing.chat import WEATHER, user
 from polyroute.testing.standin import Fault, StandinServer
 from polyroute.types import (
     ChatChunk,
@@ -38,11 +38,6 @@ from polyroute_gemini.standin import GeminiResponder
 pytestmark = pytest.mark.standin
 
 KEY = "AIzaSy-standin-0123456789abcdef"
-WEATHER = ToolSpec(name="get_weather", description="Weather",
-                   parameters={"type": "object",
-                               "properties": {"city": {"type": "string"},
-                                              "days": {"type": "integer"}},
-                               "required": ["city"]})
 
 
 @pytest.fixture(scope="module")
@@ -67,10 +62,6 @@ def chat(p: GeminiProvider, request: ChatRequest, model: str = "gemini-2.5-flash
 def stream(p: GeminiProvider, request: ChatRequest, model: str = "gemini-2.5-flash"
            ) -> list[ChatChunk]:
     return drive.stream(p, request, model)
-
-
-def user(text: str, **kw: Any) -> ChatRequest:
-    return ChatRequest(messages=[Message.user(text)], **kw)
 
 
 def test_text_answer(provider: GeminiProvider, server: StandinServer) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -18,6 +17,7 @@ from polyroute.errors import (
 )
 from polyroute.providers.base import HttpRequest, ProviderSettings
 from polyroute.testing import drive
+from polyroute.testing.chat import user
 from polyroute.testing.standin import Fault, StandinServer
 from polyroute.types import (
     ChatChunk,
@@ -65,10 +65,6 @@ def chat(p: MistralProvider, request: ChatRequest, model: str = "mistral-small-l
 def stream(p: MistralProvider, request: ChatRequest, model: str = "mistral-small-latest"
            ) -> list[ChatChunk]:
     return drive.stream(p, request, model)
-
-
-def user(text: str, **kw: Any) -> ChatRequest:
-    return ChatRequest(messages=[Message.user(text)], **kw)
 
 
 def test_text_answer_and_stream(provider: MistralProvider) -> None:

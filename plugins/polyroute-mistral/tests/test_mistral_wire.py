@@ -19,12 +19,7 @@ import os
 
 import pytest
 
-from polyroute.errors import (
-    AuthenticationError,
-    ContextWindowError,
-    RateLimitError,
-    ServerError,
-)
+from polyroute.errors import AuthenticationError, ContextWindowError, RateLimitError, ServerError
 from polyroute.providers.base import HttpRequest, HttpResponse, ProviderSettings
 from polyroute.testing import wire
 from polyroute.testing.streams import parse_events

@@ -19,6 +19,7 @@ from polyroute.errors import (
 from polyroute.providers.base import ProviderSettings
 from polyroute.secrets import Secret
 from polyroute.testing import drive
+from polyroute.testing.chat import WEATHER, user
 from polyroute.testing.standin import Fault, StandinServer
 from polyroute.types import (
     ChatChunk,
@@ -39,11 +40,6 @@ from polyroute_openai.standin import OpenAIResponder
 pytestmark = pytest.mark.standin
 
 KEY = "sk-standin-0123456789abcdef"
-WEATHER = ToolSpec(name="get_weather", description="Weather",
-                   parameters={"type": "object",
-                               "properties": {"city": {"type": "string"},
-                                              "days": {"type": "integer"}},
-                               "required": ["city"]})
 
 
 @pytest.fixture(scope="module")
@@ -67,10 +63,6 @@ def chat(p: OpenAIProvider, request: ChatRequest, model: str = "gpt-4.1") -> Cha
 
 def stream(p: OpenAIProvider, request: ChatRequest, model: str = "gpt-4.1") -> list[ChatChunk]:
     return drive.stream(p, request, model)
-
-
-def user(text: str, **kw: Any) -> ChatRequest:
-    return ChatRequest(messages=[Message.user(text)], **kw)
 
 
 def test_text_answer_echoes_user(provider: OpenAIProvider) -> None:

@@ -63,3 +63,7 @@ main.add_command(test)
 from polyroute.cli.commands_health import health  # noqa: E402
 
 main.add_command(health)
+
+from polyroute.cli.commands_serve import serve  # noqa: E402
+
+main.add_command(serve)

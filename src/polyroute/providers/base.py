@@ -10,7 +10,7 @@ cached and recorded the same way, and a plugin is testable with plain bytes.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -172,6 +172,11 @@ class Provider(ABC):
     supported_params: ClassVar[frozenset[str] | None] = None
     """Sampling parameters (``GenerationParams`` field names) this provider maps;
     ``None``: all of them. Others are dropped or refused by the ``params_policy``."""
+    stream_parser_type: ClassVar[Callable[..., StreamParser] | None] = None
+    """What the default ``stream_parser`` builds: ``stream_parser_type(provider=name,
+    model=model)``. Set it, or override ``stream_parser``."""
+    catalog: ClassVar[Sequence[ModelInfo]] = ()
+    """The bundled catalog entries the default ``models()`` returns."""
     pricing_id: ClassVar[str | None] = None
     """This provider's id in the bundled price dataset (genai-prices), when it is not
     ``type_name``; ``""`` for servers whose models cost nothing per token (local ones).
@@ -241,15 +246,18 @@ class Provider(ABC):
     def parse_error(self, response: HttpResponse, model: str) -> ProviderError:
         """A non-2xx response as a classified ``ProviderError`` (returned, not raised)."""
 
-    @abstractmethod
     def stream_parser(self, model: str) -> StreamParser:
-        """A fresh parser for one streamed response."""
+        """A fresh parser for one streamed response (``stream_parser_type``'s, by default)."""
+        if self.stream_parser_type is None:
+            raise NotImplementedError(
+                f"{type(self).__name__} sets neither stream_parser_type nor stream_parser")
+        return self.stream_parser_type(provider=self.name, model=model)
 
     # --- optional ------------------------------------------------------------
 
     def models(self) -> list[ModelInfo]:
-        """Catalog entries this instance knows without a network call."""
-        return []
+        """Catalog entries this instance knows without a network call (``catalog``)."""
+        return list(self.catalog)
 
     def list_models_request(self) -> HttpRequest | None:
         """Request for the live model list, if the API has one."""

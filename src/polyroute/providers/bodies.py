@@ -12,18 +12,19 @@ from __future__ import annotations
 import functools
 import json
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
 from polyroute.errors import InvalidResponseError, PolyrouteError, ProviderError
 from polyroute.providers.classify import error_class_for_status
 from polyroute.secrets import redact
-from polyroute.types import MAX_USAGE_TOKENS, Usage
+from polyroute.types import MAX_USAGE_TOKENS, FinishReason, Usage
 
 __all__ = [
     "MALFORMED",
     "MAX_USAGE_TOKENS",
+    "finish_from",
     "load_json",
     "parsing",
     "token_count",
@@ -31,6 +32,7 @@ __all__ = [
     "typed_parse",
     "unreadable_error",
     "usage_of",
+    "usage_with_cache",
 ]
 
 _P = ParamSpec("_P")
@@ -80,6 +82,12 @@ def load_json(
     )
 
 
+def finish_from(table: Mapping[str, FinishReason], value: object) -> FinishReason | None:
+    """The neutral finish reason for a provider's ``value`` from its ``table``: ``None``
+    when absent, ``"other"`` for a value the table does not know."""
+    return None if value is None else table.get(str(value), "other")
+
+
 def token_count(value: Any, *, field: str, provider: str = "", model: str = "") -> int:
     """A usage count from a provider body: absent → 0; anything but a whole number in
     ``0..MAX_USAGE_TOKENS`` → ``InvalidResponseError`` naming the field.
@@ -118,6 +126,23 @@ def usage_of(*, provider: str = "", model: str = "", **fields: Any) -> Usage:
         label, value = raw if isinstance(raw, tuple) else (name, raw)
         counts[name] = token_count(value, field=label, provider=provider, model=model)
     return Usage(**counts)
+
+
+def usage_with_cache(
+    usage: object, keys: tuple[str, str, str, str], *, provider: str = "", model: str = "",
+) -> Usage:
+    """``Usage`` from a ``usage`` object whose input count leaves out the cache: ``keys``
+    names its (input, output, cache read, cache write) fields. The neutral
+    ``input_tokens`` is the whole prompt (the three added); the cache counts are kept
+    apart too. Missing fields count 0; a bad count is an ``InvalidResponseError``."""
+    if not isinstance(usage, dict):
+        return Usage()
+    inp, out, read, write = (
+        token_count(usage.get(k), field=f"usage.{k}", provider=provider, model=model)
+        for k in keys
+    )
+    return Usage(input_tokens=inp + read + write, output_tokens=out,
+                 cache_read_tokens=read, cache_write_tokens=write)
 
 
 @contextmanager

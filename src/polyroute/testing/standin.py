@@ -19,11 +19,15 @@ import socket
 import sys
 import threading
 from collections import deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
-__all__ = ["Fault", "Reply", "Responder", "StandinRequest", "StandinServer", "ndjson", "sse"]
+__all__ = [
+    "Fault", "Reply", "Responder", "StandinRequest", "StandinServer", "echo", "message_text",
+    "ndjson", "sse",
+]
 
 
 @dataclass
@@ -318,3 +322,23 @@ def sse(data: Any, event: str | None = None) -> bytes:
 def ndjson(data: Any) -> bytes:
     """One NDJSON line."""
     return json.dumps(data).encode() + b"\n"
+
+
+def message_text(content: Any) -> str:
+    """The text of an OpenAI-shaped message ``content``: the string, or the ``text`` parts
+    of a part list joined by spaces."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(str(p.get("text", "")) for p in content
+                        if isinstance(p, Mapping) and p.get("type") == "text")
+    return ""
+
+
+def echo(messages: Sequence[Mapping[str, Any]], greeting: str, words: int = 12) -> str:
+    """``greeting`` and the first ``words`` words of the last user message (`` …`` when
+    cut): the answer a stand-in gives, so a test can tell which question it answered."""
+    user: Mapping[str, Any] = next(
+        (m for m in reversed(messages) if m.get("role") == "user"), {})
+    said = message_text(user.get("content")).split()
+    return (greeting + " ".join(said[:words]) + (" …" if len(said) > words else "")).rstrip()

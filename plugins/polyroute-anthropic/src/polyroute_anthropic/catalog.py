@@ -15,6 +15,7 @@ input tokens); the catalog lists the default 200K window.
 
 from __future__ import annotations
 
+from polyroute.providers.models import index_models
 from polyroute.types import Capability, ModelInfo, ModelPrices
 
 __all__ = ["DEFAULT_MAX_TOKENS", "MODELS", "lookup"]
@@ -95,11 +96,7 @@ MODELS: tuple[ModelInfo, ...] = (
     ),
 )
 
-_BY_ID: dict[str, ModelInfo] = {}
-for _m in MODELS:
-    _BY_ID[_m.model] = _m
-    for _a in _m.aliases:
-        _BY_ID.setdefault(_a, _m)
+_BY_ID = index_models(MODELS)
 
 
 def lookup(model: str) -> ModelInfo | None:

@@ -31,12 +31,10 @@ window would reject it just the same, so the router must not read it as
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 from polyroute.errors import (
     AuthenticationError,
@@ -50,14 +48,9 @@ from polyroute.errors import (
     QuotaExceededError,
     RateLimitError,
     ServerError,
-    StreamInterruptedError,
 )
-from polyroute.providers.classify import (
-    error_class_for_status,
-    parse_retry_after,
-    request_id_from_headers,
-)
-from polyroute.secrets import redact
+from polyroute.providers import errors_table
+from polyroute.providers.classify import parse_retry_after, request_id_from_headers
 
 __all__ = ["classify", "error_from_body", "retry_after_from_headers"]
 
@@ -91,9 +84,7 @@ def classify(
     error_type: str | None, message: str, status: int | None, details: object = None
 ) -> type[ProviderError]:
     """The error class for an Anthropic ``error.type`` (falling back to the status)."""
-    cls = _BY_TYPE.get(error_type or "")
-    if cls is None:
-        return error_class_for_status(status) if status is not None else StreamInterruptedError
+    cls = errors_table.class_from_table(_BY_TYPE, error_type, status)
     if cls is BadRequestError and error_type == "invalid_request_error":
         if _CONTEXT.search(message):
             return ContextWindowError
@@ -153,10 +144,7 @@ def error_from_body(
     error_type: str | None = None
     details: object = None
     request_id = request_id_from_headers(headers)
-    try:
-        data: Any = json.loads(body) if body else None
-    except (ValueError, RecursionError):
-        data = None
+    data = errors_table.error_json(body)
     err = data.get("error") if isinstance(data, dict) else None
     if isinstance(err, dict):
         raw_type, raw_message = err.get("type"), err.get("message")
@@ -166,22 +154,11 @@ def error_from_body(
         body_id = data.get("request_id") if isinstance(data, dict) else None
         request_id = request_id or (body_id if isinstance(body_id, str) else None)
     else:
-        snippet = body[:200].decode("utf-8", errors="replace").strip()
-        message = f"HTTP {status}: {snippet}" if snippet else f"HTTP {status} with empty body"
-        if status is None:
-            message = f"malformed stream error event: {snippet}"
+        message = errors_table.fallback_message(body, status)
     cls = classify(error_type, message, status, details)
-    retry_after = (
-        retry_after_from_headers(headers, now)
-        if issubclass(cls, (RateLimitError, ServerError)) and status is not None
-        else None
-    )
-    return cls(
-        redact(message),
-        provider=provider,
-        model=model,
-        status=status,
-        retry_after=retry_after,
-        request_id=request_id,
-        error_type=error_type,
+    return errors_table.provider_error(
+        cls, message, provider=provider, model=model, status=status,
+        retry_after=errors_table.retry_after_for(
+            cls, headers, status, lambda h: retry_after_from_headers(h, now)),
+        request_id=request_id, error_type=error_type,
     )

@@ -22,39 +22,24 @@ import json
 from typing import Any
 
 from polyroute.errors import InvalidResponseError
-from polyroute.providers.bodies import token_count
-from polyroute.types import (
-    ChatResponse,
-    FinishReason,
-    Message,
-    Part,
-    TextPart,
-    ToolCallPart,
-    Usage,
-)
+from polyroute.providers.bodies import finish_from, usage_with_cache
+from polyroute.types import ChatResponse, FinishReason, Message, Part, TextPart, ToolCallPart, Usage
 from polyroute_anthropic.request import is_json_tool
 from polyroute_anthropic.thinking import encode as encode_thinking
 
 __all__ = ["finish_reason", "parse_message", "usage_from"]
 
 _FINISH: dict[str, FinishReason] = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "max_tokens": "length",
-    "model_context_window_exceeded": "length",
-    "tool_use": "tool_calls",
-    "refusal": "content_filter",
-    "pause_turn": "other",
+    "end_turn": "stop", "stop_sequence": "stop", "pause_turn": "other",
+    "max_tokens": "length", "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls", "refusal": "content_filter",
 }
+_JSON_FINISH: dict[str, FinishReason] = {**_FINISH, "tool_use": "stop"}  # JSON emulation: a stop
 
 
 def finish_reason(stop_reason: object, *, json_tool: bool = False) -> FinishReason | None:
     """The neutral finish reason; a forced JSON-tool answer is a normal ``stop``."""
-    if stop_reason is None:
-        return None
-    if stop_reason == "tool_use" and json_tool:
-        return "stop"
-    return _FINISH.get(str(stop_reason), "other")
+    return finish_from(_JSON_FINISH if json_tool else _FINISH, stop_reason)
 
 
 COUNT_KEYS = (
@@ -63,19 +48,10 @@ COUNT_KEYS = (
 
 
 def usage_from(usage: object, *, provider: str = "", model: str = "") -> Usage:
-    """Neutral usage from an Anthropic ``usage`` object (missing fields count 0);
-    ``InvalidResponseError`` for a count that is negative, fractional, NaN or absurd."""
-    if not isinstance(usage, dict):
-        return Usage()
-    n = {k: token_count(usage.get(k), field=f"usage.{k}", provider=provider, model=model)
-         for k in COUNT_KEYS}
-    write, read = n["cache_creation_input_tokens"], n["cache_read_input_tokens"]
-    return Usage(
-        input_tokens=n["input_tokens"] + write + read,
-        output_tokens=n["output_tokens"],
-        cache_read_tokens=read,
-        cache_write_tokens=write,
-    )
+    """Neutral usage from an Anthropic ``usage`` object: its ``input_tokens`` is the
+    uncached part of the prompt (see ``usage_with_cache``)."""
+    inp, out, write, read = COUNT_KEYS
+    return usage_with_cache(usage, (inp, out, read, write), provider=provider, model=model)
 
 
 def parse_message(data: Any, *, provider: str, model: str) -> ChatResponse:

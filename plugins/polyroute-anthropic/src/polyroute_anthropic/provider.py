@@ -13,19 +13,13 @@ Settings (``ProviderSettings``):
 
 from __future__ import annotations
 
-import json
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from polyroute.errors import InvalidResponseError, ProviderError
-from polyroute.providers.base import (
-    HttpRequest,
-    HttpResponse,
-    Provider,
-    ProviderSettings,
-    StreamParser,
-)
+from polyroute.errors import ProviderError
+from polyroute.providers import json_api
+from polyroute.providers.base import HttpRequest, HttpResponse, Provider, ProviderSettings
 from polyroute.providers.bodies import typed_error, typed_parse
-from polyroute.types import ChatRequest, ChatResponse, ModelInfo
+from polyroute.types import ChatRequest, ChatResponse
 from polyroute_anthropic.catalog import MODELS
 from polyroute_anthropic.errors import error_from_body
 from polyroute_anthropic.parse import parse_message
@@ -43,6 +37,8 @@ class AnthropicProvider(Provider):
     type_name: ClassVar[str] = "anthropic"
     default_base_url: ClassVar[str | None] = "https://api.anthropic.com"
     api_key_env: ClassVar[tuple[str, ...]] = ("ANTHROPIC_API_KEY",)
+    stream_parser_type = AnthropicStreamParser
+    catalog = MODELS
     supported_params: ClassVar[frozenset[str] | None] = frozenset(
         {"temperature", "top_p", "top_k", "max_tokens", "stop"}
     )
@@ -71,31 +67,17 @@ class AnthropicProvider(Provider):
         body = build_body(
             request, model, stream=stream, default_max_tokens=self._default_max_tokens
         )
-        return HttpRequest(
-            method="POST",
-            url=f"{self.base_url}/v1/messages",
-            headers=self.headers(),
-            json=body,
-            framing="sse" if stream else None,
-        )
+        return json_api.post_json(f"{self.base_url}/v1/messages", self.headers(), body,
+                                  stream=stream, stream_accept=False)
 
     @typed_parse
     def parse_response(self, response: HttpResponse, model: str) -> ChatResponse:
-        try:
-            data: Any = json.loads(response.content)
-        except (ValueError, RecursionError):
-            raise InvalidResponseError(
-                f"Messages API answered {response.status} with a body that is not JSON",
-                provider=self.name, model=model, status=response.status,
-            ) from None
+        data = json_api.json_body(response, provider=self.name, model=model,
+                                  endpoint="Messages API")
         if isinstance(data, dict) and data.get("type") == "error":
             raise self.parse_error(response, model)
-        try:
+        with json_api.answered(response, response.headers.get("request-id")):
             return parse_message(data, provider=self.name, model=model)
-        except InvalidResponseError as exc:
-            exc.status = response.status
-            exc.request_id = exc.request_id or response.headers.get("request-id")
-            raise
 
     @typed_error
     def parse_error(self, response: HttpResponse, model: str) -> ProviderError:
@@ -107,25 +89,11 @@ class AnthropicProvider(Provider):
             model=model,
         )
 
-    def stream_parser(self, model: str) -> StreamParser:
-        return AnthropicStreamParser(provider=self.name, model=model)
-
-    def models(self) -> list[ModelInfo]:
-        return list(MODELS)
-
     def list_models_request(self) -> HttpRequest:
-        headers = {k: v for k, v in self.headers().items() if k != "content-type"}
-        return HttpRequest(method="GET", url=f"{self.base_url}/v1/models", headers=headers)
+        return json_api.get_request(f"{self.base_url}/v1/models", self.headers())
 
     @typed_parse
     def parse_models(self, response: HttpResponse) -> list[str]:
-        try:
-            data: Any = json.loads(response.content)
-        except (ValueError, RecursionError):
-            data = None
-        items = data.get("data") if isinstance(data, dict) else None
-        if not isinstance(items, list):
-            raise InvalidResponseError(
-                "unexpected /v1/models body", provider=self.name, status=response.status
-            )
-        return [m["id"] for m in items if isinstance(m, dict) and isinstance(m.get("id"), str)]
+        items = json_api.model_items(response, "data", provider=self.name,
+                                     message="unexpected /v1/models body")
+        return json_api.model_names(items)

@@ -27,6 +27,7 @@ import re
 from typing import Any
 
 from polyroute.errors import BadRequestError
+from polyroute.providers.request_parts import image_data, sniff_image
 from polyroute.types import (
     ChatRequest,
     ImagePart,
@@ -46,7 +47,6 @@ JSON_TOOL_PREFIX = "structured_output__"
 """Name prefix of the tool that emulates JSON output (recognised by the parsers)."""
 
 _TOOL_NAME_BAD = re.compile(r"[^a-zA-Z0-9_-]")
-_MAGIC = {"iVBOR": "image/png", "/9j/": "image/jpeg", "R0lGOD": "image/gif", "UklGR": "image/webp"}
 
 
 def json_tool_name(name: str | None) -> str:
@@ -173,28 +173,15 @@ def _block(part: Any, message: Message, index: int) -> dict[str, Any]:
 
 
 def _image_source(part: ImagePart, index: int) -> dict[str, Any]:
-    data, media_type = part.data, part.media_type
-    if data is None and part.url and part.url.startswith("data:"):
-        head, _, data = part.url.partition(",")
-        if ";base64" not in head:
-            raise BadRequestError(f"messages[{index}]: image data URL must be base64")
-        media_type = media_type or head[5:].split(";")[0] or None
+    data, media_type = image_data(part, index)
     if data is None:
         if not part.url:
             raise BadRequestError(f"messages[{index}]: image needs a url or data")
         return {"type": "url", "url": part.url}
-    media_type = media_type or _sniff(data)
+    media_type = media_type or sniff_image(data)
     if media_type is None:
         raise BadRequestError(f"messages[{index}]: image data needs a media_type")
     return {"type": "base64", "media_type": media_type, "data": data}
-
-
-def _sniff(data: str) -> str | None:
-    """The media type of base64 image data, from its first bytes."""
-    for prefix, media_type in _MAGIC.items():
-        if data.startswith(prefix):
-            return media_type
-    return None
 
 
 # --- tools and JSON emulation ------------------------------------------------

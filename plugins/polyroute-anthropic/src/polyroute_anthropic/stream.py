@@ -21,9 +21,9 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
-from polyroute.errors import StreamInterruptedError
-from polyroute.providers.base import StreamEvent, StreamParser
+from polyroute.providers.base import StreamEvent
 from polyroute.providers.bodies import token_count, typed_parse
+from polyroute.providers.streams import JsonEventParser
 from polyroute.types import ChatChunk, ToolCallDelta, Usage
 from polyroute_anthropic.errors import error_from_body
 from polyroute_anthropic.parse import COUNT_KEYS, finish_reason
@@ -35,14 +35,13 @@ __all__ = ["AnthropicStreamParser"]
 _Handler = Callable[["AnthropicStreamParser", dict[str, Any]], list[ChatChunk]]
 
 
-class AnthropicStreamParser(StreamParser):
+class AnthropicStreamParser(JsonEventParser):
     """Stateful decoder of one Messages API stream."""
 
+    label: ClassVar[str] = "Anthropic stream"
+
     def __init__(self, *, provider: str, model: str) -> None:
-        self.provider = provider
-        self.model = model
-        self.response_id: str | None = None
-        self.response_model: str | None = None
+        super().__init__(provider=provider, model=model)
         self.stop_reason: str | None = None
         self.thinking: list[dict[str, str]] = []
         self._thinking_used = 0  # thinking blocks already attached to a tool call
@@ -50,20 +49,14 @@ class AnthropicStreamParser(StreamParser):
         self._json_blocks: set[int] = set()
         self._thinking_blocks: dict[int, dict[str, str]] = {}
         self._started = False
-        self._done = False
 
     # --- contract ------------------------------------------------------------
 
     @typed_parse
     def feed(self, event: StreamEvent) -> Iterable[ChatChunk]:
-        if self._done or not event.data.strip():
+        if self.done or not event.data.strip():
             return []
-        try:
-            data: Any = json.loads(event.data)
-        except (ValueError, RecursionError):
-            raise self._broken(f"event data is not JSON: {event.data[:120]!r}") from None
-        if not isinstance(data, dict):
-            raise self._broken("event data is not a JSON object")
+        data = self.load_object(event.data)
         kind = data.get("type", event.event)
         handler = self._handlers.get(kind) if isinstance(kind, str) else None
         if handler is None:  # ping, and event types added after this was written
@@ -72,11 +65,11 @@ class AnthropicStreamParser(StreamParser):
 
     @typed_parse
     def close(self) -> Iterable[ChatChunk]:
-        if not self._done:
+        if not self.done:
             why = "stream ended without message_stop" if self._started else (
                 "stream ended before message_start"
             )
-            raise self._broken(why)
+            raise self.broken(why)
         return []
 
     # --- events --------------------------------------------------------------
@@ -84,26 +77,26 @@ class AnthropicStreamParser(StreamParser):
     def _on_message_start(self, data: dict[str, Any]) -> list[ChatChunk]:
         message = data.get("message")
         if not isinstance(message, dict):
-            raise self._broken("message_start without a message object")
+            raise self.broken("message_start without a message object")
         self._started = True
         rid, rmodel = message.get("id"), message.get("model")
         self.response_id = rid if isinstance(rid, str) else None
         self.response_model = rmodel if isinstance(rmodel, str) else None
         self._merge_usage(message.get("usage"))
-        return [self._chunk()]
+        return [self.chunk()]
 
     def _on_content_block_start(self, data: dict[str, Any]) -> list[ChatChunk]:
         index, block = self._index(data), data.get("content_block")
         if not isinstance(block, dict):
-            raise self._broken("content_block_start without a content_block")
+            raise self.broken("content_block_start without a content_block")
         kind = block.get("type")
         if kind == "text":
             text = block.get("text")
-            return [self._chunk(text=text)] if isinstance(text, str) and text else []
+            return [self.chunk(text=text)] if isinstance(text, str) and text else []
         if kind == "tool_use":
             call_id, name = block.get("id"), block.get("name")
             if not isinstance(call_id, str) or not isinstance(name, str):
-                raise self._broken("tool_use block without id or name")
+                raise self.broken("tool_use block without id or name")
             if is_json_tool(name):
                 self._json_blocks.add(index)
                 return []
@@ -112,7 +105,7 @@ class AnthropicStreamParser(StreamParser):
             signature = encode_thinking(self.thinking[self._thinking_used:])
             self._thinking_used = len(self.thinking)
             delta = ToolCallDelta(index=index, id=call_id, name=name, signature=signature)
-            return [self._chunk(tool_calls=[delta])]
+            return [self.chunk(tool_calls=[delta])]
         if kind in ("thinking", "redacted_thinking"):
             entry = {"type": str(kind)}
             for key in ("thinking", "signature", "data"):
@@ -125,22 +118,22 @@ class AnthropicStreamParser(StreamParser):
     def _on_content_block_delta(self, data: dict[str, Any]) -> list[ChatChunk]:
         index, delta = self._index(data), data.get("delta")
         if not isinstance(delta, dict):
-            raise self._broken("content_block_delta without a delta")
+            raise self.broken("content_block_delta without a delta")
         kind = delta.get("type")
         if kind == "text_delta":
             text = delta.get("text")
             if not isinstance(text, str):
-                raise self._broken("text_delta without text")
-            return [self._chunk(text=text)] if text else []
+                raise self.broken("text_delta without text")
+            return [self.chunk(text=text)] if text else []
         if kind == "input_json_delta":
             partial = delta.get("partial_json")
             if not isinstance(partial, str):
-                raise self._broken("input_json_delta without partial_json")
+                raise self.broken("input_json_delta without partial_json")
             if not partial:
                 return []
             if index in self._json_blocks:
-                return [self._chunk(text=partial)]
-            return [self._chunk(tool_calls=[ToolCallDelta(index=index, arguments=partial)])]
+                return [self.chunk(text=partial)]
+            return [self.chunk(tool_calls=[ToolCallDelta(index=index, arguments=partial)])]
         if kind in ("thinking_delta", "signature_delta"):
             key = "thinking" if kind == "thinking_delta" else "signature"
             entry = self._thinking_blocks.get(index)
@@ -162,13 +155,13 @@ class AnthropicStreamParser(StreamParser):
 
     def _on_message_stop(self, data: dict[str, Any]) -> list[ChatChunk]:
         if not self._started:
-            raise self._broken("message_stop before message_start")
-        self._done = True
+            raise self.broken("message_stop before message_start")
+        self.done = True
         reason = finish_reason(self.stop_reason, json_tool=bool(self._json_blocks))
-        return [self._chunk(finish_reason=reason, usage=self.usage)]
+        return [self.chunk(finish_reason=reason, usage=self.usage)]
 
     def _on_error(self, data: dict[str, Any]) -> list[ChatChunk]:
-        self._done = True
+        self.done = True
         raise error_from_body(
             json.dumps(data).encode(),
             status=None,
@@ -214,19 +207,5 @@ class AnthropicStreamParser(StreamParser):
     def _index(self, data: dict[str, Any]) -> int:
         index = data.get("index")
         if not isinstance(index, int) or isinstance(index, bool):
-            raise self._broken(f"{data.get('type')} without an integer index")
+            raise self.broken(f"{data.get('type')} without an integer index")
         return index
-
-    def _chunk(self, **fields: Any) -> ChatChunk:
-        return ChatChunk(
-            response_id=self.response_id,
-            response_model=self.response_model,
-            provider=self.provider,
-            model=self.model,
-            **fields,
-        )
-
-    def _broken(self, why: str) -> StreamInterruptedError:
-        return StreamInterruptedError(
-            f"Anthropic stream: {why}", provider=self.provider, model=self.model
-        )

@@ -22,6 +22,7 @@ is listed for the families whose Converse ``toolChoice`` supports ``tool``
 
 from __future__ import annotations
 
+from polyroute.providers.models import index_models
 from polyroute.types import Capability, ModelInfo, ModelPrices
 
 __all__ = ["MODELS", "TYPE_NAME", "lookup"]
@@ -81,11 +82,7 @@ MODELS: tuple[ModelInfo, ...] = (
           caps=_FORCED, prices=(2.0, 6.0)),
 )
 
-_BY_ID: dict[str, ModelInfo] = {}
-for _m in MODELS:
-    _BY_ID[_m.model] = _m
-    for _a in _m.aliases:
-        _BY_ID.setdefault(_a, _m)
+_BY_ID = index_models(MODELS)
 
 
 def lookup(model: str) -> ModelInfo | None:

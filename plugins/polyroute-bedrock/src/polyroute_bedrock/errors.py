@@ -39,10 +39,8 @@ and may fall back, like a 503.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
-from typing import Any
 
 from polyroute.errors import (
     AuthenticationError,
@@ -56,14 +54,9 @@ from polyroute.errors import (
     QuotaExceededError,
     RateLimitError,
     ServerError,
-    StreamInterruptedError,
 )
-from polyroute.providers.classify import (
-    error_class_for_status,
-    parse_retry_after,
-    request_id_from_headers,
-)
-from polyroute.secrets import redact
+from polyroute.providers import errors_table
+from polyroute.providers.classify import request_id_from_headers
 
 __all__ = ["classify", "error_from_body", "error_type_of"]
 
@@ -109,11 +102,7 @@ def error_type_of(headers: Mapping[str, str], data: object) -> str | None:
 
 def classify(error_type: str | None, message: str, status: int | None) -> type[ProviderError]:
     """The class for an error ``type``/``message``; by ``status`` when the type is unknown."""
-    cls = _BY_TYPE.get((error_type or "").lower())
-    if cls is None:
-        if status is None:
-            return StreamInterruptedError
-        cls = error_class_for_status(status)
+    cls = errors_table.class_from_table(_BY_TYPE, (error_type or "").lower(), status)
     if cls is BadRequestError or (cls is ServerError and error_type is None):
         if _CONTEXT.search(message):
             return ContextWindowError
@@ -127,30 +116,18 @@ def error_from_body(
     error_type: str | None = None,
 ) -> ProviderError:
     """Classify an error response, or (``status=None``) an in-stream exception payload."""
-    try:
-        data: Any = json.loads(body) if body else None
-    except (ValueError, RecursionError):
-        data = None
+    data = errors_table.error_json(body)
     error_type = error_type or error_type_of(headers, data)
     message = None
     if isinstance(data, dict):
         raw = data.get("message") or data.get("Message")
         message = raw if isinstance(raw, str) else None
     if message is None:
-        snippet = body[:200].decode("utf-8", errors="replace").strip()
-        message = snippet or f"HTTP {status} with empty body"
+        message = errors_table.body_snippet(body) or f"HTTP {status} with empty body"
     cls = classify(error_type, message, status)
-    retry_after = (
-        parse_retry_after(headers)
-        if status is not None and issubclass(cls, (RateLimitError, ServerError)) else None
-    )
-    text = f"{error_type}: {message}" if error_type else message
-    return cls(
-        redact(text),
-        provider=provider,
-        model=model,
-        status=status,
-        retry_after=retry_after,
-        request_id=request_id_from_headers(headers),
-        error_type=error_type,
+    return errors_table.provider_error(
+        cls, f"{error_type}: {message}" if error_type else message,
+        provider=provider, model=model, status=status,
+        retry_after=errors_table.retry_after_for(cls, headers, status),
+        request_id=request_id_from_headers(headers), error_type=error_type,
     )

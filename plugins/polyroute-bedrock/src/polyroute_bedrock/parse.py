@@ -24,52 +24,29 @@ import json
 from typing import Any
 
 from polyroute.errors import InvalidResponseError
-from polyroute.providers.bodies import token_count
-from polyroute.types import (
-    ChatResponse,
-    FinishReason,
-    Message,
-    Part,
-    TextPart,
-    ToolCallPart,
-    Usage,
-)
+from polyroute.providers.bodies import finish_from, usage_with_cache
+from polyroute.types import ChatResponse, FinishReason, Message, Part, TextPart, ToolCallPart, Usage
 from polyroute_bedrock.request import is_json_tool
 
 __all__ = ["finish_reason", "parse_converse", "usage_from"]
 
 _FINISH: dict[str, FinishReason] = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "max_tokens": "length",
-    "model_context_window_exceeded": "length",
-    "tool_use": "tool_calls",
-    "guardrail_intervened": "content_filter",
-    "content_filtered": "content_filter",
+    "end_turn": "stop", "stop_sequence": "stop", "tool_use": "tool_calls",
+    "max_tokens": "length", "model_context_window_exceeded": "length",
+    "guardrail_intervened": "content_filter", "content_filtered": "content_filter",
 }
+_JSON_FINISH: dict[str, FinishReason] = {**_FINISH, "tool_use": "stop"}  # JSON emulation: a stop
 
 
 def finish_reason(stop_reason: object, *, json_tool: bool = False) -> FinishReason | None:
-    if stop_reason is None:
-        return None
-    if stop_reason == "tool_use" and json_tool:
-        return "stop"
-    return _FINISH.get(str(stop_reason), "other")
+    return finish_from(_JSON_FINISH if json_tool else _FINISH, stop_reason)
 
 
 def usage_from(usage: object, *, provider: str = "", model: str = "") -> Usage:
-    """Converse ``usage``; ``InvalidResponseError`` for a count that is negative,
-    fractional, NaN or absurd."""
-    if not isinstance(usage, dict):
-        return Usage()
-
-    def count(key: str) -> int:
-        return token_count(usage.get(key), field=f"usage.{key}", provider=provider, model=model)
-
-    read, write = count("cacheReadInputTokens"), count("cacheWriteInputTokens")
-    return Usage(input_tokens=count("inputTokens") + read + write,
-                 output_tokens=count("outputTokens"),
-                 cache_read_tokens=read, cache_write_tokens=write)
+    """Converse ``usage``: ``inputTokens`` leaves out the cache (see ``usage_with_cache``)."""
+    return usage_with_cache(
+        usage, ("inputTokens", "outputTokens", "cacheReadInputTokens", "cacheWriteInputTokens"),
+        provider=provider, model=model)
 
 
 def parse_converse(

@@ -30,17 +30,12 @@ import re
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from polyroute.errors import ConfigError, InvalidResponseError, ProviderError
-from polyroute.providers.base import (
-    HttpRequest,
-    HttpResponse,
-    Provider,
-    ProviderSettings,
-    StreamParser,
-)
+from polyroute.errors import ConfigError, ProviderError
+from polyroute.providers import json_api
+from polyroute.providers.base import HttpRequest, HttpResponse, Provider, ProviderSettings
 from polyroute.providers.bodies import typed_error, typed_parse
 from polyroute.providers.classify import request_id_from_headers
-from polyroute.types import ChatRequest, ChatResponse, ModelInfo
+from polyroute.types import ChatRequest, ChatResponse
 from polyroute_bedrock.auth import BEARER_ENV, BedrockAuth
 from polyroute_bedrock.catalog import MODELS
 from polyroute_bedrock.errors import error_from_body
@@ -61,6 +56,8 @@ class BedrockProvider(Provider):
     pricing_id: ClassVar[str | None] = "aws"  # id in the genai-prices dataset
     default_base_url: ClassVar[str | None] = None
     api_key_env: ClassVar[tuple[str, ...]] = (BEARER_ENV,)
+    stream_parser_type = BedrockStreamParser
+    catalog = MODELS
     requires_api_key: ClassVar[bool] = False  # SigV4 credentials will do
     supported_params: ClassVar[frozenset[str] | None] = frozenset(
         {"temperature", "top_p", "top_k", "max_tokens", "stop"})
@@ -126,13 +123,8 @@ class BedrockProvider(Provider):
     @typed_parse
     def parse_response(self, response: HttpResponse, model: str) -> ChatResponse:
         request_id = request_id_from_headers(response.headers)
-        try:
-            data: Any = json.loads(response.content)
-        except (ValueError, RecursionError):
-            raise InvalidResponseError(
-                f"Converse answered {response.status} with a body that is not JSON",
-                provider=self.name, model=model, status=response.status, request_id=request_id,
-            ) from None
+        data = json_api.json_body(response, provider=self.name, model=model, endpoint="Converse",
+                                  request_id=request_id)
         return parse_converse(data, provider=self.name, model=model, request_id=request_id)
 
     @typed_error
@@ -140,13 +132,7 @@ class BedrockProvider(Provider):
         return error_from_body(response.content, status=response.status,
                                headers=response.headers, provider=self.name, model=model)
 
-    def stream_parser(self, model: str) -> StreamParser:
-        return BedrockStreamParser(provider=self.name, model=model)
-
     # --- catalog and model list ----------------------------------------------
-
-    def models(self) -> list[ModelInfo]:
-        return list(MODELS)
 
     def list_models_request(self) -> HttpRequest:
         """``ListFoundationModels`` (``GET /foundation-models``) on the control plane."""
@@ -161,27 +147,18 @@ class BedrockProvider(Provider):
     @typed_parse
     def parse_models(self, response: HttpResponse) -> list[str]:
         """Text-output model ids from ``{"modelSummaries": [{"modelId", ...}]}``."""
-        try:
-            data: Any = json.loads(response.content)
-        except (ValueError, RecursionError):
-            data = None
-        items = data.get("modelSummaries") if isinstance(data, dict) else None
-        if not isinstance(items, list):
-            raise InvalidResponseError("unexpected ListFoundationModels body",
-                                       provider=self.name, status=response.status)
-        ids: list[str] = []
-        for item in items:
-            if not isinstance(item, dict) or not isinstance(item.get("modelId"), str):
-                continue
-            outputs = item.get("outputModalities")
-            if isinstance(outputs, list) and "TEXT" not in outputs:
-                continue
-            ids.append(item["modelId"])
-        return ids
+        items = json_api.model_items(response, "modelSummaries", provider=self.name,
+                                     message="unexpected ListFoundationModels body")
+        return json_api.model_names(items, "modelId", _text_out)
 
     def __repr__(self) -> str:
         return (f"<{type(self).__name__} {self.name!r} type={self.type_name!r} "
                 f"auth={self.auth.mode!r}>")
+
+
+def _text_out(model: dict[str, Any]) -> bool:
+    outputs = model.get("outputModalities")
+    return not (isinstance(outputs, list) and "TEXT" not in outputs)
 
 
 def _config_file_region(profile: object) -> str | None:

@@ -42,6 +42,7 @@ import re
 from typing import Any
 
 from polyroute.errors import BadRequestError
+from polyroute.providers.request_parts import image_data, sniff_image
 from polyroute.types import (
     ChatRequest,
     ImagePart,
@@ -71,7 +72,6 @@ TOP_LEVEL_KEYS = frozenset({
 })
 _FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/jpg": "jpeg", "image/gif": "gif",
             "image/webp": "webp"}
-_MAGIC = {"iVBOR": "png", "/9j/": "jpeg", "R0lGOD": "gif", "UklGR": "webp"}
 _BAD_NAME = re.compile(r"[^a-zA-Z0-9_-]")
 _GEO = re.compile(r"^(?:us|eu|apac|jp|au|ca|global|us-gov)\.")
 
@@ -190,16 +190,11 @@ def _image(part: ImagePart, index: int) -> dict[str, Any]:
         if fmt is None:
             raise BadRequestError(f"messages[{index}]: image from S3 needs a media_type")
         return {"format": fmt, "source": {"s3Location": {"uri": url}}}
-    if data is None and url.startswith("data:"):
-        head, _, data = url.partition(",")
-        if ";base64" not in head:
-            raise BadRequestError(f"messages[{index}]: image data URL must be base64")
-        media_type = media_type or head[5:].split(";")[0] or None
+    data, media_type = image_data(part, index)
     if not data:
         raise BadRequestError(f"messages[{index}]: Converse takes images as bytes or from S3; "
                               "it does not fetch http(s) URLs")
-    fmt = _FORMATS.get(media_type or "") or next(
-        (f for prefix, f in _MAGIC.items() if data.startswith(prefix)), None)
+    fmt = _FORMATS.get(media_type or "") or _FORMATS.get(sniff_image(data) or "")
     if fmt is None:
         raise BadRequestError(f"messages[{index}]: image data needs a media_type "
                               "(png, jpeg, gif or webp)")

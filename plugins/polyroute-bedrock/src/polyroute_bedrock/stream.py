@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
-from polyroute.errors import StreamInterruptedError
-from polyroute.providers.base import StreamEvent, StreamParser
+from polyroute.providers.base import StreamEvent
 from polyroute.providers.bodies import typed_parse
+from polyroute.providers.streams import JsonEventParser
 from polyroute.types import ChatChunk, ToolCallDelta, Usage
 from polyroute_bedrock.errors import error_from_body
 from polyroute_bedrock.parse import finish_reason, usage_from
@@ -38,44 +38,40 @@ from polyroute_bedrock.request import is_json_tool
 __all__ = ["BedrockStreamParser"]
 
 
-class BedrockStreamParser(StreamParser):
+class BedrockStreamParser(JsonEventParser):
     """Stateful decoder of one ConverseStream response."""
 
+    label: ClassVar[str] = "Bedrock stream"
+
     def __init__(self, *, provider: str, model: str, request_id: str | None = None) -> None:
-        self.provider = provider
-        self.model = model
+        super().__init__(provider=provider, model=model)
         self.request_id = request_id
+        self.response_id, self.response_model = request_id, model  # the body has no id
         self.stop_reason: str | None = None
         self.reasoning = ""
         self.metadata: dict[str, Any] = {}
         self._json_blocks: set[int] = set()
         self._started = False
-        self._done = False
 
     @typed_parse
     def feed(self, event: StreamEvent) -> Iterable[ChatChunk]:
-        if self._done:
+        if self.done:
             return []
         kind = event.event or ""
         if event.id in ("exception", "error") or kind.endswith("Exception") or kind == "error":
-            self._done = True
+            self.done = True
             raise self._exception(event)
-        try:
-            data: Any = json.loads(event.data) if event.data.strip() else {}
-        except (ValueError, RecursionError):
-            raise self._broken(f"{kind} payload is not JSON: {event.data[:120]!r}") from None
-        if not isinstance(data, dict):
-            raise self._broken(f"{kind} payload is not a JSON object")
+        data = self.load_object(event.data, f"{kind} payload") if event.data.strip() else {}
         if kind == "messageStart":
             self._started = True
-            return [self._chunk()]
+            return [self.chunk()]
         if kind == "contentBlockStart":
             return self._block_start(data)
         if kind == "contentBlockDelta":
             return self._delta(data)
         if kind == "messageStop":
             if not self._started:
-                raise self._broken("messageStop before messageStart")
+                raise self.broken("messageStop before messageStart")
             reason = data.get("stopReason")
             self.stop_reason = reason if isinstance(reason, str) else "end_turn"
             if data.get("additionalModelResponseFields") is not None:
@@ -87,18 +83,18 @@ class BedrockStreamParser(StreamParser):
                 if data.get(key) is not None:
                     self.metadata[key] = data[key]
             if self.stop_reason is None:
-                raise self._broken("metadata before messageStop")
+                raise self.broken("metadata before messageStop")
             return [self._final(usage_from(data.get("usage"), provider=self.provider,
                                                model=self.model))]
         return []  # contentBlockStop, and event types added after this was written
 
     @typed_parse
     def close(self) -> Iterable[ChatChunk]:
-        if self._done:
+        if self.done:
             return []
         if self.stop_reason is not None:  # messageStop came, metadata did not
             return [self._final(None)]
-        raise self._broken("stream ended without messageStop" if self._started
+        raise self.broken("stream ended without messageStop" if self._started
                            else "stream ended before messageStart")
 
     # --- events --------------------------------------------------------------
@@ -111,41 +107,41 @@ class BedrockStreamParser(StreamParser):
             return []
         call_id, name = use.get("toolUseId"), use.get("name")
         if not isinstance(call_id, str) or not isinstance(name, str):
-            raise self._broken("toolUse start without toolUseId or name")
+            raise self.broken("toolUse start without toolUseId or name")
         if is_json_tool(name):
             self._json_blocks.add(index)
             return []
-        return [self._chunk(tool_calls=[ToolCallDelta(index=index, id=call_id, name=name)])]
+        return [self.chunk(tool_calls=[ToolCallDelta(index=index, id=call_id, name=name)])]
 
     def _delta(self, data: dict[str, Any]) -> list[ChatChunk]:
         index = self._index(data)
         delta = data.get("delta")
         if not isinstance(delta, dict):
-            raise self._broken("contentBlockDelta without a delta")
+            raise self.broken("contentBlockDelta without a delta")
         if "text" in delta:
             text = delta["text"]
             if not isinstance(text, str):
-                raise self._broken("text delta is not a string")
-            return [self._chunk(text=text)] if text else []
+                raise self.broken("text delta is not a string")
+            return [self.chunk(text=text)] if text else []
         if "toolUse" in delta:
             use = delta["toolUse"]
             piece = use.get("input") if isinstance(use, dict) else None
             if not isinstance(piece, str):
-                raise self._broken("toolUse delta without an input string")
+                raise self.broken("toolUse delta without an input string")
             if not piece:
                 return []
             if index in self._json_blocks:
-                return [self._chunk(text=piece)]
-            return [self._chunk(tool_calls=[ToolCallDelta(index=index, arguments=piece)])]
+                return [self.chunk(text=piece)]
+            return [self.chunk(tool_calls=[ToolCallDelta(index=index, arguments=piece)])]
         reasoning = delta.get("reasoningContent")
         if isinstance(reasoning, dict) and isinstance(reasoning.get("text"), str):
             self.reasoning += reasoning["text"]
         return []
 
     def _final(self, usage: Usage | None) -> ChatChunk:
-        self._done = True
+        self.done = True
         reason = finish_reason(self.stop_reason, json_tool=bool(self._json_blocks))
-        return self._chunk(finish_reason=reason, usage=usage)
+        return self.chunk(finish_reason=reason, usage=usage)
 
     # --- helpers -------------------------------------------------------------
 
@@ -167,13 +163,5 @@ class BedrockStreamParser(StreamParser):
     def _index(self, data: dict[str, Any]) -> int:
         index = data.get("contentBlockIndex")
         if not isinstance(index, int) or isinstance(index, bool):
-            raise self._broken("event without an integer contentBlockIndex")
+            raise self.broken("event without an integer contentBlockIndex")
         return index
-
-    def _chunk(self, **fields: Any) -> ChatChunk:
-        return ChatChunk(response_id=self.request_id, response_model=self.model,
-                         provider=self.provider, model=self.model, **fields)
-
-    def _broken(self, why: str) -> StreamInterruptedError:
-        return StreamInterruptedError(f"Bedrock stream: {why}", provider=self.provider,
-                                      model=self.model)

@@ -13,6 +13,7 @@ Cohere bills ``usage.billed_units``; no cache pricing is published.
 
 from __future__ import annotations
 
+from polyroute.providers.models import index_models
 from polyroute.types import Capability, ModelInfo, ModelPrices
 
 __all__ = ["MODELS", "lookup"]
@@ -43,11 +44,7 @@ MODELS: tuple[ModelInfo, ...] = (
     _info("command-r7b-12-2024", context=128_000, max_output=4_000, prices=(0.0375, 0.15)),
 )
 
-_BY_ID: dict[str, ModelInfo] = {}
-for _m in MODELS:
-    _BY_ID[_m.model] = _m
-    for _a in _m.aliases:
-        _BY_ID.setdefault(_a, _m)
+_BY_ID = index_models(MODELS)
 
 
 def lookup(model: str) -> ModelInfo | None:

@@ -28,7 +28,6 @@ The status codes the Chat API and SDKs use:
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -45,12 +44,8 @@ from polyroute.errors import (
     ServerError,
     StreamInterruptedError,
 )
-from polyroute.providers.classify import (
-    error_class_for_status,
-    parse_retry_after,
-    request_id_from_headers,
-)
-from polyroute.secrets import redact
+from polyroute.providers import errors_table
+from polyroute.providers.classify import error_class_for_status, request_id_from_headers
 
 __all__ = ["classify", "error_from_body", "error_message"]
 
@@ -93,17 +88,11 @@ def error_message(data: Any) -> tuple[str | None, str | None]:
 
 def error_from_body(body: bytes, *, status: int, headers: Mapping[str, str], provider: str,
                     model: str) -> ProviderError:
-    try:
-        data: Any = json.loads(body) if body else None
-    except (ValueError, RecursionError):
-        data = None
-    message, rid = error_message(data)
+    message, rid = error_message(errors_table.error_json(body))
     if message is None:
-        snippet = " ".join(body[:200].decode("utf-8", errors="replace").split())
-        message = f"HTTP {status}: {snippet}" if snippet else f"HTTP {status} with empty body"
+        message = errors_table.fallback_message(body, status, collapse=True)
     cls = classify(status, message)
-    retry_after = parse_retry_after(headers) if issubclass(
-        cls, (RateLimitError, ServerError)) else None
-    return cls(redact(message), provider=provider, model=model, status=status,
-               retry_after=retry_after,
-               request_id=request_id_from_headers(headers) or headers.get("x-trace-id") or rid)
+    return errors_table.provider_error(
+        cls, message, provider=provider, model=model, status=status,
+        retry_after=errors_table.retry_after_for(cls, headers),
+        request_id=request_id_from_headers(headers) or headers.get("x-trace-id") or rid)

@@ -14,13 +14,13 @@ Settings:
 
 from __future__ import annotations
 
-import json
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from polyroute.errors import InvalidResponseError, ProviderError
-from polyroute.providers.base import HttpRequest, HttpResponse, Provider, StreamParser
+from polyroute.errors import ProviderError
+from polyroute.providers import json_api
+from polyroute.providers.base import HttpRequest, HttpResponse, Provider
 from polyroute.providers.bodies import typed_error, typed_parse
-from polyroute.types import ChatRequest, ChatResponse, ModelInfo
+from polyroute.types import ChatRequest, ChatResponse
 from polyroute_cohere.catalog import MODELS
 from polyroute_cohere.errors import error_from_body
 from polyroute_cohere.parse import parse_chat
@@ -36,67 +36,36 @@ class CohereProvider(Provider):
     type_name: ClassVar[str] = "cohere"
     default_base_url: ClassVar[str | None] = "https://api.cohere.com"
     api_key_env: ClassVar[tuple[str, ...]] = ("CO_API_KEY", "COHERE_API_KEY")
+    stream_parser_type = CohereStreamParser
+    catalog = MODELS
 
     def headers(self) -> dict[str, str]:
         """Request headers (the key included: never log them)."""
-        headers = {"content-type": "application/json", "accept": "application/json"}
-        key = self.api_key()
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        headers.update(self.settings.headers)
-        return headers
+        return json_api.bearer_headers(self.api_key(), self.settings.headers)
 
     def build_request(self, request: ChatRequest, model: str, *, stream: bool) -> HttpRequest:
         mode = self.settings.extra.get("safety_mode")
-        headers = self.headers()
-        if stream:
-            headers["accept"] = "text/event-stream"
-        return HttpRequest(
-            method="POST", url=f"{self.base_url}/v2/chat", headers=headers,
-            json=build_body(request, model, stream=stream,
-                            safety_mode=mode if isinstance(mode, str) else None),
-            framing="sse" if stream else None,
-        )
+        body = build_body(request, model, stream=stream,
+                          safety_mode=mode if isinstance(mode, str) else None)
+        return json_api.post_json(f"{self.base_url}/v2/chat", self.headers(), body, stream=stream)
 
     @typed_parse
     def parse_response(self, response: HttpResponse, model: str) -> ChatResponse:
-        try:
-            data: Any = json.loads(response.content)
-        except (ValueError, RecursionError):
-            raise InvalidResponseError(
-                f"/v2/chat answered {response.status} with a body that is not JSON",
-                provider=self.name, model=model, status=response.status) from None
-        try:
+        data = json_api.json_body(response, provider=self.name, model=model, endpoint="/v2/chat")
+        with json_api.answered(response):
             return parse_chat(data, provider=self.name, model=model)
-        except InvalidResponseError as exc:
-            exc.status = response.status
-            raise
 
     @typed_error
     def parse_error(self, response: HttpResponse, model: str) -> ProviderError:
         return error_from_body(response.content, status=response.status,
                                headers=response.headers, provider=self.name, model=model)
 
-    def stream_parser(self, model: str) -> StreamParser:
-        return CohereStreamParser(provider=self.name, model=model)
-
-    def models(self) -> list[ModelInfo]:
-        return list(MODELS)
-
     def list_models_request(self) -> HttpRequest | None:
-        headers = {k: v for k, v in self.headers().items() if k != "content-type"}
-        return HttpRequest("GET", f"{self.base_url}/v1/models?endpoint=chat&page_size=1000",
-                           headers=headers)
+        return json_api.get_request(f"{self.base_url}/v1/models?endpoint=chat&page_size=1000",
+                                    self.headers())
 
     @typed_parse
     def parse_models(self, response: HttpResponse) -> list[str]:
         """Model names from ``GET /v1/models`` (https://docs.cohere.com/reference/list-models)."""
-        try:
-            data: Any = json.loads(response.content)
-        except (ValueError, RecursionError):
-            data = None
-        items = data.get("models") if isinstance(data, dict) else None
-        if not isinstance(items, list):
-            raise InvalidResponseError("model list has no 'models' array", provider=self.name,
-                                       status=response.status)
-        return [m["name"] for m in items if isinstance(m, dict) and isinstance(m.get("name"), str)]
+        items = json_api.model_items(response, "models", provider=self.name)
+        return json_api.model_names(items, "name")

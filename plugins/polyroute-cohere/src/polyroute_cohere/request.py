@@ -27,15 +27,13 @@ import json
 from typing import Any
 
 from polyroute.errors import BadRequestError
-from polyroute.types import (
-    ChatRequest,
-    ImagePart,
-    Message,
-    NamedToolChoice,
-    TextPart,
-    ToolCallPart,
-    ToolResultPart,
+from polyroute.providers.request_parts import (
+    image_url,
+    put_present,
+    split_tool_results,
+    text_or_parts,
 )
+from polyroute.types import ChatRequest, ImagePart, Message, NamedToolChoice, TextPart, ToolCallPart
 
 __all__ = ["build_body", "convert_messages"]
 
@@ -64,7 +62,7 @@ def build_body(request: ChatRequest, model: str, *, stream: bool,
         if fmt.type == "json_schema" and fmt.json_schema:
             body["response_format"]["json_schema"] = fmt.json_schema
     p = request.params
-    for name, value in (
+    put_present(body, (
         ("temperature", p.temperature),
         ("p", p.top_p),
         ("k", p.top_k),
@@ -73,9 +71,7 @@ def build_body(request: ChatRequest, model: str, *, stream: bool,
         ("seed", p.seed),
         ("frequency_penalty", p.frequency_penalty),
         ("presence_penalty", p.presence_penalty),
-    ):
-        if value is not None:
-            body[name] = value
+    ))
     if safety_mode:
         body["safety_mode"] = safety_mode
     body.update(p.extra)
@@ -87,17 +83,11 @@ def build_body(request: ChatRequest, model: str, *, stream: bool,
 def convert_messages(messages: list[Message]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for index, m in enumerate(messages):
-        results = [p for p in m.parts if isinstance(p, ToolResultPart)]
-        rest = [p for p in m.parts if not isinstance(p, ToolResultPart)]
+        results, rest = split_tool_results(m, index)
         for r in results:
             out.append({"role": "tool", "tool_call_id": r.tool_call_id,
                         "content": r.content if not r.is_error else f"Error: {r.content}"})
-        if m.role == "tool":
-            if rest or not results:
-                raise BadRequestError(f"messages[{index}]: a tool message needs ToolResultPart "
-                                      "content (with tool_call_id), not plain text")
-            continue
-        if results and not rest:
+        if m.role == "tool" or (results and not rest):
             continue
         if m.role == "system":
             out.append({"role": "system", "content": m.text})
@@ -128,11 +118,8 @@ def _user_content(m: Message, index: int) -> str | list[dict[str, Any]]:
         if isinstance(p, TextPart):
             parts.append({"type": "text", "text": p.text})
         elif isinstance(p, ImagePart):
-            if p.url:
-                url = p.url
-            elif p.data:
-                url = f"data:{p.media_type or 'image/png'};base64,{p.data}"
-            else:
+            url = image_url(p)
+            if url is None:
                 raise BadRequestError(f"messages[{index}]: an image needs a url or data")
             image: dict[str, Any] = {"url": url}
             if p.detail:
@@ -141,6 +128,4 @@ def _user_content(m: Message, index: int) -> str | list[dict[str, Any]]:
         else:
             raise BadRequestError(f"messages[{index}]: a user message cannot hold "
                                   f"{type(p).__name__}")
-    if all(p["type"] == "text" for p in parts):
-        return "".join(p["text"] for p in parts)
-    return parts
+    return text_or_parts(parts)

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from polyroute.testing.schema_example import example_for
-from polyroute.testing.standin import Reply, StandinRequest, sse
+from polyroute.testing.standin import Reply, StandinRequest, echo, message_text, sse
 
 __all__ = ["CohereResponder"]
 
@@ -101,7 +101,7 @@ class CohereResponder:
         tools = [t["function"] for t in body.get("tools") or []
                  if isinstance(t, Mapping) and isinstance(t.get("function"), Mapping)]
         rid = _uuid(raw)
-        prompt = sum(len(_text(m.get("content")).split()) for m in messages) + 5
+        prompt = sum(len(message_text(m.get("content")).split()) for m in messages) + 5
         if tools and body.get("tool_choice") != "NONE" and last.get("role") == "user":
             fn = tools[0]
             args = json.dumps(example_for(fn.get("parameters") or {"type": "object"}) or {})
@@ -114,13 +114,9 @@ class CohereResponder:
             }
             return self._wrap(rid, message, "TOOL_CALL", prompt, len(args.split()) + 8)
         if last.get("role") == "tool":
-            text = f"The tool returned: {' '.join(_text(last.get('content')).split()[:40])}"
+            text = f"The tool returned: {' '.join(message_text(last.get('content')).split()[:40])}"
         else:
-            user: Mapping[str, Any] = next(
-                (m for m in reversed(messages) if m.get("role") == "user"), {})
-            words = _text(user.get("content")).split()
-            echo = " ".join(words[:_ECHO_WORDS]) + (" …" if len(words) > _ECHO_WORDS else "")
-            text = f"Hello from the Cohere stand-in: {echo}".rstrip()
+            text = echo(messages, "Hello from the Cohere stand-in: ", _ECHO_WORDS)
         fmt = body.get("response_format") or {}
         if fmt.get("type") == "json_object":
             schema = fmt.get("json_schema")
@@ -181,11 +177,3 @@ class CohereResponder:
             "finish_reason": response["finish_reason"], "usage": response["usage"]}}))
         return out
 
-
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(str(p.get("text", "")) for p in content
-                        if isinstance(p, Mapping) and p.get("type") == "text")
-    return ""

@@ -17,13 +17,13 @@ the event's ``index``; the tool plan accumulates in ``parser.tool_plan``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
-from polyroute.errors import ServerError, StreamInterruptedError
-from polyroute.providers.base import StreamEvent, StreamParser
+from polyroute.errors import ServerError
+from polyroute.providers.base import StreamEvent
 from polyroute.providers.bodies import typed_parse
+from polyroute.providers.streams import JsonEventParser
 from polyroute.types import ChatChunk, ToolCallDelta
 from polyroute_cohere.parse import finish_reason, usage_from
 
@@ -36,28 +36,22 @@ def _message(data: Mapping[str, Any]) -> Mapping[str, Any]:
     return msg if isinstance(msg, Mapping) else {}
 
 
-class CohereStreamParser(StreamParser):
+class CohereStreamParser(JsonEventParser):
     """Stateful decoder of one ``/v2/chat`` stream."""
 
+    label: ClassVar[str] = "Cohere stream"
+
     def __init__(self, *, provider: str, model: str) -> None:
-        self.provider = provider
-        self.model = model
-        self.response_id: str | None = None
+        super().__init__(provider=provider, model=model)
         self.tool_plan = ""
         self.thinking = ""
         self._started = False
-        self._done = False
 
     @typed_parse
     def feed(self, event: StreamEvent) -> Iterable[ChatChunk]:
-        if self._done or not event.data.strip():
+        if self.done or not event.data.strip():
             return []
-        try:
-            data: Any = json.loads(event.data)
-        except (ValueError, RecursionError):
-            raise self._broken(f"event data is not JSON: {event.data[:120]!r}") from None
-        if not isinstance(data, Mapping):
-            raise self._broken("event data is not a JSON object")
+        data = self.load_object(event.data)
         kind = data.get("type", event.event)
         if kind == "message-start":
             self._started = True
@@ -70,7 +64,7 @@ class CohereStreamParser(StreamParser):
                 if isinstance(content.get("thinking"), str):
                     self.thinking += content["thinking"]
                 elif isinstance(content.get("text"), str) and content["text"]:
-                    return [self._chunk(text=content["text"])]
+                    return [self.chunk(text=content["text"])]
             return []
         if kind == "tool-plan-delta":
             plan = _message(data).get("tool_plan")
@@ -84,8 +78,8 @@ class CohereStreamParser(StreamParser):
 
     @typed_parse
     def close(self) -> Iterable[ChatChunk]:
-        if not self._done:
-            raise self._broken("stream ended without message-end" if self._started
+        if not self.done:
+            raise self.broken("stream ended without message-end" if self._started
                                else "stream ended before message-start")
         return []
 
@@ -94,10 +88,10 @@ class CohereStreamParser(StreamParser):
         if isinstance(call, list):  # tolerate a one-item list
             call = call[0] if call else None
         if not isinstance(call, Mapping):
-            raise self._broken(f"{data.get('type')} without delta.message.tool_calls")
+            raise self.broken(f"{data.get('type')} without delta.message.tool_calls")
         index = data.get("index")
         if not isinstance(index, int):
-            raise self._broken(f"{data.get('type')} without an integer index")
+            raise self.broken(f"{data.get('type')} without an integer index")
         fn = call.get("function")
         fn = fn if isinstance(fn, Mapping) else {}
         args = fn.get("arguments")
@@ -109,24 +103,16 @@ class CohereStreamParser(StreamParser):
         )
         if not start and not delta.arguments:
             return []
-        return [self._chunk(tool_calls=[delta])]
+        return [self.chunk(tool_calls=[delta])]
 
     def _end(self, data: Mapping[str, Any]) -> list[ChatChunk]:
-        self._done = True
+        self.done = True
         delta = data.get("delta")
         delta = delta if isinstance(delta, Mapping) else {}
         error = delta.get("error")
         if isinstance(error, str) and error:
             raise ServerError(f"in-band stream error: {error}", provider=self.provider,
                               model=self.model, error_type=str(delta.get("finish_reason")))
-        return [self._chunk(finish_reason=finish_reason(delta.get("finish_reason")) or "stop",
+        return [self.chunk(finish_reason=finish_reason(delta.get("finish_reason")) or "stop",
                             usage=usage_from(delta.get("usage"), provider=self.provider,
                                              model=self.model))]
-
-    def _chunk(self, **fields: Any) -> ChatChunk:
-        return ChatChunk(response_id=self.response_id, provider=self.provider, model=self.model,
-                         **fields)
-
-    def _broken(self, why: str) -> StreamInterruptedError:
-        return StreamInterruptedError(f"Cohere stream: {why}", provider=self.provider,
-                                      model=self.model)

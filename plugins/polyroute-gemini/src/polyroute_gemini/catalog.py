@@ -19,6 +19,7 @@ price, so ``cache_write`` stays unset.
 
 from __future__ import annotations
 
+from polyroute.providers.models import index_models
 from polyroute.types import Capability, ModelInfo, ModelPrices
 
 __all__ = ["MODELS", "VERTEX_MODELS", "lookup"]
@@ -74,11 +75,7 @@ VERTEX_MODELS: tuple[ModelInfo, ...] = tuple(
     m.model_copy(update={"provider_type": "vertex_gemini"}) for m in MODELS
 )
 
-_BY_ID: dict[str, ModelInfo] = {}
-for _m in MODELS:
-    _BY_ID[_m.model] = _m
-    for _a in _m.aliases:
-        _BY_ID.setdefault(_a, _m)
+_BY_ID = index_models(MODELS)
 
 
 def lookup(model: str) -> ModelInfo | None:

@@ -33,7 +33,6 @@ turned into ``ContentPolicyError`` by ``policy_error`` (see ``parse``).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -52,11 +51,8 @@ from polyroute.errors import (
     ServerError,
     StreamInterruptedError,
 )
-from polyroute.providers.classify import (
-    error_class_for_status,
-    parse_retry_after,
-    request_id_from_headers,
-)
+from polyroute.providers import errors_table
+from polyroute.providers.classify import parse_retry_after, request_id_from_headers
 from polyroute.secrets import redact
 
 __all__ = ["classify", "error_from_body", "error_from_data", "parse_duration", "policy_error"]
@@ -108,11 +104,9 @@ def classify(
     details: list[Mapping[str, Any]],
 ) -> type[ProviderError]:
     """The error class for a Google API error (falling back to the HTTP status)."""
-    cls = _BY_STATUS.get(grpc_status or "")
-    if cls is None:
-        if http_status is None:
-            return StreamInterruptedError
-        cls = error_class_for_status(http_status)
+    cls = errors_table.class_from_table(_BY_STATUS, grpc_status, http_status)
+    if cls is StreamInterruptedError:
+        return cls
     reasons = {str(d.get("reason")) for d in _typed(details, "google.rpc.ErrorInfo")}
     if reasons & _API_KEY_REASONS or "api key not valid" in message.lower():
         return AuthenticationError
@@ -160,21 +154,14 @@ def error_from_data(
         if status is None and grpc_status is None and isinstance(code, int):
             status = code  # in-band error without a status name: classify by its code
     else:
-        snippet = raw[:200].decode("utf-8", errors="replace").strip()
-        message = f"HTTP {status}: {snippet}" if snippet else f"HTTP {status} with empty body"
-        if status is None:
-            message = f"malformed stream error event: {snippet}"
+        message = errors_table.fallback_message(raw, status)
     cls = classify(grpc_status, message, status, details)
-    retry_after = _retry_after(details, headers) if issubclass(
-        cls, (RateLimitError, ServerError)) else None
-    return cls(
-        redact(message),
-        provider=provider,
-        model=model,
-        status=status,
-        retry_after=retry_after,
-        request_id=request_id_from_headers(headers),
-        error_type=grpc_status,
+    return errors_table.provider_error(
+        cls, message, provider=provider, model=model, status=status,
+        # in-band errors too: their RetryInfo details say how long to wait
+        retry_after=errors_table.retry_after_for(
+            cls, headers, read=lambda h: _retry_after(details, h)),
+        request_id=request_id_from_headers(headers), error_type=grpc_status,
     )
 
 
@@ -182,12 +169,8 @@ def error_from_body(
     body: bytes, *, status: int | None, headers: Mapping[str, str], provider: str, model: str,
 ) -> ProviderError:
     """Classify a non-2xx response body."""
-    try:
-        data: Any = json.loads(body) if body else None
-    except (ValueError, RecursionError):
-        data = None
-    return error_from_data(data, status=status, headers=headers, provider=provider, model=model,
-                           raw=body)
+    return error_from_data(errors_table.error_json(body), status=status, headers=headers,
+                           provider=provider, model=model, raw=body)
 
 
 def policy_error(

@@ -31,15 +31,7 @@ from typing import Any
 
 from polyroute.errors import ContentPolicyError, InvalidResponseError
 from polyroute.providers.bodies import token_count
-from polyroute.types import (
-    ChatResponse,
-    FinishReason,
-    Message,
-    Part,
-    TextPart,
-    ToolCallPart,
-    Usage,
-)
+from polyroute.types import ChatResponse, FinishReason, Message, Part, TextPart, ToolCallPart, Usage
 from polyroute_gemini.errors import policy_error
 from polyroute_gemini.request import SIGNATURE_PREFIX, SYNTHETIC_ID_PREFIX
 

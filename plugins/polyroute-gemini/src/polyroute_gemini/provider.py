@@ -28,21 +28,15 @@ https://cloud.google.com/vertex-ai/generative-ai/docs/reference/rest/v1/projects
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from polyroute.errors import ConfigError, InvalidResponseError, ProviderError
-from polyroute.providers.base import (
-    HttpRequest,
-    HttpResponse,
-    Provider,
-    ProviderSettings,
-    StreamParser,
-)
+from polyroute.errors import ConfigError, ProviderError
+from polyroute.providers import json_api
+from polyroute.providers.base import HttpRequest, HttpResponse, Provider, ProviderSettings
 from polyroute.providers.bodies import typed_error, typed_parse
-from polyroute.types import ChatRequest, ChatResponse, ModelInfo
+from polyroute.types import ChatRequest, ChatResponse
 from polyroute_gemini.catalog import MODELS, VERTEX_MODELS
 from polyroute_gemini.errors import error_from_body, error_from_data
 from polyroute_gemini.parse import parse_generate_content
@@ -59,6 +53,8 @@ class GeminiProvider(Provider):
     pricing_id: ClassVar[str | None] = "google"  # id in the genai-prices dataset
     default_base_url: ClassVar[str | None] = "https://generativelanguage.googleapis.com"
     api_key_env: ClassVar[tuple[str, ...]] = ("GOOGLE_API_KEY", "GEMINI_API_KEY")
+    stream_parser_type = GeminiStreamParser
+    catalog = MODELS
     default_api_version: ClassVar[str] = "v1beta"
 
     @property
@@ -90,72 +86,43 @@ class GeminiProvider(Provider):
         extra = self.settings.extra
         body = build_body(request, safety_settings=extra.get("safety_settings"),
                           schema_field=extra.get("schema_field"))
-        return HttpRequest(
-            method="POST",
-            url=self.endpoint_url(model, stream=stream),
-            headers=self.headers(),
-            json=body,
-            framing="sse" if stream else None,
-        )
+        return json_api.post_json(self.endpoint_url(model, stream=stream), self.headers(), body,
+                                  stream=stream, stream_accept=False)
 
     # --- response ------------------------------------------------------------
 
     @typed_parse
     def parse_response(self, response: HttpResponse, model: str) -> ChatResponse:
-        try:
-            data: Any = json.loads(response.content)
-        except (ValueError, RecursionError):
-            raise InvalidResponseError(
-                f"generateContent answered {response.status} with a body that is not JSON",
-                provider=self.name, model=model, status=response.status,
-            ) from None
+        data = json_api.json_body(response, provider=self.name, model=model,
+                                  endpoint="generateContent")
         if isinstance(data, dict) and "error" in data and "candidates" not in data:
             raise error_from_data(data, status=None, headers=response.headers,
                                   provider=self.name, model=model, raw=response.content)
-        try:
+        with json_api.answered(response):
             return parse_generate_content(data, provider=self.name, model=model)
-        except InvalidResponseError as exc:
-            exc.status = response.status
-            raise
 
     @typed_error
     def parse_error(self, response: HttpResponse, model: str) -> ProviderError:
         return error_from_body(response.content, status=response.status,
                                headers=response.headers, provider=self.name, model=model)
 
-    def stream_parser(self, model: str) -> StreamParser:
-        return GeminiStreamParser(provider=self.name, model=model)
-
     # --- catalog -------------------------------------------------------------
 
-    def models(self) -> list[ModelInfo]:
-        return list(MODELS)
-
     def list_models_request(self) -> HttpRequest | None:
-        headers = {k: v for k, v in self.headers().items() if k != "content-type"}
-        return HttpRequest("GET", f"{self.base_url}/{self.api_version}/models?pageSize=1000",
-                           headers=headers)
+        return json_api.get_request(f"{self.base_url}/{self.api_version}/models?pageSize=1000",
+                                    self.headers())
 
     @typed_parse
     def parse_models(self, response: HttpResponse) -> list[str]:
         """Ids of models that support ``generateContent`` (``models/`` prefix removed)."""
-        try:
-            data: Any = json.loads(response.content)
-        except (ValueError, RecursionError):
-            data = None
-        items = data.get("models") if isinstance(data, dict) else None
-        if not isinstance(items, list):
-            raise InvalidResponseError("model list has no 'models' array", provider=self.name,
-                                       status=response.status)
-        out: list[str] = []
-        for m in items:
-            if not isinstance(m, dict) or not isinstance(m.get("name"), str):
-                continue
-            methods = m.get("supportedGenerationMethods")
-            if isinstance(methods, list) and "generateContent" not in methods:
-                continue
-            out.append(m["name"].removeprefix("models/"))
-        return out
+        items = json_api.model_items(response, "models", provider=self.name)
+        names = json_api.model_names(items, "name", _generates)
+        return [name.removeprefix("models/") for name in names]
+
+
+def _generates(model: dict[str, Any]) -> bool:
+    methods = model.get("supportedGenerationMethods")
+    return not (isinstance(methods, list) and "generateContent" not in methods)
 
 
 class VertexGeminiProvider(GeminiProvider):
@@ -167,6 +134,7 @@ class VertexGeminiProvider(GeminiProvider):
     api_key_env: ClassVar[tuple[str, ...]] = ("GOOGLE_VERTEX_ACCESS_TOKEN",)
     default_api_version: ClassVar[str] = "v1"
     default_location: ClassVar[str] = "us-central1"
+    catalog = VERTEX_MODELS
 
     def __init__(self, settings: ProviderSettings) -> None:
         super().__init__(settings)
@@ -208,9 +176,6 @@ class VertexGeminiProvider(GeminiProvider):
     def auth_headers(self) -> dict[str, str]:
         token = self.api_key()
         return {"Authorization": f"Bearer {token}"} if token else {}
-
-    def models(self) -> list[ModelInfo]:
-        return list(VERTEX_MODELS)
 
     def list_models_request(self) -> HttpRequest | None:
         return None  # publisher models are listed by a v1beta1 API outside this plugin's scope

@@ -44,6 +44,7 @@ import mimetypes
 from typing import Any
 
 from polyroute.errors import BadRequestError
+from polyroute.providers.request_parts import image_data, put_present, sniff_image
 from polyroute.types import (
     ChatRequest,
     ImagePart,
@@ -95,8 +96,7 @@ def build_body(
         body["safetySettings"] = safety_settings
 
     p = request.params
-    gen: dict[str, Any] = {}
-    for name, value in (
+    gen: dict[str, Any] = put_present({}, (
         ("temperature", p.temperature),
         ("topP", p.top_p),
         ("topK", p.top_k),
@@ -105,9 +105,7 @@ def build_body(
         ("seed", p.seed),
         ("presencePenalty", p.presence_penalty),
         ("frequencyPenalty", p.frequency_penalty),
-    ):
-        if value is not None:
-            gen[name] = value
+    ))
     fmt = request.response_format
     if fmt is not None and fmt.type != "text":
         gen["responseMimeType"] = "application/json"
@@ -223,14 +221,9 @@ def _response_object(part: ToolResultPart) -> dict[str, Any]:
 
 
 def _image(part: ImagePart, index: int) -> dict[str, Any]:
-    data, media_type = part.data, part.media_type
-    if data is None and part.url and part.url.startswith("data:"):
-        head, _, data = part.url.partition(",")
-        if ";base64" not in head:
-            raise BadRequestError(f"messages[{index}]: image data URL must be base64")
-        media_type = media_type or head[5:].split(";")[0] or None
+    data, media_type = image_data(part, index)
     if data is not None:
-        media_type = media_type or _sniff(data)
+        media_type = media_type or sniff_image(data)
         if media_type is None:
             raise BadRequestError(f"messages[{index}]: image data needs a media_type")
         return {"inlineData": {"mimeType": media_type, "data": data}}
@@ -243,13 +236,3 @@ def _image(part: ImagePart, index: int) -> dict[str, Any]:
             f"({part.url[:60]!r} has no known extension)"
         )
     return {"fileData": {"mimeType": media_type, "fileUri": part.url}}
-
-
-_MAGIC = {"iVBOR": "image/png", "/9j/": "image/jpeg", "R0lGOD": "image/gif", "UklGR": "image/webp"}
-
-
-def _sniff(data: str) -> str | None:
-    for prefix, media_type in _MAGIC.items():
-        if data.startswith(prefix):
-            return media_type
-    return None

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
-from polyroute.errors import StreamInterruptedError
-from polyroute.providers.base import StreamEvent, StreamParser
+from polyroute.providers.base import StreamEvent
 from polyroute.providers.bodies import typed_parse
+from polyroute.providers.streams import JsonEventParser
 from polyroute.types import ChatChunk, ToolCallDelta, Usage
 from polyroute_gemini.errors import error_from_data
 from polyroute_gemini.parse import call_id, finish_reason, policy_block, usage_from
@@ -32,38 +32,33 @@ from polyroute_gemini.request import SIGNATURE_PREFIX
 __all__ = ["GeminiStreamParser"]
 
 
-class GeminiStreamParser(StreamParser):
+class GeminiStreamParser(JsonEventParser):
     """Stateful decoder of one Gemini SSE stream."""
 
+    label: ClassVar[str] = "Gemini stream"
+
     def __init__(self, *, provider: str, model: str) -> None:
-        self.provider = provider
-        self.model = model
-        self.response_id: str | None = None
-        self.response_model: str | None = None
+        super().__init__(provider=provider, model=model)
         self.thoughts: list[str] = []
         self.usage: Usage | None = None
         self._calls = 0
-        self._done = False
 
     @typed_parse
     def feed(self, event: StreamEvent) -> Iterable[ChatChunk]:
         if not event.data.strip():
             return []
-        try:
-            data: Any = json.loads(event.data)
-        except (ValueError, RecursionError):
-            raise self._broken(f"event data is not JSON: {event.data[:120]!r}") from None
+        data = self.load(event.data)
         if isinstance(data, list) and len(data) == 1:
             data = data[0]
         if not isinstance(data, Mapping):
-            raise self._broken("event data is not a JSON object")
+            raise self.broken("event data is not a JSON object")
         if "error" in data:
-            self._done = True
+            self.done = True
             raise error_from_data(data, status=None, headers={}, provider=self.provider,
                                   model=self.model, raw=event.data.encode())
         blocked = policy_block(data, provider=self.provider, model=self.model)
         if blocked is not None:
-            self._done = True
+            self.done = True
             raise blocked
         if isinstance(data.get("responseId"), str):
             self.response_id = data["responseId"]
@@ -72,14 +67,14 @@ class GeminiStreamParser(StreamParser):
         usage = usage_from(data.get("usageMetadata"), provider=self.provider, model=self.model)
         if usage is not None:
             self.usage = usage
-        if self._done:  # a trailing usage-only chunk
-            return [self._chunk(usage=usage)] if usage is not None else []
+        if self.done:  # a trailing usage-only chunk
+            return [self.chunk(usage=usage)] if usage is not None else []
 
         out: list[ChatChunk] = []
         candidates = data.get("candidates")
         candidate = candidates[0] if isinstance(candidates, list) and candidates else {}
         if not isinstance(candidate, Mapping):
-            raise self._broken("candidate is not an object")
+            raise self.broken("candidate is not an object")
         content = candidate.get("content")
         parts = content.get("parts") if isinstance(content, Mapping) else None
         for part in parts if isinstance(parts, list) else []:
@@ -89,13 +84,13 @@ class GeminiStreamParser(StreamParser):
                 if part.get("thought"):
                     self.thoughts.append(part["text"])
                 elif part["text"]:
-                    out.append(self._chunk(text=part["text"]))
+                    out.append(self.chunk(text=part["text"]))
             elif isinstance(part.get("functionCall"), Mapping):
                 out.append(self._call(part["functionCall"], part.get("thoughtSignature")))
         reason = candidate.get("finishReason")
         if isinstance(reason, str):
-            self._done = True
-            out.append(self._chunk(
+            self.done = True
+            out.append(self.chunk(
                 finish_reason=finish_reason(reason, has_calls=self._calls > 0),
                 usage=self.usage or Usage(),
             ))
@@ -103,14 +98,14 @@ class GeminiStreamParser(StreamParser):
 
     @typed_parse
     def close(self) -> Iterable[ChatChunk]:
-        if not self._done:
-            raise self._broken("stream ended before a candidate finishReason")
+        if not self.done:
+            raise self.broken("stream ended before a candidate finishReason")
         return []
 
     def _call(self, fc: Mapping[str, Any], signature: Any = None) -> ChatChunk:
         name, args = fc.get("name"), fc.get("args") or {}
         if not isinstance(name, str) or not isinstance(args, Mapping):
-            raise self._broken("functionCall without a name or with non-object args")
+            raise self.broken("functionCall without a name or with non-object args")
         given = fc.get("id")
         cid = given if isinstance(given, str) and given else call_id(
             self.response_id, self._calls, name, args)
@@ -119,18 +114,4 @@ class GeminiStreamParser(StreamParser):
                               signature=SIGNATURE_PREFIX + signature
                               if isinstance(signature, str) and signature else None)
         self._calls += 1
-        return self._chunk(tool_calls=[delta])
-
-    def _chunk(self, **fields: Any) -> ChatChunk:
-        return ChatChunk(
-            response_id=self.response_id,
-            response_model=self.response_model,
-            provider=self.provider,
-            model=self.model,
-            **fields,
-        )
-
-    def _broken(self, why: str) -> StreamInterruptedError:
-        return StreamInterruptedError(
-            f"Gemini stream: {why}", provider=self.provider, model=self.model
-        )
+        return self.chunk(tool_calls=[delta])

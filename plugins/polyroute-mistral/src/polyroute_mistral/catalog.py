@@ -14,6 +14,7 @@ No cache pricing is published, so the cache prices stay unset.
 
 from __future__ import annotations
 
+from polyroute.providers.models import index_models
 from polyroute.types import Capability, ModelInfo, ModelPrices
 
 __all__ = ["MODELS", "lookup"]
@@ -58,11 +59,7 @@ MODELS: tuple[ModelInfo, ...] = (
           aliases=("open-mistral-nemo-2407",)),
 )
 
-_BY_ID: dict[str, ModelInfo] = {}
-for _m in MODELS:
-    _BY_ID[_m.model] = _m
-    for _a in _m.aliases:
-        _BY_ID.setdefault(_a, _m)
+_BY_ID = index_models(MODELS)
 
 
 def lookup(model: str) -> ModelInfo | None:

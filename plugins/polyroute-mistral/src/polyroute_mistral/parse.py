@@ -14,47 +14,38 @@ Reference: https://docs.mistral.ai/api/#tag/chat/operation/chat_completion_v1_ch
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from polyroute.errors import InvalidResponseError
-from polyroute.providers.bodies import usage_of
-from polyroute.types import (
-    ChatResponse,
-    FinishReason,
-    Message,
-    Part,
-    TextPart,
-    ToolCallPart,
-    Usage,
+from polyroute.providers.bodies import finish_from
+from polyroute.providers.openai_compat import (
+    chat_usage,
+    first_choice,
+    tool_arguments,
+    tool_call_parts,
 )
+from polyroute.types import ChatResponse, FinishReason, Message, Part, TextPart, Usage
 
-__all__ = ["content_text", "finish_reason", "parse_arguments", "parse_completion", "usage_from"]
+__all__ = [
+    "FINISH_REASONS", "content_text", "finish_reason", "parse_arguments", "parse_completion",
+    "usage_from",
+]
 
-_FINISH: dict[str, FinishReason] = {
+FINISH_REASONS: dict[str, FinishReason] = {
     "stop": "stop", "length": "length", "model_length": "length",
     "tool_calls": "tool_calls", "error": "error",
 }
 
 
 def finish_reason(value: object) -> FinishReason | None:
-    return None if value is None else _FINISH.get(str(value), "other")
+    return finish_from(FINISH_REASONS, value)
 
 
 def usage_from(data: object, *, provider: str = "", model: str = "") -> Usage | None:
     """``usage``; ``InvalidResponseError`` for a count that is negative, fractional,
     NaN or absurd."""
-    if not isinstance(data, Mapping):
-        return None
-    details = data.get("prompt_tokens_details")
-    cached = details.get("cached_tokens") if isinstance(details, Mapping) else None
-    return usage_of(
-        provider=provider, model=model,
-        input_tokens=("prompt_tokens", data.get("prompt_tokens")),
-        output_tokens=("completion_tokens", data.get("completion_tokens")),
-        cache_read_tokens=("prompt_tokens_details.cached_tokens", cached),
-    )
+    return chat_usage(data, provider=provider, model=model)
 
 
 def content_text(content: object, thinking: list[str] | None = None) -> str:
@@ -74,20 +65,7 @@ def content_text(content: object, thinking: list[str] | None = None) -> str:
     return "".join(out)
 
 
-def parse_arguments(raw: Any, *, provider: str, model: str, name: str) -> dict[str, Any]:
-    if raw is None or raw == "":
-        return {}
-    if isinstance(raw, Mapping):
-        return dict(raw)
-    try:
-        value = json.loads(raw)
-    except (TypeError, ValueError, RecursionError):
-        raise InvalidResponseError(f"tool call '{name}' has arguments that are not JSON",
-                                   provider=provider, model=model) from None
-    if not isinstance(value, dict):
-        raise InvalidResponseError(f"tool call '{name}' arguments are not a JSON object",
-                                   provider=provider, model=model)
-    return value
+parse_arguments = tool_arguments
 
 
 def parse_completion(data: Any, *, provider: str, model: str) -> ChatResponse:
@@ -95,28 +73,10 @@ def parse_completion(data: Any, *, provider: str, model: str) -> ChatResponse:
         return InvalidResponseError(f"unexpected chat completion body: {why}",
                                     provider=provider, model=model)
 
-    if not isinstance(data, Mapping):
-        raise bad("not a JSON object")
-    choices = data.get("choices")
-    if not isinstance(choices, list) or not choices or not isinstance(choices[0], Mapping):
-        raise bad("no choices")
-    msg = choices[0].get("message")
-    if not isinstance(msg, Mapping):
-        raise bad("choice has no message")
+    choice, msg = first_choice(data, bad)
     thinking: list[str] = []
     text = content_text(msg.get("content"), thinking)
-    calls: list[ToolCallPart] = []
-    raw_calls = msg.get("tool_calls") or []
-    if not isinstance(raw_calls, list):
-        raise bad("tool_calls is not a list")
-    for call in raw_calls:
-        fn = call.get("function") if isinstance(call, Mapping) else None
-        if not isinstance(fn, Mapping) or not isinstance(fn.get("name"), str):
-            raise bad("tool call without a function name")
-        calls.append(ToolCallPart(
-            id=str(call.get("id") or ""), name=fn["name"],
-            arguments=parse_arguments(fn.get("arguments"), provider=provider, model=model,
-                                      name=fn["name"])))
+    calls = tool_call_parts(msg.get("tool_calls"), provider=provider, model=model, bad=bad)
     parts: list[Part] = [TextPart(text=text)] if text else []
     parts.extend(calls)
     meta: dict[str, Any] = {}
@@ -127,7 +87,7 @@ def parse_completion(data: Any, *, provider: str, model: str) -> ChatResponse:
     rmodel, rid = data.get("model"), data.get("id")
     return ChatResponse(
         message=Message(role="assistant", content=text if not calls else parts),
-        finish_reason=finish_reason(choices[0].get("finish_reason")),
+        finish_reason=finish_reason(choice.get("finish_reason")),
         usage=usage_from(data.get("usage"), provider=provider, model=model) or Usage(),
         provider=provider, model=model,
         response_model=rmodel if isinstance(rmodel, str) else None,

@@ -30,15 +30,14 @@ import re
 from typing import Any
 
 from polyroute.errors import BadRequestError
-from polyroute.types import (
-    ChatRequest,
-    ImagePart,
-    Message,
-    NamedToolChoice,
-    TextPart,
-    ToolCallPart,
-    ToolResultPart,
+from polyroute.providers.request_parts import (
+    function_tool,
+    image_url,
+    put_present,
+    split_tool_results,
+    text_or_parts,
 )
+from polyroute.types import ChatRequest, ImagePart, Message, NamedToolChoice, TextPart, ToolCallPart
 
 __all__ = ["build_body", "convert_messages", "mistral_call_id"]
 
@@ -63,7 +62,7 @@ def build_body(
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"model": model, "messages": convert_messages(request.messages)}
     if request.tools:
-        body["tools"] = [_tool(t.name, t.description, t.parameters, t.strict)
+        body["tools"] = [function_tool(t.name, t.description, t.parameters, t.strict)
                          for t in request.tools]
         if request.tool_choice is not None:
             body["tool_choice"] = _tool_choice(request.tool_choice)
@@ -79,7 +78,7 @@ def build_body(
             spec["strict"] = fmt.strict
         body["response_format"] = {"type": "json_schema", "json_schema": spec}
     p = request.params
-    for name, value in (
+    put_present(body, (
         ("temperature", p.temperature),
         ("top_p", p.top_p),
         ("max_tokens", p.max_tokens),
@@ -87,26 +86,13 @@ def build_body(
         ("random_seed", p.seed),
         ("presence_penalty", p.presence_penalty),
         ("frequency_penalty", p.frequency_penalty),
-    ):
-        if value is not None:
-            body[name] = value
+    ))
     if safe_prompt is not None:
         body["safe_prompt"] = safe_prompt
     body.update(p.extra)  # verbatim: prediction, prompt_mode, n, safe_prompt, ...
     if stream:
         body["stream"] = True
     return body
-
-
-def _tool(name: str, description: str, parameters: dict[str, Any],
-          strict: bool | None) -> dict[str, Any]:
-    fn: dict[str, Any] = {"name": name}
-    if description:
-        fn["description"] = description
-    fn["parameters"] = parameters
-    if strict is not None:
-        fn["strict"] = strict
-    return {"type": "function", "function": fn}
 
 
 def _tool_choice(choice: object) -> Any:
@@ -119,7 +105,7 @@ def convert_messages(messages: list[Message]) -> list[dict[str, Any]]:
     names = {c.id: c.name for m in messages for c in m.tool_calls}
     out: list[dict[str, Any]] = []
     for index, m in enumerate(messages):
-        results = [p for p in m.parts if isinstance(p, ToolResultPart)]
+        results, rest = split_tool_results(m, index)
         for r in results:
             msg = {"role": "tool", "tool_call_id": mistral_call_id(r.tool_call_id),
                    "content": r.content}
@@ -127,14 +113,7 @@ def convert_messages(messages: list[Message]) -> list[dict[str, Any]]:
             if name:
                 msg["name"] = name
             out.append(msg)
-        rest = [p for p in m.parts if not isinstance(p, ToolResultPart)]
-        if m.role == "tool":
-            if rest or not results:
-                raise BadRequestError(
-                    f"messages[{index}]: a tool message needs ToolResultPart content "
-                    "(with tool_call_id), not plain text")
-            continue
-        if results and not rest:
+        if m.role == "tool" or (results and not rest):
             continue
         if m.role == "system":
             out.append({"role": "system", "content": m.text})
@@ -172,14 +151,11 @@ def _user_content(m: Message, index: int) -> str | list[dict[str, Any]]:
         else:
             raise BadRequestError(f"messages[{index}]: a user message cannot hold "
                                   f"{type(p).__name__}")
-    if all(p["type"] == "text" for p in parts):
-        return "".join(p["text"] for p in parts)
-    return parts
+    return text_or_parts(parts)
 
 
 def _image_url(p: ImagePart, index: int) -> str:
-    if p.url:
-        return p.url
-    if p.data:
-        return f"data:{p.media_type or 'image/png'};base64,{p.data}"
-    raise BadRequestError(f"messages[{index}]: an image part needs a url or base64 data")
+    url = image_url(p)
+    if url is None:
+        raise BadRequestError(f"messages[{index}]: an image part needs a url or base64 data")
+    return url

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from polyroute.testing.schema_example import example_for
-from polyroute.testing.standin import Reply, StandinRequest, sse
+from polyroute.testing.standin import Reply, StandinRequest, echo, message_text, sse
 
 __all__ = ["MistralResponder"]
 
@@ -152,11 +152,7 @@ class MistralResponder:
         if last.get("role") == "tool":
             text = f"The tool returned: {' '.join(str(last.get('content', '')).split()[:40])}"
         else:
-            user: Mapping[str, Any] = next(
-                (m for m in reversed(messages) if m.get("role") == "user"), {})
-            words = _text(user.get("content")).split()
-            echo = " ".join(words[:_ECHO_WORDS]) + (" …" if len(words) > _ECHO_WORDS else "")
-            text = f"Hello from the Mistral stand-in: {echo}".rstrip()
+            text = echo(messages, "Hello from the Mistral stand-in: ", _ECHO_WORDS)
         fmt = body.get("response_format") or {}
         if fmt.get("type") == "json_schema":
             text = json.dumps(example_for((fmt.get("json_schema") or {}).get("schema") or {}))
@@ -177,7 +173,7 @@ class MistralResponder:
 
     @staticmethod
     def _usage(body: dict[str, Any], result: dict[str, Any]) -> dict[str, int]:
-        prompt = sum(len(_text(m.get("content")).split()) + 4 for m in body["messages"]
+        prompt = sum(len(message_text(m.get("content")).split()) + 4 for m in body["messages"]
                      if isinstance(m, Mapping))
         out = int(result["output_tokens"])
         return {"prompt_tokens": prompt, "completion_tokens": out, "total_tokens": prompt + out}
@@ -211,11 +207,3 @@ class MistralResponder:
         out.append(b"data: [DONE]\n\n")
         return out
 
-
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(str(p.get("text", "")) for p in content
-                        if isinstance(p, Mapping) and p.get("type") == "text")
-    return ""

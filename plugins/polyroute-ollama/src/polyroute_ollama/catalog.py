@@ -23,6 +23,7 @@ sampler for every model, so every entry has JSON mode and schema output.
 
 from __future__ import annotations
 
+from polyroute.providers.models import index_models
 from polyroute.types import Capability, ModelInfo, ModelPrices
 
 __all__ = ["MODELS", "TYPE_NAME", "lookup", "with_num_ctx"]
@@ -71,11 +72,7 @@ MODELS: tuple[ModelInfo, ...] = (
     _info("phi4", 16_384),
 )
 
-_BY_ID: dict[str, ModelInfo] = {}
-for _m in MODELS:
-    _BY_ID[_m.model] = _m
-    for _a in _m.aliases:
-        _BY_ID.setdefault(_a, _m)
+_BY_ID = index_models(MODELS)
 
 
 def lookup(model: str) -> ModelInfo | None:

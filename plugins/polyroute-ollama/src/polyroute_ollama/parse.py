@@ -30,26 +30,12 @@ from polyroute.errors import (
     InvalidResponseError,
     ProviderError,
     QuotaExceededError,
-    RateLimitError,
-    ServerError,
     StreamInterruptedError,
 )
+from polyroute.providers import errors_table
 from polyroute.providers.bodies import usage_of
-from polyroute.providers.classify import (
-    error_class_for_status,
-    parse_retry_after,
-    request_id_from_headers,
-)
-from polyroute.secrets import redact
-from polyroute.types import (
-    ChatResponse,
-    FinishReason,
-    Message,
-    Part,
-    TextPart,
-    ToolCallPart,
-    Usage,
-)
+from polyroute.providers.classify import error_class_for_status, request_id_from_headers
+from polyroute.types import ChatResponse, FinishReason, Message, Part, TextPart, ToolCallPart, Usage
 
 __all__ = [
     "DURATION_KEYS",
@@ -187,26 +173,12 @@ def error_from_body(
     body: bytes, *, status: int | None, headers: Mapping[str, str], provider: str, model: str,
 ) -> ProviderError:
     """Classify an error response (or an in-band ``{"error": ...}`` line)."""
-    message: str | None = None
-    try:
-        data: Any = json.loads(body) if body else None
-    except (ValueError, RecursionError):
-        data = None
-    if isinstance(data, dict) and isinstance(data.get("error"), str):
-        message = data["error"]
-    if message is None:
-        snippet = body[:200].decode("utf-8", errors="replace").strip()
-        message = f"HTTP {status}: {snippet}" if snippet else f"HTTP {status} with empty body"
+    data = errors_table.error_json(body)
+    message = data["error"] if isinstance(data, dict) and isinstance(data.get("error"), str) else (
+        errors_table.fallback_message(body, status))
     cls = classify(message, status)
-    retry_after = (
-        parse_retry_after(headers)
-        if status is not None and issubclass(cls, (RateLimitError, ServerError)) else None
-    )
-    return cls(
-        redact(message),
-        provider=provider,
-        model=model,
-        status=status,
-        retry_after=retry_after,
+    return errors_table.provider_error(
+        cls, message, provider=provider, model=model, status=status,
+        retry_after=errors_table.retry_after_for(cls, headers, status),
         request_id=request_id_from_headers(headers),
     )

@@ -19,17 +19,12 @@ Endpoints: ``POST /api/chat`` (chat, streamed as NDJSON), ``GET /api/tags``
 
 from __future__ import annotations
 
-import json
 from typing import Any, ClassVar
 
 from polyroute.errors import InvalidResponseError, ProviderError
-from polyroute.providers.base import (
-    HttpRequest,
-    HttpResponse,
-    Provider,
-    StreamParser,
-)
+from polyroute.providers.base import HttpRequest, HttpResponse, Provider
 from polyroute.providers.bodies import typed_error, typed_parse
+from polyroute.providers.json_api import json_body, model_items
 from polyroute.types import ChatRequest, ChatResponse, ModelInfo
 from polyroute_ollama.catalog import with_num_ctx
 from polyroute_ollama.host import resolve_host
@@ -47,6 +42,7 @@ class OllamaProvider(Provider):
     pricing_id: ClassVar[str | None] = ""  # id in the genai-prices dataset
     default_base_url: ClassVar[str | None] = "http://localhost:11434"
     api_key_env: ClassVar[tuple[str, ...]] = ("OLLAMA_API_KEY",)
+    stream_parser_type = OllamaStreamParser
     requires_api_key: ClassVar[bool] = False
 
     @property
@@ -87,9 +83,6 @@ class OllamaProvider(Provider):
         return error_from_body(response.content, status=response.status,
                                headers=response.headers, provider=self.name, model=model)
 
-    def stream_parser(self, model: str) -> StreamParser:
-        return OllamaStreamParser(provider=self.name, model=model)
-
     # --- catalog, model list, health ------------------------------------------
 
     def models(self) -> list[ModelInfo]:
@@ -103,18 +96,10 @@ class OllamaProvider(Provider):
     @typed_parse
     def parse_models(self, response: HttpResponse) -> list[str]:
         """Model names from ``GET /api/tags`` (``{"models": [{"name", "model", ...}]}``)."""
-        data = self._json(response, "", "/api/tags")
-        items = data.get("models") if isinstance(data, dict) else None
-        if not isinstance(items, list):
-            raise InvalidResponseError("unexpected /api/tags body", provider=self.name,
-                                       status=response.status)
-        names: list[str] = []
-        for item in items:
-            if isinstance(item, dict):
-                name = item.get("model") or item.get("name")
-                if isinstance(name, str):
-                    names.append(name)
-        return names
+        items = model_items(response, "models", provider=self.name,
+                            message="unexpected /api/tags body")
+        return [name for item in items if isinstance(item, dict)
+                for name in [item.get("model") or item.get("name")] if isinstance(name, str)]
 
     def health_request(self) -> HttpRequest:
         """A cheap liveness probe: ``GET /api/version`` (no model is loaded)."""
@@ -134,13 +119,7 @@ class OllamaProvider(Provider):
     # --- helpers -------------------------------------------------------------
 
     def _json(self, response: HttpResponse, model: str, what: str) -> Any:
-        try:
-            return json.loads(response.content)
-        except (ValueError, RecursionError):
-            raise InvalidResponseError(
-                f"{what} answered {response.status} with a body that is not JSON",
-                provider=self.name, model=model, status=response.status,
-            ) from None
+        return json_body(response, provider=self.name, model=model, endpoint=what)
 
     def __repr__(self) -> str:
         try:

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
-from polyroute.errors import StreamInterruptedError
-from polyroute.providers.base import StreamEvent, StreamParser
+from polyroute.providers.base import StreamEvent
 from polyroute.providers.bodies import typed_parse
+from polyroute.providers.streams import JsonEventParser
 from polyroute.types import ChatChunk, ToolCallDelta
 from polyroute_ollama.parse import (
     DURATION_KEYS,
@@ -34,31 +34,25 @@ from polyroute_ollama.parse import (
 __all__ = ["OllamaStreamParser"]
 
 
-class OllamaStreamParser(StreamParser):
+class OllamaStreamParser(JsonEventParser):
     """Stateful decoder of one ``/api/chat`` stream."""
 
+    label: ClassVar[str] = "Ollama stream"
+
     def __init__(self, *, provider: str, model: str) -> None:
-        self.provider = provider
-        self.model = model
-        self.response_model: str | None = None
+        super().__init__(provider=provider, model=model)
         self.thinking = ""
         self.metadata: dict[str, Any] = {}
         self._calls = 0
-        self._done = False
         self._lines = 0
 
     @typed_parse
     def feed(self, event: StreamEvent) -> Iterable[ChatChunk]:
-        if self._done or not event.data.strip():
+        if self.done or not event.data.strip():
             return []
-        try:
-            data: Any = json.loads(event.data)
-        except (ValueError, RecursionError):
-            raise self._broken(f"line is not JSON: {event.data[:120]!r}") from None
-        if not isinstance(data, dict):
-            raise self._broken("line is not a JSON object")
+        data = self.load_object(event.data, "line")
         if "error" in data:
-            self._done = True
+            self.done = True
             raise error_from_body(event.data.encode(), status=None, headers={},
                                   provider=self.provider, model=self.model)
         self._lines += 1
@@ -72,7 +66,7 @@ class OllamaStreamParser(StreamParser):
                 self.thinking += thinking
             text = message.get("content")
             if isinstance(text, str) and text:
-                chunks.append(self._chunk(text=text))
+                chunks.append(self.chunk(text=text))
             calls = tool_calls_from(message, start=self._calls, provider=self.provider,
                                     model=self.model)
             if calls:
@@ -82,13 +76,13 @@ class OllamaStreamParser(StreamParser):
                     for i, c in enumerate(calls)
                 ]
                 self._calls += len(calls)
-                chunks.append(self._chunk(tool_calls=deltas))
+                chunks.append(self.chunk(tool_calls=deltas))
         if data.get("done") is True:
-            self._done = True
+            self.done = True
             self.metadata = {k: data[k] for k in DURATION_KEYS if isinstance(data.get(k), int)}
             if data.get("done_reason") is not None:
                 self.metadata["done_reason"] = data["done_reason"]
-            chunks.append(self._chunk(
+            chunks.append(self.chunk(
                 finish_reason=finish_reason(data.get("done_reason"), tool_calls=self._calls > 0),
                 usage=usage_from(data, provider=self.provider, model=self.model),
             ))
@@ -96,16 +90,8 @@ class OllamaStreamParser(StreamParser):
 
     @typed_parse
     def close(self) -> Iterable[ChatChunk]:
-        if not self._done:
+        if not self.done:
             why = "stream ended without a done: true line" if self._lines else (
                 "stream ended before any line")
-            raise self._broken(why)
+            raise self.broken(why)
         return []
-
-    def _chunk(self, **fields: Any) -> ChatChunk:
-        return ChatChunk(response_model=self.response_model, provider=self.provider,
-                         model=self.model, **fields)
-
-    def _broken(self, why: str) -> StreamInterruptedError:
-        return StreamInterruptedError(f"Ollama stream: {why}", provider=self.provider,
-                                      model=self.model)

@@ -7,7 +7,6 @@ Rate limits:    https://platform.openai.com/docs/guides/rate-limits (``x-ratelim
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -24,16 +23,25 @@ from polyroute.errors import (
     StreamInterruptedError,
 )
 from polyroute.providers.base import HttpResponse
-from polyroute.providers.bodies import load_json, usage_of
+from polyroute.providers.bodies import finish_from, load_json
 from polyroute.providers.classify import (
     error_class_for_status,
     parse_retry_after,
     request_id_from_headers,
 )
+from polyroute.providers.errors_table import error_json, with_body_snippet
+from polyroute.providers.openai_compat import (
+    chat_usage,
+    first_choice,
+    is_map,
+    tool_arguments,
+    tool_call_parts,
+)
 from polyroute.secrets import redact
-from polyroute.types import ChatResponse, FinishReason, Message, Part, TextPart, ToolCallPart, Usage
+from polyroute.types import ChatResponse, FinishReason, Message, Part, TextPart, Usage
 
 __all__ = [
+    "FINISH_REASONS",
     "classify_error",
     "map_finish_reason",
     "parse_arguments",
@@ -45,7 +53,7 @@ __all__ = [
     "rate_limit_retry_after",
 ]
 
-_FINISH: dict[str, FinishReason] = {
+FINISH_REASONS: dict[str, FinishReason] = {
     "stop": "stop",
     "length": "length",
     "tool_calls": "tool_calls",
@@ -64,58 +72,17 @@ _POLICY_CODES = {
 _CONTEXT_HINTS = ("maximum context length", "context length", "context window", "too many tokens")
 
 
-def _is_map(value: Any) -> bool:
-    # json.loads gives dicts: skip the ABC check for them (it is most of a parse's checks)
-    return type(value) is dict or isinstance(value, Mapping)
-
-
 def map_finish_reason(value: Any) -> FinishReason | None:
-    if value is None:
-        return None
-    return _FINISH.get(str(value), "other")
+    return finish_from(FINISH_REASONS, value)
 
 
 def parse_usage(data: Any, *, provider: str = "", model: str = "") -> Usage | None:
     """``usage`` of a completion or of the final stream chunk; ``InvalidResponseError``
     for a count that is not a whole number from 0 to ``MAX_USAGE_TOKENS``."""
-    if not _is_map(data):
-        return None
-    prompt = data.get("prompt_tokens_details")
-    completion = data.get("completion_tokens_details")
-    return usage_of(
-        provider=provider, model=model,
-        input_tokens=("prompt_tokens", data.get("prompt_tokens")),
-        output_tokens=("completion_tokens", data.get("completion_tokens")),
-        cache_read_tokens=(
-            "prompt_tokens_details.cached_tokens",
-            prompt.get("cached_tokens") if _is_map(prompt) else None,
-        ),
-        reasoning_tokens=(
-            "completion_tokens_details.reasoning_tokens",
-            completion.get("reasoning_tokens") if _is_map(completion) else None,
-        ),
-    )
+    return chat_usage(data, provider=provider, model=model)
 
 
-def parse_arguments(raw: Any, *, provider: str, model: str, name: str) -> dict[str, Any]:
-    """A tool call's ``arguments`` JSON string as a dict; ``InvalidResponseError`` if it is not."""
-    if raw is None or raw == "":
-        return {}
-    if isinstance(raw, Mapping):  # a few compatible servers send an object
-        return dict(raw)
-    try:
-        value = json.loads(raw)
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise InvalidResponseError(
-            f"tool call '{name}' has arguments that are not valid JSON: {exc}",
-            provider=provider, model=model,
-        ) from None
-    if not isinstance(value, dict):
-        raise InvalidResponseError(
-            f"tool call '{name}' arguments are JSON but not an object",
-            provider=provider, model=model,
-        )
-    return value
+parse_arguments = tool_arguments
 
 
 def _load_json(response: HttpResponse, provider: str, model: str) -> Any:
@@ -135,18 +102,12 @@ def parse_chat_completion(response: HttpResponse, *, provider: str, model: str) 
             provider=provider, model=model, status=response.status, request_id=rid,
         )
 
-    if not _is_map(data):
+    if not is_map(data):
         raise bad("not a JSON object")
     if "error" in data and not data.get("choices"):
         status = response.status if response.status >= 400 else None
         raise classify_error(status, data, response.headers, provider, model)
-    choices = data.get("choices")
-    if not isinstance(choices, list) or not choices or not _is_map(choices[0]):
-        raise bad("no choices")
-    choice = choices[0]
-    msg = choice.get("message")
-    if not _is_map(msg):
-        raise bad("choice has no message")
+    choice, msg = first_choice(data, bad)
     parts: list[Part] = []
     content = msg.get("content")
     if isinstance(content, list):  # content-part arrays from some compatible servers
@@ -160,23 +121,7 @@ def parse_chat_completion(response: HttpResponse, *, provider: str, model: str) 
         parts.append(TextPart(text=content))
     elif isinstance(refusal, str) and refusal:
         parts.append(TextPart(text=refusal))
-    calls = msg.get("tool_calls") or []
-    if not isinstance(calls, list):
-        raise bad("tool_calls is not a list")
-    for call in calls:
-        fn = call.get("function") if isinstance(call, Mapping) else None
-        if not isinstance(fn, Mapping) or not isinstance(fn.get("name"), str):
-            raise bad("tool call without a function name")
-        name = fn["name"]
-        parts.append(
-            ToolCallPart(
-                id=str(call.get("id") or ""),
-                name=name,
-                arguments=parse_arguments(
-                    fn.get("arguments"), provider=provider, model=model, name=name
-                ),
-            )
-        )
+    parts.extend(tool_call_parts(msg.get("tool_calls"), provider=provider, model=model, bad=bad))
     meta: dict[str, Any] = {}
     for key in ("system_fingerprint", "service_tier", "created"):
         if data.get(key) is not None:
@@ -259,11 +204,6 @@ def _request_id(headers: Mapping[str, str]) -> str | None:
     return request_id_from_headers(headers) or headers.get("apim-request-id")
 
 
-def _snippet(text: str, limit: int = 200) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
 def _error_fields(body: Any) -> tuple[str, str | None, str | None, str | None]:
     """(message, type, code, inner code) from OpenAI's or Azure's error body."""
     err = body.get("error") if isinstance(body, Mapping) else None
@@ -339,12 +279,6 @@ def classify_error(
 
 
 def parse_error_response(response: HttpResponse, *, provider: str, model: str) -> ProviderError:
-    try:
-        body: Any = load_json(response.content) if response.content else None
-    except InvalidResponseError:
-        body = None
+    body = error_json(response.content)
     err = classify_error(response.status, body, response.headers, provider, model)
-    if body is None and response.content:
-        err.reason = f"{err.reason} ({redact(_snippet(response.text))})"
-        err.args = (err.reason,)
-    return err
+    return err if body is not None else with_body_snippet(err, response.content)

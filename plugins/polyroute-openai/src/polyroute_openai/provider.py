@@ -26,13 +26,9 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from polyroute.errors import BadRequestError, ProviderError
-from polyroute.providers.base import (
-    HttpRequest,
-    HttpResponse,
-    Provider,
-    StreamParser,
-)
+from polyroute.providers.base import HttpRequest, HttpResponse, Provider
 from polyroute.providers.bodies import typed_error, typed_parse
+from polyroute.providers.request_parts import function_tool, image_url, put_present, text_or_parts
 from polyroute.types import (
     ChatRequest,
     ChatResponse,
@@ -67,6 +63,7 @@ class OpenAIProvider(Provider):
     type_name: ClassVar[str] = "openai"
     default_base_url: ClassVar[str | None] = "https://api.openai.com/v1"
     api_key_env: ClassVar[tuple[str, ...]] = ("OPENAI_API_KEY",)
+    stream_parser_type = OpenAIStreamParser
     # OpenAI rejects top_k; servers that take it (vLLM, LocalAI...) list it in
     # extra.supported_params (their templates do).
     supported_params: ClassVar[frozenset[str] | None] = frozenset(
@@ -132,7 +129,7 @@ class OpenAIProvider(Provider):
             "messages": self.convert_messages(request.messages),
         }
         if request.tools:
-            body["tools"] = [_tool(t.name, t.description, t.parameters, t.strict)
+            body["tools"] = [function_tool(t.name, t.description, t.parameters, t.strict)
                              for t in request.tools]
         if request.tool_choice is not None:
             choice = request.tool_choice
@@ -159,7 +156,7 @@ class OpenAIProvider(Provider):
         max_field = extra.get("max_tokens_field", "max_completion_tokens")
         if max_field not in MAX_TOKENS_FIELDS:
             max_field = "max_completion_tokens"
-        for name, value in (
+        put_present(body, (
             ("temperature", p.temperature),
             ("top_p", p.top_p),
             (max_field, p.max_tokens),
@@ -167,9 +164,7 @@ class OpenAIProvider(Provider):
             ("frequency_penalty", p.frequency_penalty),
             ("presence_penalty", p.presence_penalty),
             ("seed", p.seed),
-        ):
-            if value is not None:
-                body[name] = value
+        ))
         if p.top_k is not None and extra.get("accepts_top_k"):
             body["top_k"] = p.top_k
         body.update(p.extra)
@@ -224,9 +219,6 @@ class OpenAIProvider(Provider):
     def parse_error(self, response: HttpResponse, model: str) -> ProviderError:
         return parse_error_response(response, provider=self.name, model=model)
 
-    def stream_parser(self, model: str) -> StreamParser:
-        return OpenAIStreamParser(provider=self.name, model=model)
-
     # --- catalog -------------------------------------------------------------
 
     def models(self) -> list[ModelInfo]:
@@ -251,18 +243,6 @@ class OpenAIProvider(Provider):
             return self.base_url
         except Exception:
             return None
-
-
-def _tool(
-    name: str, description: str, parameters: dict[str, Any], strict: bool | None
-) -> dict[str, Any]:
-    fn: dict[str, Any] = {"name": name}
-    if description:
-        fn["description"] = description
-    fn["parameters"] = parameters
-    if strict is not None:
-        fn["strict"] = strict
-    return {"type": "function", "function": fn}
 
 
 def _assistant(m: Message) -> dict[str, Any]:
@@ -291,17 +271,12 @@ def _user_content(m: Message) -> str | list[dict[str, Any]]:
             parts.append({"type": "text", "text": p.text})
         elif isinstance(p, ImagePart):
             parts.append({"type": "image_url", "image_url": _image_url(p)})
-    if all(p["type"] == "text" for p in parts):
-        return "".join(p["text"] for p in parts)
-    return parts
+    return text_or_parts(parts)
 
 
 def _image_url(p: ImagePart) -> dict[str, Any]:
-    if p.url:
-        url = p.url
-    elif p.data:
-        url = f"data:{p.media_type or 'image/png'};base64,{p.data}"
-    else:
+    url = image_url(p)
+    if url is None:
         raise BadRequestError("an image part needs a url or base64 data")
     out: dict[str, Any] = {"url": url}
     if p.detail:

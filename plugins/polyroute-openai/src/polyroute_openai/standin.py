@@ -31,7 +31,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from polyroute.testing.standin import Reply, StandinRequest, sse
+from polyroute.testing.standin import Reply, StandinRequest, echo, message_text, sse
 from polyroute_openai.schema_example import example_for_schema
 
 __all__ = ["OpenAIResponder"]
@@ -175,21 +175,16 @@ class OpenAIResponder:
         self, body: dict[str, Any], messages: list[Mapping[str, Any]], last: Mapping[str, Any]
     ) -> str:
         if last.get("role") == "tool":
-            result = " ".join(_content_text(last.get("content")).split()[:40])
+            result = " ".join(message_text(last.get("content")).split()[:40])
             return f"The tool returned: {result}"
         if callable(self.model_reply):
             return self.model_reply(body)
         if isinstance(self.model_reply, str):
             return self.model_reply
-        user: Mapping[str, Any] = next(
-            (m for m in reversed(messages) if m.get("role") == "user"), {}
-        )
-        words = _content_text(user.get("content")).split()
-        echo = " ".join(words[:_ECHO_WORDS]) + (" …" if len(words) > _ECHO_WORDS else "")
-        return f"Hello from the OpenAI stand-in: {echo}".rstrip()
+        return echo(messages, "Hello from the OpenAI stand-in: ", _ECHO_WORDS)
 
     def _usage(self, body: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
-        prompt = sum(len(_content_text(m.get("content")).split())
+        prompt = sum(len(message_text(m.get("content")).split())
                      for m in body["messages"] if isinstance(m, Mapping))
         prompt += 4 * len(body.get("messages") or []) + 10 * len(body.get("tools") or [])
         out = int(result["output_tokens"])
@@ -256,18 +251,10 @@ class OpenAIResponder:
 
 def _last_user_text(messages: list[Mapping[str, Any]]) -> str:
     user: Mapping[str, Any] = next((m for m in reversed(messages) if m.get("role") == "user"), {})
-    return _content_text(user.get("content"))
+    return message_text(user.get("content"))
 
 
 def _quoted(text: str) -> list[str]:
     """Phrases in single or double quotes, in order."""
     return [a or b for a, b in re.findall(r"'([^']+)'|\"([^\"]+)\"", text)]
 
-
-def _content_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(str(p.get("text", "")) for p in content
-                        if isinstance(p, Mapping) and p.get("type") == "text")
-    return ""
