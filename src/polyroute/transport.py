@@ -13,7 +13,7 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -102,6 +102,58 @@ def _network_error(
     )
 
 
+class _Named:
+    """Around an httpx call, blocking or awaited: its network failure as a
+    ``ProviderError`` named with the provider and model."""
+
+    __slots__ = ("model", "provider")
+
+    def __init__(self, provider: str, model: str) -> None:
+        self.provider, self.model = provider, model
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, tp: type[BaseException] | None, exc: BaseException | None,
+                 tb: object) -> None:
+        if isinstance(exc, httpx.HTTPError):
+            raise _network_error(exc, self.provider, self.model, stream_started=False) from exc
+
+
+class _Frames:
+    """One stream's body bytes as framed events: the decoder, the stall bounds and
+    the errors named for the provider — what reading a stream does, sync or async."""
+
+    __slots__ = ("decoder", "first", "gap", "model", "provider", "started")
+
+    def __init__(self, req: HttpRequest, provider: str, model: str, timeouts: Timeouts) -> None:
+        self.decoder = decoder_for(req.framing or "sse")
+        self.first, self.gap = timeouts.gaps()
+        self.provider, self.model = provider, model
+        self.started = False
+
+    def bound(self) -> float | None:
+        """How long the next read may take (``None``: the socket's timeout only)."""
+        return self.gap if self.started else self.first
+
+    def feed(self, data: bytes) -> Iterable[StreamEvent]:
+        self.started = True
+        return self.decoder.feed(data)
+
+    def stalled(self, waited: float) -> ProviderError:
+        return _stalled(self.provider, self.model, waited, not self.started)
+
+    def failed(self, exc: Exception) -> ProviderError:
+        return _network_error(exc, self.provider, self.model, stream_started=self.started)
+
+
+def _stream_request(client: httpx.Client | httpx.AsyncClient, req: HttpRequest,
+                    timeouts: Timeouts, remaining: float | None) -> httpx.Request:
+    body, headers = _encode(req)
+    return client.build_request(req.method, req.url, content=body, headers=headers,
+                                timeout=timeouts.httpx_timeout(remaining, stream=True))
+
+
 class StreamHandle:
     """An open streamed response: its status and headers, then its events."""
 
@@ -167,13 +219,11 @@ class Transport:
         remaining: float | None = None,
     ) -> HttpResponse:
         body, headers = _encode(req)
-        try:
+        with _Named(provider, model):
             r = self.client.request(
                 req.method, req.url, content=body, headers=headers,
                 timeout=timeouts.httpx_timeout(remaining, stream=False),
             )
-        except httpx.HTTPError as exc:
-            raise _network_error(exc, provider, model, stream_started=False) from exc
         return HttpResponse(r.status_code, r.headers, r.content)
 
     async def asend(
@@ -193,16 +243,15 @@ class Transport:
                 raise _network_error(
                     exc, provider, model, stream_started=False
                 ) from exc
-        try:
-            r = await (await self.async_client()).request(
+        client = await self.async_client()
+        with _Named(provider, model):
+            r = await client.request(
                 req.method, req.url, content=body, headers=headers,
                 timeout=timeouts.httpx_timeout(remaining, stream=False),
             )
-        except httpx.HTTPError as exc:
-            raise _network_error(exc, provider, model, stream_started=False) from exc
         return HttpResponse(r.status_code, r.headers, r.content)
 
-    # --- streams -------------------------------------------------------------
+    # --- streams: the I/O calls twice (blocking, awaited), the rest in _Frames ---------
 
     @contextmanager
     def stream(
@@ -211,99 +260,73 @@ class Transport:
     ) -> Iterator[tuple[HttpResponse | None, Iterator[StreamEvent]]]:
         """Yield ``(error_response, events)``: ``error_response`` is set (and
         ``events`` empty) when the status is not 2xx."""
-        body, headers = _encode(req)
-        request = self.client.build_request(
-            req.method, req.url, content=body, headers=headers,
-            timeout=timeouts.httpx_timeout(remaining, stream=True),
-        )
+        named, client = _Named(provider, model), self.client
+        with named:
+            r = client.send(_stream_request(client, req, timeouts, remaining), stream=True)
         try:
-            r = self.client.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            raise _network_error(exc, provider, model, stream_started=False) from exc
-        try:
-            if r.status_code >= 400:
-                try:
+            if r.status_code < 400:
+                yield None, self._events(r, _Frames(req, provider, model, timeouts))
+            else:
+                with named:
                     content = r.read()
-                except httpx.HTTPError as exc:
-                    raise _network_error(exc, provider, model, stream_started=False) from exc
                 yield HttpResponse(r.status_code, r.headers, content), iter(())
-                return
-            yield None, self._events(r, req, provider, model, timeouts)
         finally:
             r.close()
 
-    def _events(
-        self, r: httpx.Response, req: HttpRequest, provider: str, model: str, timeouts: Timeouts,
-    ) -> Iterator[StreamEvent]:
-        decoder = decoder_for(req.framing or "sse")
-        started = False
-        first, gap = timeouts.gaps()
+    @staticmethod
+    def _events(r: httpx.Response, frames: _Frames) -> Iterator[StreamEvent]:
+        # A sync read cannot be bounded by itself: each gap is checked as it ends.
         last = time.monotonic()
         try:
             for data in r.iter_bytes():
-                if first is not None:
+                bound = frames.bound()
+                if bound is not None:
                     now = time.monotonic()
-                    bound = gap if started else first
-                    if now - last > bound:  # type: ignore[operator]
-                        raise _stalled(provider, model, now - last, not started)
+                    if now - last > bound:
+                        raise frames.stalled(now - last)
                     last = now
-                started = True
-                yield from decoder.feed(data)
+                yield from frames.feed(data)
         except httpx.HTTPError as exc:
-            raise _network_error(exc, provider, model, stream_started=started) from exc
-        yield from decoder.close()
+            raise frames.failed(exc) from exc
+        yield from frames.decoder.close()
 
     @asynccontextmanager
     async def astream(
         self, req: HttpRequest, timeouts: Timeouts, *, provider: str, model: str,
         remaining: float | None = None,
     ) -> AsyncIterator[tuple[HttpResponse | None, AsyncIterator[StreamEvent]]]:
-        body, headers = _encode(req)
-        client = await self.async_client()
-        request = client.build_request(
-            req.method, req.url, content=body, headers=headers,
-            timeout=timeouts.httpx_timeout(remaining, stream=True),
-        )
+        named, client = _Named(provider, model), await self.async_client()
+        with named:
+            r = await client.send(_stream_request(client, req, timeouts, remaining),
+                                  stream=True)
         try:
-            r = await client.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            raise _network_error(exc, provider, model, stream_started=False) from exc
-        try:
-            if r.status_code >= 400:
-                try:
+            if r.status_code < 400:
+                yield None, self._aevents(r, _Frames(req, provider, model, timeouts))
+            else:
+                with named:
                     content = await r.aread()
-                except httpx.HTTPError as exc:
-                    raise _network_error(exc, provider, model, stream_started=False) from exc
                 yield HttpResponse(r.status_code, r.headers, content), _empty()
-                return
-            yield None, self._aevents(r, req, provider, model, timeouts)
         finally:
             await r.aclose()
 
-    async def _aevents(
-        self, r: httpx.Response, req: HttpRequest, provider: str, model: str, timeouts: Timeouts,
-    ) -> AsyncIterator[StreamEvent]:
-        decoder = decoder_for(req.framing or "sse")
-        started = False
-        first, gap = timeouts.gaps()
+    @staticmethod
+    async def _aevents(r: httpx.Response, frames: _Frames) -> AsyncIterator[StreamEvent]:
         body = r.aiter_bytes()
         try:
             while True:
-                bound = gap if started else first
-                t0 = time.monotonic()
+                bound, t0 = frames.bound(), time.monotonic()
                 try:
                     data = await (body.__anext__() if bound is None
                                   else asyncio.wait_for(body.__anext__(), bound))
                 except StopAsyncIteration:
                     break
                 except TimeoutError:
-                    raise _stalled(provider, model, time.monotonic() - t0, not started) from None
-                started = True
-                for event in decoder.feed(data):
+                    raise frames.stalled(time.monotonic() - t0) from None
+                for event in frames.feed(data):
                     yield event
         except httpx.HTTPError as exc:
-            raise _network_error(exc, provider, model, stream_started=started) from exc
-        for event in decoder.close():
+            raise frames.failed(exc) from exc
+        for event in frames.decoder.close():
             yield event
 
     # --- lifecycle -----------------------------------------------------------

@@ -190,34 +190,16 @@ class RoutedLLM(RouterOwner, FunctionCallingLLM, PortableParams):
 
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
-        request = self._request(messages, kwargs).model_copy(update={"stream": True})
-        router = self.get_router()
-
-        def gen() -> ChatResponseGen:
-            state = _StreamState()
-            for chunk in router.stream(request):
-                out = state.feed(chunk)
-                if out is not None:
-                    yield out
-            yield state.last()
-
-        return gen()
+        return _responses(self.get_router(), self._stream_request(messages, kwargs))
 
     @llm_chat_callback()
     async def astream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any
                            ) -> ChatResponseAsyncGen:
-        request = self._request(messages, kwargs).model_copy(update={"stream": True})
-        router = self.get_router()
+        return _aresponses(self.get_router(), self._stream_request(messages, kwargs))
 
-        async def gen() -> ChatResponseAsyncGen:
-            state = _StreamState()
-            async for chunk in router.astream(request):
-                out = state.feed(chunk)
-                if out is not None:
-                    yield out
-            yield state.last()
-
-        return gen()
+    def _stream_request(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]
+                        ) -> ChatRequest:
+        return self._request(messages, kwargs).model_copy(update={"stream": True})
 
     # --- complete ----------------------------------------------------------------------
 
@@ -242,36 +224,16 @@ class RoutedLLM(RouterOwner, FunctionCallingLLM, PortableParams):
     @llm_completion_callback()
     def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any
                         ) -> CompletionResponseGen:
-        request = self._request(self._prompt_messages(prompt), kwargs).model_copy(
-            update={"stream": True})
-        router = self.get_router()
-
-        def gen() -> CompletionResponseGen:
-            state = _StreamState()
-            for chunk in router.stream(request):
-                out = state.feed(chunk)
-                if out is not None:
-                    yield _completion(out)
-            yield _completion(state.last())
-
-        return gen()
+        responses = _responses(self.get_router(),
+                               self._stream_request(self._prompt_messages(prompt), kwargs))
+        return (_completion(r) for r in responses)
 
     @llm_completion_callback()
     async def astream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any
                                ) -> CompletionResponseAsyncGen:
-        request = self._request(self._prompt_messages(prompt), kwargs).model_copy(
-            update={"stream": True})
-        router = self.get_router()
-
-        async def gen() -> CompletionResponseAsyncGen:
-            state = _StreamState()
-            async for chunk in router.astream(request):
-                out = state.feed(chunk)
-                if out is not None:
-                    yield _completion(out)
-            yield _completion(state.last())
-
-        return gen()
+        responses = _aresponses(self.get_router(),
+                                self._stream_request(self._prompt_messages(prompt), kwargs))
+        return (_completion(r) async for r in responses)
 
     # --- tools -------------------------------------------------------------------------
 
@@ -360,3 +322,23 @@ class RoutedLLM(RouterOwner, FunctionCallingLLM, PortableParams):
 
 
 # --- conversions ------------------------------------------------------------------------
+
+
+# The stream as LlamaIndex responses: the state (``_StreamState``) is shared; only the
+# iteration is written twice, once blocking and once awaited.
+def _responses(router: RouterLike, request: ChatRequest) -> ChatResponseGen:
+    state = _StreamState()
+    for chunk in router.stream(request):
+        out = state.feed(chunk)
+        if out is not None:
+            yield out
+    yield state.last()
+
+
+async def _aresponses(router: RouterLike, request: ChatRequest) -> ChatResponseAsyncGen:
+    state = _StreamState()
+    async for chunk in router.astream(request):
+        out = state.feed(chunk)
+        if out is not None:
+            yield out
+    yield state.last()

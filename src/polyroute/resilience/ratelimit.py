@@ -35,6 +35,7 @@ from polyroute.resilience.classes import class_of_name
 from polyroute.resilience.stored import corrupt, count, finite, is_finite
 from polyroute.routing.guards import CandidateSkipped, Guard
 from polyroute.routing.plan import Deployment
+from polyroute.routing.steps import Sleep, Steps, arun, run
 from polyroute.state import StateStore
 from polyroute.tokens import prompt_tokens
 from polyroute.types import Attempt, ChatRequest, ChatResponse
@@ -218,28 +219,17 @@ class RateLimiter(Guard):
     # --- guard hooks ---------------------------------------------------------------------
 
     def before_attempt(self, dep: Deployment, request: ChatRequest) -> Any:
-        lim = self.limit_for(dep)
-        if lim is None:
-            return None
-        tokens = self._tokens(request) if lim.tpm else 0
-        prio = request_priority(request)
-        if not self._queued_ahead(dep.key, prio):
-            try:
-                return self._try(dep, lim, tokens)
-            except _Refused as r:
-                self._give_up_now(dep, lim, r)
-        waited, entry = 0.0, self._enqueue(dep.key, prio)
-        try:
-            while True:
-                wait = self._turn(dep, lim, tokens, entry, waited)
-                if isinstance(wait, Ticket):
-                    return wait
-                self.sleep(wait)
-                waited += wait
-        finally:
-            self._dequeue(dep.key, entry)
+        got = self._admit(dep, request)
+        return got if got is None or isinstance(got, Ticket) else run(got)
 
     async def abefore_attempt(self, dep: Deployment, request: ChatRequest) -> Any:
+        got = self._admit(dep, request)
+        return got if got is None or isinstance(got, Ticket) else await arun(got)
+
+    def _admit(self, dep: Deployment, request: ChatRequest) -> Ticket | Steps[Ticket] | None:
+        """A ticket now (``None``: no limit), else the steps that wait for one in the
+        queue (``Sleep``: blocking or awaited, as the caller runs them), or
+        ``CandidateSkipped``."""
         lim = self.limit_for(dep)
         if lim is None:
             return None
@@ -250,13 +240,16 @@ class RateLimiter(Guard):
                 return self._try(dep, lim, tokens)
             except _Refused as r:
                 self._give_up_now(dep, lim, r)
+        return self._queue(dep, lim, tokens, prio)
+
+    def _queue(self, dep: Deployment, lim: DepLimit, tokens: int, prio: int) -> Steps[Ticket]:
         waited, entry = 0.0, self._enqueue(dep.key, prio)
         try:
             while True:
                 wait = self._turn(dep, lim, tokens, entry, waited)
                 if isinstance(wait, Ticket):
                     return wait
-                await self.asleep(wait)
+                yield Sleep(wait, self.sleep, self.asleep)
                 waited += wait
         finally:
             self._dequeue(dep.key, entry)

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 from polyroute.catalog import DEFAULT_LIVE_TTL, Catalog, LiveModels
 from polyroute.catalog._catalog import describe
 from polyroute.errors import PolyrouteError
+from polyroute.refs import Deployment
+from polyroute.routing.steps import Send, Steps, arun, run
 
 if TYPE_CHECKING:
     from polyroute.router.core import Router
@@ -37,21 +39,13 @@ class LiveCatalog(Catalog):
 
     def live_models(self, name: str, *, refresh: bool = False) -> LiveModels:
         """Provider ``name``'s live model list (cached ``ttl`` seconds). Never raises."""
-        if not refresh and (hit := self.cached(name)) is not None:
-            return hit
-        prepared = self.prepare_list(name)
-        if isinstance(prepared, LiveModels):
-            return prepared
-        provider, request = prepared
-        try:
-            raw = self._transport.send(request, self._timeouts, provider=name,
-                                       model="(model list)")
-        except PolyrouteError as exc:
-            return LiveModels(name, error=describe(exc))
-        return self.parse_list(name, provider, raw)
+        return run(self._live(name, refresh))
 
     async def alive_models(self, name: str, *, refresh: bool = False) -> LiveModels:
-        """Async ``live_models``."""
+        """Async ``live_models``: the same steps, the send awaited."""
+        return await arun(self._live(name, refresh))
+
+    def _live(self, name: str, refresh: bool) -> Steps[LiveModels]:
         if not refresh and (hit := self.cached(name)) is not None:
             return hit
         prepared = self.prepare_list(name)
@@ -59,8 +53,8 @@ class LiveCatalog(Catalog):
             return prepared
         provider, request = prepared
         try:
-            raw = await self._transport.asend(request, self._timeouts, provider=name,
-                                              model="(model list)")
+            raw = yield Send(self._transport, request, self._timeouts,
+                             Deployment(name, "(model list)"), None)
         except PolyrouteError as exc:
             return LiveModels(name, error=describe(exc))
         return self.parse_list(name, provider, raw)

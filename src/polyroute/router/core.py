@@ -15,30 +15,41 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Generator, Sequence
+from typing import Any, TypeVar, cast
 
-from tenacity import AsyncRetrying, Retrying, retry_if_exception
+from tenacity import DoSleep, RetryCallState, Retrying, retry_if_exception
 
 from polyroute.analytics.alerts import Alerts
 from polyroute.config.loader import config_from_data, load_config
 from polyroute.config.providers import implicit_provider_config, provider_settings
 from polyroute.config.schema import PolyrouteConfig, ProviderConfig
 from polyroute.cost.book import PriceBook
-from polyroute.errors import ContentPolicyError, ProviderError, ProviderTimeoutError
+from polyroute.errors import ContentPolicyError, ProviderError
 from polyroute.logs import get_logger
 from polyroute.params import for_provider
 from polyroute.plugins.manager import PluginRegistry, default_registry
 from polyroute.providers.base import Provider
 from polyroute.resilience.core import Resilience
 from polyroute.resilience.retry import RetryPolicy
-from polyroute.router.streaming import StreamingMixin
+from polyroute.router.streaming import Opened, StreamingMixin
 from polyroute.routing.builtin_guards import builtin_guards
 from polyroute.routing.call import Call, as_provider_error
 from polyroute.routing.context import RouterContext
 from polyroute.routing.guards import CandidateSkipped, Guard
 from polyroute.routing.plan import Deployment, Plan, Planner
 from polyroute.routing.references import check_references
+from polyroute.routing.steps import (
+    ASYNC_BEFORE_CALL,
+    BeforeCall,
+    CloseStream,
+    OpenStream,
+    Send,
+    Sleep,
+    Steps,
+    arun,
+    run,
+)
 from polyroute.routing.strategies import (
     Ranked,
     StrategyContext,
@@ -46,6 +57,7 @@ from polyroute.routing.strategies import (
     rank,
     with_builtin_strategies,
 )
+from polyroute.routing.streams import Source
 from polyroute.state import StateStore, state_from_config
 from polyroute.transport import Timeouts, Transport
 from polyroute.types import ChatRequest, ChatResponse, ModelInfo
@@ -53,6 +65,8 @@ from polyroute.types import ChatRequest, ChatResponse, ModelInfo
 __all__ = ["Router"]
 
 logger = get_logger("router")
+Y = TypeVar("Y")
+R = TypeVar("R")
 _CONTENT_POLICY_NOTE = "gave up: content-policy refusals do not fall back"
 
 
@@ -259,18 +273,14 @@ class Router(StreamingMixin):
 
     # --- call-level guards and results ---------------------------------------------
 
-    def _cached(self, request: ChatRequest) -> ChatResponse | None:
+    def _cached(self, request: ChatRequest) -> Steps[ChatResponse | None]:
         for guard in self.guards:
-            hit = guard.before_call(request)
+            if ASYNC_BEFORE_CALL[type(guard)]:  # it may wait (an identical call in flight)
+                hit = yield BeforeCall(guard, request)
+            else:
+                hit = guard.before_call(request)
             if hit is not None:
-                return hit
-        return None
-
-    async def _acached(self, request: ChatRequest) -> ChatResponse | None:
-        for guard in self.guards:
-            hit = await guard.abefore_call(request)
-            if hit is not None:
-                return hit
+                return hit  # type: ignore[no-any-return]
         return None
 
     def _finish(self, call: Call, dep: Deployment, resp: ChatResponse) -> ChatResponse:
@@ -305,7 +315,7 @@ class Router(StreamingMixin):
         logger.warning("%s", err)
         return err
 
-    # --- sync ----------------------------------------------------------------------
+    # --- the call: steps (routing.steps) run by a blocking or an awaiting driver ------
 
     def _call_ended(self, request: ChatRequest) -> None:
         """Every exit of a call (exceptions of any kind, cancellation, a stream closed
@@ -316,103 +326,34 @@ class Router(StreamingMixin):
             except Exception:  # one guard's bug must not hide the call's own outcome
                 logger.exception("guard %s failed in call_ended", guard.name)
 
+    def _ended(self, steps: Generator[Y, Any, R], request: ChatRequest) -> Generator[Y, Any, R]:
+        try:
+            return (yield from steps)
+        finally:
+            self._call_ended(request)
+
     def chat(self, request: ChatRequest) -> ChatResponse:
         """Route ``request`` and return the first answer (retrying and falling back)."""
-        if not self._ending:
-            return self._chat(request)
-        try:
-            return self._chat(request)
-        finally:
-            self._call_ended(request)
-
-    def _chat(self, request: ChatRequest) -> ChatResponse:
-        if self.guards and (hit := self._cached(request)) is not None:
-            return hit
-        call, request = self._prepare(request)
-        for dep in call.candidates():
-            try:
-                return self._finish(call, dep, self._try(call, dep, request))
-            except CandidateSkipped as skip:
-                call.skipped(dep, skip)
-            except ProviderError as exc:
-                call.candidate_failed(dep, exc)
-                if not exc.fallbackable and not call.follow_policy_chain(exc):
-                    raise self._fail(call, exc) from exc
-        raise self._fail(call) from (call.outcomes[-1].error if call.outcomes else None)
-
-    def _try(self, call: Call, dep: Deployment, request: ChatRequest) -> ChatResponse:
-        """One deployment: the first attempt directly (the common case pays no retry
-        machinery), then tenacity's loop, which starts by replaying that failure so
-        waits, stops and counts are exactly as if tenacity had made it."""
-        try:
-            return self._attempt(call, dep, request)
-        except ProviderError as exc:
-            failed: ProviderError | None = exc
-        for attempt in Retrying(sleep=self._sleep, **self._retrying(call)):
-            with attempt:
-                if failed is not None:
-                    first, failed = failed, None
-                    raise first
-                return self._attempt(call, dep, request)
-        raise AssertionError("tenacity ended without an outcome")  # pragma: no cover
-
-    async def _atry(self, call: Call, dep: Deployment, request: ChatRequest) -> ChatResponse:
-        """Async ``_try``."""
-        try:
-            return await self._aattempt(call, dep, request)
-        except ProviderError as exc:
-            failed: ProviderError | None = exc
-        async for attempt in AsyncRetrying(sleep=self._asleep, **self._retrying(call)):
-            with attempt:
-                if failed is not None:
-                    first, failed = failed, None
-                    raise first
-                return await self._aattempt(call, dep, request)
-        raise AssertionError("tenacity ended without an outcome")  # pragma: no cover
-
-    def _attempt(self, call: Call, dep: Deployment, request: ChatRequest) -> ChatResponse:
-        tickets = call.before_attempt(dep)
-        t0 = call.begin(dep)
-        provider = self._providers[dep.provider]
-        try:
-            remaining = call.check_deadline(dep)
-            http = provider.build_request(
-                for_provider(request, provider, dep.model), dep.model, stream=False
-            )
-            raw = self.transport.send(
-                http, self.timeouts, provider=dep.provider, model=dep.model, remaining=remaining
-            )
-            if raw.status >= 400:
-                raise provider.parse_error(raw, dep.model)
-            resp = provider.parse_response(raw, dep.model)
-        except Exception as exc:
-            err = as_provider_error(exc, dep)
-            call.after_attempt(dep, tickets, call.failed(dep, t0, err), None)
-            raise err from exc
-        except BaseException as exc:  # KeyboardInterrupt, SystemExit: settle, then go on
-            call.interrupted(dep, tickets, exc, t0=t0)
-            raise
-        call.after_attempt(dep, tickets, call.succeeded(dep, t0), resp)
-        return resp
-
-    # --- async ---------------------------------------------------------------------
+        return run(self._chat(request))
 
     async def achat(self, request: ChatRequest) -> ChatResponse:
-        """Async ``chat``."""
-        if not self._ending:
-            return await self._achat(request)
-        try:
-            return await self._achat(request)
-        finally:
-            self._call_ended(request)
+        """Async ``chat``: the same steps, their I/O awaited."""
+        return await arun(self._chat(request))
 
-    async def _achat(self, request: ChatRequest) -> ChatResponse:
-        if self.guards and (hit := await self._acached(request)) is not None:
+    def _chat(self, request: ChatRequest) -> Steps[ChatResponse]:
+        # most routers have no guard with per-call state: they skip the try/finally
+        steps = self._route(request)
+        return self._ended(steps, request) if self._ending else steps
+
+    def _route(self, request: ChatRequest) -> Steps[ChatResponse]:
+        if self.guards and (hit := (yield from self._cached(request))) is not None:
             return hit
         call, request = self._prepare(request)
         for dep in call.candidates():
             try:
-                return self._finish(call, dep, await self._atry(call, dep, request))
+                resp: ChatResponse = yield from self._try(  # type: ignore[assignment]
+                    call, dep, request, stream=False)
+                return self._finish(call, dep, resp)
             except CandidateSkipped as skip:
                 call.skipped(dep, skip)
             except ProviderError as exc:
@@ -421,30 +362,68 @@ class Router(StreamingMixin):
                     raise self._fail(call, exc) from exc
         raise self._fail(call) from (call.outcomes[-1].error if call.outcomes else None)
 
-    async def _aattempt(self, call: Call, dep: Deployment, request: ChatRequest) -> ChatResponse:
-        tickets = await call.abefore_attempt(dep)
+    def _try(self, call: Call, dep: Deployment, request: ChatRequest, *,
+             stream: bool) -> Steps[ChatResponse | Opened]:
+        """One deployment: the first attempt directly (the common case pays no retry
+        machinery), then tenacity's decisions (``BaseRetrying.iter``: wait, stop or
+        give up), starting from that failure, so waits, stops and counts are exactly
+        as if tenacity's own loop had made it."""
+        try:
+            return (yield from self._attempt(call, dep, request, stream))
+        except ProviderError as exc:
+            retrying = Retrying(**self._retrying(call))
+            retrying.begin()
+            state = RetryCallState(retrying, None, (), {})
+            state.set_exception((type(exc), exc, exc.__traceback__))
+        while True:
+            wait = cast(DoSleep, retrying.iter(state))  # or raises the last failure
+            state.prepare_for_next_attempt()
+            yield Sleep(wait, self._sleep, self._asleep)
+            try:
+                return (yield from self._attempt(call, dep, request, stream))
+            except ProviderError as exc:
+                state.set_exception((type(exc), exc, exc.__traceback__))
+
+    def _attempt(self, call: Call, dep: Deployment, request: ChatRequest,
+                 stream: bool) -> Steps[ChatResponse | Opened]:
+        """One attempt: the answer, or (``stream``) the stream opened up to its first
+        content. A failure is recorded, settled with the guards and raised as a
+        ``ProviderError``; an interruption is settled and propagates as it is."""
+        tickets = (yield from call.before_attempt(dep)) if call.guards else None
         t0 = call.begin(dep)
         provider = self._providers[dep.provider]
+        handle = None
         try:
             remaining = call.check_deadline(dep)
             http = provider.build_request(
-                for_provider(request, provider, dep.model), dep.model, stream=False
+                for_provider(request, provider, dep.model), dep.model, stream=stream
             )
-            async with asyncio.timeout(remaining):  # cheaper than wait_for: no extra task
-                raw = await self.transport.asend(
-                    http, self.timeouts, provider=dep.provider, model=dep.model,
-                    remaining=remaining,
+            if stream:
+                handle, raw, events = yield OpenStream(
+                    self.transport, http, self.timeouts, dep, remaining
                 )
-            if raw.status >= 400:
+            else:
+                raw = yield Send(self.transport, http, self.timeouts, dep, remaining)
+            if raw is not None and raw.status >= 400:
                 raise provider.parse_error(raw, dep.model)
-            resp = provider.parse_response(raw, dep.model)
+            if stream:
+                source = Source(provider.stream_parser(dep.model), events)
+                yield from source.until_content()
+            else:
+                resp = provider.parse_response(raw, dep.model)
         except Exception as exc:
-            err = as_provider_error(_timeout_as_provider(exc, dep), dep)
+            err = as_provider_error(exc, dep)
+            # settled before closing the stream: an interruption there must not skip it
             call.after_attempt(dep, tickets, call.failed(dep, t0, err), None)
+            if handle is not None:
+                yield CloseStream(handle)
             raise err from exc
-        except BaseException as exc:  # CancelledError (the caller's timeout, task.cancel())
+        except BaseException as exc:  # KeyboardInterrupt, CancelledError: settle, go on
             call.interrupted(dep, tickets, exc, t0=t0)
             raise
+        if stream:
+            self._first_token(call, dep, t0)
+            return Opened(handle, source, tickets)
         call.after_attempt(dep, tickets, call.succeeded(dep, t0), resp)
         return resp
 
@@ -489,8 +468,3 @@ class Router(StreamingMixin):
     def __repr__(self) -> str:
         return f"<Router providers={sorted(self._providers)} source={self.config.source!r}>"
 
-
-def _timeout_as_provider(exc: Exception, dep: Deployment) -> Exception:
-    if isinstance(exc, asyncio.TimeoutError | TimeoutError) and not isinstance(exc, ProviderError):
-        return ProviderTimeoutError("total timeout reached", provider=dep.provider, model=dep.model)
-    return exc

@@ -14,40 +14,35 @@
 
 Mid-stream failures are: the connection cut, an in-band error event, a body
 that ends without its terminal event, and a stall past ``timeouts.chunk``.
-This is a mixin of ``Router``; it holds the stream half of the router.
+This is a mixin of ``Router``; it holds the stream half of the router. Like
+``chat``/``achat``, ``stream`` and ``astream`` run the same steps (``_stream``):
+``routing.steps.iterate`` drives them blocking, ``aiterate`` awaiting.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
-from contextlib import AsyncExitStack, ExitStack
-from typing import TYPE_CHECKING, Any
-
-from tenacity import AsyncRetrying, Retrying
+from collections.abc import AsyncIterator, Generator, Iterator
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from polyroute.errors import ContentPolicyError, ProviderError, StreamInterruptedError
-from polyroute.params import for_provider
 from polyroute.routing.call import Call, as_provider_error
 from polyroute.routing.guards import CandidateSkipped
 from polyroute.routing.plan import Deployment
-from polyroute.routing.streams import Relay, has_content, replay, until_content
+from polyroute.routing.steps import CloseStream, Effect, Steps, aiterate, iterate
+from polyroute.routing.streams import Relay, Source, replay
 from polyroute.tokens import estimate_text_tokens, prompt_tokens
 from polyroute.types import ChatChunk, ChatRequest, ChatResponse, Message, TextPart, Usage
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from polyroute.config.schema import PolyrouteConfig
     from polyroute.cost.book import PriceBook
     from polyroute.plugins.manager import PluginRegistry
-    from polyroute.providers.base import Provider
     from polyroute.resilience.health import HealthTracker
     from polyroute.routing.guards import Guard
-    from polyroute.transport import Timeouts, Transport
     from polyroute.types import ModelInfo
 
-__all__ = ["Continuation", "StreamingMixin"]
+__all__ = ["Continuation", "Opened", "StreamingMixin"]
 
 _MID = "gave up mid-stream (content was already sent; no fallback)"
 
@@ -87,6 +82,19 @@ def _add(a: Usage, b: Usage) -> Usage:
     return Usage(**{k: getattr(a, k) + getattr(b, k) for k in Usage.model_fields})
 
 
+class Opened:
+    """A stream opened up to its first content: what the relay needs next."""
+
+    __slots__ = ("handle", "source", "tickets")
+
+    def __init__(self, handle: Any, source: Source, tickets: list[Any] | None) -> None:
+        self.handle, self.source, self.tickets = handle, source, tickets
+
+
+Chunks: TypeAlias = Generator[Effect | ChatChunk, Any, None]
+"""Streaming steps: effects for the driver, chunks for the caller."""
+
+
 class StreamingMixin:
     """``stream``/``astream`` of ``Router``."""
 
@@ -95,34 +103,29 @@ class StreamingMixin:
         guards: list[Guard]
         health: HealthTracker | None
         registry: PluginRegistry
-        transport: Transport
-        timeouts: Timeouts
-        _providers: dict[str, Provider]
-        _sleep: Callable[[float], None]
-        _asleep: Callable[[float], Any]
         _observe_responses: bool
+        _ending: list[Guard]
         price_book: PriceBook
 
-        def _cached(self, request: ChatRequest) -> ChatResponse | None: ...
-        async def _acached(self, request: ChatRequest) -> ChatResponse | None: ...
+        def _cached(self, request: ChatRequest) -> Steps[ChatResponse | None]: ...
         def _prepare(self, request: ChatRequest) -> tuple[Call, ChatRequest]: ...
-        def _retrying(self, call: Call) -> dict[str, Any]: ...
+        def _try(self, call: Call, dep: Deployment, request: ChatRequest, *,
+                 stream: bool) -> Steps[ChatResponse | Opened]: ...
         def _fail(self, call: Call, exc: ProviderError | None = None, *,
                   final: bool = False) -> Exception: ...
+        def _ended(self, steps: Chunks, request: ChatRequest) -> Chunks: ...
         def model_info(self, dep: Deployment) -> ModelInfo | None: ...
-        def _call_ended(self, request: ChatRequest) -> None: ...
-
-    # --- sync ----------------------------------------------------------------------
 
     def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
         """Route ``request`` as a stream (see the module doc for the failure policy)."""
-        try:
-            yield from self._stream(request)
-        finally:  # also when the caller stops reading early
-            self._call_ended(request)
+        return iterate(self._ended(self._stream(request), request))
 
-    def _stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
-        if self.guards and (hit := self._cached(request)) is not None:
+    def astream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        """Async ``stream``: the same steps, their I/O awaited."""
+        return aiterate(self._ended(self._stream(request), request))
+
+    def _stream(self, request: ChatRequest) -> Chunks:
+        if self.guards and (hit := (yield from self._cached(request))) is not None:
             yield from replay(hit)
             return
         call, request = self._prepare(request)
@@ -131,9 +134,7 @@ class StreamingMixin:
         for dep in call.candidates():
             req = done.request(request, scfg.continue_prompt)
             try:
-                for attempt in Retrying(sleep=self._sleep, **self._retrying(call)):
-                    with attempt:
-                        opened = self._open_stream(call, dep, req)
+                opened = cast(Opened, (yield from self._try(call, dep, req, stream=True)))
             except CandidateSkipped as skip:
                 call.skipped(dep, skip)
                 continue
@@ -144,172 +145,22 @@ class StreamingMixin:
                 ):
                     raise self._fail(call, exc, final=True) from exc
                 continue
-            stack, first, rest, tickets = opened
-            with stack:
-                relay = Relay(dep)
-                try:
-                    for chunk in first:
-                        if relay.take(chunk):
-                            yield chunk
-                    for chunk in rest:
-                        if relay.take(chunk):
-                            yield chunk
-                except Exception as exc:
-                    err = self._mid_stream(call, dep, exc, tickets, relay, req, done)
-                    if err is None:
-                        continue
-                    raise err from exc
-                except BaseException as exc:  # closed early, cancelled, interrupted
-                    self._abandoned(call, dep, relay, tickets, exc)
-                    raise
-                yield self._end_stream(call, dep, relay, tickets, done)
-            return
-        raise self._no_candidate_left(call, done)
-
-    def _open_stream(
-        self, call: Call, dep: Deployment, request: ChatRequest
-    ) -> tuple[ExitStack, list[ChatChunk], Iterator[ChatChunk], list[Any] | None]:
-        tickets = call.before_attempt(dep)
-        t0 = call.begin(dep)
-        provider = self._providers[dep.provider]
-        stack = ExitStack()
-        try:
-            remaining = call.check_deadline(dep)
-            http = provider.build_request(
-                for_provider(request, provider, dep.model), dep.model, stream=True
-            )
-            error, events = stack.enter_context(self.transport.stream(
-                http, self.timeouts, provider=dep.provider, model=dep.model, remaining=remaining
-            ))
-            if error is not None:
-                raise provider.parse_error(error, dep.model)
-            parser = provider.stream_parser(dep.model)
-
-            def chunks() -> Iterator[ChatChunk]:
-                for event in events:
-                    yield from parser.feed(event)
-                yield from parser.close()
-
-            rest = chunks()
-            first = until_content(rest)
-        except Exception as exc:
-            stack.close()
-            err = as_provider_error(exc, dep)
-            call.after_attempt(dep, tickets, call.failed(dep, t0, err), None)
-            raise err from exc
-        except BaseException as exc:  # KeyboardInterrupt while opening: settle, then go on
-            call.interrupted(dep, tickets, exc, t0=t0)
-            stack.close()
-            raise
-        self._first_token(call, dep, t0)
-        return stack, first, rest, tickets
-
-    # --- async ---------------------------------------------------------------------
-
-    async def astream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
-        """Async ``stream``."""
-        inner = self._astream(request)
-        try:
-            async for chunk in inner:
-                yield chunk
-        finally:  # also when the caller stops reading early or is cancelled
-            await inner.aclose()
-            self._call_ended(request)
-
-    async def _astream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
-        if self.guards and (hit := (await self._acached(request))) is not None:
-            for chunk in replay(hit):
-                yield chunk
-            return
-        call, request = self._prepare(request)
-        scfg = self.config.streaming
-        done = Continuation()
-        for dep in call.candidates():
-            req = done.request(request, scfg.continue_prompt)
+            relay, tickets = Relay(dep), opened.tickets
             try:
-                async for attempt in AsyncRetrying(sleep=self._asleep, **self._retrying(call)):
-                    with attempt:
-                        opened = await self._aopen_stream(call, dep, req)
-            except CandidateSkipped as skip:
-                call.skipped(dep, skip)
-                continue
-            except ProviderError as exc:
-                call.candidate_failed(dep, exc)
-                if scfg.on_failure == "fail" or (
-                    not exc.fallbackable and not call.follow_policy_chain(exc)
-                ):
-                    raise self._fail(call, exc, final=True) from exc
-                continue
-            stack, first, rest, tickets = opened
-            async with stack:
-                relay = Relay(dep)
-                try:
-                    for chunk in first:
-                        if relay.take(chunk):
-                            yield chunk
-                    async for chunk in rest:
-                        if relay.take(chunk):
-                            yield chunk
-                except Exception as exc:
-                    err = self._mid_stream(call, dep, exc, tickets, relay, req, done)
-                    if err is None:
-                        continue
-                    raise err from exc
-                except BaseException as exc:  # closed early, cancelled, interrupted
-                    self._abandoned(call, dep, relay, tickets, exc)
-                    raise
-                yield self._end_stream(call, dep, relay, tickets, done)
+                yield from opened.source.relay(relay)
+            except Exception as exc:
+                err = self._mid_stream(call, dep, exc, tickets, relay, req, done)
+                yield CloseStream(opened.handle)
+                if err is None:
+                    continue
+                raise err from exc
+            except BaseException as exc:  # closed early, cancelled, interrupted
+                self._abandoned(call, dep, relay, tickets, exc)
+                raise  # the driver closes the stream
+            yield self._end_stream(call, dep, relay, tickets, done)
+            yield CloseStream(opened.handle)
             return
         raise self._no_candidate_left(call, done)
-
-    async def _aopen_stream(
-        self, call: Call, dep: Deployment, request: ChatRequest
-    ) -> tuple[AsyncExitStack, list[ChatChunk], AsyncIterator[ChatChunk], list[Any] | None]:
-        from polyroute.router.core import _timeout_as_provider
-
-        tickets = await call.abefore_attempt(dep)
-        t0 = call.begin(dep)
-        provider = self._providers[dep.provider]
-        stack = AsyncExitStack()
-        try:
-            remaining = call.check_deadline(dep)
-            http = provider.build_request(
-                for_provider(request, provider, dep.model), dep.model, stream=True
-            )
-            error, events = await stack.enter_async_context(self.transport.astream(
-                http, self.timeouts, provider=dep.provider, model=dep.model, remaining=remaining
-            ))
-            if error is not None:
-                raise provider.parse_error(error, dep.model)
-            parser = provider.stream_parser(dep.model)
-
-            async def chunks() -> AsyncIterator[ChatChunk]:
-                async for event in events:
-                    for chunk in parser.feed(event):
-                        yield chunk
-                for chunk in parser.close():
-                    yield chunk
-
-            rest = chunks()
-            first: list[ChatChunk] = []
-            async for chunk in rest:
-                first.append(chunk)
-                if has_content(chunk):
-                    break
-            if not first or not has_content(first[-1]):
-                raise StreamInterruptedError("stream ended before any content")
-        except Exception as exc:
-            err = as_provider_error(_timeout_as_provider(exc, dep), dep)
-            # settled before the await: a cancellation there must not skip it
-            call.after_attempt(dep, tickets, call.failed(dep, t0, err), None)
-            await stack.aclose()
-            raise err from exc
-        except BaseException as exc:  # cancelled while opening: settle before any await
-            call.interrupted(dep, tickets, exc, t0=t0)
-            await stack.aclose()
-            raise
-        self._first_token(call, dep, t0)
-        return stack, first, rest, tickets
 
     # --- shared ----------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """Bookkeeping for one routed call: attempts, outcomes, deadline, retry policy.
 
-Shared by the sync and async paths of the router so both record the same
-attempts, decide retries the same way and raise the same errors.
+The router's steps (``routing.steps``) use it whether they are driven sync or
+async, so both record the same attempts, decide retries the same way and raise
+the same errors.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from polyroute.resilience.failover import FailoverStats
 from polyroute.resilience.retry import RetryPolicy
 from polyroute.routing.guards import CandidateSkipped, Guard
 from polyroute.routing.plan import LATENCY_SKIP, Deployment, Plan
+from polyroute.routing.steps import ASYNC_BEFORE_ATTEMPT, BeforeAttempt, Steps
 from polyroute.secrets import redact
 from polyroute.types import Attempt, ChatRequest, ChatResponse
 
@@ -148,7 +150,7 @@ class Call:
 
     # --- guards around one attempt ---------------------------------------------
 
-    def before_attempt(self, dep: Deployment) -> list[Any] | None:
+    def before_attempt(self, dep: Deployment) -> Steps[list[Any] | None]:
         """Tickets from every guard; a ``CandidateSkipped`` (or any error, such as a
         state store that cannot answer) cancels the earlier ones."""
         if not self.guards:
@@ -157,24 +159,10 @@ class Call:
         try:
             for guard in self.guards:
                 try:
-                    tickets.append(guard.before_attempt(dep, self.request))
-                except DeferredSkip:
-                    if not self._last_resort(dep):
-                        raise
-                    tickets.append(None)
-        except BaseException:
-            self._cancel(dep, tickets)
-            raise
-        return tickets
-
-    async def abefore_attempt(self, dep: Deployment) -> list[Any] | None:
-        if not self.guards:
-            return None
-        tickets: list[Any] = []
-        try:
-            for guard in self.guards:
-                try:
-                    tickets.append(await guard.abefore_attempt(dep, self.request))
+                    if ASYNC_BEFORE_ATTEMPT[type(guard)]:  # it may wait: an effect
+                        tickets.append((yield BeforeAttempt(guard, dep, self.request)))
+                    else:
+                        tickets.append(guard.before_attempt(dep, self.request))
                 except DeferredSkip:
                     if not self._last_resort(dep):
                         raise

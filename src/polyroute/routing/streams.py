@@ -1,13 +1,16 @@
-"""Stream bookkeeping: stamp chunks, gather the answer, replay a stored answer."""
+"""Stream bookkeeping: read and parse a provider stream, stamp chunks, gather the
+answer, replay a stored answer."""
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Generator, Iterator
+from typing import TYPE_CHECKING, Any
 
 from polyroute.errors import StreamInterruptedError
 from polyroute.routing.plan import Deployment
+from polyroute.routing.steps import END, Effect, NextEvent, Steps
 from polyroute.types import (
     ChatChunk,
     ChatResponse,
@@ -19,7 +22,10 @@ from polyroute.types import (
     Usage,
 )
 
-__all__ = ["Relay", "has_content", "replay", "until_content"]
+if TYPE_CHECKING:
+    from polyroute.providers.base import StreamParser
+
+__all__ = ["Relay", "Source", "has_content", "replay"]
 
 
 class Relay:
@@ -89,14 +95,47 @@ def has_content(chunk: ChatChunk) -> bool:
     return bool(chunk.text or chunk.tool_calls or chunk.finish_reason)
 
 
-def until_content(chunks: Iterator[ChatChunk]) -> list[ChatChunk]:
-    """Pull chunks up to the first with content (fallback is allowed until then)."""
-    first: list[ChatChunk] = []
-    for chunk in chunks:
-        first.append(chunk)
-        if has_content(chunk):
-            return first
-    raise StreamInterruptedError("stream ended before any content")
+class Source:
+    """A provider's stream as chunks: the driver reads its events (``NextEvent``), the
+    provider's parser turns them into chunks. Sans-IO, so one piece serves sync and
+    async streams."""
+
+    __slots__ = ("batch", "ended", "parser", "read")
+
+    def __init__(self, parser: StreamParser, events: Any) -> None:
+        self.parser = parser
+        self.read = NextEvent(events)
+        self.batch: Iterator[ChatChunk] = iter(())  # the last event's chunks not yet taken
+        self.ended = False
+
+    def _refill(self) -> Steps[None]:
+        event = yield self.read
+        self.ended = event is END
+        self.batch = iter(self.parser.close() if self.ended else self.parser.feed(event))
+
+    def until_content(self) -> Steps[None]:
+        """Take chunks up to the first with content (fallback is allowed until then);
+        they are handed out again first by ``relay``."""
+        first: list[ChatChunk] = []
+        while not first or not has_content(first[-1]):
+            chunk = next(self.batch, None)
+            if chunk is not None:
+                first.append(chunk)
+            elif self.ended:
+                raise StreamInterruptedError("stream ended before any content")
+            else:
+                yield from self._refill()
+        self.batch = itertools.chain(first, self.batch)
+
+    def relay(self, relay: Relay) -> Generator[Effect | ChatChunk, Any, None]:
+        """Every chunk still to come that has content, stamped by ``relay``."""
+        while True:
+            for chunk in self.batch:
+                if relay.take(chunk):
+                    yield chunk
+            if self.ended:
+                return
+            yield from self._refill()
 
 
 def replay(response: ChatResponse) -> Iterator[ChatChunk]:

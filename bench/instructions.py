@@ -1,0 +1,144 @@
+"""Instructions per routed call, counted by valgrind (callgrind): a before/after that
+the machine's load does not move, unlike a timing on a shared 2-core box.
+
+    bench/.venv/bin/python bench/instructions.py                      # this tree
+    bench/.venv/bin/python bench/instructions.py --tree /tmp/old      # another checkout
+    bench/.venv/bin/python bench/instructions.py --calls 100 achat astream
+
+Each path (``achat``, ``chat``, ``astream``, ``stream``) runs on the benchmark's
+router (every feature on, ``bench/polyroute_features.py``) with a transport that
+answers at once (components.py's, plus a ten-event stream), so only polyroute's
+own work is counted. A child process warms up, collects and disables the garbage
+collector (a collection landing in one run and not the other would swamp the
+difference), turns callgrind's instrumentation on, makes N calls and exits; the
+figure is (count with N calls - count with none) / N. Needs ``valgrind``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+PATHS = ("achat", "chat", "astream", "stream")
+
+
+def _events() -> list[Any]:
+    from polyroute.providers.base import StreamEvent
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> Any:
+        return StreamEvent(data=json.dumps({
+            "id": "c1", "object": "chat.completion.chunk", "model": "gpt-4o-mini",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra,
+        }))
+
+    usage = {"prompt_tokens": 10, "completion_tokens": 8, "total_tokens": 18}
+    return [chunk({"role": "assistant", "content": ""}),
+            *[chunk({"content": f"w{i} "}) for i in range(8)],
+            chunk({}, "stop", usage=usage), StreamEvent(data="[DONE]")]
+
+
+def child(path: str, calls: int) -> None:
+    sys.path.insert(0, str(HERE))
+    import clients
+    from components import FixedTransport
+    from polyroute_features import features_config
+
+    from polyroute.router import Router
+
+    events = _events()
+
+    class Instant(FixedTransport):
+        @contextmanager
+        def stream(self, req: Any, timeouts: Any, **kw: Any) -> Iterator[Any]:
+            yield None, iter(events)
+
+        @asynccontextmanager
+        async def astream(self, req: Any, timeouts: Any, **kw: Any) -> AsyncIterator[Any]:
+            async def each() -> AsyncIterator[Any]:
+                for e in events:
+                    yield e
+
+            yield None, each()
+
+    async def main() -> None:
+        ctx = clients.Ctx(base_url="http://127.0.0.1:9/v1", fail_url="http://127.0.0.1:9/fail/v1")
+        router = Router(features_config(ctx)[0], transport=Instant())  # type: ignore[arg-type]
+        request = clients._request(agent="bench")
+        streamed = request.model_copy(update={"stream": True})
+
+        async def one() -> None:
+            if path == "achat":
+                await router.achat(request)
+            elif path == "chat":
+                router.chat(request)
+            elif path == "astream":
+                async for _ in router.astream(streamed):
+                    pass
+            else:
+                for _ in router.stream(streamed):
+                    pass
+
+        for _ in range(50):
+            await one()
+        gc.collect()
+        gc.disable()
+        subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())],
+                       capture_output=True, timeout=120, check=False)
+        for _ in range(calls):
+            await one()
+        os._exit(0)  # count nothing of the teardown
+
+    asyncio.run(main())
+
+
+def count(path: str, calls: int, tree: Path | None) -> int:
+    env = {**os.environ, "PYTHONMALLOC": "malloc", "PYTHONHASHSEED": "0"}
+    if tree is not None:
+        paths = [tree / "src", *sorted((tree / "plugins").glob("polyroute-*/src"))]
+        env["PYTHONPATH"] = os.pathsep.join(str(p) for p in paths)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "callgrind.out"
+        subprocess.run(
+            ["valgrind", "--tool=callgrind", "--instr-atstart=no",
+             f"--callgrind-out-file={out}", sys.executable, __file__, "--child", path,
+             str(calls)],
+            env=env, capture_output=True, check=True, timeout=1800,
+        )
+        for line in out.read_text(errors="replace").splitlines():
+            if line.startswith("summary:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no summary line in callgrind's output for {path}")
+
+
+def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":
+        child(sys.argv[2], int(sys.argv[3]))
+        return
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("paths", nargs="*", help=f"any of {', '.join(PATHS)} (default: all)")
+    ap.add_argument("--calls", type=int, default=100)
+    ap.add_argument("--tree", type=Path, default=None,
+                    help="measure another checkout's polyroute (its src/ and plugins/*/src)")
+    a = ap.parse_args()
+    tree = a.tree.resolve() if a.tree else None
+    if unknown := set(a.paths) - set(PATHS):
+        ap.error(f"unknown path(s) {sorted(unknown)}: choose from {', '.join(PATHS)}")
+    print(f"| path | instructions per call ({tree or 'this tree'}) |\n|---|---|")
+    for path in a.paths or PATHS:
+        per_call = (count(path, a.calls, tree) - count(path, 0, tree)) / a.calls
+        print(f"| {path} | {per_call:,.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

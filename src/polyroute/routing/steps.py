@@ -1,0 +1,311 @@
+"""The call logic is written once, as steps; a sync and an async driver run them.
+
+A routed call (plan, guards, attempts, retries, fallback, the streaming failure
+policy) and the rate limiter's wait are generators that do no I/O: where they
+need the outside world they *yield an effect* — ask a guard (``BeforeCall``,
+``BeforeAttempt``), ``Send`` a request, ``Sleep``, ``OpenStream``, read its
+``NextEvent``, ``CloseStream`` — and receive its result (or its exception,
+thrown in at the ``yield``). Each effect has a blocking form (``run``) and an
+awaiting form (``arun``); that is the only place sync and async differ. Four thin
+drivers run the steps: ``run``/``arun`` for one answer, ``iterate``/``aiterate``
+for a stream, which also hand the caller every chunk the steps yield.
+
+Why this shape, not code generated with ``unasync`` (as httpcore does): one source
+of truth that a reader can follow, no generated file to keep in step, and the
+steps can be driven by hand in a test (send a result, throw a failure) with no
+event loop and no network. The cost is one generator step per effect, a fraction
+of a microsecond; the async hot path is measured no slower (docs/benchmark.md).
+
+An interruption (``KeyboardInterrupt``, ``asyncio.CancelledError``, a stream closed
+early: ``GeneratorExit``) raised while a driver performs an effect or hands out a
+chunk is thrown into the steps too, so they settle their guards exactly as when
+the logic was written twice; the drivers then close any stream still open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from contextlib import AsyncExitStack, ExitStack
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
+
+from polyroute.errors import ProviderError, ProviderTimeoutError
+from polyroute.guard_base import Guard
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
+    from polyroute.providers.base import HttpRequest
+    from polyroute.refs import Deployment
+    from polyroute.transport import Timeouts, Transport
+    from polyroute.types import ChatRequest
+
+__all__ = [
+    "ASYNC_BEFORE_ATTEMPT",
+    "ASYNC_BEFORE_CALL",
+    "END",
+    "BeforeAttempt",
+    "BeforeCall",
+    "CloseStream",
+    "Effect",
+    "NextEvent",
+    "OpenStream",
+    "Send",
+    "Sleep",
+    "Steps",
+    "aiterate",
+    "arun",
+    "iterate",
+    "run",
+]
+
+T = TypeVar("T")
+C = TypeVar("C")
+
+END: Any = object()
+"""What ``NextEvent`` returns when the stream has no more events."""
+
+
+class Effect:
+    """Something the steps need done: ``run`` does it blocking, ``arun`` awaiting.
+    ``streams`` is the driver's scope for open streams (``None`` outside a stream)."""
+
+    __slots__ = ()
+
+    def run(self, streams: ExitStack | None) -> Any:
+        raise NotImplementedError  # pragma: no cover
+
+    async def arun(self, streams: AsyncExitStack | None) -> Any:
+        raise NotImplementedError  # pragma: no cover
+
+
+Steps: TypeAlias = Generator[Effect, Any, T]
+"""Steps that end with a ``T`` (the generator's return value)."""
+
+
+class _Overrides(dict[type[Guard], bool]):
+    """``{guard class: does it override the async hook}``, filled on first lookup.
+    Only a guard that overrides ``abefore_call``/``abefore_attempt`` may act
+    differently awaited, so only for it is the hook an effect; for any other the
+    steps call the blocking form directly (the default async form does just that)."""
+
+    def __init__(self, hook: str) -> None:
+        super().__init__()
+        self.hook = hook
+
+    def __missing__(self, cls: type[Guard]) -> bool:
+        found = self[cls] = getattr(cls, self.hook) is not getattr(Guard, self.hook)
+        return found
+
+
+ASYNC_BEFORE_CALL = _Overrides("abefore_call")
+ASYNC_BEFORE_ATTEMPT = _Overrides("abefore_attempt")
+
+
+class BeforeCall(Effect):
+    """A guard's chance to answer without calling a provider (a cache hit)."""
+
+    __slots__ = ("guard", "request")
+
+    def __init__(self, guard: Guard, request: ChatRequest) -> None:
+        self.guard, self.request = guard, request
+
+    def run(self, streams: ExitStack | None) -> Any:
+        return self.guard.before_call(self.request)
+
+    async def arun(self, streams: AsyncExitStack | None) -> Any:
+        return await self.guard.abefore_call(self.request)
+
+
+class BeforeAttempt(Effect):
+    """A guard's ticket for one attempt (it may wait: a rate limit)."""
+
+    __slots__ = ("dep", "guard", "request")
+
+    def __init__(self, guard: Guard, dep: Deployment, request: ChatRequest) -> None:
+        self.guard, self.dep, self.request = guard, dep, request
+
+    def run(self, streams: ExitStack | None) -> Any:
+        return self.guard.before_attempt(self.dep, self.request)
+
+    async def arun(self, streams: AsyncExitStack | None) -> Any:
+        return await self.guard.abefore_attempt(self.dep, self.request)
+
+
+class Sleep(Effect):
+    """Wait ``seconds`` with the owner's clock (tests inject recorders)."""
+
+    __slots__ = ("asleep", "seconds", "sleep")
+
+    def __init__(self, seconds: float, sleep: Callable[[float], None],
+                 asleep: Callable[[float], Awaitable[Any]]) -> None:
+        self.seconds, self.sleep, self.asleep = seconds, sleep, asleep
+
+    def run(self, streams: ExitStack | None) -> None:
+        self.sleep(self.seconds)
+
+    async def arun(self, streams: AsyncExitStack | None) -> None:
+        await self.asleep(self.seconds)
+
+
+class Send(Effect):
+    """One request, whole answer: an ``HttpResponse``. Async also bounds it by the
+    call's remaining total timeout (the sync client's socket timeouts do that)."""
+
+    __slots__ = ("dep", "http", "remaining", "timeouts", "transport")
+
+    def __init__(self, transport: Transport, http: HttpRequest, timeouts: Timeouts,
+                 dep: Deployment, remaining: float | None) -> None:
+        self.transport, self.http, self.timeouts = transport, http, timeouts
+        self.dep, self.remaining = dep, remaining
+
+    def run(self, streams: ExitStack | None) -> Any:
+        dep = self.dep
+        return self.transport.send(self.http, self.timeouts, provider=dep.provider,
+                                   model=dep.model, remaining=self.remaining)
+
+    async def arun(self, streams: AsyncExitStack | None) -> Any:
+        dep = self.dep
+        try:
+            async with asyncio.timeout(self.remaining):  # cheaper than wait_for: no task
+                return await self.transport.asend(
+                    self.http, self.timeouts, provider=dep.provider, model=dep.model,
+                    remaining=self.remaining,
+                )
+        except TimeoutError as exc:
+            if isinstance(exc, ProviderError):
+                raise
+            raise ProviderTimeoutError("total timeout reached", provider=dep.provider,
+                                       model=dep.model) from exc
+
+
+class OpenStream(Effect):
+    """Open a streamed request: ``(handle, error_response, events)``. ``handle`` is
+    for ``CloseStream``; the driver closes it anyway when the steps end."""
+
+    __slots__ = ("dep", "http", "remaining", "timeouts", "transport")
+
+    def __init__(self, transport: Transport, http: HttpRequest, timeouts: Timeouts,
+                 dep: Deployment, remaining: float | None) -> None:
+        self.transport, self.http, self.timeouts = transport, http, timeouts
+        self.dep, self.remaining = dep, remaining
+
+    def run(self, streams: ExitStack | None) -> Any:
+        assert streams is not None, "OpenStream needs a stream driver (iterate)"
+        handle = streams.enter_context(ExitStack())
+        error, events = handle.enter_context(self.transport.stream(
+            self.http, self.timeouts, provider=self.dep.provider, model=self.dep.model,
+            remaining=self.remaining,
+        ))
+        return handle, error, events
+
+    async def arun(self, streams: AsyncExitStack | None) -> Any:
+        assert streams is not None, "OpenStream needs a stream driver (aiterate)"
+        handle = await streams.enter_async_context(AsyncExitStack())
+        error, events = await handle.enter_async_context(self.transport.astream(
+            self.http, self.timeouts, provider=self.dep.provider, model=self.dep.model,
+            remaining=self.remaining,
+        ))
+        return handle, error, events
+
+
+class NextEvent(Effect):
+    """The stream's next event, or ``END``. One per stream, yielded for every read."""
+
+    __slots__ = ("events",)
+
+    def __init__(self, events: Any) -> None:
+        self.events = events
+
+    def run(self, streams: ExitStack | None) -> Any:
+        return next(self.events, END)
+
+    async def arun(self, streams: AsyncExitStack | None) -> Any:
+        return await anext(self.events, END)
+
+
+class CloseStream(Effect):
+    """Close a stream ``OpenStream`` opened (its connection goes back to the pool)."""
+
+    __slots__ = ("handle",)
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+
+    def run(self, streams: ExitStack | None) -> None:
+        self.handle.close()
+
+    async def arun(self, streams: AsyncExitStack | None) -> None:
+        await self.handle.aclose()
+
+
+# --- drivers: the only loops that know whether they block or await ----------------
+
+def run(steps: Steps[T]) -> T:
+    """Run ``steps`` with blocking I/O; their return value."""
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            effect = steps.send(value) if error is None else steps.throw(error)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        try:
+            value, error = effect.run(None), None
+        except BaseException as exc:  # told to the steps, which settle and re-raise
+            value, error = None, exc
+
+
+async def arun(steps: Steps[T]) -> T:
+    """Run ``steps`` awaiting their I/O; their return value."""
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            effect = steps.send(value) if error is None else steps.throw(error)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        try:
+            value, error = await effect.arun(None), None
+        except BaseException as exc:  # CancelledError too: the steps settle, re-raise
+            value, error = None, exc
+
+
+def iterate(steps: Generator[Effect | C, Any, None]) -> Iterator[C]:
+    """Run streaming ``steps`` with blocking I/O, yielding what is not an effect."""
+    with ExitStack() as streams:
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                item = steps.send(value) if error is None else steps.throw(error)
+            except StopIteration:
+                return
+            try:
+                if isinstance(item, Effect):
+                    value = item.run(streams)
+                else:
+                    value = yield item
+                error = None
+            except BaseException as exc:  # GeneratorExit: the caller stopped reading
+                value, error = None, exc
+
+
+async def aiterate(steps: Generator[Effect | C, Any, None]) -> AsyncIterator[C]:
+    """Run streaming ``steps`` awaiting their I/O, yielding what is not an effect."""
+    async with AsyncExitStack() as streams:
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                item = steps.send(value) if error is None else steps.throw(error)
+            except StopIteration:
+                return
+            try:
+                if isinstance(item, Effect):
+                    value = await item.arun(streams)
+                else:
+                    value = yield item
+                error = None
+            except BaseException as exc:  # GeneratorExit, CancelledError: settle first
+                value, error = None, exc
