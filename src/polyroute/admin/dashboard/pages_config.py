@@ -47,6 +47,7 @@ def _price(m: dict[str, Any], kind: str) -> float | None:
     return float(v) if isinstance(v, int | float) else None
 
 
+# no query name may look like a secret ("token", "key"...): the app refuses those
 @router.get("/models", response_class=HTMLResponse)
 async def catalog(
     request: Request, s: Session,
@@ -54,15 +55,15 @@ async def catalog(
     capability: Annotated[str, Query(max_length=50)] = "",
     min_context: Annotated[str, Query(max_length=20)] = "",
     max_price: Annotated[str, Query(max_length=20)] = "",
-    tokens_in: Annotated[str, Query(max_length=20)] = "1000",
-    tokens_out: Annotated[str, Query(max_length=20)] = "500",
+    in_per_call: Annotated[str, Query(max_length=20)] = "1000",
+    out_per_call: Annotated[str, Query(max_length=20)] = "500",
     calls: Annotated[str, Query(max_length=20)] = "1000",
     compare: Annotated[list[str] | None, Query()] = None,
 ) -> HTMLResponse:
     models = await _all_models(request, s)
     providers = sorted({m["provider"] for m in models})
     ctx_min, price_max = _num(min_context), _num(max_price)
-    t_in, t_out, n = _num(tokens_in, 0.0) or 0.0, _num(tokens_out, 0.0) or 0.0, _num(calls, 0.0)
+    t_in, t_out, n = _num(in_per_call, 0.0) or 0.0, _num(out_per_call, 0.0) or 0.0, _num(calls, 0.0)
     shown = []
     for m in models:
         if provider and m["provider"] != provider:
@@ -81,7 +82,7 @@ async def catalog(
     picked = [m for m in models if m["ref"] in (compare or [])][:4]
     ctx: dict[str, Any] = {"models": shown, "providers": providers, "capabilities": CAPABILITIES,
            "q": {"provider": provider, "capability": capability, "min_context": min_context,
-                 "max_price": max_price, "tokens_in": tokens_in, "tokens_out": tokens_out,
+                 "max_price": max_price, "in_per_call": in_per_call, "out_per_call": out_per_call,
                  "calls": calls}, "compare": picked, "total": len(models)}
     if is_htmx(request):
         return partial(request, s, "_catalog_table.html", **ctx)

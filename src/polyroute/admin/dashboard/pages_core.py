@@ -155,7 +155,9 @@ async def provider_delete(request: Request, pid: str, s: Session) -> Response:
 # --- the add-provider wizard ------------------------------------------------------------------
 
 @router.get("/providers/new", response_class=HTMLResponse)
-async def wizard_pick(request: Request, s: Session) -> HTMLResponse:
+async def wizard_pick(request: Request, s: Session) -> Response:
+    if not s.may("admin"):
+        return see_other("/ui/")  # not offered: only an admin may add a provider
     tpls = await apiclient.items(request, s, "/provider-templates")
     return page(request, s, "wizard_pick.html", "providers", "Add a provider", templates=tpls)
 
@@ -175,7 +177,7 @@ async def _template(request: Request, s: DashSession, tid: str) -> dict[str, Any
 
 @router.get("/providers/new/{tid}", response_class=HTMLResponse)
 async def wizard_form(request: Request, tid: str, s: Session) -> Response:
-    tpl = await _template(request, s, tid)
+    tpl = await _template(request, s, tid) if s.may("admin") else None
     if tpl is None:
         return see_other("/ui/providers/new")
     return page(request, s, "wizard_form.html", "providers", f"Add a provider: {tid}",
@@ -194,26 +196,28 @@ def _wizard_body(form: Any) -> dict[str, Any]:
 
 
 def _local_problem(request: Request, body: dict[str, Any]) -> Problem | None:
-    """The checks the API runs on apply that need no write: schema, then the endpoint."""
+    """The checks the API runs on apply that need no write: the schema and the endpoint
+    (every field's problem, so each field can show its own while the form is filled)."""
     from polyroute.admin.ssrf import check_endpoint
 
+    problems: list[dict[str, str]] = []
     try:
         ApplyTemplate.model_validate(body)
     except ValidationError as exc:
-        problems = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
-                    for e in exc.errors()]
-        return Problem(422, "validation_error", problems[0]["message"],
-                       field=problems[0]["field"], problems=problems)
-    if body.get("api_endpoint"):
+        problems += [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
+                     for e in exc.errors()]
+    if body.get("api_endpoint") and not any(p["field"] == "api_endpoint" for p in problems):
         settings = settings_of(request)
         try:
             check_endpoint(body["api_endpoint"], field="api_endpoint",
                            allow_private=settings.allow_private_endpoints,
                            resolve=settings.resolver)
         except ConfigError as exc:
-            return Problem(422, "validation_error", exc.reason, field="api_endpoint",
-                           suggestions=[exc.fix] if exc.fix else [])
-    return None
+            problems.append({"field": "api_endpoint", "message": exc.reason})
+    if not problems:
+        return None
+    return Problem(422, "validation_error", problems[0]["message"], field=problems[0]["field"],
+                   problems=problems)
 
 
 @router.post("/providers/new/{tid}/validate", response_class=HTMLResponse)
@@ -250,7 +254,7 @@ async def wizard_save(request: Request, tid: str, s: Session) -> Response:
 @router.get("/providers/{pid}/setup", response_class=HTMLResponse)
 async def wizard_setup(request: Request, pid: str, s: Session) -> Response:
     got = await call(request, s, "GET", f"/providers/{pid}")
-    if not got.ok:
+    if not got.ok or not s.may("admin"):
         return see_other("/ui/")
     suggested: list[str] = []
     if got.body.get("template"):
