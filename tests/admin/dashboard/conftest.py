@@ -144,4 +144,40 @@ def seeded(server: Server) -> Server:
         r = api.post("/budgets", json={"name": "monthly", "usd": 50, "scope": "global"})
         assert r.status_code == 201, r.text
     call_route(server, "support", n=3)
+    _history(server)
     return server
+
+
+def _history(server: Server) -> None:
+    """A week of earlier calls, written straight into the ledger (deterministic figures) so
+    the usage charts have days to draw; the calls of the last hour come from a real router."""
+    import uuid
+
+    from polyroute.config import load_config
+    from polyroute.ledger.store import connect_ledger
+
+    path = load_config(server.config_path).ledger.path  # type: ignore[union-attr]
+    now = time.time()
+    rows = []
+    for day in range(1, 8):
+        for i in range(4 + day % 3):
+            model, price = (("gpt-4o", 10.0) if i % 3 == 0 else ("gpt-4o-mini", 0.6))
+            ok = (day + i) % 7 != 0
+            rows.append({
+                "id": uuid.uuid4().hex, "ts": now - day * 86400 + i * 600, "route": "support",
+                "task": "support", "provider": "standin", "model": model,
+                "input_tokens": 900 + 40 * i, "output_tokens": 300 + 25 * day,
+                "cost_usd": round((900 + 40 * i + 300 + 25 * day) * price / 1e6, 8) if ok else 0,
+                "price_known": 1, "latency_ms": 180.0 + 35 * i + 12 * day, "ttft_ms": None,
+                "status": "ok" if ok else "error", "error": None if ok else "RateLimitError",
+                "attempts": 1 if ok else 2, "fallback": 0 if ok else 1, "cache_hit": 0,
+                "stream": 0, "tags": "{}"})
+    conn = connect_ledger(path)
+    try:
+        cols = sorted(rows[0])
+        conn.executemany(f"INSERT INTO calls ({', '.join(cols)}) VALUES "
+                         f"({', '.join('?' for _ in cols)})",
+                         [tuple(r[c] for c in cols) for r in rows])
+        conn.commit()
+    finally:
+        conn.close()

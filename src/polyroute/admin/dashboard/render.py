@@ -43,6 +43,8 @@ def _usd(value: Any) -> str:
     if value is None:
         return "-"
     v = float(value)
+    if abs(v) < 0.01:
+        return f"${v:,.6f}"
     return f"${v:,.4f}" if abs(v) < 1 else f"${v:,.2f}"
 
 
