@@ -12,7 +12,8 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -47,8 +48,15 @@ def create_app(registry_url: str | None = None, *, settings: AdminSettings | Non
     reg = registry or Registry(registry_url)
     if settings.keyring is not None:
         reg.keyring = settings.keyring
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        router = getattr(app.state, "health_router", None)
+        if router is not None:  # the /health summary's router holds connections
+            router.close()
+
     app = FastAPI(
-        title="polyroute admin API", version="1",
+        title="polyroute admin API", version="1", lifespan=lifespan,
         description="Providers, models, templates, routes, agents, budgets, API tokens and "
                     "the audit log of a polyroute registry. See docs/admin-api.md.",
         responses=_ERRORS,

@@ -4,6 +4,7 @@ whether one is set and ``****`` plus at most its last four characters."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -23,6 +24,13 @@ from polyroute.admin.models import (
 )
 
 __all__ = ["credential_masks", "provider_credential_name"]
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back without their zone; they were stored in UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
 
 
 def provider_credential_name(identifier: str) -> str:
@@ -54,8 +62,8 @@ def provider(row: Provider, masks: dict[str, str]) -> s.ProviderOut:
         credential=credential(auth.get("credential"), masks),
         capabilities=list(row.capabilities or []), settings=dict(row.settings or {}),
         status=row.status, is_system=bool(row.is_system), origin=row.origin,
-        created_by=row.created_by, created_at=row.created_at, updated_at=row.updated_at,
-        last_tested=row.last_tested, test_result=row.test_result, version=row.version,
+        created_by=row.created_by, created_at=utc(row.created_at), updated_at=utc(row.updated_at),
+        last_tested=utc(row.last_tested), test_result=row.test_result, version=row.version,
     )
 
 
@@ -64,7 +72,7 @@ def model(row: Model, provider_id: str) -> s.ModelOut:
         id=row.id, provider=provider_id, name=row.name, context_length=row.context_length,
         max_output_tokens=row.max_output_tokens, capabilities=row.capabilities,
         pricing_info=row.pricing_info, status=row.status, is_default=bool(row.is_default),
-        created_at=row.created_at, updated_at=row.updated_at, version=row.version,
+        created_at=utc(row.created_at), updated_at=utc(row.updated_at), version=row.version,
     )
 
 
@@ -73,7 +81,7 @@ def template(row: ProviderTemplate) -> s.TemplateOut:
         id=row.identifier, name=row.name, description=row.description or "",
         provider_config=dict(row.provider_config or {}),
         default_models=list(row.default_models or []), is_system=bool(row.is_system),
-        origin=row.origin, updated_at=row.updated_at, version=row.version,
+        origin=row.origin, updated_at=utc(row.updated_at), version=row.version,
     )
 
 
@@ -81,26 +89,27 @@ def route(row: Route) -> s.RouteOut:
     return s.RouteOut(name=row.name, strategy=row.strategy, params=dict(row.params or {}),
                       status=row.status,
                       tiers=[[m.model_ref for m in t.members] for t in row.tiers],
-                      updated_at=row.updated_at, version=row.version)
+                      updated_at=utc(row.updated_at), version=row.version)
 
 
 def agent(row: Agent) -> s.AgentOut:
     return s.AgentOut(name=row.name, model=row.model, route=row.route,
                       params=dict(row.params or {}), tags=dict(row.tags or {}),
                       fallbacks=[f.model_ref for f in row.fallbacks],
-                      updated_at=row.updated_at, version=row.version)
+                      updated_at=utc(row.updated_at), version=row.version)
 
 
 def budget(row: Budget) -> s.BudgetOut:
     return s.BudgetOut(name=row.name, scope=row.scope, usd=row.usd, per=row.per,
                        on_exceed=row.on_exceed, timezone=row.timezone,
-                       alerts=list(row.alerts or []), updated_at=row.updated_at,
+                       alerts=list(row.alerts or []), updated_at=utc(row.updated_at),
                        version=row.version)
 
 
 def token(row: ApiToken, user: str, role: str) -> s.TokenOut:
-    return s.TokenOut(token_id=row.token_id, user=user, role=role, created_at=row.created_at,
-                      expires_at=row.expires_at, revoked=bool(row.revoked), version=row.version)
+    return s.TokenOut(token_id=row.token_id, user=user, role=role,
+                      created_at=utc(row.created_at), expires_at=utc(row.expires_at),
+                      revoked=bool(row.revoked), version=row.version)
 
 
 def audit(row: AuditRow) -> s.AuditEntry:
