@@ -47,7 +47,7 @@ async def login(request: Request) -> Response:
     if user is None:
         return page(request, None, "login.html", "", "Sign in", status_code=401,
                     error="That API token is unknown, expired or revoked. Ask an admin for one "
-                          "(polyroute admin token create --role viewer).")
+                          "(POST /api/admin/tokens).")
     s = store(request).open(token, user.name, user.role)
     response = see_other("/ui/")
     set_cookie(request, response, s)
