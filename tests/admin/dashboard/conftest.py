@@ -141,6 +141,10 @@ def seeded(server: Server) -> Server:
         r = api.post("/routes", json={"name": "support", "strategy": "priority",
                                       "tiers": [["standin:gpt-4o-mini"], ["standin:gpt-4o"]]})
         assert r.status_code == 201, r.text
+        for agent in ({"name": "support-bot", "route": "support", "params": {"temperature": 0.3}},
+                      {"name": "summariser", "model": "standin:gpt-4o-mini",
+                       "params": {"max_tokens": 400}}):
+            assert api.post("/agents", json=agent).status_code == 201
         r = api.post("/budgets", json={"name": "monthly", "usd": 50, "scope": "global"})
         assert r.status_code == 201, r.text
     call_route(server, "support", n=3)

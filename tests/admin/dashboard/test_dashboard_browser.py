@@ -136,6 +136,7 @@ PAGES = [
     ("models", "/ui/models?in_per_call=2000&out_per_call=500&calls=5000"),
     ("routes", "/ui/routes"),
     ("fallback-chain", "/ui/routes/support"),
+    ("agents", "/ui/agents"),
     ("usage", "/ui/usage?since=30d&by=model"),
     ("budgets", "/ui/budgets"),
     ("health", "/ui/health"),

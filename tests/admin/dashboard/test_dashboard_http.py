@@ -190,3 +190,47 @@ def test_sessions_and_forms_never_print_a_secret() -> None:
     s = DashSession(sid="sid-1", token=KEY, csrf="c-1", user="u", role="viewer", expires=0.0)
     assert KEY not in repr(s) and "sid-1" not in repr(s) and "c-1" not in repr(s)
     assert KEY not in repr(Form({"api_key": [KEY]}))
+
+
+def test_agents_are_assigned_a_model_or_a_route_with_their_parameters(
+    client: Callable[[], TestClient], tokens: dict[str, str], reg: Registry
+) -> None:
+    reg.create("provider", {"identifier": "p1", "name": "p1", "provider_type": "openai",
+                            "api_endpoint": "https://api.openai.com/v1"}, actor="test")
+    reg.add_model("p1", {"name": "m1"}, actor="test")
+    reg.create("route", {"name": "main", "tiers": [["p1:m1"]]}, actor="test")
+    c, csrf = signed_in(client, tokens["operator"])
+    r = c.post("/ui/agents", data={"csrf": csrf, "name": "bot", "target": "p1:m1",
+                                   "temperature": "0.2", "max_tokens": ""})
+    assert r.status_code == 200  # redirected to the page
+    a = reg.get("agent", "bot")
+    assert (a.model, a.route, a.params) == ("p1:m1", None, {"temperature": 0.2})
+    r = c.post("/ui/agents", data={"csrf": csrf, "name": "bot", "existing": "1",
+                                   "version": str(a.version), "target": "route:main",
+                                   "temperature": "hot", "max_tokens": "100"})
+    assert r.status_code == 422 and "temperature" in r.text  # the API's error, shown
+    r = c.post("/ui/agents", data={"csrf": csrf, "name": "bot", "existing": "1",
+                                   "version": str(a.version), "target": "route:main",
+                                   "temperature": "", "max_tokens": "100"})
+    a = reg.get("agent", "bot")
+    assert (a.model, a.route, a.params) == (None, "main", {"max_tokens": 100})
+    viewer, _ = signed_in(client, tokens["viewer"])
+    assert "Save bot" not in viewer.get("/ui/agents").text
+
+
+def test_an_admin_edits_a_provider_and_rotates_its_key_without_seeing_it(
+    client: Callable[[], TestClient], tokens: dict[str, str], reg: Registry
+) -> None:
+    reg.create("provider", {"identifier": "p1", "name": "p1", "provider_type": "openai",
+                            "api_endpoint": "https://api.openai.com/v1"}, actor="test")
+    c, csrf = signed_in(client, tokens["admin"])
+    version = reg.get("provider", "p1").version
+    r = c.post("/ui/providers/p1/edit", headers={"HX-Request": "true"}, data={
+        "csrf": csrf, "version": str(version), "name": "Primary", "description": "",
+        "api_endpoint": "https://api.openai.com/v1", "api_key": KEY})
+    assert "Saved p1." in r.text and "****4242" in r.text and KEY not in r.text
+    assert reg.get("provider", "p1").name == "Primary"
+    # the same form again, on the version it was rendered from: a conflict, not an overwrite
+    r = c.post("/ui/providers/p1/edit", headers={"HX-Request": "true"}, data={
+        "csrf": csrf, "version": str(version), "name": "Stale"})
+    assert reg.get("provider", "p1").name == "Primary" and 'role="alert"' in r.text

@@ -189,3 +189,59 @@ async def route_edit(request: Request, name: str, s: Session) -> Response:
         return see_other(f"/ui/routes/{name}")
     ctx = await _chain(request, s, name, problem, notice)
     return partial(request, s, "_chain.html", **ctx)
+
+
+# --- agents: which model or route each agent uses, and its parameters -----------------------
+
+@router.get("/agents", response_class=HTMLResponse)
+async def agents(request: Request, s: Session) -> HTMLResponse:
+    return await _agents_page(request, s)
+
+
+async def _agents_page(request: Request, s: DashSession, problem: Problem | None = None,
+                       status_code: int = 200) -> HTMLResponse:
+    rows = await apiclient.items(request, s, "/agents")
+    models = await _all_models(request, s)
+    route_names = [r["name"] for r in await apiclient.items(request, s, "/routes")]
+    return page(request, s, "agents.html", "agents", "Agents", status_code=status_code,
+                agents=rows, models=models, routes=route_names, problem=problem)
+
+
+def _target(value: str) -> dict[str, Any]:
+    """``route:NAME`` or a model reference, as the API's model/route pair."""
+    if value.startswith("route:"):
+        return {"route": value.removeprefix("route:"), "model": None, "fallbacks": []}
+    return {"model": value, "route": None}
+
+
+def _agent_params(form: Any, current: dict[str, Any]) -> dict[str, Any]:
+    params = dict(current)
+    for name, kind in (("temperature", float), ("max_tokens", int)):
+        raw = form.get(name)
+        if raw == "":
+            params.pop(name, None)
+            continue
+        try:
+            params[name] = kind(raw)
+        except ValueError:
+            params[name] = raw  # the API names the field and says what it takes
+    return params
+
+
+@router.post("/agents", response_class=HTMLResponse)
+async def agent_save(request: Request, s: Session) -> Response:
+    form = await read_form(request, s)
+    name = form.get("name")
+    got = await call(request, s, "GET", f"/agents/{name}") if form.get("existing") else None
+    current = got.body if got is not None and got.ok else {}
+    body: dict[str, Any] = {**_target(form.get("target")),
+                            "params": _agent_params(form, current.get("params") or {})}
+    if got is None:
+        r = await call(request, s, "POST", "/agents", json={"name": name, **{
+            k: v for k, v in body.items() if v not in (None, [])}})
+    else:
+        r = await call(request, s, "PUT", f"/agents/{name}", json=body,
+                       if_match=form.get("version") or got.etag)
+    if r.ok:
+        return see_other("/ui/agents")
+    return await _agents_page(request, s, problem=r.problem, status_code=r.status)

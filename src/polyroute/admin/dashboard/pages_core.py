@@ -152,6 +152,19 @@ async def provider_delete(request: Request, pid: str, s: Session) -> Response:
     return await _after(request, s, pid, problem=r.problem)
 
 
+@router.post("/providers/{pid}/edit")
+async def provider_edit(request: Request, pid: str, s: Session) -> Response:
+    form = await read_form(request, s)
+    change: dict[str, Any] = {k: form.get(k) for k in ("name", "api_endpoint", "description")
+                              if form.get(k) or k == "description"}
+    if form.raw("api_key"):
+        change["api_key"] = form.raw("api_key")  # blank keeps the stored key
+    r = await call(request, s, "PUT", f"/providers/{pid}", json=change,
+                   if_match=form.get("version") or None)
+    return await _after(request, s, pid, problem=r.problem,
+                        notice=f"Saved {pid}." if r.ok else None)
+
+
 # --- the add-provider wizard ------------------------------------------------------------------
 
 @router.get("/providers/new", response_class=HTMLResponse)

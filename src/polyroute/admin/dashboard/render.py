@@ -22,6 +22,7 @@ NAV = [
     ("providers", "Providers", "/ui/"),
     ("catalog", "Models", "/ui/models"),
     ("routes", "Fallback chains", "/ui/routes"),
+    ("agents", "Agents", "/ui/agents"),
     ("usage", "Usage and cost", "/ui/usage"),
     ("budgets", "Budgets", "/ui/budgets"),
     ("health", "Health", "/ui/health"),
