@@ -45,7 +45,7 @@ class _Uvicorn(uvicorn.Server):
         pass
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("dash")
     url = f"sqlite:///{tmp / 'registry.db'}"
@@ -83,8 +83,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     reg.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    # module scope, not session: while Playwright's sync API is open, the main thread has a
+    # running event loop, and every later test calling asyncio.run() would fail
     path = chromium_path()
     if path is None:
         pytest.skip("no chromium: `make browser` installs Debian's package (apt-get install "
@@ -116,7 +118,7 @@ def login(server: Server, browser: Any) -> Iterator[Any]:
         ctx.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def seeded(server: Server) -> Server:
     """A provider with two priced models, a route, a budget and a few calls in the ledger,
     made through the API as an admin would (for the viewer and accessibility tests)."""
