@@ -5,6 +5,9 @@ Runs on the embedded SQLite registry with no other set-up; see docs/admin-api.md
 
 from __future__ import annotations
 
+import copy
+from typing import Any
+
 import click
 
 from polyroute.cli.state import EXIT_CONFIG, State, pass_state
@@ -62,4 +65,14 @@ def serve(state: State, host: str, port: int, registry_url: str | None,
     click.echo(f"admin API on http://{host}:{port}/api/admin (OpenAPI: /openapi.json)",
                err=True)
     # uvicorn's access log would print query strings; the app logs path, status and id
-    uvicorn.run(app, host=host, port=port, access_log=False, log_level="info")
+    uvicorn.run(app, host=host, port=port, access_log=False, log_config=_log_config())
+
+
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging, plus the app's request lines (method, path, status, id)."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["polyroute.admin.api"] = {
+        "handlers": ["default"], "level": "INFO", "propagate": False}
+    return config

@@ -150,3 +150,14 @@ def test_registry_status_and_refresh(lite: Api) -> None:
     status = lite.get("/providers/registry-status").json()
     assert status["system_templates"] == r.json()["created"]
     assert status["last_refresh"] is not None
+
+
+def test_a_new_key_moves_the_version_on(api: Api) -> None:
+    create(api)
+    r = api.put("/providers/acme", {"api_key": "sk-new-key-0123456789-NEWK"}, if_match='"1"')
+    assert r.status_code == 200, r.json()
+    assert r.json()["version"] == 2 and r.json()["credential"]["masked"] == "****NEWK"
+    late = api.put("/providers/acme", {"api_key": "sk-other-key-0123456789-OTHR"},
+                   if_match='"1"')
+    assert late.status_code == 412
+    assert api.reg.reveal_credential("provider:acme") == "sk-new-key-0123456789-NEWK"

@@ -113,3 +113,24 @@ def test_usage_and_health_read_the_config(lite: Api, tmp_path: Path) -> None:
     r = lite.client.get(API + "/usage", params={"since": "forever"},
                         headers=lite.headers("viewer"))
     assert r.status_code == 422 and r.json()["error"]["field"] == "since"
+
+
+def test_apply_a_plugin_template_and_override_a_preset_credential(lite: Api) -> None:
+    assert lite.post("/providers/refresh-registry").status_code == 200
+    system = lite.get("/provider-templates", params={"system": True}).json()["items"]
+    assert system and all(t["is_system"] for t in system)
+    name = system[0]["id"]
+    r = lite.post(f"/provider-templates/{name}/apply", {"identifier": "from-plugin",
+                                                       "api_key": "sk-plugin-0123456789-PLUG"})
+    assert r.status_code == 201, r.json()
+    assert r.json()["template"] == name and r.json()["credential"]["masked"] == "****PLUG"
+    edit = lite.put(f"/provider-templates/{name}", {"description": "x"},
+                    if_match=f'"{system[0]["version"]}"')
+    assert edit.status_code == 409 and edit.json()["error"]["code"] == "read_only_entry"
+
+    lite.post("/provider-templates", {"identifier": "envy", "provider_config": {
+        "provider_type": "openai", "auth_config": {"credential": "env:ENVY_KEY"}}})
+    r = lite.post("/provider-templates/envy/apply", {"identifier": "envy1",
+                                                    "api_key": "sk-envy-0123456789-ENVY"})
+    assert r.status_code == 201, r.json()
+    assert r.json()["auth_config"]["credential"] == "provider:envy1"

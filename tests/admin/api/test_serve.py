@@ -55,6 +55,7 @@ def test_first_run_needs_no_set_up(home: Path, served: list[dict[str, Any]]) -> 
     assert str(token_file) in result.output
     (call,) = served
     assert (call["host"], call["port"], call["access_log"]) == ("127.0.0.1", 8765, False)
+    assert "polyroute.admin.api" in call["log_config"]["loggers"]
     client = TestClient(call["app"])
     r = client.get("/api/admin/providers", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200 and r.json()["total"] == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -25,6 +26,7 @@ from polyroute.admin.api.schemas import (
 from polyroute.admin.api.settings import AdminSettings, settings_of
 from polyroute.admin.errors import (
     CredentialError,
+    ReadOnlyEntryError,
     RegistryConflictError,
     RegistryValidationError,
 )
@@ -88,7 +90,7 @@ def write_provider(request: Request, body: ProviderIn, extra: dict[str, Any] | N
     data.setdefault("name", body.identifier)
     auth = dict(data.get("auth_config") or {})
     if secret is not None:
-        if auth.get("credential"):
+        if body.auth_config is not None and body.auth_config.credential:
             raise RegistryValidationError(
                 "give api_key or auth_config.credential, not both", file="registry",
                 field="api_key", fix="leave auth_config.credential out when sending api_key")
@@ -175,8 +177,6 @@ def registry_status(request: Request, _: Viewer) -> RegistryStatus:
 @router.post("/providers/refresh-registry", response_model=SyncResult,
              summary="Re-read the config file's providers and the plugins' templates (admin)")
 def refresh_registry(request: Request, _: Admin) -> SyncResult:
-    from datetime import UTC, datetime
-
     from polyroute.admin import sync_system_entries
     from polyroute.config import load_config
 
@@ -214,17 +214,26 @@ def update_provider(request: Request, response: Response, provider_id: str,
     if "auth_config" in changes:
         changes["auth_config"] = {k: v for k, v in (changes["auth_config"] or {}).items()
                                   if v is not None}
+    system = False
     if secret is not None:
+        if current.is_system:
+            raise ReadOnlyEntryError(
+                f"provider '{provider_id}' is a system entry (from the config file or a "
+                "plugin), read-only here", fix="change its key where it is defined")
         auth = dict(changes.get("auth_config", current.auth_config) or {})
         auth["credential"] = views.provider_credential_name(provider_id)
         changes["auth_config"] = auth
+        # a new key is a change of the provider: its version moves on, so an admin
+        # working from the old ETag gets a 412 instead of overwriting this key
+        changes["updated_at"] = datetime.now(UTC)
+        system = True  # (updated_at is not a field clients may set; checked above)
     elif "auth_config" in changes:
         _check_credential_ref(reg, changes["auth_config"])
     if "api_endpoint" in changes:
         _check_endpoint(settings, changes["api_endpoint"])
     who_, rid = actor(request), request_id(request)
     row = reg.update("provider", provider_id, changes, version=version, actor=who_,
-                     request_id=rid)
+                     request_id=rid, system=system)
     if secret is not None:
         store_key(reg, views.provider_credential_name(provider_id), secret, who_, rid)
         row = reg.get("provider", provider_id)
