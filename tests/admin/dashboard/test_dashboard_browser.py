@@ -52,7 +52,7 @@ def test_add_a_provider_from_a_template_test_it_chain_it_call_it_and_see_the_usa
     page.get_by_label("Identifier").fill("local")
     page.get_by_label("API key").fill("sk-e2e-secret-5678")
     page.get_by_role("button", name="Save and continue").click()
-    page.wait_for_url("**/ui/providers/local/setup")
+    page.wait_for_url("**/ui/providers/local/setup?template=vllm")
     assert "sk-e2e-secret-5678" not in page.content()  # the credential is never shown back
     assert "****5678" in page.content()
 

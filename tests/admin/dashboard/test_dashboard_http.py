@@ -130,7 +130,7 @@ def test_the_wizard_never_shows_the_key_back_and_the_api_error_names_the_field(
     r = c.post("/ui/providers/new/vllm", data={
         "csrf": csrf, "identifier": "mine", "api_endpoint": "https://api.example.com/v1",
         "api_key": KEY}, follow_redirects=False)
-    assert r.headers["location"] == "/ui/providers/mine/setup"
+    assert r.headers["location"] == "/ui/providers/mine/setup?template=vllm"
     assert "****4242" in c.get("/ui/providers/mine/setup").text
     for path in ("/ui/", "/ui/audit", "/ui/models", "/ui/providers/mine/setup"):
         assert KEY not in c.get(path).text
@@ -234,3 +234,29 @@ def test_an_admin_edits_a_provider_and_rotates_its_key_without_seeing_it(
     r = c.post("/ui/providers/p1/edit", headers={"HX-Request": "true"}, data={
         "csrf": csrf, "version": str(version), "name": "Stale"})
     assert reg.get("provider", "p1").name == "Primary" and 'role="alert"' in r.text
+
+
+def test_a_custom_template_is_created_previewed_and_applied_with_its_models(
+    client: Callable[[], TestClient], tokens: dict[str, str], reg: Registry
+) -> None:
+    c, csrf = signed_in(client, tokens["admin"])
+    r = c.post("/ui/templates", data={"csrf": csrf, "identifier": "bad id", "models": ""})
+    assert r.status_code == 422 and "refused this template" in r.text
+    r = c.post("/ui/templates", data={
+        "csrf": csrf, "identifier": "team-gw", "name": "Team gateway",
+        "provider_type": "openai", "api_endpoint": "https://gw.example.com/v1",
+        "models": "gpt-4o-mini\ngpt-4o"})
+    assert r.status_code == 200 and "Team gateway" in r.text and "gw.example.com" in r.text
+    form = c.get("/ui/providers/new/team-gw").text
+    assert 'value="https://gw.example.com/v1"' in form
+    r = c.post("/ui/providers/new/team-gw", data={
+        "csrf": csrf, "identifier": "gw", "api_endpoint": "https://gw.example.com/v1",
+        "api_key": KEY}, follow_redirects=False)
+    assert r.headers["location"] == "/ui/providers/gw/setup?template=team-gw"
+    setup = c.get("/ui/providers/gw/setup?template=team-gw").text
+    assert 'value="gpt-4o-mini" checked' in setup and 'value="gpt-4o" checked' in setup
+    c.post("/ui/providers/gw/setup", data={"csrf": csrf, "model": ["gpt-4o-mini", "gpt-4o"],
+                                           "activate": "1"})
+    row = reg.get("provider", "gw")
+    assert (row.provider_type, row.status) == ("openai", "active")
+    assert sorted(m.name for m in reg.list("model")) == ["gpt-4o", "gpt-4o-mini"]

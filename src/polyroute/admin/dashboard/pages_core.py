@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
@@ -254,7 +254,8 @@ async def wizard_save(request: Request, tid: str, s: Session) -> Response:
     body = _wizard_body(form)
     r = await call(request, s, "POST", f"/provider-templates/{tid}/apply", json=body)
     if r.ok:
-        return see_other(f"/ui/providers/{body['identifier']}/setup")
+        # a custom template's provider does not name it: the next step is told which
+        return see_other(f"/ui/providers/{body['identifier']}/setup?template={tid}")
     tpl = await _template(request, s, tid)
     assert r.problem is not None
     errors = {f: m for f in WIZARD_FIELDS if (m := r.problem.for_field(f))}
@@ -265,13 +266,15 @@ async def wizard_save(request: Request, tid: str, s: Session) -> Response:
 
 
 @router.get("/providers/{pid}/setup", response_class=HTMLResponse)
-async def wizard_setup(request: Request, pid: str, s: Session) -> Response:
+async def wizard_setup(request: Request, pid: str, s: Session,
+                       template: Annotated[str, Query(max_length=100)] = "") -> Response:
     got = await call(request, s, "GET", f"/providers/{pid}")
     if not got.ok or not s.may("admin"):
         return see_other("/ui/")
     suggested: list[str] = []
-    if got.body.get("template"):
-        tpl = await _template(request, s, got.body["template"])
+    tid = template or got.body.get("template")
+    if tid:
+        tpl = await _template(request, s, tid)
         if tpl is not None:
             suggested = [str(m.get("name")) for m in tpl.get("default_models") or []
                          if isinstance(m, dict) and m.get("name")]

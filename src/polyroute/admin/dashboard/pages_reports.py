@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from polyroute.admin.dashboard import apiclient
-from polyroute.admin.dashboard.apiclient import call
+from polyroute.admin.dashboard.apiclient import Problem, call
 from polyroute.admin.dashboard.forms import read_form
 from polyroute.admin.dashboard.render import page, see_other
 from polyroute.admin.dashboard.session import DashSession, current
@@ -145,7 +145,36 @@ async def audit(
 
 @router.get("/templates", response_class=HTMLResponse)
 async def templates_gallery(request: Request, s: Session) -> HTMLResponse:
+    return await _gallery(request, s)
+
+
+async def _gallery(request: Request, s: DashSession, problem: Problem | None = None,
+                   status_code: int = 200, values: dict[str, str] | None = None
+                   ) -> HTMLResponse:
     rows = await apiclient.items(request, s, "/provider-templates")
     for t in rows:
-        t["preview"] = json.dumps(t.get("provider_config") or {}, indent=2, sort_keys=True)
-    return page(request, s, "templates.html", "templates", "Templates", templates=rows)
+        t["preview"] = json.dumps({"provider_config": t.get("provider_config") or {},
+                                   "default_models": t.get("default_models") or []},
+                                  indent=2, sort_keys=True)
+    return page(request, s, "templates.html", "templates", "Templates", templates=rows,
+                status_code=status_code, problem=problem, values=values or {})
+
+
+@router.post("/templates", response_class=HTMLResponse)
+async def template_create(request: Request, s: Session) -> Response:
+    """A custom template: a provider type, an endpoint and the models it usually has."""
+    form = await read_form(request, s)
+    config = {k: form.get(k) for k in ("provider_type", "api_endpoint") if form.get(k)}
+    body: dict[str, Any] = {
+        "identifier": form.get("identifier"), "provider_config": config,
+        "default_models": [{"name": n.strip()} for n in form.get("models").splitlines()
+                           if n.strip()]}
+    for k in ("name", "description"):
+        if form.get(k):
+            body[k] = form.get(k)
+    r = await call(request, s, "POST", "/provider-templates", json=body)
+    if r.ok:
+        return see_other("/ui/templates")
+    values = {k: form.get(k) for k in ("identifier", "name", "description", "provider_type",
+                                       "api_endpoint", "models")}
+    return await _gallery(request, s, r.problem, r.status, values)
