@@ -48,6 +48,7 @@ def test_add_a_provider_from_a_template_test_it_chain_it_call_it_and_see_the_usa
     api_message = refused["details"]["problems"][0]["message"]
     assert page.locator("#err-identifier").inner_text() == api_message
     assert page.get_by_label("Identifier").get_attribute("aria-invalid") == "true"
+    page.screenshot(path=str(server.shots / "add-provider-error.png"), full_page=True)
 
     page.get_by_label("Identifier").fill("local")
     page.get_by_label("API key").fill("sk-e2e-secret-5678")
