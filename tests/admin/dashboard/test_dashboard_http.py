@@ -260,3 +260,15 @@ def test_a_custom_template_is_created_previewed_and_applied_with_its_models(
     row = reg.get("provider", "gw")
     assert (row.provider_type, row.status) == ("openai", "active")
     assert sorted(m.name for m in reg.list("model")) == ["gpt-4o", "gpt-4o-mini"]
+
+
+def test_a_provider_card_shows_its_worst_circuit_and_lowest_health_score() -> None:
+    from polyroute.admin.dashboard.pages_core import _health_by_provider
+
+    got = _health_by_provider({"deployments": {
+        "a/m1": {"circuit": {"state": "closed", "why": None}, "score": 0.9},
+        "a/m2": {"circuit": {"state": "open", "why": "3 server errors"}, "score": 0.2},
+        "b/m": {"circuit": None, "score": None},
+    }})
+    assert got == {"a": {"circuit": "open", "score": 0.2},
+                   "b": {"circuit": "closed", "score": None}}

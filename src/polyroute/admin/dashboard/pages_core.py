@@ -73,7 +73,9 @@ def _health_by_provider(health: dict[str, Any]) -> dict[str, dict[str, Any]]:
         if not isinstance(h, dict):
             continue
         cur = out.setdefault(provider, {"circuit": "closed", "score": None})
-        state = str(h.get("circuit") or h.get("state") or "closed")
+        circuit = h.get("circuit")  # the breaker's info: {"state": ..., "why": ...}
+        state = str((circuit.get("state") if isinstance(circuit, dict) else circuit)
+                    or "closed")
         if state != "closed":
             cur["circuit"] = state
         score = h.get("score", h.get("health"))
