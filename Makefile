@@ -46,7 +46,27 @@ docs-check: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir "$$tmp"; \
 	rc=$$?; rm -rf "$$tmp"; exit $$rc
 
-test: lint docs-check unit
+test: browser lint docs-check unit
+
+# The dashboard's browser tests drive Debian's chromium (never a downloaded browser).
+# Installs it when missing and this user may (root with apt-get); otherwise says so and
+# goes on: those tests then skip, naming the reason.
+.PHONY: browser
+browser:
+	@command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || \
+	{ if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium for the dashboard's browser tests (apt-get)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+	      >/dev/null) || echo "note: could not install chromium; the browser tests will skip"; \
+	  else \
+	    echo "note: no chromium and no root apt-get here; the dashboard's browser tests will skip" \
+	         "(install Debian's chromium package to run them)"; \
+	  fi; }
+
+# Re-take the dashboard's screenshots into docs/img/dashboard/ (the browser tests take them).
+.PHONY: screenshots
+screenshots: browser $(STAMP)
+	UPDATE_SCREENSHOTS=1 $(VENV)/bin/pytest -q tests/admin/dashboard
 
 # Re-record cassettes against the real APIs (needs real keys; see docs/testing.md).
 RECORD_MODE ?= rewrite

@@ -18,7 +18,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 
-from polyroute.admin import Registry
+from polyroute.admin import Registry, dashboard
 from polyroute.admin.api import access, config_resources, models, providers, summaries, templates
 from polyroute.admin.api.auth import SECRET_QUERY
 from polyroute.admin.api.errors import error_response, install_error_handlers
@@ -64,6 +64,7 @@ def create_app(registry_url: str | None = None, *, settings: AdminSettings | Non
     app.state.registry = reg
     app.state.settings = settings
     install_error_handlers(app)
+    dashboard.install(app)  # the web dashboard at /ui (docs/dashboard.md)
     for module in (providers, models, templates, config_resources, access, summaries):
         app.include_router(module.router, prefix=PREFIX)
 

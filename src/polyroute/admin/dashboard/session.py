@@ -1,0 +1,124 @@
+"""Dashboard sign-in: an API token in, a server-side session out.
+
+The browser holds only a random session id, in an ``HttpOnly``,
+``SameSite=Strict`` cookie scoped to ``/ui``; the token itself stays in this
+process's memory (so a restart signs everyone out, and the token never travels
+again after sign-in). Every request re-checks the token with the registry, so a
+revoked or expired token ends its sessions at once. Each session has a CSRF
+secret that every state-changing form (and htmx request) must send back.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse, Response
+
+from polyroute.admin import Registry
+
+__all__ = [
+    "COOKIE", "CsrfError", "DashSession", "LoginRequired", "SessionStore", "current",
+    "login_redirect",
+]
+
+COOKIE = "polyroute_session"
+LIFETIME_S = 12 * 3600.0
+CSRF_FIELD = "csrf"
+CSRF_HEADER = "X-CSRF-Token"
+
+
+class LoginRequired(Exception):
+    """No valid session: the handler redirects to the sign-in page."""
+
+
+class CsrfError(Exception):
+    """A state-changing request without this session's CSRF token."""
+
+
+@dataclass
+class DashSession:
+    sid: str = field(repr=False)
+    token: str = field(repr=False)
+    csrf: str = field(repr=False)
+    user: str
+    role: str
+    expires: float
+
+    def may(self, role: str) -> bool:
+        rank = {"viewer": 0, "operator": 1, "admin": 2}
+        return rank.get(self.role, -1) >= rank[role]
+
+
+class SessionStore:
+    def __init__(self) -> None:
+        self._items: dict[str, DashSession] = {}
+        self._lock = threading.Lock()
+
+    def open(self, token: str, user: str, role: str) -> DashSession:
+        s = DashSession(sid=secrets.token_urlsafe(32), token=token,
+                        csrf=secrets.token_urlsafe(32), user=user, role=role,
+                        expires=time.time() + LIFETIME_S)
+        with self._lock:
+            now = time.time()
+            for sid in [k for k, v in self._items.items() if v.expires < now]:
+                del self._items[sid]
+            self._items[s.sid] = s
+        return s
+
+    def get(self, sid: str) -> DashSession | None:
+        with self._lock:
+            s = self._items.get(sid)
+            if s is not None and s.expires < time.time():
+                del self._items[sid]
+                return None
+            return s
+
+    def close(self, sid: str) -> None:
+        with self._lock:
+            self._items.pop(sid, None)
+
+
+def store(request: Request) -> SessionStore:
+    st: SessionStore = request.app.state.dashboard_sessions
+    return st
+
+
+def current(request: Request) -> DashSession:
+    """A dependency: the signed-in session (its token still valid), else sign in."""
+    sid = request.cookies.get(COOKIE, "")
+    s = store(request).get(sid) if sid else None
+    if s is None:
+        raise LoginRequired()
+    reg: Registry = request.app.state.registry
+    user = reg.authenticate(s.token)
+    if user is None:  # revoked or expired since sign-in
+        store(request).close(sid)
+        raise LoginRequired()
+    s.role = user.role
+    request.state.dashboard = s
+    return s
+
+
+def check_csrf(request: Request, s: DashSession, sent: str | None) -> None:
+    value = sent or request.headers.get(CSRF_HEADER, "")
+    if not value or not secrets.compare_digest(value, s.csrf):
+        raise CsrfError()
+
+
+def set_cookie(request: Request, response: Response, s: DashSession) -> None:
+    response.set_cookie(COOKIE, s.sid, max_age=int(LIFETIME_S), path="/ui", httponly=True,
+                        samesite="strict", secure=request.url.scheme == "https")
+
+
+def login_redirect(request: Request) -> Response:
+    target = "/ui/login"
+    if request.headers.get("HX-Request"):
+        # an htmx swap would paste the sign-in page into a card: send the page there
+        return Response(status_code=204, headers={"HX-Redirect": target})
+    response = RedirectResponse(target, status_code=303)
+    response.delete_cookie(COOKIE, path="/ui")
+    return response

@@ -1,0 +1,274 @@
+"""The dashboard over HTTP, without a browser: sign-in, the session cookie, CSRF, roles,
+secrets never shown, CSV export, and the chain edits."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from polyroute.admin import KeyRing, Registry, sync_system_entries, upgrade_to_head
+from polyroute.admin.api import AdminSettings, create_app
+from polyroute.admin.dashboard.forms import Form
+from polyroute.admin.dashboard.pages_config import _edit
+from polyroute.admin.dashboard.pages_reports import _cell
+from polyroute.admin.dashboard.session import DashSession
+from polyroute.admin.models import ApiToken, User
+from polyroute.plugins import PluginRegistry
+from polyroute_openai import plugin as openai_plugin
+
+KEY = "sk-http-secret-4242"
+
+
+@pytest.fixture
+def reg(tmp_path: Path) -> Iterator[Registry]:
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    upgrade_to_head(url)
+    r = Registry(url)
+    r.keyring = KeyRing([Fernet.generate_key().decode()])
+    sync_system_entries(r, None, plugins=PluginRegistry.create(load_entrypoints=False,
+                                                               plugins=[openai_plugin]))
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def tokens(reg: Registry) -> dict[str, str]:
+    out = {}
+    for role in ("admin", "operator", "viewer"):
+        reg.create("user", {"name": f"{role}-user", "role": role}, actor="test")
+        out[role] = reg.create_token(f"{role}-user", actor="test")[1]
+    return out
+
+
+@pytest.fixture
+def client(reg: Registry) -> Iterator[Callable[[], TestClient]]:
+    made: list[TestClient] = []
+    settings = AdminSettings(plugins=PluginRegistry.create(load_entrypoints=False,
+                                                           plugins=[openai_plugin]),
+                             keyring=reg.keyring, allow_private_endpoints=False,
+                             resolver=lambda host, port: ["93.184.215.14"])  # never the network
+    app = create_app(registry=reg, settings=settings)
+
+    def make() -> TestClient:
+        c = TestClient(app, raise_server_exceptions=False)
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        c.close()
+
+
+def signed_in(make: Callable[[], TestClient], token: str) -> tuple[TestClient, str]:
+    c = make()
+    r = c.post("/ui/login", data={"token": token}, follow_redirects=False)
+    assert r.status_code == 303
+    page = c.get("/ui/").text
+    match = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert match is not None
+    return c, match.group(1)
+
+
+def test_sign_in_sets_a_strict_httponly_session_cookie_that_holds_no_token(
+    client: Callable[[], TestClient], tokens: dict[str, str]
+) -> None:
+    c = client()
+    assert c.get("/ui/models", follow_redirects=False).headers["location"] == "/ui/login"
+    bad = c.post("/ui/login", data={"token": "prt_not-a-token"})
+    assert bad.status_code == 401 and "unknown, expired or revoked" in bad.text
+    ok = c.post("/ui/login", data={"token": tokens["viewer"]}, follow_redirects=False)
+    cookie = ok.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/ui" in cookie
+    assert tokens["viewer"] not in cookie
+    assert c.get("/ui/").status_code == 200
+
+
+def test_sign_out_and_a_revoked_token_end_the_session(
+    client: Callable[[], TestClient], tokens: dict[str, str], reg: Registry
+) -> None:
+    c, csrf = signed_in(client, tokens["viewer"])
+    c.post("/ui/logout", data={"csrf": csrf})
+    assert c.get("/ui/", follow_redirects=False).status_code == 303
+
+    c, _ = signed_in(client, tokens["operator"])
+    with reg.reading() as s:
+        token_id, version = s.execute(select(ApiToken.token_id, ApiToken.version).join(User)
+                                      .where(User.name == "operator-user")).one()
+    reg.revoke_token(token_id, version=version, actor="test")
+    assert c.get("/ui/", follow_redirects=False).headers["location"] == "/ui/login"
+
+
+def test_a_change_without_the_sessions_csrf_token_is_refused_and_nothing_changes(
+    client: Callable[[], TestClient], tokens: dict[str, str], reg: Registry
+) -> None:
+    c, _ = signed_in(client, tokens["admin"])
+    r = c.post("/ui/routes", data={"name": "r1", "strategy": "priority"})
+    assert r.status_code == 403 and "CSRF" in r.text
+    r = c.post("/ui/routes", data={"csrf": "forged", "name": "r1"})
+    assert r.status_code == 403
+    assert reg.list("route") == []
+
+
+def test_the_wizard_never_shows_the_key_back_and_the_api_error_names_the_field(
+    client: Callable[[], TestClient], tokens: dict[str, str]
+) -> None:
+    c, csrf = signed_in(client, tokens["admin"])
+    # no private endpoints on this server: the API refuses loopback, next to the field
+    r = c.post("/ui/providers/new/vllm", data={
+        "csrf": csrf, "identifier": "mine", "api_endpoint": "http://127.0.0.1:9/v1",
+        "api_key": KEY})
+    assert r.status_code == 422
+    err = re.search(r'id="err-api_endpoint"[^>]*>([^<]+)<', r.text)
+    assert err is not None and "loopback" in err.group(1)
+    assert KEY not in r.text  # not even in the re-rendered form
+    r = c.post("/ui/providers/new/vllm", data={
+        "csrf": csrf, "identifier": "mine", "api_endpoint": "https://api.example.com/v1",
+        "api_key": KEY}, follow_redirects=False)
+    assert r.headers["location"] == "/ui/providers/mine/setup?template=vllm"
+    assert "****4242" in c.get("/ui/providers/mine/setup").text
+    for path in ("/ui/", "/ui/audit", "/ui/models", "/ui/providers/mine/setup"):
+        assert KEY not in c.get(path).text
+
+
+def test_roles_decide_what_is_offered_and_the_api_refuses_the_rest(
+    client: Callable[[], TestClient], tokens: dict[str, str], reg: Registry
+) -> None:
+    reg.create("provider", {"identifier": "p1", "name": "p1", "provider_type": "openai",
+                            "api_endpoint": "https://api.openai.com/v1"}, actor="test")
+    op, csrf = signed_in(client, tokens["operator"])
+    page = op.get("/ui/").text
+    assert ">Disable<" in page and ">Test<" in page
+    assert "Delete provider" not in page and "Add provider" not in page
+    version = reg.get("provider", "p1").version
+    r = op.post("/ui/providers/p1/delete", data={"csrf": csrf, "confirm": "p1",
+                                                 "version": str(version)},
+                headers={"HX-Request": "true"})
+    assert "may not do this" in r.text.replace("&#39;", "'")
+    assert reg.get("provider", "p1").identifier == "p1"
+    viewer, _ = signed_in(client, tokens["viewer"])
+    assert viewer.get("/ui/audit").text.count("needs the operator or admin role") == 1
+    assert viewer.get("/ui/providers/new", follow_redirects=False).status_code == 303
+
+
+def test_usage_csv_has_a_header_and_neutralises_formulas(
+    client: Callable[[], TestClient], tokens: dict[str, str]
+) -> None:
+    c, _ = signed_in(client, tokens["viewer"])
+    r = c.get("/ui/usage.csv?since=7d&by=agent")
+    assert r.headers["content-type"].startswith("text/csv")
+    assert r.text.splitlines()[0].startswith("agent,requests,")
+    assert _cell("=HYPERLINK(\"x\")") == "'=HYPERLINK(\"x\")"
+    assert _cell("@SUM(A1)") == "'@SUM(A1)" and _cell(3) == 3 and _cell(None) == ""
+
+
+@pytest.mark.parametrize(("op", "tier", "index", "want"), [
+    ("left", 0, 1, [["b", "a"], ["c"]]),
+    ("right", 0, 0, [["b", "a"], ["c"]]),
+    ("down", 0, 0, [["b"], ["c", "a"]]),
+    ("up", 1, 0, [["a", "b", "c"]]),
+    ("remove", 1, 0, [["a", "b"]]),
+    ("tier-down", 0, 0, [["c"], ["a", "b"]]),
+    ("tier-up", 0, 0, [["a", "b"], ["c"]]),  # the first tier cannot go up: unchanged
+    ("left", 5, 0, [["a", "b"], ["c"]]),     # out of range: unchanged
+])
+def test_chain_edits(op: str, tier: int, index: int, want: list[list[str]]) -> None:
+    assert _edit([["a", "b"], ["c"]], op, tier, index, "") == want
+
+
+def test_adding_to_one_past_the_last_tier_makes_a_new_tier() -> None:
+    assert _edit([["a"]], "add", 1, 0, "b") == [["a"], ["b"]]
+    assert _edit([["a"]], "add", 0, 0, "b") == [["a", "b"]]
+
+
+def test_sessions_and_forms_never_print_a_secret() -> None:
+    s = DashSession(sid="sid-1", token=KEY, csrf="c-1", user="u", role="viewer", expires=0.0)
+    assert KEY not in repr(s) and "sid-1" not in repr(s) and "c-1" not in repr(s)
+    assert KEY not in repr(Form({"api_key": [KEY]}))
+
+
+def test_agents_are_assigned_a_model_or_a_route_with_their_parameters(
+    client: Callable[[], TestClient], tokens: dict[str, str], reg: Registry
+) -> None:
+    reg.create("provider", {"identifier": "p1", "name": "p1", "provider_type": "openai",
+                            "api_endpoint": "https://api.openai.com/v1"}, actor="test")
+    reg.add_model("p1", {"name": "m1"}, actor="test")
+    reg.create("route", {"name": "main", "tiers": [["p1:m1"]]}, actor="test")
+    c, csrf = signed_in(client, tokens["operator"])
+    r = c.post("/ui/agents", data={"csrf": csrf, "name": "bot", "target": "p1:m1",
+                                   "temperature": "0.2", "max_tokens": ""})
+    assert r.status_code == 200  # redirected to the page
+    a = reg.get("agent", "bot")
+    assert (a.model, a.route, a.params) == ("p1:m1", None, {"temperature": 0.2})
+    r = c.post("/ui/agents", data={"csrf": csrf, "name": "bot", "existing": "1",
+                                   "version": str(a.version), "target": "route:main",
+                                   "temperature": "hot", "max_tokens": "100"})
+    assert r.status_code == 422 and "temperature" in r.text  # the API's error, shown
+    r = c.post("/ui/agents", data={"csrf": csrf, "name": "bot", "existing": "1",
+                                   "version": str(a.version), "target": "route:main",
+                                   "temperature": "", "max_tokens": "100"})
+    a = reg.get("agent", "bot")
+    assert (a.model, a.route, a.params) == (None, "main", {"max_tokens": 100})
+    viewer, _ = signed_in(client, tokens["viewer"])
+    assert "Save bot" not in viewer.get("/ui/agents").text
+
+
+def test_an_admin_edits_a_provider_and_rotates_its_key_without_seeing_it(
+    client: Callable[[], TestClient], tokens: dict[str, str], reg: Registry
+) -> None:
+    reg.create("provider", {"identifier": "p1", "name": "p1", "provider_type": "openai",
+                            "api_endpoint": "https://api.openai.com/v1"}, actor="test")
+    c, csrf = signed_in(client, tokens["admin"])
+    version = reg.get("provider", "p1").version
+    r = c.post("/ui/providers/p1/edit", headers={"HX-Request": "true"}, data={
+        "csrf": csrf, "version": str(version), "name": "Primary", "description": "",
+        "api_endpoint": "https://api.openai.com/v1", "api_key": KEY})
+    assert "Saved p1." in r.text and "****4242" in r.text and KEY not in r.text
+    assert reg.get("provider", "p1").name == "Primary"
+    # the same form again, on the version it was rendered from: a conflict, not an overwrite
+    r = c.post("/ui/providers/p1/edit", headers={"HX-Request": "true"}, data={
+        "csrf": csrf, "version": str(version), "name": "Stale"})
+    assert reg.get("provider", "p1").name == "Primary" and 'role="alert"' in r.text
+
+
+def test_a_custom_template_is_created_previewed_and_applied_with_its_models(
+    client: Callable[[], TestClient], tokens: dict[str, str], reg: Registry
+) -> None:
+    c, csrf = signed_in(client, tokens["admin"])
+    r = c.post("/ui/templates", data={"csrf": csrf, "identifier": "bad id", "models": ""})
+    assert r.status_code == 422 and "refused this template" in r.text
+    r = c.post("/ui/templates", data={
+        "csrf": csrf, "identifier": "team-gw", "name": "Team gateway",
+        "provider_type": "openai", "api_endpoint": "https://gw.example.com/v1",
+        "models": "gpt-4o-mini\ngpt-4o"})
+    assert r.status_code == 200 and "Team gateway" in r.text and "gw.example.com" in r.text
+    form = c.get("/ui/providers/new/team-gw").text
+    assert 'value="https://gw.example.com/v1"' in form
+    r = c.post("/ui/providers/new/team-gw", data={
+        "csrf": csrf, "identifier": "gw", "api_endpoint": "https://gw.example.com/v1",
+        "api_key": KEY}, follow_redirects=False)
+    assert r.headers["location"] == "/ui/providers/gw/setup?template=team-gw"
+    setup = c.get("/ui/providers/gw/setup?template=team-gw").text
+    assert 'value="gpt-4o-mini" checked' in setup and 'value="gpt-4o" checked' in setup
+    c.post("/ui/providers/gw/setup", data={"csrf": csrf, "model": ["gpt-4o-mini", "gpt-4o"],
+                                           "activate": "1"})
+    row = reg.get("provider", "gw")
+    assert (row.provider_type, row.status) == ("openai", "active")
+    assert sorted(m.name for m in reg.list("model")) == ["gpt-4o", "gpt-4o-mini"]
+
+
+def test_a_provider_card_shows_its_worst_circuit_and_lowest_health_score() -> None:
+    from polyroute.admin.dashboard.pages_core import _health_by_provider
+
+    got = _health_by_provider({"deployments": {
+        "a/m1": {"circuit": {"state": "closed", "why": None}, "score": 0.9},
+        "a/m2": {"circuit": {"state": "open", "why": "3 server errors"}, "score": 0.2},
+        "b/m": {"circuit": None, "score": None},
+    }})
+    assert got == {"a": {"circuit": "open", "score": 0.2},
+                   "b": {"circuit": "closed", "score": None}}
