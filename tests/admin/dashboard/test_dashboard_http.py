@@ -65,9 +65,17 @@ def client(reg: Registry) -> Iterator[Callable[[], TestClient]]:
         c.close()
 
 
+def login_csrf(c: TestClient) -> str:
+    """The sign-in page's one-time value (its cookie is now in ``c``)."""
+    match = re.search(r'name="login_csrf" value="([^"]+)"', c.get("/ui/login").text)
+    assert match is not None
+    return match.group(1)
+
+
 def signed_in(make: Callable[[], TestClient], token: str) -> tuple[TestClient, str]:
     c = make()
-    r = c.post("/ui/login", data={"token": token}, follow_redirects=False)
+    r = c.post("/ui/login", data={"token": token, "login_csrf": login_csrf(c)},
+               follow_redirects=False)
     assert r.status_code == 303
     page = c.get("/ui/").text
     match = re.search(r'name="csrf" value="([^"]+)"', page)
@@ -80,13 +88,67 @@ def test_sign_in_sets_a_strict_httponly_session_cookie_that_holds_no_token(
 ) -> None:
     c = client()
     assert c.get("/ui/models", follow_redirects=False).headers["location"] == "/ui/login"
-    bad = c.post("/ui/login", data={"token": "prt_not-a-token"})
+    bad = c.post("/ui/login", data={"token": "prt_not-a-token", "login_csrf": login_csrf(c)})
     assert bad.status_code == 401 and "unknown, expired or revoked" in bad.text
-    ok = c.post("/ui/login", data={"token": tokens["viewer"]}, follow_redirects=False)
+    ok = c.post("/ui/login", data={"token": tokens["viewer"], "login_csrf": login_csrf(c)},
+                follow_redirects=False)
     cookie = ok.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/ui" in cookie
     assert tokens["viewer"] not in cookie
     assert c.get("/ui/").status_code == 200
+
+
+def test_sign_in_without_the_sign_in_pages_one_time_value_is_refused(
+    client: Callable[[], TestClient], tokens: dict[str, str]
+) -> None:
+    # login CSRF: another site's form signing the victim in under the attacker's token
+    c = client()
+    no_value = c.post("/ui/login", data={"token": tokens["viewer"]}, follow_redirects=False)
+    assert no_value.status_code == 403 and "login CSRF check failed" in no_value.text
+    value = login_csrf(c)
+    other = client()  # a browser that never loaded the sign-in page has no matching cookie
+    forged = other.post("/ui/login", data={"token": tokens["viewer"], "login_csrf": value},
+                        follow_redirects=False)
+    assert forged.status_code == 403
+    assert other.get("/ui/", follow_redirects=False).headers["location"] == "/ui/login"
+    assert tokens["viewer"] not in no_value.text + forged.text
+
+
+@pytest.mark.parametrize("header", [
+    {"Origin": "https://evil.example"}, {"Origin": "null"},
+    {"Referer": "https://evil.example/page"},
+])
+def test_a_post_from_another_origin_is_refused_sign_in_included(
+    client: Callable[[], TestClient], tokens: dict[str, str], reg: Registry,
+    header: dict[str, str],
+) -> None:
+    c = client()
+    value = login_csrf(c)
+    r = c.post("/ui/login", data={"token": tokens["admin"], "login_csrf": value},
+               headers=header, follow_redirects=False)
+    assert r.status_code == 403 and "another site" in r.text
+    assert "evil.example" in r.text or "null" in r.text
+    c, csrf = signed_in(client, tokens["admin"])
+    r = c.post("/ui/budgets", data={"csrf": csrf, "name": "b1", "usd": "5"}, headers=header,
+               follow_redirects=False)
+    assert r.status_code == 403
+    assert "b1" not in c.get("/ui/budgets").text
+
+
+def test_a_post_from_the_servers_own_origin_goes_through(
+    client: Callable[[], TestClient], tokens: dict[str, str]
+) -> None:
+    c = client()
+    value = login_csrf(c)
+    r = c.post("/ui/login", data={"token": tokens["admin"], "login_csrf": value},
+               headers={"Origin": "http://testserver"}, follow_redirects=False)
+    assert r.status_code == 303
+    csrf = re.search(r'name="csrf" value="([^"]+)"', c.get("/ui/").text)
+    assert csrf is not None
+    r = c.post("/ui/budgets", data={"csrf": csrf.group(1), "name": "b2", "usd": "5"},
+               headers={"Referer": "http://testserver/ui/budgets"}, follow_redirects=False)
+    assert r.status_code == 303
+    assert "b2" in c.get("/ui/budgets").text
 
 
 def test_sign_out_and_a_revoked_token_end_the_session(
