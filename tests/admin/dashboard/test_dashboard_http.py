@@ -334,3 +334,19 @@ def test_a_provider_card_shows_its_worst_circuit_and_lowest_health_score() -> No
     }})
     assert got == {"a": {"circuit": "open", "score": 0.2},
                    "b": {"circuit": "closed", "score": None}}
+
+
+@pytest.mark.parametrize(("op", "at", "to", "want"), [
+    ("move", (0, 1), (0, 0), [["b", "a"], ["c"]]),      # dropped on the first: tried first
+    ("move", (0, 0), (0, 2), [["b", "a"], ["c"]]),      # dropped past the end of its tier
+    ("move", (0, 0), (1, 0), [["b"], ["a", "c"]]),      # onto another tier
+    ("move", (1, 0), (2, 0), [["a", "b"], ["c"]]),      # its tier empties: a new last tier
+    ("move", (1, 0), (0, 0), [["c", "a", "b"]]),        # an emptied tier disappears
+    ("move-tier", (1, 0), (0, 0), [["c"], ["a", "b"]]),
+    ("move", (5, 0), (0, 0), [["a", "b"], ["c"]]),      # out of range: unchanged
+    ("move-tier", (0, 0), (7, 0), [["a", "b"], ["c"]]),
+])
+def test_a_dragged_candidate_or_tier_lands_where_it_was_dropped(
+    op: str, at: tuple[int, int], to: tuple[int, int], want: list[list[str]]
+) -> None:
+    assert _edit([["a", "b"], ["c"]], op, at[0], at[1], "", to) == want

@@ -131,9 +131,30 @@ async def route_page(request: Request, name: str, s: Session) -> Response:
     return page(request, s, "route.html", "routes", f"Fallback chain: {name}", **ctx)
 
 
-def _edit(tiers: list[list[str]], op: str, t: int, i: int, ref: str) -> list[list[str]]:
-    """The chain after one edit; positions out of range leave it as it was."""
+def _edit(tiers: list[list[str]], op: str, t: int, i: int, ref: str,
+          to: tuple[int, int] = (-1, -1)) -> list[list[str]]:
+    """The chain after one edit; positions out of range leave it as it was.
+
+    ``move`` (a dragged candidate) takes it from tier ``t`` position ``i`` to tier
+    ``to[0]`` position ``to[1]`` (past the end: last; tier ``len(tiers)``: a new
+    last tier); ``move-tier`` puts tier ``t`` at position ``to[0]``.
+    """
     tiers = [list(x) for x in tiers]
+    if op == "move-tier":
+        if 0 <= t < len(tiers) and 0 <= to[0] < len(tiers):
+            tiers.insert(to[0], tiers.pop(t))
+        return tiers
+    if op == "move":
+        if not (0 <= t < len(tiers) and 0 <= i < len(tiers[t]) and 0 <= to[0] <= len(tiers)):
+            return tiers
+        moved = tiers[t][i]
+        tiers[t][i] = ""  # a placeholder keeps the target's positions while we insert
+        if to[0] == len(tiers):
+            tiers.append([])
+        row = tiers[to[0]]
+        row.insert(max(0, min(to[1], len(row))), moved)
+        tiers = [[x for x in tier if x] for tier in tiers]
+        return [x for x in tiers if x]
     if op == "add" and ref:
         if t >= len(tiers):
             tiers.append([ref])
@@ -181,7 +202,9 @@ async def route_edit(request: Request, name: str, s: Session) -> Response:
             change = {"status": form.get("status")}
         else:
             t, i = int(_num(form.get("tier"), -1) or 0), int(_num(form.get("index"), -1) or 0)
-            change = {"tiers": _edit(got.body["tiers"], op, t, i, form.get("model"))}
+            to = (int(_num(form.get("to_tier"), -1) or 0),
+                  int(_num(form.get("to_index"), -1) or 0))
+            change = {"tiers": _edit(got.body["tiers"], op, t, i, form.get("model"), to)}
         r = await call(request, s, "PUT", f"/routes/{name}", json=change, if_match=version)
         problem = r.problem
         notice = "Saved." if r.ok else None
