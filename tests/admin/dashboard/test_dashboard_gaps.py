@@ -62,3 +62,35 @@ def test_a_viewer_gets_nothing_to_drag(seeded: Server, login: Any) -> None:
     page.locator("#chain .candidate").first.wait_for()
     assert page.locator("[draggable=true]").count() == 0
     assert page.locator(".new-tier").count() == 0
+
+
+def test_an_operator_assigns_a_model_in_the_matrix_and_edits_parameters_inline(
+    seeded: Server, login: Any
+) -> None:
+    page = login("operator")
+    page.goto(f"{seeded.url}/ui/agents")
+    page.get_by_role("button", name="Use standin:gpt-4o for summariser").click()
+    page.get_by_text("summariser updated.").wait_for()
+    row = page.locator(".matrix tbody tr", has=page.locator("th", has_text="summariser"))
+    assert row.locator("td.cell-uses").inner_text().strip() == "uses"
+    with _api(seeded) as api:
+        agent = api.get("/agents/summariser").json()
+    assert (agent["model"], agent["route"]) == ("standin:gpt-4o", None)
+
+    form = page.get_by_role("form", name="Parameters of summariser")
+    form.get_by_label("Temperature").fill("0.7")
+    form.get_by_label("Max tokens").fill("800")
+    form.get_by_role("button", name="Save parameters of summariser").click()
+    page.get_by_role("form", name="Parameters of summariser").get_by_text("Saved.").wait_for()
+    with _api(seeded) as api:
+        assert api.get("/agents/summariser").json()["params"] == {"temperature": 0.7,
+                                                                  "max_tokens": 800}
+    # the page was not reloaded: the other row's typing is still there
+    other = page.get_by_role("form", name="Parameters of support-bot")
+    other.get_by_label("Top p").fill("0.5")
+    form = page.get_by_role("form", name="Parameters of summariser")
+    form.get_by_label("Temperature").fill("-1")
+    form.get_by_role("button", name="Save parameters of summariser").click()
+    page.get_by_role("form", name="Parameters of summariser").locator(".error").wait_for()
+    assert other.get_by_label("Top p").input_value() == "0.5"
+    page.screenshot(path=str(seeded.shots / "agents-matrix.png"), full_page=True)

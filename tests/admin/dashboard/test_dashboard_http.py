@@ -350,3 +350,52 @@ def test_a_dragged_candidate_or_tier_lands_where_it_was_dropped(
     op: str, at: tuple[int, int], to: tuple[int, int], want: list[list[str]]
 ) -> None:
     assert _edit([["a", "b"], ["c"]], op, at[0], at[1], "", to) == want
+
+
+def test_the_agent_matrix_assigns_in_place_and_a_stale_row_is_refused_not_overwritten(
+    client: Callable[[], TestClient], tokens: dict[str, str], reg: Registry
+) -> None:
+    reg.create("provider", {"identifier": "p1", "name": "p1", "provider_type": "openai",
+                            "api_endpoint": "https://api.openai.com/v1"}, actor="test")
+    for m in ("m1", "m2"):
+        reg.add_model("p1", {"name": m}, actor="test")
+    reg.create("route", {"name": "main", "tiers": [["p1:m2"], ["p1:m1"]]}, actor="test")
+    reg.create("agent", {"name": "bot", "model": "p1:m1", "params": {"temperature": 0.5}},
+               actor="test")
+    c, csrf = signed_in(client, tokens["operator"])
+    text = c.get("/ui/agents").text
+    assert 'aria-label="Use route main for bot"' in text
+    assert 'aria-label="Use p1:m1 for bot"' not in text  # it already uses it
+    v = reg.get("agent", "bot").version
+    hx = {"HX-Request": "true"}
+    r = c.post("/ui/agents/bot/target", headers=hx,
+               data={"csrf": csrf, "version": str(v), "target": "route:main"})
+    assert r.status_code == 200 and "bot updated." in r.text
+    a = reg.get("agent", "bot")
+    assert (a.model, a.route) == (None, "main")
+    # through its route the agent reaches both models, tier by tier
+    assert "tier 1" in r.text and "tier 2" in r.text
+
+    r = c.post("/ui/agents/bot/params", headers=hx,
+               data={"csrf": csrf, "version": str(a.version), "temperature": "0.9",
+                     "top_p": "", "max_tokens": "256"})
+    assert r.status_code == 200 and "Saved." in r.text
+    fresh = reg.get("agent", "bot")
+    assert fresh.params == {"temperature": 0.9, "max_tokens": 256}
+    # the same row again, on the version it was rendered from: refused, shown, not applied
+    r = c.post("/ui/agents/bot/params", headers=hx,
+               data={"csrf": csrf, "version": str(a.version), "temperature": "0.1"})
+    assert 'role="alert"' in r.text and 'value="0.1"' in r.text and "Saved." not in r.text
+    assert reg.get("agent", "bot").params == fresh.params
+    # a bad value: the API's message next to the row, nothing saved
+    r = c.post("/ui/agents/bot/params", headers=hx,
+               data={"csrf": csrf, "version": str(fresh.version), "temperature": "hot"})
+    assert "temperature" in r.text and 'role="alert"' in r.text
+    assert reg.get("agent", "bot").params == fresh.params
+
+    viewer, vcsrf = signed_in(client, tokens["viewer"])
+    text = viewer.get("/ui/agents").text
+    assert "Use route main" not in text and "Save parameters" not in text
+    r = viewer.post("/ui/agents/bot/target", headers=hx,
+                    data={"csrf": vcsrf, "target": "p1:m1"})
+    assert "may not do this" in r.text and reg.get("agent", "bot").route == "main"

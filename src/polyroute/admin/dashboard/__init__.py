@@ -16,7 +16,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from polyroute.admin.dashboard import pages_config, pages_core, pages_reports
+from polyroute.admin.dashboard import pages_agents, pages_config, pages_core, pages_reports
 from polyroute.admin.dashboard.session import (
     CsrfError,
     LoginRequired,
@@ -34,7 +34,7 @@ STATIC = Path(__file__).parent / "static"
 def install(app: FastAPI) -> None:
     """Mount the dashboard on ``app`` (the admin API's app) at ``/ui``."""
     app.state.dashboard_sessions = SessionStore()
-    for module in (pages_core, pages_config, pages_reports):
+    for module in (pages_core, pages_config, pages_agents, pages_reports):
         app.include_router(module.router, prefix=UI, include_in_schema=False,
                            dependencies=[Depends(same_origin)])
     app.mount(f"{UI}/static", StaticFiles(directory=STATIC), name="dashboard-static")
