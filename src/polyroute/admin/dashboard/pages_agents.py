@@ -147,7 +147,8 @@ async def agent_params(request: Request, name: str, s: Session) -> Response:
         return see_other("/ui/agents") if r.ok else await _agents_page(
             request, s, problem=r.problem, status_code=r.status)
     fresh = await call(request, s, "GET", f"/agents/{name}")
-    a = fresh.body if fresh.ok else {"name": name, "params": {}, "version": ""}
+    a: dict[str, Any] = fresh.body if fresh.ok else {"name": name, "params": {},
+                                                     "version": ""}
     if not r.ok:  # keep what the user typed, next to the API's message
         a = {**a, "params": {**(a.get("params") or {}),
                              **{k: form.get(k) for k, _ in PARAMS if k in form.data}}}
