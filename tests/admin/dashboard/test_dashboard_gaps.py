@@ -94,3 +94,59 @@ def test_an_operator_assigns_a_model_in_the_matrix_and_edits_parameters_inline(
     page.get_by_role("form", name="Parameters of summariser").locator(".error").wait_for()
     assert other.get_by_label("Top p").input_value() == "0.5"
     page.screenshot(path=str(seeded.shots / "agents-matrix.png"), full_page=True)
+
+
+def test_the_health_timeline_shows_outages_and_the_open_circuit(
+    seeded: Server, login: Any
+) -> None:
+    import time
+
+    from polyroute.config import load_config
+    from polyroute.config.resilience import BreakerConfig, HealthConfig
+    from polyroute.resilience.breaker import CircuitBreaker
+    from polyroute.resilience.health import HealthTracker
+    from polyroute.state import state_from_config
+
+    # what routers sharing the server's state store recorded over the last quarter hour
+    store = state_from_config(load_config(seeded.config_path))
+    now = time.time()
+    at = [now]
+    tracker = HealthTracker(HealthConfig(), store, clock=lambda: at[0])
+    key = "standin/gpt-4o"
+    for minutes_ago, ok, failed in ((14, 3, 0), (12, 1, 4), (11, 0, 6), (6, 2, 1), (1, 4, 0)):
+        at[0] = now - minutes_ago * 60
+        for _ in range(ok):
+            tracker.record(key, True, 250.0)
+        for _ in range(failed):
+            tracker.record(key, False, 900.0)
+    breaker = CircuitBreaker(BreakerConfig(), store)
+    for _ in range(5):
+        breaker.record(key, ok=False, error="ServerError")
+    assert breaker.info(key)["state"] == "open"
+
+    page = login("viewer")
+    page.goto(f"{seeded.url}/ui/health")
+    row = page.locator("#timeline tbody tr", has=page.locator(f"th > code:text-is('{key}')"))
+    strip = row.locator(".strip")
+    assert strip.get_attribute("aria-label") == (
+        f"{key}: 2 outage and 1 degraded window(s) of 5 with calls")
+    assert row.locator(".cell.outage").count() == 2
+    assert row.locator("td").last.inner_text().startswith("open")
+    # the deployment the seeded calls went through: all its windows succeeded
+    mini = page.locator("#timeline tbody tr",
+                        has=page.locator("th > code:text-is('standin/gpt-4o-mini')"))
+    assert mini.locator(".cell.ok").count() >= 1 and mini.locator(".cell.outage").count() == 0
+    page.screenshot(path=str(seeded.shots / "health-timeline.png"), full_page=True)
+
+
+def test_the_budgets_page_draws_the_month_burn_down_with_its_forecast(
+    seeded: Server, login: Any
+) -> None:
+    page = login("viewer")
+    page.goto(f"{seeded.url}/ui/budgets")
+    summary = page.locator("#burn-summary").inner_text()
+    assert "so far" in summary and "month ends near" in summary
+    assert "Budget monthly ($0.6000)" in summary
+    page.locator("#chart-burn canvas").wait_for()  # uPlot drew it
+    legend = page.locator("#chart-burn .u-legend").inner_text()
+    assert "spent" in legend and "forecast" in legend and "budget monthly" in legend

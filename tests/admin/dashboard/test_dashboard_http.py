@@ -399,3 +399,49 @@ def test_the_agent_matrix_assigns_in_place_and_a_stale_row_is_refused_not_overwr
     r = viewer.post("/ui/agents/bot/target", headers=hx,
                     data={"csrf": vcsrf, "target": "p1:m1"})
     assert "may not do this" in r.text and reg.get("agent", "bot").route == "main"
+
+
+def test_the_burn_down_adds_up_the_month_and_forecasts_at_the_burn_rate() -> None:
+    from datetime import date
+
+    from polyroute.admin.dashboard.insights import burndown
+
+    report = {"daily": [{"day": "2026-11-30", "cost_by_provider": {"a": 9.0}},
+                        {"day": "2026-12-01", "cost_by_provider": {"a": 1.0, "b": 1.0}},
+                        {"day": "2026-12-03", "cost_by_provider": {"a": 2.0}}],
+              "burn_rate_usd_per_day": 1.5}
+    budgets = [{"name": "g", "scope": "global", "per": "month", "usd": 20.0},
+               {"name": "big", "scope": "global", "per": "month", "usd": 1000.0},
+               {"name": "p", "scope": "provider:a", "per": "month", "usd": 1.0},
+               {"name": "d", "scope": "global", "per": "day", "usd": 1.0}]
+    b = burndown(report, budgets, date(2026, 12, 4))
+    assert len(b["days"]) == 31 and b["month"] == "December 2026"
+    assert b["actual"][:5] == [2.0, 2.0, 4.0, 4.0, None]  # November's spend is not counted
+    assert b["forecast"][:3] == [None, None, None]
+    assert b["forecast"][3] == 4.0 and b["forecast"][4] == 5.5
+    assert b["forecast_end"] == 4.0 + 1.5 * 27
+    assert b["limits"] == {"g": 20.0, "big": 1000.0}  # only global monthly ones
+    assert b["exceeds"] == {"g": "2026-12-15", "big": None}  # 4 + 1.5 * 11 = 20.5
+
+
+def test_the_health_timeline_marks_outages_and_degraded_windows() -> None:
+    from polyroute.admin.dashboard.insights import timeline
+
+    now = 100 * 60.0 + 30
+    snap = {"p/m": {"history": [
+        {"start": 99 * 60.0, "ok": 5, "errors": 0}, {"start": 98 * 60.0, "ok": 1, "errors": 4},
+        {"start": 97 * 60.0, "ok": 3, "errors": 1}],
+        "circuit": {"state": "open", "opened": 2, "open_for_s": 12.5, "why": "5 failures"}},
+        "q/n": {"history": [], "circuit": None}}
+    t = timeline(snap, 60.0, 5, now)
+    first, quiet = t["rows"]
+    assert [c["status"] for c in first["cells"]] == ["idle", "degraded", "outage", "ok", "idle"]
+    assert (first["outages"], first["degraded"], first["busy"]) == (1, 1, 3)
+    assert (first["circuit"], first["openings"], first["why"]) == ("open", 2, "5 failures")
+    assert quiet["circuit"] == "closed" and quiet["busy"] == 0
+    # a long history is drawn as at most 60 cells, each adding its windows up
+    long = timeline({"p/m": {"history": [{"start": 0.0, "ok": 0, "errors": 3},
+                                          {"start": 60.0, "ok": 2, "errors": 0}]}},
+                    60.0, 600, 599 * 60.0)
+    assert len(long["rows"][0]["cells"]) == 60 and long["span"] == 10
+    assert long["rows"][0]["cells"][0]["status"] == "outage"  # 2 ok, 3 failed together
