@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from dash_support import Server
+from dash_support import Server, axe_critical
 
 pytestmark = pytest.mark.standin
 
@@ -51,6 +51,7 @@ def test_an_operator_reorders_a_chain_by_dragging_candidates_and_tiers(
     # a whole tier, by its label: tier 2 onto tier 1
     page.drag_and_drop(".tier[data-tier='1'] .tier-label", ".tier[data-tier='0']")
     _tiers_become(page, seeded, "dragged", [[mini], [big]])
+    assert axe_critical(page) == []
     page.get_by_text("Saved.").wait_for()
     verdict = page.locator("#explain-h + p").inner_text()
     assert verdict.endswith(f"{mini} → {big}")
@@ -93,6 +94,7 @@ def test_an_operator_assigns_a_model_in_the_matrix_and_edits_parameters_inline(
     form.get_by_role("button", name="Save parameters of summariser").click()
     page.get_by_role("form", name="Parameters of summariser").locator(".error").wait_for()
     assert other.get_by_label("Top p").input_value() == "0.5"
+    assert axe_critical(page) == []
     page.screenshot(path=str(seeded.shots / "agents-matrix.png"), full_page=True)
 
 
@@ -136,6 +138,7 @@ def test_the_health_timeline_shows_outages_and_the_open_circuit(
     mini = page.locator("#timeline tbody tr",
                         has=page.locator("th > code:text-is('standin/gpt-4o-mini')"))
     assert mini.locator(".cell.ok").count() >= 1 and mini.locator(".cell.outage").count() == 0
+    assert axe_critical(page) == []
     page.screenshot(path=str(seeded.shots / "health-timeline.png"), full_page=True)
 
 
@@ -150,3 +153,4 @@ def test_the_budgets_page_draws_the_month_burn_down_with_its_forecast(
     page.locator("#chart-burn canvas").wait_for()  # uPlot drew it
     legend = page.locator("#chart-burn .u-legend").inner_text()
     assert "spent" in legend and "forecast" in legend and "budget monthly" in legend
+    assert axe_critical(page) == []

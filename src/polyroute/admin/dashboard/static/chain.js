@@ -5,7 +5,7 @@
   "use strict";
   var dragged = null;
 
-  function chain(el) { return el.closest("ol.tiers"); }
+  function chain(el) { return el.closest(".dnd"); }
 
   function dropTarget(ev) {
     if (!dragged) return null;
