@@ -149,6 +149,11 @@ def test_a_post_from_the_servers_own_origin_goes_through(
                headers={"Referer": "http://testserver/ui/budgets"}, follow_redirects=False)
     assert r.status_code == 303
     assert "b2" in c.get("/ui/budgets").text
+    # behind a reverse proxy that rewrites Host: the forwarded host is the browser's
+    r = c.post("/ui/budgets", data={"csrf": csrf.group(1), "name": "b3", "usd": "5"},
+               headers={"Origin": "https://polyroute.example.org",
+                        "X-Forwarded-Host": "polyroute.example.org"}, follow_redirects=False)
+    assert r.status_code == 303
 
 
 def test_sign_out_and_a_revoked_token_end_the_session(

@@ -135,13 +135,16 @@ def same_origin(request: Request) -> None:
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
     host = request.headers.get("host", "").lower()
+    # behind a reverse proxy that rewrites Host, the browser's host is the forwarded one;
+    # another site's form cannot set this header (a custom header needs CORS)
+    forwarded = request.headers.get("x-forwarded-host", "").split(",")[0].strip().lower()
     origin = request.headers.get("origin")
     source, sent = ("Origin", origin) if origin is not None else (
         "Referer", request.headers.get("referer"))
     if sent is None:
         return
     got = urlsplit(sent).netloc.lower() if sent != "null" else "null"
-    if not host or got != host:
+    if not host or got not in (host, forwarded):
         raise CsrfError(f"This form was sent from another site ({source}: {got or 'none'}), "
                         f"not from this dashboard ({host or 'unknown host'}); nothing was "
                         "changed. Open the dashboard at its own address and try again.")
