@@ -59,7 +59,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         reg.create("user", {"name": f"{role}-user", "role": role}, actor="test")
         tokens[role] = reg.create_token(f"{role}-user", actor="test")[1]
     config_path = tmp / "polyroute.yaml"
-    config_path.write_text(f"ledger:\n  path: {tmp / 'usage.db'}\n  sync: true\n")
+    # a shared state store: the server's Health page sees the test routers' calls
+    config_path.write_text(f"ledger:\n  path: {tmp / 'usage.db'}\n  sync: true\n"
+                           f"state:\n  backend: sqlite\n  path: {tmp / 'state.db'}\n")
     settings = AdminSettings(plugins=plugins, keyring=reg.keyring, config_path=str(config_path),
                              allow_private_endpoints=True, tests_per_window=100)
     app = create_app(registry=reg, settings=settings)
@@ -147,7 +149,9 @@ def seeded(server: Server) -> Server:
                       {"name": "summariser", "model": "standin:gpt-4o-mini",
                        "params": {"max_tokens": 400}}):
             assert api.post("/agents", json=agent).status_code == 201
-        r = api.post("/budgets", json={"name": "monthly", "usd": 50, "scope": "global"})
+        # small, so the burn-down's forecast meets it; "warn": it never blocks a test call
+        r = api.post("/budgets", json={"name": "monthly", "usd": 0.6, "scope": "global",
+                                       "per": "month", "on_exceed": "warn"})
         assert r.status_code == 201, r.text
     live = live_router(server)
     call_route(live, "support", n=3)

@@ -65,9 +65,17 @@ def client(reg: Registry) -> Iterator[Callable[[], TestClient]]:
         c.close()
 
 
+def login_csrf(c: TestClient) -> str:
+    """The sign-in page's one-time value (its cookie is now in ``c``)."""
+    match = re.search(r'name="login_csrf" value="([^"]+)"', c.get("/ui/login").text)
+    assert match is not None
+    return match.group(1)
+
+
 def signed_in(make: Callable[[], TestClient], token: str) -> tuple[TestClient, str]:
     c = make()
-    r = c.post("/ui/login", data={"token": token}, follow_redirects=False)
+    r = c.post("/ui/login", data={"token": token, "login_csrf": login_csrf(c)},
+               follow_redirects=False)
     assert r.status_code == 303
     page = c.get("/ui/").text
     match = re.search(r'name="csrf" value="([^"]+)"', page)
@@ -80,13 +88,72 @@ def test_sign_in_sets_a_strict_httponly_session_cookie_that_holds_no_token(
 ) -> None:
     c = client()
     assert c.get("/ui/models", follow_redirects=False).headers["location"] == "/ui/login"
-    bad = c.post("/ui/login", data={"token": "prt_not-a-token"})
+    bad = c.post("/ui/login", data={"token": "prt_not-a-token", "login_csrf": login_csrf(c)})
     assert bad.status_code == 401 and "unknown, expired or revoked" in bad.text
-    ok = c.post("/ui/login", data={"token": tokens["viewer"]}, follow_redirects=False)
+    ok = c.post("/ui/login", data={"token": tokens["viewer"], "login_csrf": login_csrf(c)},
+                follow_redirects=False)
     cookie = ok.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/ui" in cookie
     assert tokens["viewer"] not in cookie
     assert c.get("/ui/").status_code == 200
+
+
+def test_sign_in_without_the_sign_in_pages_one_time_value_is_refused(
+    client: Callable[[], TestClient], tokens: dict[str, str]
+) -> None:
+    # login CSRF: another site's form signing the victim in under the attacker's token
+    c = client()
+    no_value = c.post("/ui/login", data={"token": tokens["viewer"]}, follow_redirects=False)
+    assert no_value.status_code == 403 and "login CSRF check failed" in no_value.text
+    value = login_csrf(c)
+    other = client()  # a browser that never loaded the sign-in page has no matching cookie
+    forged = other.post("/ui/login", data={"token": tokens["viewer"], "login_csrf": value},
+                        follow_redirects=False)
+    assert forged.status_code == 403
+    assert other.get("/ui/", follow_redirects=False).headers["location"] == "/ui/login"
+    assert tokens["viewer"] not in no_value.text + forged.text
+
+
+@pytest.mark.parametrize("header", [
+    {"Origin": "https://evil.example"}, {"Origin": "null"},
+    {"Referer": "https://evil.example/page"},
+])
+def test_a_post_from_another_origin_is_refused_sign_in_included(
+    client: Callable[[], TestClient], tokens: dict[str, str], reg: Registry,
+    header: dict[str, str],
+) -> None:
+    c = client()
+    value = login_csrf(c)
+    r = c.post("/ui/login", data={"token": tokens["admin"], "login_csrf": value},
+               headers=header, follow_redirects=False)
+    assert r.status_code == 403 and "another site" in r.text
+    assert "evil.example" in r.text or "null" in r.text
+    c, csrf = signed_in(client, tokens["admin"])
+    r = c.post("/ui/budgets", data={"csrf": csrf, "name": "b1", "usd": "5"}, headers=header,
+               follow_redirects=False)
+    assert r.status_code == 403
+    assert "b1" not in c.get("/ui/budgets").text
+
+
+def test_a_post_from_the_servers_own_origin_goes_through(
+    client: Callable[[], TestClient], tokens: dict[str, str]
+) -> None:
+    c = client()
+    value = login_csrf(c)
+    r = c.post("/ui/login", data={"token": tokens["admin"], "login_csrf": value},
+               headers={"Origin": "http://testserver"}, follow_redirects=False)
+    assert r.status_code == 303
+    csrf = re.search(r'name="csrf" value="([^"]+)"', c.get("/ui/").text)
+    assert csrf is not None
+    r = c.post("/ui/budgets", data={"csrf": csrf.group(1), "name": "b2", "usd": "5"},
+               headers={"Referer": "http://testserver/ui/budgets"}, follow_redirects=False)
+    assert r.status_code == 303
+    assert "b2" in c.get("/ui/budgets").text
+    # behind a reverse proxy that rewrites Host: the forwarded host is the browser's
+    r = c.post("/ui/budgets", data={"csrf": csrf.group(1), "name": "b3", "usd": "5"},
+               headers={"Origin": "https://polyroute.example.org",
+                        "X-Forwarded-Host": "polyroute.example.org"}, follow_redirects=False)
+    assert r.status_code == 303
 
 
 def test_sign_out_and_a_revoked_token_end_the_session(
@@ -272,3 +339,114 @@ def test_a_provider_card_shows_its_worst_circuit_and_lowest_health_score() -> No
     }})
     assert got == {"a": {"circuit": "open", "score": 0.2},
                    "b": {"circuit": "closed", "score": None}}
+
+
+@pytest.mark.parametrize(("op", "at", "to", "want"), [
+    ("move", (0, 1), (0, 0), [["b", "a"], ["c"]]),      # dropped on the first: tried first
+    ("move", (0, 0), (0, 2), [["b", "a"], ["c"]]),      # dropped past the end of its tier
+    ("move", (0, 0), (1, 0), [["b"], ["a", "c"]]),      # onto another tier
+    ("move", (1, 0), (2, 0), [["a", "b"], ["c"]]),      # its tier empties: a new last tier
+    ("move", (1, 0), (0, 0), [["c", "a", "b"]]),        # an emptied tier disappears
+    ("move-tier", (1, 0), (0, 0), [["c"], ["a", "b"]]),
+    ("move", (5, 0), (0, 0), [["a", "b"], ["c"]]),      # out of range: unchanged
+    ("move-tier", (0, 0), (7, 0), [["a", "b"], ["c"]]),
+])
+def test_a_dragged_candidate_or_tier_lands_where_it_was_dropped(
+    op: str, at: tuple[int, int], to: tuple[int, int], want: list[list[str]]
+) -> None:
+    assert _edit([["a", "b"], ["c"]], op, at[0], at[1], "", to) == want
+
+
+def test_the_agent_matrix_assigns_in_place_and_a_stale_row_is_refused_not_overwritten(
+    client: Callable[[], TestClient], tokens: dict[str, str], reg: Registry
+) -> None:
+    reg.create("provider", {"identifier": "p1", "name": "p1", "provider_type": "openai",
+                            "api_endpoint": "https://api.openai.com/v1"}, actor="test")
+    for m in ("m1", "m2"):
+        reg.add_model("p1", {"name": m}, actor="test")
+    reg.create("route", {"name": "main", "tiers": [["p1:m2"], ["p1:m1"]]}, actor="test")
+    reg.create("agent", {"name": "bot", "model": "p1:m1", "params": {"temperature": 0.5}},
+               actor="test")
+    c, csrf = signed_in(client, tokens["operator"])
+    text = c.get("/ui/agents").text
+    assert 'aria-label="Use route main for bot"' in text
+    assert 'aria-label="Use p1:m1 for bot"' not in text  # it already uses it
+    v = reg.get("agent", "bot").version
+    hx = {"HX-Request": "true"}
+    r = c.post("/ui/agents/bot/target", headers=hx,
+               data={"csrf": csrf, "version": str(v), "target": "route:main"})
+    assert r.status_code == 200 and "bot updated." in r.text
+    a = reg.get("agent", "bot")
+    assert (a.model, a.route) == (None, "main")
+    # through its route the agent reaches both models, tier by tier
+    assert "tier 1" in r.text and "tier 2" in r.text
+
+    r = c.post("/ui/agents/bot/params", headers=hx,
+               data={"csrf": csrf, "version": str(a.version), "temperature": "0.9",
+                     "top_p": "", "max_tokens": "256"})
+    assert r.status_code == 200 and "Saved." in r.text
+    fresh = reg.get("agent", "bot")
+    assert fresh.params == {"temperature": 0.9, "max_tokens": 256}
+    # the same row again, on the version it was rendered from: refused, shown, not applied
+    r = c.post("/ui/agents/bot/params", headers=hx,
+               data={"csrf": csrf, "version": str(a.version), "temperature": "0.1"})
+    assert 'role="alert"' in r.text and 'value="0.1"' in r.text and "Saved." not in r.text
+    assert reg.get("agent", "bot").params == fresh.params
+    # a bad value: the API's message next to the row, nothing saved
+    r = c.post("/ui/agents/bot/params", headers=hx,
+               data={"csrf": csrf, "version": str(fresh.version), "temperature": "hot"})
+    assert "temperature" in r.text and 'role="alert"' in r.text
+    assert reg.get("agent", "bot").params == fresh.params
+
+    viewer, vcsrf = signed_in(client, tokens["viewer"])
+    text = viewer.get("/ui/agents").text
+    assert "Use route main" not in text and "Save parameters" not in text
+    r = viewer.post("/ui/agents/bot/target", headers=hx,
+                    data={"csrf": vcsrf, "target": "p1:m1"})
+    assert "may not do this" in r.text and reg.get("agent", "bot").route == "main"
+
+
+def test_the_burn_down_adds_up_the_month_and_forecasts_at_the_burn_rate() -> None:
+    from datetime import date
+
+    from polyroute.admin.dashboard.insights import burndown
+
+    report = {"daily": [{"day": "2026-11-30", "cost_by_provider": {"a": 9.0}},
+                        {"day": "2026-12-01", "cost_by_provider": {"a": 1.0, "b": 1.0}},
+                        {"day": "2026-12-03", "cost_by_provider": {"a": 2.0}}],
+              "burn_rate_usd_per_day": 1.5}
+    budgets = [{"name": "g", "scope": "global", "per": "month", "usd": 20.0},
+               {"name": "big", "scope": "global", "per": "month", "usd": 1000.0},
+               {"name": "p", "scope": "provider:a", "per": "month", "usd": 1.0},
+               {"name": "d", "scope": "global", "per": "day", "usd": 1.0}]
+    b = burndown(report, budgets, date(2026, 12, 4))
+    assert len(b["days"]) == 31 and b["month"] == "December 2026"
+    assert b["actual"][:5] == [2.0, 2.0, 4.0, 4.0, None]  # November's spend is not counted
+    assert b["forecast"][:3] == [None, None, None]
+    assert b["forecast"][3] == 4.0 and b["forecast"][4] == 5.5
+    assert b["forecast_end"] == 4.0 + 1.5 * 27
+    assert b["limits"] == {"g": 20.0, "big": 1000.0}  # only global monthly ones
+    assert b["exceeds"] == {"g": "2026-12-15", "big": None}  # 4 + 1.5 * 11 = 20.5
+
+
+def test_the_health_timeline_marks_outages_and_degraded_windows() -> None:
+    from polyroute.admin.dashboard.insights import timeline
+
+    now = 100 * 60.0 + 30
+    snap = {"p/m": {"history": [
+        {"start": 99 * 60.0, "ok": 5, "errors": 0}, {"start": 98 * 60.0, "ok": 1, "errors": 4},
+        {"start": 97 * 60.0, "ok": 3, "errors": 1}],
+        "circuit": {"state": "open", "opened": 2, "open_for_s": 12.5, "why": "5 failures"}},
+        "q/n": {"history": [], "circuit": None}}
+    t = timeline(snap, 60.0, 5, now)
+    first, quiet = t["rows"]
+    assert [c["status"] for c in first["cells"]] == ["idle", "degraded", "outage", "ok", "idle"]
+    assert (first["outages"], first["degraded"], first["busy"]) == (1, 1, 3)
+    assert (first["circuit"], first["openings"], first["why"]) == ("open", 2, "5 failures")
+    assert quiet["circuit"] == "closed" and quiet["busy"] == 0
+    # a long history is drawn as at most 60 cells, each adding its windows up
+    long = timeline({"p/m": {"history": [{"start": 0.0, "ok": 0, "errors": 3},
+                                          {"start": 60.0, "ok": 2, "errors": 0}]}},
+                    60.0, 600, 599 * 60.0)
+    assert len(long["rows"][0]["cells"]) == 60 and long["span"] == 10
+    assert long["rows"][0]["cells"][0]["status"] == "outage"  # 2 ok, 3 failed together

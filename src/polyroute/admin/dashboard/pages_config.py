@@ -14,7 +14,7 @@ from polyroute.admin.dashboard.forms import read_form
 from polyroute.admin.dashboard.render import is_htmx, page, partial, see_other
 from polyroute.admin.dashboard.session import DashSession, current
 
-__all__ = ["router"]
+__all__ = ["all_models", "router"]
 
 router = APIRouter()
 Session = Annotated[DashSession, Depends(current)]
@@ -23,7 +23,7 @@ STRATEGIES = ("priority", "round_robin", "weighted", "least_latency", "lowest_co
               "lru", "least_busy", "score")
 
 
-async def _all_models(request: Request, s: DashSession) -> list[dict[str, Any]]:
+async def all_models(request: Request, s: DashSession) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for p in await apiclient.items(request, s, "/providers"):
         if p.get("is_system"):
@@ -60,7 +60,7 @@ async def catalog(
     calls: Annotated[str, Query(max_length=20)] = "1000",
     compare: Annotated[list[str] | None, Query()] = None,
 ) -> HTMLResponse:
-    models = await _all_models(request, s)
+    models = await all_models(request, s)
     providers = sorted({m["provider"] for m in models})
     ctx_min, price_max = _num(min_context), _num(max_price)
     t_in, t_out, n = _num(in_per_call, 0.0) or 0.0, _num(out_per_call, 0.0) or 0.0, _num(calls, 0.0)
@@ -94,7 +94,7 @@ async def catalog(
 @router.get("/routes", response_class=HTMLResponse)
 async def routes(request: Request, s: Session) -> HTMLResponse:
     rows = await apiclient.items(request, s, "/routes")
-    models = await _all_models(request, s)
+    models = await all_models(request, s)
     return page(request, s, "routes.html", "routes", "Fallback chains", routes=rows,
                 models=models, strategies=STRATEGIES, problem=None)
 
@@ -109,7 +109,7 @@ async def route_create(request: Request, s: Session) -> Response:
     if r.ok:
         return see_other(f"/ui/routes/{name}")
     rows = await apiclient.items(request, s, "/routes")
-    models = await _all_models(request, s)
+    models = await all_models(request, s)
     return page(request, s, "routes.html", "routes", "Fallback chains", status_code=r.status,
                 routes=rows, models=models, strategies=STRATEGIES, problem=r.problem)
 
@@ -117,7 +117,7 @@ async def route_create(request: Request, s: Session) -> Response:
 async def _chain(request: Request, s: DashSession, name: str, problem: Problem | None = None,
                  notice: str | None = None) -> dict[str, Any]:
     got = await call(request, s, "GET", f"/routes/{name}")
-    models = await _all_models(request, s)
+    models = await all_models(request, s)
     verdict = explain_route(request, name) if got.ok else None
     return {"r": got.body if got.ok else None, "models": models, "strategies": STRATEGIES,
             "problem": problem or got.problem, "notice": notice, "verdict": verdict}
@@ -131,9 +131,30 @@ async def route_page(request: Request, name: str, s: Session) -> Response:
     return page(request, s, "route.html", "routes", f"Fallback chain: {name}", **ctx)
 
 
-def _edit(tiers: list[list[str]], op: str, t: int, i: int, ref: str) -> list[list[str]]:
-    """The chain after one edit; positions out of range leave it as it was."""
+def _edit(tiers: list[list[str]], op: str, t: int, i: int, ref: str,
+          to: tuple[int, int] = (-1, -1)) -> list[list[str]]:
+    """The chain after one edit; positions out of range leave it as it was.
+
+    ``move`` (a dragged candidate) takes it from tier ``t`` position ``i`` to tier
+    ``to[0]`` position ``to[1]`` (past the end: last; tier ``len(tiers)``: a new
+    last tier); ``move-tier`` puts tier ``t`` at position ``to[0]``.
+    """
     tiers = [list(x) for x in tiers]
+    if op == "move-tier":
+        if 0 <= t < len(tiers) and 0 <= to[0] < len(tiers):
+            tiers.insert(to[0], tiers.pop(t))
+        return tiers
+    if op == "move":
+        if not (0 <= t < len(tiers) and 0 <= i < len(tiers[t]) and 0 <= to[0] <= len(tiers)):
+            return tiers
+        moved = tiers[t][i]
+        tiers[t][i] = ""  # a placeholder keeps the target's positions while we insert
+        if to[0] == len(tiers):
+            tiers.append([])
+        row = tiers[to[0]]
+        row.insert(max(0, min(to[1], len(row))), moved)
+        tiers = [[x for x in tier if x] for tier in tiers]
+        return [x for x in tiers if x]
     if op == "add" and ref:
         if t >= len(tiers):
             tiers.append([ref])
@@ -181,7 +202,9 @@ async def route_edit(request: Request, name: str, s: Session) -> Response:
             change = {"status": form.get("status")}
         else:
             t, i = int(_num(form.get("tier"), -1) or 0), int(_num(form.get("index"), -1) or 0)
-            change = {"tiers": _edit(got.body["tiers"], op, t, i, form.get("model"))}
+            to = (int(_num(form.get("to_tier"), -1) or 0),
+                  int(_num(form.get("to_index"), -1) or 0))
+            change = {"tiers": _edit(got.body["tiers"], op, t, i, form.get("model"), to)}
         r = await call(request, s, "PUT", f"/routes/{name}", json=change, if_match=version)
         problem = r.problem
         notice = "Saved." if r.ok else None
@@ -189,59 +212,3 @@ async def route_edit(request: Request, name: str, s: Session) -> Response:
         return see_other(f"/ui/routes/{name}")
     ctx = await _chain(request, s, name, problem, notice)
     return partial(request, s, "_chain.html", **ctx)
-
-
-# --- agents: which model or route each agent uses, and its parameters -----------------------
-
-@router.get("/agents", response_class=HTMLResponse)
-async def agents(request: Request, s: Session) -> HTMLResponse:
-    return await _agents_page(request, s)
-
-
-async def _agents_page(request: Request, s: DashSession, problem: Problem | None = None,
-                       status_code: int = 200) -> HTMLResponse:
-    rows = await apiclient.items(request, s, "/agents")
-    models = await _all_models(request, s)
-    route_names = [r["name"] for r in await apiclient.items(request, s, "/routes")]
-    return page(request, s, "agents.html", "agents", "Agents", status_code=status_code,
-                agents=rows, models=models, routes=route_names, problem=problem)
-
-
-def _target(value: str) -> dict[str, Any]:
-    """``route:NAME`` or a model reference, as the API's model/route pair."""
-    if value.startswith("route:"):
-        return {"route": value.removeprefix("route:"), "model": None, "fallbacks": []}
-    return {"model": value, "route": None}
-
-
-def _agent_params(form: Any, current: dict[str, Any]) -> dict[str, Any]:
-    params = dict(current)
-    for name, kind in (("temperature", float), ("max_tokens", int)):
-        raw = form.get(name)
-        if raw == "":
-            params.pop(name, None)
-            continue
-        try:
-            params[name] = kind(raw)
-        except ValueError:
-            params[name] = raw  # the API names the field and says what it takes
-    return params
-
-
-@router.post("/agents", response_class=HTMLResponse)
-async def agent_save(request: Request, s: Session) -> Response:
-    form = await read_form(request, s)
-    name = form.get("name")
-    got = await call(request, s, "GET", f"/agents/{name}") if form.get("existing") else None
-    current = got.body if got is not None and got.ok else {}
-    body: dict[str, Any] = {**_target(form.get("target")),
-                            "params": _agent_params(form, current.get("params") or {})}
-    if got is None:
-        r = await call(request, s, "POST", "/agents", json={"name": name, **{
-            k: v for k, v in body.items() if v not in (None, [])}})
-    else:
-        r = await call(request, s, "PUT", f"/agents/{name}", json=body,
-                       if_match=form.get("version") or got.etag)
-    if r.ok:
-        return see_other("/ui/agents")
-    return await _agents_page(request, s, problem=r.problem, status_code=r.status)

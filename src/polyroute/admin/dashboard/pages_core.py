@@ -17,9 +17,13 @@ from polyroute.admin.dashboard.forms import read_form
 from polyroute.admin.dashboard.render import is_htmx, page, partial, see_other
 from polyroute.admin.dashboard.session import (
     COOKIE,
+    LOGIN_COOKIE,
     DashSession,
+    check_login_csrf,
     current,
+    new_login_csrf,
     set_cookie,
+    set_login_cookie,
     store,
 )
 from polyroute.errors import ConfigError
@@ -35,22 +39,32 @@ WIZARD_FIELDS = ("identifier", "name", "api_endpoint", "api_key", "description")
 
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request) -> HTMLResponse:
-    return page(request, None, "login.html", "", "Sign in")
+    return _login_page(request)
+
+
+def _login_page(request: Request, status_code: int = 200, error: str | None = None
+                ) -> HTMLResponse:
+    value = new_login_csrf()
+    response = page(request, None, "login.html", "", "Sign in", status_code=status_code,
+                    error=error, login_csrf=value)
+    set_login_cookie(request, response, value)
+    return response
 
 
 @router.post("/login", response_class=HTMLResponse)
 async def login(request: Request) -> Response:
     form = await read_form(request)
+    check_login_csrf(request, form.get("login_csrf"))
     token = form.get("token")
     reg: Registry = request.app.state.registry
     user = reg.authenticate(token) if token else None
     if user is None:
-        return page(request, None, "login.html", "", "Sign in", status_code=401,
-                    error="That API token is unknown, expired or revoked. Ask an admin for one "
-                          "(POST /api/admin/tokens).")
+        return _login_page(request, 401, "That API token is unknown, expired or revoked. Ask "
+                                         "an admin for one (POST /api/admin/tokens).")
     s = store(request).open(token, user.name, user.role)
     response = see_other("/ui/")
     set_cookie(request, response, s)
+    response.delete_cookie(LOGIN_COOKIE, path="/ui")
     return response
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -13,6 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 from polyroute.admin.dashboard import apiclient
 from polyroute.admin.dashboard.apiclient import Problem, call
 from polyroute.admin.dashboard.forms import read_form
+from polyroute.admin.dashboard.insights import burndown, timeline
 from polyroute.admin.dashboard.render import page, see_other
 from polyroute.admin.dashboard.session import DashSession, current
 
@@ -76,10 +79,11 @@ def _cell(value: Any) -> Any:
 async def budgets(request: Request, s: Session) -> HTMLResponse:
     rows = await apiclient.items(request, s, "/budgets")
     usage_r = await call(request, s, "GET", "/usage", params={"since": "30d", "by": "model"})
-    spent = {b["budget"]: b for b in (((usage_r.body or {}).get("report") or {})
-                                      .get("budgets") or [])} if usage_r.ok else {}
+    report = ((usage_r.body or {}).get("report") or {}) if usage_r.ok else {}
+    spent = {b["budget"]: b for b in report.get("budgets") or []}
+    burn = burndown(report, rows, datetime.now(UTC).date()) if report else None
     return page(request, s, "budgets.html", "budgets", "Budgets", budgets=rows, spent=spent,
-                problem=None)
+                burn=burn, problem=None)
 
 
 @router.post("/budgets", response_class=HTMLResponse)
@@ -105,7 +109,24 @@ async def health(request: Request, s: Session) -> HTMLResponse:
     body = r.body if r.ok and isinstance(r.body, dict) else {}
     return page(request, s, "health.html", "health", "Health", configured=body.get(
         "configured", False), deployments=body.get("deployments") or {},
-        failovers=body.get("failovers") or {}, problem=r.problem)
+        failovers=body.get("failovers") or {}, problem=r.problem,
+        timeline=_timeline(request, await apiclient.items(request, s, "/routes"))
+        if r.ok else None)
+
+
+def _timeline(request: Request, routes: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The health tracker's per-window history, from the router the API's ``/health``
+    just read (the API answers with totals only; it keeps this router for the server),
+    for the config's deployments and the registry routes' candidates alike."""
+    router = getattr(request.app.state, "health_router", None)
+    if router is None or router.health is None:
+        return None
+    keys = [d.key for d in router.planner_deployments()]
+    for route in routes:
+        keys += [ref.replace(":", "/", 1) for tier in route.get("tiers") or [] for ref in tier]
+    cfg = router.health.cfg
+    return timeline(router.health.snapshot(keys, history=True), cfg.window, cfg.history,
+                    time.time())
 
 
 def _diff(before: dict[str, Any] | None, after: dict[str, Any] | None

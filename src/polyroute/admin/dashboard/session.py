@@ -6,6 +6,12 @@ process's memory (so a restart signs everyone out, and the token never travels
 again after sign-in). Every request re-checks the token with the registry, so a
 revoked or expired token ends its sessions at once. Each session has a CSRF
 secret that every state-changing form (and htmx request) must send back.
+
+Two more checks stand before any POST runs, sign-in included: the browser's
+``Origin`` (or, without it, ``Referer``) must name this server itself, and the
+sign-in form must send back the one-time value its page set in a
+``SameSite=Strict`` cookie, so another site can neither post a form here nor sign
+a victim's browser in under the attacker's token (login CSRF).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
@@ -21,11 +28,13 @@ from fastapi.responses import RedirectResponse, Response
 from polyroute.admin import Registry
 
 __all__ = [
-    "COOKIE", "CsrfError", "DashSession", "LoginRequired", "SessionStore", "current",
-    "login_redirect",
+    "COOKIE", "LOGIN_COOKIE", "CsrfError", "DashSession", "LoginRequired", "SessionStore",
+    "check_login_csrf", "current", "login_redirect", "new_login_csrf", "same_origin",
+    "set_login_cookie",
 ]
 
 COOKIE = "polyroute_session"
+LOGIN_COOKIE = "polyroute_login"
 LIFETIME_S = 12 * 3600.0
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "X-CSRF-Token"
@@ -36,7 +45,12 @@ class LoginRequired(Exception):
 
 
 class CsrfError(Exception):
-    """A state-changing request without this session's CSRF token."""
+    """A state-changing request that did not come from this dashboard."""
+
+    def __init__(self, reason: str = "This form was not sent from this dashboard session "
+                                     "(CSRF check failed).") -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass
@@ -107,6 +121,51 @@ def check_csrf(request: Request, s: DashSession, sent: str | None) -> None:
     value = sent or request.headers.get(CSRF_HEADER, "")
     if not value or not secrets.compare_digest(value, s.csrf):
         raise CsrfError()
+
+
+def same_origin(request: Request) -> None:
+    """A dependency of every dashboard route: a POST must come from a page of this server.
+
+    Browsers send ``Origin`` on every cross-site POST (and ``Referer`` nearly
+    always), so a mismatch is another site's form. A request with neither is not
+    a browser's cross-site form (scripts and API clients), and still needs the
+    CSRF token. The host is compared without the scheme: behind a TLS-terminating
+    proxy the browser says ``https`` while this process sees ``http``.
+    """
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    host = request.headers.get("host", "").lower()
+    # behind a reverse proxy that rewrites Host, the browser's host is the forwarded one;
+    # another site's form cannot set this header (a custom header needs CORS)
+    forwarded = request.headers.get("x-forwarded-host", "").split(",")[0].strip().lower()
+    origin = request.headers.get("origin")
+    source, sent = ("Origin", origin) if origin is not None else (
+        "Referer", request.headers.get("referer"))
+    if sent is None:
+        return
+    got = urlsplit(sent).netloc.lower() if sent != "null" else "null"
+    if not host or got not in (host, forwarded):
+        raise CsrfError(f"This form was sent from another site ({source}: {got or 'none'}), "
+                        f"not from this dashboard ({host or 'unknown host'}); nothing was "
+                        "changed. Open the dashboard at its own address and try again.")
+
+
+def new_login_csrf() -> str:
+    """A fresh value for the sign-in form; ``set_login_cookie`` puts it in the cookie too."""
+    return secrets.token_urlsafe(32)
+
+
+def set_login_cookie(request: Request, response: Response, value: str) -> None:
+    response.set_cookie(LOGIN_COOKIE, value, max_age=3600, path="/ui", httponly=True,
+                        samesite="strict", secure=request.url.scheme == "https")
+
+
+def check_login_csrf(request: Request, sent: str) -> None:
+    expected = request.cookies.get(LOGIN_COOKIE, "")
+    if not expected or not sent or not secrets.compare_digest(sent, expected):
+        raise CsrfError("This sign-in form was not sent from this dashboard's sign-in page "
+                        "(login CSRF check failed). Open the sign-in page again and sign in "
+                        "from there.")
 
 
 def set_cookie(request: Request, response: Response, s: DashSession) -> None:
