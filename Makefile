@@ -88,3 +88,9 @@ $(BENCH_VENV)/.installed: bench/requirements.txt pyproject.toml $(BENCH_PLUGINS)
 
 bench: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python bench/run.py $(ARGS)
+
+# Admin API over 10,000 registry rows + usage summary over 1,000,000 ledger rows (issue 18;
+# docs/admin.md "Numbers"). Uses the dev venv (it needs polyroute[admin]); not in `make test`.
+.PHONY: bench-admin
+bench-admin: $(STAMP)
+	$(PY) bench/admin_bench.py $(ARGS)

@@ -8,13 +8,15 @@ none of it does.
 
 from __future__ import annotations
 
+import builtins
+import json
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Engine, String, cast, func, inspect, select
 from sqlalchemy.exc import (
     DataError,
     IntegrityError,
@@ -172,13 +174,34 @@ class Repository:
             snapshot(row)  # load collections before the session closes
             return row
 
-    def list(self, kind: str) -> list[Any]:
+    def list(self, kind: str, *, limit: int | None = None, offset: int = 0,
+             **filters: Any) -> list[Any]:
+        """Rows of ``kind`` in id order; ``filters`` (column=value) and paging run as SQL."""
+        return self.list_page(kind, limit=limit, offset=offset, **filters)[0]
+
+    def list_page(self, kind: str, *, limit: int | None = None, offset: int = 0,
+                  **filters: Any) -> tuple[builtins.list[Any], int]:
+        """One page of rows plus the filtered total, both counted by the database.
+
+        ``capability=x`` matches rows whose ``capabilities`` list holds ``x``; any
+        other filter is an equality on the column of that name (``None`` skips it).
+        """
         model = Model if kind == "model" else _kind(kind)[0]
+        conditions = [_condition(kind, model, name, value)
+                      for name, value in filters.items() if value is not None]
+        query = select(model).where(*conditions).order_by(model.id).offset(offset)
+        if limit is not None:
+            query = query.limit(limit)
         with self.reading() as session:
-            rows = list(session.execute(select(model).order_by(model.id)).scalars())
+            rows = list(session.execute(query).scalars())
             for row in rows:
                 snapshot(row)
-            return rows
+            if limit is None and offset == 0:
+                total = len(rows)
+            else:
+                total = int(session.execute(
+                    select(func.count()).select_from(model).where(*conditions)).scalar_one())
+            return rows, total
 
     def create(self, kind: str, data: dict[str, Any], *, actor: str,
                request_id: str | None = None, system: bool = False) -> Any:
@@ -341,6 +364,21 @@ def _apply_defaults(row: Any) -> None:
             setattr(row, attr.key, arg)
         elif getattr(default, "is_callable", False) and callable(arg):
             setattr(row, attr.key, arg(None))
+
+
+def _condition(kind: str, model: type[Any], name: str, value: Any) -> Any:
+    column = getattr(model, name, None)
+    if column is None or name in ("ciphertext", "token_hash", "rotation_secret"):
+        raise RegistryValidationError(
+            f"{kind}s cannot be filtered by '{name}'", file="registry",
+            fix="filter by a column of the table (status, provider_type, is_system, ...)")
+    if name == "capabilities":
+        # a JSON list on both backends: match the quoted item in its text form, so the
+        # filter stays one portable SQL predicate (no JSON operators on SQLite)
+        needle = json.dumps(str(value))
+        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return cast(column, String).like(f"%{escaped}%", escape="\\")
+    return column == value
 
 
 def _kind(kind: str) -> tuple[type[Any], str]:

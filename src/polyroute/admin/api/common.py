@@ -70,6 +70,14 @@ def page(items: Sequence[Any], paging: _Paging, view: Callable[[Any], T]) -> Pag
                    offset=paging.offset, next_offset=end if end < len(items) else None)
 
 
+def listed(rows: Sequence[Any], total: int, paging: _Paging, view: Callable[[Any], T]
+           ) -> Page[Any]:
+    """A page the database already cut (``rows`` is the page, ``total`` the filtered count)."""
+    end = paging.offset + len(rows)
+    return Page[Any](items=[view(i) for i in rows], total=total, limit=paging.limit,
+                   offset=paging.offset, next_offset=end if end < total else None)
+
+
 def request_id(request: Request) -> str | None:
     rid = getattr(request.state, "request_id", None)
     return str(rid) if rid else None

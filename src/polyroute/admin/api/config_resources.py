@@ -13,7 +13,15 @@ from pydantic import BaseModel
 
 from polyroute.admin.api import views
 from polyroute.admin.api.auth import Operator, Viewer, registry
-from polyroute.admin.api.common import IfMatch, Paging, actor, if_match, page, request_id, set_etag
+from polyroute.admin.api.common import (
+    IfMatch,
+    Paging,
+    actor,
+    if_match,
+    listed,
+    request_id,
+    set_etag,
+)
 from polyroute.admin.api.schemas import (
     AgentIn,
     AgentOut,
@@ -68,8 +76,9 @@ def _delete(request: Request, kind: str, key: str, header: str | None) -> Respon
 @router.get("/routes", response_model=Page[RouteOut], tags=["routes"], summary="List routes")
 def list_routes(request: Request, _: Viewer, paging: Paging,
                 status: Annotated[str | None, Query(max_length=20)] = None) -> Page[RouteOut]:
-    rows = [r for r in registry(request).list("route") if status is None or r.status == status]
-    return page(rows, paging, views.route)
+    rows, total = registry(request).list_page("route", limit=paging.limit,
+                                              offset=paging.offset, status=status)
+    return listed(rows, total, paging, views.route)
 
 
 @router.post("/routes", status_code=201, response_model=RouteOut, tags=["routes"],
@@ -102,8 +111,9 @@ def delete_route(request: Request, name: str, _: Operator, if_match_: IfMatch = 
 @router.get("/agents", response_model=Page[AgentOut], tags=["agents"], summary="List agents")
 def list_agents(request: Request, _: Viewer, paging: Paging,
                 route: Annotated[str | None, Query(max_length=200)] = None) -> Page[AgentOut]:
-    rows = [a for a in registry(request).list("agent") if route is None or a.route == route]
-    return page(rows, paging, views.agent)
+    rows, total = registry(request).list_page("agent", limit=paging.limit,
+                                              offset=paging.offset, route=route)
+    return listed(rows, total, paging, views.agent)
 
 
 @router.post("/agents", status_code=201, response_model=AgentOut, tags=["agents"],
@@ -136,8 +146,9 @@ def delete_agent(request: Request, name: str, _: Operator, if_match_: IfMatch = 
 @router.get("/budgets", response_model=Page[BudgetOut], tags=["budgets"], summary="List budgets")
 def list_budgets(request: Request, _: Viewer, paging: Paging,
                  scope: Annotated[str | None, Query(max_length=300)] = None) -> Page[BudgetOut]:
-    rows = [b for b in registry(request).list("budget") if scope is None or b.scope == scope]
-    return page(rows, paging, views.budget)
+    rows, total = registry(request).list_page("budget", limit=paging.limit,
+                                              offset=paging.offset, scope=scope)
+    return listed(rows, total, paging, views.budget)
 
 
 @router.post("/budgets", status_code=201, response_model=BudgetOut, tags=["budgets"],

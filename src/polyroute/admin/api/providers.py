@@ -11,7 +11,15 @@ from sqlalchemy import func, select
 from polyroute.admin import Registry, check_revision
 from polyroute.admin.api import views
 from polyroute.admin.api.auth import Admin, Operator, Viewer, registry
-from polyroute.admin.api.common import IfMatch, Paging, actor, if_match, page, request_id, set_etag
+from polyroute.admin.api.common import (
+    IfMatch,
+    Paging,
+    actor,
+    if_match,
+    listed,
+    request_id,
+    set_etag,
+)
 from polyroute.admin.api.errors import ApiError
 from polyroute.admin.api.schemas import (
     Page,
@@ -137,13 +145,11 @@ def list_providers(
                                                      "or only registry ones")] = None,
 ) -> Page[ProviderOut]:
     reg = registry(request)
-    rows = [r for r in reg.list("provider")
-            if (status is None or r.status == status)
-            and (capability is None or capability in (r.capabilities or []))
-            and (provider_type is None or r.provider_type == provider_type)
-            and (system is None or bool(r.is_system) == system)]
+    rows, total = reg.list_page("provider", limit=paging.limit, offset=paging.offset,
+                                status=status, capabilities=capability,
+                                provider_type=provider_type, is_system=system)
     masks = views.credential_masks(reg)
-    return page(rows, paging, lambda r: views.provider(r, masks))
+    return listed(rows, total, paging, lambda r: views.provider(r, masks))
 
 
 @router.get("/providers/registry-status", response_model=RegistryStatus,

@@ -9,7 +9,15 @@ from fastapi import APIRouter, Query, Request, Response
 
 from polyroute.admin.api import views
 from polyroute.admin.api.auth import Admin, Viewer, registry
-from polyroute.admin.api.common import IfMatch, Paging, actor, if_match, page, request_id, set_etag
+from polyroute.admin.api.common import (
+    IfMatch,
+    Paging,
+    actor,
+    if_match,
+    listed,
+    request_id,
+    set_etag,
+)
 from polyroute.admin.api.providers import write_provider
 from polyroute.admin.api.schemas import (
     ApplyTemplate,
@@ -36,9 +44,9 @@ def list_templates(
     request: Request, _: Viewer, paging: Paging,
     system: Annotated[bool | None, Query()] = None,
 ) -> Page[TemplateOut]:
-    rows = [r for r in registry(request).list("template")
-            if system is None or bool(r.is_system) == system]
-    return page(rows, paging, views.template)
+    rows, total = registry(request).list_page("template", limit=paging.limit,
+                                              offset=paging.offset, is_system=system)
+    return listed(rows, total, paging, views.template)
 
 
 @router.post("/provider-templates", status_code=201, response_model=TemplateOut,
