@@ -22,6 +22,7 @@ from polyroute.admin.models import Agent, Budget, Credential, Provider, Provider
 from polyroute.admin.oauth2 import oauth2_token
 from polyroute.admin.secrets import KeyRing
 from polyroute.admin.validate import (
+    AWS_IAM_KEYS,
     _build,
     agent_config,
     budget_config,
@@ -119,7 +120,11 @@ def _provider(session: Session, p: Provider, reg: CredentialsMixin) -> Any:
             what=f"{where} header credential")
 
     headers = render_headers(templates, resolve)
-    return provider_config(p, api_key=api_key, headers=headers)
+    aws: dict[str, Secret] = {}
+    if p.auth_method == "aws_iam":  # static keys from the store; none: the host's AWS chain
+        aws = {f"aws_{k}": _secret(session, auth[k], reg._keys(), where)
+               for k in AWS_IAM_KEYS if auth.get(k)}
+    return provider_config(p, api_key=api_key, headers=headers, extra_secrets=aws)
 
 
 def sync_system_entries(

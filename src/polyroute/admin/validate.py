@@ -60,6 +60,28 @@ def check_choice(value: Any, choices: tuple[str, ...], field: str) -> None:
 
 
 OAUTH2_KEYS = ("token_url", "client_id", "scope", "audience")
+AWS_IAM_KEYS = ("access_key_id", "secret_access_key", "session_token")
+"""``auth_config`` of an ``aws_iam`` provider: credential names (or ``env:NAME``), handed
+to the provider type as ``extra["aws_<key>"]``, the AWS SDKs' own names; with none of
+them the provider type's own AWS credential chain (profile, role) signs."""
+
+
+def check_aws_iam(auth: Mapping[str, Any], field: str) -> None:
+    """Static AWS keys come in pairs, and name credentials, never hold them."""
+    for key in AWS_IAM_KEYS:
+        value = auth.get(key)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise RegistryValidationError(
+                f"auth_config.{key} must name a stored credential or an env:NAME reference",
+                file="registry", field=f"{field}.{key}",
+                fix="store the value with put_credential(NAME, ...) and give NAME here")
+    has = [k for k in AWS_IAM_KEYS[:2] if auth.get(k)]
+    if len(has) == 1 or (auth.get("session_token") and not has):
+        raise RegistryValidationError(
+            "an aws_iam provider needs both access_key_id and secret_access_key (or neither, "
+            "to sign with the AWS profile or role of the host)", file="registry",
+            field=f"{field}.{'secret_access_key' if has == ['access_key_id'] else 'access_key_id'}",
+            fix="name both stored credentials, or remove the one given")
 
 
 def check_oauth2(auth: Mapping[str, Any], field: str) -> None:
@@ -120,15 +142,17 @@ def render_headers(headers: Mapping[str, str], resolve: Callable[[str], str]) ->
 
 
 def provider_config(
-    row: Provider, *, api_key: Secret | None, headers: dict[str, str] | None = None
+    row: Provider, *, api_key: Secret | None, headers: dict[str, str] | None = None,
+    extra_secrets: Mapping[str, Secret] | None = None,
 ) -> ProviderConfig:
     where = f"providers.{row.identifier}"
     check_choice(row.auth_method, ("api_key", "oauth2", "aws_iam", "custom"),
                  f"{where}.auth_method")
     check_choice(row.status, ("active", "inactive", "testing"), f"{where}.status")
     auth = row.auth_config or {}
-    allowed = {"credential", "headers"} | (set(OAUTH2_KEYS) if row.auth_method == "oauth2"
-                                           else set())
+    allowed = {"credential", "headers"} | (
+        set(OAUTH2_KEYS) if row.auth_method == "oauth2"
+        else set(AWS_IAM_KEYS) if row.auth_method == "aws_iam" else set())
     unknown = set(auth) - allowed
     if unknown:
         raise RegistryValidationError(
@@ -137,6 +161,8 @@ def provider_config(
         )
     if row.auth_method == "oauth2":
         check_oauth2(auth, f"{where}.auth_config")
+    if row.auth_method == "aws_iam":
+        check_aws_iam(auth, f"{where}.auth_config")
     check_headers(auth.get("headers", {}), f"{where}.auth_config.headers")
     _no_secret_names(row.settings or {}, f"{where}.settings")
     data: dict[str, Any] = dict(row.settings or {})
@@ -149,6 +175,8 @@ def provider_config(
             )
     data.update(type=row.provider_type, template=row.template, base_url=row.api_endpoint,
                 api_key=api_key, headers=headers or {})
+    if extra_secrets:  # Secret values: revealed only by the provider, when it signs
+        data["extra"] = {**(data.get("extra") or {}), **extra_secrets}
     return _build(ProviderConfig, data, where)
 
 

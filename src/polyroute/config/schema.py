@@ -9,7 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from polyroute.config.cost import (
     AlertsConfig,
@@ -68,6 +75,11 @@ class ProviderConfig(_Strict):
 
     def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
         return masked_repr_args(super().__repr_args__())
+
+    @field_serializer("extra")
+    def _extra_masked(self, extra: dict[str, Any]) -> dict[str, Any]:
+        # a registry's aws_iam keys arrive here as Secrets: dumped masked, never in clear
+        return {k: repr(v) if isinstance(v, Secret) else v for k, v in extra.items()}
 
     @model_validator(mode="after")
     def _type_or_template(self) -> ProviderConfig:
