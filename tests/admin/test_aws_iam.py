@@ -5,6 +5,7 @@ never held in clear by the config, the audit log or a repr."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select
@@ -16,7 +17,7 @@ from polyroute.testing.standin import StandinServer
 from polyroute.types import ChatRequest, Message, RoutingHints
 
 pytest.importorskip("polyroute_bedrock", reason="the Bedrock plugin signs aws_iam providers")
-from polyroute_bedrock.standin import BedrockResponder  # noqa: E402
+from polyroute_bedrock.standin import BedrockResponder
 
 AKID, SECRET = "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 HAIKU = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
@@ -29,7 +30,7 @@ def _aws(url: str, **auth: str) -> dict[str, object]:
 
 
 @pytest.fixture
-def signed_server() -> object:
+def signed_server() -> Iterator[StandinServer]:
     with StandinServer(BedrockResponder(credentials=(AKID, SECRET))) as server:
         yield server
 
