@@ -15,12 +15,12 @@ Reference: https://docs.cohere.com/reference/chat (response: ``id``,
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from polyroute.errors import InvalidResponseError
 from polyroute.providers.bodies import usage_of
+from polyroute.providers.openai_compat import tool_arguments as parse_arguments
 from polyroute.types import ChatResponse, FinishReason, Message, Part, TextPart, ToolCallPart, Usage
 
 __all__ = ["finish_reason", "parse_arguments", "parse_chat", "usage_from"]
@@ -49,22 +49,6 @@ def usage_from(usage: object, *, provider: str = "", model: str = "") -> Usage |
                 output_tokens=(f"usage.{key}.output_tokens", part.get("output_tokens")),
             )
     return None
-
-
-def parse_arguments(raw: Any, *, provider: str, model: str, name: str) -> dict[str, Any]:
-    if raw is None or raw == "":
-        return {}
-    if isinstance(raw, Mapping):
-        return dict(raw)
-    try:
-        value = json.loads(raw)
-    except (TypeError, ValueError, RecursionError):
-        raise InvalidResponseError(f"tool call '{name}' has arguments that are not JSON",
-                                   provider=provider, model=model) from None
-    if not isinstance(value, dict):
-        raise InvalidResponseError(f"tool call '{name}' arguments are not a JSON object",
-                                   provider=provider, model=model)
-    return value
 
 
 def parse_chat(data: Any, *, provider: str, model: str) -> ChatResponse:
