@@ -206,3 +206,16 @@ def test_a_plugin_bug_quoting_the_key_is_reported_masked() -> None:
                             Deployment("a", "m"))
     assert "could not parse" in str(err) and "ValueError" in str(err)
     assert KEY not in str(err) and "SECRET-0123456789" not in str(err)
+
+
+def test_a_secret_inside_a_longer_one_never_breaks_the_longer_ones_redaction() -> None:
+    """An access key id remembered on its own sits inside a remembered signed header;
+    whatever the set's order, the whole header (signature included) is scrubbed."""
+    from polyroute.secrets import redact, remember
+
+    akid = "AKIDINNER0123456789"
+    header = f"AWS4-HMAC-SHA256 Credential={akid}/x, Signature=5f1e0c9a7b3d2e4f6a8b0c1d2e3f4a5b"
+    remember(akid)
+    remember(header)
+    clean = redact(f"sent {header}")
+    assert "5f1e0c9a7b3d2e4f6a8b0c1d2e3f4a5b" not in clean and akid not in clean

@@ -26,6 +26,7 @@ __all__ = [
 
 _MASK = "**********"
 _revealed: set[str] = set()
+_longest_first: tuple[str, ...] = ()
 _lock = threading.Lock()
 
 # Shapes of well-known keys, scrubbed even if we never revealed them ourselves.
@@ -72,9 +73,8 @@ class Secret:
                     f"{what} reads environment variable {self._env}, which is not set",
                     fix=f"export {self._env}=... or put the value in the config",
                 )
-        if value not in _revealed and len(value) >= 6:
-            with _lock:
-                _revealed.add(value)
+        if value not in _revealed:
+            remember(value)
         return value
 
     def __repr__(self) -> str:
@@ -107,16 +107,20 @@ class Secret:
 
 def remember(value: str) -> None:
     """Mark a value as secret so ``redact`` scrubs it (e.g. a signed token)."""
-    if value and len(value) >= 6:
+    global _longest_first
+    if value and len(value) >= 6 and value not in _revealed:
         with _lock:
             _revealed.add(value)
+            _longest_first = tuple(sorted(_revealed, key=len, reverse=True))
 
 
 def redact(text: str) -> str:
     """``text`` with every known secret and every key-shaped token masked."""
     if not text:
         return text
-    for value in tuple(_revealed):
+    # longest first: a secret inside another (an access key id inside a signed
+    # Authorization header) must not break the longer one before it is matched
+    for value in _longest_first:
         if value in text:
             text = text.replace(value, _MASK)
     return _KEY_PATTERNS.sub(_MASK, text)
