@@ -61,14 +61,26 @@ def test_a_registry_behind_is_refused_with_the_command(db: Db) -> None:
     engine.dispose()
 
 
-def _rows(engine: Any) -> dict[str, list[tuple[Any, ...]]]:
-    """Every table's rows, in id order, on the columns revision 0001 has."""
-    out: dict[str, list[tuple[Any, ...]]] = {}
+def _revisions() -> list[str]:
+    """Every revision this polyroute ships, oldest first."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(admin_db._alembic_config(None))
+    return [r.revision for r in reversed(list(scripts.walk_revisions()))]
+
+
+EARLIER = _revisions()[:-1]
+
+
+def _columns(engine: Any) -> dict[str, list[str]]:
     insp = inspect(engine)  # read the columns first: on SQLite every connection locks
-    columns = {t: [c["name"] for c in insp.get_columns(t)
-                   if c["name"] not in ("previous_hash", "previous_expires_at", "rotated_at",
-                                         "rotation_key", "rotation_secret")]
-               for t in sorted(TABLES - {"alembic_version"})}
+    return {t: [c["name"] for c in insp.get_columns(t)] for t in sorted(insp.get_table_names())
+            if t != "alembic_version"}
+
+
+def _rows(engine: Any, columns: dict[str, list[str]]) -> dict[str, list[tuple[Any, ...]]]:
+    """Every table's rows, in id order, on the given columns (those the older revision has)."""
+    out: dict[str, list[tuple[Any, ...]]] = {}
     with engine.connect() as conn:
         for table, cols in columns.items():
             order = "id" if "id" in cols else cols[0]
@@ -77,8 +89,8 @@ def _rows(engine: Any) -> dict[str, list[tuple[Any, ...]]]:
     return out
 
 
-def test_upgrade_from_0001_with_data_keeps_every_row_and_downgrade_one_step(db: Db) -> None:
-    reg = db.registry()
+def _fill(reg: Registry) -> str:
+    """A registry with one of everything, as an operator would have it; the token's secret."""
     reg.put_credential("k", "sk-test-Z9xC8vB7nM6aS5dF4gH3", actor="a")
     reg.create("provider", {"identifier": "p", "name": "P", "provider_type": "openai",
                             "auth_config": {"credential": "k"}}, actor="a")
@@ -91,18 +103,40 @@ def test_upgrade_from_0001_with_data_keeps_every_row_and_downgrade_one_step(db: 
                             "provider_config": {"type": "openai"}, "default_models": ["x"]},
                actor="a")
     reg.create("route", {"name": "r", "tiers": [["p:paid"], ["p:free"]]}, actor="a")
+    reg.create("agent", {"name": "coder", "route": "r"}, actor="a")
+    reg.create("budget", {"name": "month", "usd": 25.0}, actor="a")
     reg.create("user", {"name": "ops", "role": "operator"}, actor="a")
     _, secret = reg.create_token("ops", actor="a")
+    return secret
+
+
+@pytest.mark.parametrize("start", EARLIER)
+def test_upgrade_from_every_earlier_revision_with_data_keeps_every_row(db: Db, start: str
+                                                                       ) -> None:
+    """A registry's worth of rows, down to ``start`` (each step down keeps the older
+    columns' data), then up to head again: every value of the older schema is unchanged."""
+    reg = db.registry()
+    secret = _fill(reg)
     reg.close()
     engine = make_engine(db.url)
-    before = _rows(engine)
-    assert len(before["audit_log"]) == 8 and len(before["models"]) == 2
     cfg = admin_db._alembic_config(engine)
-    command.downgrade(cfg, "-1")  # one step: to 0001, data kept
-    assert admin_db.current_revision(engine) == "0001"
-    assert _rows(engine) == before
-    upgrade_to_head(engine)  # and up again from 0001 with that data in it
-    assert _rows(engine) == before
+    head_columns = _columns(engine)
+    head = _rows(engine, head_columns)
+    command.downgrade(cfg, start)
+    assert admin_db.current_revision(engine) == start
+    old_columns = _columns(engine)
+    before = _rows(engine, old_columns)
+    # each downgrade dropped only what its revision added: the older columns kept their values
+    for table, cols in old_columns.items():
+        at = [head_columns[table].index(c) for c in cols]
+        assert before[table] == [tuple(r[i] for i in at) for r in head[table]], table
+    assert len(before["audit_log"]) == len(head["audit_log"]) == 10
+    assert len(before["models"]) == 2
+    with pytest.raises(SchemaRevisionError, match=f"at revision {start}, behind"):
+        Registry(db.url)
+    upgrade_to_head(engine)
+    assert admin_db.current_revision(engine) == admin_db.head_revision()
+    assert _rows(engine, old_columns) == before
     engine.dispose()
     reg = db.registry()
     assert reg.verify_chain().ok and reg.reveal_credential("k").endswith("gH3")
@@ -111,7 +145,25 @@ def test_upgrade_from_0001_with_data_keeps_every_row_and_downgrade_one_step(db: 
                       "free": {"input": 0.0, "output": 0.0}}
     user = reg.authenticate(secret)
     assert user is not None and user.name == "ops"
+    # the schema still enforces what it did: one default model per provider
+    with pytest.raises(RegistryError):
+        reg.add_model("p", {"name": "second-default", "is_default": True}, actor="a")
     reg.close()
+
+
+def test_downgrade_one_step_from_head_keeps_the_older_columns(db: Db) -> None:
+    reg = db.registry()
+    _fill(reg)
+    reg.close()
+    engine = make_engine(db.url)
+    older = _columns(engine)
+    command.downgrade(admin_db._alembic_config(engine), "-1")
+    kept = _columns(engine)
+    assert admin_db.current_revision(engine) == _revisions()[-2]
+    after = _rows(engine, kept)
+    upgrade_to_head(engine)
+    assert _rows(engine, kept) == after and set(_columns(engine)) == set(older)
+    engine.dispose()
 
 
 def test_a_rotated_token_keeps_its_id_and_the_old_secret_works_in_its_grace_window(

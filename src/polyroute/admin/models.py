@@ -163,6 +163,9 @@ class Model(_Versioned, Base):
     """USD per million tokens: ``input``, ``output``, ``cache_read``, ``cache_write``."""
     status: Mapped[str] = mapped_column(String(20), default="active")
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_tested: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    test_result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """The last ``POST /models/{id}/test`` (revision 0003): its checks, never a secret."""
 
     provider: Mapped[Provider] = relationship(back_populates="models")
 

@@ -27,6 +27,10 @@ __all__ = ["serve"]
               envvar="POLYROUTE_ADMIN_ALLOW_PRIVATE_ENDPOINTS", show_envvar=True,
               help="Accept loopback/private provider endpoints (local vLLM, Ollama). "
                    "Cloud metadata addresses stay refused.")
+@click.option("--require-approval", is_flag=True,
+              envvar="POLYROUTE_ADMIN_REQUIRE_APPROVAL", show_envvar=True,
+              help="Two-person approval: deleting a provider, changing a credential or "
+                   "raising a budget must be proposed and approved by another admin.")
 @click.option("--bootstrap-token-file", metavar="PATH",
               help="Where the first admin token is written on a first run "
                    "(default: ~/.config/polyroute/admin-token, owner-only).")
@@ -34,8 +38,8 @@ __all__ = ["serve"]
               help="Create or check the registry and the first admin token, then exit.")
 @pass_state
 def serve(state: State, host: str, port: int, registry_url: str | None,
-          allow_private_endpoints: bool, bootstrap_token_file: str | None,
-          init_only: bool) -> None:
+          allow_private_endpoints: bool, require_approval: bool,
+          bootstrap_token_file: str | None, init_only: bool) -> None:
     """Serve the admin REST API (OpenAPI at /openapi.json, endpoints under /api/admin)."""
     try:
         import fastapi  # noqa: F401
@@ -52,7 +56,8 @@ def serve(state: State, host: str, port: int, registry_url: str | None,
         ready = prepare(registry_url, host=host, token_file=bootstrap_token_file)
         settings = AdminSettings(allow_private_endpoints=allow_private_endpoints,
                                  config_path=state.config_path(required=False),
-                                 plugins=state.registry, keyring=ready.registry.keyring)
+                                 plugins=state.registry, keyring=ready.registry.keyring,
+                                 require_approval=require_approval)
         app = create_app(settings=settings, registry=ready.registry)
     except PolyrouteError as exc:
         click.echo(f"error: {redact(str(exc))}", err=True)

@@ -78,13 +78,19 @@ def test_a_wrong_key_fails_the_auth_check(local: Api, healthy: StandinServer) ->
     assert "sk-wrong" not in str(body)
 
 
-def test_a_model_test_uses_that_model(local: Api, healthy: StandinServer) -> None:
+def test_a_model_test_uses_that_model_and_is_stored_on_it(local: Api,
+                                                          healthy: StandinServer) -> None:
     add(local, healthy)
     other = local.post("/providers/acme/models", {"name": "gpt-4o-mini"}).json()["id"]
+    assert local.get(f"/models/{other}").json()["last_tested"] is None
     body = local.post(f"/models/{other}/test").json()
     assert body["model"] == "gpt-4o-mini" and body["ok"] is True
     asked = [r.json()["model"] for r in healthy.requests if r.method == "POST"]
     assert asked and set(asked) == {"gpt-4o-mini"}
+    stored = local.get(f"/models/{other}").json()
+    assert stored["last_tested"] is not None and stored["test_result"]["ok"] is True
+    assert stored["test_result"]["model"] == "gpt-4o-mini" and stored["version"] == 2
+    assert local.get("/providers/acme").json()["last_tested"] is None  # the model's, not its
 
 
 def test_tests_are_rate_limited_per_provider(local: Api, healthy: StandinServer,

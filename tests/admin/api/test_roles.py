@@ -34,6 +34,13 @@ REQUIRED = {
     ("POST", "/tokens"): "admin",
     ("GET", "/tokens"): "admin",
     ("DELETE", "/tokens/{token_id}"): "admin",
+    ("GET", "/tokens/{token_id}"): "admin",
+    ("POST", "/tokens/{token_id}/rotate"): "admin",
+    ("GET", "/approvals"): "operator",
+    ("POST", "/approvals"): "admin",
+    ("GET", "/approvals/{change_id}"): "operator",
+    ("POST", "/approvals/{change_id}/approve"): "admin",
+    ("POST", "/approvals/{change_id}/reject"): "admin",
     ("GET", "/audit"): "operator",
     ("GET", "/audit/verify"): "operator",
     ("GET", "/usage"): "viewer",
@@ -42,7 +49,7 @@ REQUIRED = {
 RANK = {"viewer": 0, "operator": 1, "admin": 2}
 ENDPOINTS = sorted(REQUIRED)
 PATH_VALUES = {"provider_id": "acme", "model_id": "1", "template_id": "tpl", "name": "x",
-               "token_id": "tok_missing"}
+               "token_id": "tok_missing", "change_id": "999"}
 
 
 def _app_endpoints(api: Api) -> set[tuple[str, str]]:

@@ -1,4 +1,5 @@
-"""``/api/admin/tokens`` (create: the secret is shown once; list; revoke) and
+"""``/api/admin/tokens`` (create: the secret is shown once; list; read its status; rotate
+under the same id with a grace window and an ``Idempotency-Key``; revoke) and
 ``/api/admin/audit`` (read, verify the chain)."""
 
 from __future__ import annotations
@@ -6,19 +7,22 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from sqlalchemy import func, select
 
 from polyroute.admin.api import views
 from polyroute.admin.api.auth import Admin, Operator, registry
-from polyroute.admin.api.common import IfMatch, Paging, actor, if_match, request_id
+from polyroute.admin.api.common import IfMatch, Paging, actor, if_match, request_id, set_etag
 from polyroute.admin.api.schemas import (
     AuditEntry,
     AuditVerify,
     Page,
     TokenIn,
     TokenOut,
+    TokenRotate,
+    TokenRotated,
     TokenSecret,
+    TokenStatus,
 )
 from polyroute.admin.errors import RegistryConflictError, RegistryNotFoundError
 from polyroute.admin.models import ApiToken, AuditRow, User
@@ -68,6 +72,42 @@ def list_tokens(request: Request, _: Admin, paging: Paging,
     end = paging.offset + len(items)
     return Page[TokenOut](items=items, total=total, limit=paging.limit, offset=paging.offset,
                           next_offset=end if end < total else None)
+
+
+def _status(request: Request, response: Response, token_id: str) -> TokenStatus:
+    status = TokenStatus.model_validate(
+        {k: views.utc(v) if k.endswith(("_at", "_until")) else v
+         for k, v in registry(request).token_status(token_id).items()})
+    set_etag(response, status.version)
+    return status
+
+
+@router.get("/tokens/{token_id}", response_model=TokenStatus, tags=["tokens"],
+            summary="A token's status: owner, expiry, revoked, last rotation, grace (admin)")
+def get_token(request: Request, response: Response, token_id: str, _: Admin) -> TokenStatus:
+    return _status(request, response, token_id)
+
+
+@router.post("/tokens/{token_id}/rotate", response_model=TokenRotated, tags=["tokens"],
+             summary="A new secret under the same token id; the old one works for the grace "
+                     "window (admin, If-Match; Idempotency-Key makes a retry safe)")
+def rotate_token(
+    request: Request, response: Response, token_id: str, _: Admin,
+    body: TokenRotate | None = None, if_match_: IfMatch = None,
+    idempotency_key: Annotated[str | None, Header(
+        alias="Idempotency-Key", min_length=1, max_length=200,
+        description="Any unique string (a UUID): a retry with it within 24 h returns the "
+                    "same secret and rotates nothing.")] = None,
+) -> TokenRotated:
+    reg = registry(request)
+    version = if_match(if_match_)
+    grace = timedelta(seconds=(body or TokenRotate()).grace_seconds)
+    secret = reg.rotate_token(token_id, version=version, actor=actor(request), grace=grace,
+                              idempotency_key=idempotency_key,
+                              request_id=request_id(request))
+    status = _status(request, response, token_id)
+    response.headers["Cache-Control"] = "no-store"  # a secret: never kept by a proxy
+    return TokenRotated(**status.model_dump(), secret=secret)
 
 
 @router.delete("/tokens/{token_id}", status_code=204, response_class=Response, tags=["tokens"],

@@ -19,7 +19,15 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 
 from polyroute.admin import Registry, dashboard
-from polyroute.admin.api import access, config_resources, models, providers, summaries, templates
+from polyroute.admin.api import (
+    access,
+    approvals,
+    config_resources,
+    models,
+    providers,
+    summaries,
+    templates,
+)
 from polyroute.admin.api.auth import SECRET_QUERY
 from polyroute.admin.api.errors import error_response, install_error_handlers
 from polyroute.admin.api.schemas import ErrorResponse
@@ -48,6 +56,7 @@ def create_app(registry_url: str | None = None, *, settings: AdminSettings | Non
     reg = registry or Registry(registry_url)
     if settings.keyring is not None:
         reg.keyring = settings.keyring
+    reg.require_approval = reg.require_approval or settings.require_approval
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
@@ -65,7 +74,7 @@ def create_app(registry_url: str | None = None, *, settings: AdminSettings | Non
     app.state.settings = settings
     install_error_handlers(app)
     dashboard.install(app)  # the web dashboard at /ui (docs/dashboard.md)
-    for module in (providers, models, templates, config_resources, access, summaries):
+    for module in (providers, models, templates, config_resources, access, approvals, summaries):
         app.include_router(module.router, prefix=PREFIX)
 
     @app.middleware("http")

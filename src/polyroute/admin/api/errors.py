@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from polyroute.admin.approvals import ApprovalRequiredError
 from polyroute.admin.errors import (
     CredentialError,
     MaskedSecretError,
@@ -86,6 +87,7 @@ def _registry_status(exc: PolyrouteError) -> tuple[int, str]:
             412, "version_conflict")
     for cls, status, code in (
         (RegistryNotFoundError, 404, "not_found"),
+        (ApprovalRequiredError, 409, "approval_required"),
         (ReadOnlyEntryError, 409, "read_only_entry"),
         (RegistryConflictError, 409, "conflict"),
         (MaskedSecretError, 422, "masked_secret"),

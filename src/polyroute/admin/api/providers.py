@@ -281,17 +281,17 @@ def test_provider(request: Request, provider_id: str, model: str | None) -> Test
                                allow_private=settings.allow_private_endpoints,
                                resolve=settings.resolver, timeout=settings.test_timeout_s)
     out = TestResult.model_validate(result)
-    if model is None:  # a provider test is the provider's last_tested; a model's is not
-        for _attempt in range(3):
-            row = reg.get("provider", provider_id)
-            try:
-                reg.update("provider", provider_id,
-                           {"last_tested": out.tested_at, "test_result": result},
-                           version=row.version, actor=actor(request),
-                           request_id=request_id(request), system=True)
-                break
-            except RegistryConflictError:  # a concurrent edit moved the version: read again
-                continue
+    # a provider test is the provider's last test, a model test the model's
+    kind, key = ("provider", provider_id) if model is None else ("model", f"{provider_id}:{model}")
+    for _attempt in range(3):
+        row = reg.get(kind, key)
+        try:
+            reg.update(kind, key, {"last_tested": out.tested_at, "test_result": result},
+                       version=row.version, actor=actor(request),
+                       request_id=request_id(request), system=True)
+            break
+        except RegistryConflictError:  # a concurrent edit moved the version: read again
+            continue
     return out
 
 

@@ -15,10 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 __all__ = [
     "AgentIn", "AgentOut", "AgentPatch", "ApplyTemplate", "AuditEntry", "AuditVerify",
-    "BudgetIn", "BudgetOut", "BudgetPatch", "CredentialView", "ErrorBody", "ErrorResponse",
+    "BudgetIn", "BudgetOut", "BudgetPatch", "ChangeIn", "ChangeOut", "CredentialView",
+    "ErrorBody", "ErrorResponse",
     "ModelIn", "ModelOut", "ModelPatch", "Page", "ProviderIn", "ProviderOut", "ProviderPatch",
     "RegistryStatus", "RouteIn", "RouteOut", "RoutePatch", "SyncResult", "TemplateIn",
-    "TemplateOut", "TemplatePatch", "TestResult", "TokenIn", "TokenOut", "TokenSecret",
+    "TemplateOut", "TemplatePatch", "TestResult", "TokenIn", "TokenOut", "TokenRotate",
+    "TokenRotated", "TokenSecret", "TokenStatus",
 ]
 
 T = TypeVar("T")
@@ -160,6 +162,9 @@ class ModelOut(BaseModel):
     is_default: bool
     created_at: datetime | None
     updated_at: datetime | None
+    last_tested: datetime | None = None
+    test_result: Json | None = None
+    """The last ``POST /models/{id}/test``: its checks (kept since revision 0003)."""
     version: int
 
 
@@ -327,6 +332,56 @@ class TokenOut(BaseModel):
 class TokenSecret(TokenOut):
     secret: str
     """Shown once: only its hash is stored."""
+
+
+class TokenStatus(TokenOut):
+    rotated_at: datetime | None
+    previous_valid_until: datetime | None
+    """Until when the secret replaced by the last rotation still works (``None``: it does not)."""
+
+
+class TokenRotate(_In):
+    grace_seconds: int = Field(3600, ge=0, le=30 * 86400)
+    """How long the old secret keeps working (0: it stops at once; at most 30 days)."""
+
+
+class TokenRotated(TokenStatus):
+    secret: str
+    """The new secret, shown in this response only (a retry with the same
+    ``Idempotency-Key`` within 24 hours gets it again, and rotates nothing)."""
+
+
+# --- two-person approval --------------------------------------------------------------------
+
+
+class ChangeIn(_In):
+    kind: Literal["provider", "model", "template", "route", "agent", "budget", "credential"]
+    action: Literal["create", "update", "delete", "put_credential"]
+    key: str = Field(min_length=1, max_length=300)
+    """The row the change is for: its identifier (``provider:model`` for a model)."""
+    data: Json = Field(default_factory=dict)
+    """The fields as a create or update would send them (never a secret)."""
+    base_version: int | None = Field(None, ge=1, le=INT32)
+    """The row's version (its ETag) the change is based on; approving fails once it moved."""
+    value: SecretStr | None = None
+    """A credential's new value (``put_credential`` only): stored encrypted, never shown."""
+
+
+class ChangeOut(BaseModel):
+    id: int
+    kind: str
+    key: str
+    action: str
+    data: Json
+    carries_secret: bool
+    base_version: int | None
+    reason: str
+    status: str
+    requested_by: str
+    requested_at: datetime | None
+    decided_by: str | None
+    decided_at: datetime | None
+    version: int
 
 
 class AuditEntry(BaseModel):

@@ -29,6 +29,9 @@ class AdminSettings:
     plugins: PluginRegistry | None = None
     """Provider plugins for tests and refreshes (default: every installed one)."""
     keyring: KeyRing | None = None
+    require_approval: bool = False
+    """Two-person approval: critical changes must be proposed and approved by another
+    admin (``/api/admin/approvals``); made directly they answer 409 approval_required."""
     tests_per_window: int = 6
     test_window_s: float = 60.0
     test_timeout_s: float = 20.0

@@ -72,7 +72,8 @@ def model(row: Model, provider_id: str) -> s.ModelOut:
         id=row.id, provider=provider_id, name=row.name, context_length=row.context_length,
         max_output_tokens=row.max_output_tokens, capabilities=row.capabilities,
         pricing_info=row.pricing_info, status=row.status, is_default=bool(row.is_default),
-        created_at=utc(row.created_at), updated_at=utc(row.updated_at), version=row.version,
+        created_at=utc(row.created_at), updated_at=utc(row.updated_at),
+        last_tested=utc(row.last_tested), test_result=row.test_result, version=row.version,
     )
 
 
