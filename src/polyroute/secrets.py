@@ -1,9 +1,11 @@
 """Secrets: held masked, resolved lazily, and scrubbed from anything we print.
 
-A ``Secret`` is either a literal value or an ``env:NAME`` reference that is
-read only when a request is built, so a config naming ``OPENAI_API_KEY`` loads
-fine on a machine without it. Every value ever revealed is remembered so the
-log filter and error messages can scrub it wherever it shows up.
+A ``Secret`` is a literal value, an ``env:NAME`` reference, or a reference to a
+secret backend (``file:``, ``aws-sm:``, ``vault:``, ``registry:`` or a plugin's:
+``polyroute.secret_refs``), read only when a request is built, so a config naming
+``OPENAI_API_KEY`` loads fine on a machine without it. Every value ever revealed
+is remembered so the log filter and error messages can scrub it wherever it
+shows up.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pydantic import GetCoreSchemaHandler
 from pydantic_core import core_schema
 
 from polyroute.errors import MissingSecretError
+from polyroute.secret_refs import backend_for, read_reference, refresh_reference
 
 __all__ = [
     "RedactingFilter", "Secret", "mask_headers", "mask_url", "masked_repr_args", "redact",
@@ -60,11 +63,33 @@ class Secret:
         return self._env
 
     def is_available(self) -> bool:
+        """Set (a literal, an env var that is set, or a backend reference: those are
+        only known to resolve when read)."""
         return self._value is not None or bool(self._env and os.environ.get(self._env))
 
-    def reveal(self, *, what: str = "secret") -> str:
-        """The plain value. Raises ``MissingSecretError`` if an env reference is unset."""
+    @property
+    def reference(self) -> str | None:
+        """``scheme:reference`` when this reads a secret backend, else ``None``."""
         value = self._value
+        return value if value is not None and backend_for(value) is not None else None
+
+    def refresh(self, *, what: str = "secret") -> bool:
+        """Re-read a backend reference now (a provider refused the key it had);
+        ``True`` when the value changed. Literals and env vars: ``False``."""
+        found = backend_for(self._value) if self._value is not None else None
+        if found is None:
+            return False
+        changed = refresh_reference(found[0], found[1], what=what)
+        return changed
+
+    def reveal(self, *, what: str = "secret") -> str:
+        """The plain value. Raises ``MissingSecretError`` if an env reference is unset
+        or a backend cannot read its reference."""
+        value = self._value
+        if value is not None and ":" in value:
+            found = backend_for(value)
+            if found is not None:
+                value = read_reference(found[0], found[1], what=what)
         if value is None:
             assert self._env is not None
             value = os.environ.get(self._env)

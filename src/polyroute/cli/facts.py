@@ -41,7 +41,11 @@ class KeyStatus:
 
     def __str__(self) -> str:
         if self.state == "set":
-            return "set (in config)" if self.literal else f"set (env {self.source})"
+            if self.literal:
+                return "set (in config)"
+            source = self.source or ""
+            return (f"set ({source} secret backend)" if source.endswith(":")
+                    else f"set (env {source})")
         if self.state == "missing":
             return f"missing ({self.source})" if self.source else "missing"
         if self.state == "optional":
@@ -53,6 +57,8 @@ def key_status(provider: Provider) -> KeyStatus:
     key = provider.settings.api_key
     if key is not None and key.is_available():
         env = key.env_name
+        if env is None and key.reference is not None:  # read from a secret backend
+            return KeyStatus("set", key.reference.split(":", 1)[0] + ":")
         return KeyStatus("set", env or "config", literal=env is None)
     reason = provider.is_configured()
     if reason is None:

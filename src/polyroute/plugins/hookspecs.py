@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from polyroute.framing import FramingDecoder
     from polyroute.providers.base import Provider, ProviderTemplate
     from polyroute.routing.strategies import Strategy
+    from polyroute.secret_refs import SecretBackend
     from polyroute.types import Attempt, ChatRequest, ChatResponse, ModelInfo
 
 
@@ -70,6 +71,17 @@ def polyroute_register_framings(
 
     :param register: ``register(name, factory)``; a provider's
         ``HttpRequest(framing=name)`` then decodes with ``factory()``.
+    """
+
+
+@hookspec
+def polyroute_register_secret_backends(register: Callable[[SecretBackend], None]) -> None:
+    """Register secret backends: ``register(backend)`` makes ``<backend.scheme>:<ref>``
+    usable wherever a config takes a secret (``api_key: my-kms:llm/openai``).
+
+    ``backend.read(ref)`` returns the value (blocking; it is cached for
+    ``backend.ttl`` seconds and re-read when a provider answers 401/403). See
+    ``polyroute.secret_refs.SecretBackend`` and docs/secrets.md.
     """
 
 

@@ -24,6 +24,7 @@ from polyroute.plugins import hookspecs
 from polyroute.plugins.framings import register_plugin_framing
 from polyroute.plugins.known import unknown_type_fix
 from polyroute.providers.base import Provider, ProviderTemplate
+from polyroute.secret_refs import register_backend
 from polyroute.types import ModelInfo
 
 __all__ = [
@@ -122,6 +123,7 @@ class PluginRegistry:
         hook.polyroute_register_models(register=self._add_model)
         hook.polyroute_register_strategies(register=self._add_strategy)
         hook.polyroute_register_framings(register=register_plugin_framing)
+        hook.polyroute_register_secret_backends(register=register_backend)
 
     def _call(self, impl: Any, register: Any) -> None:
         try:

@@ -224,6 +224,12 @@ class Provider(ABC):
             return None
         return key.reveal(what=f"provider '{self.name}' api_key")
 
+    def refresh_credentials(self) -> bool:
+        """Re-read the key from its secret backend after a 401/403 (``True``: it changed,
+        so one more attempt is worth it). Literal and ``env:`` keys never change here."""
+        key = self.settings.api_key
+        return key is not None and key.refresh(what=f"provider '{self.name}' api_key")
+
     def is_configured(self) -> str | None:
         """``None`` if ready to call, else why not (shown by ``route --explain``)."""
         key = self.settings.api_key

@@ -25,7 +25,7 @@ from polyroute.config.loader import config_from_data, load_config
 from polyroute.config.providers import implicit_provider_config, provider_settings
 from polyroute.config.schema import PolyrouteConfig, ProviderConfig
 from polyroute.cost.book import PriceBook
-from polyroute.errors import ContentPolicyError, ProviderError
+from polyroute.errors import AuthenticationError, ContentPolicyError, PolyrouteError, ProviderError
 from polyroute.logs import get_logger
 from polyroute.params import for_provider
 from polyroute.plugins.manager import PluginRegistry, default_registry
@@ -371,10 +371,16 @@ class Router(StreamingMixin):
         try:
             return (yield from self._attempt(call, dep, request, stream))
         except ProviderError as exc:
-            retrying = Retrying(**self._retrying(call))
-            retrying.begin()
-            state = RetryCallState(retrying, None, (), {})
-            state.set_exception((type(exc), exc, exc.__traceback__))
+            failure = exc
+        if isinstance(failure, AuthenticationError) and self._key_rotated(dep):
+            try:  # the key was rotated in its secret backend: once more, with the new one
+                return (yield from self._attempt(call, dep, request, stream))
+            except ProviderError as exc:
+                failure = exc
+        retrying = Retrying(**self._retrying(call))
+        retrying.begin()
+        state = RetryCallState(retrying, None, (), {})
+        state.set_exception((type(failure), failure, failure.__traceback__))
         while True:
             wait = cast(DoSleep, retrying.iter(state))  # or raises the last failure
             state.prepare_for_next_attempt()
@@ -383,6 +389,16 @@ class Router(StreamingMixin):
                 return (yield from self._attempt(call, dep, request, stream))
             except ProviderError as exc:
                 state.set_exception((type(exc), exc, exc.__traceback__))
+
+    def _key_rotated(self, dep: Deployment) -> bool:
+        """After a 401/403: did the provider's key change in its secret backend?"""
+        provider = self.provider(dep.provider)
+        try:
+            return provider is not None and provider.refresh_credentials()
+        except PolyrouteError as exc:  # the backend is down: the 401 stands
+            logger.warning("could not re-read provider '%s' api_key after a refusal: %s",
+                        dep.provider, exc)
+            return False
 
     def _attempt(self, call: Call, dep: Deployment, request: ChatRequest,
                  stream: bool) -> Steps[ChatResponse | Opened]:
