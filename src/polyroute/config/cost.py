@@ -164,7 +164,7 @@ class SemanticCacheConfig(_Strict):
     default; needs ``polyroute[semantic]`` (and ``[semantic-local]`` for the local model)."""
 
     enabled: bool = False
-    threshold: float = Field(0.92, ge=0.5, le=1.0)
+    threshold: float = Field(0.90, ge=0.5, le=1.0)
     """Least cosine similarity of a near match (the content gate must pass too)."""
     gate: bool = True
     """Require equal numbers, negations, polar words, quotes, identifiers and names.
