@@ -23,14 +23,14 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core, as the target says
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from semantic_pairs import CLASSES, MUST_MISS, large, pairs  # noqa: E402
+from semantic_pairs import CLASSES, MUST_MISS, large, pairs
 
-from polyroute.cache.embedders import LocalMiniLM  # noqa: E402
-from polyroute.cache.semantic_gate import gate  # noqa: E402
-from polyroute.cache.vectors import NumpyIndex, UsearchIndex  # noqa: E402
+from polyroute.cache.embedders import LocalMiniLM
+from polyroute.cache.semantic_gate import gate
+from polyroute.cache.vectors import NumpyIndex, UsearchIndex
 
 THRESHOLDS = (0.80, 0.85, 0.88, 0.90, 0.92, 0.95)
 DEFAULT = 0.90  # cache.semantic.threshold's default
@@ -47,7 +47,7 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
 
 def rate(k: int, n: int) -> str:
     lo, hi = wilson(k, n)
-    return f"{100 * k / n:.2f} % [{100 * lo:.2f}–{100 * hi:.2f}]"
+    return f"{100 * k / n:.2f} % [{100 * lo:.2f}-{100 * hi:.2f}]"
 
 
 def evaluate(out_dir: Path, *, big: bool = False) -> None:
