@@ -161,6 +161,10 @@ def config_from_data(
             fix="a config is a few levels deep; check for self-referencing aliases",
         ) from None
     config.source = file
+    # 12-factor: POLYROUTE_AGENT_<AGENT>_MODEL points an agent at another model
+    from polyroute.config.rules import apply_env_overrides
+
+    apply_env_overrides(config, os.environ)
     return config
 
 

@@ -68,6 +68,8 @@ logger = get_logger("router")
 Y = TypeVar("Y")
 R = TypeVar("R")
 _CONTENT_POLICY_NOTE = "gave up: content-policy refusals do not fall back"
+# the models: override fields that change a catalog entry (status/quality/default do not)
+_CATALOG_FIELDS = {"context_window", "max_output_tokens", "capabilities", "prices"}
 
 
 class Router(StreamingMixin):
@@ -151,6 +153,7 @@ class Router(StreamingMixin):
             # only guards that filter candidates are called for each one
             skip_checks=[g.skip_reason for g in self.guards
                          if type(g).skip_reason is not Guard.skip_reason],
+            clock=clock,
         )
         self.resilience.start(self.context)
 
@@ -198,7 +201,7 @@ class Router(StreamingMixin):
         if override is None:
             return info
         base = info or ModelInfo(provider_type=provider.type_name, model=dep.model)
-        data = override.model_dump(exclude_none=True)
+        data = override.model_dump(exclude_none=True, include=_CATALOG_FIELDS)
         if "capabilities" in data:
             data["capabilities"] = frozenset(data["capabilities"])
         if "prices" in data:

@@ -137,8 +137,12 @@ class Planner:
         info: InfoLookup,
         strategies: dict[str, Callable[..., list[Deployment]]],
         skip_checks: Sequence[Callable[[Deployment, ChatRequest], str | None]] = (),
+        clock: Callable[[], float] | None = None,
     ) -> None:
+        from polyroute.routing.rules import RuleBook  # rules.py builds SourcePlans
+
         self.config = config
+        self.rules = RuleBook(config, clock) if clock else RuleBook(config)
         self._skip_checks = tuple(skip_checks)
         self._readiness = readiness
         self._info = info
@@ -148,6 +152,12 @@ class Planner:
     # --- sources ---------------------------------------------------------------
 
     def source(self, request: ChatRequest) -> _Source:
+        if self.rules and not request.routing.model:  # conditional rules (routing/rules.py)
+            return self.rules.source(request, self.plain_source)
+        return self.plain_source(request)
+
+    def plain_source(self, request: ChatRequest) -> _Source:
+        """The source without conditional rules: model, agent, task, default."""
         r = request.routing
         key = (r.model, tuple(r.fallbacks), r.agent, r.task)
         src = self._sources.get(key)
