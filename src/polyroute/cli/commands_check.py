@@ -70,7 +70,8 @@ def check(state: State, config_file: str | None, as_json: bool) -> None:
                         "params": describe_params(r.generation_params())}
                     for n, r in cfg.routes.items()
                 },
-                "agents": {n: _agent_json(a) for n, a in cfg.agents.items()},
+                "agents": {n: {**_agent_json(a), "env_override": cfg.env_overrides.get(n)}
+                           for n, a in cfg.agents.items()},
                 "default": cfg.default, "errors": errors, "warnings": warnings,
             })
             if errors:
@@ -100,6 +101,9 @@ def check(state: State, config_file: str | None, as_json: bool) -> None:
                   _params_text(describe_params(a.generation_params())))
                  for n, a in cfg.agents.items()],
             ))
+        for name, setting in sorted(cfg.env_overrides.items()):  # 12-factor overrides
+            out.print(f"agent {render.safe(name)}: model from environment "
+                      f"{render.safe(setting)}")
         default = cfg.default or "(none: calls must name an agent, task or model)"
         out.print(f"default: {render.safe(default)}")
         for w in warnings:

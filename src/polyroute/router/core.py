@@ -38,6 +38,7 @@ from polyroute.routing.call import Call, as_provider_error
 from polyroute.routing.context import RouterContext
 from polyroute.routing.guards import CandidateSkipped, Guard
 from polyroute.routing.plan import Deployment, Plan, Planner
+from polyroute.routing.prompts import with_agent_prompt
 from polyroute.routing.references import check_references
 from polyroute.routing.steps import (
     ASYNC_BEFORE_CALL,
@@ -234,6 +235,7 @@ class Router(StreamingMixin):
         return [rank(strategy, tier, request) for tier in source if tier]
 
     def _prepare(self, request: ChatRequest) -> tuple[Call, ChatRequest]:
+        request = with_agent_prompt(request, self.config)  # its system prompt, if any
         plan = self.planner.plan(request)
         if plan.params.model_fields_set or plan.params.extra:
             request = request.model_copy(update={"params": request.params.merged_over(plan.params)})
