@@ -170,8 +170,9 @@ def _tokens(text: str) -> list[_Tok]:
         if m is None or m.lastgroup is None:
             ch = text[pos]
             what = "unterminated quoted string" if ch == "\"" else f"character {ch!r}"
-            raise _error(text, pos, f"unexpected {what}",
-                         'use words, numbers, "quoted text", ==, !=, <, <=, >, >=, ( ) [ ] ,')
+            fix = ("compare with == (equal) or != (not equal)" if ch in "=!" else
+                   'use words, numbers, "quoted text", ==, !=, <, <=, >, >=, ( ) [ ] ,')
+            raise _error(text, pos, f"unexpected {what}", fix)
         out.append(_Tok(m.lastgroup, m.group(m.lastgroup), m.start(m.lastgroup)))
         pos = m.end()
 
