@@ -463,3 +463,6 @@ class ModelInfo(_Model):
     capabilities: frozenset[Capability] = frozenset()
     prices: ModelPrices = Field(default_factory=ModelPrices)
     aliases: tuple[str, ...] = ()
+    quality: float | None = Field(None, ge=0, le=100, allow_inf_nan=False)
+    """A 0-100 quality score ``min_quality`` is judged against (a catalog may give one;
+    ``models:`` overrides it). Say in the catalog which public scale and date it is."""

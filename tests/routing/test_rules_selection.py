@@ -11,13 +11,14 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from polyroute import hookimpl
 from polyroute.cli import main
 from polyroute.errors import ConfigError, NoRouteError
 from polyroute.plugins import PluginRegistry
 from polyroute.router import Router
 from polyroute.routing.complexity import builtin_complexity, load_classifier
 from polyroute.testing.standin import StandinServer
-from polyroute.types import ChatRequest, Message, RoutingHints, ToolSpec
+from polyroute.types import ChatRequest, Message, ModelInfo, RoutingHints, ToolSpec
 
 pytestmark = pytest.mark.standin
 
@@ -204,3 +205,34 @@ def test_a_named_classifier_is_used_and_checked(echo_registry, primary) -> None:
 def test_a_bad_classifier_name_is_a_config_error(name: str, says: str) -> None:
     with pytest.raises(ConfigError, match=says):
         load_classifier(name)
+
+
+class RatedCatalog:
+    """A plugin whose catalog scores one echo model."""
+
+    @hookimpl
+    def polyroute_register_models(self, register: Any) -> None:
+        register(ModelInfo(provider_type="echo", model="rated", quality=90))
+
+
+def test_a_catalog_score_counts_and_models_overrides_it(primary) -> None:  # type: ignore[no-untyped-def]
+    import echo_provider
+
+    registry = PluginRegistry.create(load_entrypoints=False,
+                                     plugins=[echo_provider, RatedCatalog()])
+    cfg = config(primary)
+    cfg["agents"]["writer"]["fallbacks"].append("p:rated")
+    with Router(cfg, registry=registry) as router:
+        assert used(router, ask(min_quality=85)) == ["p/rated"]
+    cfg["models"]["p:rated"] = {"quality": 40}
+    with Router(cfg, registry=registry) as router:
+        assert "p/rated" not in used(router, ask(min_quality=85))
+
+
+def test_a_status_only_override_keeps_the_catalog_entry(echo_registry, primary) -> None:  # type: ignore[no-untyped-def]
+    cfg = config(primary)
+    cfg["models"]["p:unknown"] = {"status": "deprecated"}
+    with Router(cfg, registry=echo_registry) as router:
+        from polyroute.routing.plan import Deployment
+
+        assert router.model_info(Deployment("p", "unknown")) is None  # still unknown

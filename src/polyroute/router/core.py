@@ -69,8 +69,8 @@ logger = get_logger("router")
 Y = TypeVar("Y")
 R = TypeVar("R")
 _CONTENT_POLICY_NOTE = "gave up: content-policy refusals do not fall back"
-# the models: override fields that change a catalog entry (status/quality/default do not)
-_CATALOG_FIELDS = {"context_window", "max_output_tokens", "capabilities", "prices"}
+# the models: override fields that change a catalog entry (status and default do not)
+_CATALOG_FIELDS = {"context_window", "max_output_tokens", "capabilities", "prices", "quality"}
 
 
 class Router(StreamingMixin):
@@ -201,8 +201,10 @@ class Router(StreamingMixin):
         )
         if override is None:
             return info
-        base = info or ModelInfo(provider_type=provider.type_name, model=dep.model)
         data = override.model_dump(exclude_none=True, include=_CATALOG_FIELDS)
+        if not data:  # only status/default: the catalog entry (or its absence) stands
+            return info
+        base = info or ModelInfo(provider_type=provider.type_name, model=dep.model)
         if "capabilities" in data:
             data["capabilities"] = frozenset(data["capabilities"])
         if "prices" in data:

@@ -40,7 +40,7 @@ def builtin_guards(ctx: RouterContext, resilience: Sequence[Guard] = ()) -> list
     # model/provider status (inactive, deprecated) and min_quality (routing/selection.py)
     from polyroute.routing.selection import SelectionGuard
 
-    guards.append(SelectionGuard(ctx.config))
+    guards.append(SelectionGuard(ctx.config, ctx.model_info))
     # resilience: circuit breaker, rate limits, health (built by the router; see resilience/)
     guards += resilience
     # budgets (reserve/settle) and the usage ledger run last: nothing is reserved

@@ -4,8 +4,9 @@
   candidate is skipped, with the reason ``route --explain`` and ``NoRouteError`` show.
 * ``status: deprecated``: the candidate is used; a warning is logged once per router
   and deployment, and ``route --explain`` notes it.
-* ``min_quality`` (per call, or an agent's): a candidate whose quality score
-  (``models: {p:m: {quality: 0-100}}``) is below the floor is skipped, and so is one
+* ``min_quality`` (per call, or an agent's): a candidate whose quality score (the
+  catalog's ``ModelInfo.quality``, overridden by ``models: {p:m: {quality: 0-100}}``)
+  is below the floor is skipped, and so is one
   whose score is unknown: a floor that cannot be checked is not met. A floor that is
   not a number from 0 to 100 is refused with a ``ConfigError``, never ignored.
 """
@@ -13,13 +14,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from polyroute.errors import ConfigError
 from polyroute.logs import get_logger
 from polyroute.routing.guards import Guard
 from polyroute.routing.plan import Deployment, Note
-from polyroute.types import ChatRequest
+from polyroute.types import ChatRequest, ModelInfo
 
 if TYPE_CHECKING:
     from polyroute.config.schema import PolyrouteConfig
@@ -29,10 +31,9 @@ __all__ = ["SelectionGuard", "quality_of"]
 logger = get_logger("routing.selection")
 
 
-def quality_of(config: PolyrouteConfig, dep: Deployment) -> float | None:
-    """``dep``'s quality score from ``models:`` (``provider:model`` or ``provider/model``)."""
-    override = config.models.get(f"{dep.provider}:{dep.model}") or config.models.get(dep.key)
-    return None if override is None else override.quality
+def quality_of(info: ModelInfo | None) -> float | None:
+    """A catalog entry's quality score (``models:`` overrides applied), if any."""
+    return None if info is None else info.quality
 
 
 class SelectionGuard(Guard):
@@ -41,8 +42,10 @@ class SelectionGuard(Guard):
 
     name = "selection"
 
-    def __init__(self, config: PolyrouteConfig) -> None:
+    def __init__(self, config: PolyrouteConfig,
+                 model_info: Callable[[Deployment], ModelInfo | None]) -> None:
         self.config = config
+        self._info = model_info
         self._model_status: dict[str, str] = {}
         for key, override in config.models.items():
             if override.status != "active":
@@ -68,7 +71,7 @@ class SelectionGuard(Guard):
                                    " move its agents and routes to another model", where)
         floor = self._floor(request)
         if floor is not None:
-            quality = quality_of(self.config, dep)
+            quality = quality_of(self._info(dep))
             if quality is None:
                 return (f"quality unknown, min_quality {floor:g} cannot be checked (set "
                         f"models.{dep.provider}:{dep.model}.quality)")
