@@ -201,3 +201,23 @@ def test_route_explain_and_check_show_the_override(  # type: ignore[no-untyped-d
     data = json.loads(run.invoke(main, ["check", "--json"], obj=echo_registry).stdout)
     assert data["agents"]["support"]["env_override"] == \
         "POLYROUTE_AGENT_SUPPORT_MODEL=p:from-env"
+
+
+def test_streams_and_async_calls_get_the_prompt_and_the_rule(echo_registry, primary) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    cfg = config(primary, support=SUPPORT)
+    cfg["rules"] = [{"name": "free", "when": "tenant == free", "route": "main"}]
+    sent = Sent()
+    with Router(cfg, registry=echo_registry, guards=[sent]) as router:
+        request = ask(prompt_vars={"company": "ACME"}, tags={"tenant": "free"})
+        chunks = list(router.stream(request.model_copy(update={"stream": True})))
+        answer = asyncio.run(router.achat(request))
+
+        async def astream() -> list[Any]:
+            return [c async for c in router.astream(request.model_copy(update={"stream": True}))]
+
+        achunks = asyncio.run(astream())
+    assert answer.model == "big" and chunks[-1].model == "big" and achunks[-1].model == "big"
+    assert all(r.messages[0].text.startswith("You help customers of ACME")
+               for r in sent.requests) and len(sent.requests) == 3

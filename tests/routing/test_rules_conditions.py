@@ -154,3 +154,54 @@ def test_a_long_hostile_condition_is_refused_by_size_not_by_time() -> None:
         parse_condition("(" * 100_000)
     with pytest.raises(RuleSyntaxError, match="nested more than 32"):
         parse_condition("(" * 1_000)
+
+
+# --- the rules: section and the environment, as a whole ------------------------------
+
+_TEXT = st.text(max_size=40)
+_RULE = st.fixed_dictionaries(
+    {"name": _TEXT},
+    optional={"when": _TEXT | st.lists(_PIECES, max_size=12).map(" ".join) | st.integers(),
+              "route": st.sampled_from(["r", "missing", ""]) | _TEXT,
+              "model": st.sampled_from(["p:m", "p:default", "nope", ":", "p:"]) | _TEXT,
+              "fallbacks": st.lists(_TEXT, max_size=2) | _TEXT,
+              "timezone": st.sampled_from(["UTC", "Europe/Berlin", "Mars/Base", ""]) | _TEXT,
+              "extra": _TEXT},
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_RULE, max_size=3) | st.integers() | _TEXT)
+def test_any_rules_section_loads_or_raises_config_error_only(rules: object) -> None:
+    from polyroute.config import config_from_data
+
+    data = {"providers": {"p": {"type": "openai", "api_key": "env:X"}},
+            "routes": {"r": {"tiers": [["p:m"]]}}, "rules": rules}
+    try:
+        cfg = config_from_data(data)
+    except ConfigError:
+        return
+    for rule in cfg.rules:  # what loads is complete and parsed
+        assert bool(rule.route) != bool(rule.model)
+        assert (rule.when is None) == (rule.condition is None)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(
+    st.sampled_from(["POLYROUTE_AGENT_A_B_MODEL", "POLYROUTE_AGENT_X_MODEL",
+                     "POLYROUTE_AGENT__MODEL", "POLYROUTE_AGENT_A_B_MODELS", "OTHER"]),
+    st.text(max_size=30) | st.sampled_from(["p:m", "p:default", " p:m ", "p/m"]), max_size=3))
+def test_any_environment_applies_or_raises_config_error_only(environ: dict[str, str]) -> None:
+    from polyroute.config import config_from_data
+    from polyroute.config.rules import apply_env_overrides
+
+    cfg = config_from_data({"providers": {"p": {"type": "openai", "api_key": "env:X"}},
+                            "agents": {"a-b": {"model": "p:other"}}})
+    try:
+        apply_env_overrides(cfg, environ)
+    except ConfigError as exc:
+        assert exc.field and exc.field.startswith("POLYROUTE_AGENT_")
+        return
+    if "POLYROUTE_AGENT_A_B_MODEL" in environ:
+        assert cfg.agents["a-b"].model == environ["POLYROUTE_AGENT_A_B_MODEL"].strip()
+        assert set(cfg.env_overrides) == {"a-b"}
