@@ -46,7 +46,7 @@ from polyroute.types import Capability
 
 __all__ = [
     "MAX_CONDITION_CHARS", "MAX_DEPTH", "And", "Comparison", "Condition", "Not", "Or",
-    "RuleSyntaxError", "evaluate", "parse_condition",
+    "RuleSyntaxError", "evaluate", "holds", "parse_condition",
 ]
 
 MAX_CONDITION_CHARS = 2000
@@ -369,6 +369,20 @@ def parse_condition(text: object) -> Condition:
 
 # --- evaluation ----------------------------------------------------------------
 
+def holds(cond: Condition, value_of: Callable[[str], object]) -> bool:
+    """Whether ``cond`` holds (``evaluate`` without the explanation: the per-call path)."""
+    if isinstance(cond, Comparison):
+        actual = value_of(cond.field)
+        if cond.op == "has":
+            return isinstance(actual, frozenset | set) and cond.values[0] in actual
+        return _compare(cond, actual)
+    if isinstance(cond, Not):
+        return not holds(cond.part, value_of)
+    if isinstance(cond, And):
+        return all(holds(p, value_of) for p in cond.parts)
+    return any(holds(p, value_of) for p in cond.parts)
+
+
 def evaluate(cond: Condition, value_of: Callable[[str], object]) -> tuple[bool, str]:
     """Whether ``cond`` holds, and why (for ``route --explain``). ``value_of(field)``
     reads one field of the call; ``None`` means the call has no such value (then
@@ -422,7 +436,7 @@ def _compare(t: Comparison, actual: object) -> bool:
     if actual is None:
         return t.op in ("!=", "not in")
     a = _comparable(actual, t.values[0])
-    values = tuple(_comparable(v, v) for v in t.values)
+    values = t.values  # typed at parse time: floats for numbers and times, else text
     if t.op == "==":
         return a == values[0]
     if t.op == "!=":

@@ -24,13 +24,16 @@ __all__ = ["ComplexityScorer", "builtin_complexity", "load_classifier"]
 
 ComplexityScorer = Callable[[ChatRequest], float]
 
-# words that tend to mark multi-step work; matched as whole words, case-insensitive
-_HARD_WORDS = re.compile(
-    r"\b(prove|proof|derive|step[- ]by[- ]step|analy[sz]e|architecture|refactor|optimi[sz]e|"
-    r"debug|trade-?offs?|compare|algorithm|theorem|complexity|design|migrate|concurren\w*)\b",
-    re.IGNORECASE,
-)
-_CODE = re.compile(r"```|\bdef |\bclass |\bfunction\b|\breturn\b|;\s*$", re.MULTILINE)
+# words that tend to mark multi-step work (whole words, case-insensitive); a set
+# lookup per word, not a regex alternation: the scorer runs on every call
+_HARD_WORDS = frozenset({
+    "prove", "proof", "derive", "analyze", "analyse", "architecture", "refactor",
+    "optimize", "optimise", "debug", "tradeoff", "tradeoffs", "trade-off", "trade-offs",
+    "compare", "algorithm", "theorem", "complexity", "design", "migrate", "concurrency",
+    "concurrent", "step-by-step",
+})
+_WORD = re.compile(r"[a-z][a-z-]*")
+_CODE_MARKS = ("```", "def ", "class ", "function ", "return ", "#include", "=>", "};")
 
 
 def builtin_complexity(request: ChatRequest) -> float:
@@ -46,9 +49,12 @@ def builtin_complexity(request: ChatRequest) -> float:
     last = next((m for m in reversed(request.messages) if m.role == "user"), None)
     text = last.text if last is not None else ""
     text = text[:20_000]  # the signals are in the first pages; bound the regex work
-    if _CODE.search(text):
+    if any(mark in text for mark in _CODE_MARKS):
         score += 0.2
-    score += 0.1 * min(3, len(_HARD_WORDS.findall(text)))
+    lowered = text.lower()
+    hard = sum(1 for w in _WORD.findall(lowered) if w in _HARD_WORDS)
+    hard += lowered.count("step by step")
+    score += 0.1 * min(3, hard)
     if len(request.messages) > 6:
         score += 0.1
     needed = request.required_capabilities()

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from polyroute.config.conditions import evaluate
+from polyroute.config.conditions import Condition, evaluate, holds
 from polyroute.config.rules import RuleConfig
 from polyroute.config.schema import PolyrouteConfig
 from polyroute.refs import Deployment, parse_model_ref
@@ -55,6 +55,8 @@ class RuleBook:
     def __init__(self, config: PolyrouteConfig, clock: Callable[[], float] = time.time) -> None:
         self.config = config
         self.rules: tuple[RuleConfig, ...] = tuple(config.rules)
+        # read once: a pydantic private attribute is slow to reach on every call
+        self._conditions: tuple[Condition | None, ...] = tuple(r.condition for r in self.rules)
         self._clock = clock
         self._zones = {r.timezone: ZoneInfo(r.timezone) for r in self.rules}
         self._scorer: ComplexityScorer | None = None
@@ -75,8 +77,7 @@ class RuleBook:
         if kept is not None and kept[0] == basis:
             index: int | None = kept[1]
         else:
-            index = next((i for i, v in enumerate(self._verdicts(request, base, stop=True))
-                          if v.matched), None)
+            index = self._first_match(request, base)
             memo[_MEMO_KEY] = (basis, index)
         if index is None:
             return base
@@ -89,6 +90,13 @@ class RuleBook:
         if request.routing.model:
             return []
         return self._verdicts(request, plain(request), stop=True)
+
+    def _first_match(self, request: ChatRequest, base: SourcePlan) -> int | None:
+        facts = _Facts(self, request, base)
+        for i, (rule, cond) in enumerate(zip(self.rules, self._conditions, strict=True)):
+            if cond is None or holds(cond, facts.reader(rule)):
+                return i
+        return None
 
     def _verdicts(self, request: ChatRequest, base: SourcePlan, *, stop: bool
                   ) -> list[RuleVerdict]:
