@@ -219,3 +219,17 @@ def test_route_explain_names_the_rule_and_why_earlier_ones_did_not_match(
     assert "not consulted (the call names a model)" in result.stdout
     bad = run.invoke(main, ["route", "helper", "--tag", "tenant"], obj=echo_registry)
     assert bad.exit_code != 0 and "is not KEY=VALUE" in bad.output
+
+
+def test_check_lists_the_rules_in_order(
+    echo_registry: PluginRegistry, primary: StandinServer, secondary: StandinServer,
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _write(tmp_path, monkeypatch, config(primary, secondary, TENANT_RULES))
+    run = CliRunner()
+    out = run.invoke(main, ["check"], obj=echo_registry, catch_exceptions=False).stdout
+    assert "Rules (tried in order, the first match decides)" in out
+    assert out.index("free-tier") < out.index("long-prompts")
+    data = json.loads(run.invoke(main, ["check", "--json"], obj=echo_registry).stdout)
+    assert data["rules"][1] == {"rule": "long-prompts", "when": "prompt_tokens > 50k",
+                                "route": "long_context", "model": None}
