@@ -221,3 +221,32 @@ def test_streams_and_async_calls_get_the_prompt_and_the_rule(echo_registry, prim
     assert answer.model == "big" and chunks[-1].model == "big" and achunks[-1].model == "big"
     assert all(r.messages[0].text.startswith("You help customers of ACME")
                for r in sent.requests) and len(sent.requests) == 3
+
+
+def test_the_llamaindex_adapter_passes_prompt_vars(echo_registry, primary) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("llama_index.core")
+    from llama_index.core.llms import ChatMessage
+
+    from polyroute.llamaindex import RoutedLLM
+
+    sent = Sent()
+    router = Router(config(primary, support=SUPPORT), registry=echo_registry, guards=[sent])
+    llm = RoutedLLM(router=router, agent="support")
+    llm.chat([ChatMessage(role="user", content="hi")], prompt_vars={"company": "Initech"})
+    router.close()
+    assert sent.requests[0].messages[0].text.startswith("You help customers of Initech")
+
+
+def test_route_explain_shows_the_agents_prompt_template(  # type: ignore[no-untyped-def]
+    echo_registry: PluginRegistry, primary: StandinServer, tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("POLYROUTE_CONFIG", raising=False)
+    (tmp_path / "polyroute.yaml").write_text(json.dumps(config(primary, support=SUPPORT)))
+    run = CliRunner()
+    out = run.invoke(main, ["route", "support", "--explain"], obj=echo_registry,
+                     catch_exceptions=False).stdout
+    assert "variables: $company, $language; defaults: language" in out
+    data = json.loads(run.invoke(main, ["route", "support", "--json"], obj=echo_registry).stdout)
+    assert data["system_prompt"]["variables"] == ["$company", "$language"]

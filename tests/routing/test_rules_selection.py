@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from polyroute import hookimpl
 from polyroute.cli import main
@@ -236,3 +238,14 @@ def test_a_status_only_override_keeps_the_catalog_entry(echo_registry, primary) 
         from polyroute.routing.plan import Deployment
 
         assert router.model_info(Deployment("p", "unknown")) is None  # still unknown
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.text(max_size=300), min_size=1, max_size=8), st.booleans())
+def test_the_builtin_score_is_always_within_0_and_1(texts: list[str], tools: bool) -> None:
+    request = ChatRequest(
+        messages=[Message.user(t) for t in texts],
+        tools=[ToolSpec(name="f", parameters={"type": "object", "properties": {}})] if tools
+        else [])
+    score = builtin_complexity(request)
+    assert 0 <= score <= 1 and math.isfinite(score)

@@ -113,6 +113,7 @@ def route(
         ranks = {f"{r.dep.provider}/{r.dep.model}": r for tier in ranked for r in tier}
         verdicts = router.planner.rules.explain(request, router.planner.plain_source)
         env_note = env_override_note(router.config, request.routing.agent)
+        template = _prompt_facts(router.config, request.routing.agent)
     usable = [r for r in rows if r.reason is None]
     needed = sorted(c.value for c in request.required_capabilities())
     if as_json:
@@ -124,6 +125,7 @@ def route(
             "rules": [{"rule": v.name, "matched": v.matched, "why": v.why, "target": v.target}
                       for v in verdicts],
             "env_override": env_note,
+            "system_prompt": template,
             "candidates": [
                 {"tier": r.tier, "order": r.order, "provider": r.provider, "model": r.model,
                  "status": "ok" if r.reason is None else "skipped", "reason": r.reason,
@@ -135,6 +137,12 @@ def route(
         })
     elif explain:
         _print_rules(verdicts, env_note, bool(request.routing.model))
+        if template is not None:
+            render.console().print(
+                f"[bold]system:[/]   agent template ({len(template['template'])} chars; "
+                f"variables: {render.safe(', '.join(template['variables']) or 'none')}; "
+                f"defaults: {render.safe(', '.join(template['defaults']) or 'none')}) "
+                "unless the call brings its own system message")
         _print_explain(plan, rows, needed, ranks, budget)
     else:
         out = render.console()
@@ -151,6 +159,18 @@ def route(
                     f"{render.safe(r.reason)}[/]"
                 )
         raise click.exceptions.Exit(EXIT_FAILED)
+
+
+def _prompt_facts(config: Any, agent: str | None) -> dict[str, Any] | None:
+    """The agent's system prompt template and its variables (``routing/prompts.py``)."""
+    import string
+
+    cfg = config.agents.get(agent) if agent else None
+    if cfg is None or cfg.system_prompt is None:
+        return None
+    names = string.Template(cfg.system_prompt).get_identifiers()
+    return {"template": cfg.system_prompt, "variables": [f"${n}" for n in names],
+            "defaults": sorted(cfg.prompt_vars)}
 
 
 def _parse_tags(tags: tuple[str, ...]) -> dict[str, str]:
