@@ -65,6 +65,7 @@ def test_values_are_typed_at_parse_time(text: str, values: tuple[object, ...]) -
     ('user == "unterminated', "unterminated quoted string"),
     ("prompt_tokens == \"50\"", "a number value, not quoted text"),
     ("   ", "the condition is empty"),
+    ("prompt_tokens between 50k and 1k", "between 50000 and 1000 is empty"),
     ("not " * 40 + "tenant == a", "nested more than 32 deep"),
     ("tenant == " + "a" * MAX_CONDITION_CHARS, "over the 2,000 limit"),
 ])

@@ -267,7 +267,13 @@ class _Parser:
             if not self.is_word("and"):
                 raise self.fail(self.peek(), "'and' (between LOW and HIGH)")
             self.take()
+            high_tok = self.peek()
             values = (low, self.value(kind))
+            if (kind != "time" and isinstance(low, float) and isinstance(values[1], float)
+                    and low > values[1]):  # only time wraps (22:00 .. 06:00)
+                raise _error(self.text, high_tok.pos,
+                             f"between {_show(low)} and {_show(values[1])} is empty",
+                             "write the lower bound first")
         else:
             values = (self.value(kind),)
         return Comparison(name, op.text, values)
