@@ -250,3 +250,14 @@ def test_route_explain_shows_the_agents_prompt_template(  # type: ignore[no-unty
     assert "variables: $company, $language; defaults: language" in out
     data = json.loads(run.invoke(main, ["route", "support", "--json"], obj=echo_registry).stdout)
     assert data["system_prompt"]["variables"] == ["$company", "$language"]
+
+
+def test_a_key_pasted_into_the_model_variable_is_not_echoed(
+    primary: StandinServer, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key = "sk-proj-" + "A1b2C3d4E5" * 4
+    monkeypatch.setenv("POLYROUTE_AGENT_SUPPORT_MODEL", key)
+    with pytest.raises(ConfigError) as err:
+        config_from_data(config(primary))
+    assert key not in str(err.value) and key not in repr(err.value)
+    assert err.value.field == "POLYROUTE_AGENT_SUPPORT_MODEL"

@@ -249,3 +249,17 @@ def test_the_builtin_score_is_always_within_0_and_1(texts: list[str], tools: boo
         else [])
     score = builtin_complexity(request)
     assert 0 <= score <= 1 and math.isfinite(score)
+
+
+def test_a_deprecated_provider_notes_each_of_its_models(echo_registry, primary) -> None:  # type: ignore[no-untyped-def]
+    cfg = config(primary)
+    cfg["providers"]["q"]["status"] = "deprecated"
+    cfg["models"]["q:unrated"] = {"status": "inactive"}  # inactive beats deprecated
+    cfg["agents"]["writer"]["fallbacks"].append("q:other")
+    with Router(cfg, registry=echo_registry) as router:
+        plan = router.plan(ask())
+        from polyroute.routing.plan import Deployment
+
+        assert plan.notes[Deployment("q", "other")] == "provider q is deprecated"
+        reason = skipped(router, ask())["q/unrated"]
+        assert reason == "model q:unrated is inactive (status: inactive)"

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 from polyroute.config.conditions import Condition, RuleSyntaxError, parse_condition
 from polyroute.errors import ConfigError
 from polyroute.refs import parse_model_ref
+from polyroute.secrets import redact
 
 if TYPE_CHECKING:
     from polyroute.config.schema import PolyrouteConfig
@@ -209,9 +210,10 @@ def apply_env_overrides(config: PolyrouteConfig, environ: Mapping[str, str]) -> 
         value = value.strip()
         try:
             provider, model = parse_model_ref(value)
-        except ConfigError as exc:
-            raise ConfigError(f"environment variable {var}: {exc.reason}",
-                              file=config.source, field=var, fix=exc.fix) from None
+        except ConfigError as exc:  # a key pasted into the wrong variable stays masked
+            raise ConfigError(f"environment variable {var}: {redact(exc.reason)}",
+                              file=config.source, field=var,
+                              fix=redact(exc.fix or "write it as provider:model")) from None
         if model == "default":
             if provider not in config.default_models:
                 raise ConfigError(f"environment variable {var}: provider '{provider}' has "
