@@ -395,6 +395,88 @@ async def make_httpx_500(ctx: Ctx) -> Client:
     return Client(call, client.aclose, lambda s: s == 500)
 
 
+# --- streams: the same answer streamed (fakeserver's /stream/v1) ----------------------------
+
+
+def _stream_url(ctx: Ctx) -> str:
+    return ctx.base_url.removesuffix("/v1") + "/stream/v1"
+
+
+def _stream_ctx(ctx: Ctx) -> Ctx:
+    return Ctx(base_url=_stream_url(ctx), fail_url=ctx.fail_url, tmp=ctx.tmp)
+
+
+def _text_check(out: Any) -> bool:
+    return isinstance(out, str) and out.startswith(EXPECT)
+
+
+async def make_aiohttp_stream(ctx: Ctx) -> Client:
+    """Raw aiohttp reading the SSE stream line by line and decoding every event, as a
+    hand-written streaming client must (read to the end, so the connection is reused)."""
+    import aiohttp
+
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200))
+    url = _stream_url(ctx) + "/chat/completions"
+    body = json.dumps(
+        {"model": MODEL, "messages": MESSAGES, "temperature": 0,
+         "max_completion_tokens": MAX_TOKENS, "stream": True,
+         "stream_options": {"include_usage": True}}
+    ).encode()
+
+    async def call() -> Any:
+        parts: list[str] = []
+        async with session.post(url, data=body, headers=_HEADERS) as r:
+            if r.status != 200:
+                raise RuntimeError(f"HTTP {r.status}")
+            async for line in r.content:
+                if not line.startswith(b"data: ") or line.startswith(b"data: [DONE]"):
+                    continue
+                for choice in json.loads(line[6:])["choices"]:
+                    parts.append(choice["delta"].get("content") or "")
+        return "".join(parts)
+
+    return Client(call, session.close, _text_check)
+
+
+async def make_polyroute_stream(ctx: Ctx) -> Client:
+    """Router.astream, every feature on, the whole answer read."""
+    router, on = await _router(_stream_ctx(ctx))
+    request = _request(agent="bench")
+
+    async def call() -> Any:
+        return "".join([c.text async for c in router.astream(request)])
+
+    return Client(call, router.aclose, _text_check, notes=on)
+
+
+async def make_routed_chat_model_stream(ctx: Ctx) -> Client:
+    from polyroute.langchain import RoutedChatModel
+
+    router, on = await _router(_stream_ctx(ctx))
+    llm = RoutedChatModel(router=router, agent="bench")
+    msgs = _lc_messages()
+
+    async def call() -> Any:
+        return "".join([str(c.content) async for c in llm.astream(msgs)])
+
+    return Client(call, router.aclose, _text_check, notes=on)
+
+
+async def make_langchain_openai_stream(ctx: Ctx) -> Client:
+    from langchain_openai import ChatOpenAI
+
+    llm = ChatOpenAI(
+        model=MODEL, base_url=_stream_url(ctx), api_key=API_KEY, max_retries=0,  # type: ignore[arg-type]
+        temperature=0, max_completion_tokens=MAX_TOKENS, stream_usage=True,
+    )
+    msgs = _lc_messages()
+
+    async def call() -> Any:
+        return "".join([str(c.content) async for c in llm.astream(msgs)])
+
+    return Client(call, _noop, _text_check)
+
+
 class NotPresent(Exception):
     """The feature this scenario measures is not in the tree yet."""
 
@@ -419,4 +501,8 @@ FACTORIES: dict[str, Callable[[Ctx], Awaitable[Client]]] = {
     "polyroute_failover": make_polyroute_failover,
     "polyroute_failed_only": make_polyroute_failed_only,
     "httpx_500": make_httpx_500,
+    "aiohttp_stream": make_aiohttp_stream,
+    "polyroute_stream": make_polyroute_stream,
+    "routed_chat_model_stream": make_routed_chat_model_stream,
+    "langchain_openai_stream": make_langchain_openai_stream,
 }

@@ -295,6 +295,10 @@ class Transport:
         self, req: HttpRequest, timeouts: Timeouts, *, provider: str, model: str,
         remaining: float | None = None,
     ) -> AsyncIterator[tuple[HttpResponse | None, AsyncIterator[StreamEvent]]]:
+        if self._sender is not None:
+            async with self._aio_stream(req, timeouts, provider, model, remaining) as opened:
+                yield opened
+            return
         named, client = _Named(provider, model), await self.async_client()
         with named:
             r = await client.send(_stream_request(client, req, timeouts, remaining),
@@ -325,6 +329,64 @@ class Transport:
                 for event in frames.feed(data):
                     yield event
         except httpx.HTTPError as exc:
+            raise frames.failed(exc) from exc
+        for event in frames.decoder.close():
+            yield event
+
+    @asynccontextmanager
+    async def _aio_stream(
+        self, req: HttpRequest, timeouts: Timeouts, provider: str, model: str,
+        remaining: float | None,
+    ) -> AsyncIterator[tuple[HttpResponse | None, AsyncIterator[StreamEvent]]]:
+        """``astream`` over aiohttp (the default). Only opening is mapped here: what the
+        caller raises while reading (its own deadline's ``TimeoutError``, say) passes
+        through untouched; read failures are mapped in ``_aio_events``."""
+        from polyroute.transport_aiohttp import NETWORK_ERRORS
+
+        assert self._sender is not None
+        body, headers = _encode(req)
+        read = timeouts.read
+        first, gap = timeouts.gaps()
+        if first is not None and gap is not None:
+            read = max(first, gap)
+        if remaining is not None:
+            read = min(read, remaining)
+        try:
+            r = await self._sender.open(req, body, headers, connect=timeouts.connect, read=read)
+        except NETWORK_ERRORS as exc:
+            raise _network_error(exc, provider, model, stream_started=False) from exc
+        try:
+            if r.status < 400:
+                yield None, self._aio_events(r, _Frames(req, provider, model, timeouts))
+            else:
+                try:
+                    content = await r.read()
+                except NETWORK_ERRORS as exc:
+                    raise _network_error(exc, provider, model, stream_started=False) from exc
+                yield HttpResponse(r.status, r.headers, content), _empty()
+        finally:
+            r.release()  # back to the pool if read to the end; an unfinished one closes
+
+    @staticmethod
+    async def _aio_events(r: Any, frames: _Frames) -> AsyncIterator[StreamEvent]:
+        from polyroute.transport_aiohttp import NETWORK_ERRORS
+
+        chunks = r.content.iter_any().__aiter__()
+        try:
+            while True:
+                bound, t0 = frames.bound(), time.monotonic()
+                try:
+                    data = await (chunks.__anext__() if bound is None
+                                  else asyncio.wait_for(chunks.__anext__(), bound))
+                except StopAsyncIteration:
+                    break
+                except TimeoutError as exc:
+                    if bound is None:  # the socket's read timeout (aiohttp's sock_read)
+                        raise frames.failed(exc) from exc
+                    raise frames.stalled(time.monotonic() - t0) from None
+                for event in frames.feed(data):
+                    yield event
+        except NETWORK_ERRORS as exc:
             raise frames.failed(exc) from exc
         for event in frames.decoder.close():
             yield event
