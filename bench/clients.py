@@ -312,6 +312,20 @@ async def make_polyroute_httpx(ctx: Ctx) -> Client:
     return await make_polyroute(ctx, transport=Transport(async_http="httpx"))
 
 
+async def make_polyroute_pyreqwest(ctx: Ctx) -> Client:
+    """Router.achat with pyreqwest under one-shot async sends (the optional extra)."""
+    from polyroute.errors import ConfigError
+    from polyroute.transport import Transport
+
+    try:
+        transport = Transport(async_http="pyreqwest")  # type: ignore[arg-type]
+    except ConfigError as exc:  # the extra is not installed
+        raise NotPresent(f"no pyreqwest: {exc}") from exc
+    if getattr(transport, "_oneshot", None) is None:  # an older tree would use httpx
+        raise NotPresent("this tree has no pyreqwest transport")
+    return await make_polyroute(ctx, transport=transport)
+
+
 async def make_polyroute_fresh_request(ctx: Ctx) -> Client:
     """Router.achat with a ChatRequest built per call (as the LangChain adapter does)."""
     router, on = await _router(ctx)
@@ -496,6 +510,7 @@ FACTORIES: dict[str, Callable[[Ctx], Awaitable[Client]]] = {
     "polyroute": make_polyroute,
     "polyroute_fresh_request": make_polyroute_fresh_request,
     "polyroute_httpx": make_polyroute_httpx,
+    "polyroute_pyreqwest": make_polyroute_pyreqwest,
     "routed_chat_model": make_routed_chat_model,
     "polyroute_cache_hit": make_polyroute_cache_hit,
     "polyroute_failover": make_polyroute_failover,

@@ -37,6 +37,7 @@ PY = sys.executable
 RAW = ["httpx", "httpx2", "aiohttp", "pyreqwest", "rnet", "aiosonic", "niquests", "curl_cffi"]
 PEERS = ["openai", "langchain_openai", "litellm"]
 POLYROUTE = ["polyroute", "routed_chat_model", "polyroute_fresh_request", "polyroute_httpx",
+             "polyroute_pyreqwest",
              "polyroute_cache_hit", "polyroute_failover", "polyroute_failed_only", "httpx_500"]
 STREAMS = ["aiohttp_stream", "polyroute_stream", "routed_chat_model_stream",
            "langchain_openai_stream"]
@@ -58,6 +59,7 @@ LABELS = {
     "routed_chat_model": "polyroute RoutedChatModel.ainvoke",
     "polyroute_fresh_request": "polyroute Router.achat, ChatRequest built per call",
     "polyroute_httpx": "polyroute Router.achat over httpx (async_http=\"httpx\")",
+    "polyroute_pyreqwest": "polyroute Router.achat over pyreqwest (async_http=\"pyreqwest\")",
     "polyroute_cache_hit": "polyroute cache hit",
     "polyroute_failover": "polyroute failover (500 -> fallback)",
     "polyroute_failed_only": "polyroute failed call alone (500, no fallback)",
@@ -89,6 +91,7 @@ IMPORTS = {
     "routed_chat_model": "from polyroute.langchain import RoutedChatModel",
 }
 IMPORT_OF = {"polyroute_fresh_request": "polyroute_router", "polyroute_httpx": "polyroute_router",
+             "polyroute_pyreqwest": "polyroute_router",
              "polyroute_cache_hit": "polyroute_router", "polyroute_failover": "polyroute_router",
              "polyroute": "polyroute_router", "polyroute_stream": "polyroute_router",
              "aiohttp_stream": "aiohttp", "routed_chat_model_stream": "routed_chat_model",
