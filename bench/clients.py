@@ -326,6 +326,42 @@ async def make_polyroute_pyreqwest(ctx: Ctx) -> Client:
     return await make_polyroute(ctx, transport=transport)
 
 
+async def make_polyroute_redis_state(ctx: Ctx) -> Client:
+    """Router.achat with every feature on and ``state.backend: redis``: budgets, breakers,
+    limits, health and strategies in a Redis at 127.0.0.1:6379 (keys under a prefix of
+    this process, deleted at the end)."""
+    from polyroute.router import Router
+
+    url = os.environ.get("POLYROUTE_BENCH_REDIS", "redis://127.0.0.1:6379/0")
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except Exception as exc:  # no client library, or no server
+        raise NotPresent(f"no Redis at {url}: {type(exc).__name__}: {exc}") from exc
+    cfg, on = features_config(ctx)
+    prefix = f"polyroute-bench-{os.getpid()}:"
+    data = cfg.model_dump(exclude_none=True, mode="json")
+    for p in data["providers"].values():
+        p["api_key"] = API_KEY  # the dump masks secrets
+    data["state"] = {"backend": "redis", "url": url, "prefix": prefix}
+    router = Router(data)
+    on["guards"] = [type(g).__name__ for g in router.guards]
+    on["state"] = "redis"
+    request = _request(agent="bench")
+
+    async def call() -> Any:
+        return await router.achat(request)
+
+    async def close() -> None:
+        await router.aclose()
+        r = redis.Redis.from_url(url)
+        for key in r.scan_iter(match=prefix + "*", count=1000):
+            r.delete(key)
+
+    return Client(call, close, _pr_check, notes=on)
+
+
 async def make_polyroute_fresh_request(ctx: Ctx) -> Client:
     """Router.achat with a ChatRequest built per call (as the LangChain adapter does)."""
     router, on = await _router(ctx)
@@ -511,6 +547,7 @@ FACTORIES: dict[str, Callable[[Ctx], Awaitable[Client]]] = {
     "polyroute_fresh_request": make_polyroute_fresh_request,
     "polyroute_httpx": make_polyroute_httpx,
     "polyroute_pyreqwest": make_polyroute_pyreqwest,
+    "polyroute_redis_state": make_polyroute_redis_state,
     "routed_chat_model": make_routed_chat_model,
     "polyroute_cache_hit": make_polyroute_cache_hit,
     "polyroute_failover": make_polyroute_failover,

@@ -37,7 +37,7 @@ PY = sys.executable
 RAW = ["httpx", "httpx2", "aiohttp", "pyreqwest", "rnet", "aiosonic", "niquests", "curl_cffi"]
 PEERS = ["openai", "langchain_openai", "litellm"]
 POLYROUTE = ["polyroute", "routed_chat_model", "polyroute_fresh_request", "polyroute_httpx",
-             "polyroute_pyreqwest",
+             "polyroute_pyreqwest", "polyroute_redis_state",
              "polyroute_cache_hit", "polyroute_failover", "polyroute_failed_only", "httpx_500"]
 STREAMS = ["aiohttp_stream", "polyroute_stream", "routed_chat_model_stream",
            "langchain_openai_stream"]
@@ -60,6 +60,7 @@ LABELS = {
     "polyroute_fresh_request": "polyroute Router.achat, ChatRequest built per call",
     "polyroute_httpx": "polyroute Router.achat over httpx (async_http=\"httpx\")",
     "polyroute_pyreqwest": "polyroute Router.achat over pyreqwest (async_http=\"pyreqwest\")",
+    "polyroute_redis_state": "polyroute Router.achat, state.backend: redis",
     "polyroute_cache_hit": "polyroute cache hit",
     "polyroute_failover": "polyroute failover (500 -> fallback)",
     "polyroute_failed_only": "polyroute failed call alone (500, no fallback)",
@@ -91,7 +92,7 @@ IMPORTS = {
     "routed_chat_model": "from polyroute.langchain import RoutedChatModel",
 }
 IMPORT_OF = {"polyroute_fresh_request": "polyroute_router", "polyroute_httpx": "polyroute_router",
-             "polyroute_pyreqwest": "polyroute_router",
+             "polyroute_pyreqwest": "polyroute_router", "polyroute_redis_state": "polyroute_router",
              "polyroute_cache_hit": "polyroute_router", "polyroute_failover": "polyroute_router",
              "polyroute": "polyroute_router", "polyroute_stream": "polyroute_router",
              "aiohttp_stream": "aiohttp", "routed_chat_model_stream": "routed_chat_model",
@@ -391,6 +392,11 @@ def analyse(summary: dict[str, Any], imports: dict[str, Any],
                f"route of 10); {fmt(cost, '.0f')} µs (lowest_cost: first tier of 100 priced); "
                f"{fmt(full, '.0f')} µs (every candidate judged, as route --explain)",
                p50 <= 50, f"{p50 - 50:+.1f} µs on the 1,000-candidate route")
+    rps_redis = g(summary.get("polyroute_redis_state"), "concurrent", "rps")
+    if rps_pr and rps_redis:
+        target("Router.achat c=64 with state.backend: redis within 20 % of the in-memory store",
+               f"{rps_redis:.0f} vs {rps_pr:.0f} req/s = {rps_redis / rps_pr:.2f}{X}",
+               rps_redis >= 0.8 * rps_pr, f"{rps_redis / rps_pr / 0.8:.2f} of the target")
     st_raw, st_pr = summary.get("aiohttp_stream", {}), summary.get("polyroute_stream", {})
     c_raw, c_pr = g(st_raw, "concurrent", "cpu_per_call_us"), g(st_pr, "concurrent",
                                                                  "cpu_per_call_us")
