@@ -84,6 +84,8 @@ _INSERT_ATTEMPT = (
     f"INSERT INTO attempts ({', '.join(ATTEMPT_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(ATTEMPT_COLUMNS))})"
 )
+_LINGER = 0.005
+"""Seconds the writer waits for more rows before committing a batch."""
 _DAY = 86400.0
 _FOLD_AT = tuple(CALL_COLUMNS.index(c) for c in FOLD_COLUMNS)
 _WARN_EVERY = 10.0  # seconds between two warnings about the same kind of drop
@@ -270,6 +272,10 @@ class Ledger:
                 except queue.Empty:
                     continue
                 batch = [item]
+                if item is not None:
+                    # group commit: rows of calls ending within _LINGER share one
+                    # transaction (one commit per row cost ~70 us of CPU per call)
+                    time.sleep(_LINGER)
                 while len(batch) < 1000:
                     try:
                         batch.append(q.get_nowait())
