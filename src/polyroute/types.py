@@ -260,6 +260,11 @@ class RoutingHints(_Model):
     max_latency_ms: float | None = None
     cache: Literal["default", "no-cache", "no-store"] = "default"
     tags: dict[str, str] = Field(default_factory=dict)
+    route: str | None = None
+    """A route that replaces the agent's model or route (an experiment's variant sets it)."""
+    experiment: str | None = None
+    """Set by the router: the experiment this call took part in, and its ``variant``."""
+    variant: str | None = None
 
 
 class RequestMemo(dict[Hashable, Any]):
@@ -403,6 +408,11 @@ class ChatResponse(_Model):
     cost_usd: float | None = None
     cache_hit: bool = False
     provider_metadata: dict[str, Any] = Field(default_factory=dict)
+    call_id: str | None = None
+    """The usage ledger's id of this call (``router.feedback(call_id, ...)``), if a ledger is on."""
+    experiment: str | None = None
+    """The experiment this call took part in, and the ``variant`` that answered it."""
+    variant: str | None = None
 
 
 class ToolCallDelta(_Model):

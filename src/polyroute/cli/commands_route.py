@@ -19,6 +19,7 @@ from polyroute.cli.state import (
 
 if TYPE_CHECKING:
     from polyroute.router import Router
+    from polyroute.routing.experiments import Assignment
     from polyroute.routing.plan import Deployment, Plan
     from polyroute.types import ChatRequest
 
@@ -53,6 +54,9 @@ class Row:
               help="Simulate a call with this max_cost_usd.")
 @click.option("--max-latency-ms", type=float, default=None,
               help="Simulate a call with this max_latency_ms (judged on observed p95).")
+@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE",
+              help="Simulate a call with this routing tag (e.g. user=alice: the experiment "
+                   "variant that user gets).")
 @target_options(agent=False)
 @capability_options
 @config_options
@@ -61,7 +65,8 @@ class Row:
 @guarded
 def route(
     state: State, agent: str | None, explain: bool, max_tokens: int | None,
-    max_cost: float | None, max_latency_ms: float | None, task: str | None, model: str | None,
+    max_cost: float | None, max_latency_ms: float | None, tags: tuple[str, ...],
+    task: str | None, model: str | None,
     fallbacks: tuple[str, ...], tools: bool, vision: bool, json_schema: bool,
     capabilities: tuple[str, ...], as_json: bool,
 ) -> None:
@@ -87,7 +92,13 @@ def route(
         request.routing.max_latency_ms = max_latency_ms
     if max_cost is not None:
         request.routing.max_cost_usd = max_cost
+    for tag in tags:
+        key, sep, value = tag.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{tag!r}: use KEY=VALUE", param_hint="--tag")
+        request.routing.tags[key] = value
     with state.router() as router:
+        request, assignment = router.experiments.assign(request)  # the variant that decides
         plan = router.plan(request)
         rows = explain_rows(router, request, plan)
         budget = budget_verdicts(router, request, plan, rows)
@@ -100,6 +111,9 @@ def route(
 
         render.emit_json({
             "source": plan.description, "strategy": plan.strategy,
+            "experiment": None if assignment is None else {
+                "name": assignment.experiment, "variant": assignment.variant,
+                "how": assignment.how},
             "required_capabilities": needed, "params": describe_params(plan.params),
             "candidates": [
                 {"tier": r.tier, "order": r.order, "provider": r.provider, "model": r.model,
@@ -111,7 +125,7 @@ def route(
             ],
         })
     elif explain:
-        _print_explain(plan, rows, needed, ranks, budget)
+        _print_explain(plan, rows, needed, ranks, budget, assignment)
     else:
         out = render.console()
         for r in usable:
@@ -177,7 +191,7 @@ def explain_rows(router: Router, request: ChatRequest, plan: Plan) -> list[Row]:
 
 def _print_explain(
     plan: Plan, rows: list[Row], needed: list[str], ranks: dict[str, Any] | None = None,
-    budget: dict[str, str] | None = None,
+    budget: dict[str, str] | None = None, experiment: Assignment | None = None,
 ) -> None:
     from polyroute.cli import render
     from polyroute.cli.facts import describe_params
@@ -185,6 +199,9 @@ def _print_explain(
     out = render.console()
     out.print(f"[bold]source:[/]   {render.safe(plan.description)}")
     out.print(f"[bold]strategy:[/] {render.safe(plan.strategy)}")
+    if experiment is not None:
+        out.print(f"[bold]experiment:[/] {render.safe(experiment.experiment)} → variant "
+                  f"{render.safe(experiment.variant)} ({render.safe(experiment.how)})")
     out.print(f"[bold]requires:[/] {render.safe(', '.join(needed) or 'nothing special')}")
     t = render.table(
         None, ["tier", "#", "candidate", "status"],

@@ -68,6 +68,9 @@ def _metadata(
     cost_usd: float | None,
     cache_hit: bool,
     response_id: str | None,
+    call_id: str | None = None,
+    experiment: str | None = None,
+    variant: str | None = None,
 ) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "model_provider": MODEL_PROVIDER,
@@ -82,6 +85,10 @@ def _metadata(
             "latency_ms": latency_ms,
             "cost_usd": cost_usd,
             "cache_hit": cache_hit,
+            # for RoutedChatModel.feedback(message, score=...) and experiment analysis
+            "call_id": call_id,
+            "experiment": experiment,
+            "variant": variant,
         },
     }
     if response_id:
@@ -98,7 +105,8 @@ def chat_result(response: ChatResponse) -> ChatResult:
         response_model=response.response_model, finish_reason=response.finish_reason,
         attempts=response.attempts, latency_ms=response.latency_ms,
         cost_usd=response.cost_usd, cache_hit=response.cache_hit,
-        response_id=response.response_id,
+        response_id=response.response_id, call_id=response.call_id,
+        experiment=response.experiment, variant=response.variant,
     )
     message = AIMessage(
         content=msg.text,

@@ -115,13 +115,16 @@ class StreamingMixin:
                   final: bool = False) -> Exception: ...
         def _ended(self, steps: Chunks, request: ChatRequest) -> Chunks: ...
         def model_info(self, dep: Deployment) -> ModelInfo | None: ...
+        def _assigned(self, request: ChatRequest) -> ChatRequest: ...
 
     def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
         """Route ``request`` as a stream (see the module doc for the failure policy)."""
+        request = self._assigned(request)
         return iterate(self._ended(self._stream(request), request))
 
     def astream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         """Async ``stream``: the same steps, their I/O awaited."""
+        request = self._assigned(request)
         return aiterate(self._ended(self._stream(request), request))
 
     def _stream(self, request: ChatRequest) -> Chunks:
