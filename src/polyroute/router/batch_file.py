@@ -36,7 +36,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from polyroute.errors import PolyrouteError
+from polyroute.errors import NoRouteError, PolyrouteError
 from polyroute.router.batch import NotSent, Outcome, check_estimate, estimate_batch, run_batch
 from polyroute.secrets import redact
 from polyroute.types import ChatRequest, ChatResponse, GenerationParams, Message, RoutingHints
@@ -193,8 +193,11 @@ def outcome_row(row_id: str, outcome: Outcome) -> dict[str, Any]:
             "attempts": len(outcome.attempts), "call_id": outcome.call_id,
             "experiment": outcome.experiment, "variant": outcome.variant,
         }
-    return {"id": row_id, "ok": False,
-            "error": {"type": type(outcome).__name__, "message": redact(str(outcome))}}
+    error = {"type": type(outcome).__name__, "message": redact(str(outcome))}
+    cause = outcome.last_error if isinstance(outcome, NoRouteError) else None
+    if cause is not None:  # what the last candidate failed with, for grouping by kind
+        error["cause"] = type(cause).__name__
+    return {"id": row_id, "ok": False, "error": error}
 
 
 class _Writer:
