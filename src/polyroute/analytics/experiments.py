@@ -53,7 +53,9 @@ def wilson_interval(successes: int, n: int) -> tuple[float | None, float | None]
     p, z2 = successes / n, _Z95 * _Z95
     centre = (p + z2 / (2 * n)) / (1 + z2 / n)
     half = _Z95 * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    low, high = max(0.0, centre - half), min(1.0, centre + half)
+    # exact at the edges (the formula's float rounding would give 0.9999999...)
+    return (0.0 if successes == 0 else low), (1.0 if successes == n else high)
 
 
 @dataclass
