@@ -113,7 +113,7 @@ def test_feedback_is_stored_for_the_call_and_checked(
         with pytest.raises(FeedbackError, match="label must be a string of at most 500"):
             router.feedback(resp.call_id, label="x" * 501)
         # another tenant's call reads exactly like an unknown one
-        with pytest.raises(FeedbackError, match="no call .* for tenant 'globex'"):
+        with pytest.raises(FeedbackError, match=r"no call .* for tenant 'globex'"):
             router.feedback(resp.call_id, score=0.0, tenant="globex")
     assert rows(db, "SELECT call_id, score, label, comment FROM feedback ORDER BY rowid") == [
         (resp.call_id, 0.8, "accepted", None), (resp.call_id, None, "escalated", "second look")]
