@@ -54,14 +54,14 @@ def batch(state: State, input_file: str, output: str, concurrency: int, priority
         est = s.estimate.describe() if s.estimate is not None else "-"
         out.print(f"{s.total:,} rows, {s.skipped_done:,} already done, {todo:,} to send; "
                   f"estimate: {render.safe(est)}")
-        if progress is not None:
+        if progress is not None and todo:
             progress.start()
-            task_id = progress.add_task("batch", total=todo, spend="$0.0000")
+            task_id = progress.add_task("batch", total=todo, spend=_usd(0.0))
 
     def on_row(s: BatchSummary) -> None:
         if progress is not None and task_id is not None:
             progress.update(task_id, completed=s.answered + s.failed,
-                            spend=f"${s.spent_usd:,.4f}")
+                            spend=_usd(s.spent_usd))
 
     with state.router() as router:
         try:
@@ -69,14 +69,18 @@ def batch(state: State, input_file: str, output: str, concurrency: int, priority
                                priority=priority, max_cost_usd=max_cost, defaults=defaults,
                                on_start=on_start, on_row=on_row)
         finally:
-            if progress is not None:
+            if progress is not None and task_id is not None:
                 progress.stop()
     errors = ", ".join(f"{k} {v:,}" for k, v in sorted(summary.errors.items())) or "none"
     out.print(f"answered {summary.answered:,}, failed {summary.failed:,} ({render.safe(errors)})"
-              f", not sent {summary.not_sent:,}; spent ${summary.spent_usd:,.4f}; "
+              f", not sent {summary.not_sent:,}; spent {_usd(summary.spent_usd)}; "
               f"output {render.safe(output)}")
     if summary.failed or summary.not_sent:
         raise SystemExit(1)
+
+
+def _usd(x: float) -> str:
+    return f"${x:,.4f}" if x >= 0.01 or x == 0 else f"${x:.6f}"
 
 
 def _progress(console: Any) -> Any:

@@ -60,7 +60,7 @@ class BatchEstimate:
     """Requests with no usable candidate now (they will end in an error)."""
 
     def describe(self) -> str:
-        text = f"{self.requests:,} requests, worst case ${self.usd:,.4f}"
+        text = f"worst case ${self.usd:,.4f} for {self.requests:,} requests"
         if self.unpriced:
             text += f" (+{self.unpriced:,} with no known price)"
         if self.unroutable:
@@ -73,13 +73,16 @@ def estimate_batch(router: Router, requests: Sequence[ChatRequest]) -> BatchEsti
     usd, unpriced, unroutable = 0.0, 0, 0
     for request in requests:
         try:
-            plan = router.plan(router._assigned(request))
+            request = router._assigned(request)
+            plan = router.plan(request)
         except PolyrouteError:
             unroutable += 1
             continue
         if not plan.candidates:
             unroutable += 1
             continue
+        # the agent's or route's max_tokens bounds the output, as it will in the call
+        request = request.model_copy(update={"params": request.params.merged_over(plan.params)})
         worst = worst_case(router.price_book, plan.candidates[0], request)
         if worst.prices.known and math.isfinite(worst.usd):
             usd += worst.usd

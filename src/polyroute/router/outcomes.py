@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import closing
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from polyroute.analytics.stats import ledger_path
 from polyroute.errors import ConfigError
 from polyroute.ledger.feedback import VariantOutcomes, record_feedback, variant_outcomes
-from polyroute.ledger.store import connect_ledger
+from polyroute.ledger.store import Ledger, connect_ledger
 from polyroute.types import ChatRequest, ChatResponse
 
 if TYPE_CHECKING:
@@ -40,11 +41,10 @@ class OutcomesMixin:
         answer's ``call_id``; with ``tenant``, a call of another tenant is refused as
         unknown. Raises ``FeedbackError`` (a bad value, an unknown call) or
         ``ConfigError`` (no ledger to store it in)."""
-        path = ledger_path(self)
+        path = self._flush_ledger()  # the call's row may still be queued
         if path is None:
             raise ConfigError("feedback is stored in the usage ledger, which is off",
                               field="ledger", fix="add `ledger: {}` to the config")
-        self._flush_ledger()  # the call's row may still be queued
         with closing(connect_ledger(path)) as conn:
             record_feedback(conn, call_id, score=score, label=label, comment=comment,
                             tenant=tenant)
@@ -61,17 +61,20 @@ class OutcomesMixin:
 
     def _variant_outcomes(self, experiment: str, success_score: float
                           ) -> Mapping[str, VariantOutcomes]:
-        path = ledger_path(self)
+        path = self._flush_ledger()
         if path is None or not path.exists():
             return {}  # no ledger, no feedback: the bandit starts from flat priors
-        self._flush_ledger()
         return variant_outcomes(path, experiment, success_score)
 
-    def _flush_ledger(self) -> None:
+    def _flush_ledger(self) -> Path | None:
+        """Flush the ledger's queue; its file (the path it opened, whatever the working
+        directory is now), or ``None`` without a ledger."""
         for guard in self.guards:
             ledger = getattr(guard, "ledger", None)
-            if ledger is not None:
+            if isinstance(ledger, Ledger):
                 ledger.flush()
+                return ledger.path
+        return ledger_path(self)
 
     # --- batch ---------------------------------------------------------------------------
 
