@@ -443,6 +443,11 @@ class ChatChunk(_Model):
     cost_usd: float | None = None
     cache_hit: bool = False
     continued: bool = False
+    call_id: str | None = None
+    """Final chunk: the ledger id of the call, and its ``experiment``/``variant`` (see
+    ``ChatResponse``)."""
+    experiment: str | None = None
+    variant: str | None = None
     """The stream was cut mid-way and the next model continued it
     (``streaming.on_failure: continue``); ``attempts`` say who and where."""
 

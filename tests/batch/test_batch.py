@@ -189,3 +189,58 @@ def test_a_file_this_command_did_not_write_is_not_appended_to(tmp_path: Path) ->
     with pytest.raises(BatchInputError, match="not a batch output row"):
         read_done(out)
     assert out.read_text() == "my notes\n"
+
+
+@pytest.mark.standin
+def test_once_the_spend_reaches_the_limit_the_rest_is_not_sent_and_resumes_later(
+    router: Any, scripted: tuple[StandinServer, ScriptedResponder], tmp_path: Path
+) -> None:
+    from polyroute.router.batch import NotSent
+    from polyroute.router.batch_file import run_file
+
+    _, responder = scripted
+    # max_tokens=1, but the stand-in answers with more tokens than that (as a provider
+    # ignoring the cap would): the real spend outruns the worst-case estimate
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"id": i, "prompt": f"{i} " + "word " * 50,
+                                       "params": {"max_tokens": 1}}) + "\n"
+                           for i in range(20)))
+    rows = [r.request for r in parse_rows(src.read_text().splitlines(), {"agent": "bot"})]
+    limit = estimate_batch(router, [r for r in rows if r is not None]).usd
+    out = tmp_path / "out.jsonl"
+    first = run_file(router, src, out, concurrency=1, max_cost_usd=limit,
+                     defaults={"agent": "bot"})
+    assert first.not_sent > 0 and first.answered + first.not_sent == 20
+    assert len(responder.prompts) == first.answered  # not-sent rows never left
+    assert first.spent_usd >= limit
+    assert len(out.read_text().splitlines()) == first.answered  # and were not written
+    second = run_file(router, src, out, concurrency=1, defaults={"agent": "bot"})
+    assert (second.skipped_done, second.answered) == (first.answered, first.not_sent)
+    assert len({json.loads(x)["id"] for x in out.read_text().splitlines()}) == 20
+    sent = router.batch([req("a"), req("b")], concurrency=1,
+                        max_cost_usd=estimate_batch(router, [req("a"), req("b")]).usd)
+    assert not any(isinstance(o, NotSent) for o in sent)  # an honest provider: all sent
+
+
+@pytest.mark.standin
+def test_the_cli_shows_a_progress_bar_with_spend(
+    scripted: tuple[StandinServer, ScriptedResponder], registry: PluginRegistry, tmp_path: Path
+) -> None:
+    import yaml
+    from click.testing import CliRunner
+
+    from polyroute.cli import main
+
+    server, _ = scripted
+    cfg = tmp_path / "polyroute.yaml"
+    cfg.write_text(yaml.safe_dump(batch_config(server.url)))
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"prompt": f"q{i}"}) + "\n" for i in range(5)))
+    result = CliRunner().invoke(main, ["--config", str(cfg), "batch", str(src), "-o",
+                                       str(tmp_path / "o.jsonl"), "--agent", "bot"],
+                                obj=registry, env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.output
+    assert "5 rows, 0 already done, 5 to send; estimate: worst case $" in result.output
+    bar = next(line for line in result.output.splitlines() if line.startswith("batch"))
+    assert "5/5" in bar and "ETA" in bar and "spent $0.0" in bar
+    assert "answered 5, failed 0 (none), not sent 0" in result.output

@@ -58,3 +58,29 @@ async def test_llamaindex_response_metadata_and_afeedback(
         assert info["experiment"] == "summary" and info["call_id"]
         await llm.afeedback(resp, score=0.0, label="wrong")
     assert feedback_rows(db) == [(info["call_id"], 0.0, "wrong")]
+
+
+def test_a_streamed_answer_carries_the_variant_and_call_id(
+        server: StandinServer, registry: PluginRegistry, make_config: Any, tmp_path: Path
+) -> None:
+    pytest.importorskip("langchain_core")
+    from polyroute.langchain import RoutedChatModel
+    from polyroute.types import ChatRequest, Message, RoutingHints
+
+    db = tmp_path / "u.db"
+    with Router(make_config(server.url, db), registry=registry) as router:
+        chunks = list(router.stream(ChatRequest(
+            messages=[Message.user("hi")], routing=RoutingHints(agent="bot",
+                                                                tags={"user": "dan"}))))
+        final = chunks[-1]
+        assert final.experiment == "summary" and final.variant in ("control", "mini")
+        assert final.call_id
+        llm = RoutedChatModel(router=router, agent="bot", routing_tags={"user": "dan"})
+        last = list(llm.stream("hello"))[-1]
+        meta = last.response_metadata["polyroute"]
+        assert meta["variant"] == final.variant and meta["call_id"]
+        llm.feedback(last, score=0.25)
+    with sqlite3.connect(db) as conn:
+        stored = conn.execute("SELECT c.variant, f.score FROM feedback f JOIN calls c "
+                              "ON c.id = f.call_id").fetchall()
+    assert stored == [(final.variant, 0.25)]

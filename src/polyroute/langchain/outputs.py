@@ -148,6 +148,9 @@ class StreamState:
         self.cost_usd: float | None = None
         self.latency_ms: float | None = None
         self.cache_hit = False
+        self.call_id: str | None = None
+        self.experiment: str | None = None
+        self.variant: str | None = None
 
     def feed(self, chunk: ChatChunk) -> ChatGenerationChunk | None:
         """The LangChain chunk for ``chunk``'s content, or ``None`` if it has none."""
@@ -165,6 +168,9 @@ class StreamState:
         self.cost_usd = chunk.cost_usd if chunk.cost_usd is not None else self.cost_usd
         self.latency_ms = chunk.latency_ms if chunk.latency_ms is not None else self.latency_ms
         self.cache_hit = chunk.cache_hit or self.cache_hit
+        self.call_id = chunk.call_id or self.call_id
+        self.experiment = chunk.experiment or self.experiment
+        self.variant = chunk.variant or self.variant
         if not chunk.text and not chunk.tool_calls:
             return None
         fragments = [
@@ -189,6 +195,7 @@ class StreamState:
             finish_reason=self.finish_reason, attempts=self.attempts,
             latency_ms=self.latency_ms,
             cost_usd=self.cost_usd, cache_hit=self.cache_hit, response_id=self.response_id,
+            call_id=self.call_id, experiment=self.experiment, variant=self.variant,
         )
         message = AIMessageChunk(
             content="",
