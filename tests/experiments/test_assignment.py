@@ -212,3 +212,24 @@ def test_any_key_gets_a_served_variant(key: str, weights: list[float]) -> None:
 def test_variant_config_rejects_unknown_keys() -> None:
     with pytest.raises(ValidationError):
         ExperimentConfig(agent="bot", variants={"a": {"wieght": 1}, "b": {}})
+
+
+def test_a_route_experiment_takes_task_calls_and_agents_on_that_route() -> None:
+    cfg = config_from_data({
+        "providers": {"a": {"type": "openai", "api_key": "x"}},
+        "routes": {"code": {"tiers": ["a:m"]}, "other": {"tiers": ["a:n"]}},
+        "agents": {"coder": {"route": "code"}, "writer": {"route": "other"},
+                   "solo": {"model": "a:m"}},
+        "experiments": {"on_route": {"route": "code", "variants": {"a": {}, "b": {}}},
+                        "on_solo": {"agent": "solo", "variants": {"x": {}, "y": {}}}}})
+    ex = Experiments(cfg)
+
+    def which(**routing: Any) -> str | None:
+        found = ex.match(ChatRequest(messages=[Message.user("q")],
+                                     routing=RoutingHints(**routing)))
+        return None if found is None else found[0]
+
+    assert which(task="code") == "on_route"
+    assert which(agent="coder") == "on_route"
+    assert which(agent="writer") is None and which(task="other") is None
+    assert which(agent="solo") == "on_solo"

@@ -79,6 +79,8 @@ class Experiments:
         if problems:
             raise problems[0]
         self.configs = {k: v for k, v in config.experiments.items() if v.enabled}
+        # an experiment on a route also takes the calls of agents that use that route
+        self._agent_routes = {name: a.route for name, a in config.agents.items() if a.route}
         self._outcomes = outcomes
         self._rng = rng or random.Random()
         self._lock = threading.Lock()
@@ -89,14 +91,17 @@ class Experiments:
         return bool(self.configs)
 
     def match(self, request: ChatRequest) -> tuple[str, ExperimentConfig] | None:
-        """The first enabled experiment on this call's agent or route. A call naming
-        its own model takes part in none."""
+        """The enabled experiment on this call's agent, else on its route (the task's or
+        the agent's). A call naming its own model takes part in none."""
         r = request.routing
         if r.model:
             return None
+        route = r.route or (self._agent_routes.get(r.agent) if r.agent else None) or r.task
         for name, cfg in self.configs.items():
-            if (cfg.agent and cfg.agent == r.agent) or (
-                    cfg.route and cfg.route == (r.route or r.task)):
+            if cfg.agent and cfg.agent == r.agent:
+                return name, cfg
+        for name, cfg in self.configs.items():  # the agent's own experiment comes first
+            if cfg.route and cfg.route == route:
                 return name, cfg
         return None
 
