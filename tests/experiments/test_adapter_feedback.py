@@ -84,3 +84,21 @@ def test_a_streamed_answer_carries_the_variant_and_call_id(
         stored = conn.execute("SELECT c.variant, f.score FROM feedback f JOIN calls c "
                               "ON c.id = f.call_id").fetchall()
     assert stored == [(final.variant, 0.25)]
+
+
+def test_a_llamaindex_stream_ends_with_the_call_id(
+        server: StandinServer, registry: PluginRegistry, make_config: Any, tmp_path: Path
+) -> None:
+    pytest.importorskip("llama_index.core")
+    from llama_index.core.llms import ChatMessage
+
+    from polyroute.llamaindex import RoutedLLM
+
+    db = tmp_path / "u.db"
+    with Router(make_config(server.url, db), registry=registry) as router:
+        llm = RoutedLLM(router=router, agent="bot")
+        last = list(llm.stream_chat([ChatMessage(role="user", content="hello")]))[-1]
+        info = last.additional_kwargs["polyroute"]
+        assert info["experiment"] == "summary" and info["call_id"]
+        llm.feedback(last, score=1.0)
+    assert feedback_rows(db) == [(info["call_id"], 1.0, None)]

@@ -132,6 +132,9 @@ class _StreamState:
             "cost_usd": final.cost_usd if final else None,
             "cache_hit": bool(final and final.cache_hit),
             "usage": usage.model_dump(),
+            "call_id": final.call_id if final else None,
+            "experiment": final.experiment if final else None,
+            "variant": final.variant if final else None,
         }
         return ChatResponse(
             message=self._message(final=True), delta="",
