@@ -151,6 +151,14 @@ def test_bad_rows_become_their_own_typed_errors() -> None:
     assert all(isinstance(r.error, BatchInputError) for r in rows if r.request is None)
 
 
+def test_command_line_targets_apply_only_to_rows_that_name_none() -> None:
+    rows = parse_rows(['{"id": 1, "prompt": "a"}', '{"id": 2, "prompt": "b", "agent": "x"}',
+                       '{"id": 3, "prompt": "c", "task": "t"}'], {"model": "p:m"})
+    hints = [r.request.routing for r in rows if r.request is not None]
+    assert [(h.agent, h.task, h.model) for h in hints] == [
+        (None, None, "p:m"), ("x", None, None), (None, "t", None)]
+
+
 def test_two_rows_with_one_id_refuse_the_batch_up_front() -> None:
     with pytest.raises(BatchInputError, match="lines 1 and 3 share the id '7'"):
         parse_rows(['{"id": 7, "prompt": "a"}', '{"id": 8, "prompt": "b"}',

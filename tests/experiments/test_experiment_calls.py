@@ -231,3 +231,20 @@ def test_route_explain_shows_the_experiment_and_variant(
     bad = CliRunner().invoke(main, ["--config", str(cfg_file), "route", "bot", "--tag", "nokv"],
                              obj=registry)
     assert bad.exit_code == 2 and "KEY=VALUE" in bad.output
+
+
+def test_a_cache_hit_keeps_its_variant_on_chat_and_stream(
+        server: StandinServer, registry: PluginRegistry, make_config: Any, tmp_path: Path
+) -> None:
+    cfg = make_config(server.url, None)
+    cfg["cache"] = {"directory": str(tmp_path / "cache"), "ttl": "1h"}
+    with Router(cfg, registry=registry) as router:
+        user = user_for(router, "mini")
+        first = ask(router, user)
+        hit = ask(router, user)
+        streamed = list(router.stream(ChatRequest(
+            messages=[Message.user("summarise")],
+            routing=RoutingHints(agent="bot", tags={"user": user}))))
+    assert not first.cache_hit and hit.cache_hit and streamed[-1].cache_hit
+    assert (hit.variant, streamed[-1].variant) == ("mini", "mini")
+    assert len(server.requests) == 1

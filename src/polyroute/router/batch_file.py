@@ -94,6 +94,9 @@ def _request(data: Mapping[str, Any], line: int, defaults: Mapping[str, Any]) ->
     if unknown:
         raise BatchInputError(f"line {line}: unknown key(s) {', '.join(sorted(unknown))} "
                               f"(known: {', '.join(sorted(_KEYS))})")
+    targets = ("agent", "task", "model")
+    if any(data.get(k) for k in targets):  # a row that names its target keeps it whole
+        defaults = {k: v for k, v in defaults.items() if k not in targets}
     merged = {**defaults, **data}
     messages: list[Message] = []
     if merged.get("system") is not None:

@@ -129,6 +129,7 @@ class StreamingMixin:
 
     def _stream(self, request: ChatRequest) -> Chunks:
         if self.guards and (hit := (yield from self._cached(request))) is not None:
+            hit.experiment, hit.variant = request.routing.experiment, request.routing.variant
             yield from replay(hit)
             return
         call, request = self._prepare(request)
