@@ -133,10 +133,6 @@ class Experiments:
                 assignment = Assignment(name, self._draw(cfg), f"random (no {cfg.key} tag)")
         return self._apply(request, cfg, assignment), assignment
 
-    def explain(self, request: ChatRequest) -> Assignment | None:
-        """What ``assign`` would decide (a random draw is drawn: it is not a promise)."""
-        return self.assign(request)[1]
-
     def invalidate(self, experiment: str | None = None) -> None:
         """Feedback arrived: re-read the counts on the next bandit draw."""
         with self._lock:
