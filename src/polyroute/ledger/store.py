@@ -391,7 +391,7 @@ class Ledger:
                 fold_rows(({name: c[i] for name, i in zip(FOLD_COLUMNS, _FOLD_AT, strict=True)}
                            for c in calls if len(c) == len(CALL_COLUMNS)), into=folded)
                 conn.executemany(_INSERT_CALL, calls)
-                write_rollups(conn, folded)
+                self._roll(conn, folded)
             if attempts:
                 conn.executemany(_INSERT_ATTEMPT, attempts)
             self._report_drops(conn)
@@ -400,6 +400,19 @@ class Ledger:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+
+    def _roll(self, conn: sqlite3.Connection, folded: dict[Any, Any]) -> None:
+        """The rollup share of a batch. Its failure never costs the rows: the rollup is
+        marked stale instead (views read the rows; the next writer start rebuilds it)."""
+        conn.execute("SAVEPOINT rollup")
+        try:
+            write_rollups(conn, folded)
+        except sqlite3.Error as exc:
+            conn.execute("ROLLBACK TO rollup")
+            conn.execute("DELETE FROM rollup_meta WHERE name = 'version'")
+            logger.warning("usage ledger %s: rollups marked stale (%s); they are rebuilt "
+                           "when the writer next starts", self.path, exc)
+        conn.execute("RELEASE rollup")
 
     def _prune(self, conn: sqlite3.Connection) -> None:
         assert self.retention_days is not None
