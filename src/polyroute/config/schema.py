@@ -26,6 +26,7 @@ from polyroute.config.cost import (
     PricingConfig,
     StateConfig,
 )
+from polyroute.config.experiments import ExperimentConfig
 from polyroute.config.resilience import (
     BreakerConfig,
     HealthConfig,
@@ -229,6 +230,8 @@ class PolyrouteConfig(_Strict):
     """The response cache (diskcache); off unless present (``cache: {ttl: 1h}``)."""
     state: StateConfig = Field(default_factory=StateConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    experiments: dict[str, ExperimentConfig] = Field(default_factory=dict)
+    """A/B and multi-variant experiments on agents or routes (docs/experiments.md)."""
     profiles: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """Overlays merged over the rest when that profile is active."""
     rules: list[RuleConfig] = Field(default_factory=list)

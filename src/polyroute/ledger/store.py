@@ -38,6 +38,7 @@ from typing import Any
 
 from polyroute._sqlite import is_lock_contention, retry_locked
 from polyroute.errors import ConfigError
+from polyroute.ledger.feedback import FEEDBACK_SCHEMA
 from polyroute.ledger.rollup import (
     FOLD_COLUMNS,
     HOUR,
@@ -59,7 +60,9 @@ CALL_COLUMNS: tuple[str, ...] = (
     "input_tokens", "output_tokens", "cached_tokens", "cache_write_tokens", "reasoning_tokens",
     "cost_usd", "cost_saved_usd", "price_known", "latency_ms", "ttft_ms", "status", "error",
     "attempts", "fallback", "cache_hit", "stream", "tags", "tenant", "prompt", "answer",
+    "experiment", "variant",  # added later: _upgrade adds them to older files
 )
+_BEFORE_EXPERIMENTS = len(CALL_COLUMNS) - 2
 ATTEMPT_COLUMNS: tuple[str, ...] = (
     "call_id", "n", "ts", "provider", "model", "ok", "latency_ms", "error", "http_status",
     "action", "input_tokens", "output_tokens", "cached_tokens", "cache_write_tokens",
@@ -75,7 +78,7 @@ CREATE TABLE IF NOT EXISTS attempts (
     {", ".join(f"{c} {_TYPES.get(c, '') if c != 'id' else ''}" for c in ATTEMPT_COLUMNS)});
 CREATE INDEX IF NOT EXISTS calls_ts ON calls (ts);
 CREATE INDEX IF NOT EXISTS attempts_call ON attempts (call_id);
-""" + DROPS_SCHEMA + ROLLUP_SCHEMA
+""" + DROPS_SCHEMA + ROLLUP_SCHEMA + FEEDBACK_SCHEMA
 _INSERT_CALL = (
     f"INSERT OR REPLACE INTO calls ({', '.join(CALL_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(CALL_COLUMNS))})"
@@ -107,12 +110,28 @@ def connect_ledger(path: str | os.PathLike[str], *, create: bool = True) -> sqli
             conn.execute("PRAGMA synchronous=NORMAL")
             if create:
                 conn.executescript(_SCHEMA)
+                _upgrade(conn)
 
         retry_locked(setup, 30.0)
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def _upgrade(conn: sqlite3.Connection) -> None:
+    """Add the columns a file made by an older polyroute lacks (SQLite adds a column
+    in place; old rows read NULL there). Two processes may race: the loser's
+    "duplicate column" is the winner's work, not an error."""
+    have = {r[1] for r in conn.execute("PRAGMA table_info(calls)")}
+    for col in CALL_COLUMNS:
+        if col not in have:
+            try:
+                conn.execute(f"ALTER TABLE calls ADD COLUMN {col} {_TYPES.get(col, '')}")
+            except sqlite3.OperationalError as exc:
+                if "duplicate column" not in str(exc).lower():
+                    raise
+    conn.execute("CREATE INDEX IF NOT EXISTS calls_experiment ON calls (experiment, variant)")
 
 
 class Ledger:
@@ -216,6 +235,8 @@ class Ledger:
     # --- request path ------------------------------------------------------------
 
     def record(self, call: tuple[Any, ...], attempts: Sequence[tuple[Any, ...]] = ()) -> None:
+        if len(call) == _BEFORE_EXPERIMENTS:  # a row shaped before experiment, variant
+            call = (*call, None, None)
         if self._closed:
             self._drop(1, "recorded after the ledger was closed")
             return
