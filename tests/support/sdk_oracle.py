@@ -1,0 +1,255 @@
+"""Shared checks for tests/conformance/: the providers' official SDKs as the oracle.
+
+Two directions (issue 15):
+
+- *our responses are theirs*: an official SDK client is pointed at a plugin's stand-in
+  (``StandinServer``) and must parse every answer; ``Recording`` keeps the exact bytes
+  the stand-in sent, and ``strict_model`` validates each body again with the SDK's own
+  pydantic type, strictly, and fails on any field the type does not declare (the SDKs
+  keep unknown fields in ``model_extra`` silently, so a misspelt field would pass a
+  plain parse);
+- *our requests are theirs*: the body a plugin builds is checked against the SDK's
+  request ``TypedDict`` (``typed_dict_problems``: unknown keys, missing required keys,
+  enum values, nesting), or compared with what the SDK itself sent for the same call
+  (``server.requests``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import pydantic
+import typing_extensions as tx
+
+from polyroute.testing.standin import Reply, Responder, StandinRequest
+
+M = typing.TypeVar("M", bound=pydantic.BaseModel)
+
+__all__ = [
+    "Recording", "sse_data", "strict_model", "typed_dict_problems", "unknown_fields",
+]
+
+
+@dataclasses.dataclass
+class Recording:
+    """A responder wrapper keeping every reply it gave (bodies and stream chunks)."""
+
+    inner: Responder
+    replies: list[Reply] = dataclasses.field(default_factory=list)
+
+    def answer(self, request: StandinRequest) -> Reply:
+        reply = self.inner.answer(request)
+        self.replies.append(reply)
+        return reply
+
+    def error(self, request: StandinRequest, status: int, message: str) -> Reply:
+        reply = self.inner.error(request, status, message)
+        self.replies.append(reply)
+        return reply
+
+    def stream_error_event(self, request: StandinRequest, message: str) -> bytes:
+        return self.inner.stream_error_event(request, message)
+
+    @property
+    def last(self) -> Reply:
+        return self.replies[-1]
+
+    def last_body(self) -> bytes:
+        body = self.last.body
+        assert body is not None, "the last reply was a stream"
+        return body
+
+
+def sse_data(reply: Reply) -> list[tuple[str | None, str]]:
+    """``(event name, data)`` of each SSE event in a streamed reply, ``[DONE]`` excluded."""
+    out: list[tuple[str | None, str]] = []
+    text = b"".join(reply.chunks or []).decode()
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        event: str | None = None
+        data: list[str] = []
+        for line in block.split("\n"):
+            if line.startswith("event:"):
+                event = line[6:].strip()
+            elif line.startswith("data:"):
+                data.append(line[5:].removeprefix(" "))
+        if data and data != ["[DONE]"]:
+            out.append((event, "\n".join(data)))
+    return out
+
+
+def unknown_fields(obj: Any, path: str = "$") -> list[str]:
+    """Paths of every field a pydantic object holds that its type does not declare."""
+    found: list[str] = []
+    if isinstance(obj, pydantic.BaseModel):
+        for key in obj.model_extra or {}:
+            found.append(f"{path}.{key}")
+        for name in type(obj).model_fields:
+            found += unknown_fields(getattr(obj, name, None), f"{path}.{name}")
+    elif isinstance(obj, Mapping):
+        for key, value in obj.items():
+            found += unknown_fields(value, f"{path}[{key!r}]")
+    elif isinstance(obj, (list, tuple)):
+        for i, value in enumerate(obj):
+            found += unknown_fields(value, f"{path}[{i}]")
+    return found
+
+
+def strict_model(cls: Any, raw: bytes | str | Mapping[str, Any], *, strict: bool = True) -> Any:
+    """``raw`` validated as ``cls`` (a pydantic model or a union of them; pydantic strict
+    JSON mode: no coercion of wrong types, required fields present), failing on any
+    field the SDK's type does not declare."""
+    text = raw if isinstance(raw, (bytes, str)) else json.dumps(raw)
+    name = getattr(cls, "__name__", repr(cls))
+    try:
+        obj = pydantic.TypeAdapter(cls).validate_json(text, strict=strict)
+    except pydantic.ValidationError as exc:
+        raise AssertionError(f"{name} rejects the body: {exc}\n{text!r}") from None
+    extra = unknown_fields(obj)
+    assert not extra, f"{name} does not declare {extra}"
+    return obj
+
+
+# --- request bodies against the SDKs' TypedDicts -----------------------------------------
+
+def _strip(tp: Any) -> Any:
+    origin = typing.get_origin(tp)
+    while origin in (typing.Annotated, typing.Required, typing.NotRequired) \
+            or _named(origin, {"Required", "NotRequired", "Annotated", "ReadOnly"}):
+        tp = typing.get_args(tp)[0]
+        origin = typing.get_origin(tp)
+    return tp
+
+
+def _named(origin: Any, names: set[str]) -> bool:
+    return getattr(origin, "__name__", None) in names or getattr(origin, "_name", None) in names
+
+
+def _is_typeddict(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, dict) and hasattr(tp, "__required_keys__")
+
+
+def _required_keys(tp: Any, hints: Mapping[str, Any]) -> list[str]:
+    # With postponed annotations ``__required_keys__`` can miss ``Required[...]``:
+    # read the markers from the resolved hints instead.
+    out = []
+    for key, hint in hints.items():
+        marker = getattr(typing.get_origin(hint), "_name", None) or getattr(
+            typing.get_origin(hint), "__name__", None)
+        if marker == "Required" or (key in getattr(tp, "__required_keys__", ())
+                                    and marker != "NotRequired"):
+            out.append(key)
+    return out
+
+
+def typed_dict_problems(tp: Any, value: Any, path: str = "$") -> list[str]:
+    """Where ``value`` does not fit the annotation ``tp`` (a request ``TypedDict`` of an
+    official SDK): unknown or missing keys, wrong types, values outside a ``Literal``."""
+    tp = _strip(tp)
+    if tp is Any or tp is object:
+        return []
+    if isinstance(tp, tx.TypeAliasType):
+        return typed_dict_problems(tp.__value__, value, path)
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        results = [typed_dict_problems(arm, value, path) for arm in typing.get_args(tp)]
+        if any(not r for r in results):
+            return []
+        return min(results, key=len)
+    if origin is typing.Literal:
+        allowed = typing.get_args(tp)
+        return [] if value in allowed else [f"{path}: {value!r} not one of {allowed}"]
+    if tp is type(None):
+        return [] if value is None else [f"{path}: expected null, got {value!r}"]
+    if _is_typeddict(tp):
+        if not isinstance(value, Mapping):
+            return [f"{path}: expected an object ({tp.__name__}), got {value!r}"]
+        hints = typing.get_type_hints(tp, include_extras=True)
+        problems = [f"{path}.{k}: unknown to {tp.__name__}" for k in value if k not in hints]
+        problems += [f"{path}.{k}: required by {tp.__name__}, missing"
+                     for k in _required_keys(tp, hints) if k not in value]
+        for key, item in value.items():
+            if key in hints:
+                problems += typed_dict_problems(hints[key], item, f"{path}.{key}")
+        return problems
+    if origin in (list, Sequence, Iterable, typing.Sequence, typing.Iterable) or _named(
+            origin, {"Iterable", "Sequence", "List", "SequenceNotStr"}) or origin is list:
+        if not isinstance(value, list):
+            return [f"{path}: expected a list, got {value!r}"]
+        (item_tp,) = typing.get_args(tp) or (Any,)
+        return [p for i, v in enumerate(value) for p in typed_dict_problems(item_tp, v,
+                                                                             f"{path}[{i}]")]
+    if origin in (dict, Mapping) or _named(origin, {"Dict", "Mapping"}):
+        return [] if isinstance(value, Mapping) else [f"{path}: expected an object"]
+    if isinstance(tp, type):
+        if tp is float and isinstance(value, int) and not isinstance(value, bool):
+            return []
+        if tp in (int, float) and isinstance(value, bool):
+            return [f"{path}: expected {tp.__name__}, got a bool"]
+        if issubclass(tp, pydantic.BaseModel):
+            try:
+                tp.model_validate(value)
+            except pydantic.ValidationError as exc:
+                return [f"{path}: {exc}"]
+            return []
+        if getattr(tp, "__name__", "") == "SequenceNotStr":
+            return [] if isinstance(value, list) else [f"{path}: expected a list"]
+        return [] if isinstance(value, tp) else [
+            f"{path}: expected {tp.__name__}, got {type(value).__name__} {value!r}"]
+    if typing.get_origin(tp) is not None and _named(typing.get_origin(tp), {"SequenceNotStr"}):
+        return [] if isinstance(value, list) else [f"{path}: expected a list"]
+    return []
+
+
+# --- the calls every provider module checks, as neutral requests ---------------------------
+
+# a 1x1 transparent PNG
+PNG_B64 = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJ"
+           "RU5ErkJggg==")
+
+
+def scenarios() -> dict[str, Any]:
+    """Neutral ``ChatRequest``s for the features the suite covers, by name."""
+    from polyroute.testing.chat import WEATHER
+    from polyroute.types import (
+        ChatRequest,
+        GenerationParams,
+        ImagePart,
+        Message,
+        NamedToolChoice,
+        ResponseFormat,
+        TextPart,
+        ToolCallPart,
+        ToolResultPart,
+    )
+
+    person = {"type": "object", "properties": {"name": {"type": "string"},
+                                                "age": {"type": "integer"}},
+              "required": ["name", "age"], "additionalProperties": False}
+    return {
+        "text": ChatRequest(messages=[Message.system("Be brief."), Message.user("Say hi")],
+                            params=GenerationParams(temperature=0.2, top_p=0.9, max_tokens=64,
+                                                    stop=["END"])),
+        "image": ChatRequest(messages=[Message(role="user", content=[
+            TextPart(text="What is in this image?"),
+            ImagePart(data=PNG_B64, media_type="image/png")])]),
+        "tools": ChatRequest(messages=[Message.user("Weather in 'Paris'?")], tools=[WEATHER],
+                             tool_choice=NamedToolChoice(name="get_weather")),
+        "tool_result": ChatRequest(messages=[
+            Message.user("Weather in Paris?"),
+            Message(role="assistant", content=[ToolCallPart(id="call0abcd", name="get_weather",
+                                                            arguments={"city": "Paris"})]),
+            Message(role="tool", content=[ToolResultPart(tool_call_id="call0abcd",
+                                                         name="get_weather",
+                                                         content="18C and sunny")])],
+            tools=[WEATHER]),
+        "json_schema": ChatRequest(messages=[Message.user("Invent a person")],
+                                   response_format=ResponseFormat(type="json_schema",
+                                                                  name="person",
+                                                                  json_schema=person,
+                                                                  strict=True)),
+    }
