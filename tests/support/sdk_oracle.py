@@ -31,7 +31,7 @@ from polyroute.testing.standin import Reply, Responder, StandinRequest
 M = typing.TypeVar("M", bound=pydantic.BaseModel)
 
 __all__ = [
-    "Recording", "sse_data", "strict_model", "typed_dict_problems", "unknown_fields",
+    "Recording", "sent_differences", "sse_data", "strict_model", "typed_dict_problems", "unknown_fields",
 ]
 
 
@@ -82,36 +82,69 @@ def sse_data(reply: Reply) -> list[tuple[str | None, str]]:
     return out
 
 
-def unknown_fields(obj: Any, path: str = "$") -> list[str]:
-    """Paths of every field a pydantic object holds that its type does not declare."""
+def unknown_fields(obj: Any, raw: Any, path: str = "$") -> list[str]:
+    """Paths of every key in ``raw`` (the JSON a typed ``obj`` was read from) that the
+    SDK's type does not declare: kept in ``model_extra`` by SDKs that allow extras,
+    silently dropped by those that ignore them."""
     found: list[str] = []
-    if isinstance(obj, pydantic.BaseModel):
-        for key in obj.model_extra or {}:
-            found.append(f"{path}.{key}")
-        for name in type(obj).model_fields:
-            found += unknown_fields(getattr(obj, name, None), f"{path}.{name}")
-    elif isinstance(obj, Mapping):
-        for key, value in obj.items():
-            found += unknown_fields(value, f"{path}[{key!r}]")
-    elif isinstance(obj, (list, tuple)):
-        for i, value in enumerate(obj):
-            found += unknown_fields(value, f"{path}[{i}]")
+    if isinstance(obj, pydantic.BaseModel) and isinstance(raw, Mapping):
+        by_key: dict[str, str] = {}
+        for name, info in type(obj).model_fields.items():
+            by_key[name] = name
+            for alias in (info.alias, info.validation_alias, info.serialization_alias):
+                if isinstance(alias, str):
+                    by_key[alias] = name
+        for key, value in raw.items():
+            if key not in by_key:
+                found.append(f"{path}.{key}")
+            else:
+                found += unknown_fields(getattr(obj, by_key[key], None), value, f"{path}.{key}")
+    elif isinstance(obj, Mapping) and isinstance(raw, Mapping):
+        for key, value in raw.items():
+            found += unknown_fields(obj.get(key), value, f"{path}[{key!r}]")
+    elif isinstance(obj, (list, tuple)) and isinstance(raw, list):
+        for i, (item, value) in enumerate(zip(obj, raw, strict=False)):
+            found += unknown_fields(item, value, f"{path}[{i}]")
     return found
 
 
-def strict_model(cls: Any, raw: bytes | str | Mapping[str, Any], *, strict: bool = True) -> Any:
+def strict_model(cls: Any, raw: bytes | str | Mapping[str, Any], *, strict: bool = True,
+                 documented: Iterable[str] = ()) -> Any:
     """``raw`` validated as ``cls`` (a pydantic model or a union of them; pydantic strict
     JSON mode: no coercion of wrong types, required fields present), failing on any
-    field the SDK's type does not declare."""
+    field the SDK's type does not declare. ``documented``: paths the provider's API
+    reference shows on the wire but the SDK's type lacks (each caller cites the page)."""
     text = raw if isinstance(raw, (bytes, str)) else json.dumps(raw)
     name = getattr(cls, "__name__", repr(cls))
     try:
         obj = pydantic.TypeAdapter(cls).validate_json(text, strict=strict)
     except pydantic.ValidationError as exc:
         raise AssertionError(f"{name} rejects the body: {exc}\n{text!r}") from None
-    extra = unknown_fields(obj)
+    extra = [p for p in unknown_fields(obj, json.loads(text)) if p not in set(documented)]
     assert not extra, f"{name} does not declare {extra}"
     return obj
+
+
+def sent_differences(theirs: Any, ours: Any, *, sdk_defaults: frozenset[str] = frozenset(),
+                     path: str = "$") -> list[str]:
+    """Where the body an SDK sent (``theirs``) differs from ours for the same call; keys
+    only the SDK sent are allowed when named in ``sdk_defaults`` (defaults its models
+    serialise, such as Mistral's ``prefix: false``)."""
+    if isinstance(theirs, Mapping) and isinstance(ours, Mapping):
+        out = [f"{path}.{k}: we send it, the SDK does not" for k in ours if k not in theirs]
+        out += [f"{path}.{k}: only the SDK sends it" for k in theirs
+                if k not in ours and k not in sdk_defaults]
+        for k in ours:
+            if k in theirs:
+                out += sent_differences(theirs[k], ours[k], sdk_defaults=sdk_defaults,
+                                        path=f"{path}.{k}")
+        return out
+    if isinstance(theirs, list) and isinstance(ours, list):
+        if len(theirs) != len(ours):
+            return [f"{path}: {len(ours)} items, the SDK sent {len(theirs)}"]
+        return [d for i, (a, b) in enumerate(zip(theirs, ours, strict=True))
+                for d in sent_differences(a, b, sdk_defaults=sdk_defaults, path=f"{path}[{i}]")]
+    return [] if theirs == ours else [f"{path}: ours {ours!r}, the SDK's {theirs!r}"]
 
 
 # --- request bodies against the SDKs' TypedDicts -----------------------------------------
