@@ -31,7 +31,8 @@ from polyroute.testing.standin import Reply, Responder, StandinRequest
 M = typing.TypeVar("M", bound=pydantic.BaseModel)
 
 __all__ = [
-    "Recording", "sent_differences", "sse_data", "strict_model", "typed_dict_problems", "unknown_fields",
+    "Recording", "scenarios", "sent_differences", "sse_data", "strict_model",
+    "typed_dict_problems", "unknown_fields",
 ]
 
 
