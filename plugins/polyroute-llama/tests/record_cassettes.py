@@ -12,12 +12,14 @@ every cassette against llama-api-client's types either way.
 from __future__ import annotations
 
 import json
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from polyroute.providers.base import ProviderSettings
+from polyroute.testing import drive
 from polyroute.testing.chat import WEATHER, user
 from polyroute.testing.standin import Fault, StandinServer
 from polyroute_llama import LlamaProvider
@@ -56,10 +58,7 @@ def main() -> None:
             if fault is not None:
                 server.push(fault)
             req = p.build_request(request, MODEL, stream=stream)
-            import httpx  # recorder only: the plugin itself never imports an HTTP client
-
-            resp = httpx.post(req.url, headers=req.headers, content=json.dumps(
-                req.json, separators=(",", ":"), ensure_ascii=False).encode())
+            resp = drive.send(req)  # through polyroute's own Transport
             headers = {k: ["REDACTED" if k.lower() == "authorization" else v]
                        for k, v in req.headers.items()}
             doc = {"interactions": [{
@@ -67,12 +66,12 @@ def main() -> None:
                                                ensure_ascii=False),
                             "headers": headers, "method": "POST",
                             "uri": "https://api.llama.com/v1/chat/completions"},
-                "response": {"body": {"string": resp.text},
-                             "headers": {k: [v] for k, v in resp.headers.items()
-                                         if k in ("content-type", "x-request-id",
-                                                  "retry-after")},
-                             "status": {"code": resp.status_code,
-                                        "message": resp.reason_phrase}}}],
+                "response": {"body": {"string": resp.content.decode()},
+                             "headers": {k.lower(): [v] for k, v in resp.headers.items()
+                                         if k.lower() in ("content-type", "x-request-id",
+                                                          "retry-after")},
+                             "status": {"code": resp.status,
+                                        "message": HTTPStatus(resp.status).phrase}}}],
                 "version": 1}
             (OUT / f"{name}.yaml").write_text(HEADER + yaml.safe_dump(
                 doc, sort_keys=False, allow_unicode=True, width=10_000))
