@@ -28,7 +28,7 @@ import botocore.eventstream
 import botocore.exceptions
 from botocore.model import Shape
 from botocore.validate import ParamValidator
-from sdk_oracle import Recording, scenarios, sent_differences
+from sdk_oracle import Recording, scenarios, sent_differences, shape_problems
 
 from polyroute.providers.base import HttpResponse, ProviderSettings
 from polyroute.secrets import Secret
@@ -84,48 +84,6 @@ def _blobs(node: Any, *, decode: bool) -> Any:
     if isinstance(node, list):
         return [_blobs(v, decode=decode) for v in node]
     return node
-
-
-def shape_problems(shape: Shape, value: Any, path: str = "$") -> list[str]:
-    """Where ``value`` (JSON as received) does not fit the botocore ``shape``."""
-    kind = shape.type_name
-    if kind == "structure":
-        if not isinstance(value, dict):
-            return [f"{path}: expected an object ({shape.name})"]
-        members = shape.members
-        out = [f"{path}.{k}: not a member of {shape.name}" for k in value if k not in members]
-        if getattr(shape, "is_document_type", False) or shape.metadata.get("document"):
-            return []
-        out += [f"{path}.{k}: required by {shape.name}, missing"
-                for k in shape.required_members if k not in value]
-        if shape.metadata.get("union") and len(value) != 1:
-            out.append(f"{path}: a union ({shape.name}) holds exactly one member")
-        for k, v in value.items():
-            if k in members:
-                out += shape_problems(members[k], v, f"{path}.{k}")
-        return out
-    if kind == "list":
-        if not isinstance(value, list):
-            return [f"{path}: expected a list"]
-        return [p for i, v in enumerate(value)
-                for p in shape_problems(shape.member, v, f"{path}[{i}]")]
-    if kind == "map":
-        return [] if isinstance(value, dict) else [f"{path}: expected a map"]
-    if kind == "string":
-        if not isinstance(value, str):
-            return [f"{path}: expected a string"]
-        enum = shape.enum
-        return [f"{path}: {value!r} not in {shape.name} {enum}"] if enum and value not in enum \
-            else []
-    if kind in ("integer", "long"):
-        return [] if isinstance(value, int) and not isinstance(value, bool) else [
-            f"{path}: expected an integer"]
-    if kind in ("float", "double"):
-        return [] if isinstance(value, (int, float)) and not isinstance(value, bool) else [
-            f"{path}: expected a number"]
-    if kind == "boolean":
-        return [] if isinstance(value, bool) else [f"{path}: expected a boolean"]
-    return []  # blob, timestamp, document
 
 
 def _output(client: Any, op: str) -> Shape:

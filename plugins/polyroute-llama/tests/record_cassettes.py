@@ -30,9 +30,10 @@ MODEL = "Llama-4-Maverick-17B-128E-Instruct-FP8"
 HEADER = """\
 # Recorded from polyroute's Llama API stand-in (polyroute_llama.standin.LlamaResponder) by
 # plugins/polyroute-llama/tests/record_cassettes.py, not from the live API. Shapes per
-# https://llama.developer.meta.com/docs/api/chat; checked against llama-api-client 0.6.0's
-# CreateChatCompletionResponse / CreateChatCompletionResponseStreamChunk and request
-# TypedDicts by tests/conformance/test_conformance_cassettes.py.
+# https://llama.developer.meta.com/docs/api/chat.
+# Checked against llama-api-client 0.6.0 (CreateChatCompletionResponse,
+# CreateChatCompletionResponseStreamChunk, CompletionCreateParams) by
+# tests/conformance/test_conformance_cassettes.py.
 """
 
 CASES: dict[str, tuple[Any, bool, Fault | None]] = {
