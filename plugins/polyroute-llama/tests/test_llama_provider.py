@@ -22,6 +22,7 @@ from polyroute.errors import (
     StreamInterruptedError,
 )
 from polyroute.plugins import PluginRegistry
+from polyroute.plugins.known import KNOWN_PLUGINS
 from polyroute.providers.base import HttpResponse, ProviderSettings, StreamEvent
 from polyroute.secrets import Secret
 from polyroute.testing import drive
@@ -162,3 +163,5 @@ def test_registered_with_its_catalog() -> None:
     infos = [m for m in registry.models if m.provider_type == "llama"] if isinstance(
         registry.models, list) else list(registry.models.values())
     assert infos and all(i.prices.input is None for i in infos)  # Meta publishes none
+    # a config naming the type without the plugin installed is told what to install
+    assert KNOWN_PLUGINS["llama"] == "polyroute-llama"

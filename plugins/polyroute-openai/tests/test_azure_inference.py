@@ -8,6 +8,7 @@ import pytest
 
 from polyroute.errors import AuthenticationError, ConfigError, ProviderError, RateLimitError
 from polyroute.plugins import PluginRegistry
+from polyroute.plugins.known import KNOWN_PLUGINS
 from polyroute.providers.base import ProviderSettings
 from polyroute.secrets import Secret
 from polyroute.testing import drive
@@ -98,3 +99,4 @@ def test_registered_as_a_type_with_a_template() -> None:
     t = registry.templates["azure_ai"]
     assert (t.type, t.api_key_env, t.base_url_env) == (
         "azure_ai_inference", ("AZURE_INFERENCE_CREDENTIAL",), ("AZURE_INFERENCE_ENDPOINT",))
+    assert KNOWN_PLUGINS["azure_ai_inference"] == "polyroute-openai"
