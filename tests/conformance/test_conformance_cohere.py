@@ -136,3 +136,15 @@ def test_the_type_check_fails_on_a_wrong_role() -> None:
     with pytest.raises(AssertionError):
         strict_model(cohere.ChatMessageV2, {"role": "robot", "content": "x"}, strict=False)
     assert pydantic  # imported for the SDK's union validation
+
+
+def test_sdk_reads_our_in_band_stream_error(server: StandinServer) -> None:
+    """Cohere ends a failed stream with ``message-end``, ``finish_reason: ERROR`` and
+    ``delta.error``: the SDK's event type reads it, strictly."""
+    server.push(Fault.in_band_error(after_chunks=2, message="model failed"))
+    events = list(_client(server).chat_stream(model=MODEL,
+                                              messages=[{"role": "user", "content": "hi"}]))
+    assert events[-1].type == "message-end"
+    assert events[-1].delta.finish_reason == "ERROR" and events[-1].delta.error == "model failed"
+    raw = _rec(server).inner.stream_error_event(server.requests[-1], "model failed")
+    strict_model(V2ChatStreamResponse, raw.decode().split("data: ", 1)[1])

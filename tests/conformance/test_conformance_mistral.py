@@ -144,3 +144,13 @@ def test_the_sdk_sends_our_body(server: StandinServer, case: str) -> None:
                             sdk_defaults=frozenset({"stream", "prefix", "index"})) == []
     mine = {k.lower(): v for k, v in ours.headers.items()}
     assert mine["authorization"] == sent.headers["authorization"]
+
+
+def test_our_in_band_stream_error_is_not_a_chunk_to_the_sdk(server: StandinServer) -> None:
+    """Mistral's mid-stream error is an error object (the shape of its error bodies), not
+    a ``CompletionChunk``: the SDK refuses it as a chunk (``ResponseValidationError``), so
+    a client never takes it for content; our parser classifies it (plugin tests)."""
+    server.push(Fault.in_band_error(after_chunks=2, message="overloaded"))
+    with pytest.raises(errors.ResponseValidationError, match="'object': 'error'"):
+        list(_client(server).chat.stream(model=MODEL,
+                                         messages=[{"role": "user", "content": "hi"}]))
