@@ -150,3 +150,40 @@ def test_type_checker_catches_a_misspelt_field() -> None:
     with pytest.raises(AssertionError, match="does not declare"):
         strict_model(ErrorObject, {"message": "m", "type": "t", "param": None, "code": None,
                                    "surprise": 1})
+
+
+# --- the OpenAI-compatible templates ------------------------------------------------------
+
+def test_azure_openai_url_headers_and_version_are_the_sdks(server: StandinServer) -> None:
+    """``AzureOpenAIProvider`` against the SDK's own ``AzureOpenAI`` client: deployment
+    path, ``api-version`` query and ``api-key`` header as the SDK sends them."""
+    from polyroute_openai import AzureOpenAIProvider
+
+    ours = AzureOpenAIProvider(ProviderSettings(
+        name="az", type="azure_openai", api_key=Secret(KEY), base_url=server.url,
+        api_version="2024-10-21")).build_request(CASES["text"], "my-deployment", stream=False)
+    client = openai.AzureOpenAI(azure_endpoint=server.url, api_key=KEY,
+                                api_version="2024-10-21", max_retries=0)
+    client.chat.completions.create(**{**ours.json, "model": "my-deployment"})
+    sent = server.requests[-1]
+    assert ours.url == server.url + sent.path
+    assert {k.lower(): v for k, v in ours.headers.items()}["api-key"] == sent.headers["api-key"]
+    assert json.loads(sent.body) == ours.json
+
+
+@pytest.mark.parametrize("template", ["groq", "openrouter", "vllm", "localai", "together",
+                                      "deepseek"])
+def test_template_bodies_fit_the_sdk_request_type(template: str) -> None:
+    """Every template's body fits OpenAI's request type, except the one documented server
+    extension (``top_k``, sent only where the template says the server takes it)."""
+    from polyroute_openai.templates import templates
+
+    t = next(t for t in templates() if t.name == template)
+    provider = OpenAIProvider(ProviderSettings(name=template, type="openai", api_key=Secret(KEY),
+                                               base_url=t.base_url, extra=t.extra))
+    req = CASES["text"].model_copy(update={"params": CASES["text"].params.model_copy(
+        update={"top_k": 40})})
+    body = provider.build_request(req, "some-model", stream=True).json
+    gap = ["$.top_k: unknown to CompletionCreateParamsStreaming"] if "top_k" in body else []
+    assert typed_dict_problems(CompletionCreateParamsStreaming, body) == gap
+    assert ("top_k" in body) is bool(t.extra.get("accepts_top_k"))
