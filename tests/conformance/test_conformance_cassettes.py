@@ -233,15 +233,29 @@ CHECKS: dict[str, Callable[[Any, str, int, bytes], list[str]]] = {
 }
 
 
+# The chat endpoints these checkers know. An interaction with another endpoint (a model
+# list, embeddings) is not a chat call: its own module checks it, not this one.
+CHAT_PATHS = ("/chat/completions", "/v1/messages", ":generateContent", ":streamGenerateContent",
+              "/v2/chat", "/api/chat", "/converse", "/converse-stream")
+
+
+def _is_chat(uri: str) -> bool:
+    path = uri.split("?", 1)[0]
+    return any(path.endswith(p) for p in CHAT_PATHS)
+
+
 @pytest.mark.parametrize(("folder", "path"), list(_cassettes()))
 def test_cassette_passes_its_sdks_checks(folder: str, path: Path, bedrock_model: Any) -> None:
     text = path.read_text()
+    doc = yaml.safe_load(text)
+    chats = [i for i in doc["interactions"] if _is_chat(i["request"]["uri"])]
+    if not chats:
+        pytest.skip(f"{path.name} holds no chat call (checked by its own module)")
     header = "".join(line for line in text.splitlines(keepends=True)
                      if line.startswith("#"))
     assert f"Checked against {SDK_HEADERS[folder]}" in header, (
         f"{path.name}: the header must name the SDK version it is checked against")
-    doc = yaml.safe_load(text)
-    for item in doc["interactions"]:
+    for item in chats:
         req, resp = item["request"], item["response"]
         body = json.loads(req["body"]) if req.get("body") else {}
         raw = resp["body"]["string"]
@@ -254,8 +268,12 @@ def test_cassette_passes_its_sdks_checks(folder: str, path: Path, bedrock_model:
         assert problems == [], f"{path.name}: {problems}"
 
 
-def test_every_cassette_folder_is_checked() -> None:
-    assert {p.name for p in ROOT.iterdir() if p.is_dir()} == set(SDK_HEADERS)
+def test_every_cassette_folder_with_chat_calls_is_checked() -> None:
+    with_chat = {p.parent.name for p in ROOT.glob("*/*.yaml")
+                 if any(_is_chat(i["request"]["uri"])
+                        for i in yaml.safe_load(p.read_text())["interactions"])}
+    assert with_chat <= set(SDK_HEADERS), (
+        f"cassette folders no SDK checks: {sorted(with_chat - set(SDK_HEADERS))}")
 
 
 def _mutated(raw: bytes) -> bytes:
