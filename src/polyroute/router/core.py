@@ -338,7 +338,9 @@ class Router(StreamingMixin):
 
     async def achat(self, request: ChatRequest) -> ChatResponse:
         """Async ``chat``: the same steps, their I/O awaited."""
-        return await arun(self._chat(request))
+        # a store that waits on I/O (SQLite, Redis): the steps advance off the loop
+        return await arun(self._chat(request),
+                          None if self.state.inline else self.state.offload)
 
     def _chat(self, request: ChatRequest) -> Steps[ChatResponse]:
         # most routers have no guard with per-call state: they skip the try/finally
@@ -467,7 +469,7 @@ class Router(StreamingMixin):
             guard.close()
         await self.transport.aclose()
         if self._owns_state:
-            self.state.close()
+            await self.state.aclose()
 
     def __enter__(self) -> Router:
         return self

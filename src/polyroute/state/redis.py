@@ -12,19 +12,27 @@ share one database. A failure (server down, timeout, auth) raises
 ``StateStoreError`` naming the server with its password masked and the
 operation; a call that meets it is refused, never let through uncounted.
 
-Calls are synchronous (a few round trips per routed call, ~0.1 ms each on a
-local network); the async router makes them from its event loop like the
-SQLite store's.
+Two faces. The sync one uses a blocking ``redis.Redis`` (thread-safe, pooled).
+The async one (``aget``, ``aincr``…) awaits a ``redis.asyncio.Redis`` opened on
+first use in each event loop, with the same Lua scripts; ``offload`` runs a block
+of sync store code (a guard's hook) on a worker thread. Either way a slow or
+paused server stalls only the calls that wait on it, never the event loop.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import weakref
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from polyroute.errors import ConfigError, StateStoreError
 from polyroute.secrets import redact, remember
 from polyroute.state.base import StateStore, _corrupt, check_finite, decode, encode
+from polyroute.state.offload import ThreadOffload
+
+T = TypeVar("T")
 
 __all__ = ["RedisStore", "masked_url"]
 
@@ -88,13 +96,34 @@ def _ms(ttl: float | None) -> str:
     return "" if ttl is None else str(max(1, int(ttl * 1000)))
 
 
+class _Async:
+    """One event loop's ``redis.asyncio`` client and its registered scripts."""
+
+    __slots__ = ("client", "incr", "reserve")
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.incr = client.register_script(_INCR)
+        self.reserve = client.register_script(_RESERVE)
+
+
 class RedisStore(StateStore):
     """State in Redis; atomic across processes and hosts."""
 
+    inline = False
+
     def __init__(self, url: str = "redis://127.0.0.1:6379/0", *, prefix: str = "polyroute:",
-                 timeout: float = 5.0, client: Any = None) -> None:
+                 timeout: float = 5.0, client: Any = None,
+                 aclient_factory: Callable[[], Any] | None = None, workers: int = 64) -> None:
         self.where = masked_url(url)
         self.prefix = prefix
+        self._url, self._timeout = url, timeout
+        # one worker per concurrent call a loop typically runs (c=64): a thread waits
+        # on its round trip with the GIL released
+        self._threads = ThreadOffload("polyroute-redis", workers)
+        self._aclient_factory = aclient_factory
+        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Async] = (
+            weakref.WeakKeyDictionary())
         password = _password(url)
         if password:
             remember(password)  # scrubbed from any message that would carry it
@@ -177,6 +206,84 @@ class RedisStore(StateStore):
         return bool(int(done))
 
     def close(self) -> None:
+        self._threads.close()
         close = getattr(self._redis, "close", None)
         if close is not None:
             close()
+
+    # --- the async face ---------------------------------------------------------------
+
+    async def offload(self, fn: Callable[..., T], *args: Any) -> T:
+        return await self._threads.run(fn, *args)
+
+    def _aclient(self) -> _Async:
+        loop = asyncio.get_running_loop()
+        found = self._async.get(loop)
+        if found is None:
+            if self._aclient_factory is not None:
+                client = self._aclient_factory()
+            else:
+                import redis.asyncio
+
+                client = redis.asyncio.Redis.from_url(
+                    self._url, socket_timeout=self._timeout,
+                    socket_connect_timeout=self._timeout, health_check_interval=30,
+                )
+            found = self._async[loop] = _Async(client)
+        return found
+
+    async def _arun(self, op: str, fn: Any, *args: Any, key: str = "", **kwargs: Any) -> Any:
+        try:
+            return await fn(*args, **kwargs)
+        except self._reply as exc:
+            text = str(exc)
+            if text.startswith(_CORRUPT) or text.startswith("WRONGTYPE"):
+                found = (text[len(_CORRUPT):].split(" script:")[0] if text.startswith(_CORRUPT)
+                         else "a value of another Redis type")
+                raise _corrupt(self.where, self.prefix + key, found, self.fix(key)) from None
+            raise self._failed(op, exc) from None
+        except self._failure as exc:
+            raise self._failed(op, exc) from None
+        except (OSError, TimeoutError) as exc:  # redis.asyncio lets some socket errors out
+            raise self._failed(op, exc) from None
+
+    async def aping(self) -> None:
+        """Async ``ping``."""
+        await self._arun("ping", self._aclient().client.ping)
+
+    async def aget(self, key: str) -> Any:
+        raw = await self._arun("get", self._aclient().client.get, self.prefix + key, key=key)
+        if raw is None:
+            return None
+        return decode(raw, where=self.where, key=self.prefix + key, fix=self.fix(key))
+
+    async def aset(self, key: str, value: Any, ttl: float | None = None) -> None:
+        px = None if ttl is None else max(1, int(ttl * 1000))
+        text = encode(value, where=self.where, key=self.prefix + key)
+        await self._arun("set", self._aclient().client.set, self.prefix + key, text, px=px)
+
+    async def adelete(self, key: str) -> None:
+        await self._arun("delete", self._aclient().client.delete, self.prefix + key)
+
+    async def aincr(self, key: str, amount: float = 1.0, ttl: float | None = None) -> float:
+        check_finite(where=self.where, key=self.prefix + key, amount=amount)
+        value = await self._arun("incr", self._aclient().incr, keys=[self.prefix + key],
+                                 args=[repr(float(amount)), _ms(ttl)], key=key)
+        return float(value)
+
+    async def areserve(self, key: str, amount: float, limit: float, ttl: float | None = None,
+                       *, floor: float | None = None) -> bool:
+        check_finite(where=self.where, key=self.prefix + key, amount=amount, limit=limit,
+                     **({} if floor is None else {"floor": floor}))
+        done = await self._arun(
+            "reserve", self._aclient().reserve, keys=[self.prefix + key],
+            args=[repr(float(amount)), repr(float(limit)), _ms(ttl),
+                  "" if floor is None else repr(float(floor))], key=key)
+        return bool(int(done))
+
+    async def aclose(self) -> None:
+        """Close the sync client and this loop's async client."""
+        found = self._async.pop(asyncio.get_running_loop(), None)
+        if found is not None:
+            await found.client.aclose()
+        self.close()

@@ -6,6 +6,10 @@ across threads and processes; readers never block writers. Each thread gets its
 own connection (and a forked child its own, too). Expiry uses wall-clock time
 (``time.time``) so every process agrees on it. Values are JSON text, never pickle.
 
+Async callers get the same operations on worker threads of the store's own
+(``offload``), each with its own connection: the event loop never waits on the
+file lock or the disk.
+
 Every operation retries lock contention for up to ``timeout`` seconds (see
 ``polyroute._sqlite``); anything else, or contention past the timeout, raises
 ``StateStoreError`` naming the file and the operation.
@@ -25,6 +29,7 @@ from typing import Any, TypeVar
 from polyroute._sqlite import retry_locked
 from polyroute.errors import StateStoreError
 from polyroute.state.base import StateStore, _corrupt, check_finite, decode, encode, number
+from polyroute.state.offload import ThreadOffload
 
 T = TypeVar("T")
 
@@ -36,8 +41,12 @@ _SCHEMA = "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT N
 class SQLiteStore(StateStore):
     """State in one SQLite file; atomic across processes on this host."""
 
+    inline = False
+
     def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, workers: int = 8) -> None:
+        # writers serialise on the file lock anyway: a few threads keep readers going
+        self._threads = ThreadOffload("polyroute-sqlite", workers)
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._timeout = timeout
@@ -156,7 +165,11 @@ class SQLiteStore(StateStore):
             "DELETE FROM kv WHERE expires IS NOT NULL AND expires <= ?", (self._clock(),)
         ).rowcount)
 
+    async def offload(self, fn: Callable[..., T], *args: Any) -> T:
+        return await self._threads.run(fn, *args)
+
     def close(self) -> None:
+        self._threads.close()
         with self._lock:
             conns, self._all = self._all, []
         for conn in conns:
