@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -18,28 +17,10 @@ from polyroute.errors import StateStoreError
 from polyroute.plugins import PluginRegistry
 from polyroute.router import Router
 from polyroute.state.base import StateStore
-from polyroute.state.memory import MemoryStore
-from polyroute.state.sqlite import SQLiteStore
 from polyroute.testing.standin import StandinServer
 from polyroute.types import ChatRequest, Message, RoutingHints
 
 Redis = tuple[str, str]
-
-
-@pytest.fixture(params=["memory", "sqlite", "redis"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
-    made: StateStore
-    if request.param == "memory":
-        made = MemoryStore()
-    elif request.param == "sqlite":
-        made = SQLiteStore(tmp_path / "state.db")
-    else:
-        from polyroute.state.redis import RedisStore
-
-        url, prefix = request.getfixturevalue("redis_url")
-        made = RedisStore(url, prefix=prefix)
-    yield made
-    made.close()
 
 
 async def test_the_async_face_keeps_the_store_contract(store: StateStore) -> None:

@@ -132,6 +132,17 @@ class StateStore(ABC):
         ``StateStoreError``, nothing added.
         """
 
+    def cas(self, key: str, expected: Any, new: Any, ttl: float | None = None) -> bool:
+        """Compare-and-set: atomically replace the value at ``key`` with ``new``
+        (``None``: delete the key) only if it still equals ``expected`` (``None``: the
+        key is absent). Returns whether it did. This is what makes a state machine's
+        transitions (a circuit opening, a half-open probe admitted) happen once across
+        processes: read, decide, ``cas``; on ``False`` someone else moved first, so read
+        again. ``expected`` is a value read from this store, compared as JSON.
+
+        The default raises: a backend that cannot do it atomically must not pretend."""
+        raise NotImplementedError(f"{type(self).__name__} has no atomic compare-and-set")
+
     def number(self, key: str) -> float:
         """The finite number at ``key`` (0 if absent); anything else is a
         ``StateStoreError`` naming the key and how to reset it."""
@@ -172,6 +183,10 @@ class StateStore(ABC):
                        *, floor: float | None = None) -> bool:
         """Async ``reserve``."""
         return await self.offload(lambda: self.reserve(key, amount, limit, ttl, floor=floor))
+
+    async def acas(self, key: str, expected: Any, new: Any, ttl: float | None = None) -> bool:
+        """Async ``cas``."""
+        return await self.offload(self.cas, key, expected, new, ttl)
 
     async def anumber(self, key: str) -> float:
         """Async ``number``."""

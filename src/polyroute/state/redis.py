@@ -68,6 +68,25 @@ redis.call('INCRBYFLOAT', KEYS[1], ARGV[1])
 if raw == false and ARGV[3] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 return 1
 """
+# KEYS[1]; ARGV: expected JSON ("" = absent), new JSON ("" = delete), ttl in ms ("").
+# Compares the stored text: polyroute writes json.dumps, and json.dumps of what
+# json.loads read back is the same text (floats round-trip through repr).
+_CAS = """
+local cur = redis.call('GET', KEYS[1])
+if ARGV[1] == '' then
+  if cur then return 0 end
+elseif cur ~= ARGV[1] then
+  return 0
+end
+if ARGV[2] == '' then
+  redis.call('DEL', KEYS[1])
+elseif ARGV[3] ~= '' then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+else
+  redis.call('SET', KEYS[1], ARGV[2])
+end
+return 1
+"""
 _CORRUPT = "POLYROUTE_CORRUPT "
 
 
@@ -99,10 +118,11 @@ def _ms(ttl: float | None) -> str:
 class _Async:
     """One event loop's ``redis.asyncio`` client and its registered scripts."""
 
-    __slots__ = ("client", "incr", "reserve")
+    __slots__ = ("cas", "client", "incr", "reserve")
 
     def __init__(self, client: Any) -> None:
         self.client = client
+        self.cas = client.register_script(_CAS)
         self.incr = client.register_script(_INCR)
         self.reserve = client.register_script(_RESERVE)
 
@@ -144,6 +164,7 @@ class RedisStore(StateStore):
         self._redis = client
         self._incr = client.register_script(_INCR)
         self._reserve = client.register_script(_RESERVE)
+        self._cas = client.register_script(_CAS)
 
     def __repr__(self) -> str:
         return f"<RedisStore {self.where} prefix={self.prefix!r}>"
@@ -203,6 +224,21 @@ class RedisStore(StateStore):
         done = self._run("reserve", self._reserve, keys=[self.prefix + key],
                          args=[repr(float(amount)), repr(float(limit)), _ms(ttl),
                                "" if floor is None else repr(float(floor))], key=key)
+        return bool(int(done))
+
+    def _cas_args(self, key: str, expected: Any, new: Any, ttl: float | None) -> list[str]:
+        where = self.where
+        return ["" if expected is None else encode(expected, where=where, key=self.prefix + key),
+                "" if new is None else encode(new, where=where, key=self.prefix + key), _ms(ttl)]
+
+    def cas(self, key: str, expected: Any, new: Any, ttl: float | None = None) -> bool:
+        done = self._run("cas", self._cas, keys=[self.prefix + key],
+                         args=self._cas_args(key, expected, new, ttl), key=key)
+        return bool(int(done))
+
+    async def acas(self, key: str, expected: Any, new: Any, ttl: float | None = None) -> bool:
+        done = await self._arun("cas", self._aclient().cas, keys=[self.prefix + key],
+                                args=self._cas_args(key, expected, new, ttl), key=key)
         return bool(int(done))
 
     def close(self) -> None:

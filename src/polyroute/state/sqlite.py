@@ -159,6 +159,30 @@ class SQLiteStore(StateStore):
                 floor: float | None = None) -> bool:
         return self._add(key, amount, limit, ttl, floor)[0]
 
+    def cas(self, key: str, expected: Any, new: Any, ttl: float | None = None) -> bool:
+        text = None if new is None else encode(new, where=str(self.path), key=key)
+        return self._retrying("cas", lambda: self._cas_once(key, expected, text, ttl))
+
+    def _cas_once(self, key: str, expected: Any, text: str | None, ttl: float | None) -> bool:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")  # the write lock before the read: compare and set
+        try:
+            now = self._clock()
+            if self._read(conn, key, now)[0] != expected:
+                conn.execute("COMMIT")
+                return False
+            if text is None:
+                conn.execute("DELETE FROM kv WHERE key = ?", (key,))
+            else:
+                conn.execute("INSERT OR REPLACE INTO kv (key, value, expires) VALUES (?, ?, ?)",
+                             (key, text, None if ttl is None else now + ttl))
+            conn.execute("COMMIT")
+            return True
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
     def purge_expired(self) -> int:
         """Delete expired keys (reads already ignore them); returns how many."""
         return self._retrying("purge", lambda: self._conn().execute(
