@@ -181,7 +181,9 @@ class StateConfig(_Strict):
     """The SQLite file (``sqlite``)."""
     url: Secret | None = None
     """The server (``redis``): ``redis://[:password@]host:6379/0``, ``rediss://`` for TLS,
-    or ``env:REDIS_URL``; default ``redis://127.0.0.1:6379/0``."""
+    ``redis+sentinel://h1:26379,h2/mymaster/0``, ``redis+cluster://n1:6379,n2`` (and
+    ``rediss+…`` for TLS; docs/state.md), or ``env:REDIS_URL``; default
+    ``redis://127.0.0.1:6379/0``."""
     prefix: str = "polyroute:"
     """Prefix of every key (``redis``), so deployments can share a database."""
 

@@ -25,12 +25,18 @@ import asyncio
 import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from polyroute.errors import ConfigError, StateStoreError
 from polyroute.secrets import redact, remember
 from polyroute.state.base import StateStore, _corrupt, check_finite, decode, encode
 from polyroute.state.offload import ThreadOffload
+from polyroute.state.redis_urls import (
+    async_client,
+    hash_tagged,
+    masked_url,
+    parse_redis_url,
+)
 
 T = TypeVar("T")
 
@@ -90,20 +96,6 @@ return 1
 _CORRUPT = "POLYROUTE_CORRUPT "
 
 
-def masked_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (for errors and logs)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable redis url>"
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
-
-
 def _password(url: str) -> str | None:
     try:
         return urlsplit(url).password
@@ -138,15 +130,23 @@ class RedisStore(StateStore):
         self.where = masked_url(url)
         self.prefix = prefix
         self._url, self._timeout = url, timeout
+        self.target = parse_redis_url(url)
+        # a Cluster spreads keys over slots: tag each so one budget's keys share one
+        self.hash_tags = self.target.kind == "cluster"
+        if self.hash_tags and ("{" in prefix or "}" in prefix):
+            raise ConfigError(f"state.prefix {prefix!r} holds a brace, which would break the "
+                              "Cluster hash tags", field="state.prefix",
+                              fix="use a prefix without { or }")
         # one worker per concurrent call a loop typically runs (c=64): a thread waits
         # on its round trip with the GIL released
         self._threads = ThreadOffload("polyroute-redis", workers)
         self._aclient_factory = aclient_factory
         self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Async] = (
             weakref.WeakKeyDictionary())
-        password = _password(url)
-        if password:
-            remember(password)  # scrubbed from any message that would carry it
+        for password in (self.target.password or _password(url),
+                         self.target.sentinel_password):
+            if password:
+                remember(password)  # scrubbed from any message that would carry it
         try:
             import redis
         except ImportError as exc:
@@ -154,13 +154,18 @@ class RedisStore(StateStore):
                 "state.backend 'redis' needs the redis package", field="state.backend",
                 fix="pip install 'polyroute[redis]'",
             ) from exc
-        self._failure: type[Exception] = redis.RedisError  # looked up once, not per call
+        from redis.exceptions import RedisClusterException
+
+        # looked up once, not per call; a Cluster's own errors are no RedisError
+        self._failure: tuple[type[Exception], ...] = (redis.RedisError, RedisClusterException)
         self._reply: type[Exception] = redis.ResponseError
         if client is None:
-            client = redis.Redis.from_url(
-                url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                health_check_interval=30,
-            )
+            from polyroute.state.redis_urls import sync_client
+
+            try:
+                client = sync_client(self.target, timeout)
+            except self._failure as exc:  # a Cluster client connects at once
+                raise self._failed("connect", exc) from None
         self._redis = client
         self._incr = client.register_script(_INCR)
         self._reserve = client.register_script(_RESERVE)
@@ -169,8 +174,12 @@ class RedisStore(StateStore):
     def __repr__(self) -> str:
         return f"<RedisStore {self.where} prefix={self.prefix!r}>"
 
+    def _k(self, key: str) -> str:
+        """The Redis key of ``key``: prefixed, hash-tagged on a Cluster."""
+        return self.prefix + (hash_tagged(key) if self.hash_tags else key)
+
     def fix(self, key: str) -> str:
-        return f"redis-cli -u {self.where} DEL '{self.prefix}{key}'"
+        return f"redis-cli -u {self.where} DEL '{self._k(key)}'"
 
     def _run(self, op: str, fn: Any, *args: Any, key: str = "", **kwargs: Any) -> Any:
         try:
@@ -180,7 +189,7 @@ class RedisStore(StateStore):
             if text.startswith(_CORRUPT) or text.startswith("WRONGTYPE"):
                 found = (text[len(_CORRUPT):].split(" script:")[0] if text.startswith(_CORRUPT)
                          else "a value of another Redis type")
-                raise _corrupt(self.where, self.prefix + key, found, self.fix(key)) from None
+                raise _corrupt(self.where, self._k(key), found, self.fix(key)) from None
             raise self._failed(op, exc) from None
         except self._failure as exc:
             raise self._failed(op, exc) from None
@@ -198,46 +207,46 @@ class RedisStore(StateStore):
         self._run("ping", self._redis.ping)
 
     def get(self, key: str) -> Any:
-        raw = self._run("get", self._redis.get, self.prefix + key, key=key)
+        raw = self._run("get", self._redis.get, self._k(key), key=key)
         if raw is None:
             return None
-        return decode(raw, where=self.where, key=self.prefix + key, fix=self.fix(key))
+        return decode(raw, where=self.where, key=self._k(key), fix=self.fix(key))
 
     def set(self, key: str, value: Any, ttl: float | None = None) -> None:
         px = None if ttl is None else max(1, int(ttl * 1000))
-        text = encode(value, where=self.where, key=self.prefix + key)
-        self._run("set", self._redis.set, self.prefix + key, text, px=px)
+        text = encode(value, where=self.where, key=self._k(key))
+        self._run("set", self._redis.set, self._k(key), text, px=px)
 
     def delete(self, key: str) -> None:
-        self._run("delete", self._redis.delete, self.prefix + key)
+        self._run("delete", self._redis.delete, self._k(key))
 
     def incr(self, key: str, amount: float = 1.0, ttl: float | None = None) -> float:
-        check_finite(where=self.where, key=self.prefix + key, amount=amount)
-        value = self._run("incr", self._incr, keys=[self.prefix + key],
+        check_finite(where=self.where, key=self._k(key), amount=amount)
+        value = self._run("incr", self._incr, keys=[self._k(key)],
                           args=[repr(float(amount)), _ms(ttl)], key=key)
         return float(value)
 
     def reserve(self, key: str, amount: float, limit: float, ttl: float | None = None, *,
                 floor: float | None = None) -> bool:
-        check_finite(where=self.where, key=self.prefix + key, amount=amount, limit=limit,
+        check_finite(where=self.where, key=self._k(key), amount=amount, limit=limit,
                      **({} if floor is None else {"floor": floor}))
-        done = self._run("reserve", self._reserve, keys=[self.prefix + key],
+        done = self._run("reserve", self._reserve, keys=[self._k(key)],
                          args=[repr(float(amount)), repr(float(limit)), _ms(ttl),
                                "" if floor is None else repr(float(floor))], key=key)
         return bool(int(done))
 
     def _cas_args(self, key: str, expected: Any, new: Any, ttl: float | None) -> list[str]:
         where = self.where
-        return ["" if expected is None else encode(expected, where=where, key=self.prefix + key),
-                "" if new is None else encode(new, where=where, key=self.prefix + key), _ms(ttl)]
+        return ["" if expected is None else encode(expected, where=where, key=self._k(key)),
+                "" if new is None else encode(new, where=where, key=self._k(key)), _ms(ttl)]
 
     def cas(self, key: str, expected: Any, new: Any, ttl: float | None = None) -> bool:
-        done = self._run("cas", self._cas, keys=[self.prefix + key],
+        done = self._run("cas", self._cas, keys=[self._k(key)],
                          args=self._cas_args(key, expected, new, ttl), key=key)
         return bool(int(done))
 
     async def acas(self, key: str, expected: Any, new: Any, ttl: float | None = None) -> bool:
-        done = await self._arun("cas", self._aclient().cas, keys=[self.prefix + key],
+        done = await self._arun("cas", self._aclient().cas, keys=[self._k(key)],
                                 args=self._cas_args(key, expected, new, ttl), key=key)
         return bool(int(done))
 
@@ -259,12 +268,7 @@ class RedisStore(StateStore):
             if self._aclient_factory is not None:
                 client = self._aclient_factory()
             else:
-                import redis.asyncio
-
-                client = redis.asyncio.Redis.from_url(
-                    self._url, socket_timeout=self._timeout,
-                    socket_connect_timeout=self._timeout, health_check_interval=30,
-                )
+                client = async_client(self.target, self._timeout)
             found = self._async[loop] = _Async(client)
         return found
 
@@ -276,7 +280,7 @@ class RedisStore(StateStore):
             if text.startswith(_CORRUPT) or text.startswith("WRONGTYPE"):
                 found = (text[len(_CORRUPT):].split(" script:")[0] if text.startswith(_CORRUPT)
                          else "a value of another Redis type")
-                raise _corrupt(self.where, self.prefix + key, found, self.fix(key)) from None
+                raise _corrupt(self.where, self._k(key), found, self.fix(key)) from None
             raise self._failed(op, exc) from None
         except self._failure as exc:
             raise self._failed(op, exc) from None
@@ -288,31 +292,31 @@ class RedisStore(StateStore):
         await self._arun("ping", self._aclient().client.ping)
 
     async def aget(self, key: str) -> Any:
-        raw = await self._arun("get", self._aclient().client.get, self.prefix + key, key=key)
+        raw = await self._arun("get", self._aclient().client.get, self._k(key), key=key)
         if raw is None:
             return None
-        return decode(raw, where=self.where, key=self.prefix + key, fix=self.fix(key))
+        return decode(raw, where=self.where, key=self._k(key), fix=self.fix(key))
 
     async def aset(self, key: str, value: Any, ttl: float | None = None) -> None:
         px = None if ttl is None else max(1, int(ttl * 1000))
-        text = encode(value, where=self.where, key=self.prefix + key)
-        await self._arun("set", self._aclient().client.set, self.prefix + key, text, px=px)
+        text = encode(value, where=self.where, key=self._k(key))
+        await self._arun("set", self._aclient().client.set, self._k(key), text, px=px)
 
     async def adelete(self, key: str) -> None:
-        await self._arun("delete", self._aclient().client.delete, self.prefix + key)
+        await self._arun("delete", self._aclient().client.delete, self._k(key))
 
     async def aincr(self, key: str, amount: float = 1.0, ttl: float | None = None) -> float:
-        check_finite(where=self.where, key=self.prefix + key, amount=amount)
-        value = await self._arun("incr", self._aclient().incr, keys=[self.prefix + key],
+        check_finite(where=self.where, key=self._k(key), amount=amount)
+        value = await self._arun("incr", self._aclient().incr, keys=[self._k(key)],
                                  args=[repr(float(amount)), _ms(ttl)], key=key)
         return float(value)
 
     async def areserve(self, key: str, amount: float, limit: float, ttl: float | None = None,
                        *, floor: float | None = None) -> bool:
-        check_finite(where=self.where, key=self.prefix + key, amount=amount, limit=limit,
+        check_finite(where=self.where, key=self._k(key), amount=amount, limit=limit,
                      **({} if floor is None else {"floor": floor}))
         done = await self._arun(
-            "reserve", self._aclient().reserve, keys=[self.prefix + key],
+            "reserve", self._aclient().reserve, keys=[self._k(key)],
             args=[repr(float(amount)), repr(float(limit)), _ms(ttl),
                   "" if floor is None else repr(float(floor))], key=key)
         return bool(int(done))
