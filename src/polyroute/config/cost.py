@@ -38,6 +38,7 @@ __all__ = [
     "PriceOverride",
     "PricingConfig",
     "StateConfig",
+    "StoreFailureConfig",
     "parse_duration",
     "resolve_path",
     "zone",
@@ -173,6 +174,21 @@ class CacheConfig(_Strict):
     """How long an identical concurrent request waits for the one in flight."""
 
 
+class StoreFailureConfig(_Strict):
+    """What each guard does when the state store cannot be reached (docs/state.md).
+    ``closed``: the call is refused with ``StateStoreUnavailable``; ``open``: the guard
+    lets it through uncounted, with a warning. A corrupt value always fails closed."""
+
+    budget: Literal["closed", "open"] = "closed"
+    """Budgets and per-call cost caps: an uncounted call could overspend."""
+    rate_limit: Literal["closed", "open"] = "open"
+    """Rate limits and 429 cooldowns: the provider still enforces its own limits."""
+    breaker: Literal["closed", "open"] = "open"
+    """Circuit breakers: no circuit state means no circuit known to be open."""
+    health: Literal["closed", "open"] = "open"
+    """Health samples: they only rank candidates."""
+
+
 class StateConfig(_Strict):
     backend: Literal["memory", "sqlite", "redis"] = "memory"
     """``memory``: this process; ``sqlite``: every process on this host;
@@ -186,6 +202,8 @@ class StateConfig(_Strict):
     ``redis://127.0.0.1:6379/0``."""
     prefix: str = "polyroute:"
     """Prefix of every key (``redis``), so deployments can share a database."""
+    on_failure: StoreFailureConfig = Field(default_factory=StoreFailureConfig)
+    """Per guard, fail closed or open when the store cannot be reached."""
 
 
 class AlertsConfig(_Strict):

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from polyroute.errors import ConfigError, StateStoreError
+from polyroute.errors import ConfigError, StateStoreError, StateStoreUnavailable
 from polyroute.secrets import redact, remember
 from polyroute.state.base import StateStore, _corrupt, check_finite, decode, encode
 from polyroute.state.offload import ThreadOffload
@@ -196,7 +196,7 @@ class RedisStore(StateStore):
 
     def _failed(self, op: str, exc: Exception) -> StateStoreError:
         # raised ``from None``: redis-py's own exception chain may name the connection.
-        return StateStoreError(
+        return StateStoreUnavailable(
             f"state store {self.where}: {op} failed ({type(exc).__name__}: "
             f"{redact(str(exc))}); check the server is up and reachable and "
             "state.url is right"

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from polyroute._sqlite import retry_locked
-from polyroute.errors import StateStoreError
+from polyroute.errors import StateStoreError, StateStoreUnavailable
 from polyroute.state.base import StateStore, _corrupt, check_finite, decode, encode, number
 from polyroute.state.offload import ThreadOffload
 
@@ -70,7 +70,7 @@ class SQLiteStore(StateStore):
             raise self._error(op, exc) from exc
 
     def _error(self, op: str, exc: sqlite3.Error) -> StateStoreError:
-        return StateStoreError(
+        return StateStoreUnavailable(
             f"state store {self.path}: {op} failed ({type(exc).__name__}: {exc}); "
             "check the file is writable and on a local disk (SQLite locking does not "
             "hold on network filesystems), or set state.path to another file"
