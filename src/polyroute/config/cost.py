@@ -172,6 +172,14 @@ class CacheConfig(_Strict):
     size_limit_mb: int = Field(1024, ge=1)
     wait_timeout: float = Field(60.0, gt=0)
     """How long an identical concurrent request waits for the one in flight."""
+    backend: Literal["disk", "redis"] = "disk"
+    """``disk``: diskcache in ``directory`` (one host); ``redis``: shared by every
+    worker, with identical concurrent requests across processes made once."""
+    url: Secret | None = None
+    """The Redis server (``redis``); default: ``state.url`` when the state is on Redis,
+    else ``redis://127.0.0.1:6379/0``. Sentinel/Cluster/TLS URLs as for ``state.url``."""
+    prefix: str = "polyroute:cache:"
+    """Prefix of every cache key in Redis."""
 
 
 class StoreFailureConfig(_Strict):

@@ -11,7 +11,7 @@ one). (``state: {backend: sqlite}`` is read by the router itself:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from polyroute.routing.guards import Guard
 
@@ -64,8 +64,15 @@ def cost_guards(ctx: RouterContext) -> tuple[list[Guard], list[Guard]]:
         from polyroute.cache.guard import CacheGuard
         from polyroute.cache.store import ResponseCache
 
-        store = ResponseCache(resolve_path(cfg.cache.directory, cfg.source),
-                              size_limit_mb=cfg.cache.size_limit_mb)
+        store: Any
+        if cfg.cache.backend == "redis":
+            from polyroute.cache.redis_store import RedisResponseCache
+
+            store = RedisResponseCache(_cache_url(cfg), namespace=cfg.cache.namespace,
+                                       prefix=cfg.cache.prefix)
+        else:
+            store = ResponseCache(resolve_path(cfg.cache.directory, cfg.source),
+                                  size_limit_mb=cfg.cache.size_limit_mb)
         first.append(CacheGuard(ctx, cfg.cache, store, book=book, cost=cost))
     if cost is None:
         from polyroute.budgets.per_call import MaxCostGuard
@@ -86,3 +93,12 @@ def find_guard(router: _HasGuards,
         if isinstance(guard, kind):
             return guard
     return None
+
+
+def _cache_url(cfg: Any) -> str:
+    """``cache.url``, else the state's Redis, else a local server."""
+    if cfg.cache.url is not None:
+        return str(cfg.cache.url.reveal(what="cache.url"))
+    if cfg.state is not None and cfg.state.backend == "redis" and cfg.state.url is not None:
+        return str(cfg.state.url.reveal(what="state.url"))
+    return "redis://127.0.0.1:6379/0"
