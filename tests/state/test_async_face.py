@@ -50,7 +50,11 @@ async def test_many_tasks_reserving_at_once_never_pass_the_limit(store: StateSto
 
 
 def _config(state: dict[str, Any], server: StandinServer) -> dict[str, Any]:
-    """Breaker, rate limit and budget on: each call reads and writes the store."""
+    """Breaker, rate limit and budget on: each call reads and writes the store. Every
+    guard fails closed: a loop that blocked on the stalled store until the client's
+    timeout would fail the call, not carry on uncounted and pass the test."""
+    state = {**state, "on_failure": {"budget": "closed", "rate_limit": "closed",
+                                     "breaker": "closed", "health": "closed"}}
     return {
         "providers": {"a": {"type": "echo", "base_url": server.url, "rpm": 100000}},
         "agents": {"bot": {"model": "a:m"}},
@@ -201,3 +205,34 @@ class _Slow:
         self.entered.set()
         self.gate.wait(10)
         return self.inner.answer(request)
+
+
+@pytest.mark.standin
+async def test_a_stream_on_a_paused_redis_does_not_stall_the_event_loop(
+    redis_url: Redis, echo_registry: PluginRegistry, primary: StandinServer,
+) -> None:
+    url, prefix = redis_url
+    parts = urlsplit(url)
+    with StallProxy(parts.hostname or "127.0.0.1", parts.port or 6379) as proxy:
+        proxied = urlunsplit(parts._replace(netloc=f"127.0.0.1:{proxy.port}"))
+        router = Router(_config({"backend": "redis", "url": proxied, "prefix": prefix}, primary),
+                        registry=echo_registry)
+        async with router:
+            first = [c async for c in router.astream(ASK)]  # warm: connections open
+            proxy.pause()
+
+            async def read() -> str:
+                return "".join(c.text or "" for c in [c async for c in router.astream(ASK)])
+
+            call = asyncio.create_task(read())
+            ticks = 0
+            while not proxy.held.is_set():
+                ticks += 1
+                await asyncio.sleep(0)
+            for _ in range(100):
+                ticks += 1
+                await asyncio.sleep(0)
+            assert not call.done()
+            proxy.resume()
+            text = await call
+    assert first and "primary says" in text and ticks >= 100
