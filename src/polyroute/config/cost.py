@@ -37,6 +37,7 @@ __all__ = [
     "LedgerConfig",
     "PriceOverride",
     "PricingConfig",
+    "SemanticCacheConfig",
     "StateConfig",
     "StoreFailureConfig",
     "parse_duration",
@@ -159,6 +160,25 @@ class LedgerConfig(_Strict):
     caller one SQLite commit). Off: a writer thread commits moments after."""
 
 
+class SemanticCacheConfig(_Strict):
+    """Near-duplicate prompts answered from the cache (docs/semantic-cache.md). Off by
+    default; needs ``polyroute[semantic]`` (and ``[semantic-local]`` for the local model)."""
+
+    enabled: bool = False
+    threshold: float = Field(0.90, ge=0.5, le=1.0)
+    """Least cosine similarity of a near match (the content gate must pass too)."""
+    gate: bool = True
+    """Require equal numbers, negations, polar words, quotes, identifiers and names.
+    Off only to measure what it prevents: without it wrong answers are served."""
+    embedder: str = "local"
+    """``local`` (the packaged all-MiniLM-L6-v2) or ``package.module:factory``."""
+    index: Literal["auto", "usearch", "numpy"] = "auto"
+    deterministic_only: bool = True
+    """Only calls with temperature 0 (a call opts in with tag ``semantic_cache: on``)."""
+    max_candidates: int = Field(8, ge=1, le=100)
+    """Near matches above the threshold tried, best first, against the gate."""
+
+
 class CacheConfig(_Strict):
     enabled: bool = True
     directory: str = ".polyroute/cache"
@@ -172,6 +192,7 @@ class CacheConfig(_Strict):
     size_limit_mb: int = Field(1024, ge=1)
     wait_timeout: float = Field(60.0, gt=0)
     """How long an identical concurrent request waits for the one in flight."""
+    semantic: SemanticCacheConfig = Field(default_factory=SemanticCacheConfig)
     backend: Literal["disk", "redis"] = "disk"
     """``disk``: diskcache in ``directory`` (one host); ``redis``: shared by every
     worker, with identical concurrent requests across processes made once."""

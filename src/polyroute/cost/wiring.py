@@ -65,15 +65,23 @@ def cost_guards(ctx: RouterContext) -> tuple[list[Guard], list[Guard]]:
         from polyroute.cache.store import ResponseCache
 
         store: Any
+        directory = resolve_path(cfg.cache.directory, cfg.source)
         if cfg.cache.backend == "redis":
             from polyroute.cache.redis_store import RedisResponseCache
 
             store = RedisResponseCache(_cache_url(cfg), namespace=cfg.cache.namespace,
                                        prefix=cfg.cache.prefix)
         else:
-            store = ResponseCache(resolve_path(cfg.cache.directory, cfg.source),
-                                  size_limit_mb=cfg.cache.size_limit_mb)
-        first.append(CacheGuard(ctx, cfg.cache, store, book=book, cost=cost))
+            store = ResponseCache(directory, size_limit_mb=cfg.cache.size_limit_mb)
+        semantic = None
+        if cfg.cache.semantic.enabled:  # numpy and the model load only when asked for
+            from polyroute.cache.embedders import make_embedder
+            from polyroute.cache.semantic import SemanticCache
+
+            semantic = SemanticCache(cfg.cache.semantic,
+                                     make_embedder(cfg.cache.semantic.embedder), directory)
+        first.append(CacheGuard(ctx, cfg.cache, store, book=book, cost=cost,
+                                semantic=semantic))
     if cost is None:
         from polyroute.budgets.per_call import MaxCostGuard
 
