@@ -110,3 +110,33 @@ def test_n_processes_asking_the_same_thing_make_one_upstream_call(redis_url: Red
     assert responder.calls == 1  # one upstream call for the whole fleet
     assert len({text for _, text, _ in answers}) == 1
     assert sum(1 for *_, hit in answers if hit) == n - 1
+
+
+def test_cache_stats_and_clear_read_the_redis_cache(redis_url: Redis, tmp_path: Any,
+                                                    echo_registry: PluginRegistry) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from polyroute.cache.redis_store import RedisResponseCache
+    from polyroute.cli import main
+
+    url, prefix = redis_url
+    cache = RedisResponseCache(url, prefix=prefix, namespace="prod")
+    for i in range(3):
+        cache.set(f"k{i}", "{}", ttl=60, tag="prod")
+    assert cache.claim("k9", 60)  # an in-flight lease is not an entry
+    cache.close()
+    cfg = tmp_path / "polyroute.yaml"
+    cfg.write_text(json.dumps({"providers": {}, "cache": {
+        "backend": "redis", "url": url, "prefix": prefix, "namespace": "prod"}}))
+    run = CliRunner().invoke
+    stats = json.loads(run(main, ["cache", "stats", "-c", str(cfg), "--json"],
+                           obj=echo_registry).output)
+    assert stats["entries"] == 3 and stats["namespaces"] == {"prod": 3}
+    assert stats["backend"] == "redis"
+    table = run(main, ["cache", "stats", "-c", str(cfg)], obj=echo_registry)
+    assert "Redis" in table.output and "namespace prod" in table.output
+    cleared = run(main, ["cache", "clear", "-c", str(cfg), "--namespace", "prod", "-y"],
+                  obj=echo_registry)
+    assert cleared.exit_code == 0 and "removed 3 cache entries" in cleared.output

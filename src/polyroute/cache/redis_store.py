@@ -92,6 +92,9 @@ class RedisResponseCache:
         match = f"{self.prefix}{tag}:*" if tag else f"{self.prefix}*"
         n = 0
         for key in self._redis.scan_iter(match=match, count=500):
+            text = key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
+            if text[len(self.prefix):].partition(":")[2].startswith("flight:"):
+                continue  # an in-flight lease, not an entry: it ends with its call
             n += int(self._redis.delete(key))
         return n
 
@@ -126,10 +129,19 @@ class RedisResponseCache:
         return await self._threads.run(fn, *args)
 
     def stats(self) -> dict[str, Any]:
-        return {"backend": "redis", "server": self.where}
+        """Server and entry count (a SCAN: for the CLI, never on the request path)."""
+        return {"backend": "redis", "server": self.where, "prefix": self.prefix,
+                "entries": sum(self.namespaces().values())}
 
     def namespaces(self) -> dict[str, int]:
-        return {}
+        """Entries per namespace (in-flight leases not counted)."""
+        counts: dict[str, int] = {}
+        for raw in self._redis.scan_iter(match=f"{self.prefix}*", count=500):
+            key = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+            namespace, _, rest = key[len(self.prefix):].partition(":")
+            if rest and not rest.startswith("flight:"):
+                counts[namespace] = counts.get(namespace, 0) + 1
+        return counts
 
     def close(self) -> None:
         self._threads.close()

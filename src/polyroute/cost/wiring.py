@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from polyroute.cache.guard import CacheGuard
     from polyroute.routing.context import RouterContext
 
-__all__ = ["cost_guards", "find_guard"]
+__all__ = ["cache_url", "cost_guards", "find_guard"]
 
 
 def cost_guards(ctx: RouterContext) -> tuple[list[Guard], list[Guard]]:
@@ -69,7 +69,7 @@ def cost_guards(ctx: RouterContext) -> tuple[list[Guard], list[Guard]]:
         if cfg.cache.backend == "redis":
             from polyroute.cache.redis_store import RedisResponseCache
 
-            store = RedisResponseCache(_cache_url(cfg), namespace=cfg.cache.namespace,
+            store = RedisResponseCache(cache_url(cfg), namespace=cfg.cache.namespace,
                                        prefix=cfg.cache.prefix)
         else:
             store = ResponseCache(directory, size_limit_mb=cfg.cache.size_limit_mb)
@@ -103,7 +103,7 @@ def find_guard(router: _HasGuards,
     return None
 
 
-def _cache_url(cfg: Any) -> str:
+def cache_url(cfg: Any) -> str:
     """``cache.url``, else the state's Redis, else a local server."""
     if cfg.cache.url is not None:
         return str(cfg.cache.url.reveal(what="cache.url"))
