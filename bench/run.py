@@ -518,6 +518,20 @@ p50 {fmt(g(plan, 'route_1000_full', 'p50_us'), '.1f')} µs with every candidate 
 # --- main ----------------------------------------------------------------------------
 
 
+def state_backend_rows(server: Server, a: argparse.Namespace,
+                       order: list[str]) -> dict[str, Any] | None:
+    """Router.achat at c=64 with state.backend memory / sqlite / redis
+    (bench/state_backends.py): the Redis-state row of issue 14."""
+    if "polyroute" not in order:
+        return None
+    from state_backends import measure
+
+    return measure(server.base_url, server.fail_url, server.proc.pid, a.client_cpu,
+                   rounds=a.rounds, concurrency=a.concurrency, calls=a.calls,
+                   seconds=a.conc_seconds, env=_env(),
+                   log=lambda line: print(line, flush=True))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
@@ -569,6 +583,7 @@ def main() -> None:
                 took = time.perf_counter() - t
                 print(f"  round {r + 1}/{a.rounds} {c:24} {tag[:110]}  ({took:.1f}s)",
                       flush=True)
+        state_rows = state_backend_rows(server, a, order)
     finally:
         server.stop()
 
@@ -588,6 +603,9 @@ def main() -> None:
     busy = [g(x, "concurrent", "server_core_busy") for rs in runs.values() for x in rs]
     server_busy = max((b for b in busy if b is not None), default=None)
     analysis = analyse(summary, imports, plan)
+    if state_rows:
+        analysis["targets"].append(state_rows["target"])
+        summary["state_backends"] = state_rows
     md = markdown(m, summary, imports, plan, analysis, order, a, server_busy)
     print()
     print(md)

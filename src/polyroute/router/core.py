@@ -350,7 +350,9 @@ class Router(StreamingMixin, OutcomesMixin):
 
     async def achat(self, request: ChatRequest) -> ChatResponse:
         """Async ``chat``: the same steps, their I/O awaited."""
-        return await arun(self._chat(request))
+        # a store that waits on I/O (SQLite, Redis): the steps advance off the loop
+        return await arun(self._chat(request),
+                          None if self.state.inline else self.state.offload)
 
     def _assigned(self, request: ChatRequest) -> ChatRequest:
         """``request`` as its experiment's variant would send it (if one applies)."""
@@ -485,7 +487,7 @@ class Router(StreamingMixin, OutcomesMixin):
             guard.close()
         await self.transport.aclose()
         if self._owns_state:
-            self.state.close()
+            await self.state.aclose()
 
     def __enter__(self) -> Router:
         return self

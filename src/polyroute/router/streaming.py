@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from polyroute.plugins.manager import PluginRegistry
     from polyroute.resilience.health import HealthTracker
     from polyroute.routing.guards import Guard
+    from polyroute.state import StateStore
     from polyroute.types import ModelInfo
 
 __all__ = ["Continuation", "Opened", "StreamingMixin"]
@@ -106,6 +107,7 @@ class StreamingMixin:
         _observe_responses: bool
         _ending: list[Guard]
         price_book: PriceBook
+        state: StateStore
 
         def _cached(self, request: ChatRequest) -> Steps[ChatResponse | None]: ...
         def _prepare(self, request: ChatRequest) -> tuple[Call, ChatRequest]: ...
@@ -125,7 +127,9 @@ class StreamingMixin:
     def astream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         """Async ``stream``: the same steps, their I/O awaited."""
         request = self._assigned(request)
-        return aiterate(self._ended(self._stream(request), request))
+        state = self.state
+        return aiterate(self._ended(self._stream(request), request),
+                        None if state.inline else state.offload)
 
     def _stream(self, request: ChatRequest) -> Chunks:
         if self.guards and (hit := (yield from self._cached(request))) is not None:

@@ -46,4 +46,16 @@ def builtin_guards(ctx: RouterContext, resilience: Sequence[Guard] = ()) -> list
     # budgets (reserve/settle) and the usage ledger run last: nothing is reserved
     # for a candidate that a breaker or rate limit refuses
     guards += cost_last
+    # state.on_failure: which of them let a call through when the store is unreachable
+    from polyroute.routing.store_failure import apply_store_failure_policy
+
+    scfg = ctx.config.state
+    if ctx.state.inline:
+        pass  # an in-process store is never unreachable: no wrapper on the hot path
+    elif scfg is not None:
+        apply_store_failure_policy(guards, scfg.on_failure)
+    else:
+        from polyroute.config.cost import StoreFailureConfig
+
+        apply_store_failure_policy(guards, StoreFailureConfig())
     return guards
