@@ -50,6 +50,7 @@ CALL_COLUMNS: tuple[str, ...] = (
     "input_tokens", "output_tokens", "cached_tokens", "cache_write_tokens", "reasoning_tokens",
     "cost_usd", "cost_saved_usd", "price_known", "latency_ms", "ttft_ms", "status", "error",
     "attempts", "fallback", "cache_hit", "stream", "tags", "tenant", "prompt", "answer",
+    "redactions",  # privacy: JSON counts by kind of what was masked (docs/privacy.md)
 )
 ATTEMPT_COLUMNS: tuple[str, ...] = (
     "call_id", "n", "ts", "provider", "model", "ok", "latency_ms", "error", "http_status",
@@ -95,6 +96,7 @@ def connect_ledger(path: str | os.PathLike[str], *, create: bool = True) -> sqli
             conn.execute("PRAGMA synchronous=NORMAL")
             if create:
                 conn.executescript(_SCHEMA)
+                _add_missing_columns(conn)
 
         retry_locked(setup, 30.0)
     except BaseException:
@@ -400,6 +402,15 @@ class Ledger:
         self.flush()
         with closing(connect_ledger(self.path)) as conn:
             yield conn
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """A ledger written by an older version lacks the newer columns: add them (NULL in
+    old rows), so upgrading never loses a row to a failed INSERT."""
+    have = {row[1] for row in conn.execute("PRAGMA table_info(calls)")}
+    for column in CALL_COLUMNS:
+        if column not in have:
+            conn.execute(f"ALTER TABLE calls ADD COLUMN {column}")
 
 
 def _file_fault(exc: BaseException) -> bool:

@@ -24,6 +24,10 @@ def builtin_guards(ctx: RouterContext, resilience: Sequence[Guard] = ()) -> list
     the breaker, cooldown, rate-limit and health guards the router's ``Resilience``
     built (they own state the router also reads)."""
     guards: list[Guard] = []
+    if ctx.privacy is not None:  # first: a refused provider is skipped before anything counts
+        from polyroute.privacy.guard import PrivacyGuard
+
+        guards.append(PrivacyGuard(ctx.privacy))
     # cost (issue 5): the response cache answers first, so a hit costs nothing
     from polyroute.cost.wiring import cost_guards
 
