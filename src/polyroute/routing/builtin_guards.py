@@ -24,6 +24,12 @@ def builtin_guards(ctx: RouterContext, resilience: Sequence[Guard] = ()) -> list
     the breaker, cooldown, rate-limit and health guards the router's ``Resilience``
     built (they own state the router also reads)."""
     guards: list[Guard] = []
+    # OpenTelemetry first: it opens the call's span before a cache hit can answer
+    from polyroute.observability import otel_guard
+
+    otel = otel_guard(ctx)
+    if otel is not None:
+        guards.append(otel)
     if ctx.privacy is not None:  # first: a refused provider is skipped before anything counts
         from polyroute.privacy.guard import PrivacyGuard
 
