@@ -66,6 +66,10 @@ def cost_guards(ctx: RouterContext) -> tuple[list[Guard], list[Guard]]:
 
         store = ResponseCache(resolve_path(cfg.cache.directory, cfg.source),
                               size_limit_mb=cfg.cache.size_limit_mb)
+        if cfg.cache.retention_days is not None:  # retention (docs/privacy.md#retention)
+            from polyroute.privacy.retention import purge_cache_on_open
+
+            purge_cache_on_open(store, cfg.cache.retention_days)
         first.append(CacheGuard(ctx, cfg.cache, store, book=book, cost=cost))
     if cost is None:
         from polyroute.budgets.per_call import MaxCostGuard
