@@ -168,3 +168,19 @@ def test_bad_privacy_config_names_the_field(privacy: dict[str, Any], field: str)
 def test_a_hook_that_cannot_be_imported_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match=r"privacy\.hook"):
         Router({"privacy": {"hook": "no_such_module_xyz:find"}})
+
+
+def test_the_cache_stores_no_exchange_holding_pii(
+        echo_registry: PluginRegistry, primary: StandinServer, secondary: StandinServer,
+        tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cfg = config(primary, secondary, {"providers": {"external": "allow"}},
+                 cache={"directory": str(cache)})
+    with Router(cfg, registry=echo_registry) as router:
+        router.chat(ask())
+        second = router.chat(ask())
+        router.chat(ask("What is the capital of France?"))
+        clean = router.chat(ask("What is the capital of France?"))
+    assert not second.cache_hit and clean.cache_hit
+    stored = b"".join(p.read_bytes() for p in cache.rglob("*") if p.is_file())
+    assert not any(v.encode() in stored for v in VALUES)
