@@ -33,6 +33,8 @@ def purge(state: State, older_than: float | None, dry_run: bool, as_json: bool) 
     verb = "would delete" if dry_run else "deleted"
     click.echo(f"{verb}: {report.ledger_calls} ledger call(s), {report.ledger_attempts} "
                f"attempt(s), {report.cache_entries} cached answer(s)")
-    if report.ledger_cutoff is None and report.cache_cutoff is None:
+    if cfg.ledger is None and cfg.cache is None:
+        click.echo("the config has no ledger: or cache: section: nothing is stored")
+    elif report.ledger_cutoff is None and report.cache_cutoff is None:
         click.echo("nothing has a retention limit: set ledger.retention_days or "
                    "cache.retention_days, or pass --older-than DAYS")
