@@ -131,3 +131,25 @@ def test_hostile_repetitions_never_raise(unit: str, times: int) -> None:
     text = unit * times
     found = find_all(text)
     assert all(a.end <= b.start for a, b in itertools.pairwise(found))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(
+    st.sampled_from(["mode", "providers", "detectors", "hook", "other"]),
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=20),
+              st.lists(st.text(max_size=8), max_size=3),
+              st.dictionaries(st.text(max_size=8), st.text(max_size=8), max_size=2)),
+    max_size=4),
+    st.dictionaries(st.sampled_from(["otel", "log_format", "x"]),
+                    st.one_of(st.none(), st.booleans(), st.text(max_size=10), st.integers()),
+                    max_size=2),
+    st.one_of(st.lists(st.text(max_size=10), max_size=3), st.integers(), st.text(max_size=5)))
+def test_any_privacy_or_observability_section_loads_or_raises_a_config_error(
+        privacy: dict[str, object], observability: dict[str, object], debug: object) -> None:
+    from polyroute.config.loader import config_from_data
+    from polyroute.errors import ConfigError
+
+    try:
+        config_from_data({"privacy": privacy, "observability": observability, "debug": debug})
+    except ConfigError as exc:
+        assert exc.field  # names where the problem is
