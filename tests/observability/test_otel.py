@@ -222,3 +222,33 @@ def test_otel_true_without_the_package_is_a_config_error(
         config = cfg_auto
 
     assert otel_guard(Auto()) is None  # type: ignore[arg-type]
+
+
+def test_a_stream_closed_early_ends_its_spans_as_cancelled(
+        otel: tuple[InMemorySpanExporter, InMemoryMetricReader], echo_registry: PluginRegistry,
+        primary: StandinServer, secondary: StandinServer) -> None:
+    exporter, reader = otel
+    with Router(config(primary, secondary), registry=echo_registry) as router:
+        stream = router.stream(ask("one two three four five six"))
+        next(stream)
+        stream.close()  # the caller walks away mid-answer
+    spans = by_name(exporter.get_finished_spans())
+    call = spans["route bot"][0]
+    assert call.attributes["polyroute.outcome"] == "cancelled"
+    assert call.attributes["error.type"] == "GeneratorExit"
+    assert len(spans["chat m1"]) == 1  # the attempt span ended too
+    (requests,) = metric_points(reader)["polyroute.client.requests"]
+    assert requests.attributes["polyroute.outcome"] == "cancelled"
+
+
+def test_refused_candidates_show_as_cancelled_attempt_spans(
+        otel: tuple[InMemorySpanExporter, InMemoryMetricReader], echo_registry: PluginRegistry,
+        primary: StandinServer, secondary: StandinServer) -> None:
+    exporter, _ = otel
+    cfg = config(primary, secondary, privacy={"mode": "refuse", "providers": {"b": "allow"}})
+    with Router(cfg, registry=echo_registry) as router:
+        resp = router.chat(ask("mail jane@example.com"))
+    assert resp.provider == "b"
+    spans = by_name(exporter.get_finished_spans())
+    assert spans["chat m1"][0].attributes["polyroute.attempt.cancelled"] is True
+    assert spans["route bot"][0].attributes["polyroute.provider"] == "b"

@@ -184,3 +184,34 @@ def test_the_cache_stores_no_exchange_holding_pii(
     assert not second.cache_hit and clean.cache_hit
     stored = b"".join(p.read_bytes() for p in cache.rglob("*") if p.is_file())
     assert not any(v.encode() in stored for v in VALUES)
+
+
+def broken_hook(text: str) -> list[tuple[str, int, int]]:
+    raise RuntimeError(f"boom on {text}")
+
+
+def names_hook(text: str) -> list[tuple[str, int, int]]:
+    i = text.find("Jane Doe")
+    return [("person", i, i + 8)] if i >= 0 else []
+
+
+def test_a_hook_adds_its_kind_to_what_is_masked(
+        echo_registry: PluginRegistry, primary: StandinServer,
+        secondary: StandinServer) -> None:
+    privacy = {"hook": f"{__name__}:names_hook"}
+    with Router(config(primary, secondary, privacy), registry=echo_registry) as router:
+        router.chat(ask("Jane Doe wrote from jane@example.com"))
+    assert sent(primary) == ["[PERSON] wrote from [EMAIL]"]
+
+
+def test_a_failing_hook_stops_the_call_and_sends_nothing(
+        echo_registry: PluginRegistry, primary: StandinServer,
+        secondary: StandinServer) -> None:
+    from polyroute.privacy import PrivacyHookError
+
+    privacy = {"hook": f"{__name__}:broken_hook"}
+    with Router(config(primary, secondary, privacy), registry=echo_registry) as router, \
+            pytest.raises(PrivacyHookError) as info:
+        router.chat(ask())
+    assert primary.requests == [] and secondary.requests == []
+    assert "4111" not in str(info.value) and "boom" not in str(info.value)

@@ -5,7 +5,7 @@
 """
 
 from polyroute.privacy.detectors import Finding, find_all, iban_ok, luhn_ok, mask
-from polyroute.privacy.policy import PIIRefusedError, PrivacyPolicy
+from polyroute.privacy.policy import PIIRefusedError, PrivacyHookError, PrivacyPolicy
 
-__all__ = ["Finding", "PIIRefusedError", "PrivacyPolicy", "find_all", "iban_ok", "luhn_ok",
-           "mask"]
+__all__ = ["Finding", "PIIRefusedError", "PrivacyHookError", "PrivacyPolicy", "find_all",
+           "iban_ok", "luhn_ok", "mask"]

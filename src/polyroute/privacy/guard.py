@@ -28,10 +28,13 @@ class PrivacyGuard(Guard):
         self.policy = policy
 
     def before_attempt(self, dep: Deployment, request: ChatRequest) -> None:
-        if self.policy.mode_for(dep.provider) != "refuse":
+        mode = self.policy.mode_for(dep.provider)
+        if mode == "allow":
             return
+        # scanned here (kept in the request's memo for ``outgoing``): a failing hook
+        # raises its typed error to the caller before anything is sent
         _, counts = self.policy.scan(request)
-        if counts:
+        if counts and mode == "refuse":
             found = ", ".join(f"{k} x{n}" for k, n in sorted(counts.items()))
             raise CandidateSkipped(
                 f"privacy: the prompt holds personal data ({found}) and provider "

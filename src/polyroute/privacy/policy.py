@@ -27,7 +27,8 @@ from polyroute.types import (
     request_memo,
 )
 
-__all__ = ["PIIRefusedError", "PrivacyPolicy", "policy_from_config", "redacted_content"]
+__all__ = ["PIIRefusedError", "PrivacyHookError", "PrivacyPolicy", "policy_from_config",
+           "redacted_content"]
 
 _MEMO_KEY = "privacy_scan"
 
@@ -44,6 +45,16 @@ class PIIRefusedError(PolyrouteError):
             f"the prompt holds personal data ({found}) and privacy mode is 'refuse' for "
             f"{', '.join(self.providers)} — fix: remove it from the prompt, set "
             "privacy.providers.<name>: mask, or add a provider where it is allowed")
+
+
+class PrivacyHookError(PolyrouteError):
+    """The ``privacy.hook`` detector raised or returned something that is not
+    ``(kind, start, end)`` triples. The call stops here: nothing is sent unscanned."""
+
+    def __init__(self, hook: str, exc: Exception) -> None:
+        super().__init__(f"the privacy hook '{hook}' failed ({type(exc).__name__}); the call "
+                         "was stopped rather than send an unscanned prompt — fix: make it "
+                         "return (kind, start, end) triples for a text")
 
 
 class PrivacyPolicy:
@@ -75,7 +86,12 @@ class PrivacyPolicy:
     # --- texts ---------------------------------------------------------------------
 
     def findings(self, text: str) -> list[Finding]:
-        return find_all(text, self.kinds, self.extra)
+        if not self.extra:
+            return find_all(text, self.kinds)
+        try:
+            return find_all(text, self.kinds, self.extra)
+        except Exception as exc:  # the hook's bug: no message (it may quote the text)
+            raise PrivacyHookError(self.config.hook or "?", exc) from None
 
     def mask_text(self, text: str) -> tuple[str, Counter[str]]:
         found = self.findings(text)
