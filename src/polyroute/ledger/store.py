@@ -52,6 +52,10 @@ CALL_COLUMNS: tuple[str, ...] = (
     "attempts", "fallback", "cache_hit", "stream", "tags", "tenant", "prompt", "answer",
     "redactions",  # privacy: JSON counts by kind of what was masked (docs/privacy.md)
 )
+OPTIONAL_TAIL: tuple[str, ...] = ("redactions",)
+"""Trailing call columns a writer may leave out (NULL): rows built by code that
+predates them still insert."""
+_REQUIRED = len(CALL_COLUMNS) - len(OPTIONAL_TAIL)
 ATTEMPT_COLUMNS: tuple[str, ...] = (
     "call_id", "n", "ts", "provider", "model", "ok", "latency_ms", "error", "http_status",
     "action", "input_tokens", "output_tokens", "cached_tokens", "cache_write_tokens",
@@ -206,6 +210,8 @@ class Ledger:
     # --- request path ------------------------------------------------------------
 
     def record(self, call: tuple[Any, ...], attempts: Sequence[tuple[Any, ...]] = ()) -> None:
+        if _REQUIRED <= len(call) < len(CALL_COLUMNS):
+            call = (*call, *(None,) * (len(CALL_COLUMNS) - len(call)))
         if self._closed:
             self._drop(1, "recorded after the ledger was closed")
             return
