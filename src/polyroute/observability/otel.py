@@ -136,20 +136,22 @@ class OTelGuard(Guard):
             return
         failed = [a for a in response.attempts if not a.ok]
         fallback = len({(a.provider, a.model) for a in response.attempts}) > 1
-        span = call.span
-        span.set_attribute("polyroute.provider", response.provider)
-        span.set_attribute("gen_ai.response.model", response.response_model or response.model)
-        span.set_attribute("gen_ai.usage.input_tokens", response.usage.input_tokens)
-        span.set_attribute("gen_ai.usage.output_tokens", response.usage.output_tokens)
-        span.set_attribute("polyroute.attempts", len(response.attempts))
-        span.set_attribute("polyroute.fallback", fallback)
-        span.set_attribute("polyroute.cache_hit", response.cache_hit)
+        attrs: dict[str, Any] = {  # one set_attributes: the SDK locks once per call
+            "polyroute.provider": response.provider,
+            "gen_ai.response.model": response.response_model or response.model,
+            "gen_ai.usage.input_tokens": response.usage.input_tokens,
+            "gen_ai.usage.output_tokens": response.usage.output_tokens,
+            "polyroute.attempts": len(response.attempts),
+            "polyroute.fallback": fallback,
+            "polyroute.cache_hit": response.cache_hit,
+        }
         if failed:
-            span.set_attribute("polyroute.fallback.reason" if fallback else
-                               "polyroute.retry.reason", failed[-1].error or "unknown")
+            attrs["polyroute.fallback.reason" if fallback else "polyroute.retry.reason"] = (
+                failed[-1].error or "unknown")
         if response.cost_usd is not None:
-            span.set_attribute("polyroute.cost_usd", response.cost_usd)
+            attrs["polyroute.cost_usd"] = response.cost_usd
             self.cost.add(response.cost_usd, {"polyroute.provider": response.provider})
+        call.span.set_attributes(attrs)
         self._end_call(request, call, "ok", fallback=fallback)
 
     def call_failed(self, request: ChatRequest, error: Exception) -> None:
@@ -231,29 +233,28 @@ class OTelGuard(Guard):
                                              "gen_ai.request.model") if k in base}
         if "server.address" in base:
             metric_attrs["server.address"] = base["server.address"]
+        attrs: dict[str, Any] = {"polyroute.attempt.action": attempt.action}
         if response is not None:
             model = response.response_model or dep.model
-            span.set_attribute("gen_ai.response.model", model)
-            metric_attrs["gen_ai.response.model"] = model
+            attrs["gen_ai.response.model"] = metric_attrs["gen_ai.response.model"] = model
             if response.response_id:
-                span.set_attribute("gen_ai.response.id", response.response_id)
+                attrs["gen_ai.response.id"] = response.response_id
             if response.finish_reason:
-                span.set_attribute("gen_ai.response.finish_reasons", [response.finish_reason])
+                attrs["gen_ai.response.finish_reasons"] = [response.finish_reason]
             usage = response.usage
-            span.set_attribute("gen_ai.usage.input_tokens", usage.input_tokens)
-            span.set_attribute("gen_ai.usage.output_tokens", usage.output_tokens)
+            attrs["gen_ai.usage.input_tokens"] = usage.input_tokens
+            attrs["gen_ai.usage.output_tokens"] = usage.output_tokens
             cost = self._prices.cost(dep, usage)
             if cost is not None:
-                span.set_attribute("polyroute.cost_usd", cost)
+                attrs["polyroute.cost_usd"] = cost
             for kind, n in (("input", usage.input_tokens), ("output", usage.output_tokens)):
                 self.tokens.record(n, {**metric_attrs, "gen_ai.token.type": kind})
         if not attempt.ok:
-            span.set_attribute("error.type", attempt.error or "unknown")
-            metric_attrs["error.type"] = attempt.error or "unknown"
+            attrs["error.type"] = metric_attrs["error.type"] = attempt.error or "unknown"
             if attempt.status is not None:
-                span.set_attribute("http.response.status_code", attempt.status)
+                attrs["http.response.status_code"] = attempt.status
             span.set_status(Status(StatusCode.ERROR, attempt.error or "failed"))
-        span.set_attribute("polyroute.attempt.action", attempt.action)
+        span.set_attributes(attrs)
         self.duration.record(time.perf_counter() - t0, metric_attrs)
         span.end()
 
