@@ -215,3 +215,15 @@ def test_a_failing_hook_stops_the_call_and_sends_nothing(
         router.chat(ask())
     assert primary.requests == [] and secondary.requests == []
     assert "4111" not in str(info.value) and "boom" not in str(info.value)
+
+
+def test_the_langchain_adapter_gets_the_same_masking(
+        echo_registry: PluginRegistry, primary: StandinServer,
+        secondary: StandinServer) -> None:
+    pytest.importorskip("langchain_core")
+    from polyroute.langchain import RoutedChatModel
+
+    with Router(config(primary, secondary, {}), registry=echo_registry) as router:
+        answer = RoutedChatModel(router=router, agent="bot").invoke(PROMPT)
+    assert sent(primary) == ["Refund card [CARD] for [EMAIL], call [PHONE]"]
+    assert not any(v in str(answer.content) for v in VALUES)
