@@ -25,8 +25,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from polyroute.analytics.rolled import ROLLUP_FROM, cost_between, rolled_groups, rollups_ready
 from polyroute.budgets.windows import window_at, zone
 from polyroute.config.cost import BudgetConfig, parse_duration, resolve_path
+from polyroute.ledger.rollup import Acc, percentile_of
 from polyroute.ledger.store import connect_ledger
 
 if TYPE_CHECKING:
@@ -160,15 +162,62 @@ def usage_stats(
     tz = zone(timezone)
     conn = connect_ledger(path, create=False)
     try:
-        rows = _rows(conn, start, now)
-        report = _aggregate(rows, by, tz)
+        rolled = rollups_ready(conn)
+        if rolled and _count(conn, start, now) > ROLLUP_FROM:
+            report = _from_rollups(conn, start, now, by, tz)
+        else:
+            rows = _rows(conn, start, now)
+            report = _aggregate(rows, by, tz)
+            report.daily = _daily(rows, tz)
         report.since, report.until = start, now
-        _trend(conn, report, tz, now)
-        report.budgets = [_budget_use(conn, b, now) for b in budgets or ()]
-        report.daily = _daily(rows, tz)
+        _trend(conn, report, tz, now, rolled)
+        report.budgets = [_budget_use(conn, b, now, rolled) for b in budgets or ()]
     finally:
         conn.close()
     return report
+
+
+def _count(conn: sqlite3.Connection, start: float | None, end: float) -> int:
+    sql, args = "SELECT COUNT(*) FROM calls WHERE ts <= ?", [end]
+    if start is not None:
+        sql, args = sql + " AND ts >= ?", [end, start]
+    return int(conn.execute(sql, args).fetchone()[0])
+
+
+def _from_rollups(conn: sqlite3.Connection, start: float | None, end: float, by: str,
+                  tz: Any) -> UsageReport:
+    groups, total, days, day_cost = rolled_groups(conn, start, end, by, tz)
+    stats = [_acc_stats(k, a) for k, a in sorted(groups.items())]
+    if by != "day":
+        stats.sort(key=lambda s: (-s.cost_usd, -s.requests, s.key))
+    report = UsageReport(by, None, 0.0, stats, _acc_stats("total", total))
+    report.daily = [{"day": d, "cost_by_provider": day_cost.get(d, {}),
+                     "p50_ms": percentile_of(days[d].latency, 0.5),
+                     "p95_ms": percentile_of(days[d].latency, 0.95)} for d in sorted(days)]
+    return report
+
+
+def _acc_stats(key: str, acc: Acc) -> GroupStats:
+    """``_stats`` from rollup sums: the same figures, percentiles from histograms."""
+    s = acc.sums
+    out = GroupStats(key, requests=round(s["requests"]), succeeded=round(s["succeeded"]),
+                     failed=round(s["failed"]), input_tokens=round(s["input_tokens"]),
+                     output_tokens=round(s["output_tokens"]),
+                     cached_tokens=round(s["cached_tokens"]),
+                     reasoning_tokens=round(s["reasoning_tokens"]), cost_usd=s["cost_usd"],
+                     unpriced=round(s["unpriced"]), saved_usd=s["saved_usd"])
+    out.p50_ms, out.p95_ms = percentile_of(acc.latency, 0.5), percentile_of(acc.latency, 0.95)
+    out.ttft_p50_ms = percentile_of(acc.ttft, 0.5)
+    out.tokens_per_s = s["gen_tokens"] / s["gen_seconds"] if s["gen_seconds"] > 0 else None
+    if out.requests:
+        out.success_rate = out.succeeded / out.requests
+        out.cache_hit_rate = s["hits"] / out.requests
+    if out.succeeded:
+        out.fallback_rate = s["fallbacks"] / out.succeeded
+        out.cost_per_success = out.cost_usd / out.succeeded
+    if out.cost_usd > 0:
+        out.tokens_per_usd = (out.input_tokens + out.output_tokens) / out.cost_usd
+    return out
 
 
 def _rows(conn: sqlite3.Connection, start: float | None, end: float) -> list[dict[str, Any]]:
@@ -249,12 +298,20 @@ def _stats(key: str, rows: list[dict[str, Any]]) -> GroupStats:
     return s
 
 
-def _trend(conn: sqlite3.Connection, report: UsageReport, tz: Any, now: float) -> None:
-    week = conn.execute("SELECT COALESCE(SUM(cost_usd), 0) FROM calls WHERE ts >= ? AND ts <= ?",
-                        (now - 7 * 86400, now)).fetchone()[0]
+def _spent(conn: sqlite3.Connection, start: float, end: float, rolled: bool,
+           where: str = "", args: tuple[Any, ...] = ()) -> float:
+    if rolled:
+        return cost_between(conn, start, end, where, args)
+    extra = f" AND ({where})" if where else ""
+    return float(conn.execute(f"SELECT COALESCE(SUM(cost_usd), 0) FROM calls WHERE ts >= ? "
+                              f"AND ts <= ?{extra}", (start, end, *args)).fetchone()[0])
+
+
+def _trend(conn: sqlite3.Connection, report: UsageReport, tz: Any, now: float,
+           rolled: bool = False) -> None:
+    week = _spent(conn, now - 7 * 86400, now, rolled)
     month = window_at("month", tz, now)
-    mtd = conn.execute("SELECT COALESCE(SUM(cost_usd), 0) FROM calls WHERE ts >= ? AND ts <= ?",
-                       (month.start, now)).fetchone()[0]
+    mtd = _spent(conn, month.start, now, rolled)
     report.burn_rate_usd_per_day = float(week) / 7.0
     report.month_to_date_usd = float(mtd)
     local = datetime.fromtimestamp(now, tz)
@@ -264,11 +321,23 @@ def _trend(conn: sqlite3.Connection, report: UsageReport, tz: Any, now: float) -
     report.forecast_month_usd = report.month_to_date_usd + report.burn_rate_usd_per_day * left
 
 
-def _budget_use(conn: sqlite3.Connection, b: BudgetConfig, now: float) -> BudgetUse:
+def _budget_use(conn: sqlite3.Connection, b: BudgetConfig, now: float,
+                rolled: bool = False) -> BudgetUse:
     if b.per == "request":
         return BudgetUse(b.label, b.scope, b.per, b.usd, 0.0, 0.0, "per request", None)
     window = window_at(b.per, zone(b.timezone), now)
     kind, _, value = b.scope.partition(":")
+    filters = {"global": ("", ()), "provider": ("provider = ?", (value,)),
+               "agent": ("agent = ?", (value,))}
+    if kind == "model":
+        prov, sep, name = value.replace("/", ":").partition(":")
+        filters["model"] = (("provider = ? AND model = ?", (prov, name)) if sep
+                            else ("model = ?", (value,)))
+    if kind in filters:  # in SQL (from the rollups when built), not row by row in Python
+        where, args = filters[kind]
+        spent = _spent(conn, window.start, now, rolled, where, args)
+        return BudgetUse(b.label, b.scope, b.per, b.usd, spent, spent / b.usd, window.id,
+                         window.resets_at)
     sql = "SELECT cost_usd, provider, model, agent, tags FROM calls WHERE ts >= ? AND ts <= ?"
     spent = 0.0
     for cost, provider, model, agent, tags in conn.execute(sql, (window.start, now)):

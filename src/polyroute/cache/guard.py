@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from polyroute.cache.keys import cache_key
+from polyroute.cache.semantic_gate import prompt_text
 from polyroute.cache.store import ResponseCache
 from polyroute.config.cost import CacheConfig, parse_duration
 from polyroute.logs import get_logger
@@ -41,6 +42,7 @@ from polyroute.types import ChatRequest, ChatResponse, GenerationParams
 
 if TYPE_CHECKING:
     from polyroute.budgets.guard import CostGuard
+    from polyroute.cache.semantic import SemanticCache
     from polyroute.cost.book import PriceBook
     from polyroute.routing.context import RouterContext
 
@@ -86,9 +88,11 @@ class CacheGuard(Guard):
         *,
         book: PriceBook | None = None,
         cost: CostGuard | None = None,
+        semantic: SemanticCache | None = None,
     ) -> None:
         self._source = ctx.source
         self._privacy = ctx.privacy
+        self.semantic = semantic
         self.cfg = cfg
         self.store = store
         self.book = book
@@ -100,6 +104,7 @@ class CacheGuard(Guard):
         self._owners: dict[int, _Flight] = {}
         self._lock = threading.Lock()
         self._routes: dict[int, tuple[Any, GenerationParams]] = {}
+        self._vectors: dict[int, Any] = {}  # a missed prompt's vector, until it is stored
         self._agent_tenants = {name: a.tags.get(cfg.tenant_tag)
                                for name, a in ctx.config.agents.items()}
 
@@ -142,6 +147,8 @@ class CacheGuard(Guard):
 
     def close(self) -> None:
         self.store.close()
+        if self.semantic is not None:
+            self.semantic.close()
 
     async def abefore_call(self, request: ChatRequest) -> ChatResponse | None:
         """``before_call`` for async callers: waits for an in-flight leader on the loop."""
@@ -176,6 +183,10 @@ class CacheGuard(Guard):
                 text = None
             if text is not None:
                 return self._hit(request, text, t0)
+            if self.semantic is not None:
+                near = self._near(request, t0)
+                if near is not None:
+                    return near
         self.misses += 1
         with self._lock:
             flight = self._flights.get(key)
@@ -231,11 +242,14 @@ class CacheGuard(Guard):
                 ttl = self._ttl(request)
                 try:
                     self.store.set(key, text, ttl, tag=self.cfg.namespace)
+                    if self.semantic is not None:
+                        self._remember_prompt(request, key, ttl)
                 except Exception as exc:  # a full disk must not fail an answered call
                     logger.warning("could not store a cache entry: %s", exc)
         self._finish(flight, text)
 
     def call_failed(self, request: ChatRequest, error: Exception) -> None:
+        self._vectors.pop(id(request.messages), None)
         self._finish(self._take(request), None)
 
     def call_ended(self, request: ChatRequest) -> None:
@@ -306,7 +320,66 @@ class CacheGuard(Guard):
                     del self._flights[f.key]
                 f.finish(None)
 
+    # --- near matches (cache.semantic) -------------------------------------------------
+
+    def _semantic_scope(self, request: ChatRequest) -> tuple[str, str] | None:
+        """``(scope, prompt)`` for a request the semantic cache may answer, else ``None``."""
+        cfg = self.cfg.semantic
+        if not request.messages or request.messages[-1].role != "user":
+            return None
+        prompt = prompt_text(request.messages[-1].content)
+        if not prompt or not prompt.strip():
+            return None
+        try:
+            src = self._source(request)
+        except Exception:
+            return None
+        params = request.params.merged_over(src.params) if src.params else request.params
+        opted_in = str(request.routing.tags.get("semantic_cache", "")).lower() in ("on", "true")
+        if cfg.deterministic_only and params.temperature != 0 and not opted_in:
+            return None
+        assert self.semantic is not None
+        rest = request.model_copy(update={"messages": request.messages[:-1]})
+        scope = self.key_for(rest)
+        if scope is None:
+            return None
+        return f"{self.semantic.embedder.space}|{scope}", prompt
+
+    def _near(self, request: ChatRequest, t0: float) -> ChatResponse | None:
+        assert self.semantic is not None
+        try:
+            found = self._semantic_scope(request)
+            if found is None:
+                return None
+            scope, prompt = found
+            hit, vector = self.semantic.lookup(scope, prompt)
+            if len(self._vectors) > 4096:  # calls that ended without an answer
+                self._vectors.clear()
+            self._vectors[id(request.messages)] = vector
+            if hit is None:
+                return None
+            text = self.store.get(hit.key)
+            if text is None:  # the exact entry expired or was evicted: so does this one
+                self.semantic.forget(scope, hit.key)
+                return None
+        except Exception as exc:  # like the exact cache: a broken lookup is a miss
+            logger.warning("semantic cache lookup failed, calling upstream: %s", exc)
+            return None
+        resp = self._hit(request, text, t0)
+        if resp is not None:
+            resp.provider_metadata = {**resp.provider_metadata, "polyroute_semantic": {
+                "similarity": round(hit.similarity, 4), "space": self.semantic.embedder.space}}
+        return resp
+
+    def _remember_prompt(self, request: ChatRequest, key: str, ttl: float | None) -> None:
+        assert self.semantic is not None
+        vector = self._vectors.pop(id(request.messages), None)
+        found = self._semantic_scope(request)
+        if found is not None:
+            self.semantic.add(found[0], found[1], key, ttl, vector=vector)
+
     def stats(self) -> dict[str, Any]:
+        semantic = self.semantic.stats() if self.semantic is not None else {}
         return {"hits": self.hits, "misses": self.misses, "shared_in_flight": self.shared,
-                "refused_entries": self.store.refused, **self.store.stats()}
+                "refused_entries": self.store.refused, **semantic, **self.store.stats()}
 

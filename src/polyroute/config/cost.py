@@ -37,6 +37,7 @@ __all__ = [
     "LedgerConfig",
     "PriceOverride",
     "PricingConfig",
+    "SemanticCacheConfig",
     "StateConfig",
     "parse_duration",
     "resolve_path",
@@ -158,6 +159,25 @@ class LedgerConfig(_Strict):
     caller one SQLite commit). Off: a writer thread commits moments after."""
 
 
+class SemanticCacheConfig(_Strict):
+    """Near-duplicate prompts answered from the cache (docs/semantic-cache.md). Off by
+    default; needs ``polyroute[semantic]`` (and ``[semantic-local]`` for the local model)."""
+
+    enabled: bool = False
+    threshold: float = Field(0.90, ge=0.5, le=1.0)
+    """Least cosine similarity of a near match (the content gate must pass too)."""
+    gate: bool = True
+    """Require equal numbers, negations, polar words, quotes, identifiers and names.
+    Off only to measure what it prevents: without it wrong answers are served."""
+    embedder: str = "local"
+    """``local`` (the packaged all-MiniLM-L6-v2) or ``package.module:factory``."""
+    index: Literal["auto", "usearch", "numpy"] = "auto"
+    deterministic_only: bool = True
+    """Only calls with temperature 0 (a call opts in with tag ``semantic_cache: on``)."""
+    max_candidates: int = Field(8, ge=1, le=100)
+    """Near matches above the threshold tried, best first, against the gate."""
+
+
 class CacheConfig(_Strict):
     enabled: bool = True
     directory: str = ".polyroute/cache"
@@ -174,6 +194,7 @@ class CacheConfig(_Strict):
     router opens the cache (``None``: kept until their TTL or eviction)."""
     wait_timeout: float = Field(60.0, gt=0)
     """How long an identical concurrent request waits for the one in flight."""
+    semantic: SemanticCacheConfig = Field(default_factory=SemanticCacheConfig)
 
 
 class StateConfig(_Strict):

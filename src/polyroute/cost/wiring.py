@@ -64,13 +64,21 @@ def cost_guards(ctx: RouterContext) -> tuple[list[Guard], list[Guard]]:
         from polyroute.cache.guard import CacheGuard
         from polyroute.cache.store import ResponseCache
 
-        store = ResponseCache(resolve_path(cfg.cache.directory, cfg.source),
-                              size_limit_mb=cfg.cache.size_limit_mb)
+        directory = resolve_path(cfg.cache.directory, cfg.source)
+        store = ResponseCache(directory, size_limit_mb=cfg.cache.size_limit_mb)
         if cfg.cache.retention_days is not None:  # retention (docs/privacy.md#retention)
             from polyroute.privacy.retention import purge_cache_on_open
 
             purge_cache_on_open(store, cfg.cache.retention_days)
-        first.append(CacheGuard(ctx, cfg.cache, store, book=book, cost=cost))
+        semantic = None
+        if cfg.cache.semantic.enabled:  # numpy and the model load only when asked for
+            from polyroute.cache.embedders import make_embedder
+            from polyroute.cache.semantic import SemanticCache
+
+            semantic = SemanticCache(cfg.cache.semantic,
+                                     make_embedder(cfg.cache.semantic.embedder), directory)
+        first.append(CacheGuard(ctx, cfg.cache, store, book=book, cost=cost,
+                                semantic=semantic))
     if cost is None:
         from polyroute.budgets.per_call import MaxCostGuard
 

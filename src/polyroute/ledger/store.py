@@ -38,6 +38,15 @@ from typing import Any
 
 from polyroute._sqlite import is_lock_contention, retry_locked
 from polyroute.errors import ConfigError
+from polyroute.ledger.rollup import (
+    FOLD_COLUMNS,
+    HOUR,
+    ROLLUP_SCHEMA,
+    ensure_rollups,
+    fold_rows,
+    previous_rows,
+    write_rollups,
+)
 from polyroute.ledger.rows import DROPS_SCHEMA, clean_row
 from polyroute.logs import get_logger
 
@@ -71,7 +80,7 @@ CREATE TABLE IF NOT EXISTS attempts (
     {", ".join(f"{c} {_TYPES.get(c, '') if c != 'id' else ''}" for c in ATTEMPT_COLUMNS)});
 CREATE INDEX IF NOT EXISTS calls_ts ON calls (ts);
 CREATE INDEX IF NOT EXISTS attempts_call ON attempts (call_id);
-""" + DROPS_SCHEMA
+""" + DROPS_SCHEMA + ROLLUP_SCHEMA
 _INSERT_CALL = (
     f"INSERT OR REPLACE INTO calls ({', '.join(CALL_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(CALL_COLUMNS))})"
@@ -81,6 +90,7 @@ _INSERT_ATTEMPT = (
     f"VALUES ({', '.join('?' * len(ATTEMPT_COLUMNS))})"
 )
 _DAY = 86400.0
+_FOLD_AT = tuple(CALL_COLUMNS.index(c) for c in FOLD_COLUMNS)
 _WARN_EVERY = 10.0  # seconds between two warnings about the same kind of drop
 _Item = tuple[tuple[Any, ...], Sequence[tuple[Any, ...]]]
 
@@ -234,6 +244,7 @@ class Ledger:
                 if self._sync_conn is None or self._pid != os.getpid():
                     self._pid = os.getpid()
                     self._sync_conn = connect_ledger(self.path)
+                    self._fold_old_rows(self._sync_conn)
                 self._write(self._sync_conn, [item])
             except Exception as exc:
                 self._drop(1, f"write failed: {type(exc).__name__}: {exc}")
@@ -257,6 +268,7 @@ class Ledger:
         q = self._queue
         next_prune = 0.0
         with closing(conn):
+            self._fold_old_rows(conn)
             while True:
                 if self.retention_days and time.time() >= next_prune:
                     self._prune(conn)
@@ -283,6 +295,18 @@ class Ledger:
                         q.task_done()
                 if stop:
                     return
+
+    def _fold_old_rows(self, conn: sqlite3.Connection) -> None:
+        """A ledger from before rollups: fold its rows once (usage views read the raw
+        rows until then). A failure is logged; the rollup is rebuilt on the next start."""
+        try:
+            folded = retry_locked(lambda: ensure_rollups(conn), 30.0)
+        except sqlite3.Error as exc:
+            logger.warning("usage ledger %s: could not build its rollups: %s", self.path, exc)
+            return
+        if folded:
+            logger.info("usage ledger %s: folded %d earlier calls into hourly rollups",
+                        self.path, folded)
 
     def _write(self, conn: sqlite3.Connection, rows: list[_Item]) -> None:
         """Commit ``rows`` in one transaction; if SQLite refuses one of them, row by
@@ -347,7 +371,14 @@ class Ledger:
         conn.execute("BEGIN IMMEDIATE")
         try:
             if calls:
+                # the rollup moves with the rows, in this transaction; a call recorded
+                # again (same id, INSERT OR REPLACE) takes its earlier share out first
+                replaced = previous_rows(conn, [str(c[0]) for c in calls])
+                folded = fold_rows(replaced, -1) if replaced else {}
+                fold_rows(({name: c[i] for name, i in zip(FOLD_COLUMNS, _FOLD_AT, strict=True)}
+                           for c in calls if len(c) == len(CALL_COLUMNS)), into=folded)
                 conn.executemany(_INSERT_CALL, calls)
+                write_rollups(conn, folded)
             if attempts:
                 conn.executemany(_INSERT_ATTEMPT, attempts)
             self._report_drops(conn)
@@ -359,9 +390,12 @@ class Ledger:
 
     def _prune(self, conn: sqlite3.Connection) -> None:
         assert self.retention_days is not None
-        cutoff = time.time() - self.retention_days * _DAY
+        # on an hour boundary, so the rollup hours deleted are exactly the calls deleted
+        hour = int((time.time() - self.retention_days * _DAY) // HOUR)
+        cutoff = hour * HOUR
         try:
             conn.execute("BEGIN IMMEDIATE")
+            conn.execute("DELETE FROM usage_hourly WHERE hour < ?", (hour,))
             conn.execute(
                 "DELETE FROM attempts WHERE call_id IN (SELECT id FROM calls WHERE ts < ?)",
                 (cutoff,),

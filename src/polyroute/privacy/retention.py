@@ -50,11 +50,16 @@ def _days(value: float | None, where: str) -> float | None:
 def purge_ledger(path: str | Path, cutoff: float, *, dry_run: bool = False) -> tuple[int, int]:
     """Delete ledger rows with ``ts < cutoff``: ``(calls, attempts)`` deleted (or that
     would be, ``dry_run``). A missing file is no rows."""
+    from polyroute.ledger.rollup import HOUR
     from polyroute.ledger.store import connect_ledger
 
     p = Path(path)
     if not p.exists():
         return 0, 0
+    # on an hour boundary, as the writer prunes: the hourly rollups deleted are exactly
+    # the hours whose calls are deleted, so usage views stay consistent
+    hour = int(cutoff // HOUR)
+    cutoff = hour * HOUR
     with closing(connect_ledger(p)) as conn:
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -68,6 +73,7 @@ def purge_ledger(path: str | Path, cutoff: float, *, dry_run: bool = False) -> t
                              "(SELECT id FROM calls WHERE ts < ?)", (cutoff,))
                 conn.execute("DELETE FROM calls WHERE ts < ?", (cutoff,))
                 conn.execute("DELETE FROM ledger_drops WHERE ts < ? AND ts > 0", (cutoff,))
+                conn.execute("DELETE FROM usage_hourly WHERE hour < ?", (hour,))
             conn.execute("ROLLBACK" if dry_run else "COMMIT")
         except sqlite3.Error:
             if conn.in_transaction:
