@@ -258,6 +258,10 @@ class RoutingHints(_Model):
     capabilities: set[Capability] = Field(default_factory=set)
     max_cost_usd: float | None = None
     max_latency_ms: float | None = None
+    min_quality: float | None = None
+    """Skip candidates whose quality score (config ``models:``) is below this (0-100)."""
+    prompt_vars: dict[str, str] = Field(default_factory=dict)
+    """Values of the agent's ``system_prompt`` variables for this call."""
     cache: Literal["default", "no-cache", "no-store"] = "default"
     tags: dict[str, str] = Field(default_factory=dict)
 
@@ -459,3 +463,6 @@ class ModelInfo(_Model):
     capabilities: frozenset[Capability] = frozenset()
     prices: ModelPrices = Field(default_factory=ModelPrices)
     aliases: tuple[str, ...] = ()
+    quality: float | None = Field(None, ge=0, le=100, allow_inf_nan=False)
+    """A 0-100 quality score ``min_quality`` is judged against (a catalog may give one;
+    ``models:`` overrides it). Say in the catalog which public scale and date it is."""

@@ -109,9 +109,9 @@ def test_rollup_figures_equal_the_raw_rows(tmp_path: Path, monkeypatch: pytest.M
     budgets = [BudgetConfig(usd=10, per="day", scope=s) for s in
                ("global", "provider:openai", "agent:coder", "model:anthropic/m2",
                 "tag:team=a")]
-    for since in ("30d", "36h", 1234.0 + NOW - 50_000, None):
+    for since in ("30d", "36h", 1234.0 + NOW - 50_000, None, "10m", "30m"):
         raw, rolled = both(path, monkeypatch, by=by, since=since, budgets=budgets)
-        assert raw.total.requests > 100
+        assert raw.total.requests > (0 if since in ("10m", "30m") else 100)
         assert_same(raw, rolled)
 
 
@@ -172,7 +172,7 @@ while True:
     ledger.record(call_row(rng, i, time.time() - rng.random() * 7200))
     i += 1
     if i % 200 == 0:
-        print(i, flush=True)
+        print(ledger.written, flush=True)
         time.sleep(0.001)
 """
 
@@ -183,8 +183,8 @@ def test_a_killed_writer_leaves_rows_and_rollups_in_agreement(tmp_path: Path) ->
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     assert proc.stdout is not None
-    for line in proc.stdout:  # let it write a few thousand rows, then kill -9 mid-stream
-        if int(line) >= 3000:
+    for line in proc.stdout:  # once a thousand rows are committed, kill -9 mid-stream
+        if int(line) >= 1000:
             break
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)

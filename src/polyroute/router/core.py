@@ -39,6 +39,7 @@ from polyroute.routing.call import Call, as_provider_error
 from polyroute.routing.context import RouterContext
 from polyroute.routing.guards import CandidateSkipped, Guard
 from polyroute.routing.plan import Deployment, Plan, Planner
+from polyroute.routing.prompts import with_agent_prompt
 from polyroute.routing.references import check_references
 from polyroute.routing.steps import (
     ASYNC_BEFORE_CALL,
@@ -69,6 +70,8 @@ logger = get_logger("router")
 Y = TypeVar("Y")
 R = TypeVar("R")
 _CONTENT_POLICY_NOTE = "gave up: content-policy refusals do not fall back"
+# the models: override fields that change a catalog entry (status and default do not)
+_CATALOG_FIELDS = {"context_window", "max_output_tokens", "capabilities", "prices", "quality"}
 
 
 class Router(StreamingMixin):
@@ -156,6 +159,7 @@ class Router(StreamingMixin):
             # only guards that filter candidates are called for each one
             skip_checks=[g.skip_reason for g in self.guards
                          if type(g).skip_reason is not Guard.skip_reason],
+            clock=clock,
         )
         self.resilience.start(self.context)
 
@@ -202,8 +206,10 @@ class Router(StreamingMixin):
         )
         if override is None:
             return info
+        data = override.model_dump(exclude_none=True, include=_CATALOG_FIELDS)
+        if not data:  # only status/default: the catalog entry (or its absence) stands
+            return info
         base = info or ModelInfo(provider_type=provider.type_name, model=dep.model)
-        data = override.model_dump(exclude_none=True)
         if "capabilities" in data:
             data["capabilities"] = frozenset(data["capabilities"])
         if "prices" in data:
@@ -236,6 +242,7 @@ class Router(StreamingMixin):
         return [rank(strategy, tier, request) for tier in source if tier]
 
     def _prepare(self, request: ChatRequest) -> tuple[Call, ChatRequest]:
+        request = with_agent_prompt(request, self.config)  # its system prompt, if any
         plan = self.planner.plan(request)
         if plan.params.model_fields_set or plan.params.extra:
             request = request.model_copy(update={"params": request.params.merged_over(plan.params)})

@@ -53,6 +53,10 @@ def builtin_guards(ctx: RouterContext, resilience: Sequence[Guard] = ()) -> list
     guards += [ParamsGuard(ctx.config.params_policy, ctx.provider,
                            lambda request: source(request).params),
                ContextOverflowGuard(ctx.model_info)]
+    # model/provider status (inactive, deprecated) and min_quality (routing/selection.py)
+    from polyroute.routing.selection import SelectionGuard
+
+    guards.append(SelectionGuard(ctx.config, ctx.model_info))
     # resilience: circuit breaker, rate limits, health (built by the router; see resilience/)
     guards += resilience
     # budgets (reserve/settle) and the usage ledger run last: nothing is reserved

@@ -60,6 +60,10 @@ def reference_problems(
             refs += [(m, f"routes.{rname}.tiers[{t}][{i}]") for i, m in enumerate(tier)]
     refs += [(f, f"content_policy_fallbacks[{i}]")
              for i, f in enumerate(cfg.content_policy_fallbacks)]
+    for i, rule in enumerate(cfg.rules):  # conditional rules (routing/rules.py)
+        if rule.model:
+            refs.append((rule.model, f"rules[{i}].model"))
+        refs += [(f, f"rules[{i}].fallbacks[{j}]") for j, f in enumerate(rule.fallbacks)]
     if cfg.default and cfg.default not in cfg.routes:
         refs.append((cfg.default, "default"))
     for ref, field in refs:
