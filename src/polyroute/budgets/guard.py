@@ -112,7 +112,7 @@ class CostGuard(Guard):
         self._track = ledger is not None
         self._calls: dict[tuple[int, int], CallRecord] = {}
         self._agent_tags = {name: dict(a.tags) for name, a in cfg.agents.items()}
-        self._routes: dict[tuple[str | None, str | None, str | None], str | None] = {}
+        self._routes: dict[tuple[str | None, ...], str | None] = {}
         self._cheapest: dict[int, frozenset[Deployment]] = {}
         self.ratios = TokenRatios(state)
 
@@ -409,7 +409,10 @@ class CostGuard(Guard):
         assert self.ledger is not None
         now = time.time()
         routing = request.routing
-        call_id = os.urandom(12).hex()
+        # an answer keeps the id its row has, so feedback can name the call
+        call_id = (response.call_id if response is not None else None) or os.urandom(12).hex()
+        if response is not None:
+            response.call_id = call_id
         attempts = rec.attempts if rec is not None else []
         rows = attempt_rows(call_id, now, attempts)
         usage = response.usage if response is not None else NO_USAGE
@@ -447,6 +450,7 @@ class CostGuard(Guard):
             latency, ttft, status, err, len(attempts), int(fallback), int(hit),
             int(rec.stream if rec is not None else request.stream),
             json.dumps(tags) if tags else None, tags.get(self.tenant_tag), prompt, answer,
+            routing.experiment, routing.variant,
             redactions,
         ), rows)
 
@@ -454,12 +458,14 @@ class CostGuard(Guard):
 
     def _route(self, request: ChatRequest) -> str | None:
         r = request.routing
-        memo_key = (r.agent, r.task, r.model)
+        memo_key = (r.agent, r.task, r.model, r.route)
         if memo_key not in self._routes:
             route: str | None = None
             agent = self.config.agents.get(r.agent or "")
             if r.model:
                 route = f"model:{r.model}"
+            elif r.route:
+                route = r.route
             elif agent is not None:
                 route = agent.route or f"model:{agent.model}"
             elif r.task:

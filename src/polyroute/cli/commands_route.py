@@ -19,6 +19,7 @@ from polyroute.cli.state import (
 
 if TYPE_CHECKING:
     from polyroute.router import Router
+    from polyroute.routing.experiments import Assignment
     from polyroute.routing.plan import Deployment, Plan
     from polyroute.routing.rules import RuleVerdict
     from polyroute.types import ChatRequest
@@ -55,7 +56,8 @@ class Row:
 @click.option("--max-latency-ms", type=float, default=None,
               help="Simulate a call with this max_latency_ms (judged on observed p95).")
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE",
-              help="Simulate a call with this routing tag (repeatable), e.g. tenant=free.")
+              help="Simulate a call with this routing tag (repeatable), e.g. tenant=free, or "
+                   "user=alice: the experiment variant that user gets.")
 @click.option("--prompt", "prompt", default=None, metavar="TEXT",
               help="Simulate this prompt (rules on prompt_tokens/complexity read it).")
 @click.option("--prompt-file", "prompt_file", type=click.File("r", encoding="utf-8"),
@@ -106,6 +108,7 @@ def route(
     if min_quality is not None:
         request.routing.min_quality = min_quality
     with state.router() as router:
+        request, assignment = router.experiments.assign(request)  # the variant that decides
         plan = router.plan(request)
         rows = explain_rows(router, request, plan)
         budget = budget_verdicts(router, request, plan, rows)
@@ -121,6 +124,9 @@ def route(
 
         render.emit_json({
             "source": plan.description, "strategy": plan.strategy,
+            "experiment": None if assignment is None else {
+                "name": assignment.experiment, "variant": assignment.variant,
+                "how": assignment.how},
             "required_capabilities": needed, "params": describe_params(plan.params),
             "rules": [{"rule": v.name, "matched": v.matched, "why": v.why, "target": v.target}
                       for v in verdicts],
@@ -143,7 +149,7 @@ def route(
                 f"variables: {render.safe(', '.join(template['variables']) or 'none')}; "
                 f"defaults: {render.safe(', '.join(template['defaults']) or 'none')}) "
                 "unless the call brings its own system message")
-        _print_explain(plan, rows, needed, ranks, budget)
+        _print_explain(plan, rows, needed, ranks, budget, assignment)
     else:
         out = render.console()
         for r in usable:
@@ -252,7 +258,7 @@ def explain_rows(router: Router, request: ChatRequest, plan: Plan) -> list[Row]:
 
 def _print_explain(
     plan: Plan, rows: list[Row], needed: list[str], ranks: dict[str, Any] | None = None,
-    budget: dict[str, str] | None = None,
+    budget: dict[str, str] | None = None, experiment: Assignment | None = None,
 ) -> None:
     from polyroute.cli import render
     from polyroute.cli.facts import describe_params
@@ -260,6 +266,9 @@ def _print_explain(
     out = render.console()
     out.print(f"[bold]source:[/]   {render.safe(plan.description)}")
     out.print(f"[bold]strategy:[/] {render.safe(plan.strategy)}")
+    if experiment is not None:
+        out.print(f"[bold]experiment:[/] {render.safe(experiment.experiment)} → variant "
+                  f"{render.safe(experiment.variant)} ({render.safe(experiment.how)})")
     out.print(f"[bold]requires:[/] {render.safe(', '.join(needed) or 'nothing special')}")
     t = render.table(
         None, ["tier", "#", "candidate", "status"],

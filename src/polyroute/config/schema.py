@@ -26,6 +26,7 @@ from polyroute.config.cost import (
     PricingConfig,
     StateConfig,
 )
+from polyroute.config.experiments import ExperimentConfig
 from polyroute.config.privacy import ObservabilityConfig, PrivacyConfig
 from polyroute.config.resilience import (
     BreakerConfig,
@@ -235,6 +236,8 @@ class PolyrouteConfig(_Strict):
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     debug: list[str] = Field(default_factory=list)
     """Providers whose request/response metadata is logged (``POLYROUTE_DEBUG`` adds more)."""
+    experiments: dict[str, ExperimentConfig] = Field(default_factory=dict)
+    """A/B and multi-variant experiments on agents or routes (docs/experiments.md)."""
     profiles: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """Overlays merged over the rest when that profile is active."""
     rules: list[RuleConfig] = Field(default_factory=list)

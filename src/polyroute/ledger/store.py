@@ -38,6 +38,7 @@ from typing import Any
 
 from polyroute._sqlite import is_lock_contention, retry_locked
 from polyroute.errors import ConfigError
+from polyroute.ledger.feedback import FEEDBACK_SCHEMA
 from polyroute.ledger.rollup import (
     FOLD_COLUMNS,
     HOUR,
@@ -59,9 +60,10 @@ CALL_COLUMNS: tuple[str, ...] = (
     "input_tokens", "output_tokens", "cached_tokens", "cache_write_tokens", "reasoning_tokens",
     "cost_usd", "cost_saved_usd", "price_known", "latency_ms", "ttft_ms", "status", "error",
     "attempts", "fallback", "cache_hit", "stream", "tags", "tenant", "prompt", "answer",
+    "experiment", "variant",  # added later: _upgrade adds them to older files
     "redactions",  # privacy: JSON counts by kind of what was masked (docs/privacy.md)
 )
-OPTIONAL_TAIL: tuple[str, ...] = ("redactions",)
+OPTIONAL_TAIL: tuple[str, ...] = ("experiment", "variant", "redactions")
 """Trailing call columns a writer may leave out (NULL): rows built by code that
 predates them still insert."""
 _REQUIRED = len(CALL_COLUMNS) - len(OPTIONAL_TAIL)
@@ -80,7 +82,7 @@ CREATE TABLE IF NOT EXISTS attempts (
     {", ".join(f"{c} {_TYPES.get(c, '') if c != 'id' else ''}" for c in ATTEMPT_COLUMNS)});
 CREATE INDEX IF NOT EXISTS calls_ts ON calls (ts);
 CREATE INDEX IF NOT EXISTS attempts_call ON attempts (call_id);
-""" + DROPS_SCHEMA + ROLLUP_SCHEMA
+""" + DROPS_SCHEMA + ROLLUP_SCHEMA + FEEDBACK_SCHEMA
 _INSERT_CALL = (
     f"INSERT OR REPLACE INTO calls ({', '.join(CALL_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(CALL_COLUMNS))})"
@@ -112,13 +114,28 @@ def connect_ledger(path: str | os.PathLike[str], *, create: bool = True) -> sqli
             conn.execute("PRAGMA synchronous=NORMAL")
             if create:
                 conn.executescript(_SCHEMA)
-                _add_missing_columns(conn)
+                _upgrade(conn)
 
         retry_locked(setup, 30.0)
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def _upgrade(conn: sqlite3.Connection) -> None:
+    """Add the columns a file made by an older polyroute lacks (SQLite adds a column
+    in place; old rows read NULL there). Two processes may race: the loser's
+    "duplicate column" is the winner's work, not an error."""
+    have = {r[1] for r in conn.execute("PRAGMA table_info(calls)")}
+    for col in CALL_COLUMNS:
+        if col not in have:
+            try:
+                conn.execute(f"ALTER TABLE calls ADD COLUMN {col} {_TYPES.get(col, '')}")
+            except sqlite3.OperationalError as exc:
+                if "duplicate column" not in str(exc).lower():
+                    raise
+    conn.execute("CREATE INDEX IF NOT EXISTS calls_experiment ON calls (experiment, variant)")
 
 
 class Ledger:
@@ -461,15 +478,6 @@ class Ledger:
         self.flush()
         with closing(connect_ledger(self.path)) as conn:
             yield conn
-
-
-def _add_missing_columns(conn: sqlite3.Connection) -> None:
-    """A ledger written by an older version lacks the newer columns: add them (NULL in
-    old rows), so upgrading never loses a row to a failed INSERT."""
-    have = {row[1] for row in conn.execute("PRAGMA table_info(calls)")}
-    for column in CALL_COLUMNS:
-        if column not in have:
-            conn.execute(f"ALTER TABLE calls ADD COLUMN {column}")
 
 
 def _file_fault(exc: BaseException) -> bool:

@@ -33,10 +33,12 @@ from polyroute.privacy.policy import policy_from_config
 from polyroute.providers.base import Provider
 from polyroute.resilience.core import Resilience
 from polyroute.resilience.retry import RetryPolicy
+from polyroute.router.outcomes import OutcomesMixin
 from polyroute.router.streaming import Opened, StreamingMixin
 from polyroute.routing.builtin_guards import builtin_guards
 from polyroute.routing.call import Call, as_provider_error
 from polyroute.routing.context import RouterContext
+from polyroute.routing.experiments import Experiments
 from polyroute.routing.guards import CandidateSkipped, Guard
 from polyroute.routing.plan import Deployment, Plan, Planner
 from polyroute.routing.prompts import with_agent_prompt
@@ -74,7 +76,7 @@ _CONTENT_POLICY_NOTE = "gave up: content-policy refusals do not fall back"
 _CATALOG_FIELDS = {"context_window", "max_output_tokens", "capabilities", "prices", "quality"}
 
 
-class Router(StreamingMixin):
+class Router(StreamingMixin, OutcomesMixin):
     """Routes chat requests across the providers of one config.
 
     :param config: a ``PolyrouteConfig``, a dict in the config's shape, a path
@@ -161,6 +163,7 @@ class Router(StreamingMixin):
                          if type(g).skip_reason is not Guard.skip_reason],
             clock=clock,
         )
+        self.experiments = Experiments(config, outcomes=self._variant_outcomes)
         self.resilience.start(self.context)
 
     @classmethod
@@ -300,6 +303,8 @@ class Router(StreamingMixin):
         resp.attempts = call.attempts
         resp.latency_ms = call.elapsed_ms()
         resp.cost_usd = self.price_book.cost(dep, resp.usage)
+        routing = call.request.routing
+        resp.experiment, resp.variant = routing.experiment, routing.variant
         for guard in self.guards:
             guard.after_call(call.request, resp)
         if self._observe_responses:
@@ -352,13 +357,19 @@ class Router(StreamingMixin):
         """Async ``chat``: the same steps, their I/O awaited."""
         return await arun(self._chat(request))
 
+    def _assigned(self, request: ChatRequest) -> ChatRequest:
+        """``request`` as its experiment's variant would send it (if one applies)."""
+        return self.experiments.assign(request)[0] if self.experiments else request
+
     def _chat(self, request: ChatRequest) -> Steps[ChatResponse]:
+        request = self._assigned(request)  # before everything: guards see the variant
         # most routers have no guard with per-call state: they skip the try/finally
         steps = self._route(request)
         return self._ended(steps, request) if self._ending else steps
 
     def _route(self, request: ChatRequest) -> Steps[ChatResponse]:
         if self.guards and (hit := (yield from self._cached(request))) is not None:
+            hit.experiment, hit.variant = request.routing.experiment, request.routing.variant
             return hit
         call, request = self._prepare(request)
         for dep in call.candidates():

@@ -33,7 +33,6 @@ from dataclasses import dataclass, replace
 from polyroute.config.schema import PolyrouteConfig
 from polyroute.errors import CandidateOutcome, ConfigError, NoRouteError
 from polyroute.refs import Deployment, parse_model_ref  # their old home: names kept
-from polyroute.routing.strategies import Priority
 from polyroute.tokens import prompt_tokens
 from polyroute.types import Capability, ChatRequest, GenerationParams, ModelInfo, request_memo
 
@@ -234,10 +233,13 @@ class Planner:
     def plain_source(self, request: ChatRequest) -> _Source:
         """The source without conditional rules: model, agent, task, default."""
         r = request.routing
-        key = (r.model, tuple(r.fallbacks), r.agent, r.task)
+        key = (r.model, tuple(r.fallbacks), r.agent, r.task, r.route, r.experiment, r.variant)
         src = self._sources.get(key)
         if src is None:
             src = self._build_source(request)
+            if r.experiment:  # route --explain says which experiment arm decided
+                src = replace(src, description=f"{src.description}; experiment {r.experiment}"
+                                               f" variant {r.variant}")
             chain = self._policy_refs(request)
             if chain:
                 src = replace(src, policy_chain=tuple(Deployment(*parse_model_ref(x))
@@ -267,6 +269,15 @@ class Planner:
             if r.agent and r.agent in cfg.agents:
                 base = cfg.agents[r.agent].generation_params()
             return _Source(f"model {r.model}", _tiers([[x] for x in refs]), "priority", base)
+        if r.route:  # replaces the agent's model or route (an experiment's variant)
+            route = self._route(r.route, "routing.route")
+            params, what = route.generation_params(), f"route {r.route}"
+            tags: tuple[tuple[str, str], ...] = ()
+            if r.agent and r.agent in cfg.agents:
+                agent_cfg = cfg.agents[r.agent]
+                params = agent_cfg.generation_params().merged_over(params)
+                tags, what = tuple(sorted(agent_cfg.tags.items())), f"agent {r.agent} ({what})"
+            return _Source(what, _tiers(route.tiers), route.strategy, params, tags)
         if r.agent:
             agent = cfg.agents.get(r.agent)
             if agent is None:
@@ -341,7 +352,7 @@ class Planner:
         front; only a tier's round-robin turn now moves when the call reaches it."""
         needed = request.required_capabilities()
         need = _LazyNeed(request, src.params)
-        one_by_one = type(strategy) is Priority
+        one_by_one = getattr(strategy, "one_by_one", False) is True
         skipped, notes, flat, tiers = plan._skipped, plan._notes, plan._flat, plan._tiers
         ready: dict[str, str | None] = {}  # readiness once per provider per plan
 
