@@ -46,7 +46,7 @@ def call_row(rng: random.Random, i: int, ts: float) -> tuple[Any, ...]:
            "attempts": 1, "fallback": int(rng.random() < 0.2), "cache_hit": int(hit),
            "stream": int(stream), "tags": '{"team": "a"}' if rng.random() < 0.5 else None,
            "tenant": rng.choice(["acme", "globex", None]), "prompt": None, "answer": None}
-    return tuple(row.get(c) for c in CALL_COLUMNS)  # later columns (experiment...): NULL
+    return tuple(row.get(c) for c in CALL_COLUMNS)  # later columns: NULL
 
 
 def fill(path: Path, n: int = 3000, seed: int = 5) -> None:

@@ -50,6 +50,7 @@ from polyroute.cost.book import PriceBook
 from polyroute.cost.pricing import Prices
 from polyroute.errors import BudgetExceeded, StateStoreError
 from polyroute.logs import get_logger
+from polyroute.privacy.policy import redacted_content
 from polyroute.routing.guards import CandidateSkipped, Guard
 from polyroute.routing.plan import Deployment
 from polyroute.state.base import StateStore
@@ -95,6 +96,7 @@ class CostGuard(Guard):
     ) -> None:
         self.config = ctx.config
         self._source = ctx.source
+        self._privacy = ctx.privacy
         self.book = book
         self.state = state
         self.alerts = alerts
@@ -436,6 +438,10 @@ class CostGuard(Guard):
         if self.store_content:
             prompt = json.dumps([m.model_dump(mode="json") for m in request.messages])
             answer = response.message.text if response is not None else None
+        redactions = None
+        if self._privacy is not None:  # counts, never values (docs/privacy.md)
+            prompt, answer, redactions = redacted_content(self._privacy, request, provider,
+                                                          prompt, answer)
         price_known = int(cost is not None)
         self.ledger.record((
             call_id, now, routing.agent, routing.task, self._route(request), provider, model,
@@ -445,6 +451,7 @@ class CostGuard(Guard):
             int(rec.stream if rec is not None else request.stream),
             json.dumps(tags) if tags else None, tags.get(self.tenant_tag), prompt, answer,
             routing.experiment, routing.variant,
+            redactions,
         ), rows)
 
     # --- helpers ----------------------------------------------------------------------

@@ -105,6 +105,7 @@ class CacheGuard(Guard):
         semantic: SemanticCache | None = None,
     ) -> None:
         self._source = ctx.source
+        self._privacy = ctx.privacy
         self.semantic = semantic
         self.cfg = cfg
         self.store = store
@@ -300,7 +301,7 @@ class CacheGuard(Guard):
             self._finish(flight, None)
             return
         text: str | None = None
-        if self._storable(response):
+        if self._storable(response) and not self._personal(request, response):
             key = flight.key if flight is not None else self.key_for(request)
             if key is not None:
                 text = self._serialise(response)
@@ -345,6 +346,15 @@ class CacheGuard(Guard):
         if flight.claimed:  # after the answer is stored: waiters elsewhere find it
             flight.claimed = False
             cast(Any, self.store).release(flight.key)
+
+    def _personal(self, request: ChatRequest, response: ChatResponse) -> bool:
+        """With ``privacy:`` on, an exchange holding personal data (in the prompt or the
+        answer) is not stored: the cache keeps no PII (docs/privacy.md)."""
+        if self._privacy is None:
+            return False
+        if self._privacy.scan(request)[1]:
+            return True
+        return bool(self._privacy.findings(response.message.text))
 
     def _storable(self, response: ChatResponse) -> bool:
         if response.cache_hit or response.finish_reason not in _STORABLE_FINISH:

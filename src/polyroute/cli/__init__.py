@@ -68,3 +68,7 @@ main.add_command(health)
 from polyroute.cli.commands_serve import serve  # noqa: E402
 
 main.add_command(serve)
+
+from polyroute.cli.commands_purge import purge  # noqa: E402
+
+main.add_command(purge)

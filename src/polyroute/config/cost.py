@@ -190,6 +190,9 @@ class CacheConfig(_Strict):
     cache_tool_calls: bool = False
     """Also cache answers that call tools (off: they depend on the world)."""
     size_limit_mb: int = Field(1024, ge=1)
+    retention_days: float | None = Field(None, gt=0)
+    """Entries stored longer ago than this are deleted by ``polyroute purge`` and when a
+    router opens the cache (``None``: kept until their TTL or eviction)."""
     wait_timeout: float = Field(60.0, gt=0)
     """How long an identical concurrent request waits for the one in flight."""
     semantic: SemanticCacheConfig = Field(default_factory=SemanticCacheConfig)

@@ -27,6 +27,7 @@ from polyroute.config.cost import (
     StateConfig,
 )
 from polyroute.config.experiments import ExperimentConfig
+from polyroute.config.privacy import ObservabilityConfig, PrivacyConfig
 from polyroute.config.resilience import (
     BreakerConfig,
     HealthConfig,
@@ -230,6 +231,11 @@ class PolyrouteConfig(_Strict):
     """The response cache (diskcache); off unless present (``cache: {ttl: 1h}``)."""
     state: StateConfig = Field(default_factory=StateConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    privacy: PrivacyConfig | None = None
+    """PII redaction (docs/privacy.md); off unless present (``privacy: {}``)."""
+    observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
+    debug: list[str] = Field(default_factory=list)
+    """Providers whose request/response metadata is logged (``POLYROUTE_DEBUG`` adds more)."""
     experiments: dict[str, ExperimentConfig] = Field(default_factory=dict)
     """A/B and multi-variant experiments on agents or routes (docs/experiments.md)."""
     profiles: dict[str, dict[str, Any]] = Field(default_factory=dict)

@@ -66,13 +66,17 @@ def cost_guards(ctx: RouterContext) -> tuple[list[Guard], list[Guard]]:
 
         store: Any
         directory = resolve_path(cfg.cache.directory, cfg.source)
-        if cfg.cache.backend == "redis":
+        if cfg.cache.backend == "redis":  # entries expire by their TTL there
             from polyroute.cache.redis_store import RedisResponseCache
 
             store = RedisResponseCache(cache_url(cfg), namespace=cfg.cache.namespace,
                                        prefix=cfg.cache.prefix)
         else:
             store = ResponseCache(directory, size_limit_mb=cfg.cache.size_limit_mb)
+            if cfg.cache.retention_days is not None:  # retention (docs/privacy.md#retention)
+                from polyroute.privacy.retention import purge_cache_on_open
+
+                purge_cache_on_open(store, cfg.cache.retention_days)
         semantic = None
         if cfg.cache.semantic.enabled:  # numpy and the model load only when asked for
             from polyroute.cache.embedders import make_embedder

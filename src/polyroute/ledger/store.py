@@ -61,8 +61,12 @@ CALL_COLUMNS: tuple[str, ...] = (
     "cost_usd", "cost_saved_usd", "price_known", "latency_ms", "ttft_ms", "status", "error",
     "attempts", "fallback", "cache_hit", "stream", "tags", "tenant", "prompt", "answer",
     "experiment", "variant",  # added later: _upgrade adds them to older files
+    "redactions",  # privacy: JSON counts by kind of what was masked (docs/privacy.md)
 )
-_BEFORE_EXPERIMENTS = len(CALL_COLUMNS) - 2
+OPTIONAL_TAIL: tuple[str, ...] = ("experiment", "variant", "redactions")
+"""Trailing call columns a writer may leave out (NULL): rows built by code that
+predates them still insert."""
+_REQUIRED = len(CALL_COLUMNS) - len(OPTIONAL_TAIL)
 ATTEMPT_COLUMNS: tuple[str, ...] = (
     "call_id", "n", "ts", "provider", "model", "ok", "latency_ms", "error", "http_status",
     "action", "input_tokens", "output_tokens", "cached_tokens", "cache_write_tokens",
@@ -235,8 +239,8 @@ class Ledger:
     # --- request path ------------------------------------------------------------
 
     def record(self, call: tuple[Any, ...], attempts: Sequence[tuple[Any, ...]] = ()) -> None:
-        if len(call) == _BEFORE_EXPERIMENTS:  # a row shaped before experiment, variant
-            call = (*call, None, None)
+        if _REQUIRED <= len(call) < len(CALL_COLUMNS):
+            call = (*call, *(None,) * (len(CALL_COLUMNS) - len(call)))
         if self._closed:
             self._drop(1, "recorded after the ledger was closed")
             return

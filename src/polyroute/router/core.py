@@ -29,6 +29,7 @@ from polyroute.errors import AuthenticationError, ContentPolicyError, PolyrouteE
 from polyroute.logs import get_logger
 from polyroute.params import for_provider
 from polyroute.plugins.manager import PluginRegistry, default_registry
+from polyroute.privacy.policy import policy_from_config
 from polyroute.providers.base import Provider
 from polyroute.resilience.core import Resilience
 from polyroute.resilience.retry import RetryPolicy
@@ -141,11 +142,15 @@ class Router(StreamingMixin, OutcomesMixin):
             model_info=self.model_info, prices=self.price_book,
             source=lambda request: self.planner.source(request), alerts=self.alerts,
             transport=self.transport, health=self.health, clock=clock,
+            privacy=policy_from_config(config.privacy),
         )
         self.guards: list[Guard] = [*builtin_guards(self.context, self.resilience.guards()),
                                     *guards]
         # most guards keep no per-call state: only those that do are told a call ended
         self._ending = [g for g in self.guards if type(g).call_ended is not Guard.call_ended]
+        # guards that change what a provider receives (privacy masking), in guard order
+        self._outgoing = [g.outgoing for g in self.guards
+                          if type(g).outgoing is not Guard.outgoing]
         self.strategies = bind_strategies(self.registry.strategies, StrategyContext(
             self.state, config.strategies, self.model_info, self.health, clock,
             self.price_book.prices,
@@ -431,6 +436,8 @@ class Router(StreamingMixin, OutcomesMixin):
         handle = None
         try:
             remaining = call.check_deadline(dep)
+            for outgoing in self._outgoing:
+                request = outgoing(dep, request)
             http = provider.build_request(
                 for_provider(request, provider, dep.model), dep.model, stream=stream
             )

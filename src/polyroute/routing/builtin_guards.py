@@ -24,6 +24,22 @@ def builtin_guards(ctx: RouterContext, resilience: Sequence[Guard] = ()) -> list
     the breaker, cooldown, rate-limit and health guards the router's ``Resilience``
     built (they own state the router also reads)."""
     guards: list[Guard] = []
+    # OpenTelemetry first: it opens the call's span before a cache hit can answer
+    from polyroute.observability import otel_guard
+
+    otel = otel_guard(ctx)
+    if otel is not None:
+        guards.append(otel)
+    if ctx.privacy is not None:  # early: a refused provider is skipped before anything counts
+        from polyroute.privacy.guard import PrivacyGuard
+
+        guards.append(PrivacyGuard(ctx.privacy))
+    from polyroute.observability.debug import debug_guard
+
+    debug = debug_guard(ctx)  # per-provider debug lines (debug: / POLYROUTE_DEBUG),
+    # after privacy: a refused candidate is never logged as sent
+    if debug is not None:
+        guards.append(debug)
     # cost (issue 5): the response cache answers first, so a hit costs nothing
     from polyroute.cost.wiring import cost_guards
 
