@@ -32,6 +32,7 @@ from polyroute.plugins.manager import PluginRegistry, default_registry
 from polyroute.providers.base import Provider
 from polyroute.resilience.core import Resilience
 from polyroute.resilience.retry import RetryPolicy
+from polyroute.router.embeddings import EmbeddingsMixin
 from polyroute.router.streaming import Opened, StreamingMixin
 from polyroute.routing.builtin_guards import builtin_guards
 from polyroute.routing.call import Call, as_provider_error
@@ -70,7 +71,7 @@ R = TypeVar("R")
 _CONTENT_POLICY_NOTE = "gave up: content-policy refusals do not fall back"
 
 
-class Router(StreamingMixin):
+class Router(StreamingMixin, EmbeddingsMixin):
     """Routes chat requests across the providers of one config.
 
     :param config: a ``PolyrouteConfig``, a dict in the config's shape, a path

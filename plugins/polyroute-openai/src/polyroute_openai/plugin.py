@@ -10,9 +10,12 @@ from collections.abc import Callable
 from polyroute import hookimpl
 from polyroute.providers.base import Provider, ProviderTemplate
 from polyroute.types import ModelInfo
-from polyroute_openai.azure import AzureOpenAIProvider
 from polyroute_openai.catalog import openai_models
-from polyroute_openai.provider import OpenAIProvider
+from polyroute_openai.embed import (
+    AzureOpenAIEmbedProvider,
+    OpenAIEmbedProvider,
+    embedding_model_infos,
+)
 from polyroute_openai.templates import templates
 
 __all__ = [
@@ -24,8 +27,8 @@ __all__ = [
 
 @hookimpl
 def polyroute_register_provider_types(register: Callable[[type[Provider]], None]) -> None:
-    register(OpenAIProvider)
-    register(AzureOpenAIProvider)
+    register(OpenAIEmbedProvider)  # OpenAIProvider + /embeddings (embed.py)
+    register(AzureOpenAIEmbedProvider)
 
 
 @hookimpl
@@ -37,4 +40,6 @@ def polyroute_register_templates(register: Callable[[ProviderTemplate], None]) -
 @hookimpl
 def polyroute_register_models(register: Callable[[ModelInfo], None]) -> None:
     for info in openai_models():
+        register(info)
+    for info in embedding_model_infos():
         register(info)
