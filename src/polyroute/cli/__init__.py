@@ -67,3 +67,7 @@ main.add_command(health)
 from polyroute.cli.commands_serve import serve  # noqa: E402
 
 main.add_command(serve)
+
+from polyroute.cli.commands_embed import embed  # noqa: E402
+
+main.add_command(embed)
