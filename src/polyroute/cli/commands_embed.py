@@ -106,7 +106,7 @@ def _read(file: Path, field: str) -> Iterator[tuple[Any, str]]:
                 continue
             try:
                 item = json.loads(line)
-            except ValueError as exc:
+            except json.JSONDecodeError as exc:
                 raise click.BadParameter(f"{file}:{n} is not JSON ({exc.msg})") from exc
             if isinstance(item, str):
                 yield n, item
