@@ -208,3 +208,29 @@ def test_keys_never_appear_in_embedding_errors(make_router: Any, east: StandinSe
     with pytest.raises(NoRouteError) as info:
         router.embed(["x"])
     assert "sk-east-secret" not in str(info.value) and "sk-west-secret" not in str(info.value)
+
+
+def test_cohere_direct_and_cohere_on_bedrock_are_one_space() -> None:
+    """The same weights at two providers: failover from Cohere's API to Bedrock keeps the
+    space (and, from the stand-ins, the very same vectors)."""
+    from polyroute.testing.routers import router_for
+    from polyroute_bedrock import plugin as bedrock_plugin
+    from polyroute_bedrock.embed_standin import BedrockEmbedResponder
+    from polyroute_cohere import plugin as cohere_plugin
+    from polyroute_cohere.embed_standin import CohereEmbedResponder
+
+    with StandinServer(CohereEmbedResponder()) as co, \
+            StandinServer(BedrockEmbedResponder()) as br:
+        cfg = {"providers": {
+            "co": {"type": "cohere", "base_url": co.url, "api_key": "co-key"},
+            "br": {"type": "bedrock", "base_url": br.url, "api_key": "ABSK-0123456789",
+                   "extra": {"region": "us-east-1"}}},
+            "embeddings": {"default": "r", "routes": {"r": {"deployments": [
+                "co/embed-english-v3.0", "br/cohere.embed-english-v3"]}}}}
+        with router_for(cfg, cohere_plugin, bedrock_plugin) as router:
+            direct = router.embed(["same weights"])
+            co.push(*[Fault.status(503)] * 3)  # every retry of the first deployment
+            moved = router.embed(["same weights"])
+        assert (direct.provider, moved.provider) == ("co", "br")
+        assert direct.space == moved.space == "cohere/embed-english-v3.0@1024"
+        assert moved.vectors == direct.vectors
