@@ -234,3 +234,17 @@ def test_cohere_direct_and_cohere_on_bedrock_are_one_space() -> None:
         assert (direct.provider, moved.provider) == ("co", "br")
         assert direct.space == moved.space == "cohere/embed-english-v3.0@1024"
         assert moved.vectors == direct.vectors
+
+
+def test_an_unusable_first_space_still_makes_the_answer_cross_space(make_router: Any,
+                                                                   east: StandinServer,
+                                                                   west: StandinServer):
+    router = make_router({"default": "docs", "routes": {"docs": {
+        "deployments": [f"nokey/{SMALL}"], "fallbacks": ["west/text-embedding-3-large"],
+        "allow_cross_space": True}}},
+        providers={"nokey": {"type": "openai", "base_url": east.url + "/v1",
+                             "api_key": "env:EMBED_TEST_UNSET_KEY"}})
+    resp = router.embed(["x"])
+    assert resp.cross_space is True and resp.provider == "west"
+    assert resp.response_metadata["cross_space_from"] == [f"openai/{SMALL}@1536"]
+    assert east.requests == []

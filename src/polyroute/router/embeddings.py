@@ -307,11 +307,12 @@ class EmbeddingsMixin:
                 job.cache.put_many(tier.space, [job.request.texts[i] for i in new],
                                    [out[i] for i in new], job.plan.input_type, job.tenant)
         last = parts[-1] if parts else None
-        cross = tier is not job.plan.tiers[0]
+        cross = tier.space != job.plan.first_space
         meta: dict[str, Any] = {"embedding_space": space.id, "route": job.plan.route,
                                 "sub_batches": len(parts)}
         if cross:
-            meta["cross_space_from"] = job.failed_spaces
+            first = job.plan.first_space
+            meta["cross_space_from"] = job.failed_spaces or ([first.id] if first else [])
         if any(p.estimated_usage for p in parts):
             meta["usage_estimated"] = True
         return EmbedResponse(

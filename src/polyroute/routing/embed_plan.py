@@ -49,6 +49,9 @@ class EmbedPlan:
     dimensions: int | None
     input_type: str | None
     cross_space_allowed: bool = False
+    first_space: EmbeddingSpace | None = None
+    """The route's own space (its first deployment's), even when none of its deployments
+    is usable: an answer from any other space is a cross-space answer."""
 
     @property
     def description(self) -> str:
@@ -145,7 +148,8 @@ def plan_embed(config: PolyrouteConfig, request: EmbedRequest,
         tier.limits[dep] = spec.limits if spec is not None else EmbedLimits()
     return EmbedPlan(name, [t for t in tiers if t.deployments], skipped, dims,
                      request.input_type or route.input_type,
-                     cross_space_allowed=route.allow_cross_space)
+                     cross_space_allowed=route.allow_cross_space,
+                     first_space=tiers[0].space if tiers else None)
 
 
 def batch_limits(tier: SpaceTier) -> EmbedLimits:
