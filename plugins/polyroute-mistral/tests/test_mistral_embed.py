@@ -50,3 +50,20 @@ class TestMistralStandinEmbeddings(StandinEmbedSuite):
     def expected(self, text: str, input_type: str | None, dims: int | None = None
                  ) -> list[float]:
         return fake_vector(self.model, text, dims or 1024)
+
+
+def test_batches_are_also_split_by_the_token_limit() -> None:
+    """200 texts (within the 256-input limit) of 100+ tokens each: the 16,000-token
+    limit per request is what cuts them."""
+    from polyroute.testing.routers import router_for
+    from polyroute.testing.standin import StandinServer
+
+    texts = [" ".join(f"w{i}x{j}" for j in range(100)) for i in range(200)]
+    with StandinServer(MistralEmbedResponder()) as server:
+        cfg = {"providers": {"mi": {"type": "mistral", "base_url": server.url + "/v1",
+                                    "api_key": "mi-key"}}}
+        with router_for(cfg, plugin) as router:
+            resp = router.embed(texts, model="mi/mistral-embed")
+        sizes = [len(r.json()["input"]) for r in server.requests]
+    assert len(sizes) >= 2 and max(sizes) < 200  # 200 inputs fit the input limit: tokens cut
+    assert resp.vectors == [fake_vector("mistral-embed", t, 1024) for t in texts]
