@@ -248,3 +248,20 @@ def test_an_unusable_first_space_still_makes_the_answer_cross_space(make_router:
     assert resp.cross_space is True and resp.provider == "west"
     assert resp.response_metadata["cross_space_from"] == [f"openai/{SMALL}@1536"]
     assert east.requests == []
+
+
+def test_openai_compatible_templates_inherit_embeddings(make_router: Any,
+                                                       east: StandinServer) -> None:
+    """A vLLM server (the ``vllm`` template, type openai) serving an uncatalogued model:
+    plain float encoding (not every compatible server takes base64), and the model is
+    its own space unless the route names one."""
+    router = make_router({"default": "local", "routes": {"local": {
+        "deployments": ["vllm/BAAI/bge-m3"], "space": "BAAI/bge-m3",
+        "space_dimensions": 1536}}},
+        providers={"vllm": {"template": "vllm", "base_url": east.url + "/v1",
+                            "api_key": "vllm-key"}})
+    resp = router.embed(["local text"])
+    assert east.requests[-1].path == "/v1/embeddings"
+    assert "encoding_format" not in east.requests[-1].json()
+    assert resp.space == "BAAI/bge-m3@1536"
+    assert resp.cost_usd is None  # no known price: unknown, never $0
