@@ -132,9 +132,9 @@ class Standins:
 @pytest.fixture(scope="module")
 def standins() -> Iterator[Standins]:
     standin = pytest.importorskip("polyroute.testing.standin")
-    oa = pytest.importorskip("polyroute_openai.standin")
+    oa = pytest.importorskip("polyroute_openai.embed_standin")  # chat + /embeddings
     an = pytest.importorskip("polyroute_anthropic.standin")
-    with standin.StandinServer(oa.OpenAIResponder()) as o, \
+    with standin.StandinServer(oa.OpenAIEmbedResponder()) as o, \
             standin.StandinServer(an.AnthropicResponder()) as a:
         yield Standins(o, a)
 

@@ -61,6 +61,7 @@ class Capability(StrEnum):
     SYSTEM_PROMPT = "system_prompt"
     REASONING = "reasoning"
     PROMPT_CACHING = "prompt_caching"
+    EMBEDDINGS = "embeddings"
 
 
 # --- message parts -----------------------------------------------------------

@@ -25,7 +25,7 @@ def test_registry_discovers_type_models_and_framing(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("POLYROUTE_PLUGINS", "bedrock")
     registry = PluginRegistry.create()
     assert not [f for f in registry.failures if f.name == "bedrock"]
-    assert registry.provider_type("bedrock") is BedrockProvider
+    assert issubclass(registry.provider_type("bedrock"), BedrockProvider)  # + embeddings
     info = registry.model_info("bedrock", "us.anthropic.claude-sonnet-4-5-20250929-v1:0")
     assert info is not None and info.model == "anthropic.claude-sonnet-4-5-20250929-v1:0"
     assert isinstance(decoder_for("aws-eventstream"), AwsEventStreamFraming)

@@ -26,7 +26,7 @@ def test_registry_discovers_provider_and_models(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("POLYROUTE_PLUGINS", "ollama")
     registry = PluginRegistry.create()
     assert not [f for f in registry.failures if f.name == "ollama"]
-    assert registry.provider_type("ollama") is OllamaProvider
+    assert issubclass(registry.provider_type("ollama"), OllamaProvider)  # + embeddings (embed.py)
     info = registry.model_info("ollama", "llama3.2:latest")  # alias
     assert info is not None and info.model == "llama3.2"
 

@@ -72,3 +72,7 @@ main.add_command(serve)
 from polyroute.cli.commands_purge import purge  # noqa: E402
 
 main.add_command(purge)
+
+from polyroute.cli.commands_embed import embed  # noqa: E402
+
+main.add_command(embed)

@@ -26,6 +26,7 @@ from polyroute.config.cost import (
     PricingConfig,
     StateConfig,
 )
+from polyroute.config.embeddings import EmbeddingsConfig
 from polyroute.config.experiments import ExperimentConfig
 from polyroute.config.privacy import ObservabilityConfig, PrivacyConfig
 from polyroute.config.resilience import (
@@ -229,6 +230,8 @@ class PolyrouteConfig(_Strict):
     """The usage ledger (SQLite); off unless present (``ledger: {}`` for the defaults)."""
     cache: CacheConfig | None = None
     """The response cache (diskcache); off unless present (``cache: {ttl: 1h}``)."""
+    embeddings: EmbeddingsConfig = Field(default_factory=EmbeddingsConfig)
+    """Embedding routes (``Router.embed``): see ``polyroute.config.embeddings``."""
     state: StateConfig = Field(default_factory=StateConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     privacy: PrivacyConfig | None = None

@@ -8,6 +8,7 @@ from polyroute.adapter_common import UnsupportedContentError, require_framework
 require_framework("polyroute.langchain")
 
 from polyroute.langchain.chat_model import RoutedChatModel, RouterLike  # noqa: E402 (after the extra check)
+from polyroute.langchain.embeddings import RoutedEmbeddings  # noqa: E402 (after the extra check)
 from polyroute.langchain.messages import (  # noqa: E402 (after the extra check)
     to_langchain,
     to_langchain_messages,
@@ -17,6 +18,7 @@ from polyroute.langchain.messages import (  # noqa: E402 (after the extra check)
 
 __all__ = [
     "RoutedChatModel",
+    "RoutedEmbeddings",
     "RouterLike",
     "UnsupportedContentError",
     "to_langchain",

@@ -7,6 +7,7 @@ from polyroute.adapter_common import UnsupportedContentError, require_framework
 
 require_framework("polyroute.llamaindex")
 
+from polyroute.llamaindex.embeddings import RoutedEmbedding  # noqa: E402 (after the extra check)
 from polyroute.llamaindex.llm import RoutedLLM, RouterLike  # noqa: E402 (after the extra check)
 from polyroute.llamaindex.messages import (  # noqa: E402 (after the extra check)
     to_llamaindex,
@@ -21,6 +22,7 @@ from polyroute.llamaindex.tools import (  # noqa: E402 (after the extra check)
 )
 
 __all__ = [
+    "RoutedEmbedding",
     "RoutedLLM",
     "RouterLike",
     "UnsupportedContentError",

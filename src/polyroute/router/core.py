@@ -33,6 +33,7 @@ from polyroute.privacy.policy import policy_from_config
 from polyroute.providers.base import Provider
 from polyroute.resilience.core import Resilience
 from polyroute.resilience.retry import RetryPolicy
+from polyroute.router.embeddings import EmbeddingsMixin
 from polyroute.router.outcomes import OutcomesMixin
 from polyroute.router.streaming import Opened, StreamingMixin
 from polyroute.routing.builtin_guards import builtin_guards
@@ -76,7 +77,7 @@ _CONTENT_POLICY_NOTE = "gave up: content-policy refusals do not fall back"
 _CATALOG_FIELDS = {"context_window", "max_output_tokens", "capabilities", "prices", "quality"}
 
 
-class Router(StreamingMixin, OutcomesMixin):
+class Router(StreamingMixin, OutcomesMixin, EmbeddingsMixin):
     """Routes chat requests across the providers of one config.
 
     :param config: a ``PolyrouteConfig``, a dict in the config's shape, a path

@@ -9,8 +9,8 @@ from polyroute.framing import FramingDecoder
 from polyroute.providers.base import Provider
 from polyroute.types import ModelInfo
 from polyroute_bedrock.catalog import MODELS
+from polyroute_bedrock.embed import BedrockEmbedProvider, embedding_model_infos
 from polyroute_bedrock.eventstream import FRAMING, AwsEventStreamFraming
-from polyroute_bedrock.provider import BedrockProvider
 
 __all__ = [
     "polyroute_register_framings",
@@ -21,12 +21,14 @@ __all__ = [
 
 @hookimpl
 def polyroute_register_provider_types(register: Callable[[type[Provider]], None]) -> None:
-    register(BedrockProvider)
+    register(BedrockEmbedProvider)  # BedrockProvider + InvokeModel embeddings (embed.py)
 
 
 @hookimpl
 def polyroute_register_models(register: Callable[[ModelInfo], None]) -> None:
     for info in MODELS:
+        register(info)
+    for info in embedding_model_infos():
         register(info)
 
 

@@ -8,18 +8,21 @@ from polyroute import hookimpl
 from polyroute.providers.base import Provider
 from polyroute.types import ModelInfo
 from polyroute_gemini.catalog import MODELS, VERTEX_MODELS
-from polyroute_gemini.provider import GeminiProvider, VertexGeminiProvider
+from polyroute_gemini.embed import GeminiEmbedProvider, embedding_model_infos
+from polyroute_gemini.provider import VertexGeminiProvider
 
 __all__ = ["polyroute_register_models", "polyroute_register_provider_types"]
 
 
 @hookimpl
 def polyroute_register_provider_types(register: Callable[[type[Provider]], None]) -> None:
-    register(GeminiProvider)
+    register(GeminiEmbedProvider)  # GeminiProvider + embeddings (embed.py)
     register(VertexGeminiProvider)
 
 
 @hookimpl
 def polyroute_register_models(register: Callable[[ModelInfo], None]) -> None:
     for info in (*MODELS, *VERTEX_MODELS):
+        register(info)
+    for info in embedding_model_infos():
         register(info)

@@ -8,17 +8,19 @@ from polyroute import hookimpl
 from polyroute.providers.base import Provider
 from polyroute.types import ModelInfo
 from polyroute_mistral.catalog import MODELS
-from polyroute_mistral.provider import MistralProvider
+from polyroute_mistral.embed import MistralEmbedProvider, embedding_model_infos
 
 __all__ = ["polyroute_register_models", "polyroute_register_provider_types"]
 
 
 @hookimpl
 def polyroute_register_provider_types(register: Callable[[type[Provider]], None]) -> None:
-    register(MistralProvider)
+    register(MistralEmbedProvider)  # MistralProvider + embeddings (embed.py)
 
 
 @hookimpl
 def polyroute_register_models(register: Callable[[ModelInfo], None]) -> None:
     for info in MODELS:
+        register(info)
+    for info in embedding_model_infos():
         register(info)

@@ -10,10 +10,13 @@ from collections.abc import Callable
 from polyroute import hookimpl
 from polyroute.providers.base import Provider, ProviderTemplate
 from polyroute.types import ModelInfo
-from polyroute_openai.azure import AzureOpenAIProvider
 from polyroute_openai.azure_inference import AzureAIInferenceProvider
 from polyroute_openai.catalog import openai_models
-from polyroute_openai.provider import OpenAIProvider
+from polyroute_openai.embed import (
+    AzureOpenAIEmbedProvider,
+    OpenAIEmbedProvider,
+    embedding_model_infos,
+)
 from polyroute_openai.templates import templates
 
 __all__ = [
@@ -25,9 +28,9 @@ __all__ = [
 
 @hookimpl
 def polyroute_register_provider_types(register: Callable[[type[Provider]], None]) -> None:
-    register(OpenAIProvider)
-    register(AzureOpenAIProvider)
-    register(AzureAIInferenceProvider)
+    register(OpenAIEmbedProvider)  # OpenAIProvider + /embeddings (embed.py)
+    register(AzureOpenAIEmbedProvider)
+    register(AzureAIInferenceProvider)  # Azure AI Foundry Models (chat; no embeddings yet)
 
 
 @hookimpl
@@ -39,4 +42,6 @@ def polyroute_register_templates(register: Callable[[ProviderTemplate], None]) -
 @hookimpl
 def polyroute_register_models(register: Callable[[ModelInfo], None]) -> None:
     for info in openai_models():
+        register(info)
+    for info in embedding_model_infos():
         register(info)
