@@ -131,6 +131,59 @@ _QUOTE_PAIRS = [
 ]
 
 
+_NEGATION_VO = [
+    ("Can I {v} {o} in {t}?", "Can't I {v} {o} in {t}?"),
+    ("Should I {v} {o} in {t}?", "Should I not {v} {o} in {t}?"),
+    ("Why does {t} {v} {o} automatically?", "Why doesn't {t} {v} {o} automatically?"),
+    ("Is it safe to {v} {o} in {t}?", "Is it not safe to {v} {o} in {t}?"),
+    ("How do I {v} {o} in {t} with admin rights?", "How do I {v} {o} in {t} without admin rights?"),
+    ("Does {t} let me {v} {o}?", "Does {t} never let me {v} {o}?"),
+    ("Explain why you would {v} {o} in {t}.", "Explain why you would not {v} {o} in {t}."),
+    ("What happens if I {v} {o} in {t}?", "What happens if I don't {v} {o} in {t}?"),
+    ("Is there a way to {v} {o} in {t}?", "Is there no way to {v} {o} in {t}?"),
+    ("I need to {v} {o} in {t}.", "I don't need to {v} {o} in {t}."),
+]
+_STEMS = ["parse", "load", "fetch", "get", "set", "read", "write", "build", "handle", "update",
+          "create", "delete", "send", "make", "open", "close", "sync", "init", "check", "format"]
+_NOUNS = ["args", "config", "user", "data", "request", "response", "file", "item", "path",
+          "token", "cache", "event", "record", "table", "index", "queue", "message", "session"]
+
+
+def _identifier_pairs() -> list[tuple[str, str]]:
+    """Renamed identifiers, by one edit: plural, another noun, another verb, style."""
+    out = []
+    for i, verb in enumerate(_STEMS):
+        for j, noun in enumerate(_NOUNS):
+            other_noun = _NOUNS[(j + 1) % len(_NOUNS)]
+            other_verb = _STEMS[(i + 1) % len(_STEMS)]
+            out += [(f"{verb}_{noun}", f"{verb}_{noun}s"),
+                    (f"{verb}_{noun}", f"{verb}_{other_noun}"),
+                    (f"{verb}{noun.title()}", f"{other_verb}{noun.title()}"),
+                    (f"--{verb}-{noun}", f"--{verb}-{other_noun}")]
+    return out
+
+
+_PHRASES = ["good morning", "see you soon", "connection refused", "out of memory",
+            "hello world", "access denied", "file not found", "thank you very much",
+            "happy birthday", "permission granted", "the meeting is cancelled",
+            "payment received", "order shipped", "session expired", "disk almost full"]
+_SWAPS = ["night", "later", "reset", "disk", "friend", "allowed", "moved", "so much",
+          "anniversary", "revoked", "moved", "refunded", "delayed", "renewed", "empty"]
+
+
+def _quote_pairs() -> list[tuple[str, str]]:
+    """A quote and the same quote with one word replaced."""
+    out = []
+    for phrase in _PHRASES:
+        words = phrase.split()
+        for k in range(len(words)):
+            for swap in _SWAPS:
+                if swap != words[k]:
+                    changed = " ".join([*words[:k], swap, *words[k + 1:]])
+                    out.append((phrase, changed))
+    return out
+
+
 def large(seed: int = 20261205, per_class: int = 4000) -> list[dict[str, Any]]:
     """Up to ``per_class`` must-miss pairs for the classes whose templates allow that many
     distinct pairs (antonym, number, entity): the tight bound on the false-hit rate."""
@@ -151,7 +204,15 @@ def large(seed: int = 20261205, per_class: int = 4000) -> list[dict[str, Any]]:
                 for frame in (a_frame, b_frame)]
     entities += [(f"Book a flight from {x} to {y}.", f"Book a flight from {y} to {x}.")
                  for x in _FACTS[3][2] for y in _FACTS[3][2] if x != y]
-    for cls, found in (("antonym", antonyms), ("number", numbers), ("entity", entities)):
+    negations = [(a.format(t=t, v=v, o=o), b.format(t=t, v=v, o=o))
+                 for a, b in _NEGATION_VO for t in _TOOLS for v, _, o in _VERB_OBJECTS]
+    identifiers = [(a.format(a=x, b=y), b.format(a=x, b=y))
+                   for a, b in _IDENTIFIERS for x, y in _identifier_pairs()]
+    quoted = [(a.format(a=x, b=y), b.format(a=x, b=y))
+              for a, b in _QUOTED for x, y in _quote_pairs()]
+    for cls, found in (("antonym", antonyms), ("number", numbers), ("entity", entities),
+                       ("negation", negations), ("identifier", identifiers),
+                       ("quoted", quoted)):
         for a, b in rng.sample(found, min(per_class, len(found))):
             out.append({"class": cls, "a": a, "b": b})
     return out

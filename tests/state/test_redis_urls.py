@@ -122,11 +122,15 @@ def one_node_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
                              "--appendonly", "no"], stdout=subprocess.DEVNULL)
     try:
         admin = redis.Redis(port=port)
-        for _ in range(200):
+        deadline = time.monotonic() + 60  # a loaded machine starts redis-server slowly
+        while True:
             try:
                 admin.ping()
                 break
             except redis.ConnectionError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"redis-server --cluster-enabled did not start on "
+                                       f"port {port} (exit code {proc.poll()})") from None
                 time.sleep(0.05)
         admin.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
         for _ in range(200):
