@@ -7,6 +7,8 @@ so CI never touches the network.
 
 from __future__ import annotations
 
+import ast
+import gc
 import os
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,26 @@ from hypothesis import HealthCheck, settings
 from polyroute.testing import cassettes
 
 ROOT = Path(__file__).parent
+
+# CPython 3.11.7's AST constructor fails ("SystemError: AST constructor recursion depth
+# mismatch", gh-106905) when a garbage collection runs a finalizer in the middle of
+# ast.parse — which pytest's assertion rewriting and hypothesis's strategy reprs call at
+# arbitrary moments of a long test run. A parse is short and allocates nothing that
+# outlives it: running it with the collector paused removes that failure everywhere.
+_parse = ast.parse
+
+
+def _parse_without_gc(*args: Any, **kwargs: Any) -> Any:
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _parse(*args, **kwargs)
+    finally:
+        if paused:
+            gc.enable()
+
+
+ast.parse = _parse_without_gc
 CASSETTES = ROOT / "cassettes"
 
 
