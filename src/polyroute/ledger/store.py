@@ -38,10 +38,17 @@ from typing import Any
 
 from polyroute._sqlite import is_lock_contention, retry_locked
 from polyroute.errors import ConfigError
+from polyroute.ledger.rollup import (
+    ROLLUP_SOURCE_COLUMNS,
+    apply_rows,
+    bucket_of,
+    rollup_schema,
+)
 from polyroute.ledger.rows import DROPS_SCHEMA, clean_row
 from polyroute.logs import get_logger
 
-__all__ = ["ATTEMPT_COLUMNS", "CALL_COLUMNS", "Ledger", "connect_ledger"]
+__all__ = ["ATTEMPT_COLUMNS", "CALL_COLUMNS", "Ledger", "connect_ledger", "ensure_rollups",
+           "rollups_current"]
 
 logger = get_logger("ledger")
 
@@ -66,7 +73,9 @@ CREATE TABLE IF NOT EXISTS attempts (
     {", ".join(f"{c} {_TYPES.get(c, '') if c != 'id' else ''}" for c in ATTEMPT_COLUMNS)});
 CREATE INDEX IF NOT EXISTS calls_ts ON calls (ts);
 CREATE INDEX IF NOT EXISTS attempts_call ON attempts (call_id);
-""" + DROPS_SCHEMA
+""" + DROPS_SCHEMA + rollup_schema()
+_ROLLUP_COLS = ", ".join(ROLLUP_SOURCE_COLUMNS)
+_ID_CHUNK = 500  # ids per IN (...) list, under every SQLite's bound-parameter limit
 _INSERT_CALL = (
     f"INSERT OR REPLACE INTO calls ({', '.join(CALL_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(CALL_COLUMNS))})"
@@ -95,12 +104,70 @@ def connect_ledger(path: str | os.PathLike[str], *, create: bool = True) -> sqli
             conn.execute("PRAGMA synchronous=NORMAL")
             if create:
                 conn.executescript(_SCHEMA)
+                ensure_rollups(conn)
 
         retry_locked(setup, 30.0)
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def ensure_rollups(conn: sqlite3.Connection, *, force: bool = False) -> bool:
+    """Rebuild ``usage_rollup`` from every row of ``calls`` unless it already sums
+    exactly those rows (a ledger written before rollups existed, or rows added or
+    deleted behind the writer's back). Runs under the write lock, so two processes
+    opening one old ledger rebuild it once. ``True`` if it rebuilt."""
+    if not force and rollups_current(conn):
+        return False
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if not force and rollups_current(conn):
+            conn.execute("ROLLBACK")
+            return False
+        conn.execute("DELETE FROM usage_rollup")
+        rows = conn.execute(f"SELECT {_ROLLUP_COLS} FROM calls")
+        n = 0
+        while chunk := rows.fetchmany(50_000):
+            apply_rows(conn, "?", chunk)
+            n += len(chunk)
+        conn.executemany("INSERT OR REPLACE INTO ledger_meta (key, value) VALUES (?, ?)",
+                         [("rollup", "complete"), ("rollup_calls", str(n))])
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return True
+
+
+def rollups_current(conn: Any, ph: str = "?") -> bool:
+    """Whether ``usage_rollup`` sums exactly the rows in ``calls``: marked complete,
+    and the count of rows it was kept for is the count of rows there."""
+    try:
+        meta = dict(conn.execute(f"SELECT key, value FROM ledger_meta WHERE key IN "
+                                 f"({ph}, {ph})", ("rollup", "rollup_calls")).fetchall())
+    except Exception:  # a ledger from before rollups: no table
+        return False
+    if meta.get("rollup") != "complete":
+        return False
+    have = conn.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+    return str(have) == meta.get("rollup_calls")
+
+
+def _count_rollup(conn: sqlite3.Connection, delta: int) -> None:
+    if delta:
+        conn.execute("UPDATE ledger_meta SET value = CAST(CAST(value AS INTEGER) + ? AS TEXT) "
+                     "WHERE key = 'rollup_calls'", (delta,))
+
+
+def _rows_by_id(conn: sqlite3.Connection, ids: list[Any]) -> list[tuple[Any, ...]]:
+    out: list[tuple[Any, ...]] = []
+    for i in range(0, len(ids), _ID_CHUNK):
+        chunk = ids[i:i + _ID_CHUNK]
+        out += conn.execute(f"SELECT {_ROLLUP_COLS} FROM calls WHERE id IN "
+                            f"({', '.join('?' * len(chunk))})", chunk).fetchall()
+    return out
 
 
 class Ledger:
@@ -339,7 +406,15 @@ class Ledger:
         conn.execute("BEGIN IMMEDIATE")
         try:
             if calls:
+                # The rollups change in this transaction too: what the rows replace
+                # comes out, what the database stored goes in (read back, so a NaN
+                # stored as NULL counts the way a scan of the rows counts it).
+                ids = list({c[0] for c in calls})
+                replaced = _rows_by_id(conn, ids)
                 conn.executemany(_INSERT_CALL, calls)
+                added = _rows_by_id(conn, ids)
+                apply_rows(conn, "?", added, replaced)
+                _count_rollup(conn, len(added) - len(replaced))
             if attempts:
                 conn.executemany(_INSERT_ATTEMPT, attempts)
             self._report_drops(conn)
@@ -351,14 +426,17 @@ class Ledger:
 
     def _prune(self, conn: sqlite3.Connection) -> None:
         assert self.retention_days is not None
-        cutoff = time.time() - self.retention_days * _DAY
+        # Whole hours only, so the rollups and the rows they sum leave together.
+        cutoff = float(bucket_of(time.time() - self.retention_days * _DAY))
         try:
             conn.execute("BEGIN IMMEDIATE")
+            conn.execute("DELETE FROM usage_rollup WHERE bucket < ?", (int(cutoff),))
             conn.execute(
                 "DELETE FROM attempts WHERE call_id IN (SELECT id FROM calls WHERE ts < ?)",
                 (cutoff,),
             )
-            conn.execute("DELETE FROM calls WHERE ts < ?", (cutoff,))
+            gone = conn.execute("DELETE FROM calls WHERE ts < ?", (cutoff,)).rowcount
+            _count_rollup(conn, -gone)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             conn.execute("ROLLBACK") if conn.in_transaction else None
