@@ -32,7 +32,7 @@ from fastapi.testclient import TestClient
 from polyroute.admin import KeyRing, Registry, upgrade_to_head
 from polyroute.admin.api import AdminSettings, create_app
 from polyroute.admin.models import Budget, Provider
-from polyroute.ledger.store import CALL_COLUMNS, connect_ledger
+from polyroute.ledger.store import CALL_COLUMNS, connect_ledger, ensure_rollups
 
 API = "/api/admin"
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=3"
@@ -196,9 +196,22 @@ def bench_usage(rows: int, n: int) -> list[dict[str, Any]]:
         seeded = seed_ledger(path, rows, now)
         out.append({"part": "usage", "rows": rows, "op": "seed (executemany, 1 txn)",
                     "seconds": round(seeded, 2)})
+        for by in ("model", "day"):  # before the rollups: what every ledger read did
+            out.append({"part": "usage", "rows": rows,
+                        "op": f"usage_stats(by={by}, since=30d) raw rows (no rollups)",
+                        **timed(lambda by=by: usage_stats(path, by=by, since="30d", now=now),
+                                max(1, n // 2))})
+        t0 = time.perf_counter()
+        conn = connect_ledger(path)  # opening for writing backfills the rollups once
+        assert not ensure_rollups(conn)  # ... and only once
+        hours = conn.execute("SELECT COUNT(*) FROM usage_rollup").fetchone()[0]
+        conn.close()
+        out.append({"part": "usage", "rows": rows, "op": "rollup backfill (once, on open)",
+                    "seconds": round(time.perf_counter() - t0, 2), "rollup_rows": hours})
         for by in ("model", "day"):
             out.append({"part": "usage", "rows": rows,
-                        "op": f"usage_stats(by={by}, since=30d) (summary API + dashboard source)",
+                        "op": f"usage_stats(by={by}, since=30d) rollups + raw edges "
+                              "(summary API + dashboard source)",
                         **timed(lambda by=by: usage_stats(path, by=by, since="30d", now=now),
                                 n)})
     return out
@@ -211,17 +224,19 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=200, help="requests per API operation")
     ap.add_argument("--usage-n", type=int, default=5, help="runs of the usage summary")
     ap.add_argument("--skip-usage", action="store_true")
+    ap.add_argument("--skip-api", action="store_true", help="only the usage part")
     args = ap.parse_args()
     print(json.dumps({"machine": f"{platform.node()} {platform.machine()} "
                       f"{os.cpu_count()} cpu, Python {platform.python_version()}",
                       "date": datetime.now(UTC).isoformat(timespec="seconds"),
                       "client": "in-process ASGI (fastapi.testclient.TestClient)"}))
     results: list[dict[str, Any]] = []
-    with pg_schema() as url:
-        if url is not None:
-            results += bench_api(url, "postgresql", args.rows, args.n)
-    with tempfile.TemporaryDirectory() as tmp:
-        results += bench_api(f"sqlite:///{tmp}/registry.db", "sqlite", args.rows, args.n)
+    if not args.skip_api:
+        with pg_schema() as url:
+            if url is not None:
+                results += bench_api(url, "postgresql", args.rows, args.n)
+        with tempfile.TemporaryDirectory() as tmp:
+            results += bench_api(f"sqlite:///{tmp}/registry.db", "sqlite", args.rows, args.n)
     for r in results:
         print(json.dumps(r))
     if not args.skip_usage:

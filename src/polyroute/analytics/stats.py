@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from polyroute.budgets.windows import window_at, zone
 from polyroute.config.cost import BudgetConfig, parse_duration, resolve_path
+from polyroute.ledger.reader import open_reader
 from polyroute.ledger.rollup import (
     BUCKET_SECONDS,
     ROLLUP_SOURCE_COLUMNS,
@@ -37,7 +38,7 @@ from polyroute.ledger.rollup import (
     exact_percentile,
     read_rollups,
 )
-from polyroute.ledger.store import connect_ledger, rollups_current
+from polyroute.ledger.store import rollups_current
 
 if TYPE_CHECKING:
     from polyroute.config.schema import PolyrouteConfig
@@ -140,7 +141,7 @@ def usage_stats(
     """
     now = time.time() if now is None else now
     if isinstance(source, str | os.PathLike):
-        path: Path | None = Path(source)
+        target: str | None = os.fspath(source)
     else:
         from polyroute.budgets.guard import CostGuard
         from polyroute.cost.wiring import find_guard
@@ -148,27 +149,25 @@ def usage_stats(
         guard = find_guard(source, CostGuard)
         if isinstance(guard, CostGuard) and guard.ledger is not None:
             guard.ledger.flush()
-        path = ledger_path(source)
+        cfg = source.config
+        target = None if cfg.ledger is None else cfg.ledger.target(cfg.source)
         if budgets is None:
             budgets = source.config.budgets
-    if path is None:
+    if target is None:
         raise ValueError("no usage ledger: add `ledger: {}` to the config")
     start = None
     if since is not None:
         start = float(since) if isinstance(since, int | float) else now - (
             parse_duration(since) or 0.0)
     tz = zone(timezone)
-    conn = connect_ledger(path, create=False)
-    try:
-        src = UsageSource(conn, tz)
+    with open_reader(target) as (conn, ph):
+        src = UsageSource(conn, tz, ph)
         aggs = src.collect(start, now, days=True)
         report = _aggregate(aggs, by, tz)
         report.since, report.until = start, now
         _trend(src, report, tz, now)
         report.budgets = [_budget_use(src, b, now) for b in budgets or ()]
         report.daily = _daily(aggs, tz)
-    finally:
-        conn.close()
     return report
 
 
