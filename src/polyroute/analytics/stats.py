@@ -160,13 +160,19 @@ def usage_stats(
         start = float(since) if isinstance(since, int | float) else now - (
             parse_duration(since) or 0.0)
     tz = zone(timezone)
+    budgets = list(budgets or ())
     with open_reader(target) as (conn, ph):
         src = UsageSource(conn, tz, ph)
+        month = window_at("month", tz, now).start
+        starts = [start, now - 7 * 86400, month] + [
+            window_at(b.per, zone(b.timezone), now).start for b in budgets
+            if b.per != "request"]
+        src.prefetch(None if None in starts else min(s for s in starts if s is not None), now)
         aggs = src.collect(start, now, days=True)
         report = _aggregate(aggs, by, tz)
         report.since, report.until = start, now
         _trend(src, report, tz, now)
-        report.budgets = [_budget_use(src, b, now) for b in budgets or ()]
+        report.budgets = [_budget_use(src, b, now) for b in budgets]
         report.daily = _daily(aggs, tz)
     return report
 
@@ -180,6 +186,25 @@ class UsageSource:
         self.conn, self.tz, self.ph = conn, tz, ph
         self.use_rollups = rollups_current(conn, ph)
         self.rollup_reads = 0
+        self._read: tuple[int | None, int, list[Agg]] | None = None
+
+    def prefetch(self, start: float | None, end: float) -> None:
+        """Read the rollups of ``[start, end]`` once; later ranges inside it (the
+        trend, budget windows) are cut from memory instead of read again."""
+        if self.use_rollups:
+            lo = None if start is None else bucket_of(start)
+            self._whole_hours(lo, bucket_of(end))
+
+    def _whole_hours(self, lo: int | None, hi: int) -> list[Agg]:
+        got = self._read
+        if got is not None and (got[0] is None or (lo is not None and got[0] <= lo)) \
+                and hi <= got[1]:
+            return [a for a in got[2] if (lo is None or a.ts >= lo) and a.ts < hi]
+        whole = read_rollups(self.conn, self.ph, lo, hi)
+        self.rollup_reads += 1
+        if got is None:
+            self._read = (lo, hi, whole)
+        return whole
 
     def raw(self, start: float | None, end: float, *, before: bool = False) -> list[Agg]:
         """Raw rows with ``start <= ts <= end`` (``ts < end`` if ``before``)."""
@@ -202,8 +227,7 @@ class UsageSource:
         hi = bucket_of(end)
         if lo is not None and lo >= hi:
             return self.raw(start, end)
-        whole = read_rollups(self.conn, self.ph, lo, hi)
-        self.rollup_reads += 1
+        whole = self._whole_hours(lo, hi)
         if days and not self._hours_align(whole):
             return self.raw(start, end)
         left = [] if lo is None else self.raw(start, lo, before=True)
