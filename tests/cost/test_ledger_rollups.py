@@ -259,7 +259,7 @@ def test_exact_sums_ignore_grouping(values: list[float], rnd: random.Random) -> 
        st.sampled_from([0.0, 0.5, 0.95, 0.99, 1.0]))
 def test_histogram_percentiles_stay_within_the_documented_bound(
         values: list[float], q: float) -> None:
-    binned = Latencies(bins=rollup.Counter(rollup._bin(v) for v in values))
+    binned = Latencies(bins=dict(rollup.Counter(rollup._bin(v) for v in values)))
     exact = rollup.exact_percentile(values, q)
     assert exact is not None
     got = binned.percentile(q)
