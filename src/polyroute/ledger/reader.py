@@ -33,6 +33,9 @@ def open_reader(target: str) -> Iterator[tuple[Any, str]]:
         from polyroute.ledger.store import connect_ledger
 
         conn = connect_ledger(target, create=False)
+        # One read snapshot for the whole report: the rollups' row count, the rollups
+        # and the raw edges all see the same commits (WAL readers never block writers).
+        conn.execute("BEGIN")
         ph = "?"
     try:
         yield conn, ph
