@@ -180,3 +180,25 @@ def test_the_password_is_never_shown() -> None:
     assert "hunter2-secret" not in text and "zzz" not in text
     assert "bob:***@127.0.0.1:1" in text
     assert pg.redact_dsn(url) == "postgresql://bob:***@127.0.0.1:1/nodb?***"
+
+
+def test_retention_prunes_whole_hours_of_rows_and_rollups(url: str) -> None:
+    import time
+
+    from polyroute.ledger.rollup import bucket_of
+
+    rnd = random.Random(6)
+    now = time.time()
+    ledger = PostgresLedger(url, retention_days=None, sync=True)
+    for i in range(300):
+        ledger.record(_row(rnd, i, now - rnd.uniform(0, 3 * 86400)))
+    ledger.close()
+    pruner = PostgresLedger(url, retention_days=1.0)
+    with connect_pg_ledger(url, create=False) as conn:
+        pruner._prune(conn)
+        assert rollups_current(conn, "%s")
+        oldest = conn.execute("SELECT MIN(ts) FROM calls").fetchone()[0]
+        first_hour = conn.execute("SELECT MIN(bucket) FROM usage_rollup").fetchone()[0]
+    pruner.close()
+    assert oldest >= bucket_of(now - 86400)
+    assert first_hour == bucket_of(oldest)
