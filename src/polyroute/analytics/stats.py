@@ -250,13 +250,37 @@ def _group_key(a: Agg, by: str, tz: Any) -> str:
 
 
 def _aggregate(aggs: list[Agg], by: str, tz: Any) -> UsageReport:
-    groups: dict[str, list[Agg]] = defaultdict(list)
+    # Each group is first summed per (ok, hit), so the total adds a few sums, not
+    # every hour of every key again.
+    groups: dict[str, dict[tuple[bool, bool], Agg]] = defaultdict(dict)
+    days = _DayNames(tz)
     for a in aggs:
-        groups[_group_key(a, by, tz)].append(a)
-    stats = [_stats(k, g) for k, g in sorted(groups.items())]
+        key = days(a.ts) if by == "day" else _group_key(a, by, tz)
+        parts = groups[key]
+        part = parts.get((a.ok, a.hit))
+        if part is None:
+            part = parts[(a.ok, a.hit)] = Agg(0.0, None, None, None, None, None, ok=a.ok,
+                                                  hit=a.hit)
+        part.add(a)
+    stats = [_stats(k, list(g.values())) for k, g in sorted(groups.items())]
     if by != "day":
         stats.sort(key=lambda s: (-s.cost_usd, -s.requests, s.key))
-    return UsageReport(by, None, 0.0, stats, _stats("total", aggs))
+    every = [part for g in groups.values() for part in g.values()]
+    return UsageReport(by, None, 0.0, stats, _stats("total", every))
+
+
+class _DayNames:
+    """``YYYY-MM-DD`` of a time in ``tz``, remembered per time (rollups share hours)."""
+
+    def __init__(self, tz: Any) -> None:
+        self.tz = tz
+        self.seen: dict[float, str] = {}
+
+    def __call__(self, ts: float) -> str:
+        got = self.seen.get(ts)
+        if got is None:
+            got = self.seen[ts] = datetime.fromtimestamp(ts, self.tz).strftime("%Y-%m-%d")
+        return got
 
 
 def _stats(key: str, aggs: list[Agg]) -> GroupStats:
@@ -351,8 +375,9 @@ def _budget_use(src: UsageSource, b: BudgetConfig, now: float) -> BudgetUse:
 def _daily(aggs: list[Agg], tz: Any) -> list[dict[str, Any]]:
     days: dict[str, dict[str, ExactSum]] = {}
     lat: dict[str, Latencies] = defaultdict(Latencies)
+    names = _DayNames(tz)
     for a in aggs:
-        day = datetime.fromtimestamp(a.ts, tz).strftime("%Y-%m-%d")
+        day = names(a.ts)
         d = days.setdefault(day, {})
         if a.cost.scaled or a.cost.special:
             d.setdefault(a.provider or "-", ExactSum()).merge(a.cost)
