@@ -96,14 +96,19 @@ class ExactSum:
         return self.scaled / (1 << _SCALE)  # int / int rounds correctly
 
     def dump(self) -> list[Any]:
-        # hex: a ~1,100-bit integer parses in linear time from hex, not from decimal
-        scaled = format(self.scaled, "x") if self.scaled else 0
-        return [scaled, self.special] if self.special else [scaled]
+        """``[mantissa (hex), shift]`` (+ the infinities): the scaled integer is ~1,100
+        bits, mostly trailing zeros; written whole it made rollups slow to parse."""
+        scaled, special = self.scaled, self.special
+        if not scaled:
+            return [0, 0, special] if special else [0, 0]
+        shift = (scaled & -scaled).bit_length() - 1
+        out = [format(scaled >> shift, "x"), shift]
+        return [*out, special] if special else out
 
     @classmethod
     def load(cls, v: Sequence[Any]) -> ExactSum:
-        scaled = int(v[0], 16) if isinstance(v[0], str) else int(v[0])
-        return cls(scaled, float(v[1]) if len(v) > 1 else 0.0)
+        mantissa = int(v[0], 16) if isinstance(v[0], str) else int(v[0])
+        return cls(mantissa << int(v[1]), float(v[2]) if len(v) > 2 else 0.0)
 
 
 def _bin(v: float) -> int:
