@@ -265,3 +265,13 @@ def test_histogram_percentiles_stay_within_the_documented_bound(
     got = binned.percentile(q)
     assert got is not None
     assert abs(got - exact) <= LATENCY_ERROR * exact * (1 + 1e-9)  # >= 1 ms: relative only
+
+
+def test_an_infinite_cost_survives_a_rollup_row() -> None:
+    a = rollup.Agg(0.0, None, None, None, None, None, ok=True, hit=False, calls=1)
+    a.cost.add(float("inf"))
+    a.cost.add(0.25)
+    back = rollup.Agg(0.0, None, None, None, None, None, ok=True, hit=False)
+    back.load(a.dump())  # "Infinity" is refused by orjson: the json module reads it
+    assert back.cost.value() == math.inf
+    assert rollup._loads(a.dump())["cost"][2] == math.inf

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +63,27 @@ CREATE TABLE IF NOT EXISTS usage_rollup (
     PRIMARY KEY (bucket, {", ".join(_KEY)}, ok, hit));
 CREATE TABLE IF NOT EXISTS ledger_meta (key {text} PRIMARY KEY, value {text});
 """
+
+
+def _pick_loads() -> Callable[[str], Any]:
+    """orjson when installed (it parses rollup rows ~3x faster; langsmith, for one,
+    brings it), else the json module. orjson refuses ``Infinity`` (an infinite cost
+    sum), which falls back to the json module."""
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - the standard library only
+        return json.loads
+
+    def loads(text: str) -> Any:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return json.loads(text)
+
+    return loads
+
+
+_loads = _pick_loads()
 
 
 def bucket_of(ts: float) -> int:
@@ -370,7 +391,7 @@ def read_rollups(conn: Any, ph: str, start: int | None, end: int) -> list[Agg]:
         sql += f" AND bucket >= {ph}"
         args.append(start)
     out = []
-    loads = json.loads
+    loads = _loads
     for b, agent, route, provider, model, tenant, ok, hit, data in conn.execute(sql, args):
         d = loads(data)
         # built in one step (not _at + load): this loop is most of a usage report's time
