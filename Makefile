@@ -89,6 +89,16 @@ $(BENCH_VENV)/.installed: bench/requirements.txt pyproject.toml $(BENCH_PLUGINS)
 bench: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python bench/run.py $(ARGS)
 
+# The semantic cache's evaluation (docs/semantic-cache.md): false-hit rates per class of
+# prompt pair with the real local model, and lookup latency at 100,000 entries. Not in
+# `make test`: installs the CPU build of torch that lies on this machine first (plain
+# `torch` would pull a multi-GB CUDA build), then polyroute[semantic-local].
+.PHONY: eval-cache
+eval-cache: $(STAMP)
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e ".[semantic-local]"
+	$(PY) bench/semantic_eval.py --large $(ARGS)
+
 # Admin API over 10,000 registry rows + usage summary over 1,000,000 ledger rows (issue 18;
 # docs/admin.md "Numbers"). Uses the dev venv (it needs polyroute[admin]); not in `make test`.
 .PHONY: bench-admin

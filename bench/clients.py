@@ -312,6 +312,56 @@ async def make_polyroute_httpx(ctx: Ctx) -> Client:
     return await make_polyroute(ctx, transport=Transport(async_http="httpx"))
 
 
+async def make_polyroute_pyreqwest(ctx: Ctx) -> Client:
+    """Router.achat with pyreqwest under one-shot async sends (the optional extra)."""
+    from polyroute.errors import ConfigError
+    from polyroute.transport import Transport
+
+    try:
+        transport = Transport(async_http="pyreqwest")  # type: ignore[arg-type]
+    except ConfigError as exc:  # the extra is not installed
+        raise NotPresent(f"no pyreqwest: {exc}") from exc
+    if getattr(transport, "_oneshot", None) is None:  # an older tree would use httpx
+        raise NotPresent("this tree has no pyreqwest transport")
+    return await make_polyroute(ctx, transport=transport)
+
+
+async def make_polyroute_redis_state(ctx: Ctx) -> Client:
+    """Router.achat with every feature on and ``state.backend: redis``: budgets, breakers,
+    limits, health and strategies in a Redis at 127.0.0.1:6379 (keys under a prefix of
+    this process, deleted at the end)."""
+    from polyroute.router import Router
+
+    url = os.environ.get("POLYROUTE_BENCH_REDIS", "redis://127.0.0.1:6379/0")
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except Exception as exc:  # no client library, or no server
+        raise NotPresent(f"no Redis at {url}: {type(exc).__name__}: {exc}") from exc
+    cfg, on = features_config(ctx)
+    prefix = f"polyroute-bench-{os.getpid()}:"
+    data = cfg.model_dump(exclude_none=True, mode="json")
+    for p in data["providers"].values():
+        p["api_key"] = API_KEY  # the dump masks secrets
+    data["state"] = {"backend": "redis", "url": url, "prefix": prefix}
+    router = Router(data)
+    on["guards"] = [type(g).__name__ for g in router.guards]
+    on["state"] = "redis"
+    request = _request(agent="bench")
+
+    async def call() -> Any:
+        return await router.achat(request)
+
+    async def close() -> None:
+        await router.aclose()
+        r = redis.Redis.from_url(url)
+        for key in r.scan_iter(match=prefix + "*", count=1000):
+            r.delete(key)
+
+    return Client(call, close, _pr_check, notes=on)
+
+
 async def make_polyroute_fresh_request(ctx: Ctx) -> Client:
     """Router.achat with a ChatRequest built per call (as the LangChain adapter does)."""
     router, on = await _router(ctx)
@@ -395,6 +445,88 @@ async def make_httpx_500(ctx: Ctx) -> Client:
     return Client(call, client.aclose, lambda s: s == 500)
 
 
+# --- streams: the same answer streamed (fakeserver's /stream/v1) ----------------------------
+
+
+def _stream_url(ctx: Ctx) -> str:
+    return ctx.base_url.removesuffix("/v1") + "/stream/v1"
+
+
+def _stream_ctx(ctx: Ctx) -> Ctx:
+    return Ctx(base_url=_stream_url(ctx), fail_url=ctx.fail_url, tmp=ctx.tmp)
+
+
+def _text_check(out: Any) -> bool:
+    return isinstance(out, str) and out.startswith(EXPECT)
+
+
+async def make_aiohttp_stream(ctx: Ctx) -> Client:
+    """Raw aiohttp reading the SSE stream line by line and decoding every event, as a
+    hand-written streaming client must (read to the end, so the connection is reused)."""
+    import aiohttp
+
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200))
+    url = _stream_url(ctx) + "/chat/completions"
+    body = json.dumps(
+        {"model": MODEL, "messages": MESSAGES, "temperature": 0,
+         "max_completion_tokens": MAX_TOKENS, "stream": True,
+         "stream_options": {"include_usage": True}}
+    ).encode()
+
+    async def call() -> Any:
+        parts: list[str] = []
+        async with session.post(url, data=body, headers=_HEADERS) as r:
+            if r.status != 200:
+                raise RuntimeError(f"HTTP {r.status}")
+            async for line in r.content:
+                if not line.startswith(b"data: ") or line.startswith(b"data: [DONE]"):
+                    continue
+                for choice in json.loads(line[6:])["choices"]:
+                    parts.append(choice["delta"].get("content") or "")
+        return "".join(parts)
+
+    return Client(call, session.close, _text_check)
+
+
+async def make_polyroute_stream(ctx: Ctx) -> Client:
+    """Router.astream, every feature on, the whole answer read."""
+    router, on = await _router(_stream_ctx(ctx))
+    request = _request(agent="bench")
+
+    async def call() -> Any:
+        return "".join([c.text async for c in router.astream(request)])
+
+    return Client(call, router.aclose, _text_check, notes=on)
+
+
+async def make_routed_chat_model_stream(ctx: Ctx) -> Client:
+    from polyroute.langchain import RoutedChatModel
+
+    router, on = await _router(_stream_ctx(ctx))
+    llm = RoutedChatModel(router=router, agent="bench")
+    msgs = _lc_messages()
+
+    async def call() -> Any:
+        return "".join([str(c.content) async for c in llm.astream(msgs)])
+
+    return Client(call, router.aclose, _text_check, notes=on)
+
+
+async def make_langchain_openai_stream(ctx: Ctx) -> Client:
+    from langchain_openai import ChatOpenAI
+
+    llm = ChatOpenAI(
+        model=MODEL, base_url=_stream_url(ctx), api_key=API_KEY, max_retries=0,  # type: ignore[arg-type]
+        temperature=0, max_completion_tokens=MAX_TOKENS, stream_usage=True,
+    )
+    msgs = _lc_messages()
+
+    async def call() -> Any:
+        return "".join([str(c.content) async for c in llm.astream(msgs)])
+
+    return Client(call, _noop, _text_check)
+
+
 class NotPresent(Exception):
     """The feature this scenario measures is not in the tree yet."""
 
@@ -414,9 +546,15 @@ FACTORIES: dict[str, Callable[[Ctx], Awaitable[Client]]] = {
     "polyroute": make_polyroute,
     "polyroute_fresh_request": make_polyroute_fresh_request,
     "polyroute_httpx": make_polyroute_httpx,
+    "polyroute_pyreqwest": make_polyroute_pyreqwest,
+    "polyroute_redis_state": make_polyroute_redis_state,
     "routed_chat_model": make_routed_chat_model,
     "polyroute_cache_hit": make_polyroute_cache_hit,
     "polyroute_failover": make_polyroute_failover,
     "polyroute_failed_only": make_polyroute_failed_only,
     "httpx_500": make_httpx_500,
+    "aiohttp_stream": make_aiohttp_stream,
+    "polyroute_stream": make_polyroute_stream,
+    "routed_chat_model_stream": make_routed_chat_model_stream,
+    "langchain_openai_stream": make_langchain_openai_stream,
 }

@@ -9,6 +9,9 @@ answer bytes are built once, so a request costs the server a ``find`` and a
 Paths:
   ``/v1/chat/completions``       200, the fixed completion
   ``/fail/v1/chat/completions``  500, an OpenAI ``server_error`` body (failover scenario)
+  ``/stream/v1/chat/completions`` 200, the same answer streamed: OpenAI ``chat.completion.chunk``
+                                 SSE events (role, 12 content pieces, finish, usage,
+                                 ``[DONE]``), one HTTP/1.1 chunk each, written at once
   anything else                  404
 
 Run: ``python bench/fakeserver.py --port 0 --cpu 1`` prints ``PORT <n>`` once it listens.
@@ -86,6 +89,34 @@ def _response(status: str, body: bytes) -> bytes:
 
 
 OK = _response("200 OK", json.dumps(COMPLETION).encode())
+
+
+def _stream_events() -> list[bytes]:
+    """The answer as OpenAI streams it with ``stream_options.include_usage``."""
+    text = COMPLETION["choices"][0]["message"]["content"]  # type: ignore[index]
+    words = text.split(" ")
+    pieces = [" ".join(words[i:i + 4]) + (" " if i + 4 < len(words) else "")
+              for i in range(0, len(words), 4)]
+    base = {k: COMPLETION[k] for k in ("id", "created", "model", "system_fingerprint")}
+    base["object"] = "chat.completion.chunk"
+
+    def chunk(delta: dict[str, object], finish: str | None = None) -> dict[str, object]:
+        return {**base, "choices": [{"index": 0, "delta": delta, "logprobs": None,
+                                     "finish_reason": finish}]}
+
+    events = [chunk({"role": "assistant", "content": "", "refusal": None})]
+    events += [chunk({"content": p}) for p in pieces]
+    events.append(chunk({}, "stop"))
+    events.append({**base, "choices": [], "usage": COMPLETION["usage"]})
+    return [b"data: " + json.dumps(e).encode() + b"\n\n" for e in events] + [b"data: [DONE]\n\n"]
+
+
+STREAM = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\n"
+    b"transfer-encoding: chunked\r\nx-request-id: req_bench\r\n\r\n"
+    + b"".join(b"%x\r\n%s\r\n" % (len(e), e) for e in _stream_events())
+    + b"0\r\n\r\n"
+)
 FAIL = _response("500 Internal Server Error", json.dumps(ERROR_500).encode())
 NOT_FOUND = _response(
     "404 Not Found", b'{"error":{"message":"not found","type":"invalid_request_error"}}'
@@ -122,7 +153,8 @@ class FakeOpenAI(asyncio.Protocol):
             line_end = head.find(b"\r\n")
             path = head[: line_end if line_end >= 0 else len(head)].split(b" ", 2)[1]
             if path.endswith(b"/chat/completions"):
-                out.append(FAIL if path.startswith(b"/fail/") else OK)
+                out.append(FAIL if path.startswith(b"/fail/") else
+                           STREAM if path.startswith(b"/stream/") else OK)
             else:
                 out.append(NOT_FOUND)
             buf = buf[total:]

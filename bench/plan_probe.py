@@ -1,12 +1,18 @@
 """The routing decision alone: ``router.plan(request)`` with 1,000 deployments configured.
 
 20 OpenAI-type providers x 50 models = 1,000 deployments (no server is
-called: planning does no IO). Two shapes, timed call by call:
+called: planning does no IO). The decision is what a call needs before its
+first attempt: the plan and its first candidate (``next(plan.iter_candidates())``;
+a tree from before lazy plans has no ``iter_candidates`` and evaluates
+everything in ``plan``, so the same measurement compares both). Timed call by call:
 
-  route_1000  one route naming all 1,000 deployments (10 tiers of 100): the worst case,
-              every candidate is filtered on every call
-  agent_10    one of 100 agents, each with its own route of 10 (2 tiers of 5), in the
-              same 1,000-deployment config: the common case
+  route_1000       one route naming all 1,000 deployments (10 tiers of 100, priority)
+  route_1000_cost  the same route with ``strategy: lowest_cost``: the first tier (100)
+                   is filtered and priced before anything is tried
+  route_1000_full  the priority route with every candidate evaluated (``plan.candidates``):
+                   what ``route --explain`` and a call that exhausts the route pay
+  agent_10         one of 100 agents, each with its own route of 10 (2 tiers of 5), in
+                   the same 1,000-deployment config: the common case
 
 Prints one JSON object.
 """
@@ -51,7 +57,10 @@ def config(tmp: str) -> dict[str, Any]:
         mine = deps[a * 10:(a + 1) * 10]
         data["routes"][f"r{a}"] = {"tiers": [mine[:5], mine[5:]]}
     data["agents"] = {f"a{a}": {"route": f"r{a}"} for a in range(100)}
+    data["routes"]["all_cost"] = {"strategy": "lowest_cost",
+                                  "tiers": data["routes"]["all"]["tiers"]}
     data["agents"]["big"] = {"route": "all"}
+    data["agents"]["big_cost"] = {"route": "all_cost"}
     return {"data": data, "features": on}
 
 
@@ -87,11 +96,20 @@ def main() -> None:
     msgs = [Message(role="user", content="hi")]
     big = ChatRequest(messages=msgs, routing=RoutingHints(agent="big"))
     small = ChatRequest(messages=msgs, routing=RoutingHints(agent="a42"))
+    big_cost = ChatRequest(messages=msgs, routing=RoutingHints(agent="big_cost"))
     plan = router.plan(big)
+
+    def decide(request: ChatRequest) -> Any:
+        p = router.plan(request)
+        lazy = getattr(p, "iter_candidates", None)
+        return next(lazy()) if lazy is not None else p.candidates[0]
+
     out = {
         "deployments": N_PROVIDERS * N_MODELS,
-        "route_1000": timeit(lambda: router.plan(big), 3000, 5.0),
-        "agent_10": timeit(lambda: router.plan(small), 20000, 3.0),
+        "route_1000": timeit(lambda: decide(big), 20000, 5.0),
+        "route_1000_cost": timeit(lambda: decide(big_cost), 3000, 5.0),
+        "route_1000_full": timeit(lambda: router.plan(big).candidates, 3000, 5.0),
+        "agent_10": timeit(lambda: decide(small), 20000, 3.0),
         "route_1000_candidates": sum(len(t) for t in plan.tiers),
         "guards": [type(g).__name__ for g in router.guards],
     }

@@ -53,7 +53,8 @@ __all__ = [
     "tool_specs",
 ]
 
-_ROUTING = ("capabilities", "max_cost_usd", "max_latency_ms", "cache")
+_ROUTING = ("capabilities", "max_cost_usd", "max_latency_ms", "cache", "min_quality",
+            "prompt_vars")
 # call kwargs that are the framework's business, never the provider's
 _CONTROL = ("stream", "model", "model_name", "tools", "tool_choice", "parallel_tool_calls",
             "response_format", "agent", "task", "fallbacks", "routing_tags", "stop")

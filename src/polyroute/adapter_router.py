@@ -176,6 +176,21 @@ class RouterOwner:
         fields: RouterFields = self  # type: ignore[assignment]  # the adapter has them
         return self._slot.get(fields)
 
+    def feedback(self, answer: Any, *, score: float | None = None, label: str | None = None,
+                 comment: str | None = None, tenant: str | None = None) -> None:
+        """How an answer turned out (``score`` in [0, 1] and/or a ``label``): ``answer`` is
+        a LangChain message or LlamaIndex response this adapter returned, or its
+        ``call_id``. Stored in the router's ledger (``Router.feedback``)."""
+        _feedback_target(self.get_router()).feedback(
+            call_id_of(answer), score=score, label=label, comment=comment, tenant=tenant)
+
+    async def afeedback(self, answer: Any, *, score: float | None = None,
+                        label: str | None = None, comment: str | None = None,
+                        tenant: str | None = None) -> None:
+        """Async ``feedback``."""
+        await _feedback_target(self.get_router()).afeedback(
+            call_id_of(answer), score=score, label=label, comment=comment, tenant=tenant)
+
     def close(self) -> None:
         """Close the router this adapter built (not one passed in as ``router``)."""
         self._slot.close()
@@ -283,3 +298,31 @@ def _check_target(router: Router, agent: str | None, task: str | None) -> None:
                 f"{kind} '{name}' is not defined ({section}: {listed})", file=cfg.source,
                 field=section, fix=f"add {section}.{name} or pick one of those",
             )
+
+
+def call_id_of(answer: Any) -> str:
+    """The ledger call id of an adapter's answer: a LangChain ``AIMessage``
+    (``response_metadata``), a LlamaIndex ``ChatResponse`` (``additional_kwargs``), or
+    the id itself."""
+    if isinstance(answer, str):
+        return answer
+    for attr in ("response_metadata", "additional_kwargs"):
+        meta = getattr(answer, attr, None)
+        if isinstance(meta, dict):
+            info = meta.get("polyroute")
+            if isinstance(info, dict) and isinstance(info.get("call_id"), str):
+                return str(info["call_id"])
+    from polyroute.ledger.feedback import FeedbackError
+
+    raise FeedbackError(f"{type(answer).__name__} carries no polyroute call_id",
+                        fix="pass the message/response the model returned (with the ledger "
+                            "on: `ledger: {}`), or its call_id")
+
+
+def _feedback_target(router: Any) -> Any:
+    if not hasattr(router, "feedback"):
+        from polyroute.ledger.feedback import FeedbackError
+
+        raise FeedbackError(f"the router {type(router).__name__} takes no feedback",
+                            fix="use a polyroute Router (with `ledger: {}`)")
+    return router

@@ -61,6 +61,7 @@ __all__ = [
     "RoutingError",
     "ServerError",
     "StateStoreError",
+    "StateStoreUnavailable",
     "StreamInterruptedError",
 ]
 
@@ -121,6 +122,14 @@ class StateStoreError(PolyrouteError):
     Raised instead of the backend's own error, after transient lock contention
     has been retried for the backend's timeout; a call that meets it is refused,
     never let through uncounted."""
+
+
+class StateStoreUnavailable(StateStoreError):
+    """The state backend could not be reached (server down, timeout, auth, a locked or
+    unwritable file), as opposed to answering with a value polyroute did not write.
+    Per guard, ``state.on_failure`` decides whether a call that meets it is refused
+    (fail closed) or let through uncounted with a warning (fail open); a corrupt value
+    always fails closed."""
 
 
 class ProviderError(PolyrouteError):

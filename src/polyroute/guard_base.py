@@ -56,6 +56,12 @@ class Guard:
         """Async ``before_attempt``; override when waiting should not block the loop."""
         return self.before_attempt(dep, request)
 
+    def outgoing(self, dep: Deployment, request: ChatRequest) -> ChatRequest:
+        """The request as ``dep``'s provider will receive it (after ``before_attempt``):
+        return ``request`` or a changed copy (the privacy guard masks PII). Never edit
+        ``request`` in place: the other candidates get the caller's."""
+        return request
+
     def cancel_attempt(self, dep: Deployment, request: ChatRequest, ticket: Any) -> None:
         """A later guard skipped ``dep`` after this one's ``before_attempt``: undo it
         (release a reservation, say). The attempt never happened."""

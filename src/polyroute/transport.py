@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import httpx
 
 from polyroute.errors import (
+    ConfigError,
     ProviderConnectionError,
     ProviderError,
     ProviderTimeoutError,
@@ -32,6 +33,7 @@ from polyroute.transport_loops import PerLoop
 
 if TYPE_CHECKING:
     from polyroute.transport_aiohttp import AiohttpSender
+    from polyroute.transport_pyreqwest import PyreqwestSender
 
 __all__ = ["StreamHandle", "Timeouts", "Transport"]
 
@@ -173,11 +175,13 @@ class Transport:
         client: httpx.Client | None = None,
         async_client: httpx.AsyncClient | None = None,
         verify: bool = True,
-        async_http: Literal["aiohttp", "httpx"] = "aiohttp",
+        async_http: Literal["aiohttp", "httpx", "pyreqwest"] = "aiohttp",
     ) -> None:
-        """``async_http``: the client under one-shot async sends (``achat``); aiohttp
-        by default, chosen on measurement (see ``transport_aiohttp``). Passing
-        ``async_client`` (an httpx client) implies ``httpx``."""
+        """``async_http``: the client under async sends and streams (``achat``,
+        ``astream``); aiohttp by default, chosen on measurement (see
+        ``transport_aiohttp``). ``pyreqwest`` (optional extra) takes one-shot sends
+        and leaves streams on aiohttp. Passing ``async_client`` (an httpx client)
+        implies ``httpx``."""
         self._limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_keepalive_connections
         )
@@ -185,7 +189,19 @@ class Transport:
         self._client = client
         self._fixed_async_client = async_client
         self._sender: AiohttpSender | None = None
-        if async_http == "aiohttp" and async_client is None:
+        self._oneshot: PyreqwestSender | None = None
+        if async_http == "pyreqwest" and async_client is None:
+            try:
+                from polyroute.transport_pyreqwest import PyreqwestSender
+            except ImportError as exc:
+                raise ConfigError(
+                    f"async_http='pyreqwest' needs the pyreqwest package ({exc})",
+                    field="Transport(async_http=...)",
+                    fix="pip install 'polyroute[pyreqwest]', or use async_http='aiohttp' "
+                        "(the default)",
+                ) from exc
+            self._oneshot = PyreqwestSender(limit=max_connections, verify=verify)
+        if async_http in ("aiohttp", "pyreqwest") and async_client is None:
             from polyroute.transport_aiohttp import AiohttpSender
 
             self._sender = AiohttpSender(limit=max_connections, verify=verify)
@@ -231,6 +247,16 @@ class Transport:
         remaining: float | None = None,
     ) -> HttpResponse:
         body, headers = _encode(req)
+        if self._oneshot is not None:
+            from polyroute.transport_pyreqwest import NETWORK_ERRORS as FAILED
+
+            read = timeouts.read if remaining is None else min(timeouts.read, remaining)
+            try:
+                return await self._oneshot.send(
+                    req, body, headers, connect=timeouts.connect, read=read
+                )
+            except FAILED as exc:
+                raise _network_error(exc, provider, model, stream_started=False) from exc
         if self._sender is not None:
             from polyroute.transport_aiohttp import NETWORK_ERRORS
 
@@ -295,6 +321,10 @@ class Transport:
         self, req: HttpRequest, timeouts: Timeouts, *, provider: str, model: str,
         remaining: float | None = None,
     ) -> AsyncIterator[tuple[HttpResponse | None, AsyncIterator[StreamEvent]]]:
+        if self._sender is not None:
+            async with self._aio_stream(req, timeouts, provider, model, remaining) as opened:
+                yield opened
+            return
         named, client = _Named(provider, model), await self.async_client()
         with named:
             r = await client.send(_stream_request(client, req, timeouts, remaining),
@@ -329,6 +359,64 @@ class Transport:
         for event in frames.decoder.close():
             yield event
 
+    @asynccontextmanager
+    async def _aio_stream(
+        self, req: HttpRequest, timeouts: Timeouts, provider: str, model: str,
+        remaining: float | None,
+    ) -> AsyncIterator[tuple[HttpResponse | None, AsyncIterator[StreamEvent]]]:
+        """``astream`` over aiohttp (the default). Only opening is mapped here: what the
+        caller raises while reading (its own deadline's ``TimeoutError``, say) passes
+        through untouched; read failures are mapped in ``_aio_events``."""
+        from polyroute.transport_aiohttp import NETWORK_ERRORS
+
+        assert self._sender is not None
+        body, headers = _encode(req)
+        read = timeouts.read
+        first, gap = timeouts.gaps()
+        if first is not None and gap is not None:
+            read = max(first, gap)
+        if remaining is not None:
+            read = min(read, remaining)
+        try:
+            r = await self._sender.open(req, body, headers, connect=timeouts.connect, read=read)
+        except NETWORK_ERRORS as exc:
+            raise _network_error(exc, provider, model, stream_started=False) from exc
+        try:
+            if r.status < 400:
+                yield None, self._aio_events(r, _Frames(req, provider, model, timeouts))
+            else:
+                try:
+                    content = await r.read()
+                except NETWORK_ERRORS as exc:
+                    raise _network_error(exc, provider, model, stream_started=False) from exc
+                yield HttpResponse(r.status, r.headers, content), _empty()
+        finally:
+            r.release()  # back to the pool if read to the end; an unfinished one closes
+
+    @staticmethod
+    async def _aio_events(r: Any, frames: _Frames) -> AsyncIterator[StreamEvent]:
+        from polyroute.transport_aiohttp import NETWORK_ERRORS
+
+        chunks = r.content.iter_any().__aiter__()
+        try:
+            while True:
+                bound, t0 = frames.bound(), time.monotonic()
+                try:
+                    data = await (chunks.__anext__() if bound is None
+                                  else asyncio.wait_for(chunks.__anext__(), bound))
+                except StopAsyncIteration:
+                    break
+                except TimeoutError as exc:
+                    if bound is None:  # the socket's read timeout (aiohttp's sock_read)
+                        raise frames.failed(exc) from exc
+                    raise frames.stalled(time.monotonic() - t0) from None
+                for event in frames.feed(data):
+                    yield event
+        except NETWORK_ERRORS as exc:
+            raise frames.failed(exc) from exc
+        for event in frames.decoder.close():
+            yield event
+
     # --- lifecycle -----------------------------------------------------------
 
     def close(self) -> None:
@@ -339,9 +427,13 @@ class Transport:
             self._client = None
         if self._sender is not None:
             self._sender.close()
+        if self._oneshot is not None:
+            self._oneshot.close()
         self._async_clients.close()
 
     async def aclose(self) -> None:
+        if self._oneshot is not None:
+            await self._oneshot.aclose()
         if self._sender is not None:
             await self._sender.aclose()
         await self._async_clients.aclose_current()

@@ -1,11 +1,13 @@
-"""One-shot async sends over aiohttp: the transport's default for ``achat``.
+"""Async sends and streams over aiohttp: the transport's default for ``achat`` and ``astream``.
 
 Chosen on measurement (bench/, docs/benchmark.md): on this project's 2-core
 benchmark machine, httpx's async pool cost ~780 µs of client CPU per call and
 topped out near 830 req/s at concurrency 64, while aiohttp cost ~140 µs and
 served ~11,600 req/s; behind ``Router.achat`` the switch took client CPU per
-call from ~1,050 µs to ~440 µs. Streams and the sync path stay on httpx
-(``transport.py``), whose streaming and sync APIs we rely on.
+call from ~1,050 µs to ~440 µs. Async streams (``astream``) open here too and
+read the body chunk by chunk as it arrives (``StreamReader.iter_any``), framed by
+the transport's ``_Frames``. The sync path, sync streams included, stays on httpx
+(``transport.py``).
 """
 
 from __future__ import annotations
@@ -62,6 +64,19 @@ class AiohttpSender:
             timeout=self._timeout(connect, read),
         ) as r:
             return HttpResponse(r.status, r.headers, await r.read())
+
+    async def open(
+        self, req: HttpRequest, body: bytes | None, headers: dict[str, str], *,
+        connect: float, read: float,
+    ) -> aiohttp.ClientResponse:
+        """Send and return once the status and headers are in; the caller reads the body
+        and must ``release()`` the response (an unfinished one closes its connection
+        instead of going back to the pool). Raises ``NETWORK_ERRORS`` on network failure."""
+        session = self._sessions.get() or await self._sessions.get_or_open()
+        return await session.request(
+            req.method, URL(req.url, encoded=True), data=body, headers=headers,
+            timeout=self._timeout(connect, read),
+        )
 
     async def aclose(self) -> None:
         """Close this loop's session, and every other loop's as far as it can be."""

@@ -258,8 +258,17 @@ class RoutingHints(_Model):
     capabilities: set[Capability] = Field(default_factory=set)
     max_cost_usd: float | None = None
     max_latency_ms: float | None = None
+    min_quality: float | None = None
+    """Skip candidates whose quality score (config ``models:``) is below this (0-100)."""
+    prompt_vars: dict[str, str] = Field(default_factory=dict)
+    """Values of the agent's ``system_prompt`` variables for this call."""
     cache: Literal["default", "no-cache", "no-store"] = "default"
     tags: dict[str, str] = Field(default_factory=dict)
+    route: str | None = None
+    """A route that replaces the agent's model or route (an experiment's variant sets it)."""
+    experiment: str | None = None
+    """Set by the router: the experiment this call took part in, and its ``variant``."""
+    variant: str | None = None
 
 
 class RequestMemo(dict[Hashable, Any]):
@@ -403,6 +412,11 @@ class ChatResponse(_Model):
     cost_usd: float | None = None
     cache_hit: bool = False
     provider_metadata: dict[str, Any] = Field(default_factory=dict)
+    call_id: str | None = None
+    """The usage ledger's id of this call (``router.feedback(call_id, ...)``), if a ledger is on."""
+    experiment: str | None = None
+    """The experiment this call took part in, and the ``variant`` that answered it."""
+    variant: str | None = None
 
 
 class ToolCallDelta(_Model):
@@ -433,6 +447,11 @@ class ChatChunk(_Model):
     cost_usd: float | None = None
     cache_hit: bool = False
     continued: bool = False
+    call_id: str | None = None
+    """Final chunk: the ledger id of the call, and its ``experiment``/``variant`` (see
+    ``ChatResponse``)."""
+    experiment: str | None = None
+    variant: str | None = None
     """The stream was cut mid-way and the next model continued it
     (``streaming.on_failure: continue``); ``attempts`` say who and where."""
 
@@ -459,3 +478,6 @@ class ModelInfo(_Model):
     capabilities: frozenset[Capability] = frozenset()
     prices: ModelPrices = Field(default_factory=ModelPrices)
     aliases: tuple[str, ...] = ()
+    quality: float | None = Field(None, ge=0, le=100, allow_inf_nan=False)
+    """A 0-100 quality score ``min_quality`` is judged against (a catalog may give one;
+    ``models:`` overrides it). Say in the catalog which public scale and date it is."""

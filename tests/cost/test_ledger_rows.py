@@ -19,6 +19,7 @@ from polyroute.analytics import usage_stats
 from polyroute.analytics.alerts import Alert, Alerts, WebhookSink, alerts_for
 from polyroute.errors import NoRouteError
 from polyroute.ledger import Ledger, connect_ledger
+from polyroute.ledger.store import CALL_COLUMNS
 from polyroute.plugins import PluginRegistry
 from polyroute.router import Router
 from polyroute.testing.standin import Fault, StandinServer
@@ -177,7 +178,7 @@ def test_retention_prunes_old_rows(tmp_path: Path) -> None:
     conn.execute("INSERT INTO attempts (call_id, n, ts) VALUES ('old', 1, ?)", (old,))
     conn.close()
     ledger = Ledger(db, retention_days=30)
-    ledger.record(("new", time.time(), *[None] * 25))
+    ledger.record(("new", time.time(), *[None] * (len(CALL_COLUMNS) - 2)))
     assert ledger.flush()
     ledger.close()
     assert [r["id"] for r in rows(db)] == ["new"]
@@ -250,7 +251,7 @@ def test_ledger_waits_out_another_writer_instead_of_losing_rows(tmp_path: Path) 
     other = sqlite3.connect(str(db), isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # another process mid-write holds the lock
     ledger = Ledger(db, retention_days=None)
-    ledger.record(("held", time.time(), *[None] * 25))
+    ledger.record(("held", time.time(), *[None] * (len(CALL_COLUMNS) - 2)))
     time.sleep(0.3)
     assert ledger.written == 0
     other.execute("COMMIT")

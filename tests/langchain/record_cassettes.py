@@ -30,6 +30,8 @@ HEADER = (
     "https://platform.openai.com/docs/api-reference/chat; re-record against the real API "
     "with: OPENAI_API_KEY=... pytest tests/langchain/test_langchain_standard_integration.py "
     "--record-mode=once\n"
+    "# Checked against openai 3.60.0 (ChatCompletion, ChatCompletionChunk, "
+    "CompletionCreateParams) by tests/conformance/test_conformance_cassettes.py.\n"
 )
 
 

@@ -168,8 +168,10 @@ def test_corrupt_breaker_counters_are_typed_and_never_keep_a_circuit_closed(
                        clock=clock)
     st.poke(key, text)
     fail = Attempt(provider="primary", model="m1", ok=False, latency_ms=1, error="ServerError")
-    if key.endswith(":probes"):  # only read while half-open
-        st.store.set(f"cb:{P}", {"until": clock() - 1, "n": 0, "why": "test"})
+    if key.endswith(":probes"):  # half-open probes are counted in the circuit's record
+        key = f"cb:{P}"
+        st.poke(key, f'{{"until": {clock() - 1}, "n": 0, "why": "test", "probes": {text}, '
+                     f'"probe_until": {clock() + 100}}}')
         with pytest.raises(StateStoreError, match=key) as err:
             b.skip_reason(dep, ask())
         with pytest.raises(StateStoreError, match=key):

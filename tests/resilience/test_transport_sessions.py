@@ -1,8 +1,9 @@
 """Every loop-bound connection pool is closed: no "Unclosed client session" (issue 9, item 13).
 
-A model used from two ``asyncio.run()`` calls gets one aiohttp session (and, for
-streams, one httpx ``AsyncClient``) per loop; each must be closed by ``close()``,
-by ``aclose()``, or at the latest when its loop ends.
+A model used from two ``asyncio.run()`` calls gets one async pool per loop (an
+aiohttp session by default, which serves calls and streams; an httpx ``AsyncClient``
+with ``Transport(async_http="httpx")``); each must be closed by ``close()``, by
+``aclose()``, or at the latest when its loop ends.
 """
 
 from __future__ import annotations
@@ -21,15 +22,17 @@ import pytest
 from polyroute.plugins import PluginRegistry
 from polyroute.router import Router
 from polyroute.testing.standin import StandinServer
+from polyroute.transport import Transport
 from polyroute.types import ChatRequest, Message, RoutingHints
 
 REQUEST = ChatRequest(messages=[Message.user("hi")], routing=RoutingHints(model="primary:m1"))
 
 
-@pytest.fixture
-def router(echo_registry: PluginRegistry, primary: StandinServer) -> Iterator[Router]:
+@pytest.fixture(params=["aiohttp", "httpx"])
+def router(echo_registry: PluginRegistry, primary: StandinServer,
+           request: pytest.FixtureRequest) -> Iterator[Router]:
     r = Router({"providers": {"primary": {"type": "echo", "base_url": primary.url}}},
-               registry=echo_registry)
+               registry=echo_registry, transport=Transport(async_http=request.param))
     yield r
     r.close()
 
@@ -54,8 +57,8 @@ def _closed(pool: Any) -> bool:
 
 
 async def _use(router: Router) -> None:
-    await router.achat(REQUEST)  # aiohttp session
-    async for _ in router.astream(REQUEST):  # httpx AsyncClient
+    await router.achat(REQUEST)  # opens this loop's pool
+    async for _ in router.astream(REQUEST):  # the same pool
         pass
 
 
@@ -81,7 +84,7 @@ def test_two_asyncio_runs_then_close_leave_no_unclosed_session(
         router.close()
 
     assert _leaks(body, caplog) == []
-    assert len(pools) == 4  # a session and a client per loop
+    assert len(pools) == 2  # one pool per loop, for calls and streams
     assert all(_closed(p) for p in pools)
 
 
@@ -93,7 +96,7 @@ def test_a_loop_that_ends_closes_its_session_without_close(
         asyncio.run(_use(router))
 
     assert _leaks(body, caplog) == []
-    assert len(pools) == 4
+    assert len(pools) == 2
     assert all(_closed(p) for p in pools)  # before any close(): the loops' ends did it
 
 
@@ -110,13 +113,13 @@ def test_aclose_closes_this_loops_and_idle_loops_sessions(
                 await router.aclose()
 
             asyncio.run(use_then_aclose())
-            assert all(_closed(p) for p in pools[2:])  # this loop's, by aclose
+            assert all(_closed(p) for p in pools[1:])  # this loop's, by aclose
         finally:
             idle.run_until_complete(idle.shutdown_asyncgens())
             idle.close()
 
     assert _leaks(body, caplog) == []
-    assert len(pools) == 4 and all(_closed(p) for p in pools)
+    assert len(pools) == 2 and all(_closed(p) for p in pools)
 
 
 def test_sync_close_closes_an_idle_loops_session_at_once(
@@ -125,7 +128,7 @@ def test_sync_close_closes_an_idle_loops_session_at_once(
     loop = asyncio.new_event_loop()
     try:
         loop.run_until_complete(_use(router))
-        assert len(pools) == 2 and not any(_closed(p) for p in pools)
+        assert len(pools) == 1 and not any(_closed(p) for p in pools)
         router.close()
         assert all(_closed(p) for p in pools)
     finally:

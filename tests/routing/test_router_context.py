@@ -19,6 +19,7 @@ from polyroute.params import ParamsGuard
 from polyroute.refs import Deployment
 from polyroute.routing.builtin_guards import builtin_guards
 from polyroute.routing.context import RouterContext
+from polyroute.routing.selection import SelectionGuard
 from polyroute.state import MemoryStore
 from polyroute.transport import Transport
 from polyroute.types import ChatRequest, Message, ModelInfo
@@ -42,7 +43,8 @@ def _context(**config: Any) -> RouterContext:
 def test_a_config_without_cost_sections_builds_the_light_guards_from_stubs() -> None:
     ctx = _context()
     guards = builtin_guards(ctx)
-    assert [type(g) for g in guards] == [ParamsGuard, ContextOverflowGuard, MaxCostGuard]
+    assert [type(g) for g in guards] == [ParamsGuard, ContextOverflowGuard, SelectionGuard,
+                                         MaxCostGuard]
     overflow = guards[1]
     assert isinstance(overflow, ContextOverflowGuard)
     assert overflow._window(Deployment("p", "small")) == 8_000  # read through ctx.model_info

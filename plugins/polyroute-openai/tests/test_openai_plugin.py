@@ -174,7 +174,7 @@ def test_catalog() -> None:
 def test_provider_types_hook() -> None:
     found: list[type[Any]] = []
     plugin.polyroute_register_provider_types(register=found.append)
-    assert {c.type_name for c in found} == {"openai", "azure_openai"}
+    assert {c.type_name for c in found} == {"openai", "azure_openai", "azure_ai_inference"}
 
 
 def test_entry_point_is_installed() -> None:

@@ -50,6 +50,7 @@ from polyroute.cost.book import PriceBook
 from polyroute.cost.pricing import Prices
 from polyroute.errors import BudgetExceeded, StateStoreError
 from polyroute.logs import get_logger
+from polyroute.privacy.policy import redacted_content
 from polyroute.routing.guards import CandidateSkipped, Guard
 from polyroute.routing.plan import Deployment
 from polyroute.state.base import StateStore
@@ -96,6 +97,7 @@ class CostGuard(Guard):
     ) -> None:
         self.config = ctx.config
         self._source = ctx.source
+        self._privacy = ctx.privacy
         self.book = book
         self.state = state
         self.alerts = alerts
@@ -111,7 +113,7 @@ class CostGuard(Guard):
         self._track = ledger is not None
         self._calls: dict[tuple[int, int], CallRecord] = {}
         self._agent_tags = {name: dict(a.tags) for name, a in cfg.agents.items()}
-        self._routes: dict[tuple[str | None, str | None, str | None], str | None] = {}
+        self._routes: dict[tuple[str | None, ...], str | None] = {}
         self._cheapest: dict[int, frozenset[Deployment]] = {}
         self.ratios = TokenRatios(state)
 
@@ -408,7 +410,10 @@ class CostGuard(Guard):
         assert self.ledger is not None
         now = time.time()
         routing = request.routing
-        call_id = os.urandom(12).hex()
+        # an answer keeps the id its row has, so feedback can name the call
+        call_id = (response.call_id if response is not None else None) or os.urandom(12).hex()
+        if response is not None:
+            response.call_id = call_id
         attempts = rec.attempts if rec is not None else []
         rows = attempt_rows(call_id, now, attempts)
         usage = response.usage if response is not None else NO_USAGE
@@ -434,6 +439,10 @@ class CostGuard(Guard):
         if self.store_content:
             prompt = json.dumps([m.model_dump(mode="json") for m in request.messages])
             answer = response.message.text if response is not None else None
+        redactions = None
+        if self._privacy is not None:  # counts, never values (docs/privacy.md)
+            prompt, answer, redactions = redacted_content(self._privacy, request, provider,
+                                                          prompt, answer)
         price_known = int(cost is not None)
         self.ledger.record((
             call_id, now, routing.agent, routing.task, self._route(request), provider, model,
@@ -442,18 +451,22 @@ class CostGuard(Guard):
             latency, ttft, status, err, len(attempts), int(fallback), int(hit),
             int(rec.stream if rec is not None else request.stream),
             json.dumps(tags) if tags else None, tags.get(self.tenant_tag), prompt, answer,
+            routing.experiment, routing.variant,
+            redactions,
         ), rows)
 
     # --- helpers ----------------------------------------------------------------------
 
     def _route(self, request: ChatRequest) -> str | None:
         r = request.routing
-        memo_key = (r.agent, r.task, r.model)
+        memo_key = (r.agent, r.task, r.model, r.route)
         if memo_key not in self._routes:
             route: str | None = None
             agent = self.config.agents.get(r.agent or "")
             if r.model:
                 route = f"model:{r.model}"
+            elif r.route:
+                route = r.route
             elif agent is not None:
                 route = agent.route or f"model:{agent.model}"
             elif r.task:

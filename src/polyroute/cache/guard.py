@@ -29,7 +29,7 @@ import contextlib
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from polyroute.cache.keys import cache_key
 from polyroute.cache.semantic_gate import prompt_text
@@ -63,6 +63,7 @@ class _Flight:
     value: str | None = None
     waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = field(
         default_factory=list)
+    claimed: bool = False  # holds the cross-process lease (a shared cache backend)
 
     def finish(self, value: str | None) -> None:
         self.value = value
@@ -75,6 +76,19 @@ class _Flight:
 def _resolve(fut: asyncio.Future[None]) -> None:
     if not fut.done():
         fut.set_result(None)
+
+
+class _Elsewhere:
+    """Another process holds the request's lease: wait for its answer in the shared
+    cache, as leader of this process's own waiters (``lead``)."""
+
+    __slots__ = ("lead",)
+
+    def __init__(self, lead: _Flight) -> None:
+        self.lead = lead
+
+
+_POLL = 0.02  # seconds between looks at the shared cache while another process calls
 
 
 class CacheGuard(Guard):
@@ -91,6 +105,7 @@ class CacheGuard(Guard):
         semantic: SemanticCache | None = None,
     ) -> None:
         self._source = ctx.source
+        self._privacy = ctx.privacy
         self.semantic = semantic
         self.cfg = cfg
         self.store = store
@@ -134,6 +149,8 @@ class CacheGuard(Guard):
 
     def before_call(self, request: ChatRequest) -> ChatResponse | None:
         flight = self._lookup(request)
+        if isinstance(flight, _Elsewhere):
+            return self._await_elsewhere(request, flight.lead)
         if not isinstance(flight, _Flight):
             return flight
         try:
@@ -151,7 +168,13 @@ class CacheGuard(Guard):
 
     async def abefore_call(self, request: ChatRequest) -> ChatResponse | None:
         """``before_call`` for async callers: waits for an in-flight leader on the loop."""
-        flight = self._lookup(request)
+        store: Any = self.store
+        if getattr(store, "inline", True):
+            flight = self._lookup(request)
+        else:  # a shared (network) cache: look it up off the event loop
+            flight = await store.offload(self._lookup, request)
+        if isinstance(flight, _Elsewhere):
+            return await self._aawait_elsewhere(request, flight.lead)
         if not isinstance(flight, _Flight):
             return flight
         loop = asyncio.get_running_loop()
@@ -165,7 +188,44 @@ class CacheGuard(Guard):
             await asyncio.wait_for(fut, self._wait_left(flight))
         return self._shared(request, flight)
 
-    def _lookup(self, request: ChatRequest) -> ChatResponse | _Flight | None:
+    def _look_elsewhere(self, request: ChatRequest, lead: _Flight, t0: float
+                        ) -> tuple[bool, ChatResponse | None]:
+        """One look at the shared cache: ``(done, answer)``. Done when the other
+        process's answer is there (a hit, shared with this process's waiters) or its
+        lease is gone without one (then this call goes upstream itself)."""
+        store: Any = self.store
+        try:
+            text = store.get(lead.key)
+        except Exception:
+            text = None
+        if text is not None:
+            hit = self._hit(request, text, t0)
+            if hit is not None:
+                self.shared += 1
+                self._finish(self._take(request), text)
+                return True, hit
+        if not store.leased(lead.key):
+            return True, None
+        return time.monotonic() - lead.started > self.cfg.wait_timeout, None
+
+    def _await_elsewhere(self, request: ChatRequest, lead: _Flight) -> ChatResponse | None:
+        t0 = time.perf_counter()
+        while True:
+            done, hit = self._look_elsewhere(request, lead, t0)
+            if done:
+                return hit
+            time.sleep(_POLL)
+
+    async def _aawait_elsewhere(self, request: ChatRequest, lead: _Flight
+                                ) -> ChatResponse | None:
+        t0, store = time.perf_counter(), cast(Any, self.store)
+        while True:
+            done, hit = await store.offload(self._look_elsewhere, request, lead, t0)
+            if done:
+                return hit  # type: ignore[no-any-return]
+            await asyncio.sleep(_POLL)
+
+    def _lookup(self, request: ChatRequest) -> ChatResponse | _Flight | _Elsewhere | None:
         """A hit, the in-flight leader to wait for, or ``None`` (go upstream)."""
         policy = request.routing.cache
         if policy == "no-store" or not self.cfg.enabled:
@@ -198,8 +258,15 @@ class CacheGuard(Guard):
                 self._owners[id(request.messages)] = lead
                 if len(self._owners) > 4096:
                     self._sweep()
-                return None
-        return flight
+            else:
+                return flight
+        claim = getattr(self.store, "claim", None)
+        if claim is not None and policy != "no-cache":
+            # a shared cache: one process in the fleet calls upstream, the others wait
+            if not claim(lead.key, self.cfg.wait_timeout):
+                return _Elsewhere(lead)
+            lead.claimed = True
+        return None
 
     def _wait_left(self, flight: _Flight) -> float:
         return max(0.0, self.cfg.wait_timeout - (time.monotonic() - flight.started))
@@ -234,7 +301,7 @@ class CacheGuard(Guard):
             self._finish(flight, None)
             return
         text: str | None = None
-        if self._storable(response):
+        if self._storable(response) and not self._personal(request, response):
             key = flight.key if flight is not None else self.key_for(request)
             if key is not None:
                 text = self._serialise(response)
@@ -276,6 +343,18 @@ class CacheGuard(Guard):
             if self._flights.get(flight.key) is flight:
                 del self._flights[flight.key]
             flight.finish(value)
+        if flight.claimed:  # after the answer is stored: waiters elsewhere find it
+            flight.claimed = False
+            cast(Any, self.store).release(flight.key)
+
+    def _personal(self, request: ChatRequest, response: ChatResponse) -> bool:
+        """With ``privacy:`` on, an exchange holding personal data (in the prompt or the
+        answer) is not stored: the cache keeps no PII (docs/privacy.md)."""
+        if self._privacy is None:
+            return False
+        if self._privacy.scan(request)[1]:
+            return True
+        return bool(self._privacy.findings(response.message.text))
 
     def _storable(self, response: ChatResponse) -> bool:
         if response.cache_hit or response.finish_reason not in _STORABLE_FINISH:

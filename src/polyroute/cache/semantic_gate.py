@@ -13,7 +13,8 @@ measures it). So a near match must also have, on both sides, the same
 - **quoted strings** and **code identifiers** (backticks, snake_case, camelCase,
   dotted.names, call()s, --flags, paths);
 - **names**: capitalised words other than a sentence's first, acronyms, and words
-  with digits in them (case-insensitive).
+  with digits in them (case-insensitive), in the same order ("from Paris to Lyon"
+  is not "from Lyon to Paris").
 
 It errs on the side of a miss: a paraphrase that changes a name's spelling or
 spells a number differently costs one upstream call, never a wrong answer. Linear
@@ -37,12 +38,13 @@ _WORD_NUMBERS = {
 } | {"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70",
      "eighty": "80", "ninety": "90", "hundred": "100", "thousand": "1000",
      "million": "1000000", "billion": "1000000000", "half": "0.5", "double": "x2",
-     "twice": "x2", "triple": "x3", "once": "x1", "first": "#1", "second": "#2",
-     "third": "#3", "last": "#-1"}
+     "twice": "x2", "triple": "x3", "once": "x1", "first": "#1", "third": "#3",
+     "last": "#-1"}  # not "second": a unit as often as an ordinal
 _NEGATIONS = frozenset(
     ["not", "no", "never", "none", "nobody", "nothing", "neither", "nor", "without", "cannot",
      "nowhere", "isnt", "arent", "wasnt", "werent", "dont", "doesnt", "didnt", "wont",
      "wouldnt", "cant", "couldnt", "shouldnt", "hasnt", "havent", "hadnt", "mustnt", "neednt"])
+_NOT_NAMES = _NEGATIONS | {"i", "im", "ive", "id", "ill", "ok", "okay"}
 _ANTONYMS = [
     ("enable", "disable"), ("enabled", "disabled"), ("on", "off"), ("add", "remove"),
     ("add", "delete"), ("insert", "delete"), ("create", "delete"), ("create", "destroy"),
@@ -86,7 +88,7 @@ for _i, (_a, _b) in enumerate(_ANTONYMS):
 _QUOTED = re.compile(r'"([^"\n]{1,200})"|\'([^\'\n]{1,200})\'|“([^”\n]{1,200})”|`([^`\n]{1,200})`')
 _WORD = re.compile("[A-Za-z][A-Za-z0-9_'\u2019.\\-]*[A-Za-z0-9_]|[A-Za-z]|\\d[\\d,]*(?:\\.\\d+)?%?")
 _IDENTIFIER = re.compile(
-    r"(?:--?[a-z][\w-]*|[A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)+(?:\(\))?|[A-Za-z_]\w*\(\)"
+    r"(?:(?<![\w-])--?[a-z][\w-]*|[A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)+(?:\(\))?|[A-Za-z_]\w*\(\)"
     r"|[a-z]+(?:_[a-z0-9]+)+|[a-z]+[A-Z]\w*|[A-Z][a-z]+[A-Z]\w*|(?:~|\.{1,2})?/[\w./-]+"
     r"|\w+\.(?:py|js|ts|go|rs|java|rb|yaml|yml|json|toml|md|txt|csv|sql|sh|c|h|cpp))")
 _SENTENCE_END = re.compile(r"[.!?:;]\s*$")
@@ -101,7 +103,8 @@ class ContentTokens:
     poles: frozenset[tuple[int, int]]
     quoted: frozenset[str]
     identifiers: frozenset[str]
-    names: frozenset[str]
+    names: tuple[str, ...]
+    """In order of first appearance: "from Paris to Lyon" is not "from Lyon to Paris"."""
 
 
 def _number(token: str) -> str | None:
@@ -126,7 +129,7 @@ def content_tokens(text: str) -> ContentTokens:
     numbers: Counter[str] = Counter()
     negations = 0
     poles: set[tuple[int, int]] = set()
-    names: set[str] = set()
+    names: dict[str, None] = {}  # ordered, de-duplicated
     sentence_start = True
     for match in _WORD.finditer(text):
         token = match.group(0)
@@ -138,13 +141,13 @@ def content_tokens(text: str) -> ContentTokens:
         if bare in _NEGATIONS or lower.endswith("n't"):
             negations += 1
         poles.update(_POLES.get(bare, ()))
-        if (not sentence_start and token[0].isupper() and bare not in _NEGATIONS) or (
+        if (not sentence_start and token[0].isupper() and bare not in _NOT_NAMES) or (
                 len(token) > 1 and token.isupper()) or (
                 any(c.isdigit() for c in token) and any(c.isalpha() for c in token)):
-            names.add(bare)
+            names.setdefault(bare)
         sentence_start = bool(_SENTENCE_END.search(text[match.end(): match.end() + 2]))
     return ContentTokens(tuple(sorted(numbers.items())), negations, frozenset(poles),
-                         quoted, identifiers, frozenset(names))
+                         quoted, identifiers, tuple(names))
 
 
 def gate(a: str, b: str) -> str | None:

@@ -190,5 +190,13 @@ class ResponseCache:
         rows = self._cache._sql("SELECT tag, COUNT(*) FROM Cache GROUP BY tag").fetchall()
         return {str(tag): int(n) for tag, n in rows}
 
+    def purge_stored_before(self, cutoff: float) -> int:
+        """Delete entries stored before ``cutoff`` (epoch seconds), whatever their TTL:
+        retention (``cache.retention_days``). Returns how many."""
+        keys = [k for (k,) in self._cache._sql(
+            "SELECT key FROM Cache WHERE store_time < ?", (cutoff,)).fetchall()]
+        # through diskcache's own delete: it keeps its entry count and size in step
+        return sum(bool(self._cache.delete(key, retry=True)) for key in keys)
+
     def close(self) -> None:
         self._cache.close()

@@ -41,11 +41,12 @@ def main(ctx: click.Context, config: str | None, profile: str | None, debug: boo
 for _command in (check, plugins, providers, models, route, chat):
     main.add_command(_command)
 
+from polyroute.cli.commands_batch import batch  # noqa: E402
 from polyroute.cli.commands_cache import cache  # noqa: E402
 from polyroute.cli.commands_cost import cost  # noqa: E402
 from polyroute.cli.commands_usage import usage  # noqa: E402
 
-for _command in (cost, usage, cache):
+for _command in (cost, usage, cache, batch):
     main.add_command(_command)
 
 # the registry's commands: importing them needs only click (polyroute[admin] loads on use)
@@ -67,3 +68,7 @@ main.add_command(health)
 from polyroute.cli.commands_serve import serve  # noqa: E402
 
 main.add_command(serve)
+
+from polyroute.cli.commands_purge import purge  # noqa: E402
+
+main.add_command(purge)

@@ -17,6 +17,12 @@ def _store(state: State, directory: str | None):  # type: ignore[no-untyped-def]
         if cfg is None or cfg.cache is None:
             raise ConfigError("no response cache configured",
                               fix="add `cache: {}` to the config, or pass --dir PATH")
+        if cfg.cache.backend == "redis":
+            from polyroute.cache.redis_store import RedisResponseCache
+            from polyroute.cost.wiring import cache_url
+
+            return RedisResponseCache(cache_url(cfg), namespace=cfg.cache.namespace,
+                                      prefix=cfg.cache.prefix)
         directory = str(resolve_path(cfg.cache.directory, cfg.source))
     size = (cfg.cache.size_limit_mb if cfg is not None and cfg.cache is not None
             else CacheConfig().size_limit_mb)
@@ -54,6 +60,13 @@ def stats(state: State, directory: str | None, as_json: bool) -> None:
         render.emit_json(data)
         return
     out = render.console()
+    if data.get("backend") == "redis":
+        out.print(render.table("Response cache (Redis)", ["", ""], [
+            ("server", data["server"]), ("prefix", data["prefix"]),
+            ("entries", f"{data['entries']:,}"),
+            *[(f"namespace {ns}", f"{n:,}") for ns, n in sorted(data["namespaces"].items())],
+        ]))
+        return
     out.print(render.table("Response cache", ["", ""], [
         ("folder", data["directory"]),
         ("entries", f"{data['entries']:,}"),

@@ -70,7 +70,10 @@ def check(state: State, config_file: str | None, as_json: bool) -> None:
                         "params": describe_params(r.generation_params())}
                     for n, r in cfg.routes.items()
                 },
-                "agents": {n: _agent_json(a) for n, a in cfg.agents.items()},
+                "agents": {n: {**_agent_json(a), "env_override": cfg.env_overrides.get(n)}
+                           for n, a in cfg.agents.items()},
+                "rules": [{"rule": r.name, "when": r.when, "route": r.route, "model": r.model}
+                          for r in cfg.rules],
                 "default": cfg.default, "errors": errors, "warnings": warnings,
             })
             if errors:
@@ -100,6 +103,16 @@ def check(state: State, config_file: str | None, as_json: bool) -> None:
                   _params_text(describe_params(a.generation_params())))
                  for n, a in cfg.agents.items()],
             ))
+        if cfg.rules:
+            out.print(render.table(
+                "Rules (tried in order, the first match decides)", ["#", "rule", "when", "uses"],
+                [(i, r.name, r.when or "(always)",
+                  f"route {r.route}" if r.route else f"model {r.model}")
+                 for i, r in enumerate(cfg.rules, start=1)],
+            ))
+        for name, setting in sorted(cfg.env_overrides.items()):  # 12-factor overrides
+            out.print(f"agent {render.safe(name)}: model from environment "
+                      f"{render.safe(setting)}")
         default = cfg.default or "(none: calls must name an agent, task or model)"
         out.print(f"default: {render.safe(default)}")
         for w in warnings:

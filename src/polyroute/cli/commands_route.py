@@ -19,7 +19,9 @@ from polyroute.cli.state import (
 
 if TYPE_CHECKING:
     from polyroute.router import Router
+    from polyroute.routing.experiments import Assignment
     from polyroute.routing.plan import Deployment, Plan
+    from polyroute.routing.rules import RuleVerdict
     from polyroute.types import ChatRequest
 
 
@@ -53,6 +55,15 @@ class Row:
               help="Simulate a call with this max_cost_usd.")
 @click.option("--max-latency-ms", type=float, default=None,
               help="Simulate a call with this max_latency_ms (judged on observed p95).")
+@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE",
+              help="Simulate a call with this routing tag (repeatable), e.g. tenant=free, or "
+                   "user=alice: the experiment variant that user gets.")
+@click.option("--prompt", "prompt", default=None, metavar="TEXT",
+              help="Simulate this prompt (rules on prompt_tokens/complexity read it).")
+@click.option("--prompt-file", "prompt_file", type=click.File("r", encoding="utf-8"),
+              default=None, help="Simulate the prompt in this file ('-': stdin).")
+@click.option("--min-quality", type=float, default=None,
+              help="Simulate a call with this min_quality (0-100, models: quality).")
 @target_options(agent=False)
 @capability_options
 @config_options
@@ -63,7 +74,8 @@ def route(
     state: State, agent: str | None, explain: bool, max_tokens: int | None,
     max_cost: float | None, max_latency_ms: float | None, task: str | None, model: str | None,
     fallbacks: tuple[str, ...], tools: bool, vision: bool, json_schema: bool,
-    capabilities: tuple[str, ...], as_json: bool,
+    capabilities: tuple[str, ...], as_json: bool, tags: tuple[str, ...] = (),
+    prompt: str | None = None, prompt_file: Any = None, min_quality: float | None = None,
 ) -> None:
     """Dry-run the routing of a call: which candidates, in which order.
 
@@ -74,12 +86,17 @@ def route(
     import math
 
     from polyroute.cli import render
+    from polyroute.config.rules import env_override_note
     from polyroute.types import GenerationParams
 
     if max_cost is not None and not math.isfinite(max_cost):
         raise click.BadParameter("must be a finite number of USD", param_hint="--max-cost")
+    if prompt is not None and prompt_file is not None:
+        raise click.UsageError("give --prompt or --prompt-file, not both")
+    text = prompt_file.read() if prompt_file is not None else prompt
     request = build_request(
-        "(dry run)", agent=agent, task=task, model=model, fallbacks=fallbacks,
+        text if text is not None else "(dry run)", agent=agent, task=task, model=model,
+        fallbacks=fallbacks,
         tools=tools, vision=vision, json_schema=json_schema, capabilities=capabilities,
         params=GenerationParams(max_tokens=max_tokens) if max_tokens else None,
     )
@@ -87,12 +104,19 @@ def route(
         request.routing.max_latency_ms = max_latency_ms
     if max_cost is not None:
         request.routing.max_cost_usd = max_cost
+    request.routing.tags = _parse_tags(tags)
+    if min_quality is not None:
+        request.routing.min_quality = min_quality
     with state.router() as router:
+        request, assignment = router.experiments.assign(request)  # the variant that decides
         plan = router.plan(request)
         rows = explain_rows(router, request, plan)
         budget = budget_verdicts(router, request, plan, rows)
         ranked = router.rankings(request, plan) if plan.tiers else []
         ranks = {f"{r.dep.provider}/{r.dep.model}": r for tier in ranked for r in tier}
+        verdicts = router.planner.rules.explain(request, router.planner.plain_source)
+        env_note = env_override_note(router.config, request.routing.agent)
+        template = _prompt_facts(router.config, request.routing.agent)
     usable = [r for r in rows if r.reason is None]
     needed = sorted(c.value for c in request.required_capabilities())
     if as_json:
@@ -100,7 +124,14 @@ def route(
 
         render.emit_json({
             "source": plan.description, "strategy": plan.strategy,
+            "experiment": None if assignment is None else {
+                "name": assignment.experiment, "variant": assignment.variant,
+                "how": assignment.how},
             "required_capabilities": needed, "params": describe_params(plan.params),
+            "rules": [{"rule": v.name, "matched": v.matched, "why": v.why, "target": v.target}
+                      for v in verdicts],
+            "env_override": env_note,
+            "system_prompt": template,
             "candidates": [
                 {"tier": r.tier, "order": r.order, "provider": r.provider, "model": r.model,
                  "status": "ok" if r.reason is None else "skipped", "reason": r.reason,
@@ -111,7 +142,14 @@ def route(
             ],
         })
     elif explain:
-        _print_explain(plan, rows, needed, ranks, budget)
+        _print_rules(verdicts, env_note, bool(request.routing.model))
+        if template is not None:
+            render.console().print(
+                f"[bold]system:[/]   agent template ({len(template['template'])} chars; "
+                f"variables: {render.safe(', '.join(template['variables']) or 'none')}; "
+                f"defaults: {render.safe(', '.join(template['defaults']) or 'none')}) "
+                "unless the call brings its own system message")
+        _print_explain(plan, rows, needed, ranks, budget, assignment)
     else:
         out = render.console()
         for r in usable:
@@ -127,6 +165,49 @@ def route(
                     f"{render.safe(r.reason)}[/]"
                 )
         raise click.exceptions.Exit(EXIT_FAILED)
+
+
+def _prompt_facts(config: Any, agent: str | None) -> dict[str, Any] | None:
+    """The agent's system prompt template and its variables (``routing/prompts.py``)."""
+    import string
+
+    cfg = config.agents.get(agent) if agent else None
+    if cfg is None or cfg.system_prompt is None:
+        return None
+    names = string.Template(cfg.system_prompt).get_identifiers()
+    return {"template": cfg.system_prompt, "variables": [f"${n}" for n in names],
+            "defaults": sorted(cfg.prompt_vars)}
+
+
+def _parse_tags(tags: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for tag in tags:
+        key, sep, value = tag.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{tag!r} is not KEY=VALUE", param_hint="--tag")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _print_rules(verdicts: list[RuleVerdict], env_note: str | None, explicit: bool) -> None:
+    """Which conditional rule decided, and why each earlier one did not."""
+    from polyroute.cli import render
+
+    out = render.console()
+    if env_note:
+        out.print(f"[bold]agent:[/]    {render.safe(env_note)}")
+    if explicit and verdicts == []:
+        out.print("[bold]rules:[/]    not consulted (the call names a model)")
+        return
+    if not verdicts:
+        return
+    out.print("[bold]rules:[/]    tried in order, the first match decides")
+    for v in verdicts:
+        mark = "[green]matched[/]" if v.matched else "no match"
+        out.print(f"  {render.safe(v.name)} → {render.safe(v.target)}: {mark} "
+                  f"({render.safe(v.why)})")
+    if not verdicts[-1].matched:
+        out.print("  (no rule matched: the call keeps its own route)")
 
 
 def _rank_json(k: Any) -> dict[str, Any]:
@@ -177,7 +258,7 @@ def explain_rows(router: Router, request: ChatRequest, plan: Plan) -> list[Row]:
 
 def _print_explain(
     plan: Plan, rows: list[Row], needed: list[str], ranks: dict[str, Any] | None = None,
-    budget: dict[str, str] | None = None,
+    budget: dict[str, str] | None = None, experiment: Assignment | None = None,
 ) -> None:
     from polyroute.cli import render
     from polyroute.cli.facts import describe_params
@@ -185,6 +266,9 @@ def _print_explain(
     out = render.console()
     out.print(f"[bold]source:[/]   {render.safe(plan.description)}")
     out.print(f"[bold]strategy:[/] {render.safe(plan.strategy)}")
+    if experiment is not None:
+        out.print(f"[bold]experiment:[/] {render.safe(experiment.experiment)} → variant "
+                  f"{render.safe(experiment.variant)} ({render.safe(experiment.how)})")
     out.print(f"[bold]requires:[/] {render.safe(', '.join(needed) or 'nothing special')}")
     t = render.table(
         None, ["tier", "#", "candidate", "status"],

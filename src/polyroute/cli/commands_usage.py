@@ -33,11 +33,14 @@ _GROUPS = ("model", "provider", "agent", "day", "route", "tenant")
               help="--recommend: calls a model needs before it is compared.")
 @click.option("--tz", "timezone", default="UTC", show_default=True,
               help="Time zone for days and the month.")
+@click.option("--experiment", metavar="NAME", help="Per variant of this experiment: calls, "
+              "cost, p50/p95, success, fallback and mean feedback with 95% intervals.")
 @config_options
 @pass_state
 @guarded
 def usage(state: State, by: str, since: str, ledger_file: str | None, fmt: str,
-          plot: str | None, recommend: bool, min_calls: int, timezone: str) -> None:
+          plot: str | None, recommend: bool, min_calls: int, timezone: str,
+          experiment: str | None) -> None:
     """Requests, tokens, cost, latency, success, fallback and cache figures from the
     usage ledger, plus budget use, burn rate and a month-end forecast."""
     from polyroute.analytics.stats import usage_stats
@@ -56,6 +59,12 @@ def usage(state: State, by: str, since: str, ledger_file: str | None, fmt: str,
         window = None if since == "all" else parse_duration(since)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since") from None
+    if experiment is not None:
+        from polyroute.cli.experiment_usage import show_experiment
+
+        show_experiment(path, experiment, since=None if window is None else since, fmt=fmt,
+                        plot=plot)
+        return
     try:
         report = usage_stats(path, by=by, since=None if window is None else since,  # type: ignore[arg-type]
                              budgets=budgets,

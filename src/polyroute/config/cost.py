@@ -39,6 +39,7 @@ __all__ = [
     "PricingConfig",
     "SemanticCacheConfig",
     "StateConfig",
+    "StoreFailureConfig",
     "parse_duration",
     "resolve_path",
     "zone",
@@ -184,7 +185,7 @@ class SemanticCacheConfig(_Strict):
     default; needs ``polyroute[semantic]`` (and ``[semantic-local]`` for the local model)."""
 
     enabled: bool = False
-    threshold: float = Field(0.92, ge=0.5, le=1.0)
+    threshold: float = Field(0.90, ge=0.5, le=1.0)
     """Least cosine similarity of a near match (the content gate must pass too)."""
     gate: bool = True
     """Require equal numbers, negations, polar words, quotes, identifiers and names.
@@ -209,9 +210,35 @@ class CacheConfig(_Strict):
     cache_tool_calls: bool = False
     """Also cache answers that call tools (off: they depend on the world)."""
     size_limit_mb: int = Field(1024, ge=1)
+    retention_days: float | None = Field(None, gt=0)
+    """Entries stored longer ago than this are deleted by ``polyroute purge`` and when a
+    router opens the cache (``None``: kept until their TTL or eviction)."""
     wait_timeout: float = Field(60.0, gt=0)
     """How long an identical concurrent request waits for the one in flight."""
     semantic: SemanticCacheConfig = Field(default_factory=SemanticCacheConfig)
+    backend: Literal["disk", "redis"] = "disk"
+    """``disk``: diskcache in ``directory`` (one host); ``redis``: shared by every
+    worker, with identical concurrent requests across processes made once."""
+    url: Secret | None = None
+    """The Redis server (``redis``); default: ``state.url`` when the state is on Redis,
+    else ``redis://127.0.0.1:6379/0``. Sentinel/Cluster/TLS URLs as for ``state.url``."""
+    prefix: str = "polyroute:cache:"
+    """Prefix of every cache key in Redis."""
+
+
+class StoreFailureConfig(_Strict):
+    """What each guard does when the state store cannot be reached (docs/state.md).
+    ``closed``: the call is refused with ``StateStoreUnavailable``; ``open``: the guard
+    lets it through uncounted, with a warning. A corrupt value always fails closed."""
+
+    budget: Literal["closed", "open"] = "closed"
+    """Budgets and per-call cost caps: an uncounted call could overspend."""
+    rate_limit: Literal["closed", "open"] = "open"
+    """Rate limits and 429 cooldowns: the provider still enforces its own limits."""
+    breaker: Literal["closed", "open"] = "open"
+    """Circuit breakers: no circuit state means no circuit known to be open."""
+    health: Literal["closed", "open"] = "open"
+    """Health samples: they only rank candidates."""
 
 
 class StateConfig(_Strict):
@@ -222,9 +249,13 @@ class StateConfig(_Strict):
     """The SQLite file (``sqlite``)."""
     url: Secret | None = None
     """The server (``redis``): ``redis://[:password@]host:6379/0``, ``rediss://`` for TLS,
-    or ``env:REDIS_URL``; default ``redis://127.0.0.1:6379/0``."""
+    ``redis+sentinel://h1:26379,h2/mymaster/0``, ``redis+cluster://n1:6379,n2`` (and
+    ``rediss+…`` for TLS; docs/state.md), or ``env:REDIS_URL``; default
+    ``redis://127.0.0.1:6379/0``."""
     prefix: str = "polyroute:"
     """Prefix of every key (``redis``), so deployments can share a database."""
+    on_failure: StoreFailureConfig = Field(default_factory=StoreFailureConfig)
+    """Per guard, fail closed or open when the store cannot be reached."""
 
 
 class AlertsConfig(_Strict):

@@ -161,6 +161,10 @@ def config_from_data(
             fix="a config is a few levels deep; check for self-referencing aliases",
         ) from None
     config.source = file
+    # 12-factor: POLYROUTE_AGENT_<AGENT>_MODEL points an agent at another model
+    from polyroute.config.rules import apply_env_overrides
+
+    apply_env_overrides(config, os.environ)
     return config
 
 
@@ -206,9 +210,11 @@ def _config_error(exc: ValidationError, file: str | None) -> ConfigError:
         raw = [x for x in err["loc"] if not str(x).startswith("function-")]
         loc = [str(x) for x in raw]
         msg = str(err["msg"]).removeprefix("Value error, ")
+        msg, has_fix, own_fix = msg.partition(" — fix: ")  # a validator that names its fix
         problems.append(ConfigError(
             msg, file=file, field=_field_path(raw) or "(top level)",
-            fix=_fix_for(err["type"], loc) or "see docs/config.md for this field",
+            fix=(own_fix if has_fix else _fix_for(err["type"], loc))
+            or "see docs/config.md for this field",
         ))
     return problems[0] if len(problems) == 1 else combined_error(problems, file)
 

@@ -26,6 +26,8 @@ from polyroute.config.cost import (
     PricingConfig,
     StateConfig,
 )
+from polyroute.config.experiments import ExperimentConfig
+from polyroute.config.privacy import ObservabilityConfig, PrivacyConfig
 from polyroute.config.resilience import (
     BreakerConfig,
     HealthConfig,
@@ -35,6 +37,7 @@ from polyroute.config.resilience import (
     StrategiesConfig,
     StreamingConfig,
 )
+from polyroute.config.rules import RuleConfig, Status, check_prompt_template, resolve_extras
 from polyroute.secrets import Secret, masked_repr_args
 from polyroute.types import Capability, GenerationParams, ModelPrices, PortableParams
 
@@ -72,6 +75,8 @@ class ProviderConfig(_Strict):
     """Requests per minute allowed to each of this provider's deployments (rate_limits)."""
     tpm: int | None = Field(None, gt=0)
     """Tokens per minute (prompt estimate + max_tokens, settled with actual usage)."""
+    status: Status = "active"
+    """``inactive``: none of its models is routed to; ``deprecated``: used, warned about."""
 
     def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
         return masked_repr_args(super().__repr_args__())
@@ -97,6 +102,12 @@ class ModelOverride(_Strict):
     max_output_tokens: int | None = None
     capabilities: list[Capability] | None = None
     prices: ModelPrices | None = None
+    status: Status = "active"
+    """``inactive``: skipped with the reason; ``deprecated``: used, warned about once."""
+    default: bool = False
+    """This provider's default model (at most one per provider): ``provider:default``."""
+    quality: float | None = Field(None, ge=0, le=100, allow_inf_nan=False)
+    """A 0-100 quality score that ``min_quality`` is judged against (docs/rules.md)."""
 
 
 class _Params(PortableParams, _Strict):
@@ -145,6 +156,19 @@ class AgentConfig(_Params, _PolicyChain):
     route: str | None = None
     fallbacks: list[str] = Field(default_factory=list)
     tags: dict[str, str] = Field(default_factory=dict)
+    system_prompt: str | None = None
+    """A ``string.Template`` (``$name``) sent as the system message when the call has none."""
+    prompt_vars: dict[str, str] = Field(default_factory=dict)
+    """Defaults of the template's variables (a call's ``prompt_vars`` override them)."""
+    param_profile: str | None = None
+    """A ``param_profiles:`` name; the agent's own parameters override the profile's."""
+    min_quality: float | None = Field(None, ge=0, le=100, allow_inf_nan=False)
+    """Skip candidates whose quality score (``models:``) is below this or unknown."""
+
+    @field_validator("system_prompt")
+    @classmethod
+    def _template_ok(cls, v: str | None) -> str | None:
+        return None if v is None else check_prompt_template(v)
 
     @model_validator(mode="after")
     def _model_xor_route(self) -> AgentConfig:
@@ -207,8 +231,30 @@ class PolyrouteConfig(_Strict):
     """The response cache (diskcache); off unless present (``cache: {ttl: 1h}``)."""
     state: StateConfig = Field(default_factory=StateConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    privacy: PrivacyConfig | None = None
+    """PII redaction (docs/privacy.md); off unless present (``privacy: {}``)."""
+    observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
+    debug: list[str] = Field(default_factory=list)
+    """Providers whose request/response metadata is logged (``POLYROUTE_DEBUG`` adds more)."""
+    experiments: dict[str, ExperimentConfig] = Field(default_factory=dict)
+    """A/B and multi-variant experiments on agents or routes (docs/experiments.md)."""
     profiles: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """Overlays merged over the rest when that profile is active."""
+    rules: list[RuleConfig] = Field(default_factory=list)
+    """Conditional routing rules, tried in order; the first that matches decides."""
+    param_profiles: dict[str, _Params] = Field(default_factory=dict)
+    """Named parameter sets an agent takes with ``param_profile:``."""
+    complexity_classifier: str = "builtin"
+    """What scores a request's ``complexity`` (0..1) for rules: ``builtin`` (a cheap
+    heuristic) or ``module:function`` taking a ``ChatRequest`` and returning a float."""
+    default_models: dict[str, str] = Field(default_factory=dict, exclude=True)
+    """Per provider, the model marked ``default: true`` (computed)."""
+    env_overrides: dict[str, str] = Field(default_factory=dict, exclude=True)
+    """Per agent, the ``POLYROUTE_AGENT_<AGENT>_MODEL=...`` that set its model."""
+
+    @model_validator(mode="after")
+    def _routing_extras(self) -> PolyrouteConfig:
+        return resolve_extras(self)
 
     source: str | None = Field(None, exclude=True)
     """The file this config came from (for error messages)."""

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from polyroute.cache.guard import CacheGuard
     from polyroute.routing.context import RouterContext
 
-__all__ = ["cost_guards", "find_guard"]
+__all__ = ["cache_url", "cost_guards", "find_guard"]
 
 
 def cost_guards(ctx: RouterContext) -> tuple[list[Guard], list[Guard]]:
@@ -70,8 +70,19 @@ def cost_guards(ctx: RouterContext) -> tuple[list[Guard], list[Guard]]:
         from polyroute.cache.guard import CacheGuard
         from polyroute.cache.store import ResponseCache
 
+        store: Any
         directory = resolve_path(cfg.cache.directory, cfg.source)
-        store = ResponseCache(directory, size_limit_mb=cfg.cache.size_limit_mb)
+        if cfg.cache.backend == "redis":  # entries expire by their TTL there
+            from polyroute.cache.redis_store import RedisResponseCache
+
+            store = RedisResponseCache(cache_url(cfg), namespace=cfg.cache.namespace,
+                                       prefix=cfg.cache.prefix)
+        else:
+            store = ResponseCache(directory, size_limit_mb=cfg.cache.size_limit_mb)
+            if cfg.cache.retention_days is not None:  # retention (docs/privacy.md#retention)
+                from polyroute.privacy.retention import purge_cache_on_open
+
+                purge_cache_on_open(store, cfg.cache.retention_days)
         semantic = None
         if cfg.cache.semantic.enabled:  # numpy and the model load only when asked for
             from polyroute.cache.embedders import make_embedder
@@ -100,3 +111,12 @@ def find_guard(router: _HasGuards,
         if isinstance(guard, kind):
             return guard
     return None
+
+
+def cache_url(cfg: Any) -> str:
+    """``cache.url``, else the state's Redis, else a local server."""
+    if cfg.cache.url is not None:
+        return str(cfg.cache.url.reveal(what="cache.url"))
+    if cfg.state is not None and cfg.state.backend == "redis" and cfg.state.url is not None:
+        return str(cfg.state.url.reveal(what="state.url"))
+    return "redis://127.0.0.1:6379/0"

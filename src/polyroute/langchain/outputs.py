@@ -68,6 +68,9 @@ def _metadata(
     cost_usd: float | None,
     cache_hit: bool,
     response_id: str | None,
+    call_id: str | None = None,
+    experiment: str | None = None,
+    variant: str | None = None,
 ) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "model_provider": MODEL_PROVIDER,
@@ -82,6 +85,10 @@ def _metadata(
             "latency_ms": latency_ms,
             "cost_usd": cost_usd,
             "cache_hit": cache_hit,
+            # for RoutedChatModel.feedback(message, score=...) and experiment analysis
+            "call_id": call_id,
+            "experiment": experiment,
+            "variant": variant,
         },
     }
     if response_id:
@@ -98,7 +105,8 @@ def chat_result(response: ChatResponse) -> ChatResult:
         response_model=response.response_model, finish_reason=response.finish_reason,
         attempts=response.attempts, latency_ms=response.latency_ms,
         cost_usd=response.cost_usd, cache_hit=response.cache_hit,
-        response_id=response.response_id,
+        response_id=response.response_id, call_id=response.call_id,
+        experiment=response.experiment, variant=response.variant,
     )
     message = AIMessage(
         content=msg.text,
@@ -140,6 +148,9 @@ class StreamState:
         self.cost_usd: float | None = None
         self.latency_ms: float | None = None
         self.cache_hit = False
+        self.call_id: str | None = None
+        self.experiment: str | None = None
+        self.variant: str | None = None
 
     def feed(self, chunk: ChatChunk) -> ChatGenerationChunk | None:
         """The LangChain chunk for ``chunk``'s content, or ``None`` if it has none."""
@@ -157,6 +168,9 @@ class StreamState:
         self.cost_usd = chunk.cost_usd if chunk.cost_usd is not None else self.cost_usd
         self.latency_ms = chunk.latency_ms if chunk.latency_ms is not None else self.latency_ms
         self.cache_hit = chunk.cache_hit or self.cache_hit
+        self.call_id = chunk.call_id or self.call_id
+        self.experiment = chunk.experiment or self.experiment
+        self.variant = chunk.variant or self.variant
         if not chunk.text and not chunk.tool_calls:
             return None
         fragments = [
@@ -181,6 +195,7 @@ class StreamState:
             finish_reason=self.finish_reason, attempts=self.attempts,
             latency_ms=self.latency_ms,
             cost_usd=self.cost_usd, cache_hit=self.cache_hit, response_id=self.response_id,
+            call_id=self.call_id, experiment=self.experiment, variant=self.variant,
         )
         message = AIMessageChunk(
             content="",

@@ -38,6 +38,7 @@ from typing import Any
 
 from polyroute._sqlite import is_lock_contention, retry_locked
 from polyroute.errors import ConfigError
+from polyroute.ledger.feedback import FEEDBACK_SCHEMA
 from polyroute.ledger.rollup import (
     ROLLUP_SOURCE_COLUMNS,
     apply_rows,
@@ -57,7 +58,13 @@ CALL_COLUMNS: tuple[str, ...] = (
     "input_tokens", "output_tokens", "cached_tokens", "cache_write_tokens", "reasoning_tokens",
     "cost_usd", "cost_saved_usd", "price_known", "latency_ms", "ttft_ms", "status", "error",
     "attempts", "fallback", "cache_hit", "stream", "tags", "tenant", "prompt", "answer",
+    "experiment", "variant",  # added later: _upgrade adds them to older files
+    "redactions",  # privacy: JSON counts by kind of what was masked (docs/privacy.md)
 )
+OPTIONAL_TAIL: tuple[str, ...] = ("experiment", "variant", "redactions")
+"""Trailing call columns a writer may leave out (NULL): rows built by code that
+predates them still insert."""
+_REQUIRED = len(CALL_COLUMNS) - len(OPTIONAL_TAIL)
 ATTEMPT_COLUMNS: tuple[str, ...] = (
     "call_id", "n", "ts", "provider", "model", "ok", "latency_ms", "error", "http_status",
     "action", "input_tokens", "output_tokens", "cached_tokens", "cache_write_tokens",
@@ -73,7 +80,7 @@ CREATE TABLE IF NOT EXISTS attempts (
     {", ".join(f"{c} {_TYPES.get(c, '') if c != 'id' else ''}" for c in ATTEMPT_COLUMNS)});
 CREATE INDEX IF NOT EXISTS calls_ts ON calls (ts);
 CREATE INDEX IF NOT EXISTS attempts_call ON attempts (call_id);
-""" + DROPS_SCHEMA + rollup_schema()
+""" + DROPS_SCHEMA + rollup_schema() + FEEDBACK_SCHEMA
 _ROLLUP_COLS = ", ".join(ROLLUP_SOURCE_COLUMNS)
 _ID_CHUNK = 500  # ids per IN (...) list, under every SQLite's bound-parameter limit
 _INSERT_CALL = (
@@ -84,6 +91,8 @@ _INSERT_ATTEMPT = (
     f"INSERT INTO attempts ({', '.join(ATTEMPT_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(ATTEMPT_COLUMNS))})"
 )
+_LINGER = 0.005
+"""Seconds the writer waits for more rows before committing a batch."""
 _DAY = 86400.0
 _WARN_EVERY = 10.0  # seconds between two warnings about the same kind of drop
 _Item = tuple[tuple[Any, ...], Sequence[tuple[Any, ...]]]
@@ -104,6 +113,7 @@ def connect_ledger(path: str | os.PathLike[str], *, create: bool = True) -> sqli
             conn.execute("PRAGMA synchronous=NORMAL")
             if create:
                 conn.executescript(_SCHEMA)
+                _upgrade(conn)
                 ensure_rollups(conn)
 
         retry_locked(setup, 30.0)
@@ -168,6 +178,19 @@ def _rows_by_id(conn: sqlite3.Connection, ids: list[Any]) -> list[tuple[Any, ...
         out += conn.execute(f"SELECT {_ROLLUP_COLS} FROM calls WHERE id IN "
                             f"({', '.join('?' * len(chunk))})", chunk).fetchall()
     return out
+def _upgrade(conn: sqlite3.Connection) -> None:
+    """Add the columns a file made by an older polyroute lacks (SQLite adds a column
+    in place; old rows read NULL there). Two processes may race: the loser's
+    "duplicate column" is the winner's work, not an error."""
+    have = {r[1] for r in conn.execute("PRAGMA table_info(calls)")}
+    for col in CALL_COLUMNS:
+        if col not in have:
+            try:
+                conn.execute(f"ALTER TABLE calls ADD COLUMN {col} {_TYPES.get(col, '')}")
+            except sqlite3.OperationalError as exc:
+                if "duplicate column" not in str(exc).lower():
+                    raise
+    conn.execute("CREATE INDEX IF NOT EXISTS calls_experiment ON calls (experiment, variant)")
 
 
 class Ledger:
@@ -271,6 +294,8 @@ class Ledger:
     # --- request path ------------------------------------------------------------
 
     def record(self, call: tuple[Any, ...], attempts: Sequence[tuple[Any, ...]] = ()) -> None:
+        if _REQUIRED <= len(call) < len(CALL_COLUMNS):
+            call = (*call, *(None,) * (len(CALL_COLUMNS) - len(call)))
         if self._closed:
             self._drop(1, "recorded after the ledger was closed")
             return
@@ -293,6 +318,7 @@ class Ledger:
                 if self._sync_conn is None or self._pid != os.getpid():
                     self._pid = os.getpid()
                     self._sync_conn = connect_ledger(self.path)
+                    self._fold_old_rows(self._sync_conn)
                 self._write(self._sync_conn, [item])
             except Exception as exc:
                 self._drop(1, f"write failed: {type(exc).__name__}: {exc}")
@@ -316,6 +342,7 @@ class Ledger:
         q = self._queue
         next_prune = 0.0
         with closing(conn):
+            self._fold_old_rows(conn)
             while True:
                 if self.retention_days and time.time() >= next_prune:
                     self._prune(conn)
@@ -325,6 +352,10 @@ class Ledger:
                 except queue.Empty:
                     continue
                 batch = [item]
+                if item is not None:
+                    # group commit: rows of calls ending within _LINGER share one
+                    # transaction (one commit per row cost ~70 us of CPU per call)
+                    time.sleep(_LINGER)
                 while len(batch) < 1000:
                     try:
                         batch.append(q.get_nowait())
@@ -342,6 +373,17 @@ class Ledger:
                         q.task_done()
                 if stop:
                     return
+
+    def _fold_old_rows(self, conn: sqlite3.Connection) -> None:
+        """A ledger from before rollups: fold its rows once (usage views read the raw
+        rows until then). A failure is logged; the rollup is rebuilt on the next start."""
+        try:
+            folded = retry_locked(lambda: ensure_rollups(conn), 30.0)
+        except sqlite3.Error as exc:
+            logger.warning("usage ledger %s: could not build its rollups: %s", self.path, exc)
+            return
+        if folded:
+            logger.info("usage ledger %s: hourly rollups rebuilt from its rows", self.path)
 
     def _write(self, conn: sqlite3.Connection, rows: list[_Item]) -> None:
         """Commit ``rows`` in one transaction; if SQLite refuses one of them, row by

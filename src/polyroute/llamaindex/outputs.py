@@ -45,6 +45,8 @@ def _routing_info(resp: RoutedResponse) -> dict[str, Any]:
         "attempts": [a.model_dump(mode="json") for a in resp.attempts],
         "latency_ms": resp.latency_ms, "cost_usd": resp.cost_usd, "cache_hit": resp.cache_hit,
         "usage": resp.usage.model_dump(),
+        # for RoutedLLM.feedback(response, score=...) and experiment analysis
+        "call_id": resp.call_id, "experiment": resp.experiment, "variant": resp.variant,
     }
 
 
@@ -130,6 +132,9 @@ class _StreamState:
             "cost_usd": final.cost_usd if final else None,
             "cache_hit": bool(final and final.cache_hit),
             "usage": usage.model_dump(),
+            "call_id": final.call_id if final else None,
+            "experiment": final.experiment if final else None,
+            "variant": final.variant if final else None,
         }
         return ChatResponse(
             message=self._message(final=True), delta="",

@@ -17,6 +17,7 @@ __all__ = ["KNOWN_PLUGINS", "unknown_type_fix"]
 KNOWN_PLUGINS: dict[str, str] = {
     "openai": "polyroute-openai",
     "azure_openai": "polyroute-openai",
+    "azure_ai_inference": "polyroute-openai",
     "anthropic": "polyroute-anthropic",
     "gemini": "polyroute-gemini",
     "vertex_gemini": "polyroute-gemini",
@@ -24,6 +25,7 @@ KNOWN_PLUGINS: dict[str, str] = {
     "mistral": "polyroute-mistral",
     "ollama": "polyroute-ollama",
     "bedrock": "polyroute-bedrock",
+    "llama": "polyroute-llama",
 }
 """Provider type → the distribution (in this repository's ``plugins/``) that registers it."""
 

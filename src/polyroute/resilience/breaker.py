@@ -13,6 +13,15 @@ timeout, connection); a 400 or 401 says nothing about the deployment's health.
 State lives in the router's ``StateStore`` under ``cb:<provider/model>``, so
 processes sharing a store share circuits. Per attempt the work is O(1): one
 read before, one to three counter updates after.
+
+Every transition is a compare-and-set (``StateStore.cas``) on that one record:
+read it, decide, write it only if nobody changed it meanwhile, else read again.
+So however many processes and hosts share the store, a circuit opens once (one
+alert, one reopen count), and a half-open circuit admits exactly
+``half_open_probes`` probes: the probe count lives in the record, so a probe is
+never admitted under a record another process has just reopened. A probe's
+admission expires with the cooldown (``probe_until``), so a process killed while
+probing does not leave the circuit half-open forever.
 """
 
 from __future__ import annotations
@@ -34,12 +43,30 @@ from polyroute.types import Attempt, ChatRequest, ChatResponse
 __all__ = ["CircuitBreaker"]
 
 logger = get_logger("resilience.breaker")
-_PROBE = "probe"
 _GUARD = "circuit breaker"
 _FAR = 366 * 86400.0
 # what _open writes under cb:<dep>
 _STATE = {"until": is_finite, "n": lambda v: type(v) is int and v >= 0,
           "why": lambda v: v is None or type(v) is str}
+_TRIES = 32  # compare-and-set rounds: each lost round means another process moved
+
+
+class _Probe:
+    """A half-open probe's ticket: the open episode (its ``until``) it was admitted in."""
+
+    __slots__ = ("episode",)
+
+    def __init__(self, episode: float) -> None:
+        self.episode = episode
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Probe) and other.episode == self.episode
+
+    def __hash__(self) -> int:
+        return hash(self.episode)
+
+    def __repr__(self) -> str:
+        return f"<probe of the circuit opened until {self.episode}>"
 
 
 class CircuitBreaker(Guard):
@@ -111,39 +138,68 @@ class CircuitBreaker(Guard):
             return f"circuit open until {until} ({left:.1f}s more; {st.get('why')})"
         if probing:
             return None
-        key = f"cb:{dep}:probes"
-        used = count(self.store, key, self.store.get(key), _GUARD)
-        if used >= self.cfg.half_open_probes:
+        if self._probes(f"cb:{dep}", st) >= self.cfg.half_open_probes:
             return "circuit half-open: probe in flight"
         return None
 
+    def _probes(self, key: str, st: dict[str, Any]) -> int:
+        """Probes admitted and not yet ended in this half-open episode; admissions past
+        ``probe_until`` were abandoned (a killed process) and count no more."""
+        used = st.get("probes", 0)
+        if type(used) is not int or used < 0 or (used and not is_finite(st.get("probe_until"))):
+            raise corrupt(self.store, key, st, "a record with probes >= 0 and probe_until",
+                          _GUARD)
+        return used if used and st["probe_until"] > self.clock() else 0
+
     def before_attempt(self, dep: Deployment, request: ChatRequest) -> Any:
         key = f"cb:{dep}"
-        st = self._get(key)
-        if st is None:
-            return None
-        reason = self._refusal(dep, st, probing=True)
-        if reason is not None:
-            raise CandidateSkipped(reason)
-        if not self.store.reserve(f"{key}:probes", 1, self.cfg.half_open_probes,
-                                  ttl=self._cooldown(int(st["n"])), floor=0):
-            raise CandidateSkipped("circuit half-open: probe in flight")
-        return _PROBE
+        for _ in range(_TRIES):
+            st = self._get(key)
+            if st is None:
+                return None
+            reason = self._refusal(dep, st, probing=True)
+            if reason is not None:
+                raise CandidateSkipped(reason)
+            used = self._probes(key, st)
+            if used >= self.cfg.half_open_probes:
+                raise CandidateSkipped("circuit half-open: probe in flight")
+            admitted = {**st, "probes": used + 1,
+                        "probe_until": self.clock() + self._cooldown(int(st["n"]))}
+            if self.store.cas(key, st, admitted):
+                return _Probe(st["until"])
+        raise CandidateSkipped("circuit half-open: other processes are probing")
 
     def cancel_attempt(self, dep: Deployment, request: ChatRequest, ticket: Any) -> None:
-        if ticket == _PROBE:
-            self.store.incr(f"cb:{dep}:probes", -1)
+        if isinstance(ticket, _Probe):
+            self._change(dep, ticket, lambda key, st: {
+                **st, "probes": max(0, self._probes(key, st) - 1)})
+
+    def _change(self, dep: Deployment | str, ticket: _Probe,
+                make: Callable[[str, dict[str, Any]], dict[str, Any] | None]) -> bool:
+        """``cas`` the record to ``make(key, record)`` while it is still in the probe's
+        episode; ``False`` once another process closed or reopened it (then it is theirs
+        to have moved, and this probe's outcome is moot)."""
+        key = f"cb:{dep}"
+        for _ in range(_TRIES):
+            st = self._get(key)
+            if st is None or st["until"] != ticket.episode:
+                return False
+            if self.store.cas(key, st, make(key, st)):
+                return True
+        logger.warning("circuit for %s: gave up updating it after %d contended tries",
+                       dep, _TRIES)
+        return False
 
     def after_attempt(
         self, dep: Deployment, request: ChatRequest, ticket: Any, attempt: Attempt,
         response: ChatResponse | None,
     ) -> None:
         counted = not attempt.ok and class_of_name(attempt.error) in self._count
-        if ticket == _PROBE:
+        if isinstance(ticket, _Probe):
             if counted:
-                self._open(dep, f"half-open probe failed with {attempt.error}", reopen=True)
-            else:
-                self._close(dep)
+                self._reopen(dep, ticket, f"half-open probe failed with {attempt.error}")
+            elif self._change(dep, ticket, lambda key, st: None):
+                self._cleared(dep)
             return
         self.record(dep, ok=not counted, counted=attempt.ok or counted, error=attempt.error)
 
@@ -196,28 +252,46 @@ class CircuitBreaker(Guard):
 
     # --- transitions --------------------------------------------------------------------
 
-    def _open(self, dep: Deployment | str, why: str, *, reopen: bool = False) -> None:
+    def _open(self, dep: Deployment | str, why: str) -> None:
+        """Closed -> open, once: if another process opened it first (or it is half-open,
+        where its probe decides), nothing happens here."""
         key = f"cb:{dep}"
-        st = self._get(key)
-        if st is not None and not reopen and self.clock() < st["until"]:
-            return  # already open
-        n = (int(st["n"]) + 1) if (reopen and st is not None) else 0
-        cooldown = self._cooldown(n)
-        self.store.set(key, {"until": self.clock() + cooldown, "n": n, "why": why})
-        self.store.delete(f"{key}:probes")
-        self.store.delete(f"{key}:f")
+        for _ in range(_TRIES):
+            if self._get(key) is not None:
+                return  # already open or half-open
+            cooldown = self._cooldown(0)
+            if self.store.cas(key, None, {"until": self.clock() + cooldown, "n": 0, "why": why}):
+                self._opened(dep, cooldown, why)
+                return
+
+    def _reopen(self, dep: Deployment | str, ticket: _Probe, why: str) -> None:
+        """Half-open -> open after a failed probe: once per episode, cooldown grown."""
+        new: dict[str, Any] = {}
+
+        def reopened(key: str, st: dict[str, Any]) -> dict[str, Any]:
+            n = int(st["n"]) + 1
+            new.update(until=self.clock() + self._cooldown(n), n=n, why=why)
+            return dict(new)
+
+        if self._change(dep, ticket, reopened):
+            self._opened(dep, self._cooldown(new["n"]), why)
+
+    def _opened(self, dep: Deployment | str, cooldown: float, why: str) -> None:
+        self.store.delete(f"cb:{dep}:f")
         logger.warning("circuit for %s opened for %.1fs: %s", dep, cooldown, why)
         if self.on_open is not None:
             self.on_open(str(dep), why)
 
-    def _close(self, dep: Deployment | str) -> None:
+    def _cleared(self, dep: Deployment | str) -> None:
+        """The record is gone (closed): clear the counters too."""
         key = f"cb:{dep}"
         w = int(self.clock() // self.cfg.window)
-        for k in (key, f"{key}:probes", f"{key}:f", f"{key}:w{w}:n", f"{key}:w{w}:f",
+        for k in (f"{key}:probes", f"{key}:f", f"{key}:w{w}:n", f"{key}:w{w}:f",
                   f"{key}:w{w - 1}:n", f"{key}:w{w - 1}:f"):
             self.store.delete(k)  # a fresh start: old failures do not reopen it
         logger.info("circuit for %s closed", dep)
 
     def reset(self, dep: Deployment | str) -> None:
-        """Close the circuit by hand."""
-        self._close(dep)
+        """Close the circuit by hand, whatever state it is in."""
+        self.store.delete(f"cb:{dep}")
+        self._cleared(dep)

@@ -223,8 +223,13 @@ class RateLimiter(Guard):
         return got if got is None or isinstance(got, Ticket) else run(got)
 
     async def abefore_attempt(self, dep: Deployment, request: ChatRequest) -> Any:
-        got = self._admit(dep, request)
-        return got if got is None or isinstance(got, Ticket) else await arun(got)
+        store = self.store
+        if store.inline:
+            got = self._admit(dep, request)
+            return got if got is None or isinstance(got, Ticket) else await arun(got)
+        # a store that waits on I/O: admit (and queue) off the event loop
+        got = await store.offload(self._admit, dep, request)
+        return got if got is None or isinstance(got, Ticket) else await arun(got, store.offload)
 
     def _admit(self, dep: Deployment, request: ChatRequest) -> Ticket | Steps[Ticket] | None:
         """A ticket now (``None``: no limit), else the steps that wait for one in the

@@ -29,15 +29,19 @@ from polyroute.errors import AuthenticationError, ContentPolicyError, PolyrouteE
 from polyroute.logs import get_logger
 from polyroute.params import for_provider
 from polyroute.plugins.manager import PluginRegistry, default_registry
+from polyroute.privacy.policy import policy_from_config
 from polyroute.providers.base import Provider
 from polyroute.resilience.core import Resilience
 from polyroute.resilience.retry import RetryPolicy
+from polyroute.router.outcomes import OutcomesMixin
 from polyroute.router.streaming import Opened, StreamingMixin
 from polyroute.routing.builtin_guards import builtin_guards
 from polyroute.routing.call import Call, as_provider_error
 from polyroute.routing.context import RouterContext
+from polyroute.routing.experiments import Experiments
 from polyroute.routing.guards import CandidateSkipped, Guard
 from polyroute.routing.plan import Deployment, Plan, Planner
+from polyroute.routing.prompts import with_agent_prompt
 from polyroute.routing.references import check_references
 from polyroute.routing.steps import (
     ASYNC_BEFORE_CALL,
@@ -68,9 +72,11 @@ logger = get_logger("router")
 Y = TypeVar("Y")
 R = TypeVar("R")
 _CONTENT_POLICY_NOTE = "gave up: content-policy refusals do not fall back"
+# the models: override fields that change a catalog entry (status and default do not)
+_CATALOG_FIELDS = {"context_window", "max_output_tokens", "capabilities", "prices", "quality"}
 
 
-class Router(StreamingMixin):
+class Router(StreamingMixin, OutcomesMixin):
     """Routes chat requests across the providers of one config.
 
     :param config: a ``PolyrouteConfig``, a dict in the config's shape, a path
@@ -136,11 +142,15 @@ class Router(StreamingMixin):
             model_info=self.model_info, prices=self.price_book,
             source=lambda request: self.planner.source(request), alerts=self.alerts,
             transport=self.transport, health=self.health, clock=clock,
+            privacy=policy_from_config(config.privacy),
         )
         self.guards: list[Guard] = [*builtin_guards(self.context, self.resilience.guards()),
                                     *guards]
         # most guards keep no per-call state: only those that do are told a call ended
         self._ending = [g for g in self.guards if type(g).call_ended is not Guard.call_ended]
+        # guards that change what a provider receives (privacy masking), in guard order
+        self._outgoing = [g.outgoing for g in self.guards
+                          if type(g).outgoing is not Guard.outgoing]
         self.strategies = bind_strategies(self.registry.strategies, StrategyContext(
             self.state, config.strategies, self.model_info, self.health, clock,
             self.price_book.prices,
@@ -151,7 +161,9 @@ class Router(StreamingMixin):
             # only guards that filter candidates are called for each one
             skip_checks=[g.skip_reason for g in self.guards
                          if type(g).skip_reason is not Guard.skip_reason],
+            clock=clock,
         )
+        self.experiments = Experiments(config, outcomes=self._variant_outcomes)
         self.resilience.start(self.context)
 
     @classmethod
@@ -197,8 +209,10 @@ class Router(StreamingMixin):
         )
         if override is None:
             return info
+        data = override.model_dump(exclude_none=True, include=_CATALOG_FIELDS)
+        if not data:  # only status/default: the catalog entry (or its absence) stands
+            return info
         base = info or ModelInfo(provider_type=provider.type_name, model=dep.model)
-        data = override.model_dump(exclude_none=True)
         if "capabilities" in data:
             data["capabilities"] = frozenset(data["capabilities"])
         if "prices" in data:
@@ -231,6 +245,7 @@ class Router(StreamingMixin):
         return [rank(strategy, tier, request) for tier in source if tier]
 
     def _prepare(self, request: ChatRequest) -> tuple[Call, ChatRequest]:
+        request = with_agent_prompt(request, self.config)  # its system prompt, if any
         plan = self.planner.plan(request)
         if plan.params.model_fields_set or plan.params.extra:
             request = request.model_copy(update={"params": request.params.merged_over(plan.params)})
@@ -288,6 +303,8 @@ class Router(StreamingMixin):
         resp.attempts = call.attempts
         resp.latency_ms = call.elapsed_ms()
         resp.cost_usd = self.price_book.cost(dep, resp.usage)
+        routing = call.request.routing
+        resp.experiment, resp.variant = routing.experiment, routing.variant
         for guard in self.guards:
             guard.after_call(call.request, resp)
         if self._observe_responses:
@@ -338,15 +355,23 @@ class Router(StreamingMixin):
 
     async def achat(self, request: ChatRequest) -> ChatResponse:
         """Async ``chat``: the same steps, their I/O awaited."""
-        return await arun(self._chat(request))
+        # a store that waits on I/O (SQLite, Redis): the steps advance off the loop
+        return await arun(self._chat(request),
+                          None if self.state.inline else self.state.offload)
+
+    def _assigned(self, request: ChatRequest) -> ChatRequest:
+        """``request`` as its experiment's variant would send it (if one applies)."""
+        return self.experiments.assign(request)[0] if self.experiments else request
 
     def _chat(self, request: ChatRequest) -> Steps[ChatResponse]:
+        request = self._assigned(request)  # before everything: guards see the variant
         # most routers have no guard with per-call state: they skip the try/finally
         steps = self._route(request)
         return self._ended(steps, request) if self._ending else steps
 
     def _route(self, request: ChatRequest) -> Steps[ChatResponse]:
         if self.guards and (hit := (yield from self._cached(request))) is not None:
+            hit.experiment, hit.variant = request.routing.experiment, request.routing.variant
             return hit
         call, request = self._prepare(request)
         for dep in call.candidates():
@@ -411,6 +436,8 @@ class Router(StreamingMixin):
         handle = None
         try:
             remaining = call.check_deadline(dep)
+            for outgoing in self._outgoing:
+                request = outgoing(dep, request)
             http = provider.build_request(
                 for_provider(request, provider, dep.model), dep.model, stream=stream
             )
@@ -467,7 +494,7 @@ class Router(StreamingMixin):
             guard.close()
         await self.transport.aclose()
         if self._owns_state:
-            self.state.close()
+            await self.state.aclose()
 
     def __enter__(self) -> Router:
         return self

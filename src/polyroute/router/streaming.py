@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from polyroute.plugins.manager import PluginRegistry
     from polyroute.resilience.health import HealthTracker
     from polyroute.routing.guards import Guard
+    from polyroute.state import StateStore
     from polyroute.types import ModelInfo
 
 __all__ = ["Continuation", "Opened", "StreamingMixin"]
@@ -106,6 +107,7 @@ class StreamingMixin:
         _observe_responses: bool
         _ending: list[Guard]
         price_book: PriceBook
+        state: StateStore
 
         def _cached(self, request: ChatRequest) -> Steps[ChatResponse | None]: ...
         def _prepare(self, request: ChatRequest) -> tuple[Call, ChatRequest]: ...
@@ -115,17 +117,23 @@ class StreamingMixin:
                   final: bool = False) -> Exception: ...
         def _ended(self, steps: Chunks, request: ChatRequest) -> Chunks: ...
         def model_info(self, dep: Deployment) -> ModelInfo | None: ...
+        def _assigned(self, request: ChatRequest) -> ChatRequest: ...
 
     def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
         """Route ``request`` as a stream (see the module doc for the failure policy)."""
+        request = self._assigned(request)
         return iterate(self._ended(self._stream(request), request))
 
     def astream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         """Async ``stream``: the same steps, their I/O awaited."""
-        return aiterate(self._ended(self._stream(request), request))
+        request = self._assigned(request)
+        state = self.state
+        return aiterate(self._ended(self._stream(request), request),
+                        None if state.inline else state.offload)
 
     def _stream(self, request: ChatRequest) -> Chunks:
         if self.guards and (hit := (yield from self._cached(request))) is not None:
+            hit.experiment, hit.variant = request.routing.experiment, request.routing.variant
             yield from replay(hit)
             return
         call, request = self._prepare(request)
@@ -232,11 +240,13 @@ class StreamingMixin:
             response_id=relay.response_id, response_model=relay.response_model,
             provider=dep.provider, model=dep.model, attempts=call.attempts,
             latency_ms=call.elapsed_ms(), cost_usd=cost, continued=bool(done.text),
+            experiment=call.request.routing.experiment, variant=call.request.routing.variant,
         )
         if tickets is not None or self.guards or self._observe_responses:
             resp = relay.response()
             resp.attempts, resp.latency_ms = call.attempts, final.latency_ms or 0.0
             resp.cost_usd = final.cost_usd
+            resp.experiment, resp.variant = final.experiment, final.variant
             call.after_attempt(dep, tickets, call.attempts[-1], resp)
             if done.text:
                 _joined(resp, done)
@@ -246,6 +256,7 @@ class StreamingMixin:
                 self.registry.pm.hook.polyroute_on_response(response=resp, request=call.request)
             if resp.cost_usd is not None:  # the cost guard prices from the full price book
                 final.cost_usd = resp.cost_usd
+            final.call_id = resp.call_id  # the ledger row's id, for feedback
         return final
 
 

@@ -67,13 +67,13 @@ class Call:
         "_last_dep",
         "_last_exc",
         "_last_failed",
+        "_outcomes",
         "_policy_chain",
         "_skip_errors",
         "attempts",
         "deadline",
         "guards",
         "notify",
-        "outcomes",
         "plan",
         "request",
         "started",
@@ -90,7 +90,7 @@ class Call:
         self.started = time.perf_counter()
         self.deadline = None if total_timeout is None else self.started + total_timeout
         self.attempts: list[Attempt] = []
-        self.outcomes: list[CandidateOutcome] = list(plan.skipped)
+        self._outcomes: list[CandidateOutcome] = []  # the plan's skips come first
         self.notify = notify
         self.guards = guards
         self.stats = stats
@@ -99,6 +99,12 @@ class Call:
         self._last_dep: Deployment | None = None
         self._last_exc: ProviderError | None = None
         self._skip_errors: list[PolyrouteError] = []
+
+    @property
+    def outcomes(self) -> list[CandidateOutcome]:
+        """Why each candidate was skipped or failed: the plan's skips, then this call's.
+        Reading it evaluates the rest of a lazy plan (only a failed call needs it)."""
+        return [*self.plan.skipped, *self._outcomes]
 
     def remaining(self) -> float | None:
         if self.deadline is None:
@@ -121,7 +127,7 @@ class Call:
     def candidates(self) -> Iterator[Deployment]:
         """The plan's candidates in order — or, once a provider refused on content-policy
         grounds, the content-policy chain instead of the rest."""
-        for dep in self.plan.candidates:
+        for dep in self.plan.iter_candidates():
             if self._policy_chain:
                 break
             yield dep
@@ -241,12 +247,12 @@ class Call:
             last.action = "gave_up"
             self._last_exc.action = f"gave up: {skip.reason}"
             self._last_failed, self._last_dep = self._last_exc, dep
-            self.outcomes.append(CandidateOutcome(
+            self._outcomes.append(CandidateOutcome(
                 dep.provider, dep.model, f"{type(self._last_exc).__name__}: "
                 f"{self._last_exc.reason}; then {skip.reason}", skipped=False,
                 error=self._last_exc))
             return
-        self.outcomes.append(CandidateOutcome(dep.provider, dep.model, skip.reason, skipped=True))
+        self._outcomes.append(CandidateOutcome(dep.provider, dep.model, skip.reason, skipped=True))
         if skip.error is not None:
             self._skip_errors.append(skip.error)
 
@@ -284,7 +290,7 @@ class Call:
             exc.action = f"retried after {wait:.2f}s"
 
     def candidate_failed(self, dep: Deployment, exc: ProviderError) -> None:
-        self.outcomes.append(
+        self._outcomes.append(
             CandidateOutcome(dep.provider, dep.model, f"{type(exc).__name__}: {exc.reason}",
                              skipped=False, error=exc)
         )

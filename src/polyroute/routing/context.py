@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from polyroute.analytics.alerts import Alerts
     from polyroute.config.schema import PolyrouteConfig
     from polyroute.cost.book import PriceBook
+    from polyroute.privacy.policy import PrivacyPolicy
     from polyroute.providers.base import Provider
     from polyroute.refs import Deployment
     from polyroute.resilience.health import HealthTracker
@@ -64,6 +65,10 @@ class RouterContext:
     """Health samples (``None``: ``health.enabled`` is off)."""
     clock: Callable[[], float] = field(default=time.time)
     """Wall-clock seconds (tests inject a fake one)."""
+    privacy: PrivacyPolicy | None = None
+    """PII redaction (``privacy:``; ``None``: off). Read by the privacy guard (mask or
+    refuse per provider) and by whatever stores content (ledger, cache), so nothing
+    stored holds what a provider was not allowed to see."""
 
     def __repr__(self) -> str:
         return f"<RouterContext source={self.config.source!r}>"

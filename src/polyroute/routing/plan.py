@@ -27,14 +27,14 @@ refused outright.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 
 from polyroute.config.schema import PolyrouteConfig
 from polyroute.errors import CandidateOutcome, ConfigError, NoRouteError
 from polyroute.refs import Deployment, parse_model_ref  # their old home: names kept
 from polyroute.tokens import prompt_tokens
-from polyroute.types import Capability, ChatRequest, GenerationParams, ModelInfo
+from polyroute.types import Capability, ChatRequest, GenerationParams, ModelInfo, request_memo
 
 __all__ = [
     "LATENCY_SKIP", "Deferred", "Deployment", "Note", "Plan", "Planner", "TokenNeed",
@@ -73,23 +73,97 @@ class SourcePlan:
 _Source = SourcePlan
 
 
-@dataclass(slots=True)
 class Plan:
-    """What the router will try, tier by tier, and what it skipped up front."""
+    """What the router will try, tier by tier, and what it skipped up front.
 
-    description: str
-    tiers: list[list[Deployment]]
-    params: GenerationParams
-    strategy: str
-    skipped: list[CandidateOutcome] = field(default_factory=list)
-    policy_chain: list[Deployment] = field(default_factory=list)
-    """Tried instead of the remaining candidates after a content-policy refusal."""
-    notes: dict[Deployment, str] = field(default_factory=dict)
-    """Remarks on kept candidates (too few latency observations to judge, say)."""
+    A plan the planner makes is *lazy*: candidates are filtered (and a tier ordered)
+    only when a call reaches them, so a call answered by its first candidate pays for
+    that candidate alone, not for a route of 1,000. ``tiers``, ``skipped``, ``notes``
+    and ``candidates`` evaluate the whole plan when read (``route --explain``, a call
+    that ran out of candidates); ``iter_candidates`` evaluates as it goes.
+    """
+
+    __slots__ = ("_flat", "_notes", "_pending", "_skipped", "_tiers", "description",
+                 "params", "policy_chain", "strategy")
+
+    def __init__(
+        self, description: str, tiers: list[list[Deployment]], params: GenerationParams,
+        strategy: str, skipped: list[CandidateOutcome] | None = None,
+        policy_chain: list[Deployment] | None = None,
+        notes: dict[Deployment, str] | None = None,
+    ) -> None:
+        self.description = description
+        self.params = params
+        self.strategy = strategy
+        self.policy_chain: list[Deployment] = [] if policy_chain is None else policy_chain
+        """Tried instead of the remaining candidates after a content-policy refusal."""
+        self._tiers = tiers
+        self._skipped: list[CandidateOutcome] = [] if skipped is None else skipped
+        self._notes: dict[Deployment, str] = {} if notes is None else notes
+        self._flat = [d for tier in tiers for d in tier]
+        # advances the evaluation by at least one candidate (or ends it); None: all done
+        self._pending: Iterator[None] | None = None
+
+    @property
+    def tiers(self) -> list[list[Deployment]]:
+        self._finish()
+        return self._tiers
+
+    @property
+    def skipped(self) -> list[CandidateOutcome]:
+        self._finish()
+        return self._skipped
+
+    @property
+    def notes(self) -> dict[Deployment, str]:
+        """Remarks on kept candidates (too few latency observations to judge, say)."""
+        self._finish()
+        return self._notes
 
     @property
     def candidates(self) -> list[Deployment]:
-        return [d for tier in self.tiers for d in tier]
+        self._finish()
+        return self._flat
+
+    @property
+    def evaluated(self) -> int:
+        """How many candidates have been judged usable so far (the rest are pending)."""
+        return len(self._flat)
+
+    def iter_candidates(self) -> Iterator[Deployment]:
+        """The candidates in order, each filtered only when the iteration reaches it."""
+        i = 0
+        while True:
+            if i < len(self._flat):
+                yield self._flat[i]
+                i += 1
+            elif not self._advance():
+                return
+
+    def _advance(self) -> bool:
+        """Evaluate until one more candidate is usable; ``False`` when none is left."""
+        pending = self._pending
+        if pending is None:
+            return False
+        n = len(self._flat)
+        try:
+            for _ in pending:
+                if len(self._flat) > n:
+                    return True
+        except BaseException:
+            self._pending = None  # a failed check (a state store down) ends the plan
+            raise
+        self._pending = None
+        return len(self._flat) > n
+
+    def _finish(self) -> None:
+        while self._advance():
+            pass
+
+    def __repr__(self) -> str:
+        pending = "" if self._pending is None else ", evaluation pending"
+        return (f"Plan({self.description!r}, tiers={self._tiers!r}, strategy={self.strategy!r}, "
+                f"skipped={len(self._skipped)}{pending})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,8 +211,12 @@ class Planner:
         info: InfoLookup,
         strategies: dict[str, Callable[..., list[Deployment]]],
         skip_checks: Sequence[Callable[[Deployment, ChatRequest], str | None]] = (),
+        clock: Callable[[], float] | None = None,
     ) -> None:
+        from polyroute.routing.rules import RuleBook  # rules.py builds SourcePlans
+
         self.config = config
+        self.rules = RuleBook(config, clock) if clock else RuleBook(config)
         self._skip_checks = tuple(skip_checks)
         self._readiness = readiness
         self._info = info
@@ -148,11 +226,20 @@ class Planner:
     # --- sources ---------------------------------------------------------------
 
     def source(self, request: ChatRequest) -> _Source:
+        if self.rules and not request.routing.model:  # conditional rules (routing/rules.py)
+            return self.rules.source(request, self.plain_source)
+        return self.plain_source(request)
+
+    def plain_source(self, request: ChatRequest) -> _Source:
+        """The source without conditional rules: model, agent, task, default."""
         r = request.routing
-        key = (r.model, tuple(r.fallbacks), r.agent, r.task)
+        key = (r.model, tuple(r.fallbacks), r.agent, r.task, r.route, r.experiment, r.variant)
         src = self._sources.get(key)
         if src is None:
             src = self._build_source(request)
+            if r.experiment:  # route --explain says which experiment arm decided
+                src = replace(src, description=f"{src.description}; experiment {r.experiment}"
+                                               f" variant {r.variant}")
             chain = self._policy_refs(request)
             if chain:
                 src = replace(src, policy_chain=tuple(Deployment(*parse_model_ref(x))
@@ -182,6 +269,15 @@ class Planner:
             if r.agent and r.agent in cfg.agents:
                 base = cfg.agents[r.agent].generation_params()
             return _Source(f"model {r.model}", _tiers([[x] for x in refs]), "priority", base)
+        if r.route:  # replaces the agent's model or route (an experiment's variant)
+            route = self._route(r.route, "routing.route")
+            params, what = route.generation_params(), f"route {r.route}"
+            tags: tuple[tuple[str, str], ...] = ()
+            if r.agent and r.agent in cfg.agents:
+                agent_cfg = cfg.agents[r.agent]
+                params = agent_cfg.generation_params().merged_over(params)
+                tags, what = tuple(sorted(agent_cfg.tags.items())), f"agent {r.agent} ({what})"
+            return _Source(what, _tiers(route.tiers), route.strategy, params, tags)
         if r.agent:
             agent = cfg.agents.get(r.agent)
             if agent is None:
@@ -231,13 +327,33 @@ class Planner:
     # --- the per-call plan -----------------------------------------------------
 
     def plan(self, request: ChatRequest) -> Plan:
+        """The plan for ``request``: lazy (see ``Plan``); hints and the source are
+        checked now, so a bad ``max_latency_ms`` or an unknown agent raises here."""
         self._check_hints(request)
         src = self.source(request)
+        # made now, so the router's copies of the request share what the lazy
+        # evaluation derives (the prompt-token estimate) instead of deriving it again
+        request_memo(request)
+        strategy = self._strategies[src.strategy]
+        chain = ([d for d in src.policy_chain if self._readiness(d.provider) is None]
+                 if src.policy_chain else [])
+        plan = Plan(src.description, [], src.params, src.strategy, [], chain, {})
+        plan._pending = self._evaluate(plan, src, request, strategy)
+        return plan
+
+    def _evaluate(
+        self, plan: Plan, src: SourcePlan, request: ChatRequest,
+        strategy: Callable[..., list[Deployment]],
+    ) -> Iterator[None]:
+        """Fill ``plan`` tier by tier, yielding whenever candidates were added. Config
+        order (``priority``) needs no look at the rest of a tier, so each candidate is
+        handed out as soon as it passes; any other strategy orders a whole tier, so
+        that tier is filtered first. Same candidates, same order as filtering all up
+        front; only a tier's round-robin turn now moves when the call reaches it."""
         needed = request.required_capabilities()
         need = _LazyNeed(request, src.params)
-        strategy = self._strategies[src.strategy]
-        skipped: list[CandidateOutcome] = []
-        tiers: list[list[Deployment]] = []
+        one_by_one = getattr(strategy, "one_by_one", False) is True
+        skipped, notes, flat, tiers = plan._skipped, plan._notes, plan._flat, plan._tiers
         ready: dict[str, str | None] = {}  # readiness once per provider per plan
 
         def readiness(name: str) -> str | None:
@@ -246,27 +362,39 @@ class Planner:
             return ready[name]
 
         deferred: list[list[Deployment]] = []
-        notes: dict[Deployment, str] = {}
         for tier in src.tiers:
-            usable, later = [], []
+            usable: list[Deployment] = []
+            later: list[Deployment] = []
             for dep in tier:
                 reason = self._skip(dep, needed, request, need, readiness, notes)
                 if reason is None:
-                    usable.append(dep)
+                    if one_by_one:
+                        if not usable:
+                            tiers.append(usable)
+                        usable.append(dep)
+                        flat.append(dep)
+                        yield
+                    else:
+                        usable.append(dep)
                 else:
                     if isinstance(reason, Deferred):
                         later.append(dep)
                     skipped.append(CandidateOutcome(dep.provider, dep.model, reason, skipped=True))
-            if usable:
-                tiers.append(strategy(usable, request) if len(usable) > 1 else usable)
+            if usable and not one_by_one:
+                ordered = strategy(usable, request) if len(usable) > 1 else usable
+                tiers.append(ordered)
+                flat.extend(ordered)
+                yield
             if later:
                 deferred.append(later)
         if not tiers and deferred:  # nothing else can serve: the deferred ones may
             kept = {d for tier in deferred for d in tier}
-            skipped = [o for o in skipped if Deployment(o.provider, o.model) not in kept]
-            tiers = [strategy(t, request) if len(t) > 1 else t for t in deferred]
-        chain = [d for d in src.policy_chain if self._readiness(d.provider) is None]
-        return Plan(src.description, tiers, src.params, src.strategy, skipped, chain, notes)
+            skipped[:] = [o for o in skipped if Deployment(o.provider, o.model) not in kept]
+            for later in deferred:
+                ordered = strategy(later, request) if len(later) > 1 else later
+                tiers.append(ordered)
+                flat.extend(ordered)
+            yield
 
     def _check_hints(self, request: ChatRequest) -> None:
         """A per-call constraint is applied or refused, never ignored."""

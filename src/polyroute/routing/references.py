@@ -60,6 +60,15 @@ def reference_problems(
             refs += [(m, f"routes.{rname}.tiers[{t}][{i}]") for i, m in enumerate(tier)]
     refs += [(f, f"content_policy_fallbacks[{i}]")
              for i, f in enumerate(cfg.content_policy_fallbacks)]
+    for i, rule in enumerate(cfg.rules):  # conditional rules (routing/rules.py)
+        if rule.model:
+            refs.append((rule.model, f"rules[{i}].model"))
+        refs += [(f, f"rules[{i}].fallbacks[{j}]") for j, f in enumerate(rule.fallbacks)]
+    for ename, exp in cfg.experiments.items():
+        for vname, v in exp.variants.items():
+            refs += [(m, f"experiments.{ename}.variants.{vname}.{k}")
+                     for k, m in [("model", v.model), *((f"fallbacks[{i}]", f) for i, f
+                                                         in enumerate(v.fallbacks))] if m]
     if cfg.default and cfg.default not in cfg.routes:
         refs.append((cfg.default, "default"))
     for ref, field in refs:

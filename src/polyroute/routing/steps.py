@@ -20,6 +20,14 @@ An interruption (``KeyboardInterrupt``, ``asyncio.CancelledError``, a stream clo
 early: ``GeneratorExit``) raised while a driver performs an effect or hands out a
 chunk is thrown into the steps too, so they settle their guards exactly as when
 the logic was written twice; the drivers then close any stream still open.
+
+A store that waits on I/O (SQLite, Redis) is read and written by the guards from
+inside the steps (planning skips a candidate with an open circuit, a budget
+reserves…). So the async drivers take ``offload`` (the store's): each advance of
+the steps, everything between two effects, runs there, off the event loop, while
+the effects themselves (a request, a sleep) are awaited on the loop. A paused
+Redis then holds only the calls waiting on it. With the in-memory store
+``offload`` is ``None`` and the steps advance inline, as before.
 """
 
 from __future__ import annotations
@@ -49,6 +57,7 @@ __all__ = [
     "CloseStream",
     "Effect",
     "NextEvent",
+    "Offload",
     "OpenStream",
     "Send",
     "Sleep",
@@ -64,6 +73,41 @@ C = TypeVar("C")
 
 END: Any = object()
 """What ``NextEvent`` returns when the stream has no more events."""
+
+Offload: TypeAlias = "Callable[..., Awaitable[Any]]"
+"""Runs sync code off the event loop: ``StateStore.offload``."""
+
+_DONE: Any = object()
+_RAISED: Any = object()
+
+
+def _advance(steps: Generator[Any, Any, Any], value: Any,
+             error: BaseException | None) -> tuple[Any, Any]:
+    """One advance of ``steps`` as a value (``StopIteration`` cannot cross a future):
+    ``(item, None)``, ``(_DONE, return value)`` or ``(_RAISED, exception)``."""
+    try:
+        return (steps.send(value) if error is None else steps.throw(error)), None
+    except StopIteration as done:
+        return _DONE, done.value
+    except BaseException as exc:  # re-raised by the driver, on the loop
+        return _RAISED, exc
+
+
+async def _offloaded(steps: Generator[Any, Any, Any], value: Any, error: BaseException | None,
+                     offload: Offload) -> tuple[Any, Any]:
+    """``_advance`` run by ``offload``; ``(_DONE, value)`` or ``(item, None)``, or raises
+    what the steps raised. A cancellation that arrives meanwhile is thrown into the
+    steps once their advance ends (offload waits for it), so they settle their
+    guards as they would inline."""
+    while True:
+        try:
+            item, result = await offload(_advance, steps, value, error)
+        except asyncio.CancelledError as exc:
+            value, error = None, exc
+            continue
+        if item is _RAISED:
+            raise result
+        return item, result
 
 
 class Effect:
@@ -256,15 +300,21 @@ def run(steps: Steps[T]) -> T:
             value, error = None, exc
 
 
-async def arun(steps: Steps[T]) -> T:
-    """Run ``steps`` awaiting their I/O; their return value."""
+async def arun(steps: Steps[T], offload: Offload | None = None) -> T:
+    """Run ``steps`` awaiting their I/O; their return value. ``offload``: advance the
+    steps there (a store that waits on I/O), not on the loop."""
     value: Any = None
     error: BaseException | None = None
     while True:
-        try:
-            effect = steps.send(value) if error is None else steps.throw(error)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+        if offload is not None:
+            effect, result = await _offloaded(steps, value, error, offload)
+            if effect is _DONE:
+                return result  # type: ignore[no-any-return]
+        else:
+            try:
+                effect = steps.send(value) if error is None else steps.throw(error)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
         try:
             value, error = await effect.arun(None), None
         except BaseException as exc:  # CancelledError too: the steps settle, re-raise
@@ -291,16 +341,23 @@ def iterate(steps: Generator[Effect | C, Any, None]) -> Iterator[C]:
                 value, error = None, exc
 
 
-async def aiterate(steps: Generator[Effect | C, Any, None]) -> AsyncIterator[C]:
-    """Run streaming ``steps`` awaiting their I/O, yielding what is not an effect."""
+async def aiterate(steps: Generator[Effect | C, Any, None],
+                   offload: Offload | None = None) -> AsyncIterator[C]:
+    """Run streaming ``steps`` awaiting their I/O, yielding what is not an effect.
+    ``offload``: as for ``arun``."""
     async with AsyncExitStack() as streams:
         value: Any = None
         error: BaseException | None = None
         while True:
-            try:
-                item = steps.send(value) if error is None else steps.throw(error)
-            except StopIteration:
-                return
+            if offload is not None:
+                item, _ = await _offloaded(steps, value, error, offload)
+                if item is _DONE:
+                    return
+            else:
+                try:
+                    item = steps.send(value) if error is None else steps.throw(error)
+                except StopIteration:
+                    return
             try:
                 if isinstance(item, Effect):
                     value = await item.arun(streams)

@@ -111,6 +111,9 @@ class RankingStrategy:
 
 class Priority(RankingStrategy):
     name = "priority"
+    one_by_one = True
+    """Config order needs no look at the rest of a tier: a lazy plan hands candidates
+    out as they pass (``routing/plan.py``)."""
 
     def rank(self, candidates: Sequence[Deployment], request: ChatRequest, *,
              commit: bool = True) -> list[Ranked]:

@@ -154,5 +154,6 @@ def replay(response: ChatResponse) -> Iterator[ChatChunk]:
         finish_reason=response.finish_reason or "stop", usage=response.usage,
         response_id=response.response_id, response_model=response.response_model,
         attempts=response.attempts, latency_ms=response.latency_ms,
-        cost_usd=response.cost_usd, cache_hit=response.cache_hit, **stamp,
+        cost_usd=response.cost_usd, cache_hit=response.cache_hit, call_id=response.call_id,
+        experiment=response.experiment, variant=response.variant, **stamp,
     )

@@ -9,6 +9,14 @@ Operations are few and atomic: a backend must make ``incr`` and ``reserve``
 safe under concurrency (threads, tasks and — for the shared backends —
 processes). Values are JSON-serialisable; keys are plain strings namespaced by
 their user (``breaker:openai/gpt-4.1``, ``budget:provider:openai:2026-11-23``).
+
+Two faces. The sync one (``get``, ``incr``…) is for sync callers. The async one
+(``aget``, ``aincr``…) never blocks the event loop: the memory store answers inline
+(a dict under a lock: nothing to wait for), SQLite runs the operation on a thread
+of its own, Redis awaits ``redis.asyncio``. ``inline`` says which kind a store is;
+``offload`` runs a block of sync code that uses the store (a guard's hook, a step
+of a routed call) where it cannot stall the loop: inline for the memory store, on
+a worker thread for the others.
 """
 
 from __future__ import annotations
@@ -16,11 +24,14 @@ from __future__ import annotations
 import json
 import math
 from abc import ABC, abstractmethod
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from polyroute.errors import StateStoreError
 
 __all__ = ["StateStore", "check_finite", "decode", "encode", "number"]
+
+T = TypeVar("T")
 
 
 def _corrupt(where: str, key: str, found: str, fix: str) -> StateStoreError:
@@ -88,6 +99,11 @@ def _jsonable(value: Any) -> bool:
 class StateStore(ABC):
     """Shared, atomic key-value state with optional time-to-live (seconds)."""
 
+    inline: bool = True
+    """Operations finish without waiting on I/O (the memory store): the async face
+    and ``offload`` call them directly. ``False``: a file or a server is behind them,
+    so async callers must not run them on the event loop."""
+
     @abstractmethod
     def get(self, key: str) -> Any:
         """The value at ``key``, or ``None`` if absent or expired."""
@@ -116,6 +132,17 @@ class StateStore(ABC):
         ``StateStoreError``, nothing added.
         """
 
+    def cas(self, key: str, expected: Any, new: Any, ttl: float | None = None) -> bool:
+        """Compare-and-set: atomically replace the value at ``key`` with ``new``
+        (``None``: delete the key) only if it still equals ``expected`` (``None``: the
+        key is absent). Returns whether it did. This is what makes a state machine's
+        transitions (a circuit opening, a half-open probe admitted) happen once across
+        processes: read, decide, ``cas``; on ``False`` someone else moved first, so read
+        again. ``expected`` is a value read from this store, compared as JSON.
+
+        The default raises: a backend that cannot do it atomically must not pretend."""
+        raise NotImplementedError(f"{type(self).__name__} has no atomic compare-and-set")
+
     def number(self, key: str) -> float:
         """The finite number at ``key`` (0 if absent); anything else is a
         ``StateStoreError`` naming the key and how to reset it."""
@@ -127,3 +154,44 @@ class StateStore(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional for backends without resources
         """Release resources (connections, files)."""
+
+    # --- the async face: never blocks the event loop ------------------------------------
+
+    async def offload(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)``, sync code that uses this store, run where it cannot stall the
+        event loop: inline here (an inline store), on a worker thread for a store that
+        waits on I/O. The calling task waits; the loop's other tasks keep running."""
+        return fn(*args)
+
+    async def aget(self, key: str) -> Any:
+        """Async ``get``."""
+        return await self.offload(self.get, key)
+
+    async def aset(self, key: str, value: Any, ttl: float | None = None) -> None:
+        """Async ``set``."""
+        await self.offload(self.set, key, value, ttl)
+
+    async def adelete(self, key: str) -> None:
+        """Async ``delete``."""
+        await self.offload(self.delete, key)
+
+    async def aincr(self, key: str, amount: float = 1.0, ttl: float | None = None) -> float:
+        """Async ``incr``."""
+        return await self.offload(self.incr, key, amount, ttl)
+
+    async def areserve(self, key: str, amount: float, limit: float, ttl: float | None = None,
+                       *, floor: float | None = None) -> bool:
+        """Async ``reserve``."""
+        return await self.offload(lambda: self.reserve(key, amount, limit, ttl, floor=floor))
+
+    async def acas(self, key: str, expected: Any, new: Any, ttl: float | None = None) -> bool:
+        """Async ``cas``."""
+        return await self.offload(self.cas, key, expected, new, ttl)
+
+    async def anumber(self, key: str) -> float:
+        """Async ``number``."""
+        return number(await self.aget(key), where=repr(self), key=key, fix=self.fix(key))
+
+    async def aclose(self) -> None:
+        """Async ``close``: also closes the connections the async face opened."""
+        self.close()

@@ -100,3 +100,15 @@ class MemoryStore(StateStore):
             expires = self._expiry(ttl) if current is None else self._data[key][1]
             self._data[key] = (value, expires)
             return True
+
+    def cas(self, key: str, expected: Any, new: Any, ttl: float | None = None) -> bool:
+        if new is not None and not _plain(new):
+            encode(new, where="(in-process)", key=key)
+        with self._lock:
+            if self._live(key) != expected:
+                return False
+            if new is None:
+                self._data.pop(key, None)
+            else:
+                self._data[key] = (new, self._expiry(ttl))
+            return True

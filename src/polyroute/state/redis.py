@@ -12,19 +12,33 @@ share one database. A failure (server down, timeout, auth) raises
 ``StateStoreError`` naming the server with its password masked and the
 operation; a call that meets it is refused, never let through uncounted.
 
-Calls are synchronous (a few round trips per routed call, ~0.1 ms each on a
-local network); the async router makes them from its event loop like the
-SQLite store's.
+Two faces. The sync one uses a blocking ``redis.Redis`` (thread-safe, pooled).
+The async one (``aget``, ``aincr``…) awaits a ``redis.asyncio.Redis`` opened on
+first use in each event loop, with the same Lua scripts; ``offload`` runs a block
+of sync store code (a guard's hook) on a worker thread. Either way a slow or
+paused server stalls only the calls that wait on it, never the event loop.
 """
 
 from __future__ import annotations
 
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+import asyncio
+import weakref
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
-from polyroute.errors import ConfigError, StateStoreError
+from polyroute.errors import ConfigError, StateStoreError, StateStoreUnavailable
 from polyroute.secrets import redact, remember
 from polyroute.state.base import StateStore, _corrupt, check_finite, decode, encode
+from polyroute.state.offload import ThreadOffload
+from polyroute.state.redis_urls import (
+    async_client,
+    hash_tagged,
+    masked_url,
+    parse_redis_url,
+)
+
+T = TypeVar("T")
 
 __all__ = ["RedisStore", "masked_url"]
 
@@ -60,21 +74,26 @@ redis.call('INCRBYFLOAT', KEYS[1], ARGV[1])
 if raw == false and ARGV[3] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 return 1
 """
+# KEYS[1]; ARGV: expected JSON ("" = absent), new JSON ("" = delete), ttl in ms ("").
+# Compares the stored text: polyroute writes json.dumps, and json.dumps of what
+# json.loads read back is the same text (floats round-trip through repr).
+_CAS = """
+local cur = redis.call('GET', KEYS[1])
+if ARGV[1] == '' then
+  if cur then return 0 end
+elseif cur ~= ARGV[1] then
+  return 0
+end
+if ARGV[2] == '' then
+  redis.call('DEL', KEYS[1])
+elseif ARGV[3] ~= '' then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+else
+  redis.call('SET', KEYS[1], ARGV[2])
+end
+return 1
+"""
 _CORRUPT = "POLYROUTE_CORRUPT "
-
-
-def masked_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (for errors and logs)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable redis url>"
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
 
 
 def _password(url: str) -> str | None:
@@ -88,16 +107,46 @@ def _ms(ttl: float | None) -> str:
     return "" if ttl is None else str(max(1, int(ttl * 1000)))
 
 
+class _Async:
+    """One event loop's ``redis.asyncio`` client and its registered scripts."""
+
+    __slots__ = ("cas", "client", "incr", "reserve")
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.cas = client.register_script(_CAS)
+        self.incr = client.register_script(_INCR)
+        self.reserve = client.register_script(_RESERVE)
+
+
 class RedisStore(StateStore):
     """State in Redis; atomic across processes and hosts."""
 
+    inline = False
+
     def __init__(self, url: str = "redis://127.0.0.1:6379/0", *, prefix: str = "polyroute:",
-                 timeout: float = 5.0, client: Any = None) -> None:
+                 timeout: float = 5.0, client: Any = None,
+                 aclient_factory: Callable[[], Any] | None = None, workers: int = 64) -> None:
         self.where = masked_url(url)
         self.prefix = prefix
-        password = _password(url)
-        if password:
-            remember(password)  # scrubbed from any message that would carry it
+        self._url, self._timeout = url, timeout
+        self.target = parse_redis_url(url)
+        # a Cluster spreads keys over slots: tag each so one budget's keys share one
+        self.hash_tags = self.target.kind == "cluster"
+        if self.hash_tags and ("{" in prefix or "}" in prefix):
+            raise ConfigError(f"state.prefix {prefix!r} holds a brace, which would break the "
+                              "Cluster hash tags", field="state.prefix",
+                              fix="use a prefix without { or }")
+        # one worker per concurrent call a loop typically runs (c=64): a thread waits
+        # on its round trip with the GIL released
+        self._threads = ThreadOffload("polyroute-redis", workers)
+        self._aclient_factory = aclient_factory
+        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Async] = (
+            weakref.WeakKeyDictionary())
+        for password in (self.target.password or _password(url),
+                         self.target.sentinel_password):
+            if password:
+                remember(password)  # scrubbed from any message that would carry it
         try:
             import redis
         except ImportError as exc:
@@ -105,22 +154,32 @@ class RedisStore(StateStore):
                 "state.backend 'redis' needs the redis package", field="state.backend",
                 fix="pip install 'polyroute[redis]'",
             ) from exc
-        self._failure: type[Exception] = redis.RedisError  # looked up once, not per call
+        from redis.exceptions import RedisClusterException
+
+        # looked up once, not per call; a Cluster's own errors are no RedisError
+        self._failure: tuple[type[Exception], ...] = (redis.RedisError, RedisClusterException)
         self._reply: type[Exception] = redis.ResponseError
         if client is None:
-            client = redis.Redis.from_url(
-                url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                health_check_interval=30,
-            )
+            from polyroute.state.redis_urls import sync_client
+
+            try:
+                client = sync_client(self.target, timeout)
+            except self._failure as exc:  # a Cluster client connects at once
+                raise self._failed("connect", exc) from None
         self._redis = client
         self._incr = client.register_script(_INCR)
         self._reserve = client.register_script(_RESERVE)
+        self._cas = client.register_script(_CAS)
 
     def __repr__(self) -> str:
         return f"<RedisStore {self.where} prefix={self.prefix!r}>"
 
+    def _k(self, key: str) -> str:
+        """The Redis key of ``key``: prefixed, hash-tagged on a Cluster."""
+        return self.prefix + (hash_tagged(key) if self.hash_tags else key)
+
     def fix(self, key: str) -> str:
-        return f"redis-cli -u {self.where} DEL '{self.prefix}{key}'"
+        return f"redis-cli -u {self.where} DEL '{self._k(key)}'"
 
     def _run(self, op: str, fn: Any, *args: Any, key: str = "", **kwargs: Any) -> Any:
         try:
@@ -130,14 +189,14 @@ class RedisStore(StateStore):
             if text.startswith(_CORRUPT) or text.startswith("WRONGTYPE"):
                 found = (text[len(_CORRUPT):].split(" script:")[0] if text.startswith(_CORRUPT)
                          else "a value of another Redis type")
-                raise _corrupt(self.where, self.prefix + key, found, self.fix(key)) from None
+                raise _corrupt(self.where, self._k(key), found, self.fix(key)) from None
             raise self._failed(op, exc) from None
         except self._failure as exc:
             raise self._failed(op, exc) from None
 
     def _failed(self, op: str, exc: Exception) -> StateStoreError:
         # raised ``from None``: redis-py's own exception chain may name the connection.
-        return StateStoreError(
+        return StateStoreUnavailable(
             f"state store {self.where}: {op} failed ({type(exc).__name__}: "
             f"{redact(str(exc))}); check the server is up and reachable and "
             "state.url is right"
@@ -148,35 +207,123 @@ class RedisStore(StateStore):
         self._run("ping", self._redis.ping)
 
     def get(self, key: str) -> Any:
-        raw = self._run("get", self._redis.get, self.prefix + key, key=key)
+        raw = self._run("get", self._redis.get, self._k(key), key=key)
         if raw is None:
             return None
-        return decode(raw, where=self.where, key=self.prefix + key, fix=self.fix(key))
+        return decode(raw, where=self.where, key=self._k(key), fix=self.fix(key))
 
     def set(self, key: str, value: Any, ttl: float | None = None) -> None:
         px = None if ttl is None else max(1, int(ttl * 1000))
-        text = encode(value, where=self.where, key=self.prefix + key)
-        self._run("set", self._redis.set, self.prefix + key, text, px=px)
+        text = encode(value, where=self.where, key=self._k(key))
+        self._run("set", self._redis.set, self._k(key), text, px=px)
 
     def delete(self, key: str) -> None:
-        self._run("delete", self._redis.delete, self.prefix + key)
+        self._run("delete", self._redis.delete, self._k(key))
 
     def incr(self, key: str, amount: float = 1.0, ttl: float | None = None) -> float:
-        check_finite(where=self.where, key=self.prefix + key, amount=amount)
-        value = self._run("incr", self._incr, keys=[self.prefix + key],
+        check_finite(where=self.where, key=self._k(key), amount=amount)
+        value = self._run("incr", self._incr, keys=[self._k(key)],
                           args=[repr(float(amount)), _ms(ttl)], key=key)
         return float(value)
 
     def reserve(self, key: str, amount: float, limit: float, ttl: float | None = None, *,
                 floor: float | None = None) -> bool:
-        check_finite(where=self.where, key=self.prefix + key, amount=amount, limit=limit,
+        check_finite(where=self.where, key=self._k(key), amount=amount, limit=limit,
                      **({} if floor is None else {"floor": floor}))
-        done = self._run("reserve", self._reserve, keys=[self.prefix + key],
+        done = self._run("reserve", self._reserve, keys=[self._k(key)],
                          args=[repr(float(amount)), repr(float(limit)), _ms(ttl),
                                "" if floor is None else repr(float(floor))], key=key)
         return bool(int(done))
 
+    def _cas_args(self, key: str, expected: Any, new: Any, ttl: float | None) -> list[str]:
+        where = self.where
+        return ["" if expected is None else encode(expected, where=where, key=self._k(key)),
+                "" if new is None else encode(new, where=where, key=self._k(key)), _ms(ttl)]
+
+    def cas(self, key: str, expected: Any, new: Any, ttl: float | None = None) -> bool:
+        done = self._run("cas", self._cas, keys=[self._k(key)],
+                         args=self._cas_args(key, expected, new, ttl), key=key)
+        return bool(int(done))
+
+    async def acas(self, key: str, expected: Any, new: Any, ttl: float | None = None) -> bool:
+        done = await self._arun("cas", self._aclient().cas, keys=[self._k(key)],
+                                args=self._cas_args(key, expected, new, ttl), key=key)
+        return bool(int(done))
+
     def close(self) -> None:
+        self._threads.close()
         close = getattr(self._redis, "close", None)
         if close is not None:
             close()
+
+    # --- the async face ---------------------------------------------------------------
+
+    async def offload(self, fn: Callable[..., T], *args: Any) -> T:
+        return await self._threads.run(fn, *args)
+
+    def _aclient(self) -> _Async:
+        loop = asyncio.get_running_loop()
+        found = self._async.get(loop)
+        if found is None:
+            if self._aclient_factory is not None:
+                client = self._aclient_factory()
+            else:
+                client = async_client(self.target, self._timeout)
+            found = self._async[loop] = _Async(client)
+        return found
+
+    async def _arun(self, op: str, fn: Any, *args: Any, key: str = "", **kwargs: Any) -> Any:
+        try:
+            return await fn(*args, **kwargs)
+        except self._reply as exc:
+            text = str(exc)
+            if text.startswith(_CORRUPT) or text.startswith("WRONGTYPE"):
+                found = (text[len(_CORRUPT):].split(" script:")[0] if text.startswith(_CORRUPT)
+                         else "a value of another Redis type")
+                raise _corrupt(self.where, self._k(key), found, self.fix(key)) from None
+            raise self._failed(op, exc) from None
+        except self._failure as exc:
+            raise self._failed(op, exc) from None
+        except (OSError, TimeoutError) as exc:  # redis.asyncio lets some socket errors out
+            raise self._failed(op, exc) from None
+
+    async def aping(self) -> None:
+        """Async ``ping``."""
+        await self._arun("ping", self._aclient().client.ping)
+
+    async def aget(self, key: str) -> Any:
+        raw = await self._arun("get", self._aclient().client.get, self._k(key), key=key)
+        if raw is None:
+            return None
+        return decode(raw, where=self.where, key=self._k(key), fix=self.fix(key))
+
+    async def aset(self, key: str, value: Any, ttl: float | None = None) -> None:
+        px = None if ttl is None else max(1, int(ttl * 1000))
+        text = encode(value, where=self.where, key=self._k(key))
+        await self._arun("set", self._aclient().client.set, self._k(key), text, px=px)
+
+    async def adelete(self, key: str) -> None:
+        await self._arun("delete", self._aclient().client.delete, self._k(key))
+
+    async def aincr(self, key: str, amount: float = 1.0, ttl: float | None = None) -> float:
+        check_finite(where=self.where, key=self._k(key), amount=amount)
+        value = await self._arun("incr", self._aclient().incr, keys=[self._k(key)],
+                                 args=[repr(float(amount)), _ms(ttl)], key=key)
+        return float(value)
+
+    async def areserve(self, key: str, amount: float, limit: float, ttl: float | None = None,
+                       *, floor: float | None = None) -> bool:
+        check_finite(where=self.where, key=self._k(key), amount=amount, limit=limit,
+                     **({} if floor is None else {"floor": floor}))
+        done = await self._arun(
+            "reserve", self._aclient().reserve, keys=[self._k(key)],
+            args=[repr(float(amount)), repr(float(limit)), _ms(ttl),
+                  "" if floor is None else repr(float(floor))], key=key)
+        return bool(int(done))
+
+    async def aclose(self) -> None:
+        """Close the sync client and this loop's async client."""
+        found = self._async.pop(asyncio.get_running_loop(), None)
+        if found is not None:
+            await found.client.aclose()
+        self.close()

@@ -6,6 +6,10 @@ across threads and processes; readers never block writers. Each thread gets its
 own connection (and a forked child its own, too). Expiry uses wall-clock time
 (``time.time``) so every process agrees on it. Values are JSON text, never pickle.
 
+Async callers get the same operations on worker threads of the store's own
+(``offload``), each with its own connection: the event loop never waits on the
+file lock or the disk.
+
 Every operation retries lock contention for up to ``timeout`` seconds (see
 ``polyroute._sqlite``); anything else, or contention past the timeout, raises
 ``StateStoreError`` naming the file and the operation.
@@ -23,8 +27,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from polyroute._sqlite import retry_locked
-from polyroute.errors import StateStoreError
+from polyroute.errors import StateStoreError, StateStoreUnavailable
 from polyroute.state.base import StateStore, _corrupt, check_finite, decode, encode, number
+from polyroute.state.offload import ThreadOffload
 
 T = TypeVar("T")
 
@@ -36,8 +41,12 @@ _SCHEMA = "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT N
 class SQLiteStore(StateStore):
     """State in one SQLite file; atomic across processes on this host."""
 
+    inline = False
+
     def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, workers: int = 8) -> None:
+        # writers serialise on the file lock anyway: a few threads keep readers going
+        self._threads = ThreadOffload("polyroute-sqlite", workers)
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._timeout = timeout
@@ -61,7 +70,7 @@ class SQLiteStore(StateStore):
             raise self._error(op, exc) from exc
 
     def _error(self, op: str, exc: sqlite3.Error) -> StateStoreError:
-        return StateStoreError(
+        return StateStoreUnavailable(
             f"state store {self.path}: {op} failed ({type(exc).__name__}: {exc}); "
             "check the file is writable and on a local disk (SQLite locking does not "
             "hold on network filesystems), or set state.path to another file"
@@ -150,13 +159,41 @@ class SQLiteStore(StateStore):
                 floor: float | None = None) -> bool:
         return self._add(key, amount, limit, ttl, floor)[0]
 
+    def cas(self, key: str, expected: Any, new: Any, ttl: float | None = None) -> bool:
+        text = None if new is None else encode(new, where=str(self.path), key=key)
+        return self._retrying("cas", lambda: self._cas_once(key, expected, text, ttl))
+
+    def _cas_once(self, key: str, expected: Any, text: str | None, ttl: float | None) -> bool:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")  # the write lock before the read: compare and set
+        try:
+            now = self._clock()
+            if self._read(conn, key, now)[0] != expected:
+                conn.execute("COMMIT")
+                return False
+            if text is None:
+                conn.execute("DELETE FROM kv WHERE key = ?", (key,))
+            else:
+                conn.execute("INSERT OR REPLACE INTO kv (key, value, expires) VALUES (?, ?, ?)",
+                             (key, text, None if ttl is None else now + ttl))
+            conn.execute("COMMIT")
+            return True
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
     def purge_expired(self) -> int:
         """Delete expired keys (reads already ignore them); returns how many."""
         return self._retrying("purge", lambda: self._conn().execute(
             "DELETE FROM kv WHERE expires IS NOT NULL AND expires <= ?", (self._clock(),)
         ).rowcount)
 
+    async def offload(self, fn: Callable[..., T], *args: Any) -> T:
+        return await self._threads.run(fn, *args)
+
     def close(self) -> None:
+        self._threads.close()
         with self._lock:
             conns, self._all = self._all, []
         for conn in conns:

@@ -51,6 +51,10 @@ def example_for(schema: object, root: object = None, depth: int = 0) -> Any:
                     merged.setdefault(k, v)
         return example_for(merged, root, depth + 1)
     kind = schema.get("type")
+    if isinstance(kind, str):
+        # Gemini's Schema spells types in upper case ("OBJECT", https://ai.google.dev/api/
+        # caching#Type), as google-genai sends them; JSON Schema in lower case
+        kind = kind.lower()
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "null")
     if kind is None:

@@ -3,6 +3,7 @@ secrets never shown, CSV export, and the chain edits."""
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -450,3 +451,21 @@ def test_the_health_timeline_marks_outages_and_degraded_windows() -> None:
                     60.0, 600, 599 * 60.0)
     assert len(long["rows"][0]["cells"]) == 60 and long["span"] == 10
     assert long["rows"][0]["cells"][0]["status"] == "outage"  # 2 ok, 3 failed together
+
+
+@pytest.mark.parametrize("page", ["/ui/", "/ui/models", "/ui/routes", "/ui/agents",
+                                  "/ui/usage", "/ui/budgets", "/ui/health", "/ui/audit",
+                                  "/ui/templates"])
+def test_every_list_page_makes_at_most_three_api_calls(
+    client: Callable[[], TestClient], tokens: dict[str, str], page: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Issue 18: an anchor's logs page makes 51 calls per page; ours make at most 3
+    (each API call logs one line under the page request's own id)."""
+    c, _ = signed_in(client, tokens["admin"])
+    with caplog.at_level(logging.INFO, logger="polyroute.admin.api"):
+        r = c.get(page)
+    assert r.status_code == 200, page
+    calls = [rec.getMessage() for rec in caplog.records
+             if rec.name == "polyroute.admin.api" and " /api/admin/" in rec.getMessage()]
+    assert 1 <= len(calls) <= 3, (page, calls)

@@ -74,7 +74,10 @@ class AnthropicResponder:
     # --- Responder protocol --------------------------------------------------
 
     def answer(self, request: StandinRequest) -> Reply:
-        if not request.headers.get("x-api-key"):
+        # The official SDK (anthropic 2.16.0) sends its api_key as ``Authorization:
+        # Bearer``; the API reference names ``x-api-key``. Both authenticate.
+        bearer = request.headers.get("authorization", "").startswith("Bearer ")
+        if not (request.headers.get("x-api-key") or bearer):
             return self.error(request, 401, "x-api-key header is required")
         try:
             body = request.json()
@@ -233,7 +236,8 @@ class AnthropicResponder:
                 deltas = [{"type": "text_delta", "text": w if i == 0 else " " + w}
                           for i, w in enumerate(words) if w or i == 0]
             elif block["type"] == "thinking":
-                first = {"type": "thinking", "thinking": ""}
+                # the SDK's ThinkingBlock requires ``signature``: it starts empty
+                first = {"type": "thinking", "thinking": "", "signature": ""}
                 deltas = [{"type": "thinking_delta", "thinking": block["thinking"]},
                           {"type": "signature_delta", "signature": block["signature"]}]
             else:

@@ -36,8 +36,10 @@ def finish_reason(value: object) -> FinishReason | None:
 
 
 def usage_from(usage: object, *, provider: str = "", model: str = "") -> Usage | None:
-    """``billed_units`` (else ``tokens``); ``InvalidResponseError`` for a count that is
-    negative, fractional, NaN or absurd."""
+    """``billed_units`` (else ``tokens``), and ``cached_tokens`` (prompt tokens that hit
+    the inference cache; declared by the cohere SDK's ``Usage``, which the conformance
+    suite found unread); ``InvalidResponseError`` for a count that is negative,
+    fractional, NaN or absurd."""
     if not isinstance(usage, Mapping):
         return None
     for key in ("billed_units", "tokens"):
@@ -47,6 +49,7 @@ def usage_from(usage: object, *, provider: str = "", model: str = "") -> Usage |
                 provider=provider, model=model,
                 input_tokens=(f"usage.{key}.input_tokens", part.get("input_tokens")),
                 output_tokens=(f"usage.{key}.output_tokens", part.get("output_tokens")),
+                cache_read_tokens=("usage.cached_tokens", usage.get("cached_tokens")),
             )
     return None
 

@@ -11,6 +11,7 @@ from polyroute import hookimpl
 from polyroute.providers.base import Provider, ProviderTemplate
 from polyroute.types import ModelInfo
 from polyroute_openai.azure import AzureOpenAIProvider
+from polyroute_openai.azure_inference import AzureAIInferenceProvider
 from polyroute_openai.catalog import openai_models
 from polyroute_openai.provider import OpenAIProvider
 from polyroute_openai.templates import templates
@@ -26,6 +27,7 @@ __all__ = [
 def polyroute_register_provider_types(register: Callable[[type[Provider]], None]) -> None:
     register(OpenAIProvider)
     register(AzureOpenAIProvider)
+    register(AzureAIInferenceProvider)
 
 
 @hookimpl

@@ -125,6 +125,14 @@ TEMPLATES: tuple[ProviderTemplate, ...] = (
         base_url_env=("AZURE_OPENAI_ENDPOINT",),
         api_version_env=("OPENAI_API_VERSION",),
     ),
+    _t(
+        "azure_ai", "Azure AI Foundry Models (Model Inference API; deployment name = model)",
+        None, "AZURE_INFERENCE_CREDENTIAL",
+        "https://learn.microsoft.com/rest/api/aifoundry/model-inference/get-chat-completions",
+        type="azure_ai_inference",
+        base_url_env=("AZURE_INFERENCE_ENDPOINT",),
+        api_version_env=("AZURE_INFERENCE_API_VERSION",),
+    ),
 )
 
 
