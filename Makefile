@@ -104,3 +104,9 @@ eval-cache: $(STAMP)
 .PHONY: bench-admin
 bench-admin: $(STAMP)
 	$(PY) bench/admin_bench.py $(ARGS)
+
+# Many workers on one Redis and one PostgreSQL (issue 14; docs/deploy.md): 4 processes
+# x c=64, 20,000 calls against fault-injecting stand-ins. Not part of `make test`.
+.PHONY: loadtest
+loadtest: $(STAMP)
+	$(PY) bench/loadtest.py $(ARGS)

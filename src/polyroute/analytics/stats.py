@@ -16,7 +16,6 @@ from __future__ import annotations
 import calendar
 import json
 import os
-import sqlite3
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -25,11 +24,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from polyroute.analytics.rolled import ROLLUP_FROM, cost_between, rolled_groups, rollups_ready
 from polyroute.budgets.windows import window_at, zone
 from polyroute.config.cost import BudgetConfig, parse_duration, resolve_path
-from polyroute.ledger.rollup import Acc, percentile_of
-from polyroute.ledger.store import connect_ledger
+from polyroute.ledger.reader import open_reader
+from polyroute.ledger.rollup import (
+    BUCKET_SECONDS,
+    ROLLUP_SOURCE_COLUMNS,
+    Agg,
+    ExactSum,
+    Latencies,
+    agg_of_row,
+    bucket_of,
+    exact_percentile,
+    read_rollups,
+)
+from polyroute.ledger.store import rollups_current
 
 if TYPE_CHECKING:
     from polyroute.config.schema import PolyrouteConfig
@@ -38,20 +47,10 @@ if TYPE_CHECKING:
 __all__ = ["BudgetUse", "GroupStats", "UsageReport", "ledger_path", "percentile", "usage_stats"]
 
 GroupBy = Literal["model", "provider", "agent", "day", "route", "tenant"]
-_COLS = ("ts", "agent", "route", "provider", "model", "input_tokens", "output_tokens",
-         "cached_tokens", "reasoning_tokens", "cost_usd", "cost_saved_usd", "latency_ms",
-         "ttft_ms", "status", "fallback", "cache_hit", "stream", "tags", "tenant", "error")
-
 
 def percentile(values: Sequence[float], q: float) -> float | None:
     """Nearest-rank-interpolated percentile of ``values`` (``q`` in 0..1); ``None`` if empty."""
-    if not values:
-        return None
-    s = sorted(values)
-    pos = q * (len(s) - 1)
-    lo = int(pos)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+    return exact_percentile(values, q)
 
 
 @dataclass
@@ -142,7 +141,7 @@ def usage_stats(
     """
     now = time.time() if now is None else now
     if isinstance(source, str | os.PathLike):
-        path: Path | None = Path(source)
+        target: str | None = os.fspath(source)
     else:
         from polyroute.budgets.guard import CostGuard
         from polyroute.cost.wiring import find_guard
@@ -150,142 +149,172 @@ def usage_stats(
         guard = find_guard(source, CostGuard)
         if isinstance(guard, CostGuard) and guard.ledger is not None:
             guard.ledger.flush()
-        path = ledger_path(source)
+        cfg = source.config
+        target = None if cfg.ledger is None else cfg.ledger.target(cfg.source)
         if budgets is None:
             budgets = source.config.budgets
-    if path is None:
+    if target is None:
         raise ValueError("no usage ledger: add `ledger: {}` to the config")
     start = None
     if since is not None:
         start = float(since) if isinstance(since, int | float) else now - (
             parse_duration(since) or 0.0)
     tz = zone(timezone)
-    conn = connect_ledger(path, create=False)
-    try:
-        rolled = rollups_ready(conn)
-        if rolled and _count(conn, start, now) > ROLLUP_FROM:
-            report = _from_rollups(conn, start, now, by, tz)
-        else:
-            rows = _rows(conn, start, now)
-            report = _aggregate(rows, by, tz)
-            report.daily = _daily(rows, tz)
+    budgets = list(budgets or ())
+    with open_reader(target) as (conn, ph):
+        src = UsageSource(conn, tz, ph)
+        month = window_at("month", tz, now).start
+        starts = [start, now - 7 * 86400, month] + [
+            window_at(b.per, zone(b.timezone), now).start for b in budgets
+            if b.per != "request"]
+        src.prefetch(None if None in starts else min(s for s in starts if s is not None), now)
+        aggs = src.collect(start, now, days=True)
+        report = _aggregate(aggs, by, tz)
         report.since, report.until = start, now
-        _trend(conn, report, tz, now, rolled)
-        report.budgets = [_budget_use(conn, b, now, rolled) for b in budgets or ()]
-    finally:
-        conn.close()
+        _trend(src, report, tz, now)
+        report.budgets = [_budget_use(src, b, now) for b in budgets]
+        report.daily = _daily(aggs, tz)
     return report
 
 
-def _count(conn: sqlite3.Connection, start: float | None, end: float) -> int:
-    sql, args = "SELECT COUNT(*) FROM calls WHERE ts <= ?", [end]
-    if start is not None:
-        sql, args = sql + " AND ts >= ?", [end, start]
-    return int(conn.execute(sql, args).fetchone()[0])
+class UsageSource:
+    """Reads a ledger as ``Agg`` records: rollups for whole hours and raw rows for the
+    partial hours at the edges (or raw rows only, when the ledger has no complete
+    rollups or a day boundary of ``tz`` falls inside an hour)."""
+
+    def __init__(self, conn: Any, tz: Any, ph: str = "?") -> None:
+        self.conn, self.tz, self.ph = conn, tz, ph
+        self.use_rollups = rollups_current(conn, ph)
+        self.rollup_reads = 0
+        self._read: tuple[int | None, int, list[Agg]] | None = None
+
+    def prefetch(self, start: float | None, end: float) -> None:
+        """Read the rollups of ``[start, end]`` once; later ranges inside it (the
+        trend, budget windows) are cut from memory instead of read again."""
+        if self.use_rollups:
+            lo = None if start is None else bucket_of(start)
+            self._whole_hours(lo, bucket_of(end))
+
+    def _whole_hours(self, lo: int | None, hi: int) -> list[Agg]:
+        got = self._read
+        if got is not None and (got[0] is None or (lo is not None and got[0] <= lo)) \
+                and hi <= got[1]:
+            return [a for a in got[2] if (lo is None or a.ts >= lo) and a.ts < hi]
+        whole = read_rollups(self.conn, self.ph, lo, hi)
+        self.rollup_reads += 1
+        if got is None:
+            self._read = (lo, hi, whole)
+        return whole
+
+    def raw(self, start: float | None, end: float, *, before: bool = False) -> list[Agg]:
+        """Raw rows with ``start <= ts <= end`` (``ts < end`` if ``before``)."""
+        ph = self.ph
+        sql = (f"SELECT {', '.join(ROLLUP_SOURCE_COLUMNS)} FROM calls "
+               f"WHERE ts {'<' if before else '<='} {ph}")
+        args: list[Any] = [end]
+        if start is not None:
+            sql += f" AND ts >= {ph}"
+            args.append(start)
+        return [agg_of_row(r) for r in self.conn.execute(sql, args)]
+
+    def collect(self, start: float | None, end: float, *, days: bool = False) -> list[Agg]:
+        """Calls with ``start <= ts <= end``. ``days``: the result is grouped by local
+        day too, so no whole hour may straddle a day boundary."""
+        if not self.use_rollups:
+            return self.raw(start, end)
+        lo = None if start is None else bucket_of(start) + (
+            0 if start % BUCKET_SECONDS == 0 else BUCKET_SECONDS)
+        hi = bucket_of(end)
+        if lo is not None and lo >= hi:
+            return self.raw(start, end)
+        whole = self._whole_hours(lo, hi)
+        if days and not self._hours_align(whole):
+            return self.raw(start, end)
+        left = [] if lo is None else self.raw(start, lo, before=True)
+        return left + whole + self.raw(hi, end)
+
+    def _hours_align(self, aggs: list[Agg]) -> bool:
+        for b in {a.ts for a in aggs}:
+            local = datetime.fromtimestamp(b, self.tz)
+            if local.minute or local.second:
+                return False
+        return True
 
 
-def _from_rollups(conn: sqlite3.Connection, start: float | None, end: float, by: str,
-                  tz: Any) -> UsageReport:
-    groups, total, days, day_cost = rolled_groups(conn, start, end, by, tz)
-    stats = [_acc_stats(k, a) for k, a in sorted(groups.items())]
-    if by != "day":
-        stats.sort(key=lambda s: (-s.cost_usd, -s.requests, s.key))
-    report = UsageReport(by, None, 0.0, stats, _acc_stats("total", total))
-    report.daily = [{"day": d, "cost_by_provider": day_cost.get(d, {}),
-                     "p50_ms": percentile_of(days[d].latency, 0.5),
-                     "p95_ms": percentile_of(days[d].latency, 0.95)} for d in sorted(days)]
-    return report
-
-
-def _acc_stats(key: str, acc: Acc) -> GroupStats:
-    """``_stats`` from rollup sums: the same figures, percentiles from histograms."""
-    s = acc.sums
-    out = GroupStats(key, requests=round(s["requests"]), succeeded=round(s["succeeded"]),
-                     failed=round(s["failed"]), input_tokens=round(s["input_tokens"]),
-                     output_tokens=round(s["output_tokens"]),
-                     cached_tokens=round(s["cached_tokens"]),
-                     reasoning_tokens=round(s["reasoning_tokens"]), cost_usd=s["cost_usd"],
-                     unpriced=round(s["unpriced"]), saved_usd=s["saved_usd"])
-    out.p50_ms, out.p95_ms = percentile_of(acc.latency, 0.5), percentile_of(acc.latency, 0.95)
-    out.ttft_p50_ms = percentile_of(acc.ttft, 0.5)
-    out.tokens_per_s = s["gen_tokens"] / s["gen_seconds"] if s["gen_seconds"] > 0 else None
-    if out.requests:
-        out.success_rate = out.succeeded / out.requests
-        out.cache_hit_rate = s["hits"] / out.requests
-    if out.succeeded:
-        out.fallback_rate = s["fallbacks"] / out.succeeded
-        out.cost_per_success = out.cost_usd / out.succeeded
-    if out.cost_usd > 0:
-        out.tokens_per_usd = (out.input_tokens + out.output_tokens) / out.cost_usd
-    return out
-
-
-def _rows(conn: sqlite3.Connection, start: float | None, end: float) -> list[dict[str, Any]]:
-    sql = f"SELECT {', '.join(_COLS)} FROM calls WHERE ts <= ?"
-    args: list[Any] = [end]
-    if start is not None:
-        sql += " AND ts >= ?"
-        args.append(start)
-    return [dict(zip(_COLS, r, strict=True)) for r in conn.execute(sql + " ORDER BY ts", args)]
-
-
-def _group_key(row: dict[str, Any], by: str, tz: Any) -> str:
+def _group_key(a: Agg, by: str, tz: Any) -> str:
     if by == "day":
-        return datetime.fromtimestamp(row["ts"], tz).strftime("%Y-%m-%d")
+        return datetime.fromtimestamp(a.ts, tz).strftime("%Y-%m-%d")
     if by == "model":
-        return f"{row['provider']}/{row['model']}" if row["provider"] else "-"
-    return str(row.get(by) or "-")
+        return f"{a.provider}/{a.model}" if a.provider else "-"
+    return str(getattr(a, by) or "-")
 
 
-def _aggregate(rows: list[dict[str, Any]], by: str, tz: Any) -> UsageReport:
-    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        groups[_group_key(row, by, tz)].append(row)
-    stats = [_stats(k, g) for k, g in sorted(groups.items())]
+def _aggregate(aggs: list[Agg], by: str, tz: Any) -> UsageReport:
+    # Each group is first summed per (ok, hit), so the total adds a few sums, not
+    # every hour of every key again.
+    groups: dict[str, dict[tuple[bool, bool], Agg]] = defaultdict(dict)
+    days = _DayNames(tz)
+    for a in aggs:
+        key = days(a.ts) if by == "day" else _group_key(a, by, tz)
+        parts = groups[key]
+        part = parts.get((a.ok, a.hit))
+        if part is None:
+            part = parts[(a.ok, a.hit)] = Agg(0.0, None, None, None, None, None, ok=a.ok,
+                                                  hit=a.hit)
+        part.add(a)
+    stats = [_stats(k, list(g.values())) for k, g in sorted(groups.items())]
     if by != "day":
         stats.sort(key=lambda s: (-s.cost_usd, -s.requests, s.key))
-    return UsageReport(by, None, 0.0, stats, _stats("total", rows))
+    every = [part for g in groups.values() for part in g.values()]
+    return UsageReport(by, None, 0.0, stats, _stats("total", every))
 
 
-def _stats(key: str, rows: list[dict[str, Any]]) -> GroupStats:
-    s = GroupStats(key, requests=len(rows))
-    lat: list[float] = []
-    ttft: list[float] = []
-    gen_tokens = 0
-    gen_seconds = 0.0
-    hits = fallbacks = 0
-    for r in rows:
-        ok = r["status"] != "error"
-        hit = bool(r["cache_hit"])
-        hits += hit
-        if not ok:
-            s.failed += 1
+class _DayNames:
+    """``YYYY-MM-DD`` of a time in ``tz``, remembered per time (rollups share hours)."""
+
+    def __init__(self, tz: Any) -> None:
+        self.tz = tz
+        self.seen: dict[float, str] = {}
+
+    def __call__(self, ts: float) -> str:
+        got = self.seen.get(ts)
+        if got is None:
+            got = self.seen[ts] = datetime.fromtimestamp(ts, self.tz).strftime("%Y-%m-%d")
+        return got
+
+
+def _stats(key: str, aggs: list[Agg]) -> GroupStats:
+    s = GroupStats(key)
+    cost, saved, gen_ms = ExactSum(), ExactSum(), ExactSum()
+    lat, ttft = Latencies(), Latencies()
+    gen_tokens = hits = fallbacks = 0
+    for a in aggs:
+        s.requests += a.calls
+        if a.hit:
+            hits += a.calls
+        if not a.ok:
+            s.failed += a.calls
             continue
-        s.succeeded += 1
-        fallbacks += bool(r["fallback"])
-        s.input_tokens += r["input_tokens"] or 0
-        s.output_tokens += r["output_tokens"] or 0
-        s.cached_tokens += r["cached_tokens"] or 0
-        s.reasoning_tokens += r["reasoning_tokens"] or 0
-        s.saved_usd += r["cost_saved_usd"] or 0.0
-        if r["cost_usd"] is None:
-            s.unpriced += 1
-        else:
-            s.cost_usd += r["cost_usd"]
-        if hit:
+        s.succeeded += a.calls
+        fallbacks += a.fallbacks
+        s.input_tokens += a.input_tokens
+        s.output_tokens += a.output_tokens
+        s.cached_tokens += a.cached_tokens
+        s.reasoning_tokens += a.reasoning_tokens
+        saved.merge(a.saved)
+        s.unpriced += a.unpriced
+        cost.merge(a.cost)
+        if a.hit:
             continue
-        if r["latency_ms"] is not None:
-            lat.append(r["latency_ms"])
-        if r["ttft_ms"] is not None:
-            ttft.append(r["ttft_ms"])
-        out = r["output_tokens"] or 0
-        span = (r["latency_ms"] or 0.0) - (r["ttft_ms"] or 0.0)
-        if out and span > 0:
-            gen_tokens += out
-            gen_seconds += span / 1000.0
+        lat.merge(a.latency)
+        ttft.merge(a.ttft)
+        gen_tokens += a.gen_tokens
+        gen_ms.merge(a.gen_ms)
+    s.cost_usd, s.saved_usd = cost.value(), saved.value()
     n = s.requests
-    s.p50_ms, s.p95_ms = percentile(lat, 0.5), percentile(lat, 0.95)
-    s.ttft_p50_ms = percentile(ttft, 0.5)
+    s.p50_ms, s.p95_ms = lat.percentile(0.5), lat.percentile(0.95)
+    s.ttft_p50_ms = ttft.percentile(0.5)
+    gen_seconds = gen_ms.value() / 1000.0
     s.tokens_per_s = gen_tokens / gen_seconds if gen_seconds else None
     if n:
         s.success_rate = s.succeeded / n
@@ -298,22 +327,19 @@ def _stats(key: str, rows: list[dict[str, Any]]) -> GroupStats:
     return s
 
 
-def _spent(conn: sqlite3.Connection, start: float, end: float, rolled: bool,
-           where: str = "", args: tuple[Any, ...] = ()) -> float:
-    if rolled:
-        return cost_between(conn, start, end, where, args)
-    extra = f" AND ({where})" if where else ""
-    return float(conn.execute(f"SELECT COALESCE(SUM(cost_usd), 0) FROM calls WHERE ts >= ? "
-                              f"AND ts <= ?{extra}", (start, end, *args)).fetchone()[0])
+def _cost(aggs: Iterable[Agg]) -> float:
+    total = ExactSum()
+    for a in aggs:
+        total.merge(a.cost)
+    return total.value()
 
 
-def _trend(conn: sqlite3.Connection, report: UsageReport, tz: Any, now: float,
-           rolled: bool = False) -> None:
-    week = _spent(conn, now - 7 * 86400, now, rolled)
+def _trend(src: UsageSource, report: UsageReport, tz: Any, now: float) -> None:
+    week = _cost(src.collect(now - 7 * 86400, now))
     month = window_at("month", tz, now)
-    mtd = _spent(conn, month.start, now, rolled)
-    report.burn_rate_usd_per_day = float(week) / 7.0
-    report.month_to_date_usd = float(mtd)
+    mtd = _cost(src.collect(month.start, now))
+    report.burn_rate_usd_per_day = week / 7.0
+    report.month_to_date_usd = mtd
     local = datetime.fromtimestamp(now, tz)
     days_in_month = calendar.monthrange(local.year, local.month)[1]
     left = max(0.0, (month.end or now) - now) / 86400.0 if month.end else 0.0
@@ -321,57 +347,47 @@ def _trend(conn: sqlite3.Connection, report: UsageReport, tz: Any, now: float,
     report.forecast_month_usd = report.month_to_date_usd + report.burn_rate_usd_per_day * left
 
 
-def _budget_use(conn: sqlite3.Connection, b: BudgetConfig, now: float,
-                rolled: bool = False) -> BudgetUse:
+def _budget_use(src: UsageSource, b: BudgetConfig, now: float) -> BudgetUse:
     if b.per == "request":
         return BudgetUse(b.label, b.scope, b.per, b.usd, 0.0, 0.0, "per request", None)
     window = window_at(b.per, zone(b.timezone), now)
     kind, _, value = b.scope.partition(":")
-    filters = {"global": ("", ()), "provider": ("provider = ?", (value,)),
-               "agent": ("agent = ?", (value,))}
-    if kind == "model":
-        prov, sep, name = value.replace("/", ":").partition(":")
-        filters["model"] = (("provider = ? AND model = ?", (prov, name)) if sep
-                            else ("model = ?", (value,)))
-    if kind in filters:  # in SQL (from the rollups when built), not row by row in Python
-        where, args = filters[kind]
-        spent = _spent(conn, window.start, now, rolled, where, args)
-        return BudgetUse(b.label, b.scope, b.per, b.usd, spent, spent / b.usd, window.id,
-                         window.resets_at)
-    sql = "SELECT cost_usd, provider, model, agent, tags FROM calls WHERE ts >= ? AND ts <= ?"
-    spent = 0.0
-    for cost, provider, model, agent, tags in conn.execute(sql, (window.start, now)):
-        if cost is None:
-            continue
-        if kind == "global" or (kind == "provider" and provider == value) or (
-            kind == "agent" and agent == value
-        ) or (kind == "model" and value in (model, f"{provider}:{model}", f"{provider}/{model}")):
-            spent += cost
-        elif kind == "tag" and tags:
-            k, _, v = value.partition("=")
+    spent = ExactSum()
+    if kind == "tag":  # tags are not in the rollups: raw rows
+        k, _, v = value.partition("=")
+        sql = (f"SELECT cost_usd, tags FROM calls WHERE ts >= {src.ph} AND ts <= {src.ph} "
+               "AND cost_usd IS NOT NULL AND tags IS NOT NULL")
+        for cost, tags in src.conn.execute(sql, (window.start, now)):
             if json.loads(tags).get(k.strip()) == v.strip():
-                spent += cost
-    return BudgetUse(b.label, b.scope, b.per, b.usd, spent, spent / b.usd, window.id,
+                spent.add(cost)
+    else:
+        for a in src.collect(window.start, now):
+            if kind == "global" or (kind == "provider" and a.provider == value) or (
+                kind == "agent" and a.agent == value
+            ) or (kind == "model" and value in (a.model, f"{a.provider}:{a.model}",
+                                                f"{a.provider}/{a.model}")):
+                spent.merge(a.cost)
+    used = spent.value()
+    return BudgetUse(b.label, b.scope, b.per, b.usd, used, used / b.usd, window.id,
                      window.resets_at)
 
 
-def _daily(rows: list[dict[str, Any]], tz: Any) -> list[dict[str, Any]]:
-    days: dict[str, dict[str, Any]] = {}
-    lat: dict[str, list[float]] = defaultdict(list)
-    for r in rows:
-        day = datetime.fromtimestamp(r["ts"], tz).strftime("%Y-%m-%d")
-        d = days.setdefault(day, {"day": day, "cost_by_provider": defaultdict(float)})
-        if r["cost_usd"]:
-            d["cost_by_provider"][r["provider"] or "-"] += r["cost_usd"]
-        if r["status"] != "error" and not r["cache_hit"] and r["latency_ms"] is not None:
-            lat[day].append(r["latency_ms"])
+def _daily(aggs: list[Agg], tz: Any) -> list[dict[str, Any]]:
+    days: dict[str, dict[str, ExactSum]] = {}
+    lat: dict[str, Latencies] = defaultdict(Latencies)
+    names = _DayNames(tz)
+    for a in aggs:
+        day = names(a.ts)
+        d = days.setdefault(day, {})
+        if a.cost.scaled or a.cost.special:
+            d.setdefault(a.provider or "-", ExactSum()).merge(a.cost)
+        if a.ok and not a.hit:
+            lat[day].merge(a.latency)
     out = []
     for day in sorted(days):
-        d = days[day]
-        d["cost_by_provider"] = dict(d["cost_by_provider"])
-        d["p50_ms"] = percentile(lat[day], 0.5)
-        d["p95_ms"] = percentile(lat[day], 0.95)
-        out.append(d)
+        out.append({"day": day,
+                    "cost_by_provider": {p: c.value() for p, c in days[day].items()},
+                    "p50_ms": lat[day].percentile(0.5), "p95_ms": lat[day].percentile(0.95)})
     return out
 
 

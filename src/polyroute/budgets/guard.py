@@ -57,6 +57,7 @@ from polyroute.state.base import StateStore
 from polyroute.types import Attempt, ChatRequest, ChatResponse, Usage
 
 if TYPE_CHECKING:
+    from polyroute.ledger.postgres import PostgresLedger
     from polyroute.ledger.store import Ledger
     from polyroute.routing.context import RouterContext
 
@@ -89,7 +90,7 @@ class CostGuard(Guard):
         budgets: list[BudgetConfig],
         state: StateStore,
         alerts: Alerts,
-        ledger: Ledger | None = None,
+        ledger: Ledger | PostgresLedger | None = None,
         store_content: bool = False,
         tenant_tag: str = "tenant",
         clock: Any = time.time,

@@ -21,8 +21,8 @@ _GROUPS = ("model", "provider", "agent", "day", "route", "tenant")
 @click.option("--by", type=click.Choice(_GROUPS), default="model", show_default=True)
 @click.option("--since", default="30d", show_default=True, metavar="DURATION",
               help="How far back: 24h, 7d, 30d … or 'all'.")
-@click.option("--ledger", "ledger_file", metavar="PATH",
-              help="Ledger file (default: the config's ledger.path).")
+@click.option("--ledger", "ledger_file", metavar="PATH|URL",
+              help="Ledger file or postgresql:// URL (default: the config's ledger).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True)
 @click.option("--plot", metavar="FILE.png", help="Also draw cost per day by provider and "
@@ -44,14 +44,14 @@ def usage(state: State, by: str, since: str, ledger_file: str | None, fmt: str,
     """Requests, tokens, cost, latency, success, fallback and cache figures from the
     usage ledger, plus budget use, burn rate and a month-end forecast."""
     from polyroute.analytics.stats import usage_stats
-    from polyroute.config.cost import parse_duration, resolve_path
+    from polyroute.config.cost import parse_duration
     from polyroute.errors import ConfigError
 
     cfg = state.load_config(required=False)
     budgets = list(cfg.budgets) if cfg is not None else []
     path = ledger_file
     if path is None and cfg is not None and cfg.ledger is not None:
-        path = str(resolve_path(cfg.ledger.path, cfg.source))
+        path = cfg.ledger.target(cfg.source)
     if path is None:
         raise ConfigError("no usage ledger to read",
                           fix="add `ledger: {}` to the config, or pass --ledger PATH")
@@ -107,13 +107,9 @@ def usage(state: State, by: str, since: str, ledger_file: str | None, fmt: str,
 
 def _drops(path: str, since: float | None) -> list[Drop]:
     """Rows the ledger lost in the window (``ledger_drops``), so no loss goes unseen."""
-    from contextlib import closing
+    from polyroute.ledger.reader import read_drops_at
 
-    from polyroute.ledger import connect_ledger
-    from polyroute.ledger.rows import read_drops
-
-    with closing(connect_ledger(path, create=False)) as conn:
-        return read_drops(conn, since)
+    return read_drops_at(path, since)
 
 
 def _drop_lines(drops: list[Drop], since: float | None) -> list[str]:

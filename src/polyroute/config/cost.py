@@ -158,6 +158,26 @@ class LedgerConfig(_Strict):
     sync: bool = False
     """Commit each call's row before the call returns (survives ``kill -9``; costs the
     caller one SQLite commit). Off: a writer thread commits moments after."""
+    url: Secret | None = None
+    """A PostgreSQL ledger shared by every worker: ``postgresql://user:pw@host/db`` or
+    ``env:LEDGER_URL`` (needs ``polyroute[postgres]``). Set, it replaces ``path``."""
+
+    @field_validator("url")
+    @classmethod
+    def _pg_url(cls, v: Secret | None) -> Secret | None:
+        if v is not None and v.is_available():
+            scheme = v.reveal(what="ledger.url").partition("://")[0]
+            if scheme not in ("postgresql", "postgres", "postgresql+psycopg"):
+                raise ValueError(f"ledger.url must be a postgresql:// URL, not {scheme}://"
+                                 " (for SQLite use ledger.path)")
+        return v
+
+    def target(self, source: Any = None) -> str:
+        """Where the ledger is: the PostgreSQL URL, or the SQLite file's path."""
+        if self.url is not None:
+            return self.url.reveal(what="ledger.url").replace("postgresql+psycopg://",
+                                                              "postgresql://", 1)
+        return str(resolve_path(self.path, source))
 
 
 class SemanticCacheConfig(_Strict):

@@ -45,8 +45,14 @@ def cost_guards(ctx: RouterContext) -> tuple[list[Guard], list[Guard]]:
     cost: CostGuard | None = None
     tenant_tag = cfg.cache.tenant_tag if cfg.cache is not None else "tenant"
     if need_cost:
-        ledger = None
-        if cfg.ledger is not None:
+        ledger: Any = None  # a Ledger (SQLite file) or a PostgresLedger, one interface
+        if cfg.ledger is not None and cfg.ledger.url is not None:
+            from polyroute.ledger.postgres import PostgresLedger
+
+            ledger = PostgresLedger(cfg.ledger.target(), queue_size=cfg.ledger.queue_size,
+                                    retention_days=cfg.ledger.retention_days,
+                                    sync=cfg.ledger.sync)
+        elif cfg.ledger is not None:
             from polyroute.ledger.store import Ledger
 
             ledger = Ledger(resolve_path(cfg.ledger.path, cfg.source),

@@ -1,263 +1,416 @@
-"""Hourly rollups of the ledger: what usage views read instead of every call.
+"""Pre-aggregated usage: one ``usage_rollup`` row per hour, agent, route, provider,
+model, tenant, outcome (ok / error), cache hit, kept in the same transaction as the
+call rows it sums, so a crash mid-batch loses or keeps both together.
 
-The writer folds each batch of call rows into ``usage_hourly`` **in the same
-transaction** that inserts them, so the rollup and the rows never disagree — a
-crash loses both or neither. One rollup row per hour (UTC epoch hour) x provider x
-model x agent x route x tenant x outcome holds sums (requests, tokens, cost, unpriced
-calls, savings, cache hits, fallbacks, generation tokens and seconds) and two latency
-histograms (total and time to first token, each one big integer of 40-bit bucket
-counts, so merging is an addition) with log-spaced buckets 5 % wide, from
-which p50/p95 are read to within 2.5 % of the exact value (each of the two ranks a
-percentile interpolates between is read as its bucket's geometric centre). Sums are
-exact.
+Each rollup row's ``data`` holds what ``polyroute usage`` needs from those calls:
+counts, token sums, exact cost sums, and fixed log-bucket histograms of latency and
+time to first token. Why exact sums: a rollup adds costs in a different order than a
+scan of the raw rows, and float addition is order-dependent; summing each float as an
+exact integer (every finite double is a multiple of 2**-1074) and rounding once at the
+end gives the same correctly rounded figure however the rows were grouped.
 
-Hour buckets make any time zone whose offset is a whole number of hours exact for
-per-day figures (a :30/:45 zone's day edges are placed to the hour). A ledger written
-before rollups existed is folded once, in chunks, when its writer first starts
-(``ensure_rollups``).
+Percentiles from the histograms are within ``LATENCY_ERROR`` (relative) of the exact
+ones when every latency is ≥ 1 ms, and within ``LATENCY_ERROR`` x the exact value +
+0.5 ms for latencies ≥ 0 (values under 1 ms count as 0.5 ms; a negative latency, a
+clock stepping back, counts as 0.5 ms too and is outside the bound).
+
+Usage queries read rollups for whole hours and raw rows only for the partial hours
+at the edges of a range (``polyroute.analytics.stats``).
+
+The SQL here is the subset SQLite and PostgreSQL share; ``ph`` is the driver's
+placeholder (``?`` or ``%s``).
 """
 
 from __future__ import annotations
 
+import json
 import math
-import sqlite3
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
-    "BUCKETS", "BUCKET_RATIO", "HOUR", "ROLLUP_SCHEMA", "ROLLUP_VERSION", "SUM_COLS",
-    "Acc", "bucket_of", "ensure_rollups", "fold_rows", "percentile_of", "write_rollups",
+    "BUCKET_SECONDS", "LATENCY_ERROR", "ROLLUP_SOURCE_COLUMNS", "Agg", "ExactSum", "Latencies",
+    "agg_of_row", "apply_rows", "bucket_of", "merge_aggs", "read_rollups", "rollup_schema",
 ]
 
-HOUR = 3600.0
-BUCKET_RATIO = 1.05
-BUCKETS = 300
-"""Histogram columns per measure: bucket 0 holds up to 1 ms, the last from ~36 min up."""
-_LOG = math.log(BUCKET_RATIO)
-_VERSION = 3
-ROLLUP_VERSION = str(_VERSION)
-# the call columns a rollup reads, in this order
-FOLD_COLUMNS = ("ts", "provider", "model", "agent", "route", "tenant", "status", "cache_hit",
-                "fallback", "input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens",
-                "cost_usd", "cost_saved_usd", "latency_ms", "ttft_ms")
-_KEY = ("hour", "provider", "model", "agent", "route", "tenant", "ok")
-KEY_COLS = _KEY
-_SUMS = ("requests", "succeeded", "failed", "input_tokens", "output_tokens", "cached_tokens",
-         "reasoning_tokens", "cost_usd", "unpriced", "saved_usd", "hits", "fallbacks",
-         "gen_tokens", "gen_seconds", "failed_cost_usd")
-SUM_COLS = _SUMS
-_WIDTH = 40  # bits per bucket count: 10^12 calls in one bucket of one hour before overflow
-_MASK = (1 << _WIDTH) - 1
-# a histogram is stored as one integer holding every bucket's count in its own 40-bit
-# field (as little-endian bytes): adding two histograms is one big-integer addition in C,
-# so a reader merges thousands of rollup rows in milliseconds
-ROLLUP_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS usage_hourly (
-  hour INTEGER NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL, agent TEXT NOT NULL,
-  route TEXT NOT NULL, tenant TEXT NOT NULL, ok INTEGER NOT NULL,
-  {", ".join(f"{c} REAL NOT NULL DEFAULT 0" for c in _SUMS)},
-  latency BLOB, ttft BLOB,
-  PRIMARY KEY ({", ".join(_KEY)})
-);
-CREATE TABLE IF NOT EXISTS rollup_meta (name TEXT PRIMARY KEY, value TEXT);
+BUCKET_SECONDS = 3600
+_BINS_PER_DOUBLING = 8
+LATENCY_ERROR = 2 ** (1 / (2 * _BINS_PER_DOUBLING)) - 1
+"""Largest relative error of a percentile read from rollups (≈ 4.4 %)."""
+_SCALE = 1074  # every finite double is an integer multiple of 2**-1074
+_NONE = "\x1e"  # how a NULL key value is stored (key columns are part of the primary key)
+_BELOW_1MS = -1
+_INF_BIN = 1_000_000
+_NO_VALUES: list[float] = []  # shared by rollup rows, which hold no exact values: never mutated
+
+ROLLUP_SOURCE_COLUMNS: tuple[str, ...] = (
+    "ts", "agent", "route", "provider", "model", "tenant", "status", "cache_hit", "fallback",
+    "input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens", "cost_usd",
+    "cost_saved_usd", "latency_ms", "ttft_ms",
+)
+_KEY = ("agent", "route", "provider", "model", "tenant")
+_TOKENS = ("input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens")
+
+
+def rollup_schema(text: str = "TEXT", integer: str = "INTEGER") -> str:
+    keys = ", ".join(f"{k} {text} NOT NULL" for k in _KEY)
+    return f"""
+CREATE TABLE IF NOT EXISTS usage_rollup (
+    bucket {integer} NOT NULL, {keys}, ok {integer} NOT NULL, hit {integer} NOT NULL,
+    data {text} NOT NULL,
+    PRIMARY KEY (bucket, {", ".join(_KEY)}, ok, hit));
+CREATE TABLE IF NOT EXISTS ledger_meta (key {text} PRIMARY KEY, value {text});
 """
 
 
-def bucket_of(ms: float) -> int:
-    """The histogram bucket of a latency: ``floor(log_1.05(ms))`` within ``[0, BUCKETS)``."""
-    if ms <= 1.0:
-        return 0
-    return min(BUCKETS - 1, math.floor(math.log(ms) / _LOG))
+def _pick_loads() -> Callable[[str], Any]:
+    """orjson when installed (it parses rollup rows ~3x faster; langsmith, for one,
+    brings it), else the json module. orjson refuses ``Infinity`` (an infinite cost
+    sum), which falls back to the json module."""
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - the standard library only
+        return json.loads
+
+    def loads(text: str) -> Any:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return json.loads(text)
+
+    return loads
 
 
-def _centre(bucket: int) -> float:
-    return math.exp((bucket + 0.5) * _LOG)
+_loads = _pick_loads()
 
 
-def percentile_of(hist: dict[int, int], q: float) -> float | None:
-    """The ``q`` quantile of a histogram, interpolated between the two ranks around it as
-    ``analytics.percentile`` does, each rank read as its bucket's geometric centre
-    (within 2.5 % of the value it stands for)."""
-    total = sum(hist.values())
-    if total == 0:
-        return None
-    pos = q * (total - 1)
-    lo_rank = int(pos)
-    lo = hi = None
-    seen = 0
-    for bucket in sorted(hist):
-        seen += hist[bucket]
-        if lo is None and seen > lo_rank:
-            lo = _centre(bucket)
-        if seen > lo_rank + 1 or seen >= total:
-            hi = _centre(bucket)
-            break
-    assert lo is not None and hi is not None
-    return lo + (hi - lo) * (pos - lo_rank)
+def bucket_of(ts: float) -> int:
+    return int(ts // BUCKET_SECONDS) * BUCKET_SECONDS
+
+
+class ExactSum:
+    """A sum of floats without rounding until ``value()``: equal, bit for bit, to
+    ``math.fsum`` of the same values in any order and grouping."""
+
+    __slots__ = ("scaled", "special")
+
+    def __init__(self, scaled: int = 0, special: float = 0.0) -> None:
+        self.scaled = scaled
+        self.special = special  # sum of the infinities (and NaN once they cancel)
+
+    def add(self, x: float) -> None:
+        if not math.isfinite(x):
+            self.special += x
+            return
+        n, d = float(x).as_integer_ratio()
+        self.scaled += n * ((1 << _SCALE) // d)
+
+    def merge(self, other: ExactSum) -> None:
+        self.scaled += other.scaled
+        self.special += other.special
+
+    def value(self) -> float:
+        if self.special != 0.0 or math.isnan(self.special):
+            return self.special
+        return self.scaled / (1 << _SCALE)  # int / int rounds correctly
+
+    def dump(self) -> list[Any]:
+        """``[mantissa (hex), shift]`` (+ the infinities): the scaled integer is ~1,100
+        bits, mostly trailing zeros; written whole it made rollups slow to parse."""
+        scaled, special = self.scaled, self.special
+        if not scaled:
+            return [0, 0, special] if special else [0, 0]
+        shift = (scaled & -scaled).bit_length() - 1
+        out = [format(scaled >> shift, "x"), shift]
+        return [*out, special] if special else out
+
+    @classmethod
+    def load(cls, v: Sequence[Any]) -> ExactSum:
+        mantissa = int(v[0], 16) if isinstance(v[0], str) else int(v[0])
+        return cls(mantissa << int(v[1]), float(v[2]) if len(v) > 2 else 0.0)
+
+
+def _bin(v: float) -> int:
+    if v < 1.0:
+        return _BELOW_1MS
+    if math.isinf(v):
+        return _INF_BIN
+    return math.floor(_BINS_PER_DOUBLING * math.log2(v))
+
+
+def _rep(b: int) -> float:
+    if b == _BELOW_1MS:
+        return 0.5
+    if b == _INF_BIN:
+        return math.inf
+    return float(2 ** ((b + 0.5) / _BINS_PER_DOUBLING))  # the bin's geometric middle
 
 
 @dataclass
-class Acc:
-    """Sums and histograms of some calls (a rollup row, or a group of them)."""
+class Latencies:
+    """Exact values (raw rows) and histogram counts (rollups). Percentiles are exact
+    while there is no histogram; once there is, the exact values join it."""
 
-    sums: dict[str, float] = field(default_factory=lambda: dict.fromkeys(_SUMS, 0.0))
-    latency: dict[int, int] = field(default_factory=dict)
-    ttft: dict[int, int] = field(default_factory=dict)
+    values: list[float] = field(default_factory=list)
+    bins: dict[int, int] = field(default_factory=dict)
 
-    def add_call(self, row: dict[str, Any], sign: int = 1) -> None:
-        s = self.sums
-        ok = row["status"] != "error"
-        s["requests"] += sign
-        s["hits"] += sign * bool(row["cache_hit"])
-        if not ok:
-            s["failed"] += sign
-            s["failed_cost_usd"] += sign * _num(row["cost_usd"])  # a stream cut after output
-            return
-        s["succeeded"] += sign
-        s["fallbacks"] += sign * bool(row["fallback"])
-        for c in ("input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens"):
-            s[c] += sign * _num(row[c])
-        s["saved_usd"] += sign * _num(row["cost_saved_usd"])
-        if row["cost_usd"] is None:
-            s["unpriced"] += sign
+    def merge(self, other: Latencies) -> None:
+        if other.values:
+            if self.values is _NO_VALUES:
+                self.values = []
+            self.values.extend(other.values)
+        mine = self.bins
+        for k, v in other.bins.items():  # a plain loop: Counter.update is slower here
+            mine[k] = mine.get(k, 0) + v
+
+    def counts(self) -> Counter[int]:
+        """Histogram counts, the exact values included."""
+        out = Counter(self.bins)
+        out.update(_bin(v) for v in self.values)
+        return out
+
+    def percentile(self, q: float) -> float | None:
+        if not self.bins:
+            return exact_percentile(self.values, q)
+        bins = self.counts()
+        n = sum(bins.values())
+        pos = q * (n - 1)
+        lo = int(pos)
+        a, b = _ranked(bins, lo), _ranked(bins, min(lo + 1, n - 1))
+        return a + (b - a) * (pos - lo) if b != a else a
+
+
+def _ranked(bins: Counter[int], rank: int) -> float:
+    seen = 0
+    for b in sorted(bins):
+        seen += bins[b]
+        if seen > rank:
+            return _rep(b)
+    raise IndexError(rank)
+
+
+def exact_percentile(values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank-interpolated percentile of ``values`` (``q`` in 0..1); ``None`` if empty."""
+    if not values:
+        return None
+    s = sorted(values)
+    pos = q * (len(s) - 1)
+    lo = int(pos)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+
+@dataclass
+class Agg:
+    """Calls sharing a key: one raw row (``whole`` False, ``ts`` its time) or one rollup
+    row (``whole`` True, ``ts`` its hour)."""
+
+    ts: float
+    agent: Any
+    route: Any
+    provider: Any
+    model: Any
+    tenant: Any
+    ok: bool
+    hit: bool
+    whole: bool = False
+    calls: int = 0
+    fallbacks: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost: ExactSum = field(default_factory=ExactSum)
+    unpriced: int = 0
+    """Calls with no cost (price unknown)."""
+    saved: ExactSum = field(default_factory=ExactSum)
+    gen_tokens: int = 0
+    gen_ms: ExactSum = field(default_factory=ExactSum)
+    latency: Latencies = field(default_factory=Latencies)
+    ttft: Latencies = field(default_factory=Latencies)
+
+    def key(self) -> tuple[Any, ...]:
+        return (self.agent, self.route, self.provider, self.model, self.tenant, self.ok,
+                self.hit)
+
+    def add(self, other: Agg) -> None:
+        self.calls += other.calls
+        self.fallbacks += other.fallbacks
+        for t in _TOKENS:
+            setattr(self, t, getattr(self, t) + getattr(other, t))
+        self.cost.merge(other.cost)
+        self.unpriced += other.unpriced
+        self.saved.merge(other.saved)
+        self.gen_tokens += other.gen_tokens
+        self.gen_ms.merge(other.gen_ms)
+        self.latency.merge(other.latency)
+        self.ttft.merge(other.ttft)
+
+    def dump(self) -> str:
+        d: dict[str, Any] = {"calls": self.calls, "fallbacks": self.fallbacks,
+                             "cost": self.cost.dump(), "unpriced": self.unpriced,
+                             "saved": self.saved.dump(), "gen_tokens": self.gen_tokens,
+                             "gen_ms": self.gen_ms.dump()}
+        for t in _TOKENS:
+            d[t] = getattr(self, t)
+        lat, ttft = self.latency.counts(), self.ttft.counts()
+        d["lat"] = {str(k): v for k, v in lat.items() if v}
+        d["ttft"] = {str(k): v for k, v in ttft.items() if v}
+        return json.dumps(d, separators=(",", ":"))
+
+    def load(self, text: str) -> None:
+        d = json.loads(text)
+        self.calls, self.fallbacks = d["calls"], d["fallbacks"]
+        for t in _TOKENS:
+            setattr(self, t, d[t])
+        self.cost, self.saved = ExactSum.load(d["cost"]), ExactSum.load(d["saved"])
+        self.gen_ms = ExactSum.load(d["gen_ms"])
+        self.unpriced, self.gen_tokens = d["unpriced"], d["gen_tokens"]
+        self.latency.bins = {int(k): v for k, v in d["lat"].items()}
+        self.ttft.bins = {int(k): v for k, v in d["ttft"].items()}
+
+
+def agg_of_row(r: Sequence[Any]) -> Agg:
+    """One raw row (values in ``ROLLUP_SOURCE_COLUMNS`` order) as an ``Agg``, with the
+    same reading of each field as ``polyroute usage`` has always had."""
+    (ts, agent, route, provider, model, tenant, status, cache_hit, fallback, inp, out, cached,
+     reasoning, cost, saved, latency, ttft) = r
+    a = Agg(ts, agent, route, provider, model, tenant, ok=status != "error",
+            hit=bool(cache_hit), calls=1, fallbacks=int(bool(fallback)),
+            input_tokens=inp or 0, output_tokens=out or 0, cached_tokens=cached or 0,
+            reasoning_tokens=reasoning or 0, unpriced=int(cost is None),
+            gen_tokens=0)
+    if cost is not None:
+        a.cost.add(cost)
+    a.saved.add(saved or 0.0)
+    if latency is not None and not math.isnan(latency):
+        a.latency.values.append(latency)
+    if ttft is not None and not math.isnan(ttft):
+        a.ttft.values.append(ttft)
+    span = (latency or 0.0) - (ttft or 0.0)
+    if out and span > 0:
+        a.gen_tokens = out
+        a.gen_ms.add(span)
+    return a
+
+
+def _at(bucket: float, key: Sequence[Any], ok: Any, hit: Any) -> Agg:
+    agent, route, provider, model, tenant = key
+    return Agg(bucket, agent, route, provider, model, tenant, ok=bool(ok), hit=bool(hit),
+               whole=True)
+
+
+def _enc(v: Any) -> str:
+    return _NONE if v is None else str(v)
+
+
+def _dec(v: str) -> str | None:
+    return None if v == _NONE else v
+
+
+def _group(rows: Iterable[Sequence[Any]]) -> dict[tuple[Any, ...], Agg]:
+    out: dict[tuple[Any, ...], Agg] = {}
+    for r in rows:
+        if not isinstance(r[0], int | float) or not math.isfinite(r[0]):
+            continue  # no hour to put it in (such a row is outside every time range too)
+        a = agg_of_row(r)
+        hour = bucket_of(a.ts)
+        k = (hour, *(_enc(v) for v in a.key()[:5]), int(a.ok), int(a.hit))
+        got = out.get(k)
+        if got is None:
+            a.ts, a.whole = float(hour), True
+            out[k] = a
         else:
-            s["cost_usd"] += sign * _num(row["cost_usd"])
-        if row["cache_hit"]:
-            return
-        latency, ttft = row["latency_ms"], row["ttft_ms"]
-        if isinstance(latency, int | float) and math.isfinite(latency):
-            _count(self.latency, bucket_of(latency), sign)
-        if isinstance(ttft, int | float) and math.isfinite(ttft):
-            _count(self.ttft, bucket_of(ttft), sign)
-        out = _num(row["output_tokens"])
-        span = _num(latency) - _num(ttft)
-        if out and span > 0:
-            s["gen_tokens"] += sign * out
-            s["gen_seconds"] += sign * span / 1000.0
-
-    def merge(self, other: Acc) -> None:
-        for k, v in other.sums.items():
-            self.sums[k] += v
-        for hist, more in ((self.latency, other.latency), (self.ttft, other.ttft)):
-            for b, n in more.items():
-                _count(hist, b, n)
-
-
-def _num(value: Any) -> float:
-    return float(value) if isinstance(value, int | float) and math.isfinite(value) else 0.0
-
-
-def _count(hist: dict[int, int], bucket: int, n: int) -> None:
-    left = hist.get(bucket, 0) + n
-    if left:
-        hist[bucket] = left
-    else:
-        hist.pop(bucket, None)
-
-
-def key_of(row: dict[str, Any]) -> tuple[Any, ...]:
-    return (int(_num(row["ts"]) // HOUR), row["provider"] or "", row["model"] or "",
-            row["agent"] or "", row["route"] or "", row["tenant"] or "",
-            int(row["status"] != "error"))
-
-
-def fold_rows(rows: Iterable[dict[str, Any]], sign: int = 1,
-              into: dict[tuple[Any, ...], Acc] | None = None) -> dict[tuple[Any, ...], Acc]:
-    out = into if into is not None else {}
-    for row in rows:
-        acc = out.get(key_of(row))
-        if acc is None:
-            acc = out[key_of(row)] = Acc()
-        acc.add_call(row, sign)
+            got.add(a)
     return out
 
 
-def pack(hist: dict[int, int]) -> int:
-    return sum(n << (_WIDTH * b) for b, n in hist.items())
+def apply_rows(conn: Any, ph: str, added: Iterable[Sequence[Any]],
+               removed: Iterable[Sequence[Any]] = (), *, upsert: str | None = None) -> None:
+    """Inside the caller's write transaction: add ``added`` raw rows to the rollups and
+    take ``removed`` (rows replaced or deleted) out. The caller holds the write lock
+    (SQLite ``BEGIN IMMEDIATE``; an advisory lock on PostgreSQL), so read-merge-write
+    is safe across processes."""
+    plus, minus = _group(added), _group(removed)
+    keys = set(plus) | set(minus)
+    if not keys:
+        return
+    buckets = sorted({k[0] for k in keys})
+    current: dict[tuple[Any, ...], Agg] = {}
+    q = (f"SELECT bucket, {', '.join(_KEY)}, ok, hit, data FROM usage_rollup "
+         f"WHERE bucket IN ({', '.join([ph] * len(buckets))})")
+    for row in conn.execute(q, buckets).fetchall():
+        k = tuple(row[:8])
+        if k in keys:
+            a = _at(row[0], row[1:6], row[6], row[7])
+            a.load(row[8])
+            current[k] = a
+    writes = []
+    for k in keys:
+        a = current.get(k) or _at(k[0], k[1:6], k[6], k[7])
+        if k in plus:
+            a.add(plus[k])
+        if k in minus:
+            _subtract(a, minus[k])
+        writes.append((*k, a.dump()) if a.calls > 0 else None)
+        if a.calls <= 0:
+            conn.execute(
+                f"DELETE FROM usage_rollup WHERE bucket = {ph} AND "
+                + " AND ".join(f"{c} = {ph}" for c in (*_KEY, "ok", "hit")), list(k))
+    sql = upsert or (f"INSERT OR REPLACE INTO usage_rollup (bucket, {', '.join(_KEY)}, ok, hit, "
+                     f"data) VALUES ({', '.join([ph] * 9)})")
+    rows = [w for w in writes if w is not None]
+    if rows:
+        conn.executemany(sql, rows)
 
 
-def unpack(value: int) -> dict[int, int]:
-    out: dict[int, int] = {}
-    bucket = 0
-    while value > 0:
-        n = value & _MASK
-        if n:
-            out[bucket] = n
-        value >>= _WIDTH
-        bucket += 1
+def _subtract(a: Agg, b: Agg) -> None:
+    a.calls -= b.calls
+    a.fallbacks -= b.fallbacks
+    for t in _TOKENS:
+        setattr(a, t, getattr(a, t) - getattr(b, t))
+    a.cost.scaled -= b.cost.scaled
+    a.cost.special -= b.cost.special
+    a.saved.scaled -= b.saved.scaled
+    a.unpriced -= b.unpriced
+    a.gen_tokens -= b.gen_tokens
+    a.gen_ms.scaled -= b.gen_ms.scaled
+    for mine, theirs in ((a.latency, b.latency), (a.ttft, b.ttft)):
+        left = Counter(mine.bins)
+        left.subtract(theirs.counts())
+        mine.bins = {k: v for k, v in left.items() if v > 0}
+
+
+def read_rollups(conn: Any, ph: str, start: int | None, end: int) -> list[Agg]:
+    """Rollup rows of the whole hours in ``[start, end)`` (``start`` None: from the first)."""
+    sql = f"SELECT bucket, {', '.join(_KEY)}, ok, hit, data FROM usage_rollup WHERE bucket < {ph}"
+    args: list[Any] = [end]
+    if start is not None:
+        sql += f" AND bucket >= {ph}"
+        args.append(start)
+    out = []
+    loads = _loads
+    for b, agent, route, provider, model, tenant, ok, hit, data in conn.execute(sql, args):
+        d = loads(data)
+        # built in one step (not _at + load): this loop is most of a usage report's time
+        out.append(Agg(
+            float(b), _dec(agent), _dec(route), _dec(provider), _dec(model), _dec(tenant),
+            ok=bool(ok), hit=bool(hit), whole=True, calls=d["calls"], fallbacks=d["fallbacks"],
+            input_tokens=d["input_tokens"], output_tokens=d["output_tokens"],
+            cached_tokens=d["cached_tokens"], reasoning_tokens=d["reasoning_tokens"],
+            cost=ExactSum.load(d["cost"]), unpriced=d["unpriced"],
+            saved=ExactSum.load(d["saved"]), gen_tokens=d["gen_tokens"],
+            gen_ms=ExactSum.load(d["gen_ms"]),
+            latency=Latencies(_NO_VALUES, {int(k): v for k, v in d["lat"].items()}),
+            ttft=Latencies(_NO_VALUES, {int(k): v for k, v in d["ttft"].items()})))
     return out
 
 
-def to_blob(value: int) -> bytes | None:
-    return value.to_bytes((value.bit_length() + 7) // 8, "little") if value > 0 else None
-
-
-def from_blob(blob: bytes | None) -> int:
-    return int.from_bytes(blob, "little") if blob else 0
-
-
-def write_rollups(conn: Any, folded: dict[tuple[Any, ...], Acc], *, param: str = "?") -> None:
-    """Add ``folded`` to ``usage_hourly`` (inside the caller's transaction, which holds
-    the write lock: the histogram read-add-write cannot interleave). ``param``: the
-    driver's placeholder (``?`` sqlite3, ``%s`` psycopg); the SQL suits both databases."""
-    where = " AND ".join(f"{k} = {param}" for k in _KEY)
-    names = [*_KEY, *_SUMS, "latency", "ttft"]
-    upsert = (f"INSERT INTO usage_hourly ({', '.join(names)}) "
-              f"VALUES ({', '.join([param] * len(names))}) "
-              f"ON CONFLICT ({', '.join(_KEY)}) DO UPDATE SET "
-              + ", ".join(f"{c} = usage_hourly.{c} + excluded.{c}" for c in _SUMS)
-              + ", latency = excluded.latency, ttft = excluded.ttft")
-    for key, acc in folded.items():
-        old = conn.execute(f"SELECT latency, ttft FROM usage_hourly WHERE {where}",
-                           key).fetchone()
-        lat = pack(acc.latency) + (from_blob(old[0]) if old else 0)
-        ttft = pack(acc.ttft) + (from_blob(old[1]) if old else 0)
-        conn.execute(upsert, (*key, *(acc.sums[c] for c in _SUMS), to_blob(lat),
-                              to_blob(ttft)))
-
-
-def previous_rows(conn: sqlite3.Connection, ids: Sequence[str]) -> list[dict[str, Any]]:
-    """Rows about to be replaced (a call recorded twice): their share leaves the rollup."""
-    out: list[dict[str, Any]] = []
-    for i in range(0, len(ids), 500):
-        chunk = ids[i: i + 500]
-        out += [dict(zip(FOLD_COLUMNS, r, strict=True)) for r in conn.execute(
-            f"SELECT {', '.join(FOLD_COLUMNS)} FROM calls WHERE id IN "
-            f"({', '.join('?' * len(chunk))})", chunk)]
-    return out
-
-
-def ensure_rollups(conn: sqlite3.Connection, chunk: int = 50_000) -> int:
-    """Fold a ledger written before rollups existed (once); the number of calls folded."""
-    conn.executescript(ROLLUP_SCHEMA)
-    done = conn.execute("SELECT value FROM rollup_meta WHERE name = 'version'").fetchone()
-    if done is not None and done[0] == str(_VERSION):
-        return 0
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        done = conn.execute("SELECT value FROM rollup_meta WHERE name = 'version'").fetchone()
-        if done is not None and done[0] == str(_VERSION):  # another process did it meanwhile
-            conn.execute("COMMIT")
-            return 0
-        # an earlier rollup layout (or none): rebuilt from the rows, which are the truth
-        conn.execute("DROP TABLE IF EXISTS usage_hourly")
-        conn.execute(ROLLUP_SCHEMA.split(";")[0])
-        folded: dict[tuple[Any, ...], Acc] = {}
-        count = 0
-        cursor = conn.execute(f"SELECT {', '.join(FOLD_COLUMNS)} FROM calls")
-        while True:
-            batch = cursor.fetchmany(chunk)
-            if not batch:
-                break
-            fold_rows((dict(zip(FOLD_COLUMNS, r, strict=True)) for r in batch), into=folded)
-            count += len(batch)
-        write_rollups(conn, folded)
-        conn.execute("INSERT OR REPLACE INTO rollup_meta (name, value) VALUES ('version', ?)",
-                     (str(_VERSION),))
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    return count
+def merge_aggs(aggs: Iterable[Agg]) -> Agg:
+    """The sums of ``aggs`` (its key fields mean nothing)."""
+    total = Agg(0.0, None, None, None, None, None, ok=True, hit=False)
+    for a in aggs:
+        total.add(a)
+    return total

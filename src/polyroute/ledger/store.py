@@ -40,18 +40,16 @@ from polyroute._sqlite import is_lock_contention, retry_locked
 from polyroute.errors import ConfigError
 from polyroute.ledger.feedback import FEEDBACK_SCHEMA
 from polyroute.ledger.rollup import (
-    FOLD_COLUMNS,
-    HOUR,
-    ROLLUP_SCHEMA,
-    ensure_rollups,
-    fold_rows,
-    previous_rows,
-    write_rollups,
+    ROLLUP_SOURCE_COLUMNS,
+    apply_rows,
+    bucket_of,
+    rollup_schema,
 )
 from polyroute.ledger.rows import DROPS_SCHEMA, clean_row
 from polyroute.logs import get_logger
 
-__all__ = ["ATTEMPT_COLUMNS", "CALL_COLUMNS", "Ledger", "connect_ledger"]
+__all__ = ["ATTEMPT_COLUMNS", "CALL_COLUMNS", "Ledger", "connect_ledger", "ensure_rollups",
+           "rollups_current"]
 
 logger = get_logger("ledger")
 
@@ -82,7 +80,9 @@ CREATE TABLE IF NOT EXISTS attempts (
     {", ".join(f"{c} {_TYPES.get(c, '') if c != 'id' else ''}" for c in ATTEMPT_COLUMNS)});
 CREATE INDEX IF NOT EXISTS calls_ts ON calls (ts);
 CREATE INDEX IF NOT EXISTS attempts_call ON attempts (call_id);
-""" + DROPS_SCHEMA + ROLLUP_SCHEMA + FEEDBACK_SCHEMA
+""" + DROPS_SCHEMA + rollup_schema() + FEEDBACK_SCHEMA
+_ROLLUP_COLS = ", ".join(ROLLUP_SOURCE_COLUMNS)
+_ID_CHUNK = 500  # ids per IN (...) list, under every SQLite's bound-parameter limit
 _INSERT_CALL = (
     f"INSERT OR REPLACE INTO calls ({', '.join(CALL_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(CALL_COLUMNS))})"
@@ -94,7 +94,6 @@ _INSERT_ATTEMPT = (
 _LINGER = 0.005
 """Seconds the writer waits for more rows before committing a batch."""
 _DAY = 86400.0
-_FOLD_AT = tuple(CALL_COLUMNS.index(c) for c in FOLD_COLUMNS)
 _WARN_EVERY = 10.0  # seconds between two warnings about the same kind of drop
 _Item = tuple[tuple[Any, ...], Sequence[tuple[Any, ...]]]
 
@@ -115,6 +114,7 @@ def connect_ledger(path: str | os.PathLike[str], *, create: bool = True) -> sqli
             if create:
                 conn.executescript(_SCHEMA)
                 _upgrade(conn)
+                ensure_rollups(conn)
 
         retry_locked(setup, 30.0)
     except BaseException:
@@ -123,6 +123,61 @@ def connect_ledger(path: str | os.PathLike[str], *, create: bool = True) -> sqli
     return conn
 
 
+def ensure_rollups(conn: sqlite3.Connection, *, force: bool = False) -> bool:
+    """Rebuild ``usage_rollup`` from every row of ``calls`` unless it already sums
+    exactly those rows (a ledger written before rollups existed, or rows added or
+    deleted behind the writer's back). Runs under the write lock, so two processes
+    opening one old ledger rebuild it once. ``True`` if it rebuilt."""
+    if not force and rollups_current(conn):
+        return False
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if not force and rollups_current(conn):
+            conn.execute("ROLLBACK")
+            return False
+        conn.execute("DELETE FROM usage_rollup")
+        rows = conn.execute(f"SELECT {_ROLLUP_COLS} FROM calls")
+        n = 0
+        while chunk := rows.fetchmany(50_000):
+            apply_rows(conn, "?", chunk)
+            n += len(chunk)
+        conn.executemany("INSERT OR REPLACE INTO ledger_meta (key, value) VALUES (?, ?)",
+                         [("rollup", "complete"), ("rollup_calls", str(n))])
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return True
+
+
+def rollups_current(conn: Any, ph: str = "?") -> bool:
+    """Whether ``usage_rollup`` sums exactly the rows in ``calls``: marked complete,
+    and the count of rows it was kept for is the count of rows there."""
+    try:
+        meta = dict(conn.execute(f"SELECT key, value FROM ledger_meta WHERE key IN "
+                                 f"({ph}, {ph})", ("rollup", "rollup_calls")).fetchall())
+    except Exception:  # a ledger from before rollups: no table
+        return False
+    if meta.get("rollup") != "complete":
+        return False
+    have = conn.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+    return str(have) == meta.get("rollup_calls")
+
+
+def _count_rollup(conn: sqlite3.Connection, delta: int) -> None:
+    if delta:
+        conn.execute("UPDATE ledger_meta SET value = CAST(CAST(value AS INTEGER) + ? AS TEXT) "
+                     "WHERE key = 'rollup_calls'", (delta,))
+
+
+def _rows_by_id(conn: sqlite3.Connection, ids: list[Any]) -> list[tuple[Any, ...]]:
+    out: list[tuple[Any, ...]] = []
+    for i in range(0, len(ids), _ID_CHUNK):
+        chunk = ids[i:i + _ID_CHUNK]
+        out += conn.execute(f"SELECT {_ROLLUP_COLS} FROM calls WHERE id IN "
+                            f"({', '.join('?' * len(chunk))})", chunk).fetchall()
+    return out
 def _upgrade(conn: sqlite3.Connection) -> None:
     """Add the columns a file made by an older polyroute lacks (SQLite adds a column
     in place; old rows read NULL there). Two processes may race: the loser's
@@ -328,8 +383,7 @@ class Ledger:
             logger.warning("usage ledger %s: could not build its rollups: %s", self.path, exc)
             return
         if folded:
-            logger.info("usage ledger %s: folded %d earlier calls into hourly rollups",
-                        self.path, folded)
+            logger.info("usage ledger %s: hourly rollups rebuilt from its rows", self.path)
 
     def _write(self, conn: sqlite3.Connection, rows: list[_Item]) -> None:
         """Commit ``rows`` in one transaction; if SQLite refuses one of them, row by
@@ -394,14 +448,15 @@ class Ledger:
         conn.execute("BEGIN IMMEDIATE")
         try:
             if calls:
-                # the rollup moves with the rows, in this transaction; a call recorded
-                # again (same id, INSERT OR REPLACE) takes its earlier share out first
-                replaced = previous_rows(conn, [str(c[0]) for c in calls])
-                folded = fold_rows(replaced, -1) if replaced else {}
-                fold_rows(({name: c[i] for name, i in zip(FOLD_COLUMNS, _FOLD_AT, strict=True)}
-                           for c in calls if len(c) == len(CALL_COLUMNS)), into=folded)
+                # The rollups change in this transaction too: what the rows replace
+                # comes out, what the database stored goes in (read back, so a NaN
+                # stored as NULL counts the way a scan of the rows counts it).
+                ids = list({c[0] for c in calls})
+                replaced = _rows_by_id(conn, ids)
                 conn.executemany(_INSERT_CALL, calls)
-                self._roll(conn, folded)
+                added = _rows_by_id(conn, ids)
+                apply_rows(conn, "?", added, replaced)
+                _count_rollup(conn, len(added) - len(replaced))
             if attempts:
                 conn.executemany(_INSERT_ATTEMPT, attempts)
             self._report_drops(conn)
@@ -411,32 +466,19 @@ class Ledger:
                 conn.execute("ROLLBACK")
             raise
 
-    def _roll(self, conn: sqlite3.Connection, folded: dict[Any, Any]) -> None:
-        """The rollup share of a batch. Its failure never costs the rows: the rollup is
-        marked stale instead (views read the rows; the next writer start rebuilds it)."""
-        conn.execute("SAVEPOINT rollup")
-        try:
-            write_rollups(conn, folded)
-        except sqlite3.Error as exc:
-            conn.execute("ROLLBACK TO rollup")
-            conn.execute("DELETE FROM rollup_meta WHERE name = 'version'")
-            logger.warning("usage ledger %s: rollups marked stale (%s); they are rebuilt "
-                           "when the writer next starts", self.path, exc)
-        conn.execute("RELEASE rollup")
-
     def _prune(self, conn: sqlite3.Connection) -> None:
         assert self.retention_days is not None
-        # on an hour boundary, so the rollup hours deleted are exactly the calls deleted
-        hour = int((time.time() - self.retention_days * _DAY) // HOUR)
-        cutoff = hour * HOUR
+        # Whole hours only, so the rollups and the rows they sum leave together.
+        cutoff = float(bucket_of(time.time() - self.retention_days * _DAY))
         try:
             conn.execute("BEGIN IMMEDIATE")
-            conn.execute("DELETE FROM usage_hourly WHERE hour < ?", (hour,))
+            conn.execute("DELETE FROM usage_rollup WHERE bucket < ?", (int(cutoff),))
             conn.execute(
                 "DELETE FROM attempts WHERE call_id IN (SELECT id FROM calls WHERE ts < ?)",
                 (cutoff,),
             )
-            conn.execute("DELETE FROM calls WHERE ts < ?", (cutoff,))
+            gone = conn.execute("DELETE FROM calls WHERE ts < ?", (cutoff,)).rowcount
+            _count_rollup(conn, -gone)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             conn.execute("ROLLBACK") if conn.in_transaction else None

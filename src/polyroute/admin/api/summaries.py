@@ -44,7 +44,6 @@ def usage(
 ) -> UsageSummary:
     from polyroute.analytics.stats import usage_stats
     from polyroute.config import load_config
-    from polyroute.config.cost import resolve_path
 
     settings = settings_of(request)
     if settings.config_path is None:
@@ -52,16 +51,27 @@ def usage(
     cfg = load_config(settings.config_path)
     if cfg.ledger is None:
         return UsageSummary(configured=False)
-    path = str(resolve_path(cfg.ledger.path, cfg.source))
+    path = cfg.ledger.target(cfg.source)
     try:
         report = usage_stats(path, by=by, since=None if since == "all" else since,
                              budgets=list(cfg.budgets))
     except FileNotFoundError:
-        return UsageSummary(configured=True, ledger=path)
+        return UsageSummary(configured=True, ledger=_shown(path))
     except ValueError as exc:
         raise ApiError(422, "validation_error", str(exc), field="since",
                        suggestions=["use 24h, 7d, 30d or all"]) from None
-    return UsageSummary(configured=True, ledger=path, report=report.as_dict())
+    return UsageSummary(configured=True, ledger=_shown(path), report=report.as_dict())
+
+
+def _shown(target: str) -> str:
+    """The ledger as a page may show it: a PostgreSQL URL without its password."""
+    from polyroute.ledger.reader import is_postgres
+
+    if is_postgres(target):
+        from polyroute.ledger.postgres import redact_dsn
+
+        return redact_dsn(target)
+    return target
 
 
 @router.get("/health", response_model=HealthSummary,

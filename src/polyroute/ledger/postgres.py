@@ -1,0 +1,431 @@
+"""The usage ledger on PostgreSQL (``ledger.url: postgresql://…``), shared by every
+worker process and host.
+
+The same promise as the SQLite ledger (``polyroute.ledger.store``): rows are batched
+off the request path by a writer thread (one connection per process), committed the
+moment they are taken from the queue, and ``sync: true`` commits a call's row before
+the call returns. Drops — a full queue, a database that refuses writes, a row it
+refuses — are counted, warned about and kept in ``ledger_drops``. The hourly rollups
+are kept in the same transaction as the rows; writers serialise on a transaction
+advisory lock (``pg_advisory_xact_lock``) while they merge them, so N workers never
+lose each other's sums.
+
+The schema comes from the same column lists as SQLite's (``CALL_COLUMNS``,
+``ATTEMPT_COLUMNS``), so a column added there is created here too (``ADD COLUMN IF NOT
+EXISTS`` on start). NaN is stored as NULL, as SQLite stores it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import math
+import os
+import queue
+import threading
+import time
+import weakref
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from polyroute.errors import ConfigError
+from polyroute.ledger.rollup import ROLLUP_SOURCE_COLUMNS, apply_rows, bucket_of, rollup_schema
+from polyroute.ledger.rows import clean_row
+from polyroute.ledger.store import _TYPES, ATTEMPT_COLUMNS, CALL_COLUMNS
+from polyroute.logs import get_logger
+
+__all__ = ["PostgresLedger", "connect_pg_ledger", "pg_column_type", "redact_dsn"]
+
+logger = get_logger("ledger")
+
+_LOCK_KEY = 0x706F6C79_6C656467  # "polyledg": one advisory lock for every ledger writer
+_INT_COLUMNS = {"attempts", "fallback", "cache_hit", "stream", "price_known", "n", "ok",
+                "http_status"}
+_WARN_EVERY = 10.0
+_DAY = 86400.0
+_Item = tuple[tuple[Any, ...], Sequence[tuple[Any, ...]]]
+_ROLLUP_COLS = ", ".join(ROLLUP_SOURCE_COLUMNS)
+_UPSERT_ROLLUP = (
+    "INSERT INTO usage_rollup (bucket, agent, route, provider, model, tenant, ok, hit, data) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT "
+    "(bucket, agent, route, provider, model, tenant, ok, hit) DO UPDATE SET data = excluded.data"
+)
+
+
+def pg_column_type(column: str) -> str:
+    """The PostgreSQL type of a ledger column, from SQLite's: REAL becomes DOUBLE
+    PRECISION, counts BIGINT, the rest (ids, names, JSON, columns added later) TEXT."""
+    sqlite = _TYPES.get(column, "")
+    if sqlite.startswith("REAL"):
+        return "DOUBLE PRECISION" + sqlite[4:]
+    if column == "id":
+        return "TEXT PRIMARY KEY"
+    if column.endswith("_tokens") or column in _INT_COLUMNS:
+        return "BIGINT"
+    return "TEXT"
+
+
+def _schema() -> list[str]:
+    calls = ", ".join(f"{c} {pg_column_type(c)}" for c in CALL_COLUMNS)
+    attempts = ", ".join(f"{c} {pg_column_type(c).replace(' PRIMARY KEY', '')}"
+                         for c in ATTEMPT_COLUMNS)
+    out = [f"CREATE TABLE IF NOT EXISTS calls ({calls})",
+           f"CREATE TABLE IF NOT EXISTS attempts ({attempts})",
+           "CREATE INDEX IF NOT EXISTS calls_ts ON calls (ts)",
+           "CREATE INDEX IF NOT EXISTS attempts_call ON attempts (call_id)",
+           "CREATE TABLE IF NOT EXISTS ledger_drops (ts DOUBLE PRECISION NOT NULL, "
+           "rows BIGINT NOT NULL, reason TEXT)"]
+    out += [s.strip() for s in rollup_schema("TEXT", "BIGINT").split(";") if s.strip()]
+    # Columns added to the lists after the table was made (another release, a plugin).
+    out += [f"ALTER TABLE calls ADD COLUMN IF NOT EXISTS {c} "
+            f"{pg_column_type(c).replace(' PRIMARY KEY', '')}" for c in CALL_COLUMNS]
+    out += [f"ALTER TABLE attempts ADD COLUMN IF NOT EXISTS {c} {pg_column_type(c)}"
+            for c in ATTEMPT_COLUMNS if c != "id"]
+    return out
+
+
+def _insert_call() -> str:
+    cols = ", ".join(CALL_COLUMNS)
+    sets = ", ".join(f"{c} = excluded.{c}" for c in CALL_COLUMNS if c != "id")
+    return (f"INSERT INTO calls ({cols}) VALUES ({', '.join(['%s'] * len(CALL_COLUMNS))}) "
+            f"ON CONFLICT (id) DO UPDATE SET {sets}")  # INSERT OR REPLACE, as on SQLite
+
+
+_INSERT_ATTEMPT = (f"INSERT INTO attempts ({', '.join(ATTEMPT_COLUMNS)}) "
+                   f"VALUES ({', '.join(['%s'] * len(ATTEMPT_COLUMNS))})")
+
+
+def connect_pg_ledger(url: str, *, create: bool = True) -> Any:
+    """An autocommit connection to the ledger at ``url`` (schema ensured, and the
+    rollups rebuilt if they do not sum the rows, when ``create``)."""
+    import psycopg
+
+    conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+    if create:
+        try:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+                for stmt in _schema():
+                    conn.execute(stmt)
+            ensure_pg_rollups(conn)
+        except BaseException:
+            conn.close()
+            raise
+    return conn
+
+
+def ensure_pg_rollups(conn: Any, *, force: bool = False) -> bool:
+    from polyroute.ledger.store import rollups_current
+
+    if not force and rollups_current(conn, "%s"):
+        return False
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+        if not force and rollups_current(conn, "%s"):
+            return False
+        conn.execute("DELETE FROM usage_rollup")
+        n = 0
+        with conn.cursor(name="polyroute_rollup_backfill") as rows:
+            rows.execute(f"SELECT {_ROLLUP_COLS} FROM calls")
+            with conn.cursor() as cur:
+                while chunk := rows.fetchmany(50_000):
+                    apply_rows(cur, "%s", chunk, upsert=_UPSERT_ROLLUP)
+                    n += len(chunk)
+        for key, value in (("rollup", "complete"), ("rollup_calls", str(n))):
+            conn.execute("INSERT INTO ledger_meta (key, value) VALUES (%s, %s) ON CONFLICT "
+                         "(key) DO UPDATE SET value = excluded.value", (key, value))
+    return True
+
+
+def redact_dsn(url: str) -> str:
+    """``url`` with its password and query (``?password=``, ``sslkey``...) masked."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        user, _, host = netloc.rpartition("@")
+        netloc = f"{user.split(':', 1)[0]}:***@{host}" if ":" in user else netloc
+    return urlunsplit((parts.scheme, netloc, parts.path, "***" if parts.query else "", ""))
+
+
+def _no_nan(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    if any(isinstance(v, float) and math.isnan(v) for v in row):
+        return tuple(None if isinstance(v, float) and math.isnan(v) else v for v in row)
+    return row
+
+
+class PostgresLedger:
+    """Queue-fed PostgreSQL writer with the interface of ``polyroute.ledger.Ledger``."""
+
+    def __init__(self, url: str, *, queue_size: int = 10_000,
+                 retention_days: float | None = 90.0, sync: bool = False) -> None:
+        self.url = url
+        self.path = redact_dsn(url)  # what logs and errors name: never the password
+        self.retention_days = retention_days
+        self.sync = sync
+        self.dropped = 0
+        self.nulled = 0
+        self.written = 0
+        self._queue_size = queue_size
+        self._queue: queue.Queue[_Item | None] = queue.Queue(queue_size)
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._drop_lock = threading.Lock()
+        self._unreported: dict[str, int] = {}
+        self._warned: dict[str, float] = {}
+        self._sync_conn: Any = None
+        self._sync_lock = threading.Lock()
+        self._closed = False
+        self._connect().close()  # a wrong URL fails the router's construction, not a call
+        _open_ledgers.add(self)
+
+    def _connect(self) -> Any:
+        try:
+            return connect_pg_ledger(self.url)
+        except Exception as exc:
+            raise ConfigError(
+                f"cannot open the usage ledger {self.path} ({type(exc).__name__})",
+                field="ledger.url",
+                fix="check the PostgreSQL URL, that the server is up and that the user may "
+                    "create tables in its schema",
+            ) from None
+
+    # --- drops (as the SQLite ledger) ------------------------------------------------
+
+    def _drop(self, n: int, reason: str) -> None:
+        with self._drop_lock:
+            self.dropped += n
+            self._unreported[reason] = self._unreported.get(reason, 0) + n
+            now = time.monotonic()
+            warn = now - self._warned.get(reason, -_WARN_EVERY) >= _WARN_EVERY
+            if warn:
+                self._warned[reason] = now
+            total = self.dropped
+        if warn:
+            logger.warning("usage ledger %s: %d row(s) lost (%d so far) — %s", self.path, n,
+                           total, reason)
+
+    def _report_drops(self, cur: Any) -> None:
+        with self._drop_lock:
+            pending, self._unreported = self._unreported, {}
+        if not pending:
+            return
+        try:
+            now = time.time()
+            cur.executemany("INSERT INTO ledger_drops (ts, rows, reason) VALUES (%s, %s, %s)",
+                            [(now, n, r) for r, n in pending.items()])
+        except BaseException:
+            with self._drop_lock:
+                for r, n in pending.items():
+                    self._unreported[r] = self._unreported.get(r, 0) + n
+            raise
+
+    # --- request path ------------------------------------------------------------------
+
+    def record(self, call: tuple[Any, ...], attempts: Sequence[tuple[Any, ...]] = ()) -> None:
+        if self._closed:
+            self._drop(1, "recorded after the ledger was closed")
+            return
+        item = (_no_nan(call), [_no_nan(a) for a in attempts])
+        if self.sync:
+            with self._sync_lock:
+                try:
+                    if self._sync_conn is None or self._pid != os.getpid():
+                        self._pid = os.getpid()
+                        self._sync_conn = connect_pg_ledger(self.url, create=False)
+                    self._write(self._sync_conn, [item])
+                except Exception as exc:
+                    self._drop(1, f"write failed: {type(exc).__name__}: {exc}")
+            return
+        if self._thread is None or self._pid != os.getpid():
+            self._start()
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            self._drop(1, f"queue full ({self._queue_size} rows waiting for the writer; "
+                          "raise ledger.queue_size or check the database)")
+
+    # --- writer thread -----------------------------------------------------------------
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._queue = queue.Queue(self._queue_size)
+                self._thread = None
+            if self._thread is None and not self._closed:
+                self._thread = threading.Thread(target=self._run, name="polyroute-ledger-pg",
+                                                daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        q = self._queue
+        conn: Any = None
+        next_prune = 0.0
+        try:
+            while True:
+                try:
+                    item = q.get(timeout=60.0)
+                except queue.Empty:
+                    continue
+                batch = [item]
+                while len(batch) < 1000:
+                    try:
+                        batch.append(q.get_nowait())
+                    except queue.Empty:
+                        break
+                stop = any(b is None for b in batch)
+                rows = [b for b in batch if b is not None]
+                try:
+                    if conn is None or conn.closed:
+                        conn = connect_pg_ledger(self.url, create=False)
+                    if self.retention_days and time.time() >= next_prune:
+                        self._prune(conn)
+                        next_prune = time.time() + _DAY
+                    if rows or self._unreported:
+                        self._write(conn, rows)
+                except Exception as exc:
+                    self._drop(len(rows), f"write failed: {type(exc).__name__}: {exc}")
+                    if conn is not None:
+                        with suppress(Exception):
+                            conn.close()
+                    conn = None
+                finally:
+                    for _ in batch:
+                        q.task_done()
+                if stop:
+                    return
+        finally:
+            if conn is not None:
+                with suppress(Exception):
+                    conn.close()
+
+    def _write(self, conn: Any, rows: list[_Item]) -> None:
+        import psycopg
+
+        try:
+            self._commit(conn, rows)
+        except psycopg.OperationalError:
+            raise  # the connection or the server: every row would meet it
+        except psycopg.Error:
+            for i, item in enumerate(rows):
+                try:
+                    self._write_alone(conn, item)
+                except psycopg.OperationalError as exc:
+                    self._drop(len(rows) - i, f"write failed: {type(exc).__name__}: {exc}")
+                    return
+        else:
+            self.written += len(rows)
+
+    def _write_alone(self, conn: Any, item: _Item) -> None:
+        import psycopg
+
+        try:
+            self._commit(conn, [item])
+            self.written += 1
+            return
+        except psycopg.OperationalError:
+            raise
+        except psycopg.Error:
+            pass
+        call, bad = clean_row(item[0], CALL_COLUMNS)
+        attempts = [clean_row(a, ATTEMPT_COLUMNS)[0] for a in item[1]]
+        try:
+            self._commit(conn, [(call, attempts)])
+        except psycopg.OperationalError:
+            raise
+        except psycopg.Error as exc:
+            self._drop(1, f"a row PostgreSQL refused: {type(exc).__name__}")
+            return
+        self.written += 1
+        self.nulled += 1
+        logger.warning("usage ledger row %s: values PostgreSQL cannot store were written as "
+                       "NULL: %s", str(call[0])[:24], ", ".join(bad) or "none found")
+
+    def _commit(self, conn: Any, rows: list[_Item]) -> None:
+        calls = [r[0] for r in rows]
+        attempts = [a for r in rows for a in r[1]]
+        with conn.transaction(), conn.cursor() as cur:
+            if calls:
+                ids = list({c[0] for c in calls})
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+                cur.execute(f"SELECT {_ROLLUP_COLS} FROM calls WHERE id = ANY(%s)", (ids,))
+                replaced = cur.fetchall()
+                cur.executemany(_insert_call(), calls)
+                cur.execute(f"SELECT {_ROLLUP_COLS} FROM calls WHERE id = ANY(%s)", (ids,))
+                added = cur.fetchall()
+                apply_rows(cur, "%s", added, replaced, upsert=_UPSERT_ROLLUP)
+                _count(cur, len(added) - len(replaced))
+            if attempts:
+                cur.executemany(_INSERT_ATTEMPT, attempts)
+            self._report_drops(cur)
+
+    def _prune(self, conn: Any) -> None:
+        assert self.retention_days is not None
+        cutoff = bucket_of(time.time() - self.retention_days * _DAY)
+        try:
+            with conn.transaction(), conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+                cur.execute("DELETE FROM usage_rollup WHERE bucket < %s", (cutoff,))
+                cur.execute("DELETE FROM attempts WHERE call_id IN "
+                            "(SELECT id FROM calls WHERE ts < %s)", (float(cutoff),))
+                cur.execute("DELETE FROM calls WHERE ts < %s", (float(cutoff),))
+                _count(cur, -cur.rowcount)
+        except Exception as exc:
+            logger.warning("usage ledger retention failed: %s", type(exc).__name__)
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        if self._thread is None:
+            return True
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks:
+            if time.monotonic() >= deadline or not self._thread.is_alive():
+                return False
+            time.sleep(0.001)
+        return True
+
+    def close(self, timeout: float = 10.0) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            thread = self._thread
+        if thread is not None and self._pid == os.getpid() and thread.is_alive():
+            self._queue.put(None)
+            thread.join(timeout)
+        with self._sync_lock:
+            if self._sync_conn is not None:
+                if self._unreported:
+                    with suppress(Exception):
+                        self._write(self._sync_conn, [])
+                with suppress(Exception):
+                    self._sync_conn.close()
+                self._sync_conn = None
+
+    @contextmanager
+    def connection(self) -> Iterator[Any]:
+        self.flush()
+        conn = connect_pg_ledger(self.url, create=False)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+
+def _count(cur: Any, delta: int) -> None:
+    if delta:
+        cur.execute("UPDATE ledger_meta SET value = (CAST(value AS BIGINT) + %s)::text "
+                    "WHERE key = 'rollup_calls'", (delta,))
+
+
+_open_ledgers: weakref.WeakSet[PostgresLedger] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    for ledger in list(_open_ledgers):
+        with suppress(Exception):
+            ledger.close(timeout=5.0)

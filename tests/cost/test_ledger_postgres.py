@@ -1,0 +1,204 @@
+"""The usage ledger on PostgreSQL: batched writes off the request path, the sync promise,
+4 processes sharing one ledger with no row lost, rollups equal to the raw rows, values
+PostgreSQL refuses, columns added to the lists, and the password never shown. Skips,
+saying why, without the machine's PostgreSQL (127.0.0.1:5432, user postgres, db test)."""
+
+from __future__ import annotations
+
+import logging
+import random
+import subprocess
+import sys
+import textwrap
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+psycopg = pytest.importorskip("psycopg", reason="the PostgreSQL ledger needs polyroute[postgres]")
+
+from polyroute.analytics import stats as stats_mod  # noqa: E402
+from polyroute.analytics.stats import usage_stats  # noqa: E402
+from polyroute.errors import ConfigError  # noqa: E402
+from polyroute.ledger import postgres as pg  # noqa: E402
+from polyroute.ledger.postgres import PostgresLedger, connect_pg_ledger  # noqa: E402
+from polyroute.ledger.store import CALL_COLUMNS, Ledger, rollups_current  # noqa: E402
+
+ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=3"
+NOW = 1_780_000_000.0 + 777.0
+
+
+@pytest.fixture
+def url() -> Iterator[str]:
+    try:
+        admin = psycopg.connect(ADMIN, autocommit=True)
+    except Exception as exc:
+        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432 ({type(exc).__name__})")
+    schema = f"ledger_{uuid.uuid4().hex[:10]}"
+    admin.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{schema}"
+    finally:
+        admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        admin.close()
+
+
+def _row(rnd: random.Random, i: int, ts: float) -> tuple[Any, ...]:
+    ok = rnd.random() > 0.1
+    row = {"id": f"c{i}", "ts": ts, "agent": rnd.choice(["a", "b", None]), "route": "r",
+           "provider": rnd.choice(["openai", "anth"]), "model": rnd.choice(["m1", "m2"]),
+           "input_tokens": rnd.randrange(1000), "output_tokens": rnd.randrange(300),
+           "cached_tokens": 0, "reasoning_tokens": 0,
+           "cost_usd": rnd.choice([None, 1e-6 * rnd.randrange(1, 9999), 0.3]),
+           "cost_saved_usd": None, "price_known": 1,
+           "latency_ms": rnd.choice([rnd.uniform(20, 4000), None, float("nan")]),
+           "ttft_ms": None, "status": "ok" if ok else "error", "error": None if ok else "x",
+           "attempts": 1, "fallback": int(rnd.random() < 0.2), "cache_hit": int(rnd.random() < .1),
+           "stream": 0, "tags": None, "tenant": rnd.choice([None, "t1"])}
+    return tuple(row.get(c) for c in CALL_COLUMNS)
+
+
+def _count(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        return int(conn.execute("SELECT COUNT(*) FROM calls").fetchone()[0])
+
+
+def test_rows_are_batched_and_usage_reads_them_as_from_sqlite(url: str, tmp_path: Path) -> None:
+    rnd = random.Random(3)
+    rows = [_row(rnd, i, NOW - rnd.uniform(0, 40 * 3600)) for i in range(1500)]
+    ledger = PostgresLedger(url, retention_days=None)
+    lite = Ledger(tmp_path / "u.db", retention_days=None)
+    for r in rows:
+        ledger.record(r, [(r[0], 1, r[1], r[5], r[6], 1, 12.0, None, 200, "answer",
+                           1, 2, 0, 0, 0, 0.0)])
+        lite.record(r)
+    assert ledger.flush() and lite.flush()
+    ledger.close()
+    lite.close()
+    assert _count(url) == 1500 and ledger.dropped == 0
+    with connect_pg_ledger(url, create=False) as conn:
+        assert rollups_current(conn, "%s")
+        assert conn.execute("SELECT COUNT(*) FROM attempts").fetchone()[0] == 1500
+        assert conn.execute("SELECT COUNT(*) FROM calls WHERE latency_ms = 'NaN'"
+                            ).fetchone()[0] == 0  # NaN is NULL, as on SQLite
+    for by in ("model", "agent", "tenant", "day"):
+        on_pg = usage_stats(url, by=by, since=None, now=NOW)
+        on_lite = usage_stats(tmp_path / "u.db", by=by, since=None, now=NOW)
+        assert [(g.key, g.requests, g.failed, g.input_tokens, g.cost_usd, g.unpriced)
+                for g in on_pg.groups] == [
+            (g.key, g.requests, g.failed, g.input_tokens, g.cost_usd, g.unpriced)
+            for g in on_lite.groups]
+        assert on_pg.total.p95_ms == on_lite.total.p95_ms
+
+
+def test_rollups_on_postgres_equal_its_raw_rows(url: str, monkeypatch: pytest.MonkeyPatch,
+                                                 ) -> None:
+    rnd = random.Random(8)
+    ledger = PostgresLedger(url, retention_days=None, sync=True)
+    for i in range(600):
+        ledger.record(_row(rnd, i, NOW - rnd.uniform(0, 30 * 3600)))
+    ledger.record(_row(rnd, 5, NOW - 100))  # a replaced row counts once
+    ledger.close()
+    fast = usage_stats(url, by="provider", since="20h", now=NOW)
+    monkeypatch.setattr(stats_mod, "rollups_current", lambda *a, **k: False)
+    slow = usage_stats(url, by="provider", since="20h", now=NOW)
+    assert fast.total.requests == slow.total.requests
+    assert [(g.key, g.requests, g.cost_usd, g.fallback_rate) for g in fast.groups] == [
+        (g.key, g.requests, g.cost_usd, g.fallback_rate) for g in slow.groups]
+    assert _count(url) == 600
+
+
+def test_sync_commits_before_record_returns(url: str) -> None:
+    ledger = PostgresLedger(url, retention_days=None, sync=True)
+    ledger.record(_row(random.Random(1), 1, NOW))
+    assert _count(url) == 1  # no flush: already committed
+    ledger.close()
+
+
+def test_four_processes_share_one_ledger_and_lose_no_row(url: str) -> None:
+    script = textwrap.dedent(f"""
+        import random, sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from test_ledger_postgres import _row, NOW
+        from polyroute.ledger.postgres import PostgresLedger
+        w = int(sys.argv[1])
+        rnd = random.Random(w)
+        ledger = PostgresLedger({url!r}, retention_days=None)
+        for i in range(1000):
+            ledger.record(_row(rnd, w * 100_000 + i, NOW - rnd.uniform(0, 5 * 3600)))
+        ledger.close()
+        print(ledger.dropped, ledger.written)
+    """)
+    connect_pg_ledger(url).close()  # the schema, once
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(w)], stdout=subprocess.PIPE)
+             for w in range(4)]
+    outs = [p.communicate(timeout=300)[0].split() for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert [(int(d), int(n)) for d, n in outs] == [(0, 1000)] * 4
+    assert _count(url) == 4000
+    with connect_pg_ledger(url, create=False) as conn:
+        assert rollups_current(conn, "%s")
+    assert usage_stats(url, since=None, now=NOW).total.requests == 4000
+
+
+def test_a_value_postgres_refuses_is_nulled_not_lost(url: str,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    rnd = random.Random(2)
+    good, bad = _row(rnd, 1, NOW), list(_row(rnd, 2, NOW))
+    bad[CALL_COLUMNS.index("input_tokens")] = 2**70
+    ledger = PostgresLedger(url, retention_days=None)
+    with caplog.at_level(logging.WARNING):
+        ledger.record(good)
+        ledger.record(tuple(bad))
+        assert ledger.flush()
+    ledger.close()
+    assert (ledger.dropped, ledger.nulled, _count(url)) == (0, 1, 2)
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT input_tokens FROM calls WHERE id = 'c2'").fetchone() == (
+            None,)
+
+
+def test_columns_added_to_the_lists_are_created(url: str,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    connect_pg_ledger(url).close()  # an existing ledger...
+    monkeypatch.setattr(pg, "CALL_COLUMNS", (*CALL_COLUMNS, "experiment"))
+    connect_pg_ledger(url).close()  # ...opened by a release with one more column
+    with psycopg.connect(url) as conn:
+        cols = {r[0] for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'calls' "
+            "AND table_schema = current_schema()")}
+    assert {"experiment", "cost_usd", "tenant"} <= cols
+
+
+def test_the_password_is_never_shown() -> None:
+    url = "postgresql://bob:hunter2-secret@127.0.0.1:1/nodb?sslpassword=zzz"
+    with pytest.raises(ConfigError) as err:
+        PostgresLedger(url)
+    text = str(err.value) + repr(err.value)
+    assert "hunter2-secret" not in text and "zzz" not in text
+    assert "bob:***@127.0.0.1:1" in text
+    assert pg.redact_dsn(url) == "postgresql://bob:***@127.0.0.1:1/nodb?***"
+
+
+def test_retention_prunes_whole_hours_of_rows_and_rollups(url: str) -> None:
+    import time
+
+    from polyroute.ledger.rollup import bucket_of
+
+    rnd = random.Random(6)
+    now = time.time()
+    ledger = PostgresLedger(url, retention_days=None, sync=True)
+    for i in range(300):
+        ledger.record(_row(rnd, i, now - rnd.uniform(0, 3 * 86400)))
+    ledger.close()
+    pruner = PostgresLedger(url, retention_days=1.0)
+    with connect_pg_ledger(url, create=False) as conn:
+        pruner._prune(conn)
+        assert rollups_current(conn, "%s")
+        oldest = conn.execute("SELECT MIN(ts) FROM calls").fetchone()[0]
+        first_hour = conn.execute("SELECT MIN(bucket) FROM usage_rollup").fetchone()[0]
+    pruner.close()
+    assert oldest >= bucket_of(now - 86400)
+    assert first_hour == bucket_of(oldest)

@@ -1,0 +1,277 @@
+"""Usage figures from pre-aggregated rollups equal the figures from the raw rows:
+counts, tokens and costs exactly, percentiles within ``LATENCY_ERROR``; also after a
+crash mid-batch, a killed writer, rows replaced, rows pruned and an old ledger
+backfilled."""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from polyroute.analytics import stats as stats_mod
+from polyroute.analytics.stats import usage_stats
+from polyroute.config.cost import BudgetConfig
+from polyroute.ledger import rollup
+from polyroute.ledger.rollup import LATENCY_ERROR, ExactSum, Latencies
+from polyroute.ledger.store import CALL_COLUMNS, Ledger, connect_ledger, rollups_current
+
+NOW = 1_780_000_000.0 + 1234.5  # not on an hour: every range has partial edges
+_EXACT = ("requests", "succeeded", "failed", "input_tokens", "output_tokens",
+          "cached_tokens", "reasoning_tokens", "cost_usd", "unpriced", "saved_usd",
+          "success_rate", "fallback_rate", "cache_hit_rate", "cost_per_success",
+          "tokens_per_usd", "tokens_per_s")
+
+
+def _row(rnd: random.Random, i: int, ts: float) -> tuple[Any, ...]:
+    status = rnd.choice(["ok", "ok", "ok", "error", None])
+    latency = rnd.choice([rnd.expovariate(1 / 400), 0.3, 0.0, None, float("nan"),
+                          rnd.uniform(1, 90_000)])
+    row = {"id": f"c{i}", "ts": ts, "agent": rnd.choice(["a", "b", None, "ünï"]),
+           "route": rnd.choice(["r1", None]), "provider": rnd.choice(["openai", "anth", None]),
+           "model": rnd.choice(["m1", "m2", None]),
+           "input_tokens": rnd.choice([0, 10, None, 2**62]), "output_tokens":
+               rnd.choice([0, 7, 300, None]), "cached_tokens": rnd.choice([0, 3]),
+           "reasoning_tokens": 0, "cost_usd": rnd.choice([None, 0.0, 1e-7 * i, -0.25,
+                                                          0.1, 1e9 + 0.1, 3e-300]),
+           "cost_saved_usd": rnd.choice([None, 0.001]), "price_known": 1,
+           "latency_ms": latency, "ttft_ms": rnd.choice([None, 12.5, 250.0]),
+           "status": status, "error": None, "attempts": 1, "fallback": rnd.choice([0, 1]),
+           "cache_hit": rnd.choice([0, 0, 1]), "stream": 0, "tags": '{"team": "x"}',
+           "tenant": rnd.choice([None, "t1", "t2"]), "prompt": None, "answer": None}
+    return tuple(row.get(c) for c in CALL_COLUMNS)  # columns others add stay NULL
+
+
+def _fill(path: Path, n: int, seed: int = 7, *, hours: float = 80.0) -> None:
+    rnd = random.Random(seed)
+    ledger = Ledger(path, retention_days=None)
+    for i in range(n):
+        ledger.record(_row(rnd, i, NOW - rnd.uniform(0, hours * 3600)))
+    ledger.close()
+
+
+def _report(path: Path, *, raw: bool, **kw: Any) -> Any:
+    real = stats_mod.rollups_current
+    if raw:
+        stats_mod.rollups_current = lambda *a, **k: False  # type: ignore[assignment]
+    try:
+        return usage_stats(path, now=NOW, budgets=[
+            BudgetConfig(scope="global", usd=10, per="day"),
+            BudgetConfig(scope="provider:openai", usd=10, per="week"),
+            BudgetConfig(scope="model:anth/m2", usd=10, per="day"),
+            BudgetConfig(scope="tag:team=x", usd=10, per="day")], **kw)
+    finally:
+        stats_mod.rollups_current = real
+
+
+def _close(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return abs(a - b) <= LATENCY_ERROR * b * (1 + 1e-9) + 0.5  # the documented bound
+
+
+def _assert_same(path: Path, **kw: Any) -> None:
+    fast, slow = _report(path, raw=False, **kw), _report(path, raw=True, **kw)
+    assert [g.key for g in fast.groups] == [g.key for g in slow.groups]
+    for f, s in zip([*fast.groups, fast.total], [*slow.groups, slow.total], strict=True):
+        for name in _EXACT:
+            assert getattr(f, name) == getattr(s, name), (f.key, name)
+        for name in ("p50_ms", "p95_ms", "ttft_p50_ms"):
+            assert _close(getattr(f, name), getattr(s, name)), (f.key, name)
+    assert [(b.budget, b.spent_usd) for b in fast.budgets] == [
+        (b.budget, b.spent_usd) for b in slow.budgets]
+    assert fast.burn_rate_usd_per_day == slow.burn_rate_usd_per_day
+    assert fast.month_to_date_usd == slow.month_to_date_usd
+    assert [d["cost_by_provider"] for d in fast.daily] == [
+        d["cost_by_provider"] for d in slow.daily]
+    for f, s in zip(fast.daily, slow.daily, strict=True):
+        assert _close(f["p95_ms"], s["p95_ms"])
+
+
+@pytest.mark.parametrize("by", ["model", "provider", "agent", "day", "route", "tenant"])
+def test_rollups_equal_the_raw_rows(tmp_path: Path, by: str) -> None:
+    path = tmp_path / "u.db"
+    _fill(path, 3000)
+    with connect_ledger(path) as conn:
+        assert rollups_current(conn)
+        hours = conn.execute("SELECT COUNT(DISTINCT bucket) FROM usage_rollup").fetchone()[0]
+    assert hours >= 80  # the whole hours really are read from rollups
+    for since in ("30d", "26h", "90m", None):
+        _assert_same(path, by=by, since=since)
+
+
+def test_costs_are_the_correctly_rounded_sum(tmp_path: Path) -> None:
+    path = tmp_path / "u.db"
+    _fill(path, 2000, seed=3)
+    with connect_ledger(path) as conn:
+        costs = [c for (c,) in conn.execute(
+            "SELECT cost_usd FROM calls WHERE cost_usd IS NOT NULL AND "
+            "COALESCE(status, '') != 'error'")]
+    report = _report(path, raw=False, since=None)
+    assert report.total.cost_usd == math.fsum(costs)
+
+
+def test_hour_offset_time_zones_use_rollups_and_half_hour_ones_stay_exact(
+        tmp_path: Path) -> None:
+    path = tmp_path / "u.db"
+    _fill(path, 1500, seed=5)
+    for tz in ("America/New_York", "Asia/Kolkata", "Asia/Kathmandu"):
+        _assert_same(path, by="day", since="30d", timezone=tz)
+    with connect_ledger(path) as conn:
+        src = stats_mod.UsageSource(conn, stats_mod.zone("Asia/Kolkata"))
+        aggs = src.collect(NOW - 86400 * 3, NOW, days=True)
+    assert not any(a.whole for a in aggs)  # +05:30: a day starts mid-hour: raw rows
+
+
+def test_a_crash_mid_batch_leaves_rows_and_rollups_together(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "u.db"
+    _fill(path, 500)
+    rnd = random.Random(11)
+    calls = {"n": 0}
+    real = rollup.apply_rows
+
+    def crash_on_second(*a: Any, **k: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise sqlite_crash
+        real(*a, **k)
+
+    import sqlite3
+
+    sqlite_crash = sqlite3.OperationalError("disk I/O error")
+    monkeypatch.setattr("polyroute.ledger.store.apply_rows", crash_on_second)
+    ledger = Ledger(path, retention_days=None, sync=True)
+    for i in range(3):
+        ledger.record(_row(rnd, 10_000 + i, NOW - 7200 - i))
+    ledger.close()
+    assert ledger.dropped == 1  # the crashed batch: counted, and not half-written
+    with connect_ledger(path, create=False) as conn:
+        assert rollups_current(conn)
+        assert conn.execute("SELECT COUNT(*) FROM calls").fetchone()[0] == 502
+    _assert_same(path, by="model", since=None)
+
+
+def test_a_killed_writer_leaves_consistent_rollups(tmp_path: Path) -> None:
+    path = tmp_path / "u.db"
+    script = textwrap.dedent(f"""
+        import random, sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from test_ledger_rollups import _row, NOW
+        from polyroute.ledger.store import Ledger
+        rnd = random.Random(1)
+        ledger = Ledger({str(path)!r}, retention_days=None)
+        i = 0
+        while True:
+            ledger.record(_row(rnd, i, NOW - rnd.uniform(0, 20 * 3600)))
+            i += 1
+            if i == 3000:
+                ledger.flush()
+                print("ready", flush=True)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == b"ready"  # rows are being written now
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with connect_ledger(path, create=False) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM calls").fetchone()[0] >= 3000
+        assert rollups_current(conn)
+    _assert_same(path, by="agent", since=None)
+
+
+def test_a_replaced_row_counts_once(tmp_path: Path) -> None:
+    path = tmp_path / "u.db"
+    rnd = random.Random(2)
+    ledger = Ledger(path, retention_days=None, sync=True)
+    first = _row(rnd, 1, NOW - 5000)
+    ledger.record(first)
+    ledger.record((first[0], NOW - 9000, *_row(rnd, 2, 0)[2:]))  # same id, another hour
+    ledger.close()
+    report = _report(path, raw=False, since=None)
+    assert report.total.requests == 1
+    _assert_same(path, by="model", since=None)
+
+
+def test_an_old_ledger_is_backfilled_on_open_and_read_raw_until_then(tmp_path: Path) -> None:
+    path = tmp_path / "u.db"
+    rnd = random.Random(4)
+    with connect_ledger(path) as conn:  # rows written behind the writer's back
+        conn.executemany(f"INSERT INTO calls VALUES ({', '.join('?' * len(CALL_COLUMNS))})",
+                         [_row(rnd, i, NOW - rnd.uniform(0, 50 * 3600)) for i in range(800)])
+        conn.commit()
+        assert not rollups_current(conn)
+    before = _report(path, raw=False, since=None)  # stale rollups are never read
+    assert before.total.requests == 800
+    Ledger(path, retention_days=None).close()  # opening the writer rebuilds them
+    with connect_ledger(path, create=False) as conn:
+        assert rollups_current(conn)
+    _assert_same(path, by="provider", since=None)
+
+
+def test_retention_prunes_whole_hours_of_rows_and_rollups(tmp_path: Path) -> None:
+    path = tmp_path / "u.db"
+    rnd = random.Random(9)
+    import time
+
+    now = time.time()
+    ledger = Ledger(path, retention_days=None, sync=True)
+    for i in range(400):
+        ledger.record(_row(rnd, i, now - rnd.uniform(0, 3 * 86400)))
+    ledger.close()
+    pruner = Ledger(path, retention_days=1.0)
+    with connect_ledger(path) as conn:
+        pruner._prune(conn)
+        assert rollups_current(conn)
+        oldest = conn.execute("SELECT MIN(ts) FROM calls").fetchone()[0]
+        first_hour = conn.execute("SELECT MIN(bucket) FROM usage_rollup").fetchone()[0]
+    pruner.close()
+    assert oldest >= rollup.bucket_of(now - 86400)
+    assert first_hour == rollup.bucket_of(oldest)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=False, min_value=-1e12,
+                          max_value=1e12), max_size=40), st.randoms())
+def test_exact_sums_ignore_grouping(values: list[float], rnd: random.Random) -> None:
+    whole, parts = ExactSum(), [ExactSum() for _ in range(3)]
+    for v in values:
+        whole.add(v)
+        rnd.choice(parts).add(v)
+    merged = ExactSum()
+    for p in parts:
+        merged.merge(ExactSum.load(p.dump()))
+    assert whole.value() == merged.value() == math.fsum(values)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(min_value=1.0, max_value=1e8), min_size=1, max_size=60),
+       st.sampled_from([0.0, 0.5, 0.95, 0.99, 1.0]))
+def test_histogram_percentiles_stay_within_the_documented_bound(
+        values: list[float], q: float) -> None:
+    binned = Latencies(bins=dict(rollup.Counter(rollup._bin(v) for v in values)))
+    exact = rollup.exact_percentile(values, q)
+    assert exact is not None
+    got = binned.percentile(q)
+    assert got is not None
+    assert abs(got - exact) <= LATENCY_ERROR * exact * (1 + 1e-9)  # >= 1 ms: relative only
+
+
+def test_an_infinite_cost_survives_a_rollup_row() -> None:
+    a = rollup.Agg(0.0, None, None, None, None, None, ok=True, hit=False, calls=1)
+    a.cost.add(float("inf"))
+    a.cost.add(0.25)
+    back = rollup.Agg(0.0, None, None, None, None, None, ok=True, hit=False)
+    back.load(a.dump())  # "Infinity" is refused by orjson: the json module reads it
+    assert back.cost.value() == math.inf
+    assert rollup._loads(a.dump())["cost"][2] == math.inf
