@@ -125,6 +125,20 @@ def test_never_calls_a_chat_endpoint_for_embeddings_litellm_14403(make_router: A
         assert all(p.endswith("/embeddings") for p in paths(east))
 
 
+def test_a_hanging_embedding_endpoint_is_cut_by_the_read_timeout_and_fails_over(
+        make_router: Any, east: StandinServer, west: StandinServer):
+    """The other half of LiteLLM #14403 (its fallback hung): a deployment that stops
+    answering is cut at ``timeouts.read`` and the call moves to the same space's next
+    deployment, which answers; nothing waits for the hanging server."""
+    router = make_router(ROUTE, timeouts={"read": 0.5, "total": 30}, retry={"attempts": 1})
+    east.push(Fault.hang(20))
+    resp = router.embed(["hello world"])
+    assert (resp.provider, resp.space) == ("west", f"openai/{SMALL}@1536")
+    assert [(a.provider, a.error, a.action) for a in resp.attempts] == [
+        ("east", "ProviderTimeoutError", "fell_back"), ("west", None, "answered")]
+    assert len(resp.vectors) == 1 and resp.cross_space is False
+
+
 def test_large_corpus_is_split_by_the_documented_input_limit_and_kept_in_order(
         make_router: Any, east: StandinServer):
     router = make_router({**ROUTE, "concurrency": 3})

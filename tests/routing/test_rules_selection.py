@@ -86,7 +86,7 @@ def test_no_candidate_good_enough_is_a_no_route_error_listing_each(echo_registry
 def test_a_nonsense_floor_is_refused_not_ignored(echo_registry, primary, floor: float) -> None:  # type: ignore[no-untyped-def]
     with Router(config(primary), registry=echo_registry) as router, \
             pytest.raises(ConfigError) as err:
-        router.plan(ask(min_quality=floor)).tiers  # judged when the plan is read (lazy plans)
+        _ = router.plan(ask(min_quality=floor)).tiers  # judged when read (lazy plans)
     assert err.value.field == "routing.min_quality"
 
 

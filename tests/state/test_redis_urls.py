@@ -115,23 +115,29 @@ def one_node_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     exe = shutil.which("redis-server")
     if exe is None:
         pytest.skip("no redis-server binary to start a one-node cluster")
-    port, d = _free_port(), Path(tmp_path_factory.mktemp("cluster"))
-    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1",
-                             "--cluster-enabled", "yes", "--cluster-config-file",
-                             str(d / "nodes.conf"), "--dir", str(d), "--save", "",
-                             "--appendonly", "no"], stdout=subprocess.DEVNULL)
-    try:
+    d = Path(tmp_path_factory.mktemp("cluster"))
+    log = d / "redis.log"
+    for _attempt in range(3):  # a port taken between choosing it and binding: another one
+        port = _free_port()
+        proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1",
+                                 "--cluster-enabled", "yes", "--cluster-config-file",
+                                 str(d / f"nodes-{port}.conf"), "--dir", str(d), "--save", "",
+                                 "--appendonly", "no", "--logfile", str(log)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         admin = redis.Redis(port=port)
         deadline = time.monotonic() + 60  # a loaded machine starts redis-server slowly
-        while True:
+        while proc.poll() is None and time.monotonic() < deadline:
             try:
                 admin.ping()
                 break
             except redis.ConnectionError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"redis-server --cluster-enabled did not start on "
-                                       f"port {port} (exit code {proc.poll()})") from None
                 time.sleep(0.05)
+        if proc.poll() is None:
+            break
+    else:
+        tail = log.read_text(errors="replace")[-600:] if log.exists() else "(no log)"
+        raise RuntimeError(f"redis-server --cluster-enabled did not start: {tail}")
+    try:
         admin.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
         for _ in range(200):
             if admin.execute_command("CLUSTER", "INFO").decode().find("cluster_state:ok") >= 0:
