@@ -17,19 +17,19 @@ EXISTS`` on start). NaN is stored as NULL, as SQLite stores it.
 
 from __future__ import annotations
 
-import atexit
 import math
 import os
 import queue
 import threading
 import time
-import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from polyroute.errors import ConfigError
+from polyroute.ledger.queued import Item as _Item
+from polyroute.ledger.queued import QueuedLedger
 from polyroute.ledger.rollup import ROLLUP_SOURCE_COLUMNS, apply_rows, bucket_of, rollup_schema
 from polyroute.ledger.rows import clean_row
 from polyroute.ledger.store import _TYPES, ATTEMPT_COLUMNS, CALL_COLUMNS
@@ -44,7 +44,7 @@ _INT_COLUMNS = {"attempts", "fallback", "cache_hit", "stream", "price_known", "n
                 "http_status"}
 _WARN_EVERY = 10.0
 _DAY = 86400.0
-_Item = tuple[tuple[Any, ...], Sequence[tuple[Any, ...]]]
+
 _ROLLUP_COLS = ", ".join(ROLLUP_SOURCE_COLUMNS)
 _UPSERT_ROLLUP = (
     "INSERT INTO usage_rollup (bucket, agent, route, provider, model, tenant, ok, hit, data) "
@@ -154,31 +154,19 @@ def _no_nan(row: tuple[Any, ...]) -> tuple[Any, ...]:
     return row
 
 
-class PostgresLedger:
+class PostgresLedger(QueuedLedger):
     """Queue-fed PostgreSQL writer with the interface of ``polyroute.ledger.Ledger``."""
+
+    param = "%s"
+    path: str
 
     def __init__(self, url: str, *, queue_size: int = 10_000,
                  retention_days: float | None = 90.0, sync: bool = False) -> None:
         self.url = url
         self.path = redact_dsn(url)  # what logs and errors name: never the password
-        self.retention_days = retention_days
-        self.sync = sync
-        self.dropped = 0
-        self.nulled = 0
-        self.written = 0
-        self._queue_size = queue_size
-        self._queue: queue.Queue[_Item | None] = queue.Queue(queue_size)
-        self._thread: threading.Thread | None = None
-        self._pid = os.getpid()
-        self._lock = threading.Lock()
-        self._drop_lock = threading.Lock()
-        self._unreported: dict[str, int] = {}
-        self._warned: dict[str, float] = {}
-        self._sync_conn: Any = None
-        self._sync_lock = threading.Lock()
-        self._closed = False
+        self._init_queue(queue_size=queue_size, retention_days=retention_days, sync=sync)
         self._connect().close()  # a wrong URL fails the router's construction, not a call
-        _open_ledgers.add(self)
+        self._opened()
 
     def _connect(self) -> Any:
         try:
@@ -190,36 +178,6 @@ class PostgresLedger:
                 fix="check the PostgreSQL URL, that the server is up and that the user may "
                     "create tables in its schema",
             ) from None
-
-    # --- drops (as the SQLite ledger) ------------------------------------------------
-
-    def _drop(self, n: int, reason: str) -> None:
-        with self._drop_lock:
-            self.dropped += n
-            self._unreported[reason] = self._unreported.get(reason, 0) + n
-            now = time.monotonic()
-            warn = now - self._warned.get(reason, -_WARN_EVERY) >= _WARN_EVERY
-            if warn:
-                self._warned[reason] = now
-            total = self.dropped
-        if warn:
-            logger.warning("usage ledger %s: %d row(s) lost (%d so far) — %s", self.path, n,
-                           total, reason)
-
-    def _report_drops(self, cur: Any) -> None:
-        with self._drop_lock:
-            pending, self._unreported = self._unreported, {}
-        if not pending:
-            return
-        try:
-            now = time.time()
-            cur.executemany("INSERT INTO ledger_drops (ts, rows, reason) VALUES (%s, %s, %s)",
-                            [(now, n, r) for r, n in pending.items()])
-        except BaseException:
-            with self._drop_lock:
-                for r, n in pending.items():
-                    self._unreported[r] = self._unreported.get(r, 0) + n
-            raise
 
     # --- request path ------------------------------------------------------------------
 
@@ -377,34 +335,6 @@ class PostgresLedger:
 
     # --- lifecycle ---------------------------------------------------------------------
 
-    def flush(self, timeout: float = 10.0) -> bool:
-        if self._thread is None:
-            return True
-        deadline = time.monotonic() + timeout
-        while self._queue.unfinished_tasks:
-            if time.monotonic() >= deadline or not self._thread.is_alive():
-                return False
-            time.sleep(0.001)
-        return True
-
-    def close(self, timeout: float = 10.0) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            thread = self._thread
-        if thread is not None and self._pid == os.getpid() and thread.is_alive():
-            self._queue.put(None)
-            thread.join(timeout)
-        with self._sync_lock:
-            if self._sync_conn is not None:
-                if self._unreported:
-                    with suppress(Exception):
-                        self._write(self._sync_conn, [])
-                with suppress(Exception):
-                    self._sync_conn.close()
-                self._sync_conn = None
-
     @contextmanager
     def connection(self) -> Iterator[Any]:
         self.flush()
@@ -420,12 +350,3 @@ def _count(cur: Any, delta: int) -> None:
         cur.execute("UPDATE ledger_meta SET value = (CAST(value AS BIGINT) + %s)::text "
                     "WHERE key = 'rollup_calls'", (delta,))
 
-
-_open_ledgers: weakref.WeakSet[PostgresLedger] = weakref.WeakSet()
-
-
-@atexit.register
-def _close_all() -> None:
-    for ledger in list(_open_ledgers):
-        with suppress(Exception):
-            ledger.close(timeout=5.0)

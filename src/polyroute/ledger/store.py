@@ -24,13 +24,11 @@ writer starts and once a day after.
 
 from __future__ import annotations
 
-import atexit
 import os
 import queue
 import sqlite3
 import threading
 import time
-import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager, suppress
 from pathlib import Path
@@ -39,6 +37,8 @@ from typing import Any
 from polyroute._sqlite import is_lock_contention, retry_locked
 from polyroute.errors import ConfigError
 from polyroute.ledger.feedback import FEEDBACK_SCHEMA
+from polyroute.ledger.queued import Item as _Item
+from polyroute.ledger.queued import QueuedLedger
 from polyroute.ledger.rollup import (
     ROLLUP_SOURCE_COLUMNS,
     apply_rows,
@@ -95,7 +95,6 @@ _LINGER = 0.005
 """Seconds the writer waits for more rows before committing a batch."""
 _DAY = 86400.0
 _WARN_EVERY = 10.0  # seconds between two warnings about the same kind of drop
-_Item = tuple[tuple[Any, ...], Sequence[tuple[Any, ...]]]
 
 
 def connect_ledger(path: str | os.PathLike[str], *, create: bool = True) -> sqlite3.Connection:
@@ -193,31 +192,16 @@ def _upgrade(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS calls_experiment ON calls (experiment, variant)")
 
 
-class Ledger:
+class Ledger(QueuedLedger):
     """Queue-fed SQLite writer. ``record(call_row, attempt_rows)`` never touches disk,
     unless ``sync``: then it commits the row before returning."""
+
+    path: Path
 
     def __init__(self, path: str | os.PathLike[str], *, queue_size: int = 10_000,
                  retention_days: float | None = 90.0, sync: bool = False) -> None:
         self.path = Path(path)
-        self.retention_days = retention_days
-        self.sync = sync
-        self.dropped = 0
-        """Rows lost, whatever the reason (also logged and kept in ``ledger_drops``)."""
-        self.nulled = 0
-        """Rows stored with values SQLite could not hold set to NULL."""
-        self.written = 0
-        self._queue_size = queue_size
-        self._queue: queue.Queue[_Item | None] = queue.Queue(queue_size)
-        self._thread: threading.Thread | None = None
-        self._pid = os.getpid()
-        self._lock = threading.Lock()
-        self._drop_lock = threading.Lock()
-        self._unreported: dict[str, int] = {}
-        self._warned: dict[str, float] = {}
-        self._sync_conn: sqlite3.Connection | None = None
-        self._sync_lock = threading.Lock()
-        self._closed = False
+        self._init_queue(queue_size=queue_size, retention_days=retention_days, sync=sync)
         # Open and try a write now, so an unusable or read-only path fails the router's
         # construction with a ConfigError rather than losing the rows of paid calls.
         conn = self._connect()
@@ -225,7 +209,7 @@ class Ledger:
             self._probe(conn)
         finally:
             conn.close()
-        _open_ledgers.add(self)
+        self._opened()
 
     def _connect(self) -> sqlite3.Connection:
         try:
@@ -259,37 +243,6 @@ class Ledger:
             ) from exc
 
     # --- drops -------------------------------------------------------------------
-
-    def _drop(self, n: int, reason: str) -> None:
-        """Count ``n`` lost rows, warn (at most every few seconds per reason) and keep
-        them for ``ledger_drops``."""
-        with self._drop_lock:
-            self.dropped += n
-            self._unreported[reason] = self._unreported.get(reason, 0) + n
-            now = time.monotonic()
-            warn = now - self._warned.get(reason, -_WARN_EVERY) >= _WARN_EVERY
-            if warn:
-                self._warned[reason] = now
-            total = self.dropped
-        if warn:
-            logger.warning("usage ledger %s: %d row(s) lost (%d so far) — %s", self.path, n,
-                           total, reason)
-
-    def _report_drops(self, conn: sqlite3.Connection) -> None:
-        """Inside the writer's transaction: move counted drops into ``ledger_drops``."""
-        with self._drop_lock:
-            pending, self._unreported = self._unreported, {}
-        if not pending:
-            return
-        try:
-            now = time.time()
-            conn.executemany("INSERT INTO ledger_drops (ts, rows, reason) VALUES (?, ?, ?)",
-                             [(now, n, r) for r, n in pending.items()])
-        except BaseException:
-            with self._drop_lock:  # the transaction will roll back: keep them for next time
-                for r, n in pending.items():
-                    self._unreported[r] = self._unreported.get(r, 0) + n
-            raise
 
     # --- request path ------------------------------------------------------------
 
@@ -486,34 +439,6 @@ class Ledger:
 
     # --- lifecycle -----------------------------------------------------------------
 
-    def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until every queued row is committed; ``False`` on timeout."""
-        if self._thread is None:
-            return True
-        deadline = time.monotonic() + timeout
-        while self._queue.unfinished_tasks:
-            if time.monotonic() >= deadline or not self._thread.is_alive():
-                return False
-            time.sleep(0.001)
-        return True
-
-    def close(self, timeout: float = 10.0) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            thread = self._thread
-        if thread is not None and self._pid == os.getpid() and thread.is_alive():
-            self._queue.put(None)
-            thread.join(timeout)
-        with self._sync_lock:
-            if self._sync_conn is not None:
-                if self._unreported:
-                    with suppress(Exception):
-                        self._write(self._sync_conn, [])
-                self._sync_conn.close()
-                self._sync_conn = None
-
     @contextmanager
     def connection(self) -> Iterator[sqlite3.Connection]:
         """A reading connection (after a ``flush``), for analytics."""
@@ -530,12 +455,3 @@ def _file_fault(exc: BaseException) -> bool:
         return not ("too big" in text or "too large" in text or "overflow" in text)
     return type(exc) is sqlite3.DatabaseError
 
-
-_open_ledgers: weakref.WeakSet[Ledger] = weakref.WeakSet()
-
-
-@atexit.register
-def _close_all() -> None:
-    for ledger in list(_open_ledgers):
-        with suppress(Exception):
-            ledger.close(timeout=5.0)
