@@ -259,7 +259,7 @@ def test_exact_sums_ignore_grouping(values: list[float], rnd: random.Random) -> 
        st.sampled_from([0.0, 0.5, 0.95, 0.99, 1.0]))
 def test_histogram_percentiles_stay_within_the_documented_bound(
         values: list[float], q: float) -> None:
-    binned = Latencies(bins=dict(rollup.Counter(rollup._bin(v) for v in values)))
+    binned = Latencies.of_bins(rollup.Counter(rollup._bin(v) for v in values))
     exact = rollup.exact_percentile(values, q)
     assert exact is not None
     got = binned.percentile(q)
@@ -275,3 +275,35 @@ def test_an_infinite_cost_survives_a_rollup_row() -> None:
     back.load(a.dump())  # "Infinity" is refused by orjson: the json module reads it
     assert back.cost.value() == math.inf
     assert rollup._loads(a.dump())["cost"][2] == math.inf
+
+
+_LATENCY = st.one_of(st.floats(min_value=-1e3, max_value=1e308), st.just(math.inf),
+                     st.floats(min_value=0, max_value=1.0), st.floats(min_value=1, max_value=1e5))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_LATENCY, max_size=50), st.lists(_LATENCY, max_size=50))
+def test_packed_histograms_keep_every_count_through_a_row_and_a_merge(
+        a: list[float], b: list[float]) -> None:
+    rows = []
+    for values in (a, b):
+        agg = rollup.Agg(0.0, None, None, None, None, None, ok=True, hit=False)
+        agg.latency.values.extend(values)
+        back = rollup.Agg(0.0, None, None, None, None, None, ok=True, hit=False)
+        back.load(agg.dump())  # the stored form: [first slot, hex]
+        rows.append(back)
+    merged = rollup.merge_aggs(rows)
+    want = rollup.Counter(rollup._bin(v) for v in a + b)
+    assert merged.latency.counts() == +want  # the infinite and the sub-millisecond bins too
+
+
+def test_rollup_rows_written_before_packing_still_read() -> None:
+    # the format of rows written before histograms were packed: {"bin": count}
+    old = ('{"calls":3,"fallbacks":0,"cost":[0,0],"unpriced":3,"saved":[0,0],"gen_tokens":0,'
+           '"gen_ms":[0,0],"input_tokens":0,"output_tokens":0,"cached_tokens":0,'
+           '"reasoning_tokens":0,"lat":{"-1":1,"60":2},"ttft":{"1000000":1}}')
+    a = rollup.Agg(0.0, None, None, None, None, None, ok=True, hit=False)
+    a.load(old)
+    assert a.latency.counts() == {-1: 1, 60: 2}
+    assert a.ttft.percentile(0.5) == math.inf
+    assert a.latency.percentile(1.0) == pytest.approx(2 ** (60.5 / 8))

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from dash_support import Server, axe_critical, call_route, live_router
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.standin
 
@@ -47,8 +48,10 @@ def test_add_a_provider_from_a_template_test_it_chain_it_call_it_and_see_the_usa
             "status": "testing", "include_default_models": False}).json()["error"]
     assert refused["field"] == "identifier"
     api_message = refused["details"]["problems"][0]["message"]
+    # the save is a full page load; the old page's live check can show the same message
+    # first, so wait for the re-rendered field (it alone carries aria-invalid)
+    expect(page.get_by_label("Identifier")).to_have_attribute("aria-invalid", "true")
     assert page.locator("#err-identifier").inner_text() == api_message
-    assert page.get_by_label("Identifier").get_attribute("aria-invalid") == "true"
     page.screenshot(path=str(server.shots / "add-provider-error.png"), full_page=True)
 
     page.get_by_label("Identifier").fill("local")
