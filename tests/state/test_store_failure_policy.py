@@ -100,3 +100,43 @@ def test_a_corrupt_value_fails_closed_even_where_the_policy_is_open() -> None:
     with pytest.raises(StateStoreError) as err:
         breaker.skip_reason(Deployment("p", "m"), ChatRequest(messages=[Message.user("x")]))
     assert not isinstance(err.value, StateStoreUnavailable)
+
+
+def _strategy_router(server: StandinServer, registry: PluginRegistry, strategy: str,
+                     on_failure: dict[str, str] | None = None) -> Router:
+    from polyroute.state.redis import RedisStore
+
+    config: dict[str, Any] = {
+        "providers": {"a": {"type": "echo", "base_url": server.url},
+                      "b": {"type": "echo", "base_url": server.url}},
+        "routes": {"pool": {"tiers": [["a:m", "b:m"]], "strategy": strategy}},
+        "agents": {"bot": {"route": "pool"}},
+        "state": {"backend": "redis", "on_failure": on_failure or {}},
+    }
+    return Router(config, registry=registry, state=RedisStore(_dead_url(), timeout=0.2))
+
+
+@pytest.mark.standin
+@pytest.mark.parametrize("strategy", ["round_robin", "least_busy", "least_latency", "lru"])
+async def test_stateful_strategies_fall_back_to_config_order(
+        echo_registry: PluginRegistry, primary: StandinServer, strategy: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        async with _strategy_router(primary, echo_registry, strategy) as router:
+            assert (await router.achat(ASK)).provider == "a"  # config order: a first
+            assert router.chat(ASK).provider == "a"
+            explained = router.rankings(ASK)
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "state.on_failure.strategy: open" in said and "hunter2" not in said
+    assert "not a value polyroute wrote" not in said  # an outage is not reported as bad data
+    assert "state store unreachable" in str(explained)
+
+
+@pytest.mark.standin
+def test_a_closed_strategy_policy_fails_the_call(
+        echo_registry: PluginRegistry, primary: StandinServer) -> None:
+    with _strategy_router(primary, echo_registry, "round_robin",
+                          on_failure={"strategy": "closed", "health": "open"}) as router, \
+            pytest.raises(StateStoreUnavailable) as err:
+        router.chat(ASK)
+    assert "hunter2" not in str(err.value)

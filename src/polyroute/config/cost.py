@@ -239,6 +239,10 @@ class StoreFailureConfig(_Strict):
     """Circuit breakers: no circuit state means no circuit known to be open."""
     health: Literal["closed", "open"] = "open"
     """Health samples: they only rank candidates."""
+    strategy: Literal["closed", "open"] = "open"
+    """Routing strategies that keep state (``round_robin``; ``least_busy``,
+    ``least_latency``, ``lru``, ``health`` through the health samples): ``open`` orders
+    the candidates as configured for that call."""
 
 
 class StateConfig(_Strict):

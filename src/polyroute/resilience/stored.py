@@ -22,7 +22,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from polyroute.errors import StateStoreError
+from polyroute.errors import StateStoreError, StateStoreUnavailable
 from polyroute.state import StateStore
 
 __all__ = ["Advisory", "corrupt", "count", "finite", "is_count", "is_finite", "record"]
@@ -106,10 +106,10 @@ class Advisory:
         """The value at ``key`` if ``ok`` accepts it; ``None`` if absent or corrupt."""
         try:
             value = self.store.get(key)
+        except StateStoreUnavailable:
+            raise  # an outage, not a bad value: state.on_failure decides (docs/state.md)
         except StateStoreError:
-            # undecodable text (NaN, "{bad json"); a store that cannot answer at all
-            # fails the call at the next write or guard, so ranking on no data is moot
-            self.warn(key, "undecodable text")
+            self.warn(key, "undecodable text")  # NaN, "{bad json"
             return None
         if value is None or ok(value):
             return value
@@ -126,6 +126,8 @@ class Advisory:
         store that cannot answer still raises: ``delete`` fails as ``incr`` did."""
         try:
             value = self.store.incr(key, amount, ttl)
+        except StateStoreUnavailable:
+            raise
         except StateStoreError:
             value = None
         if value is not None and (amount <= 0 or value >= amount):

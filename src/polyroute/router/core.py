@@ -155,6 +155,7 @@ class Router(StreamingMixin, OutcomesMixin, EmbeddingsMixin):
         self.strategies = bind_strategies(self.registry.strategies, StrategyContext(
             self.state, config.strategies, self.model_info, self.health, clock,
             self.price_book.prices,
+            config.state.on_failure.strategy if config.state is not None else "open",
         ))
         self.planner = Planner(
             config, readiness=self._readiness, info=self.model_info,

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from polyroute._markers import hookimpl
-from polyroute.errors import StateStoreError
+from polyroute.errors import StateStoreError, StateStoreUnavailable
 from polyroute.logs import get_logger
 
 if TYPE_CHECKING:
@@ -58,6 +58,8 @@ __all__ = [
 ]
 
 logger = get_logger("routing.strategies")
+_QUIET = 30.0
+_last_warned: dict[str, float] = {}  # strategy name -> when its outage was last logged
 
 Strategy = Callable[["Sequence[Deployment]", "ChatRequest"], "list[Deployment]"]
 
@@ -79,6 +81,9 @@ class StrategyContext:
     clock: Callable[[], float] = time.time
     prices: Callable[[Deployment], Prices] | None = None
     """The router's ``PriceBook.prices`` (``None``: the catalog's prices only)."""
+    on_failure: str = "open"
+    """``state.on_failure.strategy``: with the store unreachable, ``open`` ranks in
+    config order (with a warning), ``closed`` fails the call."""
 
 
 class RankingStrategy:
@@ -95,7 +100,24 @@ class RankingStrategy:
     def __call__(self, candidates: Sequence[Deployment], request: ChatRequest) -> list[Deployment]:
         if self.ctx is None:  # unbound (used outside a router): config order
             return list(candidates)
-        return [r.dep for r in self.rank(candidates, request)]
+        try:
+            return [r.dep for r in self.rank(candidates, request)]
+        except StateStoreUnavailable as exc:
+            self._store_down(exc)
+            return list(candidates)
+
+    def _store_down(self, exc: StateStoreUnavailable) -> None:
+        """``state.on_failure.strategy``: re-raise (``closed``) or warn, at most once per
+        ``_QUIET`` seconds per strategy, and let the caller use config order."""
+        assert self.ctx is not None
+        if self.ctx.on_failure != "open":
+            raise exc
+        now = time.monotonic()
+        if now - _last_warned.get(self.name, -_QUIET) >= _QUIET:
+            _last_warned[self.name] = now
+            logger.warning(
+                "%s strategy: state store unreachable, candidates tried in config order "
+                "(state.on_failure.strategy: open) until the store answers. %s", self.name, exc)
 
     def rank(
         self, candidates: Sequence[Deployment], request: ChatRequest, *, commit: bool = True
@@ -140,6 +162,8 @@ def _turn(store: StateStore, key: str, commit: bool) -> int:
     call; a store that cannot answer still raises (``delete`` fails as ``incr`` did)."""
     try:
         n = store.incr(key, 1) if commit else store.get(key)
+    except StateStoreUnavailable:
+        raise  # an outage, not a bad value: state.on_failure.strategy decides
     except StateStoreError:
         n = math.nan
     if n is None:
@@ -333,7 +357,12 @@ def rank(strategy: Any, candidates: Sequence[Deployment], request: ChatRequest) 
     """``strategy``'s explained order without side effects (any strategy: a plain
     callable's order is shown with its position only)."""
     if isinstance(strategy, RankingStrategy) and strategy.ctx is not None:
-        return strategy.rank(candidates, request, commit=False)
+        try:
+            return strategy.rank(candidates, request, commit=False)
+        except StateStoreUnavailable as exc:
+            strategy._store_down(exc)
+            return [Ranked(d, None, f"config order #{i} (state store unreachable)")
+                    for i, d in enumerate(candidates, 1)]
     return [Ranked(d, None, f"position {i} by the strategy")
             for i, d in enumerate(strategy(list(candidates), request), 1)]
 
