@@ -14,13 +14,13 @@ import math
 import os
 import time
 from collections import Counter
-from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from polyroute.analytics.stats import percentile
 from polyroute.config.cost import parse_duration
-from polyroute.ledger.store import connect_ledger
+from polyroute.ledger.feedback import order_column
+from polyroute.ledger.reader import open_reader
 
 __all__ = ["ExperimentReport", "VariantStats", "experiment_report", "mean_interval",
            "plot_experiment", "wilson_interval"]
@@ -92,28 +92,32 @@ class ExperimentReport:
 def experiment_report(path: str | os.PathLike[str], experiment: str, *,
                       since: str | float | None = "30d", now: float | None = None
                       ) -> ExperimentReport:
-    """The figures of ``experiment`` from the ledger file ``path`` (see the module doc)."""
+    """The figures of ``experiment`` from the ledger at ``path`` (a file or a PostgreSQL
+    URL; see the module doc)."""
     now = time.time() if now is None else now
     start = None
     if since is not None:
         start = float(since) if isinstance(since, int | float) else now - (
             parse_duration(since) or 0.0)
-    sql = ("SELECT c.id, c.variant, c.status, c.cost_usd, c.latency_ms, c.fallback, "
-           "c.cache_hit FROM calls c WHERE c.experiment = ? AND c.ts <= ?")
-    args: list[Any] = [experiment, now]
-    if start is not None:
-        sql += " AND c.ts >= ?"
-        args.append(start)
-    with closing(connect_ledger(path, create=False)) as conn:
+    with open_reader(os.fspath(path)) as (conn, ph):
+        sql = ("SELECT c.id, c.variant, c.status, c.cost_usd, c.latency_ms, c.fallback, "
+               f"c.cache_hit FROM calls c WHERE c.experiment = {ph} AND c.ts <= {ph}")
+        args: list[Any] = [experiment, now]
+        if start is not None:
+            sql += f" AND c.ts >= {ph}"
+            args.append(start)
         calls = conn.execute(sql, args).fetchall()
         ids = {row[0] for row in calls}
         scores: dict[str, float] = {}
         labels: dict[str, list[str]] = {}
+        has_feedback = ph == "?" or conn.execute(
+            "SELECT to_regclass('feedback')").fetchone()[0] is not None
         # oldest first, so each call keeps its latest score
         for call_id, score, label in conn.execute(
                 "SELECT f.call_id, f.score, f.label FROM feedback f JOIN calls c "
-                "ON c.id = f.call_id WHERE c.experiment = ? ORDER BY f.ts, f.rowid",
-                (experiment,)):
+                f"ON c.id = f.call_id WHERE c.experiment = {ph} "
+                f"ORDER BY f.ts, f.{order_column(ph)}",
+                (experiment,)) if has_feedback else ():
             if call_id not in ids:
                 continue
             if score is not None:

@@ -11,13 +11,12 @@ applied: the operator edits the config.
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from polyroute.analytics.stats import percentile
-from polyroute.ledger.store import connect_ledger
+from polyroute.ledger.reader import open_reader
 
 __all__ = ["Recommendation", "recommend"]
 
@@ -57,11 +56,8 @@ class _ModelUse:
 def recommend(path: str | os.PathLike[str], *, since: float | None = None,
               min_calls: int = 20, max_success_drop: float = 0.02,
               max_latency_ratio: float = 1.5) -> list[Recommendation]:
-    conn = connect_ledger(path, create=False)
-    try:
-        uses = _uses(conn, since)
-    finally:
-        conn.close()
+    with open_reader(os.fspath(path)) as (conn, ph):
+        uses = _uses(conn, ph, since)
     out: list[Recommendation] = []
     for agent, models in sorted(uses.items()):
         eligible = {m: u for m, u in models.items() if u.calls >= min_calls and u.priced}
@@ -100,12 +96,12 @@ def recommend(path: str | os.PathLike[str], *, since: float | None = None,
     return out
 
 
-def _uses(conn: sqlite3.Connection, since: float | None) -> dict[str, dict[str, _ModelUse]]:
+def _uses(conn: Any, ph: str, since: float | None) -> dict[str, dict[str, _ModelUse]]:
     sql = ("SELECT agent, provider, model, status, cost_usd, latency_ms, ts FROM calls "
            "WHERE agent IS NOT NULL AND cache_hit = 0 AND provider != ''")
     args: list[Any] = []
     if since is not None:
-        sql += " AND ts >= ?"
+        sql += f" AND ts >= {ph}"
         args.append(since)
     uses: dict[str, dict[str, _ModelUse]] = defaultdict(dict)
     for agent, provider, model, status, cost, latency, ts in conn.execute(sql, args):

@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import math
 import os
-import sqlite3
 import time
 from collections.abc import Mapping
-from contextlib import closing
 from dataclasses import dataclass
+from typing import Any
 
 from polyroute.errors import PolyrouteError
 
 __all__ = [
-    "FEEDBACK_SCHEMA", "FeedbackError", "VariantOutcomes", "record_feedback", "variant_outcomes",
+    "FEEDBACK_SCHEMA", "FEEDBACK_SCHEMA_PG", "FeedbackError", "VariantOutcomes", "order_column",
+    "record_feedback", "variant_outcomes",
 ]
 
 FEEDBACK_SCHEMA = """
@@ -29,6 +29,19 @@ CREATE TABLE IF NOT EXISTS feedback (
     call_id TEXT NOT NULL, ts REAL NOT NULL, score REAL, label TEXT, comment TEXT);
 CREATE INDEX IF NOT EXISTS feedback_call ON feedback (call_id);
 """
+FEEDBACK_SCHEMA_PG = (
+    "CREATE TABLE IF NOT EXISTS feedback (id BIGSERIAL PRIMARY KEY, call_id TEXT NOT NULL, "
+    "ts DOUBLE PRECISION NOT NULL, score DOUBLE PRECISION, label TEXT, comment TEXT)",
+    "CREATE INDEX IF NOT EXISTS feedback_call ON feedback (call_id)",
+)
+"""The same table on a PostgreSQL ledger (``id`` orders rows of one instant, as
+SQLite's ``rowid`` does)."""
+
+
+def order_column(ph: str) -> str:
+    """What orders feedback rows written in the same instant: SQLite's rowid or
+    PostgreSQL's serial id (``ph`` tells which database the connection is)."""
+    return "rowid" if ph == "?" else "id"
 _MAX_TEXT = 500
 
 
@@ -62,21 +75,23 @@ def _check(call_id: object, score: object, label: object, comment: object) -> No
 
 
 def record_feedback(
-    conn: sqlite3.Connection, call_id: str, *, score: float | None = None,
+    conn: Any, call_id: str, *, score: float | None = None,
     label: str | None = None, comment: str | None = None, tenant: str | None = None,
-    now: float | None = None,
+    now: float | None = None, ph: str = "?",
 ) -> None:
     """Store one outcome for ``call_id``; ``FeedbackError`` if the ledger holds no such
-    call or (``tenant`` given) the call belongs to another tenant."""
+    call or (``tenant`` given) the call belongs to another tenant. ``conn`` is a SQLite
+    connection (``ph`` ``?``) or an autocommit PostgreSQL one (``ph`` ``%s``)."""
     _check(call_id, score, label, comment)
-    row = conn.execute("SELECT tenant FROM calls WHERE id = ?", (call_id,)).fetchone()
+    row = conn.execute(f"SELECT tenant FROM calls WHERE id = {ph}", (call_id,)).fetchone()
     # another tenant's call reads exactly like a missing one: ids are not an oracle
     if row is None or (tenant is not None and row[0] != tenant):
         raise FeedbackError(f"no call {call_id!r} in the usage ledger"
                             + (f" for tenant {tenant!r}" if tenant is not None else ""),
                             fix="send feedback for a call this router (and tenant) made, "
                                 "with the ledger on (ledger: {})")
-    conn.execute("INSERT INTO feedback (call_id, ts, score, label, comment) VALUES (?, ?, ?, ?, ?)",
+    conn.execute("INSERT INTO feedback (call_id, ts, score, label, comment) "
+                 f"VALUES ({ph}, {ph}, {ph}, {ph}, {ph})",
                  (call_id, time.time() if now is None else now,
                   None if score is None else float(score), label, comment))
 
@@ -94,16 +109,22 @@ class VariantOutcomes:
 
 
 def variant_outcomes(
-    path: str | os.PathLike[str], experiment: str, success_score: float = 0.5,
+    target: str | os.PathLike[str], experiment: str, success_score: float = 0.5,
 ) -> Mapping[str, VariantOutcomes]:
-    """Per variant of ``experiment``: its scored calls (each call's latest score)."""
-    from polyroute.ledger.store import connect_ledger
+    """Per variant of ``experiment``: its scored calls (each call's latest score), from a
+    ledger file or a PostgreSQL ledger URL."""
+    from polyroute.ledger.reader import open_reader
 
-    with closing(connect_ledger(path)) as conn:
+    with open_reader(os.fspath(target)) as (conn, ph):
+        if ph != "?" and conn.execute("SELECT to_regclass('feedback')").fetchone()[0] is None:
+            return {}  # a PostgreSQL ledger no writer of this release has opened yet
         rows = conn.execute(
-            """SELECT c.variant, COUNT(*), SUM(f.score >= ?) FROM calls c
-               JOIN (SELECT call_id, score, MAX(ts) FROM feedback WHERE score IS NOT NULL
-                     GROUP BY call_id) f ON f.call_id = c.id
-               WHERE c.experiment = ? GROUP BY c.variant""",
+            f"""SELECT c.variant, COUNT(*), SUM(CASE WHEN f.score >= {ph} THEN 1 ELSE 0 END)
+               FROM calls c JOIN (
+                   SELECT call_id, score, ROW_NUMBER() OVER (
+                       PARTITION BY call_id ORDER BY ts DESC, {order_column(ph)} DESC) AS n
+                   FROM feedback WHERE score IS NOT NULL) f
+               ON f.call_id = c.id AND f.n = 1
+               WHERE c.experiment = {ph} GROUP BY c.variant""",
             (success_score, experiment)).fetchall()
     return {str(v): VariantOutcomes(int(n), int(s or 0)) for v, n, s in rows}

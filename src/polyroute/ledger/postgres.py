@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from polyroute.errors import ConfigError
+from polyroute.ledger.feedback import FEEDBACK_SCHEMA_PG
 from polyroute.ledger.queued import Item as _Item
 from polyroute.ledger.queued import QueuedLedger
 from polyroute.ledger.rollup import ROLLUP_SOURCE_COLUMNS, apply_rows, bucket_of, rollup_schema
@@ -77,6 +78,7 @@ def _schema() -> list[str]:
            "CREATE TABLE IF NOT EXISTS ledger_drops (ts DOUBLE PRECISION NOT NULL, "
            "rows BIGINT NOT NULL, reason TEXT)"]
     out += [s.strip() for s in rollup_schema("TEXT", "BIGINT").split(";") if s.strip()]
+    out += list(FEEDBACK_SCHEMA_PG)
     # Columns added to the lists after the table was made (another release, a plugin).
     out += [f"ALTER TABLE calls ADD COLUMN IF NOT EXISTS {c} "
             f"{pg_column_type(c).replace(' PRIMARY KEY', '')}" for c in CALL_COLUMNS]

@@ -12,7 +12,7 @@ from typing import Any
 
 from polyroute.ledger.rows import Drop
 
-__all__ = ["is_postgres", "open_reader", "read_drops_at"]
+__all__ = ["is_postgres", "open_reader", "open_writer", "read_drops_at"]
 
 
 def is_postgres(target: str) -> bool:
@@ -36,6 +36,26 @@ def open_reader(target: str) -> Iterator[tuple[Any, str]]:
         # One read snapshot for the whole report: the rollups' row count, the rollups
         # and the raw edges all see the same commits (WAL readers never block writers).
         conn.execute("BEGIN")
+        ph = "?"
+    try:
+        yield conn, ph
+    finally:
+        conn.close()
+
+
+@contextmanager
+def open_writer(target: str) -> Iterator[tuple[Any, str]]:
+    """``(connection, placeholder)`` for small writes outside the call path (feedback):
+    autocommit on both databases; the schema is ensured as a writer would."""
+    if is_postgres(target):
+        from polyroute.ledger.postgres import connect_pg_ledger
+
+        conn = connect_pg_ledger(target.replace("postgresql+psycopg://", "postgresql://", 1))
+        ph = "%s"
+    else:
+        from polyroute.ledger.store import connect_ledger
+
+        conn = connect_ledger(target)
         ph = "?"
     try:
         yield conn, ph

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping, Sequence
-from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from polyroute.analytics.stats import ledger_path
 from polyroute.errors import ConfigError
 from polyroute.ledger.feedback import VariantOutcomes, record_feedback, variant_outcomes
-from polyroute.ledger.store import Ledger, connect_ledger
+from polyroute.ledger.queued import QueuedLedger
+from polyroute.ledger.reader import is_postgres, open_writer
+from polyroute.ledger.store import Ledger
 from polyroute.types import ChatRequest, ChatResponse
 
 if TYPE_CHECKING:
@@ -41,14 +41,15 @@ class OutcomesMixin:
         answer's ``call_id``; with ``tenant``, a call of another tenant is refused as
         unknown. Raises ``FeedbackError`` (a bad value, an unknown call) or
         ``ConfigError`` (no ledger to store it in)."""
-        path = self._flush_ledger()  # the call's row may still be queued
-        if path is None:
+        target = self._flush_ledger()  # the call's row may still be queued
+        if target is None:
             raise ConfigError("feedback is stored in the usage ledger, which is off",
                               field="ledger", fix="add `ledger: {}` to the config")
-        with closing(connect_ledger(path)) as conn:
+        with open_writer(target) as (conn, ph):
             record_feedback(conn, call_id, score=score, label=label, comment=comment,
-                            tenant=tenant)
-            row = conn.execute("SELECT experiment FROM calls WHERE id = ?", (call_id,)).fetchone()
+                            tenant=tenant, ph=ph)
+            row = conn.execute(f"SELECT experiment FROM calls WHERE id = {ph}",
+                               (call_id,)).fetchone()
         if row and row[0]:
             self.experiments.invalidate(row[0])
 
@@ -61,20 +62,24 @@ class OutcomesMixin:
 
     def _variant_outcomes(self, experiment: str, success_score: float
                           ) -> Mapping[str, VariantOutcomes]:
-        path = self._flush_ledger()
-        if path is None or not path.exists():
+        target = self._flush_ledger()
+        if target is None or (not is_postgres(target) and not Path(target).exists()):
             return {}  # no ledger, no feedback: the bandit starts from flat priors
-        return variant_outcomes(path, experiment, success_score)
+        return variant_outcomes(target, experiment, success_score)
 
-    def _flush_ledger(self) -> Path | None:
-        """Flush the ledger's queue; its file (the path it opened, whatever the working
-        directory is now), or ``None`` without a ledger."""
+    def _flush_ledger(self) -> str | None:
+        """Flush the ledger's queue; where the ledger is (the file it opened, whatever
+        the working directory is now, or its PostgreSQL URL), or ``None`` without one."""
         for guard in self.guards:
             ledger = getattr(guard, "ledger", None)
             if isinstance(ledger, Ledger):
                 ledger.flush()
-                return ledger.path
-        return ledger_path(self)
+                return str(ledger.path)
+            if isinstance(ledger, QueuedLedger):
+                ledger.flush()
+                break
+        cfg = self.config
+        return None if cfg.ledger is None else cfg.ledger.target(cfg.source)
 
     # --- batch ---------------------------------------------------------------------------
 
