@@ -62,3 +62,17 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(autouse=True)
+def _secrets_a_test_revealed_are_forgotten_after_it() -> Any:
+    # Secrets are remembered for the process so logs and errors scrub them. A test that
+    # reveals generated values (the config fuzz suites: hypothesis also draws string
+    # constants from our code, e.g. "rate_limit_exceeded") would otherwise mask that text
+    # in every later test's output: CI once failed on exactly that.
+    from polyroute import secrets
+
+    before = secrets.remembered()
+    yield
+    if len(secrets.remembered()) != len(before):
+        secrets.forget_all_but(before)

@@ -11,7 +11,7 @@ import pytest
 from polyroute.errors import NoRouteError
 from polyroute.plugins import PluginRegistry
 from polyroute.router import Router
-from polyroute.secrets import redact
+from polyroute.secrets import Secret, redact
 from polyroute.testing.standin import Reply, StandinRequest, StandinServer
 from polyroute.types import ChatRequest, Message, RoutingHints
 
@@ -219,3 +219,13 @@ def test_a_secret_inside_a_longer_one_never_breaks_the_longer_ones_redaction() -
     remember(header)
     clean = redact(f"sent {header}")
     assert "5f1e0c9a7b3d2e4f6a8b0c1d2e3f4a5b" not in clean and akid not in clean
+
+
+def test_a_revealed_secret_is_scrubbed_within_its_test() -> None:
+    Secret("rate_limit_exceeded").reveal()  # a value hypothesis may draw from our code
+    assert redact("code rate_limit_exceeded") == "code **********"
+
+
+def test_and_forgotten_after_it_so_later_tests_see_plain_text() -> None:
+    # runs after the test above (file order): the root conftest restored the set
+    assert redact("code rate_limit_exceeded") == "code rate_limit_exceeded"

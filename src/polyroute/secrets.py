@@ -139,6 +139,21 @@ def remember(value: str) -> None:
             _longest_first = tuple(sorted(_revealed, key=len, reverse=True))
 
 
+def remembered() -> frozenset[str]:
+    """Every value ``redact`` scrubs now (for tests that restore the set afterwards)."""
+    return frozenset(_revealed)
+
+
+def forget_all_but(keep: frozenset[str]) -> None:
+    """Scrub only ``keep`` from now on. For test isolation: a test that reveals
+    generated values (hypothesis draws string constants from the code, such as an
+    error code) must not leave them masked in every later test's output."""
+    global _longest_first
+    with _lock:
+        _revealed.intersection_update(keep)
+        _longest_first = tuple(sorted(_revealed, key=len, reverse=True))
+
+
 def redact(text: str) -> str:
     """``text`` with every known secret and every key-shaped token masked."""
     if not text:
