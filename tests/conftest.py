@@ -68,3 +68,25 @@ def redis_url() -> Iterator[tuple[str, str]]:
         for key in client.scan_iter(match=prefix + "*"):
             client.delete(key)
         client.close()
+
+
+@pytest.fixture
+def pg_ledger_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search path is a throwaway schema (dropped after the
+    test) on the machine's server (127.0.0.1:5432, user postgres, db test); skips,
+    saying why, without it."""
+    import uuid
+
+    psycopg = pytest.importorskip("psycopg", reason="PostgreSQL tests need polyroute[postgres]")
+    try:
+        admin = psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test "
+                                "connect_timeout=3", autocommit=True)
+    except Exception as exc:
+        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432 ({type(exc).__name__})")
+    schema = f"ledger_{uuid.uuid4().hex[:10]}"
+    admin.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{schema}"
+    finally:
+        admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        admin.close()

@@ -10,8 +10,6 @@ import random
 import subprocess
 import sys
 import textwrap
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,18 +29,8 @@ NOW = 1_780_000_000.0 + 777.0
 
 
 @pytest.fixture
-def url() -> Iterator[str]:
-    try:
-        admin = psycopg.connect(ADMIN, autocommit=True)
-    except Exception as exc:
-        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432 ({type(exc).__name__})")
-    schema = f"ledger_{uuid.uuid4().hex[:10]}"
-    admin.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{schema}"
-    finally:
-        admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        admin.close()
+def url(pg_ledger_url: str) -> str:
+    return pg_ledger_url
 
 
 def _row(rnd: random.Random, i: int, ts: float) -> tuple[Any, ...]:

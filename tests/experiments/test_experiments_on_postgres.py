@@ -5,8 +5,6 @@ stored there, tenant-bound; the bandit's counts, ``usage --experiment`` and
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -26,18 +24,8 @@ ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=3"
 
 
 @pytest.fixture
-def url() -> Iterator[str]:
-    try:
-        admin = psycopg.connect(ADMIN, autocommit=True)
-    except Exception as exc:
-        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432 ({type(exc).__name__})")
-    schema = f"exp_{uuid.uuid4().hex[:10]}"
-    admin.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{schema}"
-    finally:
-        admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        admin.close()
+def url(pg_ledger_url: str) -> str:
+    return pg_ledger_url
 
 
 def _ask(router: Router, user: str, tenant: str | None = None) -> Any:
