@@ -24,7 +24,6 @@ from polyroute.ledger import postgres as pg  # noqa: E402
 from polyroute.ledger.postgres import PostgresLedger, connect_pg_ledger  # noqa: E402
 from polyroute.ledger.store import CALL_COLUMNS, Ledger, rollups_current  # noqa: E402
 
-ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=3"
 NOW = 1_780_000_000.0 + 777.0
 
 

@@ -20,7 +20,6 @@ from polyroute.types import ChatRequest, Message, RoutingHints
 
 psycopg = pytest.importorskip("psycopg", reason="the PostgreSQL ledger needs polyroute[postgres]")
 pytestmark = pytest.mark.standin
-ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=3"
 
 
 @pytest.fixture
