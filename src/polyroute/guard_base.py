@@ -62,6 +62,11 @@ class Guard:
         ``request`` in place: the other candidates get the caller's."""
         return request
 
+    def outgoing_texts(self, dep: Deployment, texts: list[str]) -> list[str]:
+        """``outgoing`` for an embedding request: the texts as ``dep``'s provider will
+        receive them (a new list when changed; never edit ``texts``)."""
+        return texts
+
     def cancel_attempt(self, dep: Deployment, request: ChatRequest, ticket: Any) -> None:
         """A later guard skipped ``dep`` after this one's ``before_attempt``: undo it
         (release a reservation, say). The attempt never happened."""

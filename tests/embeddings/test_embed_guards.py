@@ -92,3 +92,20 @@ def test_hostile_embeddings_sections_give_only_config_errors(section: dict[str, 
         config_from_data({"embeddings": section})
     except ConfigError as exc:
         assert "embeddings" in str(exc)
+
+
+def test_privacy_masks_the_texts_a_provider_embeds_and_refuse_skips_it(
+        make_router: Any, east: StandinServer, west: StandinServer) -> None:
+    route = {"default": "docs", "routes": {"docs": {
+        "deployments": ["east/text-embedding-3-small", "west/text-embedding-3-small"]}}}
+    router = make_router(route, privacy={"mode": "mask", "providers": {"west": "allow"}})
+    texts = ["mail jane.doe@example.com today", "no personal data here"]
+    resp = router.embed(texts)
+    sent = east.requests[-1].json()["input"]
+    assert sent == ["mail [EMAIL] today", "no personal data here"]
+    assert resp.provider == "east" and texts[0] == "mail jane.doe@example.com today"
+    refusing = make_router(route, privacy={"mode": "refuse", "providers": {"west": "allow"}})
+    before = len(east.requests)
+    resp = refusing.embed(["mail jane.doe@example.com"])
+    assert resp.provider == "west" and len(east.requests) == before  # east never saw it
+    assert west.requests[-1].json()["input"] == ["mail jane.doe@example.com"]  # allowed

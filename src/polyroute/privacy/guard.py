@@ -46,3 +46,9 @@ class PrivacyGuard(Guard):
             return request
         masked, _ = self.policy.scan(request)
         return masked
+
+    def outgoing_texts(self, dep: Deployment, texts: list[str]) -> list[str]:
+        if self.policy.mode_for(dep.provider) != "mask":
+            return texts
+        masked = [self.policy.mask_text(t)[0] for t in texts]
+        return texts if masked == texts else masked

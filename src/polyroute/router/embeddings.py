@@ -119,6 +119,7 @@ class EmbeddingsMixin:
 
     _embed_cache: EmbeddingCache | None = None
     _embed_guard_list: list[Guard] | None = None
+    _embed_outgoing: list[Guard] | None = None
 
     if TYPE_CHECKING:
         config: PolyrouteConfig
@@ -329,6 +330,9 @@ class EmbeddingsMixin:
         if self._embed_guard_list is None:
             self._embed_guard_list = [g for g in self.guards
                                       if type(g).__name__ not in _CHAT_ONLY]
+            # guards that change what a provider receives (privacy masking)
+            self._embed_outgoing = [g for g in self._embed_guard_list
+                                    if type(g).outgoing_texts is not Guard.outgoing_texts]
         return self._embed_guard_list
 
     def _embed_part(self, job: _Job, tier: SpaceTier, indices: list[int]) -> Steps[_Part]:
@@ -424,6 +428,12 @@ class EmbeddingsMixin:
         provider = self.provider(dep.provider)
         try:
             remaining = call.check_deadline(dep)
+            if self._embed_outgoing:
+                texts = sub.texts
+                for guard in self._embed_outgoing:
+                    texts = guard.outgoing_texts(dep, texts)
+                if texts is not sub.texts:  # this provider's copy; the next gets the original
+                    sub = sub.model_copy(update={"texts": texts})
             http = provider.build_embed_request(sub, dep.model)  # type: ignore[union-attr]
             raw = yield Send(self.transport, http, self.timeouts, dep, remaining)
             if raw.status >= 400:
