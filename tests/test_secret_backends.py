@@ -217,6 +217,7 @@ class VaultStandin(ThreadingHTTPServer):
 
 class _VaultHandler(BaseHTTPRequestHandler):
     server: VaultStandin
+    disable_nagle_algorithm = True  # no 40 ms delayed-ACK stall between writes
 
     def log_message(self, format: str, *args: Any) -> None:
         pass

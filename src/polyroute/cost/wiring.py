@@ -89,7 +89,7 @@ def cost_guards(ctx: RouterContext) -> tuple[list[Guard], list[Guard]]:
             from polyroute.cache.semantic import SemanticCache
 
             semantic = SemanticCache(cfg.cache.semantic,
-                                     make_embedder(cfg.cache.semantic.embedder), directory)
+                                     make_embedder(cfg.cache.semantic.embedder, ctx), directory)
         first.append(CacheGuard(ctx, cfg.cache, store, book=book, cost=cost,
                                 semantic=semantic))
     if cost is None:

@@ -144,6 +144,7 @@ class Router(StreamingMixin, OutcomesMixin, EmbeddingsMixin):
             source=lambda request: self.planner.source(request), alerts=self.alerts,
             transport=self.transport, health=self.health, clock=clock,
             privacy=policy_from_config(config.privacy),
+            embed=lambda texts, **kw: self.embed(texts, **kw),
         )
         self.guards: list[Guard] = [*builtin_guards(self.context, self.resilience.guards()),
                                     *guards]

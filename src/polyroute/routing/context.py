@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from polyroute.analytics.alerts import Alerts
     from polyroute.config.schema import PolyrouteConfig
     from polyroute.cost.book import PriceBook
+    from polyroute.embed_types import EmbedResponse
     from polyroute.privacy.policy import PrivacyPolicy
     from polyroute.providers.base import Provider
     from polyroute.refs import Deployment
@@ -69,6 +70,11 @@ class RouterContext:
     """PII redaction (``privacy:``; ``None``: off). Read by the privacy guard (mask or
     refuse per provider) and by whatever stores content (ledger, cache), so nothing
     stored holds what a provider was not allowed to see."""
+
+    embed: Callable[..., EmbedResponse] | None = None
+    """The router's ``embed`` (late-bound: guards are built inside the router). For the
+    semantic cache's ``route:NAME`` embedder: its vectors are routed, budgeted and
+    recorded like any embedding call."""
 
     def __repr__(self) -> str:
         return f"<RouterContext source={self.config.source!r}>"
