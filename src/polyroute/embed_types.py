@@ -187,9 +187,15 @@ def check_vectors(vectors: Any, *, count: int, dimensions: int | None, provider:
             raise bad(f"vector {i} is not a list of numbers")
         row: list[float] = []
         for x in vec:
-            if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
+            if isinstance(x, bool) or not isinstance(x, (int, float)):
                 raise bad(f"vector {i} holds a non-finite or non-numeric value")
-            row.append(float(x))
+            try:
+                f = float(x)  # an integer past 1e308 overflows (found by the fuzz suite)
+            except OverflowError:
+                f = math.inf
+            if not math.isfinite(f):
+                raise bad(f"vector {i} holds a non-finite or non-numeric value")
+            row.append(f)
         if width is None:
             width = len(row)
         elif len(row) != width:

@@ -35,7 +35,9 @@ class StandinEmbedSuite:
     embed_path: ClassVar[str]
     """The path every request must go to (never a chat endpoint)."""
     max_inputs: ClassVar[int | None] = None
-    priced: ClassVar[bool] = True
+    priced: ClassVar[bool | None] = True
+    """``True``: the catalog prices the model; ``False``: free (cost 0, a local model);
+    ``None``: no per-token price is known (cost ``None``, counted as unpriced)."""
     url_suffix: ClassVar[str] = ""
     provider_extra: ClassVar[dict[str, Any]] = {}
 
@@ -82,8 +84,11 @@ class StandinEmbedSuite:
         assert resp.space.startswith(self.space_prefix + "@")
         assert resp.provider == "first"
         assert resp.usage.input_tokens > 0
-        assert resp.cost_usd is not None
-        assert (resp.cost_usd > 0) is self.priced
+        if self.priced is None:
+            assert resp.cost_usd is None
+        else:
+            assert resp.cost_usd is not None
+            assert (resp.cost_usd > 0) is self.priced
         assert all(math.isclose(sum(x * x for x in v), 1.0, rel_tol=1e-5)
                    for v in resp.vectors)
 

@@ -7,7 +7,7 @@ item is ``{"model": "models/{model}", "content": {"parts": [{"text"}]}, "taskTyp
 own estimate, and says so in ``response_metadata.usage_estimated``).
 gemini-embedding-001 answers unit vectors only at its full 3072 dimensions; the
 reference asks callers to normalise shorter ones, which this parser does, so every
-Gemini space here is normalised. Vertex AI (``predict``) is not covered.
+Gemini space here is normalised. Vertex AI's ``predict`` is ``vertex_embed.py``.
 """
 
 from __future__ import annotations
@@ -51,7 +51,10 @@ def _unit(vec: Any) -> Any:
     if not isinstance(vec, list) or not vec or not all(
             isinstance(x, (int, float)) and not isinstance(x, bool) for x in vec):
         return vec  # check_vectors names the problem
-    norm = math.sqrt(sum(float(x) * float(x) for x in vec))
+    try:
+        norm = math.sqrt(sum(float(x) * float(x) for x in vec))
+    except OverflowError:  # an integer past 1e308: check_vectors names it
+        return vec
     if not (norm > 0 and math.isfinite(norm)) or abs(norm - 1.0) < 1e-4:
         return vec  # already unit length (the full width): kept exactly as sent
     return [float(x) / norm for x in vec]

@@ -9,7 +9,7 @@ from polyroute.providers.base import Provider
 from polyroute.types import ModelInfo
 from polyroute_gemini.catalog import MODELS, VERTEX_MODELS
 from polyroute_gemini.embed import GeminiEmbedProvider, embedding_model_infos
-from polyroute_gemini.provider import VertexGeminiProvider
+from polyroute_gemini.vertex_embed import VertexEmbedProvider, vertex_embedding_model_infos
 
 __all__ = ["polyroute_register_models", "polyroute_register_provider_types"]
 
@@ -17,12 +17,12 @@ __all__ = ["polyroute_register_models", "polyroute_register_provider_types"]
 @hookimpl
 def polyroute_register_provider_types(register: Callable[[type[Provider]], None]) -> None:
     register(GeminiEmbedProvider)  # GeminiProvider + embeddings (embed.py)
-    register(VertexGeminiProvider)
+    register(VertexEmbedProvider)  # VertexGeminiProvider + embeddings (vertex_embed.py)
 
 
 @hookimpl
 def polyroute_register_models(register: Callable[[ModelInfo], None]) -> None:
     for info in (*MODELS, *VERTEX_MODELS):
         register(info)
-    for info in embedding_model_infos():
+    for info in (*embedding_model_infos(), *vertex_embedding_model_infos()):
         register(info)
