@@ -214,6 +214,37 @@ def bench_usage(rows: int, n: int, raw_n: int = 1) -> list[dict[str, Any]]:
                               "(summary API + dashboard source)",
                         **timed(lambda by=by: usage_stats(path, by=by, since="30d", now=now),
                                 n)})
+        out.extend(_usage_api(Path(tmp), path, rows, n))
+    return out
+
+
+def _usage_api(tmp: Path, ledger: Path, rows: int, n: int) -> list[dict[str, Any]]:
+    """``GET /api/admin/usage`` end to end (auth, config, the report, JSON): the one call
+    the dashboard's usage page makes."""
+    cfg = tmp / "polyroute.yaml"
+    cfg.write_text(f"providers: {{}}\nledger: {{path: {ledger}}}\n")
+    url = f"sqlite:///{tmp / 'registry.db'}"
+    upgrade_to_head(url)
+    reg = Registry(url)
+    reg.keyring = KeyRing([Fernet.generate_key().decode()])
+    reg.create("user", {"name": "viewer-user", "role": "viewer"}, actor="bench")
+    token = reg.create_token("viewer-user", actor="bench")[1]
+    app = create_app(registry=reg, settings=AdminSettings(keyring=reg.keyring,
+                                                          config_path=str(cfg)))
+    out = []
+    with TestClient(app) as client:
+        headers = {"Authorization": f"Bearer {token}"}
+
+        def call(by: str) -> None:
+            resp = client.get(f"{API}/usage", params={"by": by, "since": "30d"},
+                              headers=headers)
+            assert resp.status_code == 200 and resp.json()["report"], resp.text[:200]
+
+        for by in ("model", "day"):
+            out.append({"part": "usage", "rows": rows,
+                        "op": f"GET /api/admin/usage?by={by}&since=30d (the usage page's "
+                              "one API call, in-process ASGI)", **timed(lambda by=by: call(by), n)})
+    reg.close()
     return out
 
 

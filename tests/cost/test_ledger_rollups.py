@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ from polyroute.analytics.stats import usage_stats
 from polyroute.config.cost import BudgetConfig
 from polyroute.ledger import rollup
 from polyroute.ledger.rollup import LATENCY_ERROR, ExactSum, Latencies
+from polyroute.ledger.rollup_days import days_current, prune_rollups
+from polyroute.ledger.rollup_sums import _bin
 from polyroute.ledger.store import CALL_COLUMNS, Ledger, connect_ledger, rollups_current
 
 NOW = 1_780_000_000.0 + 1234.5  # not on an hour: every range has partial edges
@@ -106,6 +109,12 @@ def test_rollups_equal_the_raw_rows(tmp_path: Path, by: str) -> None:
         assert rollups_current(conn)
         hours = conn.execute("SELECT COUNT(DISTINCT bucket) FROM usage_rollup").fetchone()[0]
     assert hours >= 80  # the whole hours really are read from rollups
+    with connect_ledger(path) as conn:
+        assert days_current(conn)
+        days = conn.execute("SELECT COUNT(DISTINCT bucket) FROM usage_rollup_day").fetchone()[0]
+        src = stats_mod.UsageSource(conn, stats_mod.zone("UTC"))
+        assert any(a.span == rollup.DAY_SECONDS for a in src.collect(NOW - 30 * 86400, NOW))
+    assert days >= 3  # ... and the whole UTC days from the day rollups
     for since in ("30d", "26h", "90m", None):
         _assert_same(path, by=by, since=since)
 
@@ -219,6 +228,60 @@ def test_an_old_ledger_is_backfilled_on_open_and_read_raw_until_then(tmp_path: P
     _assert_same(path, by="provider", since=None)
 
 
+def test_day_rollups_are_rebuilt_for_a_ledger_from_before_them_and_ignored_until_then(
+        tmp_path: Path) -> None:
+    path = tmp_path / "u.db"
+    _fill(path, 1500, seed=11)
+    with connect_ledger(path) as conn:  # as a ledger from before the day table looks
+        conn.execute("DELETE FROM usage_rollup_day")
+        conn.execute("DELETE FROM ledger_meta WHERE key = 'rollup_day_calls'")
+        conn.commit()
+        assert rollups_current(conn) and not days_current(conn)
+    _assert_same(path, by="day", since=None)  # the hours, not the empty day table
+    Ledger(path, retention_days=None).close()  # a writer of this release opens it
+    with connect_ledger(path, create=False) as conn:
+        assert days_current(conn)
+        assert conn.execute("SELECT COUNT(*) FROM usage_rollup_day").fetchone()[0] > 0
+    _assert_same(path, by="model", since=None)
+
+
+def test_an_earlier_releases_writer_makes_readers_use_the_hours(tmp_path: Path) -> None:
+    path = tmp_path / "u.db"
+    _fill(path, 600, seed=12)
+    rnd = random.Random(13)
+    with connect_ledger(path) as conn:  # rows + hourly rollups + rollup_calls only
+        conn.execute("BEGIN IMMEDIATE")
+        rows = [_row(rnd, 10_000 + i, NOW - rnd.uniform(0, 70 * 3600)) for i in range(50)]
+        conn.executemany(f"INSERT INTO calls VALUES ({', '.join('?' * len(CALL_COLUMNS))})",
+                         rows)
+        added = conn.execute(f"SELECT {', '.join(rollup.ROLLUP_SOURCE_COLUMNS)} FROM calls "
+                             "WHERE id LIKE 'c1____'").fetchall()
+        rollup.apply_groups(conn, "?", "usage_rollup", rollup._group(added), {})
+        conn.execute("UPDATE ledger_meta SET value = CAST(CAST(value AS INTEGER) + 50 AS TEXT) "
+                     "WHERE key = 'rollup_calls'")
+        conn.execute("COMMIT")
+        assert rollups_current(conn) and not days_current(conn)
+    _assert_same(path, by="provider", since=None)
+
+
+def test_half_a_day_pruned_leaves_its_day_rollup_equal_to_the_hours_left(
+        tmp_path: Path) -> None:
+    path = tmp_path / "u.db"
+    _fill(path, 1200, seed=14, hours=72)
+    cutoff = rollup.bucket_of(NOW - 40 * 3600)
+    assert cutoff % rollup.DAY_SECONDS  # inside a day
+    with connect_ledger(path) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        gone = conn.execute("DELETE FROM calls WHERE ts < ?", (float(cutoff),)).rowcount
+        prune_rollups(conn, "?", cutoff)
+        conn.execute("UPDATE ledger_meta SET value = CAST(CAST(value AS INTEGER) - ? AS TEXT) "
+                     "WHERE key IN ('rollup_calls', 'rollup_day_calls')", (gone,))
+        conn.execute("COMMIT")
+        assert rollups_current(conn) and days_current(conn)
+    for by in ("day", "model"):
+        _assert_same(path, by=by, since=None)
+
+
 def test_retention_prunes_whole_hours_of_rows_and_rollups(tmp_path: Path) -> None:
     path = tmp_path / "u.db"
     rnd = random.Random(9)
@@ -259,7 +322,7 @@ def test_exact_sums_ignore_grouping(values: list[float], rnd: random.Random) -> 
        st.sampled_from([0.0, 0.5, 0.95, 0.99, 1.0]))
 def test_histogram_percentiles_stay_within_the_documented_bound(
         values: list[float], q: float) -> None:
-    binned = Latencies.of_bins(rollup.Counter(rollup._bin(v) for v in values))
+    binned = Latencies.of_bins(Counter(_bin(v) for v in values))
     exact = rollup.exact_percentile(values, q)
     assert exact is not None
     got = binned.percentile(q)
@@ -293,7 +356,7 @@ def test_packed_histograms_keep_every_count_through_a_row_and_a_merge(
         back.load(agg.dump())  # the stored form: [first slot, hex]
         rows.append(back)
     merged = rollup.merge_aggs(rows)
-    want = rollup.Counter(rollup._bin(v) for v in a + b)
+    want = Counter(_bin(v) for v in a + b)
     assert merged.latency.counts() == +want  # the infinite and the sub-millisecond bins too
 
 

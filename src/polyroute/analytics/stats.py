@@ -20,7 +20,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -29,6 +29,7 @@ from polyroute.config.cost import BudgetConfig, parse_duration, resolve_path
 from polyroute.ledger.reader import open_reader
 from polyroute.ledger.rollup import (
     BUCKET_SECONDS,
+    DAY_SECONDS,
     ROLLUP_SOURCE_COLUMNS,
     Agg,
     ExactSum,
@@ -38,6 +39,7 @@ from polyroute.ledger.rollup import (
     exact_percentile,
     read_rollups,
 )
+from polyroute.ledger.rollup_days import days_current
 from polyroute.ledger.store import rollups_current
 
 if TYPE_CHECKING:
@@ -178,33 +180,50 @@ def usage_stats(
 
 
 class UsageSource:
-    """Reads a ledger as ``Agg`` records: rollups for whole hours and raw rows for the
-    partial hours at the edges (or raw rows only, when the ledger has no complete
-    rollups or a day boundary of ``tz`` falls inside an hour)."""
+    """Reads a ledger as ``Agg`` records: day rollups for whole UTC days, hour rollups
+    for the other whole hours and raw rows only for the partial hours at the edges (or
+    raw rows only, when the ledger has no complete rollups or a day boundary of ``tz``
+    falls inside an hour)."""
 
     def __init__(self, conn: Any, tz: Any, ph: str = "?") -> None:
         self.conn, self.tz, self.ph = conn, tz, ph
         self.use_rollups = rollups_current(conn, ph)
+        self.use_days = self.use_rollups and days_current(conn, ph)
         self.rollup_reads = 0
-        self._read: tuple[int | None, int, list[Agg]] | None = None
+        self._read: tuple[int | None, int, bool, list[Agg]] | None = None
 
     def prefetch(self, start: float | None, end: float) -> None:
         """Read the rollups of ``[start, end]`` once; later ranges inside it (the
         trend, budget windows) are cut from memory instead of read again."""
         if self.use_rollups:
             lo = None if start is None else bucket_of(start)
-            self._whole_hours(lo, bucket_of(end))
+            self._whole_hours(lo, bucket_of(end), self.use_days)
 
-    def _whole_hours(self, lo: int | None, hi: int) -> list[Agg]:
+    def _whole_hours(self, lo: int | None, hi: int, days: bool) -> list[Agg]:
         got = self._read
-        if got is not None and (got[0] is None or (lo is not None and got[0] <= lo)) \
-                and hi <= got[1]:
-            return [a for a in got[2] if (lo is None or a.ts >= lo) and a.ts < hi]
-        whole = read_rollups(self.conn, self.ph, lo, hi)
+        if got is not None and got[2] == days and (
+                got[0] is None or (lo is not None and got[0] <= lo)) and hi <= got[1]:
+            inside = [a for a in got[3] if (lo is None or a.ts >= lo) and a.ts < hi]
+            # a day row the range starts or ends inside cannot be cut: read again
+            if not any(a.span > BUCKET_SECONDS and (a.ts + a.span > hi or (
+                    lo is not None and a.ts < lo < a.ts + a.span)) for a in got[3]):
+                return inside
+        whole = self._read_whole(lo, hi, days)
         self.rollup_reads += 1
         if got is None:
-            self._read = (lo, hi, whole)
+            self._read = (lo, hi, days, whole)
         return whole
+
+    def _read_whole(self, lo: int | None, hi: int, days: bool) -> list[Agg]:
+        """Whole hours ``[lo, hi)``: the whole UTC days inside from the day rollups."""
+        first = None if lo is None else -(-lo // DAY_SECONDS) * DAY_SECONDS
+        last = hi - hi % DAY_SECONDS
+        if not days or (first is not None and first >= last):
+            return read_rollups(self.conn, self.ph, lo, hi)
+        head = [] if lo is None or first is None or lo == first else \
+            read_rollups(self.conn, self.ph, lo, first)
+        return [*head, *read_rollups(self.conn, self.ph, first, last, DAY_SECONDS),
+                *read_rollups(self.conn, self.ph, last, hi)]
 
     def raw(self, start: float | None, end: float, *, before: bool = False) -> list[Agg]:
         """Raw rows with ``start <= ts <= end`` (``ts < end`` if ``before``)."""
@@ -219,7 +238,7 @@ class UsageSource:
 
     def collect(self, start: float | None, end: float, *, days: bool = False) -> list[Agg]:
         """Calls with ``start <= ts <= end``. ``days``: the result is grouped by local
-        day too, so no whole hour may straddle a day boundary."""
+        day too, so no rollup row may straddle a day boundary of ``tz``."""
         if not self.use_rollups:
             return self.raw(start, end)
         lo = None if start is None else bucket_of(start) + (
@@ -227,11 +246,24 @@ class UsageSource:
         hi = bucket_of(end)
         if lo is not None and lo >= hi:
             return self.raw(start, end)
-        whole = self._whole_hours(lo, hi)
+        # UTC day rows straddle the local days of any other offset: hours then
+        whole = self._whole_hours(lo, hi, self.use_days and (not days or self._utc_days(lo, hi)))
         if days and not self._hours_align(whole):
             return self.raw(start, end)
         left = [] if lo is None else self.raw(start, lo, before=True)
         return left + whole + self.raw(hi, end)
+
+    def _utc_days(self, lo: int | None, hi: int) -> bool:
+        """Whether ``tz``'s days are UTC days over ``[lo, hi)`` (its offset is 0 at both
+        ends of each day there), so the day rollups group by its days too."""
+        if str(self.tz) in ("UTC", "Etc/UTC", "GMT", "Etc/GMT"):
+            return True
+        if lo is None:
+            return False  # all time in a zone with offsets: the hours
+        first = lo - lo % DAY_SECONDS
+        return all(datetime.fromtimestamp(t, self.tz).utcoffset() == timedelta(0)
+                   for d in range(first, hi + DAY_SECONDS, DAY_SECONDS)
+                   for t in (d, d + DAY_SECONDS - 1))
 
     def _hours_align(self, aggs: list[Agg]) -> bool:
         for b in {a.ts for a in aggs}:

@@ -32,6 +32,13 @@ from polyroute.ledger.feedback import FEEDBACK_SCHEMA_PG
 from polyroute.ledger.queued import Item as _Item
 from polyroute.ledger.queued import QueuedLedger
 from polyroute.ledger.rollup import ROLLUP_SOURCE_COLUMNS, apply_rows, bucket_of, rollup_schema
+from polyroute.ledger.rollup_days import (
+    COUNTERS,
+    days_current,
+    meta_counts,
+    prune_rollups,
+    rebuild_days,
+)
 from polyroute.ledger.rows import clean_row
 from polyroute.ledger.store import _TYPES, ATTEMPT_COLUMNS, CALL_COLUMNS
 from polyroute.logs import get_logger
@@ -47,8 +54,8 @@ _WARN_EVERY = 10.0
 _DAY = 86400.0
 
 _ROLLUP_COLS = ", ".join(ROLLUP_SOURCE_COLUMNS)
-_UPSERT_ROLLUP = (
-    "INSERT INTO usage_rollup (bucket, agent, route, provider, model, tenant, ok, hit, data) "
+_UPSERT_ROLLUP = (  # {table}: the hour or the day rollups
+    "INSERT INTO {table} (bucket, agent, route, provider, model, tenant, ok, hit, data) "
     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT "
     "(bucket, agent, route, provider, model, tenant, ok, hit) DO UPDATE SET data = excluded.data"
 )
@@ -121,12 +128,19 @@ def ensure_pg_rollups(conn: Any, *, force: bool = False) -> bool:
     from polyroute.ledger.store import rollups_current
 
     if not force and rollups_current(conn, "%s"):
+        if not days_current(conn, "%s"):
+            with conn.transaction(), conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+                if not days_current(cur, "%s"):
+                    rebuild_days(cur, "%s", upsert=_UPSERT_ROLLUP,
+                                 calls=int(meta_counts(cur, "%s")["rollup_calls"]))
         return False
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
         if not force and rollups_current(conn, "%s"):
             return False
         conn.execute("DELETE FROM usage_rollup")
+        conn.execute("DELETE FROM usage_rollup_day")
         n = 0
         with conn.cursor(name="polyroute_rollup_backfill") as rows:
             rows.execute(f"SELECT {_ROLLUP_COLS} FROM calls")
@@ -134,7 +148,7 @@ def ensure_pg_rollups(conn: Any, *, force: bool = False) -> bool:
                 while chunk := rows.fetchmany(50_000):
                     apply_rows(cur, "%s", chunk, upsert=_UPSERT_ROLLUP)
                     n += len(chunk)
-        for key, value in (("rollup", "complete"), ("rollup_calls", str(n))):
+        for key, value in (("rollup", "complete"), *((k, str(n)) for k in COUNTERS)):
             conn.execute("INSERT INTO ledger_meta (key, value) VALUES (%s, %s) ON CONFLICT "
                          "(key) DO UPDATE SET value = excluded.value", (key, value))
     return True
@@ -327,7 +341,7 @@ class PostgresLedger(QueuedLedger):
         try:
             with conn.transaction(), conn.cursor() as cur:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
-                cur.execute("DELETE FROM usage_rollup WHERE bucket < %s", (cutoff,))
+                prune_rollups(cur, "%s", cutoff, upsert=_UPSERT_ROLLUP)
                 cur.execute("DELETE FROM attempts WHERE call_id IN "
                             "(SELECT id FROM calls WHERE ts < %s)", (float(cutoff),))
                 cur.execute("DELETE FROM calls WHERE ts < %s", (float(cutoff),))
@@ -350,5 +364,5 @@ class PostgresLedger(QueuedLedger):
 def _count(cur: Any, delta: int) -> None:
     if delta:
         cur.execute("UPDATE ledger_meta SET value = (CAST(value AS BIGINT) + %s)::text "
-                    "WHERE key = 'rollup_calls'", (delta,))
+                    "WHERE key IN (%s, %s)", (delta, *COUNTERS))
 

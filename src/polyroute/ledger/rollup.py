@@ -25,25 +25,36 @@ from __future__ import annotations
 
 import json
 import math
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from polyroute.ledger.rollup_sums import (  # ExactSum, Latencies: re-exported
+    _NO_VALUES,
+    LATENCY_ERROR,
+    ExactSum,
+    Latencies,
+    _dump_packed,
+    _exact,
+    _load_packed,
+    exact_percentile,
+    pack,
+)
+
 __all__ = [
-    "BUCKET_SECONDS", "LATENCY_ERROR", "ROLLUP_SOURCE_COLUMNS", "Agg", "ExactSum", "Latencies",
-    "agg_of_row", "apply_rows", "bucket_of", "merge_aggs", "read_rollups", "rollup_schema",
+    "BUCKET_SECONDS", "DAY_SECONDS", "LATENCY_ERROR", "ROLLUP_SOURCE_COLUMNS", "TABLES", "Agg",
+    "ExactSum", "Latencies", "agg_of_row", "apply_rows", "bucket_of", "exact_percentile",
+    "merge_aggs", "read_rollups", "rollup_schema",
 ]
 
 BUCKET_SECONDS = 3600
-_BINS_PER_DOUBLING = 8
-LATENCY_ERROR = 2 ** (1 / (2 * _BINS_PER_DOUBLING)) - 1
-"""Largest relative error of a percentile read from rollups (≈ 4.4 %)."""
-_SCALE = 1074  # every finite double is an integer multiple of 2**-1074
+DAY_SECONDS = 86400
+TABLES = {BUCKET_SECONDS: "usage_rollup", DAY_SECONDS: "usage_rollup_day"}
+"""Rollup table per bucket width: hours, and whole UTC days summed from the same rows
+(a month's report reads ~30 day rows per key instead of ~720 hour rows)."""
+_COUNTS = ("calls", "fallbacks", "unpriced", "gen_tokens", "input_tokens", "output_tokens",
+           "cached_tokens", "reasoning_tokens")
 _NONE = "\x1e"  # how a NULL key value is stored (key columns are part of the primary key)
-_BELOW_1MS = -1
-_INF_BIN = 1_000_000
-_NO_VALUES: list[float] = []  # shared by rollup rows, which hold no exact values: never mutated
 
 ROLLUP_SOURCE_COLUMNS: tuple[str, ...] = (
     "ts", "agent", "route", "provider", "model", "tenant", "status", "cache_hit", "fallback",
@@ -56,11 +67,12 @@ _TOKENS = ("input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens")
 
 def rollup_schema(text: str = "TEXT", integer: str = "INTEGER") -> str:
     keys = ", ".join(f"{k} {text} NOT NULL" for k in _KEY)
-    return f"""
-CREATE TABLE IF NOT EXISTS usage_rollup (
+    tables = "".join(f"""
+CREATE TABLE IF NOT EXISTS {table} (
     bucket {integer} NOT NULL, {keys}, ok {integer} NOT NULL, hit {integer} NOT NULL,
     data {text} NOT NULL,
-    PRIMARY KEY (bucket, {", ".join(_KEY)}, ok, hit));
+    PRIMARY KEY (bucket, {", ".join(_KEY)}, ok, hit));""" for table in TABLES.values())
+    return tables + f"""
 CREATE TABLE IF NOT EXISTS ledger_meta (key {text} PRIMARY KEY, value {text});
 """
 
@@ -88,181 +100,6 @@ _loads = _pick_loads()
 
 def bucket_of(ts: float) -> int:
     return int(ts // BUCKET_SECONDS) * BUCKET_SECONDS
-
-
-class ExactSum:
-    """A sum of floats without rounding until ``value()``: equal, bit for bit, to
-    ``math.fsum`` of the same values in any order and grouping."""
-
-    __slots__ = ("scaled", "special")
-
-    def __init__(self, scaled: int = 0, special: float = 0.0) -> None:
-        self.scaled = scaled
-        self.special = special  # sum of the infinities (and NaN once they cancel)
-
-    def add(self, x: float) -> None:
-        if not math.isfinite(x):
-            self.special += x
-            return
-        n, d = float(x).as_integer_ratio()
-        self.scaled += n * ((1 << _SCALE) // d)
-
-    def merge(self, other: ExactSum) -> None:
-        self.scaled += other.scaled
-        self.special += other.special
-
-    def value(self) -> float:
-        if self.special != 0.0 or math.isnan(self.special):
-            return self.special
-        return self.scaled / (1 << _SCALE)  # int / int rounds correctly
-
-    def dump(self) -> list[Any]:
-        """``[mantissa (hex), shift]`` (+ the infinities): the scaled integer is ~1,100
-        bits, mostly trailing zeros; written whole it made rollups slow to parse."""
-        scaled, special = self.scaled, self.special
-        if not scaled:
-            return [0, 0, special] if special else [0, 0]
-        shift = (scaled & -scaled).bit_length() - 1
-        out = [format(scaled >> shift, "x"), shift]
-        return [*out, special] if special else out
-
-    @classmethod
-    def load(cls, v: Sequence[Any]) -> ExactSum:
-        return _exact(v)
-
-
-def _exact(v: Sequence[Any]) -> ExactSum:
-    """``ExactSum.load`` as a plain function: a usage report calls it ~80,000 times."""
-    m = v[0]
-    scaled = (int(m, 16) if m.__class__ is str else int(m)) << int(v[1]) if m else 0
-    return ExactSum(scaled, float(v[2]) if len(v) > 2 else 0.0)
-
-
-def _bin(v: float) -> int:
-    if v < 1.0:
-        return _BELOW_1MS
-    if math.isinf(v):
-        return _INF_BIN
-    return math.floor(_BINS_PER_DOUBLING * math.log2(v))
-
-
-def _rep(b: int) -> float:
-    if b == _BELOW_1MS:
-        return 0.5
-    if b == _INF_BIN:
-        return math.inf
-    return float(2 ** ((b + 0.5) / _BINS_PER_DOUBLING))  # the bin's geometric middle
-
-
-# A histogram is one integer: bin b's count in bits [slot*40, slot*40 + 40), slot = b + 1
-# (below 1 ms: slot 0; infinity: the slot after the largest finite double's bin). Merging
-# two histograms is then one integer addition, done in C, instead of a loop over bins in
-# Python: what a usage report over a month of hourly rollups spends most of its time on.
-# A field holds 2**40 - 1 (~1.1e12) calls, more than any report's bin can count.
-_WIDTH = 40
-_FIELD = (1 << _WIDTH) - 1
-_FIELD_BYTES = _WIDTH // 8
-_INF_SLOT = _BINS_PER_DOUBLING * 1024 + 1  # every finite double is < 2**1024
-
-
-def _slot(b: int) -> int:
-    return _INF_SLOT if b == _INF_BIN else b + 1
-
-
-def _bin_of_slot(slot: int) -> int:
-    return _INF_BIN if slot == _INF_SLOT else slot - 1
-
-
-def pack(counts: Mapping[int, int]) -> int:
-    """Bin counts as one integer (counts must be >= 0)."""
-    packed = 0
-    for b, n in counts.items():
-        if n:
-            packed += n << (_slot(b) * _WIDTH)
-    return packed
-
-
-def unpack(packed: int) -> dict[int, int]:
-    """The bin counts of a packed histogram (only the non-zero ones)."""
-    if not packed:
-        return {}
-    raw = packed.to_bytes((packed.bit_length() + 7) // 8 + _FIELD_BYTES, "little")
-    out = {}
-    for slot in range(len(raw) // _FIELD_BYTES):
-        n = int.from_bytes(raw[slot * _FIELD_BYTES:(slot + 1) * _FIELD_BYTES], "little")
-        if n:
-            out[_bin_of_slot(slot)] = n
-    return out
-
-
-def _dump_packed(packed: int) -> list[Any]:
-    """``[first slot, hex of the fields from it]``: short, however far up the bins are."""
-    if not packed:
-        return [0, "0"]
-    low = ((packed & -packed).bit_length() - 1) // _WIDTH
-    return [low, format(packed >> (low * _WIDTH), "x")]
-
-
-def _load_packed(v: Any) -> int:
-    if isinstance(v, dict):  # rows written before histograms were packed: {"bin": count}
-        return pack({int(k): int(n) for k, n in v.items()})
-    return int(v[1], 16) << (int(v[0]) * _WIDTH)
-
-
-@dataclass
-class Latencies:
-    """Exact values (raw rows) and a packed histogram (rollups). Percentiles are exact
-    while there is no histogram; once there is, the exact values join it."""
-
-    values: list[float] = field(default_factory=list)
-    packed: int = 0
-
-    @classmethod
-    def of_bins(cls, counts: Mapping[int, int]) -> Latencies:
-        return cls(_NO_VALUES, pack(counts))
-
-    def merge(self, other: Latencies) -> None:
-        if other.values:
-            if self.values is _NO_VALUES:
-                self.values = []
-            self.values.extend(other.values)
-        self.packed += other.packed
-
-    def counts(self) -> Counter[int]:
-        """Histogram counts, the exact values included."""
-        out = Counter(unpack(self.packed))
-        out.update(_bin(v) for v in self.values)
-        return out
-
-    def percentile(self, q: float) -> float | None:
-        if not self.packed:
-            return exact_percentile(self.values, q)
-        bins = self.counts()
-        n = sum(bins.values())
-        pos = q * (n - 1)
-        lo = int(pos)
-        a, b = _ranked(bins, lo), _ranked(bins, min(lo + 1, n - 1))
-        return a + (b - a) * (pos - lo) if b != a else a
-
-
-def _ranked(bins: Counter[int], rank: int) -> float:
-    seen = 0
-    for b in sorted(bins):
-        seen += bins[b]
-        if seen > rank:
-            return _rep(b)
-    raise IndexError(rank)
-
-
-def exact_percentile(values: Sequence[float], q: float) -> float | None:
-    """Nearest-rank-interpolated percentile of ``values`` (``q`` in 0..1); ``None`` if empty."""
-    if not values:
-        return None
-    s = sorted(values)
-    pos = q * (len(s) - 1)
-    lo = int(pos)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
 
 
 @dataclass
@@ -293,6 +130,8 @@ class Agg:
     gen_ms: ExactSum = field(default_factory=ExactSum)
     latency: Latencies = field(default_factory=Latencies)
     ttft: Latencies = field(default_factory=Latencies)
+    span: int = BUCKET_SECONDS
+    """Seconds a rollup row covers from ``ts`` (an hour, or a UTC day)."""
 
     def key(self) -> tuple[Any, ...]:
         return (self.agent, self.route, self.provider, self.model, self.tenant, self.ok,
@@ -393,17 +232,40 @@ def _group(rows: Iterable[Sequence[Any]]) -> dict[tuple[Any, ...], Agg]:
 
 def apply_rows(conn: Any, ph: str, added: Iterable[Sequence[Any]],
                removed: Iterable[Sequence[Any]] = (), *, upsert: str | None = None) -> None:
-    """Inside the caller's write transaction: add ``added`` raw rows to the rollups and
-    take ``removed`` (rows replaced or deleted) out. The caller holds the write lock
-    (SQLite ``BEGIN IMMEDIATE``; an advisory lock on PostgreSQL), so read-merge-write
-    is safe across processes."""
+    """Inside the caller's write transaction: add ``added`` raw rows to the rollups (the
+    hour and the day tables) and take ``removed`` (rows replaced or deleted) out. The
+    caller holds the write lock (SQLite ``BEGIN IMMEDIATE``; an advisory lock on
+    PostgreSQL), so read-merge-write is safe across processes. ``upsert``: the
+    driver's insert-or-replace statement, with ``{table}`` for the table's name."""
     plus, minus = _group(added), _group(removed)
+    apply_groups(conn, ph, TABLES[BUCKET_SECONDS], plus, minus, upsert)
+    apply_groups(conn, ph, TABLES[DAY_SECONDS], by_day(plus), by_day(minus), upsert)
+
+
+def by_day(groups: dict[tuple[Any, ...], Agg]) -> dict[tuple[Any, ...], Agg]:
+    """Hour groups summed per UTC day (keys as ``_group``'s, the bucket a day's start)."""
+    out: dict[tuple[Any, ...], Agg] = {}
+    for k, a in groups.items():
+        day = k[0] - k[0] % DAY_SECONDS
+        dk = (day, *k[1:])
+        got = out.get(dk)
+        if got is None:
+            got = out[dk] = Agg(float(day), a.agent, a.route, a.provider, a.model, a.tenant,
+                                ok=a.ok, hit=a.hit, whole=True, span=DAY_SECONDS)
+        got.add(a)
+    return out
+
+
+def apply_groups(conn: Any, ph: str, table: str, plus: dict[tuple[Any, ...], Agg],
+                 minus: dict[tuple[Any, ...], Agg], upsert: str | None = None) -> None:
+    """Merge ``plus`` into ``table``'s rows and take ``minus`` out (keys: bucket, the
+    key columns encoded, ok, hit); a row left with no call is deleted."""
     keys = set(plus) | set(minus)
     if not keys:
         return
     buckets = sorted({k[0] for k in keys})
     current: dict[tuple[Any, ...], Agg] = {}
-    q = (f"SELECT bucket, {', '.join(_KEY)}, ok, hit, data FROM usage_rollup "
+    q = (f"SELECT bucket, {', '.join(_KEY)}, ok, hit, data FROM {table} "
          f"WHERE bucket IN ({', '.join([ph] * len(buckets))})")
     for row in conn.execute(q, buckets).fetchall():
         k = tuple(row[:8])
@@ -421,10 +283,11 @@ def apply_rows(conn: Any, ph: str, added: Iterable[Sequence[Any]],
         writes.append((*k, a.dump()) if a.calls > 0 else None)
         if a.calls <= 0:
             conn.execute(
-                f"DELETE FROM usage_rollup WHERE bucket = {ph} AND "
+                f"DELETE FROM {table} WHERE bucket = {ph} AND "
                 + " AND ".join(f"{c} = {ph}" for c in (*_KEY, "ok", "hit")), list(k))
-    sql = upsert or (f"INSERT OR REPLACE INTO usage_rollup (bucket, {', '.join(_KEY)}, ok, hit, "
-                     f"data) VALUES ({', '.join([ph] * 9)})")
+    sql = (upsert.format(table=table) if upsert else
+           f"INSERT OR REPLACE INTO {table} (bucket, {', '.join(_KEY)}, ok, hit, data) "
+           f"VALUES ({', '.join([ph] * 9)})")
     rows = [w for w in writes if w is not None]
     if rows:
         conn.executemany(sql, rows)
@@ -447,9 +310,12 @@ def _subtract(a: Agg, b: Agg) -> None:
         mine.values, mine.packed = _NO_VALUES, pack({k: v for k, v in left.items() if v > 0})
 
 
-def read_rollups(conn: Any, ph: str, start: int | None, end: int) -> list[Agg]:
-    """Rollup rows of the whole hours in ``[start, end)`` (``start`` None: from the first)."""
-    sql = f"SELECT bucket, {', '.join(_KEY)}, ok, hit, data FROM usage_rollup WHERE bucket < {ph}"
+def read_rollups(conn: Any, ph: str, start: int | None, end: int,
+                 span: int = BUCKET_SECONDS) -> list[Agg]:
+    """Rollup rows of the whole buckets (hours, or days with ``span=DAY_SECONDS``) in
+    ``[start, end)`` (``start`` None: from the first)."""
+    sql = (f"SELECT bucket, {', '.join(_KEY)}, ok, hit, data FROM {TABLES[span]} "
+           f"WHERE bucket < {ph}")
     args: list[Any] = [end]
     if start is not None:
         sql += f" AND bucket >= {ph}"
@@ -458,6 +324,8 @@ def read_rollups(conn: Any, ph: str, start: int | None, end: int) -> list[Agg]:
     loads = _loads
     for b, agent, route, provider, model, tenant, ok, hit, data in conn.execute(sql, args):
         d = loads(data)
+        if any(type(d[k]) is float for k in _COUNTS):  # orjson: past 64 bits is a float
+            d = json.loads(data)
         # built in one step (not _at + load): this loop is most of a usage report's time
         out.append(Agg(
             float(b), _dec(agent), _dec(route), _dec(provider), _dec(model), _dec(tenant),
@@ -468,7 +336,7 @@ def read_rollups(conn: Any, ph: str, start: int | None, end: int) -> list[Agg]:
             saved=_exact(d["saved"]), gen_tokens=d["gen_tokens"],
             gen_ms=_exact(d["gen_ms"]),
             latency=Latencies(_NO_VALUES, _load_packed(d["lat"])),
-            ttft=Latencies(_NO_VALUES, _load_packed(d["ttft"]))))
+            ttft=Latencies(_NO_VALUES, _load_packed(d["ttft"])), span=span))
     return out
 
 

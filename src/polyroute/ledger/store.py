@@ -45,6 +45,13 @@ from polyroute.ledger.rollup import (
     bucket_of,
     rollup_schema,
 )
+from polyroute.ledger.rollup_days import (
+    COUNTERS,
+    days_current,
+    meta_counts,
+    prune_rollups,
+    rebuild_days,
+)
 from polyroute.ledger.rows import DROPS_SCHEMA, clean_row
 from polyroute.logs import get_logger
 
@@ -128,6 +135,8 @@ def ensure_rollups(conn: sqlite3.Connection, *, force: bool = False) -> bool:
     deleted behind the writer's back). Runs under the write lock, so two processes
     opening one old ledger rebuild it once. ``True`` if it rebuilt."""
     if not force and rollups_current(conn):
+        if not days_current(conn):
+            _ensure_days(conn)
         return False
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -135,19 +144,34 @@ def ensure_rollups(conn: sqlite3.Connection, *, force: bool = False) -> bool:
             conn.execute("ROLLBACK")
             return False
         conn.execute("DELETE FROM usage_rollup")
+        conn.execute("DELETE FROM usage_rollup_day")
         rows = conn.execute(f"SELECT {_ROLLUP_COLS} FROM calls")
         n = 0
         while chunk := rows.fetchmany(50_000):
             apply_rows(conn, "?", chunk)
             n += len(chunk)
         conn.executemany("INSERT OR REPLACE INTO ledger_meta (key, value) VALUES (?, ?)",
-                         [("rollup", "complete"), ("rollup_calls", str(n))])
+                         [("rollup", "complete"), *((k, str(n)) for k in COUNTERS)])
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
     return True
+
+
+def _ensure_days(conn: sqlite3.Connection) -> None:
+    """Sum the day rollups from the hourly ones (a ledger from before the day table,
+    or one an earlier release's writer added rows to)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if rollups_current(conn) and not days_current(conn):
+            rebuild_days(conn, "?", calls=int(meta_counts(conn, "?")["rollup_calls"]))
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 def rollups_current(conn: Any, ph: str = "?") -> bool:
@@ -167,7 +191,7 @@ def rollups_current(conn: Any, ph: str = "?") -> bool:
 def _count_rollup(conn: sqlite3.Connection, delta: int) -> None:
     if delta:
         conn.execute("UPDATE ledger_meta SET value = CAST(CAST(value AS INTEGER) + ? AS TEXT) "
-                     "WHERE key = 'rollup_calls'", (delta,))
+                     "WHERE key IN (?, ?)", (delta, *COUNTERS))
 
 
 def _rows_by_id(conn: sqlite3.Connection, ids: list[Any]) -> list[tuple[Any, ...]]:
@@ -425,7 +449,7 @@ class Ledger(QueuedLedger):
         cutoff = float(bucket_of(time.time() - self.retention_days * _DAY))
         try:
             conn.execute("BEGIN IMMEDIATE")
-            conn.execute("DELETE FROM usage_rollup WHERE bucket < ?", (int(cutoff),))
+            prune_rollups(conn, "?", int(cutoff))
             conn.execute(
                 "DELETE FROM attempts WHERE call_id IN (SELECT id FROM calls WHERE ts < ?)",
                 (cutoff,),

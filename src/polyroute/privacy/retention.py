@@ -51,6 +51,7 @@ def purge_ledger(path: str | Path, cutoff: float, *, dry_run: bool = False) -> t
     """Delete ledger rows with ``ts < cutoff``: ``(calls, attempts)`` deleted (or that
     would be, ``dry_run``). A missing file is no rows."""
     from polyroute.ledger.rollup import BUCKET_SECONDS as HOUR
+    from polyroute.ledger.rollup_days import COUNTERS, prune_rollups
     from polyroute.ledger.store import connect_ledger
 
     p = Path(path)
@@ -73,11 +74,11 @@ def purge_ledger(path: str | Path, cutoff: float, *, dry_run: bool = False) -> t
                              "(SELECT id FROM calls WHERE ts < ?)", (cutoff,))
                 conn.execute("DELETE FROM calls WHERE ts < ?", (cutoff,))
                 conn.execute("DELETE FROM ledger_drops WHERE ts < ? AND ts > 0", (cutoff,))
-                # the hourly rollups of the deleted hours go too, and their row count
+                # the rollups of the deleted hours (and days) go too, and their row count
                 # with them, so the rollups still sum exactly the rows left
-                conn.execute("DELETE FROM usage_rollup WHERE bucket < ?", (int(cutoff),))
+                prune_rollups(conn, "?", int(cutoff))
                 conn.execute("UPDATE ledger_meta SET value = CAST(CAST(value AS INTEGER) - ? "
-                             "AS TEXT) WHERE key = 'rollup_calls'", (int(calls),))
+                             "AS TEXT) WHERE key IN (?, ?)", (int(calls), *COUNTERS))
             conn.execute("ROLLBACK" if dry_run else "COMMIT")
         except sqlite3.Error:
             if conn.in_transaction:
