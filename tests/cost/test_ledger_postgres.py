@@ -189,3 +189,47 @@ def test_retention_prunes_whole_hours_of_rows_and_rollups(url: str) -> None:
     pruner.close()
     assert oldest >= bucket_of(now - 86400)
     assert first_hour == bucket_of(oldest)
+
+
+def test_day_rollups_on_postgres_are_rebuilt_pruned_and_equal_the_raw_rows(
+        url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from polyroute.ledger.rollup import bucket_of
+    from polyroute.ledger.rollup_days import days_current
+
+    rnd = random.Random(16)
+    now = time.time()
+    ledger = PostgresLedger(url, retention_days=None, sync=True)
+    for i in range(500):
+        ledger.record(_row(rnd, i, now - rnd.uniform(0, 4 * 86400)))
+    ledger.close()
+
+    def same() -> None:
+        for by in ("day", "model"):
+            fast = usage_stats(url, by=by, since=None, now=now)
+            with monkeypatch.context() as m:
+                m.setattr(stats_mod, "rollups_current", lambda *a, **k: False)
+                slow = usage_stats(url, by=by, since=None, now=now)
+            assert [(g.key, g.requests, g.cost_usd, g.input_tokens) for g in fast.groups] == [
+                (g.key, g.requests, g.cost_usd, g.input_tokens) for g in slow.groups]
+
+    with connect_pg_ledger(url, create=False) as conn:
+        assert days_current(conn, "%s")
+        conn.execute("DELETE FROM usage_rollup_day")  # as a ledger from before the table
+        conn.execute("DELETE FROM ledger_meta WHERE key = 'rollup_day_calls'")
+        assert not days_current(conn, "%s")
+    same()  # read from the hours meanwhile
+    connect_pg_ledger(url).close()  # a writer of this release opens it: the days again
+    with connect_pg_ledger(url, create=False) as conn:
+        assert days_current(conn, "%s")
+        assert conn.execute("SELECT COUNT(*) FROM usage_rollup_day").fetchone()[0] > 0
+    same()
+    pruner = PostgresLedger(url, retention_days=1.5)  # half a day: a day summed again
+    with connect_pg_ledger(url, create=False) as conn:
+        pruner._prune(conn)
+        assert days_current(conn, "%s")
+        first_day = conn.execute("SELECT MIN(bucket) FROM usage_rollup_day").fetchone()[0]
+    pruner.close()
+    assert first_day == bucket_of(now - 1.5 * 86400) // 86400 * 86400
+    same()
