@@ -205,7 +205,7 @@ class UsageSource:
                 got[0] is None or (lo is not None and got[0] <= lo)) and hi <= got[1]:
             inside = [a for a in got[3] if (lo is None or a.ts >= lo) and a.ts < hi]
             # a day row the range starts or ends inside cannot be cut: read again
-            if not any(a.span > BUCKET_SECONDS and (a.ts + a.span > hi or (
+            if not any(a.span > BUCKET_SECONDS and (a.ts < hi < a.ts + a.span or (
                     lo is not None and a.ts < lo < a.ts + a.span)) for a in got[3]):
                 return inside
         whole = self._read_whole(lo, hi, days)
