@@ -159,8 +159,8 @@ class Agg:
                              "gen_ms": self.gen_ms.dump()}
         for t in _TOKENS:
             d[t] = getattr(self, t)
-        d["lat"] = _dump_packed(pack(self.latency.counts()))
-        d["ttft"] = _dump_packed(pack(self.ttft.counts()))
+        d["lat"] = _dump_packed(self.latency.total())
+        d["ttft"] = _dump_packed(self.ttft.total())
         return json.dumps(d, separators=(",", ":"))
 
     def load(self, text: str) -> None:
