@@ -1,0 +1,106 @@
+"""``providers.bodies.loads`` (orjson when installed) accepts, returns and refuses exactly
+what ``json.loads`` does; the unvalidated builds on the parse path equal validated ones."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from polyroute.providers.base import StreamEvent
+from polyroute.providers.bodies import load_json, loads, usage_of
+from polyroute.providers.openai_compat import ChatCompletionsStreamParser
+from polyroute.types import ChatChunk, Usage
+
+CASES: list[bytes | str] = [
+    b'{"a": 1, "b": [1.5, -0.0, 1e400, "x\\u00e9"], "c": null, "a": 2}',
+    '{"a": NaN, "b": Infinity, "c": -Infinity}',
+    b'{"big": 123456789012345678901234567890}',
+    b"\xef\xbb\xbf{\"bom\": true}",  # json.loads takes a UTF-8 BOM in bytes
+    "\ufeff{}",  # ... and refuses it in a str
+    '"\\ud800"',  # a lone surrogate escape
+    "[" * 2000 + "]" * 2000,  # deeper than orjson goes
+    '{"x": 1} trailing',
+    b"\xff\xfe{\x00}\x00",  # UTF-16
+    b'{"bad": "\xff"}',
+    "",
+]
+
+
+def _outcome(fn: Any, value: Any) -> Any:
+    try:
+        out = fn(value)
+    except BaseException as exc:  # noqa: BLE001 - the type is what is compared
+        return ("raised", type(exc))
+    return ("ok", json.dumps(out, sort_keys=True, default=repr))
+
+
+@pytest.mark.parametrize("content", CASES)
+def test_loads_is_json_loads(content: bytes | str) -> None:
+    assert _outcome(loads, content) == _outcome(json.loads, content)
+
+
+@given(st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner), max_leaves=20))
+def test_loads_round_trips_like_json(value: Any) -> None:
+    text = json.dumps(value)
+    got, want = loads(text), json.loads(text)
+    assert json.dumps(got, sort_keys=True) == json.dumps(want, sort_keys=True)
+    assert loads(text.encode()) == got or any(
+        isinstance(v, float) and math.isnan(v) for v in _leaves(want))
+
+
+def _leaves(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in _leaves(v)]
+    if isinstance(value, list):
+        return [x for v in value for x in _leaves(v)]
+    return [value]
+
+
+def test_load_json_still_names_what_failed() -> None:
+    from polyroute.errors import InvalidResponseError
+
+    with pytest.raises(InvalidResponseError, match="nested too deeply"):
+        load_json("[" * 100_000 + "]" * 100_000, provider="p", model="m")
+    with pytest.raises(InvalidResponseError, match="is not JSON"):
+        load_json(b"{nope", provider="p", model="m")
+
+
+def test_usage_of_builds_what_validation_builds() -> None:
+    got = usage_of(input_tokens=("prompt_tokens", 7), output_tokens=3)
+    assert got == Usage(input_tokens=7, output_tokens=3)
+    assert got.model_fields_set == {"input_tokens", "output_tokens"}
+    with pytest.raises(ValueError, match="no_such_field"):
+        usage_of(no_such_field=1)  # a typo in a plugin still fails loudly
+
+
+class _Plain(ChatCompletionsStreamParser):
+    def error(self, payload: Any) -> Any:
+        raise AssertionError(payload)
+
+
+class _Widened(_Plain):
+    def finish(self, value: Any) -> Any:
+        return "not-a-finish-reason"
+
+
+def test_stream_chunks_equal_validated_ones_and_widened_parsers_are_validated() -> None:
+    event = StreamEvent(data=json.dumps({
+        "id": "c1", "model": "m1", "choices": [
+            {"index": 0, "delta": {"content": "hi"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 2, "completion_tokens": 1}}))
+    (chunk,) = _Plain(provider="p", model="m").feed(event)
+    assert chunk == ChatChunk(text="hi", finish_reason="stop",
+                              usage=Usage(input_tokens=2, output_tokens=1),
+                              response_id="c1", response_model="m1", provider="p", model="m")
+    assert _Plain._checked and not _Widened._checked
+    from polyroute.errors import InvalidResponseError
+
+    with pytest.raises(InvalidResponseError):
+        list(_Widened(provider="p", model="m").feed(event))
