@@ -181,15 +181,7 @@ def usage_of(*, provider: str = "", model: str = "", **fields: Any) -> Usage:
     for name, raw in fields.items():
         label, value = raw if isinstance(raw, tuple) else (name, raw)
         counts[name] = token_count(value, field=label, provider=provider, model=model)
-    # every count is checked above (0..MAX_USAGE_TOKENS, inside Usage's own bound):
-    # validating them again cost a pydantic round trip per answer and per stream event.
-    # A name Usage does not have still fails its validation, as before.
-    if counts.keys() <= _USAGE_FIELDS:
-        return Usage.model_construct(None, **counts)
     return Usage(**counts)
-
-
-_USAGE_FIELDS = frozenset(Usage.model_fields)
 
 
 def usage_with_cache(
