@@ -12,13 +12,14 @@ docs/benchmark.md can give the gain of each proposed change as a measurement.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import os
 import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,36 @@ class FixedTransport:
         return None
 
 
+class FixedStreamTransport(FixedTransport):
+    """Also streams at once: the fake server's SSE body (one read, as it writes it),
+    framed by the transport's own decoder, so the stream rows time polyroute's work
+    per event (framing, the provider's parser, chunks, the steps) without a socket."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from fakeserver import _stream_events
+
+        self.stream_body = b"".join(_stream_events())
+
+    @contextlib.asynccontextmanager
+    async def astream(self, req: Any, timeouts: Any, *, provider: str, model: str,
+                      remaining: float | None = None) -> AsyncIterator[tuple[Any, Any]]:
+        from polyroute.transport import _Frames
+
+        if req.json is not None:
+            json.dumps(req.json, separators=(",", ":"), ensure_ascii=False)
+        frames = _Frames(req, provider, model, timeouts)
+        body = self.stream_body
+
+        async def events() -> AsyncIterator[Any]:
+            for event in frames.feed(body):
+                yield event
+            for event in frames.decoder.close():
+                yield event
+
+        yield None, events()
+
+
 async def main_async() -> None:
     from polyroute_features import features_config
     from tenacity import AsyncRetrying
@@ -102,6 +133,17 @@ async def main_async() -> None:
     # the whole router with a zero-cost transport: polyroute's own CPU per call
     await abench("Router.achat, transport answers instantly (all of polyroute's own work)",
                  lambda: router.achat(request), 20000)
+
+    # a streamed call over the same instant transport (15 SSE events, read to the end)
+    srouter = Router(cfg, transport=FixedStreamTransport())  # type: ignore[arg-type]
+
+    async def streamed() -> str:
+        return "".join([c.text async for c in srouter.astream(request)])
+
+    assert await streamed()
+    await abench("Router.astream, transport streams instantly (15 events, read to the end)",
+                 streamed, 5000)
+    await srouter.aclose()
 
     # pieces
     bench("ChatRequest built (2 messages, params, routing hints)",

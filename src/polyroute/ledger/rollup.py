@@ -214,19 +214,46 @@ def _dec(v: str) -> str | None:
 
 
 def _group(rows: Iterable[Sequence[Any]]) -> dict[tuple[Any, ...], Agg]:
+    """The rows summed per rollup key: the same sums as ``agg_of_row`` per row merged
+    with ``Agg.add`` (``ExactSum`` is exact in any grouping; latencies keep row order),
+    added straight into one ``Agg`` per key. The ledger's writer runs this for every
+    batch: an ``Agg`` per row cost ~5 µs of the writer's ~30 µs per call."""
     out: dict[tuple[Any, ...], Agg] = {}
+    nan = math.isnan
     for r in rows:
-        if not isinstance(r[0], int | float) or not math.isfinite(r[0]):
+        ts = r[0]
+        if not isinstance(ts, int | float) or not math.isfinite(ts):
             continue  # no hour to put it in (such a row is outside every time range too)
-        a = agg_of_row(r)
-        hour = bucket_of(a.ts)
-        k = (hour, *(_enc(v) for v in a.key()[:5]), int(a.ok), int(a.hit))
-        got = out.get(k)
-        if got is None:
-            a.ts, a.whole = float(hour), True
-            out[k] = a
+        (_, agent, route, provider, model, tenant, status, cache_hit, fallback, inp, out_t,
+         cached, reasoning, cost, saved, latency, ttft) = r
+        ok, hit = status != "error", bool(cache_hit)
+        hour = bucket_of(ts)
+        k = (hour, _enc(agent), _enc(route), _enc(provider), _enc(model), _enc(tenant),
+             int(ok), int(hit))
+        a = out.get(k)
+        if a is None:
+            a = out[k] = Agg(float(hour), agent, route, provider, model, tenant, ok=ok,
+                             hit=hit, whole=True)
+        a.calls += 1
+        if fallback:
+            a.fallbacks += 1
+        a.input_tokens += inp or 0
+        a.output_tokens += out_t or 0
+        a.cached_tokens += cached or 0
+        a.reasoning_tokens += reasoning or 0
+        if cost is None:
+            a.unpriced += 1
         else:
-            got.add(a)
+            a.cost.add(cost)
+        a.saved.add(saved or 0.0)
+        if latency is not None and not nan(latency):
+            a.latency.values.append(latency)
+        if ttft is not None and not nan(ttft):
+            a.ttft.values.append(ttft)
+        span = (latency or 0.0) - (ttft or 0.0)
+        if out_t and span > 0:
+            a.gen_tokens += out_t
+            a.gen_ms.add(span)
     return out
 
 

@@ -31,6 +31,8 @@ class ExactSum:
         self.special = special  # sum of the infinities (and NaN once they cancel)
 
     def add(self, x: float) -> None:
+        if not x:  # 0.0 (cost saved, most rows): adds nothing; skips the big-int product
+            return
         if not math.isfinite(x):
             self.special += x
             return

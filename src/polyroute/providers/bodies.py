@@ -26,6 +26,7 @@ __all__ = [
     "MAX_USAGE_TOKENS",
     "finish_from",
     "load_json",
+    "loads",
     "parsing",
     "token_count",
     "typed_error",
@@ -62,6 +63,55 @@ def _show(value: Any) -> str:
     return f"a JSON {type(value).__name__}"
 
 
+def _pick_loads() -> Callable[[bytes | str], Any]:
+    """orjson when installed (an answer parses ~3x faster: 2.2 vs 6.8 µs for the
+    benchmark's completion, and a stream parses one JSON object per event), else the
+    json module. Whatever orjson refuses goes to the json module, so what is accepted,
+    what it becomes and what is refused (and with which error) stay the json module's:
+    NaN/Infinity, integers past 64 bits, a BOM, UTF-16, lone surrogates, nesting past
+    orjson's 1,024 levels."""
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - the standard library only
+        return json.loads
+
+    fast, failed, slow = orjson.loads, orjson.JSONDecodeError, json.loads
+    # orjson reads an integer past 64 bits as a float (precision lost, no error): a
+    # body with a number of 19+ digits goes to the json module (an 18-digit integer
+    # always fits). A number follows ':', '[', ',' or starts the document, after
+    # blanks and a '-'. Found without a Python loop: blanks deleted, every digit made
+    # '0' and ':', '[', ',' made ':', then two substring searches (~1 µs per answer;
+    # a regex scan for \d{19} took ~10). Such text inside a string (a chat id with a
+    # long digit run next to a ':') only costs the slower parse.
+    marks = bytes.maketrans(b"123456789[,", b"000000000::")
+    blanks = b" \t\n\r"
+    run, signed = b":" + b"0" * 19, b":-" + b"0" * 19
+
+    def long_number(content: bytes | str) -> bool:
+        if isinstance(content, str):
+            data = content.encode("utf-8", "surrogatepass")
+        elif isinstance(content, bytes | bytearray):
+            data = bytes(content)
+        else:
+            return False  # not JSON text: both parsers refuse it
+        flat = b":" + data.translate(marks, blanks)  # the start counts as a ':'
+        return run in flat or signed in flat
+
+    def loads(content: bytes | str) -> Any:
+        if long_number(content):
+            return slow(content)
+        try:
+            return fast(content)
+        except failed:
+            return slow(content)
+
+    return loads
+
+
+loads = _pick_loads()
+"""``json.loads``, faster when orjson is installed (same results, same errors)."""
+
+
 def load_json(
     content: bytes | str, *, provider: str = "", model: str = "", what: str = "response body",
     status: int | None = None, request_id: str | None = None,
@@ -69,7 +119,7 @@ def load_json(
     """``content`` as JSON; ``InvalidResponseError`` for anything that is not (bad UTF-8,
     nesting deeper than the interpreter can follow, a syntax error)."""
     try:
-        return json.loads(content)
+        return loads(content)
     except RecursionError:
         reason = "is nested too deeply to parse"
     except (ValueError, UnicodeError):

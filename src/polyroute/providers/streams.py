@@ -9,11 +9,11 @@ have their own, fuller base: ``openai_compat.ChatCompletionsStreamParser``.
 
 from __future__ import annotations
 
-import json
 from typing import Any, ClassVar
 
 from polyroute.errors import StreamInterruptedError
 from polyroute.providers.base import StreamParser
+from polyroute.providers.bodies import loads
 from polyroute.types import ChatChunk
 
 __all__ = ["JsonEventParser"]
@@ -38,7 +38,7 @@ class JsonEventParser(StreamParser):
     def load(self, data: str, what: str = "event data") -> Any:
         """``data`` as JSON; a ``StreamInterruptedError`` naming ``what`` if it is not."""
         try:
-            return json.loads(data)
+            return loads(data)
         except (ValueError, RecursionError):
             raise self.broken(f"{what} is not JSON: {data[:120]!r}") from None
 
