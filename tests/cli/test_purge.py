@@ -102,3 +102,31 @@ def test_the_command_reports_and_json(run: Callable[..., object], data: dict[str
     assert json.loads(done.output)["ledger_calls"] == 1  # type: ignore[attr-defined]
     again = run("purge", "--config", path)
     assert "deleted: 0 ledger call(s)" in again.output  # type: ignore[attr-defined]
+
+
+def test_purge_mid_day_keeps_hour_and_day_rollups_equal_to_the_rows(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch
+                                                                    ) -> None:
+    from polyroute.analytics import stats as stats_mod
+    from polyroute.analytics.stats import usage_stats
+    from polyroute.ledger.rollup_days import days_current
+    from polyroute.ledger.store import Ledger, rollups_current
+    from polyroute.privacy.retention import purge_ledger
+
+    path, now = tmp_path / "usage.db", time.time()
+    ledger = Ledger(path, retention_days=None, sync=True)
+    for i in range(300):  # four days of calls, one every ~20 minutes
+        row = dict.fromkeys(CALL_COLUMNS)
+        row.update(id=f"c{i}", ts=now - i * 1153.0, provider="openai", model="m",
+                   status="ok", cost_usd=0.001 * (1 + i % 5), latency_ms=100.0 + i,
+                   input_tokens=10, output_tokens=5)
+        ledger.record(tuple(row[c] for c in CALL_COLUMNS))
+    ledger.close()
+    purge_ledger(path, now - 1.6 * DAY)  # falls inside a UTC day
+    with connect_ledger(path) as conn:
+        assert rollups_current(conn) and days_current(conn)
+    fast = usage_stats(path, by="day", since=None, now=now)
+    monkeypatch.setattr(stats_mod, "rollups_current", lambda *a, **k: False)
+    slow = usage_stats(path, by="day", since=None, now=now)
+    assert [(g.key, g.requests, g.cost_usd) for g in fast.groups] == [
+        (g.key, g.requests, g.cost_usd) for g in slow.groups]
