@@ -58,26 +58,19 @@ def _hour_groups(rows: list[Any]) -> dict[tuple[Any, ...], Agg]:
     return out
 
 
-def rebuild_days(conn: Any, ph: str, *, start: int | None = None, upsert: str | None = None,
+def rebuild_days(conn: Any, ph: str, *, upsert: str | None = None,
                  calls: int | None = None) -> None:
-    """Rewrite the day rows from the hour rows (from the UTC day of ``start`` on, else
-    all), in the caller's write transaction; ``calls``: set ``rollup_day_calls``."""
+    """Rewrite every day row from the hour rows, in the caller's write transaction, one
+    day at a time (memory bounded by a day's rows; on PostgreSQL ``conn`` is the one
+    cursor every statement goes through); ``calls``: then set ``rollup_day_calls``."""
     cols = f"bucket, {', '.join(_KEY)}, ok, hit, data"
-    if start is None:
-        conn.execute(f"DELETE FROM {_DAYS}")
-        sql, args = f"SELECT {cols} FROM {_HOURS} ORDER BY bucket", []
-    else:
-        day = start - start % DAY_SECONDS
-        conn.execute(f"DELETE FROM {_DAYS} WHERE bucket >= {ph}", (day,))
-        sql, args = f"SELECT {cols} FROM {_HOURS} WHERE bucket >= {ph} ORDER BY bucket", [day]
-    pending: list[Any] = []
-    for row in conn.execute(sql, args).fetchall():
-        if pending and row[0] // DAY_SECONDS != pending[0][0] // DAY_SECONDS:
-            apply_groups(conn, ph, _DAYS, by_day(_hour_groups(pending)), {}, upsert)
-            pending = []
-        pending.append(row)
-    if pending:
-        apply_groups(conn, ph, _DAYS, by_day(_hour_groups(pending)), {}, upsert)
+    conn.execute(f"DELETE FROM {_DAYS}")
+    days = sorted({int(b) - int(b) % DAY_SECONDS for (b,) in conn.execute(
+        f"SELECT DISTINCT bucket FROM {_HOURS}").fetchall()})
+    for day in days:
+        rows = conn.execute(f"SELECT {cols} FROM {_HOURS} WHERE bucket >= {ph} AND "
+                            f"bucket < {ph}", (day, day + DAY_SECONDS)).fetchall()
+        apply_groups(conn, ph, _DAYS, by_day(_hour_groups(rows)), {}, upsert)
     if calls is not None:
         _set(conn, ph, "rollup_day_calls", calls)
 
