@@ -370,3 +370,18 @@ def test_rollup_rows_written_before_packing_still_read() -> None:
     assert a.latency.counts() == {-1: 1, 60: 2}
     assert a.ttft.percentile(0.5) == math.inf
     assert a.latency.percentile(1.0) == pytest.approx(2 ** (60.5 / 8))
+
+
+@settings(max_examples=int(os.environ.get("POLYROUTE_ROLLUP_EXAMPLES", 25)), deadline=None)
+@given(st.integers(0, 2**32), st.integers(20, 250), st.floats(1.0, 120.0),
+       st.sampled_from(["UTC", "Europe/London", "America/New_York", "Asia/Kolkata"]),
+       st.sampled_from(["model", "day", "agent"]), st.one_of(st.none(), st.floats(2.0, 100.0)))
+def test_any_rows_range_and_zone_read_from_rollups_equal_the_raw_rows(
+        seed: int, n: int, hours: float, tz: str, by: str, since_hours: float | None) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "u.db"
+        _fill(path, n, seed=seed, hours=hours)
+        since = None if since_hours is None else f"{int(since_hours * 60)}m"
+        _assert_same(path, by=by, since=since, timezone=tz)
