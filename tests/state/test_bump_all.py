@@ -82,3 +82,58 @@ def test_health_keys_of_one_deployment_share_a_cluster_slot() -> None:
     keys = ["h:openai/gpt-4.1:busy", "h:openai/gpt-4.1:last", "h:openai/gpt-4.1:123:ok",
             "h:openai/gpt-4.1:123:b4", "h:openai/gpt-4.1:ewma"]
     assert len({key_slot(hash_tagged(k).encode()) for k in keys}) == 1
+
+
+# --- reserve_sliding: a sliding window's read and reservation in one step --------------
+
+def test_reserve_sliding_weighs_the_previous_window(store: StateStore) -> None:
+    assert store.reserve_sliding("cur", "prev", 1, 10, 0.5, ttl=60) == (True, None)
+    store.set("prev", 8)
+    assert store.reserve_sliding("cur", "prev", 5, 10, 0.5) == (True, 8)  # 1 + 5 <= 10 - 4
+    assert store.reserve_sliding("cur", "prev", 1, 10, 0.5) == (False, 8)  # 7 > 6
+    assert store.get("cur") == 6
+
+
+@pytest.mark.parametrize("text", ["01", "1.", "-0.5", "true", "[1]", '"3"', "1e999", "NaN",
+                                  "-1000", "0x10"])
+def test_reserve_sliding_reserves_nothing_on_a_corrupt_previous_window(
+        redis_url: tuple[str, str], text: str) -> None:
+    import redis
+
+    from polyroute.errors import StateStoreError
+    from polyroute.state.redis import RedisStore
+
+    url, prefix = redis_url
+    store = RedisStore(url, prefix=prefix)
+    raw = redis.Redis.from_url(url)
+    raw.set(prefix + "prev", text)
+    try:
+        try:
+            done, prev = store.reserve_sliding("cur", "prev", 1, 10, 0.5)
+        except StateStoreError:
+            done, prev = False, None  # undecodable text: refused, typed
+        else:  # what came back is what the caller refuses as not a count
+            assert not ((type(prev) is float or type(prev) is int) and 0 <= prev < 1e308)
+        assert not done and raw.get(prefix + "cur") is None
+    finally:
+        raw.close()
+        store.close()
+
+
+def test_reserve_sliding_takes_what_json_writes(redis_url: tuple[str, str]) -> None:
+    import redis
+
+    from polyroute.state.redis import RedisStore
+
+    url, prefix = redis_url
+    store = RedisStore(url, prefix=prefix)
+    raw = redis.Redis.from_url(url)
+    try:
+        for text, value in [("0", 0), ("-0", 0), ("4", 4), ("4.5", 4.5), ("1e-05", 1e-05),
+                            ("2E+1", 20.0)]:
+            raw.set(prefix + "prev", text)
+            raw.delete(prefix + "cur")
+            assert store.reserve_sliding("cur", "prev", 1, 100, 1.0) == (True, value)
+    finally:
+        raw.close()
+        store.close()

@@ -183,6 +183,21 @@ class StateStore(ABC):
             return out, False
         return out, True
 
+    def reserve_sliding(self, key: str, prev_key: str, amount: float, limit: float,
+                        carry: float, ttl: float | None = None) -> tuple[bool, Any]:
+        """A sliding-window reservation: read the previous window's count at
+        ``prev_key``; if it is a non-negative number, ``reserve(key, amount, limit -
+        prev * carry, ttl, floor=0)``. Returns (reserved, the value read at
+        ``prev_key``): anything but a non-negative number reserves nothing, and the
+        caller refuses it as corrupt. A networked store does it in one round trip
+        (RedisStore: one script, so the read and the reservation are one step)."""
+        prev = self.get(prev_key)
+        if prev is None:
+            return self.reserve(key, amount, limit, ttl, floor=0), None
+        if (type(prev) is float or type(prev) is int) and 0 <= prev < math.inf:
+            return self.reserve(key, amount, limit - prev * carry, ttl, floor=0), prev
+        return False, prev
+
     def number(self, key: str) -> float:
         """The finite number at ``key`` (0 if absent); anything else is a
         ``StateStoreError`` naming the key and how to reset it."""

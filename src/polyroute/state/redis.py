@@ -152,6 +152,37 @@ end
 out[nc + 1] = folded
 return out
 """
+# reserve_sliding: KEYS = current window, previous window; ARGV: amount, limit, carry,
+# ttl in ms (""). The previous count must be a JSON number >= 0 (Python's json grammar,
+# strictly); else returns {-1}: the caller reads it the slow way and refuses it.
+# Otherwise {1 or 0, previous count or ""}; the reservation is _RESERVE's with floor 0.
+_SLIDING = """
+local function jsonnum(s)
+  local rest = string.match(s, '^%-?0(.*)$') or string.match(s, '^%-?[1-9]%d*(.*)$')
+  if rest == nil then return nil end
+  rest = string.match(rest, '^%.%d+(.*)$') or rest
+  rest = string.match(rest, '^[eE][-+]?%d+(.*)$') or rest
+  if rest ~= '' then return nil end
+  local n = tonumber(s)
+  if n == nil or n ~= n or n == math.huge or n == -math.huge then return nil end
+  return n
+end
+local praw = redis.call('GET', KEYS[2])
+local prev = 0
+if praw then
+  prev = jsonnum(praw)
+  if prev == nil or prev < 0 then return {-1} end
+end
+""" + _NUM + """
+if current < 0 then
+  return redis.error_reply('POLYROUTE_CORRUPT ' .. string.sub(raw, 1, 60))
+end
+local limit = tonumber(ARGV[2]) - prev * tonumber(ARGV[3])
+if current + tonumber(ARGV[1]) > limit then return {0, praw or ''} end
+redis.call('INCRBYFLOAT', KEYS[1], ARGV[1])
+if raw == false and ARGV[4] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
+return {1, praw or ''}
+"""
 _CORRUPT = "POLYROUTE_CORRUPT "
 
 
@@ -230,6 +261,7 @@ class RedisStore(StateStore):
         self._reserve = client.register_script(_RESERVE)
         self._cas = client.register_script(_CAS)
         self._bump_all = client.register_script(_BUMP_ALL)
+        self._sliding = client.register_script(_SLIDING)
 
     def __repr__(self) -> str:
         return f"<RedisStore {self.where} prefix={self.prefix!r}>"
@@ -325,6 +357,21 @@ class RedisStore(StateStore):
                         key=counters[0][0] if counters else "")
         values = [None if v in (b"", "") else float(v) for v in got[:len(counters)]]
         return values, got[len(counters)] in (b"1", "1")
+
+    def reserve_sliding(self, key: str, prev_key: str, amount: float, limit: float,
+                        carry: float, ttl: float | None = None) -> tuple[bool, Any]:
+        check_finite(where=self.where, key=self._k(key), amount=amount, limit=limit,
+                     carry=carry)
+        # one script, one round trip (the base class: a GET, then the reservation);
+        # both windows extend the limit's own key, so one hash tag, one Cluster slot
+        got = self._run("reserve", self._sliding, keys=[self._k(key), self._k(prev_key)],
+                        args=[repr(float(amount)), repr(float(limit)), repr(float(carry)),
+                              _ms(ttl)], key=key)
+        if int(got[0]) < 0:  # not a count: read and judged the slow way (refused)
+            return super().reserve_sliding(key, prev_key, amount, limit, carry, ttl)
+        prev = (None if got[1] in (b"", "") else  # "": no previous window
+                decode(got[1], where=self.where, key=self._k(prev_key), fix=self.fix(prev_key)))
+        return bool(int(got[0])), prev
 
     async def acas(self, key: str, expected: Any, new: Any, ttl: float | None = None) -> bool:
         done = await self._arun("cas", self._aclient().cas, keys=[self._k(key)],
