@@ -10,8 +10,8 @@ interleaved rounds; the median per ledger is kept.
     make bench                                                # a row of bench/run.py
 
 PostgreSQL: POLYROUTE_BENCH_PG_URL (default postgresql://postgres@127.0.0.1:5432/test);
-the ledger's rows go to its own tables there. No server (or no psycopg) is reported as
-not present, never guessed.
+the ledger's tables go to a schema of the run's own, dropped after. No server (or no
+psycopg) is reported as not present, never guessed.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import os
 import statistics
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -70,12 +71,24 @@ async def _worker(a: argparse.Namespace) -> dict[str, Any]:
     return {"ledger": a.ledger, "features": sorted(k for k, v in on.items() if v), **out}
 
 
+def _in_schema(url: str, schema: str) -> str:
+    """``url`` with its connections' search_path set to ``schema``."""
+    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+
+
+def _schema(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(_pg_url(), connect_timeout=2, autocommit=True) as conn:
+        conn.execute(sql)
+
+
 def _run_one(ledger: str, base_url: str, fail_url: str, server_pid: int | None,
-             cpu: int | None, concurrency: int, calls: int, seconds: float,
+             cpu: int | None, concurrency: int, calls: int, seconds: float, pg_url: str,
              env: dict[str, str] | None = None) -> dict[str, Any]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--ledger", ledger,
            "--base-url", base_url, "--fail-url", fail_url, "--concurrency", str(concurrency),
-           "--calls", str(calls), "--seconds", str(seconds), "--pg-url", _pg_url()]
+           "--calls", str(calls), "--seconds", str(seconds), "--pg-url", pg_url]
     if server_pid is not None:
         cmd += ["--server-pid", str(server_pid)]
     if cpu is not None:
@@ -112,16 +125,23 @@ def measure(base_url: str, fail_url: str, server_pid: int | None, cpu: int | Non
     """``{ledger: median result}`` and the PostgreSQL-vs-SQLite row."""
     missing = {"postgres": _pg_present()}
     runs: dict[str, list[dict[str, Any]]] = {b: [] for b in LEDGERS}
-    for r in range(rounds):
-        for b in LEDGERS:
-            if missing.get(b):
-                continue
-            res = _run_one(b, base_url, fail_url, server_pid, cpu, concurrency, calls,
-                           seconds, env)
-            runs[b].append(res)
-            tag = res.get("error") or f"{res.get('rps', 0):.0f} req/s, " \
-                f"p99 {res.get('p99_ms', 0):.1f} ms, {res.get('errors', 0)} errors"
-            log(f"  round {r + 1}/{rounds} ledger {b:8} {tag[:110]}")
+    schema = f"polyroute_bench_{uuid.uuid4().hex[:10]}"
+    if not missing["postgres"]:
+        _schema(f"CREATE SCHEMA {schema}")
+    try:
+        for r in range(rounds):
+            for b in LEDGERS:
+                if missing.get(b):
+                    continue
+                res = _run_one(b, base_url, fail_url, server_pid, cpu, concurrency, calls,
+                               seconds, _in_schema(_pg_url(), schema), env)
+                runs[b].append(res)
+                tag = res.get("error") or f"{res.get('rps', 0):.0f} req/s, " \
+                    f"p99 {res.get('p99_ms', 0):.1f} ms, {res.get('errors', 0)} errors"
+                log(f"  round {r + 1}/{rounds} ledger {b:8} {tag[:110]}")
+    finally:
+        if not missing["postgres"]:
+            _schema(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
     out: dict[str, Any] = {}
     for b in LEDGERS:
         good = [x for x in runs[b] if "rps" in x]
