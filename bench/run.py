@@ -532,6 +532,20 @@ def state_backend_rows(server: Server, a: argparse.Namespace,
                    log=lambda line: print(line, flush=True))
 
 
+def ledger_backend_rows(server: Server, a: argparse.Namespace,
+                        order: list[str]) -> dict[str, Any] | None:
+    """Router.achat at c=64 with the SQLite ledger vs ledger.url PostgreSQL
+    (bench/ledger_backends.py): the PostgreSQL-ledger row of issue 14."""
+    if "polyroute" not in order:
+        return None
+    from ledger_backends import measure
+
+    return measure(server.base_url, server.fail_url, server.proc.pid, a.client_cpu,
+                   rounds=a.rounds, concurrency=a.concurrency, calls=a.calls,
+                   seconds=a.conc_seconds, env=_env(),
+                   log=lambda line: print(line, flush=True))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
@@ -584,6 +598,7 @@ def main() -> None:
                 print(f"  round {r + 1}/{a.rounds} {c:24} {tag[:110]}  ({took:.1f}s)",
                       flush=True)
         state_rows = state_backend_rows(server, a, order)
+        ledger_rows = ledger_backend_rows(server, a, order)
     finally:
         server.stop()
 
@@ -606,6 +621,9 @@ def main() -> None:
     if state_rows:
         analysis["targets"].append(state_rows["target"])
         summary["state_backends"] = state_rows
+    if ledger_rows:
+        analysis["targets"].append(ledger_rows["target"])
+        summary["ledger_backends"] = ledger_rows
     md = markdown(m, summary, imports, plan, analysis, order, a, server_busy)
     print()
     print(md)

@@ -30,6 +30,7 @@ from polyroute.resilience.stored import Advisory, is_count
 from polyroute.routing.guards import Guard
 from polyroute.routing.plan import LATENCY_SKIP, Deployment, Note
 from polyroute.state import StateStore
+from polyroute.state.base import Counter
 from polyroute.types import Attempt, ChatRequest, ChatResponse
 
 if TYPE_CHECKING:
@@ -72,8 +73,8 @@ class HealthTracker(Guard):
 
     def before_attempt(self, dep: Deployment, request: ChatRequest) -> Any:
         key = dep.key
-        self._data.bump(f"h:{key}:busy", 1)
-        self.store.set(f"h:{key}:last", self.clock())
+        # one step of the store: one round trip to Redis, not two
+        self._data.bump_all([(f"h:{key}:busy", 1, None)], sets=[(f"h:{key}:last", self.clock())])
         return None
 
     def cancel_attempt(self, dep: Deployment, request: ChatRequest, ticket: Any) -> None:
@@ -83,23 +84,24 @@ class HealthTracker(Guard):
         self, dep: Deployment, request: ChatRequest, ticket: Any, attempt: Attempt,
         response: ChatResponse | None,
     ) -> None:
-        self._data.bump(f"h:{dep.key}:busy", -1)
-        self.record(dep.key, attempt.ok, attempt.latency_ms)
+        self._record(dep.key, attempt.ok, attempt.latency_ms, [(f"h:{dep.key}:busy", -1, None)])
 
     def record(self, key: str, ok: bool, latency_ms: float) -> None:
         """One outcome (also used by probes)."""
+        self._record(key, ok, latency_ms, [])
+
+    def _record(self, key: str, ok: bool, latency_ms: float, counters: list[Counter]) -> None:
+        # every write of one outcome in one step of the store (one Redis round trip)
         if key not in self.known:
             self.known[key] = None
-        bump, ttl, w = self._data.bump, self._ttl, self._w()
+        ttl, w = self._ttl, self._w()
         if not ok:
-            bump(f"h:{key}:{w}:err", 1, ttl=ttl)
+            counters.append((f"h:{key}:{w}:err", 1, ttl))
+            self._data.bump_all(counters)
             return
-        bump(f"h:{key}:{w}:ok", 1, ttl=ttl)
-        bump(f"h:{key}:{w}:b{bisect_left(BOUNDS_MS, latency_ms)}", 1, ttl=ttl)
-        prev = self._data.get(f"h:{key}:ewma", is_count)
-        a = self._alpha
-        self.store.set(f"h:{key}:ewma",
-                       latency_ms if prev is None else a * latency_ms + (1 - a) * prev)
+        counters.append((f"h:{key}:{w}:ok", 1, ttl))
+        counters.append((f"h:{key}:{w}:b{bisect_left(BOUNDS_MS, latency_ms)}", 1, ttl))
+        self._data.bump_all(counters, ewma=(f"h:{key}:ewma", latency_ms, self._alpha))
 
     def first_token(self, dep: Deployment, ms: float) -> None:
         """A stream's time to first token."""

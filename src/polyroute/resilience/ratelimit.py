@@ -156,8 +156,11 @@ class RateLimiter(Guard):
             return "", (w + 1) * window - now
         # sliding window counter
         frac = (now % window) / window
-        prev = count(store, f"{key}:{w - 1}", store.get(f"{key}:{w - 1}"), _GUARD)
-        if store.reserve(cur, amount, limit - prev * (1.0 - frac), ttl=window * 2, floor=0):
+        # read the previous window and reserve in one step (one Redis round trip)
+        done, raw = store.reserve_sliding(cur, f"{key}:{w - 1}", amount, limit, 1.0 - frac,
+                                          ttl=window * 2)
+        prev = count(store, f"{key}:{w - 1}", raw, _GUARD)  # corrupt: refused, typed
+        if done:
             return cur, 0.0
         end = (w + 1) * window - now
         if prev <= 0:

@@ -19,11 +19,12 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from polyroute.errors import StateStoreError, StateStoreUnavailable
 from polyroute.state import StateStore
+from polyroute.state.base import Counter
 
 __all__ = ["Advisory", "corrupt", "count", "finite", "is_count", "is_finite", "record"]
 
@@ -130,6 +131,31 @@ class Advisory:
             raise
         except StateStoreError:
             value = None
+        return self._counted(key, amount, ttl, value)
+
+    def bump_all(self, counters: Sequence[Counter], *, sets: Sequence[tuple[str, Any]] = (),
+                 ewma: tuple[str, float, float] | None = None) -> None:
+        """``bump`` each counter, ``set`` each of ``sets``, fold ``x`` into the average
+        at ``ewma = (key, x, alpha)``: one step of the store (one round trip to a
+        server), with ``bump``'s and ``get``'s repairs where a value is corrupt."""
+        try:
+            values, folded = self.store.bump_all(counters, sets=sets, ewma=ewma)
+        except StateStoreUnavailable:
+            raise
+        except StateStoreError:  # a key of another type: one write at a time, repaired
+            for key, amount, ttl in counters:
+                self.bump(key, amount, ttl)
+            for key, value in sets:
+                self.store.set(key, value)
+            values, folded = [], False
+        for (key, amount, ttl), value in zip(counters, values, strict=False):
+            self._counted(key, amount, ttl, value)
+        if ewma is not None and not folded:
+            key, x, alpha = ewma
+            prev = self.get(key, is_count)  # warns: the average starts over
+            self.store.set(key, x if prev is None else alpha * x + (1 - alpha) * prev)
+
+    def _counted(self, key: str, amount: float, ttl: float | None, value: float | None) -> float:
         if value is not None and (amount <= 0 or value >= amount):
             return value
         self.warn(key, "a value that cannot be counted" if value is None else "a negative count")

@@ -24,14 +24,16 @@ from __future__ import annotations
 import json
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from polyroute.errors import StateStoreError
+from polyroute.errors import StateStoreError, StateStoreUnavailable
 
-__all__ = ["StateStore", "check_finite", "decode", "encode", "number"]
+__all__ = ["Counter", "StateStore", "check_finite", "decode", "encode", "number"]
 
 T = TypeVar("T")
+Counter = tuple[str, float, float | None]
+"""(key, amount, ttl) of one ``incr`` in ``bump_all``."""
 
 
 def _corrupt(where: str, key: str, found: str, fix: str) -> StateStoreError:
@@ -142,6 +144,59 @@ class StateStore(ABC):
 
         The default raises: a backend that cannot do it atomically must not pretend."""
         raise NotImplementedError(f"{type(self).__name__} has no atomic compare-and-set")
+
+    def bump_all(self, counters: Sequence[Counter], *, sets: Sequence[tuple[str, Any]] = (),
+                 ewma: tuple[str, float, float] | None = None) -> tuple[list[float | None], bool]:
+        """Several writes of one event to advisory data (health samples) as one step:
+        ``incr`` each counter, ``set`` each ``(key, value)`` of ``sets`` (no TTL), then
+        fold ``x`` into the moving average ``ewma = (key, x, alpha)`` (absent: it starts
+        at ``x``). Returns each counter's new value, ``None`` where the stored value was
+        not a number (left as it was: the caller warns and resets it), and whether the
+        average was folded (``False``: its stored value was not a non-negative number,
+        left as it was). Not a transaction: a networked store does it in one round trip
+        instead of one per write (RedisStore: one script). A dead store raises
+        ``StateStoreUnavailable``."""
+        out: list[float | None] = []
+        for key, amount, ttl in counters:
+            try:
+                out.append(self.incr(key, amount, ttl))
+            except StateStoreUnavailable:
+                raise
+            except StateStoreError:
+                out.append(None)
+        for key, value in sets:
+            self.set(key, value)
+        if ewma is None:
+            return out, True
+        key, x, alpha = ewma
+        try:
+            prev = self.get(key)
+        except StateStoreUnavailable:
+            raise
+        except StateStoreError:  # undecodable text
+            return out, False
+        if prev is None:
+            self.set(key, x)
+        elif (type(prev) is float or type(prev) is int) and 0 <= prev < math.inf:
+            self.set(key, alpha * x + (1 - alpha) * prev)
+        else:
+            return out, False
+        return out, True
+
+    def reserve_sliding(self, key: str, prev_key: str, amount: float, limit: float,
+                        carry: float, ttl: float | None = None) -> tuple[bool, Any]:
+        """A sliding-window reservation: read the previous window's count at
+        ``prev_key``; if it is a non-negative number, ``reserve(key, amount, limit -
+        prev * carry, ttl, floor=0)``. Returns (reserved, the value read at
+        ``prev_key``): anything but a non-negative number reserves nothing, and the
+        caller refuses it as corrupt. A networked store does it in one round trip
+        (RedisStore: one script, so the read and the reservation are one step)."""
+        prev = self.get(prev_key)
+        if prev is None:
+            return self.reserve(key, amount, limit, ttl, floor=0), None
+        if (type(prev) is float or type(prev) is int) and 0 <= prev < math.inf:
+            return self.reserve(key, amount, limit - prev * carry, ttl, floor=0), prev
+        return False, prev
 
     def number(self, key: str) -> float:
         """The finite number at ``key`` (0 if absent); anything else is a

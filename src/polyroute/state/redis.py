@@ -23,13 +23,20 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from polyroute.errors import ConfigError, StateStoreError, StateStoreUnavailable
 from polyroute.secrets import redact, remember
-from polyroute.state.base import StateStore, _corrupt, check_finite, decode, encode
+from polyroute.state.base import (
+    Counter,
+    StateStore,
+    _corrupt,
+    check_finite,
+    decode,
+    encode,
+)
 from polyroute.state.offload import ThreadOffload
 from polyroute.state.redis_urls import (
     async_client,
@@ -92,6 +99,89 @@ else
   redis.call('SET', KEYS[1], ARGV[2])
 end
 return 1
+"""
+# bump_all: KEYS = counters, then sets, then the average's key (if any). ARGV: number
+# of counters, number of sets, x and alpha ("" for no average), then amount and ttl in
+# ms ("") per counter, then the JSON text per set. Returns each counter's new value
+# ("" where the value is not a number: left alone), then "1"/"0": average folded.
+_BUMP_ALL = """
+local function num(raw)
+  if not raw then return 0 end
+  local plain = string.match(raw, '^%-?%d+%.?%d*$')
+  if not (plain or string.match(raw, '^%-?%d+%.?%d*[eE][-+]?%d+$')) then return nil end
+  local n = tonumber(raw)
+  if n == nil or n ~= n or n == math.huge or n == -math.huge then return nil end
+  return n
+end
+-- a key of another type reads as corrupt (left alone), not as a script error that
+-- would leave the writes before it done and the rest not
+local function read(key)
+  local raw = redis.pcall('GET', key)
+  if type(raw) == 'table' and raw.err then return nil, true end
+  return raw, false
+end
+local nc, ns = tonumber(ARGV[1]), tonumber(ARGV[2])
+local out = {}
+for i = 1, nc do
+  local raw, bad = read(KEYS[i])
+  if bad or num(raw) == nil then
+    out[i] = ''
+  else
+    out[i] = redis.call('INCRBYFLOAT', KEYS[i], ARGV[4 + 2 * i - 1])
+    local ttl = ARGV[4 + 2 * i]
+    if raw == false and ttl ~= '' then redis.call('PEXPIRE', KEYS[i], ttl) end
+  end
+end
+for j = 1, ns do
+  redis.call('SET', KEYS[nc + j], ARGV[4 + 2 * nc + j])
+end
+local folded = '1'
+if ARGV[3] ~= '' then
+  local key = KEYS[nc + ns + 1]
+  local raw, bad = read(key)
+  local x, alpha = tonumber(ARGV[3]), tonumber(ARGV[4])
+  local prev = (not bad) and num(raw) or nil
+  if raw == false and not bad then
+    redis.call('SET', key, ARGV[3])
+  elseif prev == nil or prev < 0 then
+    folded = '0'
+  else
+    redis.call('SET', key, string.format('%.17g', alpha * x + (1 - alpha) * prev))
+  end
+end
+out[nc + 1] = folded
+return out
+"""
+# reserve_sliding: KEYS = current window, previous window; ARGV: amount, limit, carry,
+# ttl in ms (""). The previous count must be a JSON number >= 0 (Python's json grammar,
+# strictly); else returns {-1}: the caller reads it the slow way and refuses it.
+# Otherwise {1 or 0, previous count or ""}; the reservation is _RESERVE's with floor 0.
+_SLIDING = """
+local function jsonnum(s)
+  local rest = string.match(s, '^%-?0(.*)$') or string.match(s, '^%-?[1-9]%d*(.*)$')
+  if rest == nil then return nil end
+  rest = string.match(rest, '^%.%d+(.*)$') or rest
+  rest = string.match(rest, '^[eE][-+]?%d+(.*)$') or rest
+  if rest ~= '' then return nil end
+  local n = tonumber(s)
+  if n == nil or n ~= n or n == math.huge or n == -math.huge then return nil end
+  return n
+end
+local praw = redis.call('GET', KEYS[2])
+local prev = 0
+if praw then
+  prev = jsonnum(praw)
+  if prev == nil or prev < 0 then return {-1} end
+end
+""" + _NUM + """
+if current < 0 then
+  return redis.error_reply('POLYROUTE_CORRUPT ' .. string.sub(raw, 1, 60))
+end
+local limit = tonumber(ARGV[2]) - prev * tonumber(ARGV[3])
+if current + tonumber(ARGV[1]) > limit then return {0, praw or ''} end
+redis.call('INCRBYFLOAT', KEYS[1], ARGV[1])
+if raw == false and ARGV[4] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
+return {1, praw or ''}
 """
 _CORRUPT = "POLYROUTE_CORRUPT "
 
@@ -170,6 +260,8 @@ class RedisStore(StateStore):
         self._incr = client.register_script(_INCR)
         self._reserve = client.register_script(_RESERVE)
         self._cas = client.register_script(_CAS)
+        self._bump_all = client.register_script(_BUMP_ALL)
+        self._sliding = client.register_script(_SLIDING)
 
     def __repr__(self) -> str:
         return f"<RedisStore {self.where} prefix={self.prefix!r}>"
@@ -244,6 +336,42 @@ class RedisStore(StateStore):
         done = self._run("cas", self._cas, keys=[self._k(key)],
                          args=self._cas_args(key, expected, new, ttl), key=key)
         return bool(int(done))
+
+    def bump_all(self, counters: Sequence[Counter], *, sets: Sequence[tuple[str, Any]] = (),
+                 ewma: tuple[str, float, float] | None = None) -> tuple[list[float | None], bool]:
+        # one script, one round trip (the base class: one per write); every key of one
+        # deployment's health shares a hash tag, so one slot on a Cluster
+        where = self.where
+        keys = [self._k(k) for k, _, _ in counters] + [self._k(k) for k, _ in sets]
+        args: list[str] = [str(len(counters)), str(len(sets)), "", ""]
+        if ewma is not None:
+            key, x, alpha = ewma
+            check_finite(where=where, key=self._k(key), x=x, alpha=alpha)
+            keys.append(self._k(key))
+            args[2:4] = [repr(float(x)), repr(float(alpha))]
+        for key, amount, ttl in counters:
+            check_finite(where=where, key=self._k(key), amount=amount)
+            args += [repr(float(amount)), _ms(ttl)]
+        args += [encode(v, where=where, key=self._k(k)) for k, v in sets]
+        got = self._run("bump_all", self._bump_all, keys=keys, args=args,
+                        key=counters[0][0] if counters else "")
+        values = [None if v in (b"", "") else float(v) for v in got[:len(counters)]]
+        return values, got[len(counters)] in (b"1", "1")
+
+    def reserve_sliding(self, key: str, prev_key: str, amount: float, limit: float,
+                        carry: float, ttl: float | None = None) -> tuple[bool, Any]:
+        check_finite(where=self.where, key=self._k(key), amount=amount, limit=limit,
+                     carry=carry)
+        # one script, one round trip (the base class: a GET, then the reservation);
+        # both windows extend the limit's own key, so one hash tag, one Cluster slot
+        got = self._run("reserve", self._sliding, keys=[self._k(key), self._k(prev_key)],
+                        args=[repr(float(amount)), repr(float(limit)), repr(float(carry)),
+                              _ms(ttl)], key=key)
+        if int(got[0]) < 0:  # not a count: read and judged the slow way (refused)
+            return super().reserve_sliding(key, prev_key, amount, limit, carry, ttl)
+        prev = (None if got[1] in (b"", "") else  # "": no previous window
+                decode(got[1], where=self.where, key=self._k(prev_key), fix=self.fix(prev_key)))
+        return bool(int(got[0])), prev
 
     async def acas(self, key: str, expected: Any, new: Any, ttl: float | None = None) -> bool:
         done = await self._arun("cas", self._aclient().cas, keys=[self._k(key)],
