@@ -36,12 +36,13 @@ from polyroute.resilience.retry import RetryPolicy
 from polyroute.router.embeddings import EmbeddingsMixin
 from polyroute.router.outcomes import OutcomesMixin
 from polyroute.router.streaming import Opened, StreamingMixin
+from polyroute.router.views import ViewsMixin
 from polyroute.routing.builtin_guards import builtin_guards
 from polyroute.routing.call import Call, as_provider_error
 from polyroute.routing.context import RouterContext
 from polyroute.routing.experiments import Experiments
 from polyroute.routing.guards import CandidateSkipped, Guard
-from polyroute.routing.plan import Deployment, Plan, Planner
+from polyroute.routing.plan import Deployment, Planner
 from polyroute.routing.prompts import with_agent_prompt
 from polyroute.routing.references import check_references
 from polyroute.routing.steps import (
@@ -56,10 +57,8 @@ from polyroute.routing.steps import (
     run,
 )
 from polyroute.routing.strategies import (
-    Ranked,
     StrategyContext,
     bind_strategies,
-    rank,
     with_builtin_strategies,
 )
 from polyroute.routing.streams import Source
@@ -77,7 +76,7 @@ _CONTENT_POLICY_NOTE = "gave up: content-policy refusals do not fall back"
 _CATALOG_FIELDS = {"context_window", "max_output_tokens", "capabilities", "prices", "quality"}
 
 
-class Router(StreamingMixin, OutcomesMixin, EmbeddingsMixin):
+class Router(StreamingMixin, OutcomesMixin, EmbeddingsMixin, ViewsMixin):
     """Routes chat requests across the providers of one config.
 
     :param config: a ``PolyrouteConfig``, a dict in the config's shape, a path
@@ -231,21 +230,7 @@ class Router(StreamingMixin, OutcomesMixin, EmbeddingsMixin):
     def _check_references(self) -> None:
         check_references(self.config, self.registry.strategies, self.provider)
 
-    # --- planning ----------------------------------------------------------------
-
-    def plan(self, request: ChatRequest) -> Plan:
-        """What would be tried for ``request``, in order, and what is skipped and why."""
-        return self.planner.plan(request)
-
-    def rankings(self, request: ChatRequest, plan: Plan | None = None) -> list[list[Ranked]]:
-        """Per usable tier of ``plan`` (default: plan ``request`` now), each candidate's
-        score and why the strategy ranked it there — a dry run that moves no counter, so
-        it explains the order ``plan`` got. ``polyroute route --explain`` shows it."""
-        plan = plan or self.planner.plan(request)
-        strategy = self.strategies[plan.strategy]
-        usable = {d for tier in plan.tiers for d in tier}
-        source = [[d for d in tier if d in usable] for tier in self.planner.source(request).tiers]
-        return [rank(strategy, tier, request) for tier in source if tier]
+    # --- planning (plan, rankings: router/views.py) ---------------------------------
 
     def _prepare(self, request: ChatRequest) -> tuple[Call, ChatRequest]:
         request = with_agent_prompt(request, self.config)  # its system prompt, if any
@@ -265,29 +250,6 @@ class Router(StreamingMixin, OutcomesMixin, EmbeddingsMixin):
             "before_sleep": call.retrying,
             "reraise": True,
         }
-
-    # --- resilience views -----------------------------------------------------------
-
-    def failover_stats(self) -> dict[str, Any]:
-        """Failovers by ``from -> to`` and by reason (error class), from ``state``."""
-        return self.resilience.failover.snapshot()
-
-    def health_snapshot(self, *, history: bool = False) -> dict[str, Any]:
-        """Health of every configured or used deployment, JSON-ready."""
-        if self.health is None:
-            return {}
-        keys = [d.key for d in self.planner_deployments()]
-        snap = self.health.snapshot(keys, history=history)
-        for key, row in snap.items():
-            provider, _, model = key.partition("/")
-            row["rate_limit"] = self.resilience.limiter.status(Deployment(provider, model)) or None
-        return snap
-
-    def planner_deployments(self) -> list[Deployment]:
-        """Every deployment the config names (routes, agents, default)."""
-        from polyroute.resilience.health import named_deployments
-
-        return named_deployments(self.config)
 
     # --- call-level guards and results ---------------------------------------------
 
@@ -474,12 +436,6 @@ class Router(StreamingMixin, OutcomesMixin, EmbeddingsMixin):
         return resp
 
     # --- lifecycle ---------------------------------------------------------------------
-
-    def usage_stats(self, **filters: Any) -> Any:
-        """Figures from the usage ledger (see ``polyroute.analytics.usage_stats``)."""
-        from polyroute.analytics import usage_stats
-
-        return usage_stats(self, **filters)
 
     def close(self) -> None:
         """Stop probes, flush and close guards (the ledger), close connection pools
