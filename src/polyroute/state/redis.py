@@ -51,7 +51,7 @@ __all__ = ["RedisStore", "masked_url"]
 
 # A stored number must look like what INCRBYFLOAT or json.dumps wrote and be finite:
 # Lua's tonumber alone would take "0x10", " 1", "inf" and "nan".
-_NUM = """
+_NUM_FN = """
 local function num(raw)
   if not raw then return 0 end
   local plain = string.match(raw, '^%-?%d+%.?%d*$')
@@ -60,6 +60,8 @@ local function num(raw)
   if n == nil or n ~= n or n == math.huge or n == -math.huge then return nil end
   return n
 end
+"""
+_NUM = _NUM_FN + """
 local raw = redis.call('GET', KEYS[1])
 local current = num(raw)
 if current == nil then return redis.error_reply('POLYROUTE_CORRUPT ' .. string.sub(raw, 1, 60)) end
@@ -104,15 +106,7 @@ return 1
 # of counters, number of sets, x and alpha ("" for no average), then amount and ttl in
 # ms ("") per counter, then the JSON text per set. Returns each counter's new value
 # ("" where the value is not a number: left alone), then "1"/"0": average folded.
-_BUMP_ALL = """
-local function num(raw)
-  if not raw then return 0 end
-  local plain = string.match(raw, '^%-?%d+%.?%d*$')
-  if not (plain or string.match(raw, '^%-?%d+%.?%d*[eE][-+]?%d+$')) then return nil end
-  local n = tonumber(raw)
-  if n == nil or n ~= n or n == math.huge or n == -math.huge then return nil end
-  return n
-end
+_BUMP_ALL = _NUM_FN + """
 -- a key of another type reads as corrupt (left alone), not as a script error that
 -- would leave the writes before it done and the rest not
 local function read(key)
