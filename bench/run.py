@@ -16,6 +16,7 @@ loop is bounded in calls and seconds.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import platform
@@ -518,28 +519,14 @@ p50 {fmt(g(plan, 'route_1000_full', 'p50_us'), '.1f')} µs with every candidate 
 # --- main ----------------------------------------------------------------------------
 
 
-def state_backend_rows(server: Server, a: argparse.Namespace,
-                       order: list[str]) -> dict[str, Any] | None:
-    """Router.achat at c=64 with state.backend memory / sqlite / redis
-    (bench/state_backends.py): the Redis-state row of issue 14."""
+def _backend_rows(module: str, server: Server, a: argparse.Namespace,
+                  order: list[str]) -> dict[str, Any] | None:
+    """``module.measure`` (bench/state_backends.py: the Redis-state row;
+    bench/ledger_backends.py: the PostgreSQL-ledger row of issue 14): Router.achat at
+    c=64 on each backend in turn, against this run's fake server."""
     if "polyroute" not in order:
         return None
-    from state_backends import measure
-
-    return measure(server.base_url, server.fail_url, server.proc.pid, a.client_cpu,
-                   rounds=a.rounds, concurrency=a.concurrency, calls=a.calls,
-                   seconds=a.conc_seconds, env=_env(),
-                   log=lambda line: print(line, flush=True))
-
-
-def ledger_backend_rows(server: Server, a: argparse.Namespace,
-                        order: list[str]) -> dict[str, Any] | None:
-    """Router.achat at c=64 with the SQLite ledger vs ledger.url PostgreSQL
-    (bench/ledger_backends.py): the PostgreSQL-ledger row of issue 14."""
-    if "polyroute" not in order:
-        return None
-    from ledger_backends import measure
-
+    measure = importlib.import_module(module).measure
     return measure(server.base_url, server.fail_url, server.proc.pid, a.client_cpu,
                    rounds=a.rounds, concurrency=a.concurrency, calls=a.calls,
                    seconds=a.conc_seconds, env=_env(),
@@ -597,8 +584,8 @@ def main() -> None:
                 took = time.perf_counter() - t
                 print(f"  round {r + 1}/{a.rounds} {c:24} {tag[:110]}  ({took:.1f}s)",
                       flush=True)
-        state_rows = state_backend_rows(server, a, order)
-        ledger_rows = ledger_backend_rows(server, a, order)
+        state_rows = _backend_rows("state_backends", server, a, order)
+        ledger_rows = _backend_rows("ledger_backends", server, a, order)
     finally:
         server.stop()
 
