@@ -16,9 +16,7 @@ import asyncio
 import os
 import time
 from collections.abc import Callable, Generator, Sequence
-from typing import Any, TypeVar, cast
-
-from tenacity import DoSleep, RetryCallState, Retrying, retry_if_exception
+from typing import Any, TypeVar
 
 from polyroute.analytics.alerts import Alerts
 from polyroute.config.loader import config_from_data, load_config
@@ -45,13 +43,13 @@ from polyroute.routing.guards import CandidateSkipped, Guard
 from polyroute.routing.plan import Deployment, Planner
 from polyroute.routing.prompts import with_agent_prompt
 from polyroute.routing.references import check_references
+from polyroute.routing.retried import retried
 from polyroute.routing.steps import (
     ASYNC_BEFORE_CALL,
     BeforeCall,
     CloseStream,
     OpenStream,
     Send,
-    Sleep,
     Steps,
     arun,
     run,
@@ -241,16 +239,6 @@ class Router(StreamingMixin, OutcomesMixin, EmbeddingsMixin, ViewsMixin):
                     self.resilience.failover)
         return call, request
 
-    def _retrying(self, call: Call) -> dict[str, Any]:
-        policy = self.retry_policy
-        return {
-            "stop": policy.stop,
-            "wait": policy.wait,
-            "retry": retry_if_exception(lambda e: policy.should_retry(e, call.remaining())),
-            "before_sleep": call.retrying,
-            "reraise": True,
-        }
-
     # --- call-level guards and results ---------------------------------------------
 
     def _cached(self, request: ChatRequest) -> Steps[ChatResponse | None]:
@@ -367,18 +355,9 @@ class Router(StreamingMixin, OutcomesMixin, EmbeddingsMixin, ViewsMixin):
                 return (yield from self._attempt(call, dep, request, stream))
             except ProviderError as exc:
                 failure = exc
-        retrying = Retrying(**self._retrying(call))
-        retrying.begin()
-        state = RetryCallState(retrying, None, (), {})
-        state.set_exception((type(failure), failure, failure.__traceback__))
-        while True:
-            wait = cast(DoSleep, retrying.iter(state))  # or raises the last failure
-            state.prepare_for_next_attempt()
-            yield Sleep(wait, self._sleep, self._asleep)
-            try:
-                return (yield from self._attempt(call, dep, request, stream))
-            except ProviderError as exc:
-                state.set_exception((type(exc), exc, exc.__traceback__))
+        return (yield from retried(self.retry_policy, call, failure,
+                                   lambda: self._attempt(call, dep, request, stream),
+                                   self._sleep, self._asleep))
 
     def _key_rotated(self, dep: Deployment) -> bool:
         """After a 401/403: did the provider's key change in its secret backend?"""

@@ -29,8 +29,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from tenacity import DoSleep, RetryCallState, Retrying, retry_if_exception
-
 from polyroute.cache.embed_cache import EmbeddingCache
 from polyroute.embed_types import (
     EmbeddingSpace,
@@ -51,7 +49,8 @@ from polyroute.routing.embed_plan import (
 )
 from polyroute.routing.guards import CandidateSkipped, Guard
 from polyroute.routing.plan import Plan
-from polyroute.routing.steps import Send, Sleep, Steps, arun, run
+from polyroute.routing.retried import retried
+from polyroute.routing.steps import Send, Steps, arun, run
 from polyroute.tokens import estimate_text_tokens
 from polyroute.types import (
     Attempt,
@@ -405,21 +404,9 @@ class EmbeddingsMixin:
                 return (yield from self._embed_attempt(call, dep, sub, tier))
             except ProviderError as exc:
                 failure = exc
-        policy = self.retry_policy
-        retrying = Retrying(
-            stop=policy.stop, wait=policy.wait, before_sleep=call.retrying, reraise=True,
-            retry=retry_if_exception(lambda e: policy.should_retry(e, call.remaining())))
-        retrying.begin()
-        state = RetryCallState(retrying, None, (), {})
-        state.set_exception((type(failure), failure, failure.__traceback__))
-        while True:
-            wait = cast(DoSleep, retrying.iter(state))  # or raises the last failure
-            state.prepare_for_next_attempt()
-            yield Sleep(wait, self._sleep, self._asleep)
-            try:
-                return (yield from self._embed_attempt(call, dep, sub, tier))
-            except ProviderError as exc:
-                state.set_exception((type(exc), exc, exc.__traceback__))
+        return (yield from retried(self.retry_policy, call, failure,
+                                   lambda: self._embed_attempt(call, dep, sub, tier),
+                                   self._sleep, self._asleep))
 
     def _embed_attempt(self, call: Call, dep: Deployment, sub: EmbedRequest,
                        tier: SpaceTier) -> Steps[EmbedResult]:
