@@ -30,7 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 from polyroute.errors import ConfigError
 from polyroute.ledger.feedback import FEEDBACK_SCHEMA_PG
 from polyroute.ledger.queued import Item as _Item
-from polyroute.ledger.queued import QueuedLedger
+from polyroute.ledger.queued import QueuedLedger, take_batch
 from polyroute.ledger.rollup import ROLLUP_SOURCE_COLUMNS, apply_rows, bucket_of, rollup_schema
 from polyroute.ledger.rollup_days import (
     COUNTERS,
@@ -243,14 +243,7 @@ class PostgresLedger(QueuedLedger):
                     item = q.get(timeout=60.0)
                 except queue.Empty:
                     continue
-                batch = [item]
-                while len(batch) < 1000:
-                    try:
-                        batch.append(q.get_nowait())
-                    except queue.Empty:
-                        break
-                stop = any(b is None for b in batch)
-                rows = [b for b in batch if b is not None]
+                rows, stop, taken = take_batch(q, item)
                 try:
                     if conn is None or conn.closed:
                         conn = connect_pg_ledger(self.url, create=False)
@@ -266,7 +259,7 @@ class PostgresLedger(QueuedLedger):
                             conn.close()
                     conn = None
                 finally:
-                    for _ in batch:
+                    for _ in range(taken):
                         q.task_done()
                 if stop:
                     return

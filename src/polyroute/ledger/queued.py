@@ -131,6 +131,20 @@ class QueuedLedger:
 _open_ledgers: weakref.WeakSet[QueuedLedger] = weakref.WeakSet()
 
 
+def take_batch(q: queue.Queue[Any], first: Any, limit: int = 1000
+               ) -> tuple[list[Any], bool, int]:
+    """``first`` and whatever else is queued (up to ``limit``): the rows, whether a
+    stop marker (``None``) was among them, and how many items were taken (each owes
+    the queue a ``task_done``)."""
+    batch = [first]
+    while len(batch) < limit:
+        try:
+            batch.append(q.get_nowait())
+        except queue.Empty:
+            break
+    return [b for b in batch if b is not None], any(b is None for b in batch), len(batch)
+
+
 @atexit.register
 def _close_all() -> None:
     for ledger in list(_open_ledgers):

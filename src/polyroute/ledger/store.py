@@ -38,7 +38,7 @@ from polyroute._sqlite import is_lock_contention, retry_locked
 from polyroute.errors import ConfigError
 from polyroute.ledger.feedback import FEEDBACK_SCHEMA
 from polyroute.ledger.queued import Item as _Item
-from polyroute.ledger.queued import QueuedLedger
+from polyroute.ledger.queued import QueuedLedger, take_batch
 from polyroute.ledger.rollup import (
     ROLLUP_SOURCE_COLUMNS,
     apply_rows,
@@ -328,25 +328,18 @@ class Ledger(QueuedLedger):
                     item = q.get(timeout=60.0)
                 except queue.Empty:
                     continue
-                batch = [item]
                 if item is not None:
                     # group commit: rows of calls ending within _LINGER share one
                     # transaction (one commit per row cost ~70 us of CPU per call)
                     time.sleep(_LINGER)
-                while len(batch) < 1000:
-                    try:
-                        batch.append(q.get_nowait())
-                    except queue.Empty:
-                        break
-                stop = any(b is None for b in batch)
-                rows = [b for b in batch if b is not None]
+                rows, stop, taken = take_batch(q, item)
                 try:
                     if rows or self._unreported:
                         self._write(conn, rows)
                 except Exception as exc:
                     self._drop(len(rows), f"write failed: {type(exc).__name__}: {exc}")
                 finally:
-                    for _ in batch:
+                    for _ in range(taken):
                         q.task_done()
                 if stop:
                     return
