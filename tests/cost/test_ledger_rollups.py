@@ -385,3 +385,10 @@ def test_any_rows_range_and_zone_read_from_rollups_equal_the_raw_rows(
         _fill(path, n, seed=seed, hours=hours)
         since = None if since_hours is None else f"{int(since_hours * 60)}m"
         _assert_same(path, by=by, since=since, timezone=tz)
+
+
+def test_a_since_reaching_far_before_the_data_reads_in_any_zone(tmp_path: Path) -> None:
+    path = tmp_path / "u.db"
+    _fill(path, 300, seed=21)
+    for tz in ("UTC", "Europe/London", "America/New_York"):  # 999,999 weeks: year < 1
+        _assert_same(path, by="day", since="999999w", timezone=tz)

@@ -31,6 +31,7 @@ from polyroute.ledger.rollup import (
     BUCKET_SECONDS,
     DAY_SECONDS,
     ROLLUP_SOURCE_COLUMNS,
+    TABLES,
     Agg,
     ExactSum,
     Latencies,
@@ -255,12 +256,14 @@ class UsageSource:
 
     def _utc_days(self, lo: int | None, hi: int) -> bool:
         """Whether ``tz``'s days are UTC days over ``[lo, hi)`` (its offset is 0 at both
-        ends of each day there), so the day rollups group by its days too."""
+        ends of each day there that has day rows), so the day rollups group by its days
+        too. Only days with data are checked: ``since`` may reach far before them."""
         if str(self.tz) in ("UTC", "Etc/UTC", "GMT", "Etc/GMT"):
             return True
-        if lo is None:
-            return False  # all time in a zone with offsets: the hours
-        first = lo - lo % DAY_SECONDS
+        (oldest,) = self.conn.execute(f"SELECT MIN(bucket) FROM {TABLES[DAY_SECONDS]}").fetchone()
+        if oldest is None:
+            return False  # no day rows: the hours
+        first = int(oldest) if lo is None else max(int(oldest), lo - lo % DAY_SECONDS)
         return all(datetime.fromtimestamp(t, self.tz).utcoffset() == timedelta(0)
                    for d in range(first, hi + DAY_SECONDS, DAY_SECONDS)
                    for t in (d, d + DAY_SECONDS - 1))
