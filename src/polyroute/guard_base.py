@@ -14,7 +14,10 @@ from polyroute.errors import PolyrouteError
 from polyroute.refs import Deployment
 from polyroute.types import Attempt, ChatRequest, ChatResponse
 
-__all__ = ["CandidateSkipped", "Guard"]
+__all__ = ["AWAIT", "CandidateSkipped", "Guard"]
+
+AWAIT: Any = object()
+"""``Guard.admit``'s default: the router awaits ``abefore_attempt`` instead."""
 
 
 class CandidateSkipped(Exception):
@@ -55,6 +58,14 @@ class Guard:
     async def abefore_attempt(self, dep: Deployment, request: ChatRequest) -> Any:
         """Async ``before_attempt``; override when waiting should not block the loop."""
         return self.before_attempt(dep, request)
+
+    def admit(self, dep: Deployment, request: ChatRequest) -> Any:
+        """For a guard that overrides ``abefore_attempt`` (it may wait): its ticket now,
+        or steps that wait for one (a generator of ``routing.steps`` effects, ``Sleep``,
+        returning the ticket), which the router runs inside the call's own steps: no
+        extra trip to the event loop and back. ``AWAIT`` (the default): the router
+        awaits ``abefore_attempt``."""
+        return AWAIT
 
     def outgoing(self, dep: Deployment, request: ChatRequest) -> ChatRequest:
         """The request as ``dep``'s provider will receive it (after ``before_attempt``):

@@ -252,7 +252,7 @@ class CostGuard(Guard):
     def _release(self, holds: list[tuple[Budget, str, float, float | None]]) -> None:
         for _, key, amount, ttl in holds:
             if amount:
-                self.state.incr(key, -amount, ttl)
+                self.state.incr_later(key, -amount, ttl)
 
     def after_attempt(self, dep: Deployment, request: ChatRequest, ticket: Any,
                       attempt: Attempt, response: ChatResponse | None) -> None:
@@ -286,12 +286,15 @@ class CostGuard(Guard):
         for b, key, amount, ttl in holds:
             actual = amount if settle_to is None else settle_to
             try:
+                # nobody waits for these (a networked store sends them together),
+                # except a spent total that alerts must compare with thresholds
                 if actual != amount:
-                    self.state.incr(key, actual - amount, ttl)
-                if actual > 0:
+                    self.state.incr_later(key, actual - amount, ttl)
+                if actual > 0 and b.cfg.alerts:
                     spent = self.state.incr(key + _SPENT, actual, ttl)
-                    if b.cfg.alerts:
-                        self._thresholds(b, spent - actual, spent)
+                    self._thresholds(b, spent - actual, spent)
+                elif actual > 0:
+                    self.state.incr_later(key + _SPENT, actual, ttl)
             except StateStoreError as exc:
                 # The answer is paid for: return it. The corrupt counter stays as it
                 # is, so the budget's next reservation fails closed on it.

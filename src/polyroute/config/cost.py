@@ -260,6 +260,14 @@ class StateConfig(_Strict):
     """Prefix of every key (``redis``), so deployments can share a database."""
     on_failure: StoreFailureConfig = Field(default_factory=StoreFailureConfig)
     """Per guard, fail closed or open when the store cannot be reached."""
+    read_cache_ms: float = Field(100.0, ge=0, le=60_000, allow_inf_nan=False)
+    """(``redis``) How old a value that only steers may be: whether a circuit is open,
+    a 429 cooldown runs, a limit's adaptive share. Another process's change is seen
+    within this; this process's own at once. 0: read the server every time."""
+    write_behind_ms: float = Field(50.0, ge=0, le=60_000, allow_inf_nan=False)
+    """(``redis``) How long writes nobody waits for (settled reservations, successes
+    counted, health samples) are held to go out together; this process's next
+    operation on the same key sends them first. 0: send each at once."""
 
 
 class AlertsConfig(_Strict):

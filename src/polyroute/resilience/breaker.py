@@ -93,8 +93,10 @@ class CircuitBreaker(Guard):
             return "closed"
         return "open" if self.clock() < st["until"] else "half_open"
 
-    def _get(self, key: str) -> dict[str, Any] | None:
-        st = self.store.get(key)
+    def _get(self, key: str, *, peek: bool = False) -> dict[str, Any] | None:
+        """The circuit's record; ``peek``: a recent read will do (``StateStore.peek``),
+        for deciding to skip or go ahead, never for a transition."""
+        st = self.store.peek(key) if peek else self.store.get(key)
         if st is None:
             return None
         st = record(self.store, key, st, _STATE, _GUARD)
@@ -126,7 +128,7 @@ class CircuitBreaker(Guard):
     # --- guard hooks ----------------------------------------------------------------
 
     def skip_reason(self, dep: Deployment, request: ChatRequest) -> str | None:
-        st = self._get(f"cb:{dep}")
+        st = self._get(f"cb:{dep}", peek=True)
         if st is None:
             return None
         return self._refusal(dep, st, probing=False)
@@ -153,6 +155,8 @@ class CircuitBreaker(Guard):
 
     def before_attempt(self, dep: Deployment, request: ChatRequest) -> Any:
         key = f"cb:{dep}"
+        if self._get(key, peek=True) is None:
+            return None  # closed (as of a recent read): the common case, no round trip
         for _ in range(_TRIES):
             st = self._get(key)
             if st is None:
@@ -226,13 +230,15 @@ class CircuitBreaker(Guard):
         key = f"cb:{dep}"
         store = self.store
         ratio = self._ratio
-        if ratio is not None:
-            window = self.cfg.window
-            w = int(self.clock() // window)
-            n = self._counted(f"{key}:w{w}:n", store.incr(f"{key}:w{w}:n", 1, ttl=window * 2))
-        if ok:
-            store.delete(f"{key}:f")
+        window = self.cfg.window
+        w = int(self.clock() // window)
+        if ok:  # nobody waits for these: a networked store sends them together
+            if ratio is not None:
+                store.incr_later(f"{key}:w{w}:n", 1, ttl=window * 2)
+            store.delete_later(f"{key}:f")
             return
+        if ratio is not None:
+            n = self._counted(f"{key}:w{w}:n", store.incr(f"{key}:w{w}:n", 1, ttl=window * 2))
         fails = self._counted(f"{key}:f", store.incr(f"{key}:f", 1))
         if fails >= self.cfg.failures:
             self._open(dep, f"{int(fails)} consecutive failures, last {error}")

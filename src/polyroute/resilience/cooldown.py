@@ -63,8 +63,8 @@ class RateLimitCooldown(Guard):
         except OverflowError:  # a long run of cooldowns: long since at the cap
             return c.max
 
-    def _get(self, key: str) -> dict[str, Any] | None:
-        st = self.store.get(key)
+    def _get(self, key: str, *, peek: bool = False) -> dict[str, Any] | None:
+        st = self.store.peek(key) if peek else self.store.get(key)
         if st is None:
             return None
         st = record(self.store, key, st, _STATE, _GUARD)
@@ -80,7 +80,7 @@ class RateLimitCooldown(Guard):
         return {"cooling_for_s": round(left, 3), "in_a_row": int(n), "why": st.get("why")}
 
     def skip_reason(self, dep: Deployment, request: ChatRequest) -> str | None:
-        st = self._get(f"rlc:{dep}")
+        st = self._get(f"rlc:{dep}", peek=True)
         if st is None:
             return None
         left = float(st["until"]) - self.clock()
@@ -93,7 +93,7 @@ class RateLimitCooldown(Guard):
         """A retry after 429s in a row started a cooldown: fall back now, unless nothing
         comes after this candidate. (A cooldown that only repeats the provider's
         Retry-After does not cut retries: their wait already honours it.)"""
-        st = self._get(f"rlc:{dep}")
+        st = self._get(f"rlc:{dep}", peek=True)
         if st is not None and st.get("grown") and self.clock() < float(st["until"]):
             reason = self.skip_reason(dep, request)
             if reason is not None:
@@ -107,7 +107,7 @@ class RateLimitCooldown(Guard):
         key = f"rlc:{dep}"
         if attempt.ok:
             try:
-                seen = self.store.get(f"{key}:n") is not None
+                seen = self.store.peek(f"{key}:n") is not None
             except StateStoreError:  # undecodable: a success resets it anyway
                 seen = True
             if seen:  # it answers again: start over

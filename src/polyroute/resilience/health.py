@@ -73,8 +73,9 @@ class HealthTracker(Guard):
 
     def before_attempt(self, dep: Deployment, request: ChatRequest) -> Any:
         key = dep.key
-        # one step of the store: one round trip to Redis, not two
-        self._data.bump_all([(f"h:{key}:busy", 1, None)], sets=[(f"h:{key}:last", self.clock())])
+        # nobody waits for these: one step of the store, or held and sent together
+        self._data.bump_later([(f"h:{key}:busy", 1, None)],
+                              sets=[(f"h:{key}:last", self.clock())])
         return None
 
     def cancel_attempt(self, dep: Deployment, request: ChatRequest, ticket: Any) -> None:
@@ -97,11 +98,11 @@ class HealthTracker(Guard):
         ttl, w = self._ttl, self._w()
         if not ok:
             counters.append((f"h:{key}:{w}:err", 1, ttl))
-            self._data.bump_all(counters)
+            self._data.bump_later(counters)
             return
         counters.append((f"h:{key}:{w}:ok", 1, ttl))
         counters.append((f"h:{key}:{w}:b{bisect_left(BOUNDS_MS, latency_ms)}", 1, ttl))
-        self._data.bump_all(counters, ewma=(f"h:{key}:ewma", latency_ms, self._alpha))
+        self._data.bump_later(counters, ewma=(f"h:{key}:ewma", latency_ms, self._alpha))
 
     def first_token(self, dep: Deployment, ms: float) -> None:
         """A stream's time to first token."""

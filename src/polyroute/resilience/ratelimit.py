@@ -181,7 +181,7 @@ class RateLimiter(Guard):
     def factor(self, key: str) -> float:
         """The adaptive share of the configured limit in force now (1.0: all of it)."""
         at = f"rl:{key}:adapt"
-        st = self.store.get(at)
+        st = self.store.peek(at)
         if st is None:
             return 1.0
         # [share, when]: a share outside (0, 1] would stretch or zero the limit
@@ -206,7 +206,7 @@ class RateLimiter(Guard):
             tok_key, retry = self._acquire(lim.algorithm, f"rl:{key}:tok", tokens, limit)
             if not tok_key:
                 if req_key:
-                    self.store.incr(req_key, -1)
+                    self.store.incr_later(req_key, -1)
                 what = f"{limit:g} tokens per {self.window:g}s (this call needs ~{tokens})"
                 raise _Refused(what, retry)
         return Ticket(req_key, tok_key, tokens)
@@ -224,6 +224,10 @@ class RateLimiter(Guard):
     def before_attempt(self, dep: Deployment, request: ChatRequest) -> Any:
         got = self._admit(dep, request)
         return got if got is None or isinstance(got, Ticket) else run(got)
+
+    def admit(self, dep: Deployment, request: ChatRequest) -> Any:
+        # the call's steps run the queue's waiting steps themselves (yield from)
+        return self._admit(dep, request)
 
     async def abefore_attempt(self, dep: Deployment, request: ChatRequest) -> Any:
         store = self.store
@@ -294,9 +298,9 @@ class RateLimiter(Guard):
     def cancel_attempt(self, dep: Deployment, request: ChatRequest, ticket: Any) -> None:
         if isinstance(ticket, Ticket):
             if ticket.req_key:
-                self.store.incr(ticket.req_key, -1)
+                self.store.incr_later(ticket.req_key, -1)
             if ticket.tok_key:
-                self.store.incr(ticket.tok_key, -ticket.tokens)
+                self.store.incr_later(ticket.tok_key, -ticket.tokens)
 
     def after_attempt(
         self, dep: Deployment, request: ChatRequest, ticket: Any, attempt: Attempt,
@@ -309,7 +313,7 @@ class RateLimiter(Guard):
             if response is not None:
                 actual = response.usage.input_tokens + response.usage.output_tokens
             if actual != ticket.tokens:  # settle the estimate with the real usage
-                self.store.incr(ticket.tok_key, actual - ticket.tokens)
+                self.store.incr_later(ticket.tok_key, actual - ticket.tokens)
         if self.cfg.adaptive and not attempt.ok and class_of_name(attempt.error) == "rate_limit":
             self.throttle(dep.key)
 

@@ -155,6 +155,22 @@ class Advisory:
             prev = self.get(key, is_count)  # warns: the average starts over
             self.store.set(key, x if prev is None else alpha * x + (1 - alpha) * prev)
 
+    def bump_later(self, counters: Sequence[Counter], *,
+                   sets: Sequence[tuple[str, Any]] = (),
+                   ewma: tuple[str, float, float] | None = None) -> None:
+        """``bump_all`` for writes nobody waits for: a store that holds writes sends
+        them later, together (it repairs a corrupt value itself, with a warning)."""
+        store = self.store
+        if not store.holds_writes:
+            self.bump_all(counters, sets=sets, ewma=ewma)
+            return
+        for key, amount, ttl in counters:
+            store.incr_later(key, amount, ttl, reset=True)
+        for key, value in sets:
+            store.set_later(key, value)
+        if ewma is not None:
+            store.fold_later(*ewma)
+
     def _counted(self, key: str, amount: float, ttl: float | None, value: float | None) -> float:
         if value is not None and (amount <= 0 or value >= amount):
             return value

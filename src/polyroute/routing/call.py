@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
+from types import GeneratorType
 from typing import Any
 
 from tenacity import RetryCallState
@@ -25,6 +26,7 @@ from polyroute.errors import (
     ProviderTimeoutError,
     StateStoreError,
 )
+from polyroute.guard_base import AWAIT
 from polyroute.logs import get_logger
 from polyroute.resilience.classes import error_class
 from polyroute.resilience.failover import FailoverStats
@@ -165,8 +167,13 @@ class Call:
         try:
             for guard in self.guards:
                 try:
-                    if ASYNC_BEFORE_ATTEMPT[type(guard)]:  # it may wait: an effect
-                        tickets.append((yield BeforeAttempt(guard, dep, self.request)))
+                    if ASYNC_BEFORE_ATTEMPT[type(guard)]:  # it may wait
+                        got = guard.admit(dep, self.request)
+                        if got is AWAIT:  # awaited by the driver: an effect
+                            got = yield BeforeAttempt(guard, dep, self.request)
+                        elif isinstance(got, GeneratorType):  # its waiting, as our steps
+                            got = yield from got
+                        tickets.append(got)
                     else:
                         tickets.append(guard.before_attempt(dep, self.request))
                 except DeferredSkip:

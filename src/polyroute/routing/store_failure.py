@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable
+from types import GeneratorType
 from typing import TYPE_CHECKING, Any
 
 from polyroute.errors import StateStoreUnavailable
@@ -81,6 +82,28 @@ def _atolerant(fn: Callable[..., Any], warn: _Warner) -> Callable[..., Any]:
     return hook_or_none
 
 
+def _tolerant_admit(fn: Callable[..., Any], warn: _Warner) -> Callable[..., Any]:
+    """``admit``'s ticket now, or its waiting steps, made tolerant as a whole."""
+    @functools.wraps(fn)
+    def admit_or_none(*args: Any, **kwargs: Any) -> Any:
+        try:
+            got = fn(*args, **kwargs)
+        except StateStoreUnavailable as exc:
+            warn("before_attempt", exc)
+            return None
+        return _tolerant_steps(got, warn) if isinstance(got, GeneratorType) else got
+
+    return admit_or_none
+
+
+def _tolerant_steps(steps: Generator[Any, Any, Any], warn: _Warner) -> Generator[Any, Any, Any]:
+    try:
+        return (yield from steps)
+    except StateStoreUnavailable as exc:
+        warn("before_attempt", exc)
+        return None
+
+
 def apply_store_failure_policy(guards: Iterable[Guard], policy: StoreFailureConfig) -> None:
     """Wrap the hooks of each guard whose kind ``policy`` lets fail open."""
     for guard in guards:
@@ -91,3 +114,4 @@ def apply_store_failure_policy(guards: Iterable[Guard], policy: StoreFailureConf
         for hook in _HOOKS:
             setattr(guard, hook, _tolerant(getattr(guard, hook), hook, warn))
         guard.abefore_attempt = _atolerant(guard.abefore_attempt, warn)  # type: ignore[method-assign]
+        guard.admit = _tolerant_admit(guard.admit, warn)  # type: ignore[method-assign]

@@ -106,6 +106,10 @@ class StateStore(ABC):
     and ``offload`` call them directly. ``False``: a file or a server is behind them,
     so async callers must not run them on the event loop."""
 
+    holds_writes: bool = False
+    """``*_later`` writes are held and sent together (``state/write_behind.py``); else
+    they are done at once, and their errors raised, as the plain operations'."""
+
     @abstractmethod
     def get(self, key: str) -> Any:
         """The value at ``key``, or ``None`` if absent or expired."""
@@ -197,6 +201,56 @@ class StateStore(ABC):
         if (type(prev) is float or type(prev) is int) and 0 <= prev < math.inf:
             return self.reserve(key, amount, limit - prev * carry, ttl, floor=0), prev
         return False, prev
+
+    # --- advisory reads and writes nobody waits for -------------------------------------
+
+    def peek(self, key: str) -> Any:
+        """``get`` for a value that only steers (is a circuit open, a cooldown running,
+        an adaptive share): a networked store may answer from what this process read
+        in the last ``state.read_cache_ms`` or wrote since, not from a round trip.
+        What decides a transition across processes reads with ``get`` and ``cas``."""
+        return self.get(key)
+
+    def incr_later(self, key: str, amount: float, ttl: float | None = None, *,
+                   reset: bool = False) -> None:
+        """``incr`` whose result nobody waits for (a reservation settled, a success
+        counted). A networked store sends it with this process's next operation on
+        ``key`` or within ``state.write_behind_ms`` (``state/write_behind.py``); a
+        failure then is logged, not raised. ``reset``: a value that is not a number
+        starts over at ``amount`` (advisory counters) instead of being left as it is."""
+        if not reset:
+            self.incr(key, amount, ttl)
+            return
+        try:
+            self.incr(key, amount, ttl)
+        except StateStoreUnavailable:
+            raise
+        except StateStoreError:
+            self.delete(key)
+            self.incr(key, amount, ttl)
+
+    def delete_later(self, key: str) -> None:
+        """``delete``, sent as ``incr_later`` is."""
+        self.delete(key)
+
+    def set_later(self, key: str, value: Any, ttl: float | None = None) -> None:
+        """``set``, sent as ``incr_later`` is."""
+        self.set(key, value, ttl)
+
+    def fold_later(self, key: str, x: float, alpha: float) -> None:
+        """Fold ``x`` into the moving average at ``key`` (absent or not a non-negative
+        number: it starts at ``x``), sent as ``incr_later`` is."""
+        try:
+            prev = self.get(key)
+        except StateStoreUnavailable:
+            raise
+        except StateStoreError:
+            prev = None
+        ok = (type(prev) is float or type(prev) is int) and 0 <= prev < math.inf
+        self.set(key, alpha * x + (1 - alpha) * prev if ok else x)
+
+    def flush(self) -> None:  # noqa: B027 - only a store that holds writes has work here
+        """Send the writes held by ``*_later`` now."""
 
     def number(self, key: str) -> float:
         """The finite number at ``key`` (0 if absent); anything else is a

@@ -22,6 +22,7 @@ paused server stalls only the calls that wait on it, never the event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -38,6 +39,8 @@ from polyroute.state.base import (
     encode,
 )
 from polyroute.state.offload import ThreadOffload
+from polyroute.state.redis_held import HELD_SCRIPT, HeldWrites, _args, _noscript
+from polyroute.state.redis_scripts import _BUMP_ALL, _CAS, _INCR, _RESERVE, _SLIDING
 from polyroute.state.redis_urls import (
     async_client,
     hash_tagged,
@@ -49,134 +52,6 @@ T = TypeVar("T")
 
 __all__ = ["RedisStore", "masked_url"]
 
-# A stored number must look like what INCRBYFLOAT or json.dumps wrote and be finite:
-# Lua's tonumber alone would take "0x10", " 1", "inf" and "nan".
-_NUM_FN = """
-local function num(raw)
-  if not raw then return 0 end
-  local plain = string.match(raw, '^%-?%d+%.?%d*$')
-  if not (plain or string.match(raw, '^%-?%d+%.?%d*[eE][-+]?%d+$')) then return nil end
-  local n = tonumber(raw)
-  if n == nil or n ~= n or n == math.huge or n == -math.huge then return nil end
-  return n
-end
-"""
-_NUM = _NUM_FN + """
-local raw = redis.call('GET', KEYS[1])
-local current = num(raw)
-if current == nil then return redis.error_reply('POLYROUTE_CORRUPT ' .. string.sub(raw, 1, 60)) end
-"""
-# KEYS[1]; ARGV: amount, ttl in ms ("" for none). Creates with the TTL, keeps it after.
-_INCR = _NUM + """
-local value = redis.call('INCRBYFLOAT', KEYS[1], ARGV[1])
-if raw == false and ARGV[2] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return value
-"""
-# KEYS[1]; ARGV: amount, limit, ttl in ms, floor ("" for none). Adds only if the sum
-# stays <= limit; a current value below the floor is corrupt.
-_RESERVE = _NUM + """
-if ARGV[4] ~= '' and current < tonumber(ARGV[4]) then
-  return redis.error_reply('POLYROUTE_CORRUPT ' .. string.sub(raw, 1, 60))
-end
-if current + tonumber(ARGV[1]) > tonumber(ARGV[2]) then return 0 end
-redis.call('INCRBYFLOAT', KEYS[1], ARGV[1])
-if raw == false and ARGV[3] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
-return 1
-"""
-# KEYS[1]; ARGV: expected JSON ("" = absent), new JSON ("" = delete), ttl in ms ("").
-# Compares the stored text: polyroute writes json.dumps, and json.dumps of what
-# json.loads read back is the same text (floats round-trip through repr).
-_CAS = """
-local cur = redis.call('GET', KEYS[1])
-if ARGV[1] == '' then
-  if cur then return 0 end
-elseif cur ~= ARGV[1] then
-  return 0
-end
-if ARGV[2] == '' then
-  redis.call('DEL', KEYS[1])
-elseif ARGV[3] ~= '' then
-  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-else
-  redis.call('SET', KEYS[1], ARGV[2])
-end
-return 1
-"""
-# bump_all: KEYS = counters, then sets, then the average's key (if any). ARGV: number
-# of counters, number of sets, x and alpha ("" for no average), then amount and ttl in
-# ms ("") per counter, then the JSON text per set. Returns each counter's new value
-# ("" where the value is not a number: left alone), then "1"/"0": average folded.
-_BUMP_ALL = _NUM_FN + """
--- a key of another type reads as corrupt (left alone), not as a script error that
--- would leave the writes before it done and the rest not
-local function read(key)
-  local raw = redis.pcall('GET', key)
-  if type(raw) == 'table' and raw.err then return nil, true end
-  return raw, false
-end
-local nc, ns = tonumber(ARGV[1]), tonumber(ARGV[2])
-local out = {}
-for i = 1, nc do
-  local raw, bad = read(KEYS[i])
-  if bad or num(raw) == nil then
-    out[i] = ''
-  else
-    out[i] = redis.call('INCRBYFLOAT', KEYS[i], ARGV[4 + 2 * i - 1])
-    local ttl = ARGV[4 + 2 * i]
-    if raw == false and ttl ~= '' then redis.call('PEXPIRE', KEYS[i], ttl) end
-  end
-end
-for j = 1, ns do
-  redis.call('SET', KEYS[nc + j], ARGV[4 + 2 * nc + j])
-end
-local folded = '1'
-if ARGV[3] ~= '' then
-  local key = KEYS[nc + ns + 1]
-  local raw, bad = read(key)
-  local x, alpha = tonumber(ARGV[3]), tonumber(ARGV[4])
-  local prev = (not bad) and num(raw) or nil
-  if raw == false and not bad then
-    redis.call('SET', key, ARGV[3])
-  elseif prev == nil or prev < 0 then
-    folded = '0'
-  else
-    redis.call('SET', key, string.format('%.17g', alpha * x + (1 - alpha) * prev))
-  end
-end
-out[nc + 1] = folded
-return out
-"""
-# reserve_sliding: KEYS = current window, previous window; ARGV: amount, limit, carry,
-# ttl in ms (""). The previous count must be a JSON number >= 0 (Python's json grammar,
-# strictly); else returns {-1}: the caller reads it the slow way and refuses it.
-# Otherwise {1 or 0, previous count or ""}; the reservation is _RESERVE's with floor 0.
-_SLIDING = """
-local function jsonnum(s)
-  local rest = string.match(s, '^%-?0(.*)$') or string.match(s, '^%-?[1-9]%d*(.*)$')
-  if rest == nil then return nil end
-  rest = string.match(rest, '^%.%d+(.*)$') or rest
-  rest = string.match(rest, '^[eE][-+]?%d+(.*)$') or rest
-  if rest ~= '' then return nil end
-  local n = tonumber(s)
-  if n == nil or n ~= n or n == math.huge or n == -math.huge then return nil end
-  return n
-end
-local praw = redis.call('GET', KEYS[2])
-local prev = 0
-if praw then
-  prev = jsonnum(praw)
-  if prev == nil or prev < 0 then return {-1} end
-end
-""" + _NUM + """
-if current < 0 then
-  return redis.error_reply('POLYROUTE_CORRUPT ' .. string.sub(raw, 1, 60))
-end
-local limit = tonumber(ARGV[2]) - prev * tonumber(ARGV[3])
-if current + tonumber(ARGV[1]) > limit then return {0, praw or ''} end
-redis.call('INCRBYFLOAT', KEYS[1], ARGV[1])
-if raw == false and ARGV[4] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
-return {1, praw or ''}
-"""
 _CORRUPT = "POLYROUTE_CORRUPT "
 
 
@@ -203,14 +78,17 @@ class _Async:
         self.reserve = client.register_script(_RESERVE)
 
 
-class RedisStore(StateStore):
-    """State in Redis; atomic across processes and hosts."""
+class RedisStore(HeldWrites, StateStore):
+    """State in Redis; atomic across processes and hosts. ``read_cache`` and
+    ``write_behind`` (seconds; 0: off) are ``peek``'s and ``*_later``'s delays
+    (``redis_held.py``); both are off on a Cluster, whose keys span slots."""
 
     inline = False
 
     def __init__(self, url: str = "redis://127.0.0.1:6379/0", *, prefix: str = "polyroute:",
                  timeout: float = 5.0, client: Any = None,
-                 aclient_factory: Callable[[], Any] | None = None, workers: int = 64) -> None:
+                 aclient_factory: Callable[[], Any] | None = None, workers: int = 64,
+                 read_cache: float = 0.1, write_behind: float = 0.05) -> None:
         self.where = masked_url(url)
         self.prefix = prefix
         self._url, self._timeout = url, timeout
@@ -256,6 +134,12 @@ class RedisStore(StateStore):
         self._cas = client.register_script(_CAS)
         self._bump_all = client.register_script(_BUMP_ALL)
         self._sliding = client.register_script(_SLIDING)
+        self._held_script = client.register_script(HELD_SCRIPT)
+        from redis.commands.core import Script
+
+        self._script_type = Script
+        off = self.hash_tags  # one script call per batch needs its keys in one slot
+        self._setup_held(0.0 if off else read_cache, 0.0 if off else write_behind)
 
     def __repr__(self) -> str:
         return f"<RedisStore {self.where} prefix={self.prefix!r}>"
@@ -267,8 +151,14 @@ class RedisStore(StateStore):
     def fix(self, key: str) -> str:
         return f"redis-cli -u {self.where} DEL '{self._k(key)}'"
 
-    def _run(self, op: str, fn: Any, *args: Any, key: str = "", **kwargs: Any) -> Any:
+    def _run(self, op: str, fn: Any, *args: Any, key: str = "",
+             touch: Sequence[str] = (), **kwargs: Any) -> Any:
+        """``fn(*args, **kwargs)``, errors as ``StateStoreError``. Writes held on the
+        store keys it ``touch``es go first, in the same round trip."""
         try:
+            held = self._held_on(touch) if touch else None
+            if held:
+                return self._with_held(held, fn, args, kwargs)
             return fn(*args, **kwargs)
         except self._reply as exc:
             text = str(exc)
@@ -279,6 +169,34 @@ class RedisStore(StateStore):
             raise self._failed(op, exc) from None
         except self._failure as exc:
             raise self._failed(op, exc) from None
+
+    def _with_held(self, held: list[Any], fn: Any, args: tuple[Any, ...],
+                   kwargs: dict[str, Any]) -> Any:
+        pipe = self._redis.pipeline(transaction=False)
+        self._held_call(pipe, held)
+        if isinstance(fn, self._script_type):
+            keys, argv = kwargs["keys"], kwargs["args"]
+            pipe.evalsha(fn.sha, len(keys), *keys, *argv)
+        else:
+            getattr(pipe, fn.__name__)(*args, **kwargs)
+        try:
+            held_result, result = pipe.execute(raise_on_error=False)
+        except Exception as exc:
+            self._held_result(held, exc)
+            raise
+        if _noscript(held_result):  # the server lost its scripts (a restart, a flush)
+            self._load_held()
+            try:
+                held_result = self._held_script(
+                    keys=[k for k, _ in held], args=[a for _, o in held for a in _args(o)])
+            except Exception as exc:
+                held_result = exc
+        self._held_result(held, held_result)
+        if _noscript(result):
+            return fn(*args, **kwargs)  # a Script loads itself again
+        if isinstance(result, Exception):
+            raise result
+        return result
 
     def _failed(self, op: str, exc: Exception) -> StateStoreError:
         # raised ``from None``: redis-py's own exception chain may name the connection.
@@ -293,32 +211,42 @@ class RedisStore(StateStore):
         self._run("ping", self._redis.ping)
 
     def get(self, key: str) -> Any:
-        raw = self._run("get", self._redis.get, self._k(key), key=key)
+        rk = self._k(key)
+        raw = self._run("get", self._redis.get, rk, key=key, touch=(rk,))
         if raw is None:
             return None
-        return decode(raw, where=self.where, key=self._k(key), fix=self.fix(key))
+        return decode(raw, where=self.where, key=rk, fix=self.fix(key))
 
     def set(self, key: str, value: Any, ttl: float | None = None) -> None:
         px = None if ttl is None else max(1, int(ttl * 1000))
-        text = encode(value, where=self.where, key=self._k(key))
-        self._run("set", self._redis.set, self._k(key), text, px=px)
+        rk = self._k(key)
+        text = encode(value, where=self.where, key=rk)
+        self._wrote(rk)
+        self._run("set", self._redis.set, rk, text, px=px, touch=(rk,))
 
     def delete(self, key: str) -> None:
-        self._run("delete", self._redis.delete, self._k(key))
+        rk = self._k(key)
+        self._wrote(rk)
+        self._run("delete", self._redis.delete, rk, touch=(rk,))
 
     def incr(self, key: str, amount: float = 1.0, ttl: float | None = None) -> float:
-        check_finite(where=self.where, key=self._k(key), amount=amount)
-        value = self._run("incr", self._incr, keys=[self._k(key)],
-                          args=[repr(float(amount)), _ms(ttl)], key=key)
+        rk = self._k(key)
+        check_finite(where=self.where, key=rk, amount=amount)
+        self._wrote(rk)
+        value = self._run("incr", self._incr, keys=[rk], args=[repr(float(amount)), _ms(ttl)],
+                          key=key, touch=(rk,))
         return float(value)
 
     def reserve(self, key: str, amount: float, limit: float, ttl: float | None = None, *,
                 floor: float | None = None) -> bool:
         check_finite(where=self.where, key=self._k(key), amount=amount, limit=limit,
                      **({} if floor is None else {"floor": floor}))
-        done = self._run("reserve", self._reserve, keys=[self._k(key)],
+        rk = self._k(key)
+        self._wrote(rk)
+        done = self._run("reserve", self._reserve, keys=[rk],
                          args=[repr(float(amount)), repr(float(limit)), _ms(ttl),
-                               "" if floor is None else repr(float(floor))], key=key)
+                               "" if floor is None else repr(float(floor))], key=key,
+                         touch=(rk,))
         return bool(int(done))
 
     def _cas_args(self, key: str, expected: Any, new: Any, ttl: float | None) -> list[str]:
@@ -327,8 +255,10 @@ class RedisStore(StateStore):
                 "" if new is None else encode(new, where=where, key=self._k(key)), _ms(ttl)]
 
     def cas(self, key: str, expected: Any, new: Any, ttl: float | None = None) -> bool:
-        done = self._run("cas", self._cas, keys=[self._k(key)],
-                         args=self._cas_args(key, expected, new, ttl), key=key)
+        rk = self._k(key)
+        self._wrote(rk)
+        done = self._run("cas", self._cas, keys=[rk],
+                         args=self._cas_args(key, expected, new, ttl), key=key, touch=(rk,))
         return bool(int(done))
 
     def bump_all(self, counters: Sequence[Counter], *, sets: Sequence[tuple[str, Any]] = (),
@@ -347,8 +277,10 @@ class RedisStore(StateStore):
             check_finite(where=where, key=self._k(key), amount=amount)
             args += [repr(float(amount)), _ms(ttl)]
         args += [encode(v, where=where, key=self._k(k)) for k, v in sets]
+        for rk in keys:
+            self._wrote(rk)
         got = self._run("bump_all", self._bump_all, keys=keys, args=args,
-                        key=counters[0][0] if counters else "")
+                        key=counters[0][0] if counters else "", touch=keys)
         values = [None if v in (b"", "") else float(v) for v in got[:len(counters)]]
         return values, got[len(counters)] in (b"1", "1")
 
@@ -358,9 +290,11 @@ class RedisStore(StateStore):
                      carry=carry)
         # one script, one round trip (the base class: a GET, then the reservation);
         # both windows extend the limit's own key, so one hash tag, one Cluster slot
-        got = self._run("reserve", self._sliding, keys=[self._k(key), self._k(prev_key)],
+        keys = [self._k(key), self._k(prev_key)]
+        self._wrote(keys[0])
+        got = self._run("reserve", self._sliding, keys=keys,
                         args=[repr(float(amount)), repr(float(limit)), repr(float(carry)),
-                              _ms(ttl)], key=key)
+                              _ms(ttl)], key=key, touch=keys)
         if int(got[0]) < 0:  # not a count: read and judged the slow way (refused)
             return super().reserve_sliding(key, prev_key, amount, limit, carry, ttl)
         prev = (None if got[1] in (b"", "") else  # "": no previous window
@@ -369,10 +303,13 @@ class RedisStore(StateStore):
 
     async def acas(self, key: str, expected: Any, new: Any, ttl: float | None = None) -> bool:
         done = await self._arun("cas", self._aclient().cas, keys=[self._k(key)],
-                                args=self._cas_args(key, expected, new, ttl), key=key)
+                                args=self._cas_args(key, expected, new, ttl), key=key,
+                                writes=True)
         return bool(int(done))
 
     def close(self) -> None:
+        with contextlib.suppress(Exception):  # a dead server: the send logged it
+            self._close_held()  # what is held goes out before the connections close
         self._threads.close()
         close = getattr(self._redis, "close", None)
         if close is not None:
@@ -394,7 +331,14 @@ class RedisStore(StateStore):
             found = self._async[loop] = _Async(client)
         return found
 
-    async def _arun(self, op: str, fn: Any, *args: Any, key: str = "", **kwargs: Any) -> Any:
+    async def _arun(self, op: str, fn: Any, *args: Any, key: str = "", writes: bool = False,
+                    **kwargs: Any) -> Any:
+        rk = self._k(key)
+        if writes:
+            self._wrote(rk)
+        held = self._held_on((rk,))
+        if held:  # this process's own writes on the key land first
+            await self.offload(self._send_held, held)
         try:
             return await fn(*args, **kwargs)
         except self._reply as exc:
@@ -422,15 +366,17 @@ class RedisStore(StateStore):
     async def aset(self, key: str, value: Any, ttl: float | None = None) -> None:
         px = None if ttl is None else max(1, int(ttl * 1000))
         text = encode(value, where=self.where, key=self._k(key))
-        await self._arun("set", self._aclient().client.set, self._k(key), text, px=px)
+        await self._arun("set", self._aclient().client.set, self._k(key), text, px=px, key=key,
+                         writes=True)
 
     async def adelete(self, key: str) -> None:
-        await self._arun("delete", self._aclient().client.delete, self._k(key))
+        await self._arun("delete", self._aclient().client.delete, self._k(key), key=key,
+                         writes=True)
 
     async def aincr(self, key: str, amount: float = 1.0, ttl: float | None = None) -> float:
         check_finite(where=self.where, key=self._k(key), amount=amount)
         value = await self._arun("incr", self._aclient().incr, keys=[self._k(key)],
-                                 args=[repr(float(amount)), _ms(ttl)], key=key)
+                                 args=[repr(float(amount)), _ms(ttl)], key=key, writes=True)
         return float(value)
 
     async def areserve(self, key: str, amount: float, limit: float, ttl: float | None = None,
@@ -440,7 +386,7 @@ class RedisStore(StateStore):
         done = await self._arun(
             "reserve", self._aclient().reserve, keys=[self._k(key)],
             args=[repr(float(amount)), repr(float(limit)), _ms(ttl),
-                  "" if floor is None else repr(float(floor))], key=key)
+                  "" if floor is None else repr(float(floor))], key=key, writes=True)
         return bool(int(done))
 
     async def aclose(self) -> None:
@@ -448,4 +394,6 @@ class RedisStore(StateStore):
         found = self._async.pop(asyncio.get_running_loop(), None)
         if found is not None:
             await found.client.aclose()
+        with contextlib.suppress(Exception):  # a dead server: the send logged it
+            await self.offload(self._close_held)  # sent off the loop: a round trip
         self.close()
