@@ -170,3 +170,52 @@ def test_router_429_throttles_the_deployment(make_router, primary: StandinServer
     primary.push(Fault.status(429, retry_after=0.1))
     assert router.chat(ask()).provider == "primary"
     assert router.resilience.limiter.factor("primary/m1") == pytest.approx(0.5, abs=0.01)
+
+
+# --- requests and tokens of a sliding window: one step of the store -------------------
+
+@pytest.fixture(params=["memory", "redis"])
+def shared_store(request: pytest.FixtureRequest, clock: FakeClock) -> Any:
+    if request.param == "memory":
+        yield MemoryStore(clock)
+        return
+    from polyroute.state.redis import RedisStore
+
+    url, prefix = request.getfixturevalue("redis_url")
+    store = RedisStore(url, prefix=prefix, write_behind=60.0)  # held until flushed
+    yield store
+    store.close()
+
+
+def _both(clock: FakeClock, store: Any, rpm: int, tpm: int) -> RateLimiter:
+    cfg = RateLimitsConfig.model_validate({"algorithm": "sliding_window", "on_limit": "skip",
+                                           "adaptive": False,
+                                           "deployments": {"p/m": {"rpm": rpm, "tpm": tpm}}})
+    return RateLimiter(cfg, {}, store, clock=clock, sleep=clock.sleep, asleep=clock.asleep)
+
+
+def test_a_refused_token_reservation_gives_the_request_back(clock: FakeClock,
+                                                             shared_store: Any) -> None:
+    clock.t = 1_800_000_000.0
+    rl = _both(clock, shared_store, rpm=10, tpm=150)
+    request = ask("x" * 40)
+    request.params.max_tokens = 90  # ~107 tokens: fits once, not twice
+    assert isinstance(rl.before_attempt(DEP, request), Ticket)
+    with pytest.raises(CandidateSkipped, match="tokens per 60s"):
+        rl.before_attempt(DEP, request)
+    shared_store.flush()
+    w = int(clock() // 60)
+    assert shared_store.get(f"rl:p/m:req:{w}") == 1  # the refused call's request given back
+
+
+def test_a_refused_request_gives_the_tokens_back(clock: FakeClock, shared_store: Any) -> None:
+    clock.t = 1_800_000_000.0
+    rl = _both(clock, shared_store, rpm=1, tpm=10_000)
+    request = ask("hi")
+    first = rl.before_attempt(DEP, request)
+    assert isinstance(first, Ticket)
+    with pytest.raises(CandidateSkipped, match="1 requests per 60s"):
+        rl.before_attempt(DEP, request)
+    shared_store.flush()
+    w = int(clock() // 60)
+    assert shared_store.get(f"rl:p/m:tok:{w}") == first.tokens  # only the admitted call's

@@ -26,6 +26,7 @@ agent's parameters), dropped when the call ends.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -286,15 +287,13 @@ class CostGuard(Guard):
         for b, key, amount, ttl in holds:
             actual = amount if settle_to is None else settle_to
             try:
-                # nobody waits for these (a networked store sends them together),
-                # except a spent total that alerts must compare with thresholds
+                # nobody waits for these (a networked store sends them together);
+                # alerts compare the spent total with thresholds once it is written
                 if actual != amount:
                     self.state.incr_later(key, actual - amount, ttl)
-                if actual > 0 and b.cfg.alerts:
-                    spent = self.state.incr(key + _SPENT, actual, ttl)
-                    self._thresholds(b, spent - actual, spent)
-                elif actual > 0:
-                    self.state.incr_later(key + _SPENT, actual, ttl)
+                if actual > 0:
+                    self.state.incr_later(key + _SPENT, actual, ttl, then=functools.partial(
+                        self._thresholds, b) if b.cfg.alerts else None)
             except StateStoreError as exc:
                 # The answer is paid for: return it. The corrupt counter stays as it
                 # is, so the budget's next reservation fails closed on it.

@@ -159,6 +159,15 @@ class RateLimiter(Guard):
         # read the previous window and reserve in one step (one Redis round trip)
         done, raw = store.reserve_sliding(cur, f"{key}:{w - 1}", amount, limit, 1.0 - frac,
                                           ttl=window * 2)
+        return self._slid(key, amount, limit, now, done, raw)
+
+    def _slid(self, key: str, amount: float, limit: float, now: float, done: bool,
+              raw: Any) -> tuple[str, float]:
+        """``_acquire``'s answer for a sliding-window reservation made (``done``) or
+        not, ``raw`` the previous window's count it read."""
+        window, store = self.window, self.store
+        w = int(now // window)
+        cur = f"{key}:{w}"
         prev = count(store, f"{key}:{w - 1}", raw, _GUARD)  # corrupt: refused, typed
         if done:
             return cur, 0.0
@@ -196,6 +205,8 @@ class RateLimiter(Guard):
         f = self.factor(key) if self.cfg.adaptive else 1.0
         scale = self.window / 60.0
         req_key = tok_key = None
+        if lim.rpm and lim.tpm and lim.algorithm == "sliding_window":
+            return self._try_both(key, lim, tokens, f)
         if lim.rpm:
             limit = max(1.0, lim.rpm * scale * f)
             req_key, retry = self._acquire(lim.algorithm, f"rl:{key}:req", 1, limit)
@@ -210,6 +221,45 @@ class RateLimiter(Guard):
                 what = f"{limit:g} tokens per {self.window:g}s (this call needs ~{tokens})"
                 raise _Refused(what, retry)
         return Ticket(req_key, tok_key, tokens)
+
+    def _try_both(self, key: str, lim: DepLimit, tokens: int, f: float) -> Ticket:
+        """Requests and tokens of a sliding window reserved in one step of the store
+        (one Redis round trip, not two); what one reserved is given back if the
+        other refuses."""
+        assert lim.rpm and lim.tpm
+        scale, window, store = self.window / 60.0, self.window, self.store
+        req_limit = max(1.0, lim.rpm * scale * f)
+        tok_limit = max(1.0, lim.tpm * scale * f)
+        what = f"{tok_limit:g} tokens per {window:g}s (this call needs ~{tokens})"
+        if tokens > tok_limit:
+            raise _Refused(what, float("inf"))
+        now = self.clock()
+        w = int(now // window)
+        req, tok = f"rl:{key}:req", f"rl:{key}:tok"
+        got = store.reserve_sliding_many(
+            [(f"{req}:{w}", f"{req}:{w - 1}", 1.0, req_limit),
+             (f"{tok}:{w}", f"{tok}:{w - 1}", float(tokens), tok_limit)],
+            1.0 - (now % window) / window, ttl=window * 2)
+        try:
+            req_key, retry = self._slid(req, 1.0, req_limit, now, *got[0])
+            if req_key:
+                tok_key, retry = self._slid(tok, tokens, tok_limit, now, *got[1])
+        except BaseException:
+            self._give_back(got, [f"{req}:{w}", f"{tok}:{w}"], [1.0, float(tokens)])
+            raise
+        if not req_key:
+            self._give_back(got[1:], [f"{tok}:{w}"], [float(tokens)])
+            raise _Refused(f"{req_limit:g} requests per {window:g}s", retry)
+        if not tok_key:
+            store.incr_later(req_key, -1)
+            raise _Refused(what, retry)
+        return Ticket(req_key, tok_key, tokens)
+
+    def _give_back(self, got: list[tuple[bool, Any]], keys: list[str],
+                   amounts: list[float]) -> None:
+        for (done, _), k, amount in zip(got, keys, amounts, strict=False):
+            if done:
+                self.store.incr_later(k, -amount)
 
     def _tokens(self, request: ChatRequest) -> int:
         last, n = self._estimate  # one estimate per request, however many attempts

@@ -202,6 +202,14 @@ class StateStore(ABC):
             return self.reserve(key, amount, limit - prev * carry, ttl, floor=0), prev
         return False, prev
 
+    def reserve_sliding_many(self, items: Sequence[tuple[str, str, float, float]],
+                             carry: float, ttl: float | None = None) -> list[tuple[bool, Any]]:
+        """``reserve_sliding(key, prev_key, amount, limit, carry, ttl)`` for each of
+        ``items``, every one attempted (the caller gives back what it does not keep):
+        a networked store sends them in one round trip."""
+        return [self.reserve_sliding(key, prev, amount, limit, carry, ttl)
+                for key, prev, amount, limit in items]
+
     # --- advisory reads and writes nobody waits for -------------------------------------
 
     def peek(self, key: str) -> Any:
@@ -212,22 +220,27 @@ class StateStore(ABC):
         return self.get(key)
 
     def incr_later(self, key: str, amount: float, ttl: float | None = None, *,
-                   reset: bool = False) -> None:
+                   reset: bool = False,
+                   then: Callable[[float, float], None] | None = None) -> None:
         """``incr`` whose result nobody waits for (a reservation settled, a success
         counted). A networked store sends it with this process's next operation on
         ``key`` or within ``state.write_behind_ms`` (``state/write_behind.py``); a
         failure then is logged, not raised. ``reset``: a value that is not a number
-        starts over at ``amount`` (advisory counters) instead of being left as it is."""
-        if not reset:
-            self.incr(key, amount, ttl)
-            return
+        starts over at ``amount`` (advisory counters) instead of being left as it is.
+        ``then(before, after)``: told the value around this write once it is made (a
+        held write merged with others: around all of them), e.g. to alert on a
+        threshold crossed."""
         try:
-            self.incr(key, amount, ttl)
+            after = self.incr(key, amount, ttl)
         except StateStoreUnavailable:
             raise
         except StateStoreError:
+            if not reset:
+                raise
             self.delete(key)
-            self.incr(key, amount, ttl)
+            after = self.incr(key, amount, ttl)
+        if then is not None:
+            then(after - amount, after)
 
     def delete_later(self, key: str) -> None:
         """``delete``, sent as ``incr_later`` is."""

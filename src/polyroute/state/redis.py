@@ -160,43 +160,62 @@ class RedisStore(HeldWrites, StateStore):
             if held:
                 return self._with_held(held, fn, args, kwargs)
             return fn(*args, **kwargs)
-        except self._reply as exc:
+        except (self._reply, *self._failure) as exc:
+            raise self._error(op, exc, key) from None
+
+    def _error(self, op: str, exc: Exception, key: str) -> StateStoreError:
+        """A redis-py error as ours: a corrupt value at ``key``, or the store failing."""
+        if isinstance(exc, self._reply):
             text = str(exc)
             if text.startswith(_CORRUPT) or text.startswith("WRONGTYPE"):
                 found = (text[len(_CORRUPT):].split(" script:")[0] if text.startswith(_CORRUPT)
                          else "a value of another Redis type")
-                raise _corrupt(self.where, self._k(key), found, self.fix(key)) from None
-            raise self._failed(op, exc) from None
-        except self._failure as exc:
-            raise self._failed(op, exc) from None
+                return _corrupt(self.where, self._k(key), found, self.fix(key))
+        return self._failed(op, exc)
 
     def _with_held(self, held: list[Any], fn: Any, args: tuple[Any, ...],
                    kwargs: dict[str, Any]) -> Any:
-        pipe = self._redis.pipeline(transaction=False)
-        self._held_call(pipe, held)
-        if isinstance(fn, self._script_type):
-            keys, argv = kwargs["keys"], kwargs["args"]
-            pipe.evalsha(fn.sha, len(keys), *keys, *argv)
-        else:
-            getattr(pipe, fn.__name__)(*args, **kwargs)
-        try:
-            held_result, result = pipe.execute(raise_on_error=False)
-        except Exception as exc:
-            self._held_result(held, exc)
-            raise
-        if _noscript(held_result):  # the server lost its scripts (a restart, a flush)
-            self._load_held()
-            try:
-                held_result = self._held_script(
-                    keys=[k for k, _ in held], args=[a for _, o in held for a in _args(o)])
-            except Exception as exc:
-                held_result = exc
-        self._held_result(held, held_result)
-        if _noscript(result):
-            return fn(*args, **kwargs)  # a Script loads itself again
+        (result,) = self._execute(held, [(fn, args, kwargs)])
         if isinstance(result, Exception):
             raise result
         return result
+
+    def _execute(self, held: list[Any],
+                 calls: list[tuple[Any, tuple[Any, ...], dict[str, Any]]]) -> list[Any]:
+        """The held writes, then ``calls`` (a client method or a Script, its args and
+        kwargs), in one round trip; each call's result or exception, in order."""
+        pipe = self._redis.pipeline(transaction=False)
+        if held:
+            self._held_call(pipe, held, text=True)
+        for fn, args, kwargs in calls:
+            if isinstance(fn, self._script_type):
+                keys, argv = kwargs["keys"], kwargs["args"]
+                pipe.evalsha(fn.sha, len(keys), *keys, *argv)
+            else:
+                getattr(pipe, fn.__name__)(*args, **kwargs)
+        try:
+            results = pipe.execute(raise_on_error=False)
+        except Exception as exc:
+            if held:
+                self._held_result(held, exc)
+            raise
+        if held:
+            held_result, results = results[0], results[1:]
+            if _noscript(held_result):  # the server lost its scripts (a restart, a flush)
+                self._load_held()
+                try:
+                    held_result = self._held_script(
+                        keys=[k for k, _ in held], args=[a for _, o in held for a in _args(o)])
+                except Exception as exc:
+                    held_result = exc
+            self._held_result(held, held_result)
+        for i, ((fn, args, kwargs), result) in enumerate(zip(calls, results, strict=True)):
+            if _noscript(result):
+                try:
+                    results[i] = fn(*args, **kwargs)  # a Script loads itself again
+                except Exception as exc:
+                    results[i] = exc
+        return list(results)
 
     def _failed(self, op: str, exc: Exception) -> StateStoreError:
         # raised ``from None``: redis-py's own exception chain may name the connection.
@@ -300,6 +319,43 @@ class RedisStore(HeldWrites, StateStore):
         prev = (None if got[1] in (b"", "") else  # "": no previous window
                 decode(got[1], where=self.where, key=self._k(prev_key), fix=self.fix(prev_key)))
         return bool(int(got[0])), prev
+
+    def reserve_sliding_many(self, items: Sequence[tuple[str, str, float, float]],
+                             carry: float, ttl: float | None = None) -> list[tuple[bool, Any]]:
+        if self.hash_tags or len(items) < 2:  # a Cluster: the items' keys span slots
+            return super().reserve_sliding_many(items, carry, ttl)
+        calls: list[tuple[Any, tuple[Any, ...], dict[str, Any]]] = []
+        touch: list[str] = []
+        for key, prev_key, amount, limit in items:
+            check_finite(where=self.where, key=self._k(key), amount=amount, limit=limit,
+                         carry=carry)
+            keys = [self._k(key), self._k(prev_key)]
+            self._wrote(keys[0])
+            touch += keys
+            calls.append((self._sliding, (), {"keys": keys, "args": [
+                repr(float(amount)), repr(float(limit)), repr(float(carry)), _ms(ttl)]}))
+        try:
+            results = self._execute(self._held_on(touch), calls)
+        except self._failure as exc:
+            raise self._failed("reserve", exc) from None
+        out: list[tuple[bool, Any]] = []
+        try:
+            for (key, prev_key, amount, limit), got in zip(items, results, strict=True):
+                if isinstance(got, Exception):
+                    raise self._error("reserve", got, key)
+                if int(got[0]) < 0:  # not a count: read and judged the slow way (refused)
+                    out.append(StateStore.reserve_sliding(self, key, prev_key, amount, limit,
+                                                          carry, ttl))
+                    continue
+                prev = (None if got[1] in (b"", "") else decode(
+                    got[1], where=self.where, key=self._k(prev_key), fix=self.fix(prev_key)))
+                out.append((bool(int(got[0])), prev))
+        except BaseException:  # give back what the others reserved, then refuse
+            for (key, _, amount, _), got in zip(items, results, strict=True):
+                if not isinstance(got, Exception) and int(got[0]) > 0:
+                    self.incr_later(key, -amount)
+            raise
+        return out
 
     async def acas(self, key: str, expected: Any, new: Any, ttl: float | None = None) -> bool:
         done = await self._arun("cas", self._aclient().cas, keys=[self._k(key)],

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from polyroute.state.base import check_finite, encode
@@ -50,9 +50,10 @@ for i = 1, #KEYS do
   elseif op == 'i' then
     local raw, bad = read(key)
     local n = (not bad) and num(raw) or nil
+    local reset = string.find(c, 'r', 1, true)
     -- an advisory count (reset: "r") below 0 counted up is corrupt too
-    if n == nil or (c == 'r' and n < 0 and tonumber(a) > 0) then
-      if c == 'r' then
+    if n == nil or (reset and n < 0 and tonumber(a) > 0) then
+      if reset then
         redis.call('DEL', key)
         redis.call('SET', key, a)
         if b ~= '' then redis.call('PEXPIRE', key, b) end
@@ -61,8 +62,9 @@ for i = 1, #KEYS do
         out[#out + 1] = i .. ':skip'
       end
     else
-      redis.call('INCRBYFLOAT', key, a)
+      local v = redis.call('INCRBYFLOAT', key, a)
       if raw == false and b ~= '' then redis.call('PEXPIRE', key, b) end
+      if string.find(c, 'v', 1, true) then out[#out + 1] = i .. ':=' .. v end
     end
   elseif op == 'e' then
     local raw, bad = read(key)
@@ -89,7 +91,8 @@ def _ms(ttl: float | None) -> str:
 def _args(op: Op) -> list[str]:
     kind = op[0]
     if kind == "i":
-        return ["i", repr(float(op[1])), _ms(op[2]), "r" if op[3] else ""]
+        return ["i", repr(float(op[1])), _ms(op[2]), ("r" if op[3] else "") + (
+            "v" if op[4] else "")]
     if kind == "e":
         return ["e", repr(float(op[1])), repr(float(op[2])), repr(float(op[3]))]
     if kind == "s":
@@ -160,12 +163,13 @@ class HeldWrites:
         self._held.add(rk, op)
 
     def incr_later(self, key: str, amount: float, ttl: float | None = None, *,
-                   reset: bool = False) -> None:
+                   reset: bool = False,
+                   then: Callable[[float, float], None] | None = None) -> None:
         if self._held is None:
-            super().incr_later(key, amount, ttl, reset=reset)  # type: ignore[misc]
+            super().incr_later(key, amount, ttl, reset=reset, then=then)  # type: ignore[misc]
             return
         check_finite(where=self.where, key=self._k(key), amount=amount)
-        self._hold(key, ["i", float(amount), ttl, reset])
+        self._hold(key, ["i", float(amount), ttl, reset, [then] if then else []])
 
     def delete_later(self, key: str) -> None:
         if self._held is None:
@@ -202,11 +206,18 @@ class HeldWrites:
             return []
         return held.take(keys)
 
-    def _held_call(self, pipe: Any, ops: list[tuple[str, Op]]) -> None:
+    def _held_call(self, pipe: Any, ops: list[tuple[str, Op]], *, text: bool = False) -> None:
+        """Queue the script call that applies ``ops``. ``text``: by its text (EVAL),
+        for a pipeline whose later commands must run after it: by its hash, a server
+        that lost its scripts would refuse it and run those commands first."""
         args: list[str] = []
         for _, op in ops:
             args += _args(op)
-        pipe.evalsha(self._held_script.sha, len(ops), *(k for k, _ in ops), *args)
+        keys = [k for k, _ in ops]
+        if text:
+            pipe.eval(HELD_SCRIPT, len(ops), *keys, *args)
+        else:
+            pipe.evalsha(self._held_script.sha, len(ops), *keys, *args)
 
     def _held_result(self, ops: list[tuple[str, Op]], result: Any) -> None:
         """Log what a batch of held writes met; never raises (nobody waits for it)."""
@@ -219,9 +230,16 @@ class HeldWrites:
         for item in result or ():
             text = item.decode() if isinstance(item, bytes) else str(item)
             index, _, what = text.partition(":")
-            rk = ops[int(index) - 1][0]
+            rk, op = ops[int(index) - 1]
             key = rk[len(self.prefix):] if rk.startswith(self.prefix) else rk
-            if what == "reset":
+            if what.startswith("="):
+                after = float(what[1:])
+                for then in op[4]:
+                    try:
+                        then(after - op[1], after)
+                    except Exception:  # a callback's failure is its own
+                        logger.exception("state store: a held write's callback failed")
+            elif what == "reset":
                 logger.warning("state store %s: key '%s' held a value that is not a value "
                                "polyroute wrote; treated as no data, it starts over",
                                self.where, key)

@@ -36,9 +36,10 @@ __all__ = ["Op", "WriteBehind"]
 logger = logging.getLogger("polyroute.state")
 
 Op = list[Any]
-"""``["i", amount, ttl, reset]`` incr (``reset``: a corrupt value starts over at
-``amount``), ``["e", c, m, start]`` moving-average fold ``v = c + m * v`` (``start``
-where absent), ``["s", value, ttl]`` set, ``["d"]`` delete."""
+"""``["i", amount, ttl, reset, then]`` incr (``reset``: a corrupt value starts over
+at ``amount``; ``then``: callbacks told ``(before, after)``), ``["e", c, m, start]``
+moving-average fold ``v = c + m * v`` (``start`` where absent), ``["s", value, ttl]``
+set, ``["d"]`` delete."""
 
 _MAX_KEYS = 10_000  # more keys pending than this: flush at once, in the caller
 
@@ -54,11 +55,18 @@ def _merge(ops: list[Op], op: Op) -> None:
         last[1] += op[1]
         last[2] = last[2] if last[2] is not None else op[2]
         last[3] = last[3] or op[3]
+        last[4] += op[4]
     elif last is not None and last[0] == kind == "e":
         c, m = op[1], op[2]  # ``last`` first, then ``op``
         last[1], last[2], last[3] = c + m * last[1], m * last[2], c + m * last[3]
     else:
         ops.append(op)
+
+
+def _flush_at_exit(ref: weakref.ref[WriteBehind]) -> None:
+    held = ref()
+    if held is not None:
+        held.flush()
 
 
 class WriteBehind:
@@ -75,8 +83,7 @@ class WriteBehind:
         self._pid = os.getpid()
         self._closed = False
         # a process that ends without closing its store still sends what it holds
-        ref = weakref.ref(self)
-        atexit.register(lambda: (held := ref()) is not None and held.flush())
+        atexit.register(_flush_at_exit, weakref.ref(self))
 
     def __bool__(self) -> bool:
         return bool(self._pending)
