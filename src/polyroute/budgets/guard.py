@@ -160,7 +160,7 @@ class CostGuard(Guard):
                     continue
                 window = b.window()
                 key, ttl = b.key(window), b.ttl(window)
-                if self.state.reserve(key, est, b.cfg.usd, ttl, floor=_FLOOR):
+                if self.state.reserve_leased(key, est, b.cfg.usd, ttl, floor=_FLOOR):
                     holds.append((b, key, est, ttl))
                     continue
                 total = self.state.number(key)

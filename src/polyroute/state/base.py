@@ -202,6 +202,13 @@ class StateStore(ABC):
             return self.reserve(key, amount, limit - prev * carry, ttl, floor=0), prev
         return False, prev
 
+    def reserve_leased(self, key: str, amount: float, limit: float, ttl: float | None = None,
+                       *, floor: float | None = None) -> bool:
+        """``reserve`` for a budget window: a networked store may reserve several
+        calls' worth at once and serve the next calls from it (``redis_leases.py``).
+        The limit holds all the same; unused room is given back soon after."""
+        return self.reserve(key, amount, limit, ttl, floor=floor)
+
     def reserve_sliding_many(self, items: Sequence[tuple[str, str, float, float]],
                              carry: float, ttl: float | None = None) -> list[tuple[bool, Any]]:
         """``reserve_sliding(key, prev_key, amount, limit, carry, ttl)`` for each of

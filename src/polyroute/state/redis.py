@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -40,7 +41,8 @@ from polyroute.state.base import (
 )
 from polyroute.state.offload import ThreadOffload
 from polyroute.state.redis_held import HELD_SCRIPT, HeldWrites, _args, _noscript
-from polyroute.state.redis_scripts import _BUMP_ALL, _CAS, _INCR, _RESERVE, _SLIDING
+from polyroute.state.redis_leases import Leases
+from polyroute.state.redis_scripts import _BUMP_ALL, _CAS, _INCR, _LEASE, _RESERVE, _SLIDING
 from polyroute.state.redis_urls import (
     async_client,
     hash_tagged,
@@ -78,7 +80,7 @@ class _Async:
         self.reserve = client.register_script(_RESERVE)
 
 
-class RedisStore(HeldWrites, StateStore):
+class RedisStore(HeldWrites, Leases, StateStore):
     """State in Redis; atomic across processes and hosts. ``read_cache`` and
     ``write_behind`` (seconds; 0: off) are ``peek``'s and ``*_later``'s delays
     (``redis_held.py``); both are off on a Cluster, whose keys span slots."""
@@ -88,7 +90,8 @@ class RedisStore(HeldWrites, StateStore):
     def __init__(self, url: str = "redis://127.0.0.1:6379/0", *, prefix: str = "polyroute:",
                  timeout: float = 5.0, client: Any = None,
                  aclient_factory: Callable[[], Any] | None = None, workers: int = 64,
-                 read_cache: float = 0.1, write_behind: float = 0.05) -> None:
+                 read_cache: float = 0.1, write_behind: float = 0.05,
+                 lease_calls: int = 16) -> None:
         self.where = masked_url(url)
         self.prefix = prefix
         self._url, self._timeout = url, timeout
@@ -140,6 +143,8 @@ class RedisStore(HeldWrites, StateStore):
         self._script_type = Script
         off = self.hash_tags  # one script call per batch needs its keys in one slot
         self._setup_held(0.0 if off else read_cache, 0.0 if off else write_behind)
+        self._lease_script = client.register_script(_LEASE)
+        self._setup_leases(0 if off else lease_calls)
 
     def __repr__(self) -> str:
         return f"<RedisStore {self.where} prefix={self.prefix!r}>"
@@ -365,6 +370,7 @@ class RedisStore(HeldWrites, StateStore):
 
     def close(self) -> None:
         with contextlib.suppress(Exception):  # a dead server: the send logged it
+            self._give_back(time.monotonic(), idle_only=False)  # unused budget leases
             self._close_held()  # what is held goes out before the connections close
         self._threads.close()
         close = getattr(self._redis, "close", None)

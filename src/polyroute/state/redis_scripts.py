@@ -130,3 +130,19 @@ redis.call('INCRBYFLOAT', KEYS[1], ARGV[1])
 if raw == false and ARGV[4] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
 return {1, praw or ''}
 """
+# lease: KEYS[1]; ARGV: need, want, limit, ttl in ms (""), floor (""). Reserves at
+# least ``need`` (else 0, nothing added), at most ``want``, and no more than an
+# eighth of the room left, so near the limit leases shrink to what a call needs and
+# other processes keep room. Returns the amount reserved.
+_LEASE = _NUM + """
+if ARGV[5] ~= '' and current < tonumber(ARGV[5]) then
+  return redis.error_reply('POLYROUTE_CORRUPT ' .. string.sub(raw, 1, 60))
+end
+local need, want = tonumber(ARGV[1]), tonumber(ARGV[2])
+local room = tonumber(ARGV[3]) - current
+if room < need then return '0' end
+local grant = math.min(want, math.max(need, room / 8))
+redis.call('INCRBYFLOAT', KEYS[1], string.format('%.17g', grant))
+if raw == false and ARGV[4] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
+return string.format('%.17g', grant)
+"""

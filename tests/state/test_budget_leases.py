@@ -1,0 +1,120 @@
+"""Budget leases on Redis: several calls' worth reserved at once, served without a round
+trip, given back when unused; the limit holds across processes all the same."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from polyroute.errors import StateStoreError
+
+TTL = 3600.0
+
+
+@pytest.fixture
+def stores(redis_url: tuple[str, str]) -> Iterator[Any]:
+    from polyroute.state.redis import RedisStore
+
+    url, prefix = redis_url
+    made: list[Any] = []
+
+    def make(lease_calls: int = 16) -> Any:
+        s = RedisStore(url, prefix=prefix, write_behind=60.0, lease_calls=lease_calls)
+        made.append(s)
+        return s
+
+    make.plain = make(0)  # type: ignore[attr-defined]
+    yield make
+    for s in made:
+        s.close()
+
+
+def _scripts(store: Any) -> int:
+    return int(store._redis.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0))
+
+
+def test_one_process_serves_most_reservations_from_its_lease(stores: Any) -> None:
+    me = stores()
+    before = _scripts(me)
+    granted = sum(me.reserve_leased("budget:d", 1.0, 1000.0, TTL) for _ in range(160))
+    assert granted == 160
+    assert _scripts(me) - before <= 12  # ~16 calls per lease, not one round trip each
+    assert stores.plain.number("budget:d") <= 160 + 16  # reserved: used + one lease
+
+
+def test_one_process_can_still_use_the_whole_budget(stores: Any) -> None:
+    me = stores()
+    granted = sum(me.reserve_leased("budget:d", 1.0, 10.0, TTL) for _ in range(15))
+    assert granted == 10  # leases shrink near the limit: none of the room is stranded
+    assert stores.plain.number("budget:d") == pytest.approx(10.0)
+
+
+def test_unused_leases_go_back_at_close_and_at_exit(redis_url: tuple[str, str],
+                                                    stores: Any) -> None:
+    me = stores()
+    assert me.reserve_leased("budget:c", 1.0, 1000.0, TTL)
+    assert stores.plain.number("budget:c") > 1.0  # a lease: more than this call
+    me.close()
+    assert stores.plain.number("budget:c") == pytest.approx(1.0)
+    url, prefix = redis_url
+    code = ("from polyroute.state.redis import RedisStore;"
+            f"s = RedisStore({url!r}, prefix={prefix!r});"
+            "assert s.reserve_leased('budget:e', 1.0, 1000.0, 3600.0)")  # no close
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    assert stores.plain.number("budget:e") == pytest.approx(1.0)
+
+
+def test_an_idle_lease_goes_back_within_a_second(stores: Any) -> None:
+    me = stores()
+    assert me.reserve_leased("budget:a", 1.0, 1000.0, TTL)
+    time.sleep(1.1)
+    assert me.reserve_leased("budget:b", 1.0, 1000.0, TTL)  # sweeps the idle lease of a
+    me.flush()
+    assert stores.plain.number("budget:a") == pytest.approx(1.0)
+
+
+def test_a_budget_that_never_resets_is_not_leased(stores: Any) -> None:
+    me = stores()
+    assert me.reserve_leased("budget:total", 1.0, 1000.0, None)
+    assert stores.plain.number("budget:total") == 1.0
+
+
+def test_a_corrupt_counter_is_refused_typed(stores: Any) -> None:
+    me = stores()
+    stores.plain._redis.set(stores.plain._k("budget:x"), "oops")
+    with pytest.raises(StateStoreError, match="budget:x"):
+        me.reserve_leased("budget:x", 1.0, 1000.0, TTL)
+    stores.plain._redis.set(stores.plain._k("budget:y"), "-5")  # below the floor
+    with pytest.raises(StateStoreError, match="budget:y"):
+        me.reserve_leased("budget:y", 1.0, 1000.0, TTL, floor=-1e-6)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(calls=st.lists(st.tuples(st.integers(0, 2),
+                                st.floats(0.01, 3.0).map(lambda x: round(x, 2))),
+                      min_size=1, max_size=60),
+       limit=st.floats(1.0, 20.0).map(lambda x: round(x, 2)))
+def test_processes_never_reserve_past_the_limit(stores: Any, calls: list[tuple[int, float]],
+                                                limit: float) -> None:
+    plain = stores.plain
+    plain.delete("budget:p")
+    procs = [stores() for _ in range(3)]
+    used = 0.0
+    for who, amount in calls:
+        if procs[who].reserve_leased("budget:p", amount, limit, TTL):
+            used += amount
+        assert plain.number("budget:p") <= limit + 1e-9  # leases included
+    assert used <= limit + 1e-9
+    for p in procs:
+        p.return_leases()
+    assert plain.number("budget:p") == pytest.approx(used, abs=1e-6)
+    for p in procs:
+        p.close()
