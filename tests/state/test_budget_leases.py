@@ -118,3 +118,51 @@ def test_processes_never_reserve_past_the_limit(stores: Any, calls: list[tuple[i
     assert plain.number("budget:p") == pytest.approx(used, abs=1e-6)
     for p in procs:
         p.close()
+
+
+# --- a sliding window's requests and tokens, leased the same way ------------------------
+
+def _pair(n_tok: float, rpm: float = 1000.0, tpm: float = 100_000.0) -> list[Any]:
+    return [("rl:x:req:5", "rl:x:req:4", 1.0, rpm), ("rl:x:tok:5", "rl:x:tok:4", n_tok, tpm)]
+
+
+def test_a_rate_limit_is_served_from_leases(stores: Any) -> None:
+    me = stores()
+    before = _scripts(me)
+    got = [me.reserve_sliding_leased(_pair(100.0), 1.0, 120.0) for _ in range(160)]
+    assert all(done for pair in got for done, _ in pair)
+    assert _scripts(me) - before <= 2 * 12  # both windows leased ~16 calls at a time
+    me.close()
+    assert stores.plain.number("rl:x:req:5") == pytest.approx(160.0)  # leases given back
+    assert stores.plain.number("rl:x:tok:5") == pytest.approx(16_000.0)
+
+
+def test_a_leased_rate_limit_admits_exactly_its_limit(stores: Any) -> None:
+    me = stores()
+    admitted = 0
+    for _ in range(15):
+        (req, tok) = me.reserve_sliding_leased(_pair(1.0, rpm=10.0), 1.0, 120.0)
+        admitted += req[0] and tok[0]
+    assert admitted == 10
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(calls=st.lists(st.tuples(st.integers(0, 2), st.integers(1, 50)), min_size=1,
+                      max_size=50),
+       prev=st.integers(0, 30), carry=st.floats(0.0, 1.0))
+def test_processes_never_pass_a_sliding_limit(stores: Any, calls: list[tuple[int, int]],
+                                              prev: int, carry: float) -> None:
+    plain = stores.plain
+    for k in ("rl:x:req:5", "rl:x:tok:5"):
+        plain.delete(k)
+    plain.set("rl:x:req:4", prev)
+    plain.set("rl:x:tok:4", prev * 10)
+    procs = [stores() for _ in range(3)]
+    rpm, tpm = 40.0, 400.0
+    for who, tokens in calls:
+        procs[who].reserve_sliding_leased(_pair(float(tokens), rpm, tpm), carry, 120.0)
+        assert plain.number("rl:x:req:5") <= max(0.0, rpm - prev * carry) + 1 + 1e-9
+        assert plain.number("rl:x:tok:5") <= max(0.0, tpm - prev * 10 * carry) + 50 + 1e-9
+    for p in procs:
+        p.close()

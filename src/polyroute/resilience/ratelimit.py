@@ -236,7 +236,7 @@ class RateLimiter(Guard):
         now = self.clock()
         w = int(now // window)
         req, tok = f"rl:{key}:req", f"rl:{key}:tok"
-        got = store.reserve_sliding_many(
+        got = store.reserve_sliding_leased(
             [(f"{req}:{w}", f"{req}:{w - 1}", 1.0, req_limit),
              (f"{tok}:{w}", f"{tok}:{w - 1}", float(tokens), tok_limit)],
             1.0 - (now % window) / window, ttl=window * 2)

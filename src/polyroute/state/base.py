@@ -217,6 +217,12 @@ class StateStore(ABC):
         return [self.reserve_sliding(key, prev, amount, limit, carry, ttl)
                 for key, prev, amount, limit in items]
 
+    def reserve_sliding_leased(self, items: Sequence[tuple[str, str, float, float]],
+                               carry: float, ttl: float) -> list[tuple[bool, Any]]:
+        """``reserve_sliding_many`` that a networked store may serve from leases, as
+        ``reserve_leased`` does for budgets (``redis_leases.py``)."""
+        return self.reserve_sliding_many(items, carry, ttl)
+
     # --- advisory reads and writes nobody waits for -------------------------------------
 
     def peek(self, key: str) -> Any:

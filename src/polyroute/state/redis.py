@@ -42,7 +42,15 @@ from polyroute.state.base import (
 from polyroute.state.offload import ThreadOffload
 from polyroute.state.redis_held import HELD_SCRIPT, HeldWrites, _args, _noscript
 from polyroute.state.redis_leases import Leases
-from polyroute.state.redis_scripts import _BUMP_ALL, _CAS, _INCR, _LEASE, _RESERVE, _SLIDING
+from polyroute.state.redis_scripts import (
+    _BUMP_ALL,
+    _CAS,
+    _INCR,
+    _LEASE,
+    _RESERVE,
+    _SLIDING,
+    _SLIDING_LEASE,
+)
 from polyroute.state.redis_urls import (
     async_client,
     hash_tagged,
@@ -144,6 +152,7 @@ class RedisStore(HeldWrites, Leases, StateStore):
         off = self.hash_tags  # one script call per batch needs its keys in one slot
         self._setup_held(0.0 if off else read_cache, 0.0 if off else write_behind)
         self._lease_script = client.register_script(_LEASE)
+        self._sliding_lease_script = client.register_script(_SLIDING_LEASE)
         self._setup_leases(0 if off else lease_calls)
 
     def __repr__(self) -> str:
@@ -349,11 +358,9 @@ class RedisStore(HeldWrites, Leases, StateStore):
                 if isinstance(got, Exception):
                     raise self._error("reserve", got, key)
                 if int(got[0]) < 0:  # not a count: read and judged the slow way (refused)
-                    out.append(StateStore.reserve_sliding(self, key, prev_key, amount, limit,
-                                                          carry, ttl))
+                    out.append(self._slow_sliding(key, prev_key, amount, limit, carry, ttl))
                     continue
-                prev = (None if got[1] in (b"", "") else decode(
-                    got[1], where=self.where, key=self._k(prev_key), fix=self.fix(prev_key)))
+                prev = None if got[1] in (b"", "") else self._prev(got[1], prev_key)
                 out.append((bool(int(got[0])), prev))
         except BaseException:  # give back what the others reserved, then refuse
             for (key, _, amount, _), got in zip(items, results, strict=True):
@@ -361,6 +368,13 @@ class RedisStore(HeldWrites, Leases, StateStore):
                     self.incr_later(key, -amount)
             raise
         return out
+
+    def _prev(self, raw: Any, prev_key: str) -> Any:
+        return decode(raw, where=self.where, key=self._k(prev_key), fix=self.fix(prev_key))
+
+    def _slow_sliding(self, key: str, prev_key: str, amount: float, limit: float,
+                      carry: float, ttl: float | None) -> tuple[bool, Any]:
+        return StateStore.reserve_sliding(self, key, prev_key, amount, limit, carry, ttl)
 
     async def acas(self, key: str, expected: Any, new: Any, ttl: float | None = None) -> bool:
         done = await self._arun("cas", self._aclient().cas, keys=[self._k(key)],

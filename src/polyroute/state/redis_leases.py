@@ -21,6 +21,7 @@ import atexit
 import threading
 import time
 import weakref
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from polyroute.state.base import check_finite
@@ -48,6 +49,7 @@ class Leases:
     where: str
     _held: WriteBehind | None
     _lease_script: Script
+    _sliding_lease_script: Script
 
     def _k(self, key: str) -> str:  # pragma: no cover - RedisStore's
         raise NotImplementedError
@@ -57,6 +59,27 @@ class Leases:
 
     def reserve(self, key: str, amount: float, limit: float, ttl: float | None = None, *,
                 floor: float | None = None) -> bool:  # pragma: no cover - RedisStore's
+        raise NotImplementedError
+
+    def reserve_sliding_many(self, items: Sequence[tuple[str, str, float, float]],
+                             carry: float, ttl: float | None = None
+                             ) -> list[tuple[bool, Any]]:  # pragma: no cover - RedisStore's
+        raise NotImplementedError
+
+    def _execute(self, held: list[Any], calls: list[Any]) -> list[Any]:  # pragma: no cover
+        raise NotImplementedError
+
+    def _held_on(self, keys: Sequence[str]) -> list[Any]:  # pragma: no cover
+        raise NotImplementedError
+
+    def _error(self, op: str, exc: Exception, key: str) -> Exception:  # pragma: no cover
+        raise NotImplementedError
+
+    def _prev(self, raw: Any, prev_key: str) -> Any:  # pragma: no cover - RedisStore's
+        raise NotImplementedError
+
+    def _slow_sliding(self, key: str, prev_key: str, amount: float, limit: float,
+                      carry: float, ttl: float | None) -> tuple[bool, Any]:  # pragma: no cover
         raise NotImplementedError
 
     def _setup_leases(self, lease_calls: int) -> None:
@@ -76,10 +99,7 @@ class Leases:
         rk = self._k(key)
         now = time.monotonic()
         with self._lease_lock:
-            lease = self._leases.get(rk)
-            if lease is not None and now >= lease[2]:
-                del self._leases[rk]  # its key expires soon: left to expire with it
-                lease = None
+            lease = self._fresh(rk, now)
             if lease is not None and lease[0] >= amount:
                 lease[0] -= amount
                 lease[1] = now
@@ -101,6 +121,78 @@ class Leases:
         if now - self._swept > _IDLE:
             self._give_back(now, idle_only=True)
         return got > 0
+
+    def reserve_sliding_leased(self, items: Sequence[tuple[str, str, float, float]],
+                               carry: float, ttl: float) -> list[tuple[bool, Any]]:
+        """``reserve_sliding_many`` served from leases on the current windows' keys:
+        what is short is leased in one round trip for all of them."""
+        if self._held is None or self._lease_calls <= 0:
+            return self.reserve_sliding_many(items, carry, ttl)
+        now = time.monotonic()
+        rks = [self._k(key) for key, _, _, _ in items]
+        claimed: list[float] = []
+        with self._lease_lock:
+            short = False
+            for rk, (_, _, amount, _) in zip(rks, items, strict=True):
+                lease = self._fresh(rk, now)
+                if lease is None or lease[0] < amount:
+                    short = True
+            if not short:  # every one from its lease: no round trip
+                for rk, (_, _, amount, _) in zip(rks, items, strict=True):
+                    lease = self._leases[rk]
+                    lease[0] -= amount
+                    lease[1] = now
+                return [(True, None) for _ in items]
+            for rk in rks:  # ours to top up, not another thread's
+                lease = self._leases.get(rk)
+                claimed.append(lease[0] if lease is not None else 0.0)
+                if lease is not None:
+                    lease[0] = 0.0
+        calls: list[tuple[Any, tuple[Any, ...], dict[str, Any]]] = []
+        touch: list[str] = []
+        for rk, have, (_, prev_key, amount, limit) in zip(rks, claimed, items, strict=True):
+            check_finite(where=self.where, key=rk, amount=amount, limit=limit, carry=carry)
+            keys = [rk, self._k(prev_key)]
+            touch += keys
+            calls.append((self._sliding_lease_script, (), {"keys": keys, "args": [
+                repr(max(0.0, amount - have)), repr(amount * self._lease_calls),
+                repr(float(limit)), repr(float(carry)), str(max(1, int(ttl * 1000)))]}))
+        try:
+            results = self._execute(self._held_on(touch), calls)
+        except BaseException:
+            for rk, have in zip(rks, claimed, strict=True):
+                self._keep(rk, have, now, ttl)
+            raise
+        out: list[tuple[bool, Any]] = []
+        error: BaseException | None = None
+        for rk, have, got, (key, prev_key, amount, limit) in zip(
+                rks, claimed, results, items, strict=True):
+            if isinstance(got, Exception) or int(float(got[0])) < 0:
+                self._keep(rk, have, now, ttl)
+                if isinstance(got, Exception):
+                    error = error or self._error("reserve", got, key)
+                    out.append((False, None))
+                else:  # the previous window is not a count: judged the slow way
+                    out.append(self._slow_sliding(key, prev_key, amount, limit, carry, ttl))
+                continue
+            granted = float(got[0])
+            prev = None if got[1] in (b"", "") else self._prev(got[1], prev_key)
+            self._keep(rk, have + granted - amount if granted > 0 else have, now, ttl)
+            out.append((granted > 0, prev))
+        if error is not None:  # give back what the others reserved, then refuse
+            for rk, (done, _), (_, _, amount, _) in zip(rks, out, items, strict=True):
+                if done:
+                    self._keep(rk, amount, now, ttl)
+            raise error
+        return out
+
+    def _fresh(self, rk: str, now: float) -> list[float] | None:
+        """``rk``'s lease if it may still be used (under the lock)."""
+        lease = self._leases.get(rk)
+        if lease is not None and now >= lease[2]:
+            del self._leases[rk]  # its key expires soon: left to expire with it
+            return None
+        return lease
 
     def _keep(self, rk: str, left: float, now: float, ttl: float) -> None:
         with self._lease_lock:

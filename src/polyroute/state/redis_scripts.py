@@ -103,7 +103,7 @@ return out
 # ttl in ms (""). The previous count must be a JSON number >= 0 (Python's json grammar,
 # strictly); else returns {-1}: the caller reads it the slow way and refuses it.
 # Otherwise {1 or 0, previous count or ""}; the reservation is _RESERVE's with floor 0.
-_SLIDING = """
+_SLIDING_HEAD = """
 local function jsonnum(s)
   local rest = string.match(s, '^%-?0(.*)$') or string.match(s, '^%-?[1-9]%d*(.*)$')
   if rest == nil then return nil end
@@ -124,6 +124,8 @@ end
 if current < 0 then
   return redis.error_reply('POLYROUTE_CORRUPT ' .. string.sub(raw, 1, 60))
 end
+"""
+_SLIDING = _SLIDING_HEAD + """
 local limit = tonumber(ARGV[2]) - prev * tonumber(ARGV[3])
 if current + tonumber(ARGV[1]) > limit then return {0, praw or ''} end
 redis.call('INCRBYFLOAT', KEYS[1], ARGV[1])
@@ -145,4 +147,16 @@ local grant = math.min(want, math.max(need, room / 8))
 redis.call('INCRBYFLOAT', KEYS[1], string.format('%.17g', grant))
 if raw == false and ARGV[4] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
 return string.format('%.17g', grant)
+"""
+# reserve_sliding as a lease: ARGV: need, want, limit, carry, ttl in ms (""). Reserves
+# at least ``need`` (else {"0", prev}), at most ``want`` and an eighth of the room
+# left, as _LEASE; returns {amount reserved, previous count or ""}; {-1} as above.
+_SLIDING_LEASE = _SLIDING_HEAD + """
+local need, want = tonumber(ARGV[1]), tonumber(ARGV[2])
+local room = tonumber(ARGV[3]) - prev * tonumber(ARGV[4]) - current
+if room < need then return {'0', praw or ''} end
+local grant = string.format('%.17g', math.min(want, math.max(need, room / 8)))
+redis.call('INCRBYFLOAT', KEYS[1], grant)
+if raw == false and ARGV[5] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[5]) end
+return {grant, praw or ''}
 """
