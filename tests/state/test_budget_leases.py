@@ -166,3 +166,13 @@ def test_processes_never_pass_a_sliding_limit(stores: Any, calls: list[tuple[int
         assert plain.number("rl:x:tok:5") <= max(0.0, tpm - prev * 10 * carry) + 50 + 1e-9
     for p in procs:
         p.close()
+
+
+def test_a_lease_given_back_to_a_reset_key_leaves_it_at_zero(stores: Any) -> None:
+    me = stores()
+    assert me.reserve_leased("budget:r", 1.0, 1000.0, TTL)
+    stores.plain.delete("budget:r")  # an operator resets the counter by hand
+    stores.plain.set("budget:r", 0.5)
+    me.return_leases()
+    assert stores.plain.number("budget:r") == 0.0  # not negative: nothing corrupt
+    assert me.reserve_leased("budget:r", 1.0, 1000.0, TTL)

@@ -45,6 +45,13 @@ for i = 1, #KEYS do
   local a, b, c = ARGV[4 * i - 2], ARGV[4 * i - 1], ARGV[4 * i]
   if op == 'd' then
     redis.call('DEL', key)
+  elseif op == 'g' then
+    -- give back a lease: never below 0, never onto a key that expired or was reset
+    local raw, bad = read(key)
+    local n = (not bad) and num(raw) or nil
+    if raw and n and n > 0 then
+      redis.call('INCRBYFLOAT', key, string.format('%.17g', -math.min(tonumber(a), n)))
+    end
   elseif op == 's' then
     if b ~= '' then redis.call('SET', key, a, 'PX', b) else redis.call('SET', key, a) end
   elseif op == 'i' then
@@ -97,6 +104,8 @@ def _args(op: Op) -> list[str]:
         return ["e", repr(float(op[1])), repr(float(op[2])), repr(float(op[3]))]
     if kind == "s":
         return ["s", op[1], _ms(op[2]), ""]
+    if kind == "g":
+        return ["g", repr(float(op[1])), "", ""]
     return ["d", "", "", ""]
 
 

@@ -215,7 +215,7 @@ class Leases:
         held = self._held
         if held is not None:
             for rk, left in back:
-                held.add(rk, ["i", -left, None, False, []])
+                held.add(rk, ["g", left])
 
     def return_leases(self) -> None:
         """Give back every unused lease now (the store closes, the process exits)."""

@@ -39,7 +39,8 @@ Op = list[Any]
 """``["i", amount, ttl, reset, then]`` incr (``reset``: a corrupt value starts over
 at ``amount``; ``then``: callbacks told ``(before, after)``), ``["e", c, m, start]``
 moving-average fold ``v = c + m * v`` (``start`` where absent), ``["s", value, ttl]``
-set, ``["d"]`` delete."""
+set, ``["d"]`` delete, ``["g", amount]`` give back (decrement, never below 0 nor onto
+an absent key)."""
 
 _MAX_KEYS = 10_000  # more keys pending than this: flush at once, in the caller
 
@@ -56,6 +57,8 @@ def _merge(ops: list[Op], op: Op) -> None:
         last[2] = last[2] if last[2] is not None else op[2]
         last[3] = last[3] or op[3]
         last[4] += op[4]
+    elif last is not None and last[0] == kind == "g":
+        last[1] += op[1]
     elif last is not None and last[0] == kind == "e":
         c, m = op[1], op[2]  # ``last`` first, then ``op``
         last[1], last[2], last[3] = c + m * last[1], m * last[2], c + m * last[3]
