@@ -96,7 +96,11 @@ async def test_a_paused_redis_does_not_stall_the_event_loop(
     parts = urlsplit(url)
     with StallProxy(parts.hostname or "127.0.0.1", parts.port or 6379) as proxy:
         proxied = urlunsplit(parts._replace(netloc=f"127.0.0.1:{proxy.port}"))
-        router = Router(_config({"backend": "redis", "url": proxied, "prefix": prefix}, primary),
+        # every read and write at once: with leases and held writes the next call
+        # would not need the store at all (a warm lease), and nothing would wait
+        router = Router(_config({"backend": "redis", "url": proxied, "prefix": prefix,
+                                 "read_cache_ms": 0, "write_behind_ms": 0,
+                                 "budget_lease_calls": 0}, primary),
                         registry=echo_registry)
         async with router:
             assert (await router.achat(ASK)).provider == "a"  # warm: connections open
@@ -240,3 +244,28 @@ async def test_a_stream_on_a_paused_redis_does_not_stall_the_event_loop(
             proxy.resume()
             text = await call
     assert first and "primary says" in text and ticks >= 100
+
+
+@pytest.mark.standin
+async def test_a_warm_worker_answers_while_redis_pauses(
+    redis_url: Redis, echo_registry: PluginRegistry, primary: StandinServer,
+) -> None:
+    """With leases and held writes (the defaults) a call that finds its budget and
+    rate-limit leases warm and its steering reads fresh needs no round trip at all:
+    a Redis that pauses for a moment does not hold it. What it holds back (settled
+    amounts, samples) goes out when Redis answers again."""
+    url, prefix = redis_url
+    parts = urlsplit(url)
+    with StallProxy(parts.hostname or "127.0.0.1", parts.port or 6379) as proxy:
+        proxied = urlunsplit(parts._replace(netloc=f"127.0.0.1:{proxy.port}"))
+        router = Router(_config({"backend": "redis", "url": proxied, "prefix": prefix,
+                                 "write_behind_ms": 5000}, primary),
+                        registry=echo_registry)
+        async with router:
+            assert (await router.achat(ASK)).provider == "a"  # leases taken
+            proxy.pause()
+            try:
+                answer = await asyncio.wait_for(router.achat(ASK), 5)
+            finally:
+                proxy.resume()
+            assert answer.provider == "a"

@@ -205,8 +205,8 @@ class RateLimiter(Guard):
         f = self.factor(key) if self.cfg.adaptive else 1.0
         scale = self.window / 60.0
         req_key = tok_key = None
-        if lim.rpm and lim.tpm and lim.algorithm == "sliding_window":
-            return self._try_both(key, lim, tokens, f)
+        if lim.algorithm == "sliding_window":
+            return self._try_sliding(key, lim, tokens, f)
         if lim.rpm:
             limit = max(1.0, lim.rpm * scale * f)
             req_key, retry = self._acquire(lim.algorithm, f"rl:{key}:req", 1, limit)
@@ -222,37 +222,38 @@ class RateLimiter(Guard):
                 raise _Refused(what, retry)
         return Ticket(req_key, tok_key, tokens)
 
-    def _try_both(self, key: str, lim: DepLimit, tokens: int, f: float) -> Ticket:
-        """Requests and tokens of a sliding window reserved in one step of the store
-        (one Redis round trip, not two); what one reserved is given back if the
-        other refuses."""
-        assert lim.rpm and lim.tpm
+    def _try_sliding(self, key: str, lim: DepLimit, tokens: int, f: float) -> Ticket:
+        """A sliding window's requests and tokens reserved in one step of the store
+        (one Redis round trip, or none: served from a lease); what one reserved is
+        given back if the other refuses."""
         scale, window, store = self.window / 60.0, self.window, self.store
-        req_limit = max(1.0, lim.rpm * scale * f)
-        tok_limit = max(1.0, lim.tpm * scale * f)
-        what = f"{tok_limit:g} tokens per {window:g}s (this call needs ~{tokens})"
-        if tokens > tok_limit:
-            raise _Refused(what, float("inf"))
         now = self.clock()
         w = int(now // window)
-        req, tok = f"rl:{key}:req", f"rl:{key}:tok"
+        kinds: list[tuple[str, float, float, str]] = []  # (key, amount, limit, refusal)
+        if lim.rpm:
+            limit = max(1.0, lim.rpm * scale * f)
+            kinds.append((f"rl:{key}:req", 1.0, limit, f"{limit:g} requests per {window:g}s"))
+        if lim.tpm:
+            limit = max(1.0, lim.tpm * scale * f)
+            what = f"{limit:g} tokens per {window:g}s (this call needs ~{tokens})"
+            if tokens > limit:
+                raise _Refused(what, float("inf"))
+            kinds.append((f"rl:{key}:tok", float(tokens), limit, what))
         got = store.reserve_sliding_leased(
-            [(f"{req}:{w}", f"{req}:{w - 1}", 1.0, req_limit),
-             (f"{tok}:{w}", f"{tok}:{w - 1}", float(tokens), tok_limit)],
+            [(f"{k}:{w}", f"{k}:{w - 1}", amount, limit) for k, amount, limit, _ in kinds],
             1.0 - (now % window) / window, ttl=window * 2)
+        settle: list[str] = []
         try:
-            req_key, retry = self._slid(req, 1.0, req_limit, now, *got[0])
-            if req_key:
-                tok_key, retry = self._slid(tok, tokens, tok_limit, now, *got[1])
-        except BaseException:
-            self._give_back(got, [f"{req}:{w}", f"{tok}:{w}"], [1.0, float(tokens)])
+            for (k, amount, limit, what), (done, raw) in zip(kinds, got, strict=True):
+                at, retry = self._slid(k, amount, limit, now, done, raw)
+                if not at:
+                    raise _Refused(what, retry)
+                settle.append(at)
+        except BaseException:  # a refusal or a corrupt count: nothing stays reserved
+            self._give_back(got, [f"{k}:{w}" for k, _, _, _ in kinds], [a for _, a, _, _ in kinds])
             raise
-        if not req_key:
-            self._give_back(got[1:], [f"{tok}:{w}"], [float(tokens)])
-            raise _Refused(f"{req_limit:g} requests per {window:g}s", retry)
-        if not tok_key:
-            store.incr_later(req_key, -1)
-            raise _Refused(what, retry)
+        req_key = settle[0] if lim.rpm else None
+        tok_key = settle[-1] if lim.tpm else None
         return Ticket(req_key, tok_key, tokens)
 
     def _give_back(self, got: list[tuple[bool, Any]], keys: list[str],

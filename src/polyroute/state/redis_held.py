@@ -113,17 +113,17 @@ class HeldWrites:
     """Mixed into ``RedisStore``: ``peek``, the ``*_later`` writes and how they ride
     along with the store's own operations."""
 
-    # provided by RedisStore
-    where: str
+    where: str  # RedisStore's
     prefix: str
     _redis: Any
     _held_script: Script
 
-    def _k(self, key: str) -> str:  # pragma: no cover - RedisStore's
-        raise NotImplementedError
+    if TYPE_CHECKING:  # RedisStore's (declared for the type checker only)
+        def _k(self, key: str) -> str: ...
 
-    def fix(self, key: str) -> str:  # pragma: no cover - RedisStore's
-        raise NotImplementedError
+        def fix(self, key: str) -> str: ...
+
+        def get(self, key: str) -> Any: ...
 
     def _setup_held(self, read_cache: float, write_behind: float) -> None:
         self._read_cache = read_cache
@@ -153,9 +153,6 @@ class HeldWrites:
                 self._peeked.clear()
             self._seen[rk] = (now, writes, value)
         return value
-
-    def get(self, key: str) -> Any:  # pragma: no cover - RedisStore's
-        raise NotImplementedError
 
     def _wrote(self, rk: str) -> None:
         """A write by this process to store key ``rk``: ``peek`` reads it afresh."""

@@ -51,36 +51,28 @@ class Leases:
     _lease_script: Script
     _sliding_lease_script: Script
 
-    def _k(self, key: str) -> str:  # pragma: no cover - RedisStore's
-        raise NotImplementedError
+    if TYPE_CHECKING:  # RedisStore's (declared for the type checker only)
+        def _k(self, key: str) -> str: ...
 
-    def _run(self, op: str, fn: Any, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover
-        raise NotImplementedError
+        def _run(self, op: str, fn: Any, *args: Any, **kwargs: Any) -> Any: ...
 
-    def reserve(self, key: str, amount: float, limit: float, ttl: float | None = None, *,
-                floor: float | None = None) -> bool:  # pragma: no cover - RedisStore's
-        raise NotImplementedError
+        def reserve(self, key: str, amount: float, limit: float, ttl: float | None = None,
+                    *, floor: float | None = None) -> bool: ...
 
-    def reserve_sliding_many(self, items: Sequence[tuple[str, str, float, float]],
-                             carry: float, ttl: float | None = None
-                             ) -> list[tuple[bool, Any]]:  # pragma: no cover - RedisStore's
-        raise NotImplementedError
+        def reserve_sliding_many(self, items: Sequence[tuple[str, str, float, float]],
+                                 carry: float, ttl: float | None = None
+                                 ) -> list[tuple[bool, Any]]: ...
 
-    def _execute(self, held: list[Any], calls: list[Any]) -> list[Any]:  # pragma: no cover
-        raise NotImplementedError
+        def _execute(self, held: list[Any], calls: list[Any]) -> list[Any]: ...
 
-    def _held_on(self, keys: Sequence[str]) -> list[Any]:  # pragma: no cover
-        raise NotImplementedError
+        def _held_on(self, keys: Sequence[str]) -> list[Any]: ...
 
-    def _error(self, op: str, exc: Exception, key: str) -> Exception:  # pragma: no cover
-        raise NotImplementedError
+        def _error(self, op: str, exc: Exception, key: str) -> Exception: ...
 
-    def _prev(self, raw: Any, prev_key: str) -> Any:  # pragma: no cover - RedisStore's
-        raise NotImplementedError
+        def _prev(self, raw: Any, prev_key: str) -> Any: ...
 
-    def _slow_sliding(self, key: str, prev_key: str, amount: float, limit: float,
-                      carry: float, ttl: float | None) -> tuple[bool, Any]:  # pragma: no cover
-        raise NotImplementedError
+        def _slow_sliding(self, key: str, prev_key: str, amount: float, limit: float,
+                          carry: float, ttl: float | None) -> tuple[bool, Any]: ...
 
     def _setup_leases(self, lease_calls: int) -> None:
         self._lease_calls = lease_calls
