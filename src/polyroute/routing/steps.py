@@ -254,7 +254,10 @@ class OpenStream(Effect):
 
 
 class NextEvent(Effect):
-    """The stream's next event, or ``END``. One per stream, yielded for every read."""
+    """What the stream's event iterator yields next, or ``END``: from ``Transport`` a
+    list of the events one network read completed (one trip through the steps per
+    read, not per event); a third party's transport may yield single events.
+    One per stream, yielded for every read."""
 
     __slots__ = ("events",)
 
