@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
@@ -20,6 +20,7 @@ from polyroute.framing import register_framing
 from polyroute.plugins import PluginRegistry
 from polyroute.providers import HttpRequest, StreamEvent
 from polyroute.router import Router
+from polyroute.routing.steps import Each, aiterate, iterate
 from polyroute.transport import Timeouts, Transport
 from polyroute.types import ChatRequest, Message, RoutingHints
 
@@ -209,9 +210,10 @@ def test_the_chunks_and_their_order_do_not_depend_on_how_events_are_batched(
     assert all(c.provider == "p" and c.model == "m" for c in chunks)
 
 
+@pytest.mark.parametrize("mode", ["sync", "async"])
 @pytest.mark.parametrize("batched", [False, True])
 def test_a_stream_cut_mid_batch_still_sends_the_content_before_the_cut(
-    echo_registry: PluginRegistry, batched: bool,
+    echo_registry: PluginRegistry, batched: bool, mode: str,
 ) -> None:
     # content, then an in-band error in the same read: the content reaches the caller,
     # then the failure is a mid-stream one (no fallback after content), as before batching
@@ -219,10 +221,48 @@ def test_a_stream_cut_mid_batch_still_sends_the_content_before_the_cut(
     router = _router(echo_registry, [events] if batched else events)
     request = ChatRequest(messages=[Message.user("hi")], routing=RoutingHints(agent="bot"))
     got: list[str] = []
+
+    async def collect() -> None:
+        async for chunk in router.astream(request):
+            got.append(chunk.text)
+
     try:
         with pytest.raises(StreamInterruptedError):
-            for chunk in router.stream(request):
-                got.append(chunk.text)
+            if mode == "sync":
+                for chunk in router.stream(request):
+                    got.append(chunk.text)
+            else:
+                asyncio.run(collect())
     finally:
         router.close()
     assert got == WORDS[:2]
+
+
+# --- the drivers: a read's chunks as one Each ------------------------------------------
+
+
+def _each_steps(seen: list[str]) -> Generator[Each[str], Any, None]:
+    try:
+        yield Each(iter(["one", "two", "three"]))
+        yield Each(iter(["four"]))
+    except BaseException as exc:  # reaches the steps at the Each it interrupted
+        seen.append(type(exc).__name__)
+        raise
+
+
+def test_the_drivers_hand_out_each_item_and_an_early_close_reaches_the_steps() -> None:
+    assert list(iterate(_each_steps([]))) == ["one", "two", "three", "four"]
+    seen: list[str] = []
+    words = iterate(_each_steps(seen))
+    assert [next(words), next(words)] == ["one", "two"]
+    words.close()  # type: ignore[attr-defined]
+
+    async def run() -> list[str]:
+        got = [w async for w in aiterate(_each_steps([]))]
+        agen = aiterate(_each_steps(seen))
+        got.append(await agen.__anext__())
+        await agen.aclose()  # type: ignore[attr-defined]
+        return got
+
+    assert asyncio.run(run()) == ["one", "two", "three", "four", "one"]
+    assert seen == ["GeneratorExit", "GeneratorExit"]

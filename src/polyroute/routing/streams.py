@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from polyroute.errors import StreamInterruptedError
 from polyroute.providers.base import StreamEvent
 from polyroute.routing.plan import Deployment
-from polyroute.routing.steps import END, Effect, NextEvent, Steps
+from polyroute.routing.steps import END, Each, Effect, NextEvent, Steps
 from polyroute.types import (
     ChatChunk,
     ChatResponse,
@@ -138,12 +138,12 @@ class Source:
                 yield from self._refill()
         self.batch = itertools.chain(first, self.batch)
 
-    def relay(self, relay: Relay) -> Generator[Effect | ChatChunk, Any, None]:
-        """Every chunk still to come that has content, stamped by ``relay``."""
+    def relay(self, relay: Relay) -> Generator[Effect | Each[ChatChunk], Any, None]:
+        """Every chunk still to come that has content, stamped by ``relay``: a read's
+        chunks as one ``Each``, taken as the caller reads them (a caller that stops
+        mid-way leaves the rest untaken, and a parser failure reaches the steps here)."""
         while True:
-            for chunk in self.batch:
-                if relay.take(chunk):
-                    yield chunk
+            yield Each(filter(relay.take, self.batch))
             if self.ended:
                 return
             yield from self._refill()
