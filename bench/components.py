@@ -110,10 +110,9 @@ class FixedStreamTransport(FixedTransport):
         body = self.stream_body
 
         async def events() -> AsyncIterator[Any]:
-            for event in frames.feed(body):
-                yield event
-            for event in frames.decoder.close():
-                yield event
+            yield frames.feed(body)  # one read: its events as one batch, as Transport does
+            if last := frames.close():
+                yield last
 
         yield None, events()
 

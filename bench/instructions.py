@@ -59,15 +59,15 @@ def child(path: str, calls: int) -> None:
     events = _events()
 
     class Instant(FixedTransport):
+        # the stream arrives in one read, handed up as one batch (as Transport does)
         @contextmanager
         def stream(self, req: Any, timeouts: Any, **kw: Any) -> Iterator[Any]:
-            yield None, iter(events)
+            yield None, iter([list(events)])
 
         @asynccontextmanager
         async def astream(self, req: Any, timeouts: Any, **kw: Any) -> AsyncIterator[Any]:
             async def each() -> AsyncIterator[Any]:
-                for e in events:
-                    yield e
+                yield list(events)
 
             yield None, each()
 

@@ -1,7 +1,9 @@
 """The only place polyroute does HTTP: pooled httpx clients, timeouts, stream framing.
 
 Providers describe requests (``HttpRequest``); the transport sends them and
-hands back an ``HttpResponse`` or a stream of framed ``StreamEvent``s. Network
+hands back an ``HttpResponse`` or a stream of framed ``StreamEvent``s, handed up
+as one list per network read (a read usually completes several SSE events, and
+every hand-up is a trip through the call's steps, see ``routing.steps``). Network
 failures become ``ProviderTimeoutError`` / ``ProviderConnectionError`` here,
 named with the provider and model, so nothing below the router leaks an httpx
 exception. vcrpy patches httpx, so record/replay covers every provider.
@@ -126,21 +128,40 @@ class _Frames:
     """One stream's body bytes as framed events: the decoder, the stall bounds and
     the errors named for the provider — what reading a stream does, sync or async."""
 
-    __slots__ = ("decoder", "first", "gap", "model", "provider", "started")
+    __slots__ = ("decoder", "first", "gap", "model", "provider", "rejected", "started")
 
     def __init__(self, req: HttpRequest, provider: str, model: str, timeouts: Timeouts) -> None:
         self.decoder = decoder_for(req.framing or "sse")
         self.first, self.gap = timeouts.gaps()
         self.provider, self.model = provider, model
         self.started = False
+        self.rejected: Exception | None = None
 
     def bound(self) -> float | None:
         """How long the next read may take (``None``: the socket's timeout only)."""
         return self.gap if self.started else self.first
 
-    def feed(self, data: bytes) -> Iterable[StreamEvent]:
+    def feed(self, data: bytes) -> list[StreamEvent]:
+        """The events ``data`` completes, as one batch."""
         self.started = True
-        return self.decoder.feed(data)
+        return self.batch(self.decoder.feed(data))
+
+    def close(self) -> list[StreamEvent]:
+        """The events the decoder still held when the body ended."""
+        return self.batch(self.decoder.close())
+
+    def batch(self, framed: Iterable[StreamEvent]) -> list[StreamEvent]:
+        # A frame the decoder rejects after good ones in the same read: the good ones
+        # go up first and the error is raised right after (``rejected``), as when
+        # events went up one by one (content already sent is then a mid-stream failure).
+        events: list[StreamEvent] = []
+        try:
+            events.extend(framed)
+        except Exception as exc:
+            if not events:
+                raise
+            self.rejected = exc
+        return events
 
     def stalled(self, waited: float) -> ProviderError:
         return _stalled(self.provider, self.model, waited, not self.started)
@@ -283,9 +304,10 @@ class Transport:
     def stream(
         self, req: HttpRequest, timeouts: Timeouts, *, provider: str, model: str,
         remaining: float | None = None,
-    ) -> Iterator[tuple[HttpResponse | None, Iterator[StreamEvent]]]:
+    ) -> Iterator[tuple[HttpResponse | None, Iterator[list[StreamEvent]]]]:
         """Yield ``(error_response, events)``: ``error_response`` is set (and
-        ``events`` empty) when the status is not 2xx."""
+        ``events`` empty) when the status is not 2xx. ``events`` yields a list of
+        the events each read completed (never an empty one)."""
         named, client = _Named(provider, model), self.client
         with named:
             r = client.send(_stream_request(client, req, timeouts, remaining), stream=True)
@@ -300,7 +322,7 @@ class Transport:
             r.close()
 
     @staticmethod
-    def _events(r: httpx.Response, frames: _Frames) -> Iterator[StreamEvent]:
+    def _events(r: httpx.Response, frames: _Frames) -> Iterator[list[StreamEvent]]:
         # A sync read cannot be bounded by itself: each gap is checked as it ends.
         last = time.monotonic()
         try:
@@ -311,16 +333,21 @@ class Transport:
                     if now - last > bound:
                         raise frames.stalled(now - last)
                     last = now
-                yield from frames.feed(data)
+                events = frames.feed(data)
+                if events:
+                    yield events
+                if frames.rejected is not None:
+                    raise frames.rejected
         except httpx.HTTPError as exc:
             raise frames.failed(exc) from exc
-        yield from frames.decoder.close()
+        yield from _last(frames)
 
     @asynccontextmanager
     async def astream(
         self, req: HttpRequest, timeouts: Timeouts, *, provider: str, model: str,
         remaining: float | None = None,
-    ) -> AsyncIterator[tuple[HttpResponse | None, AsyncIterator[StreamEvent]]]:
+    ) -> AsyncIterator[tuple[HttpResponse | None, AsyncIterator[list[StreamEvent]]]]:
+        """``stream``, awaited: ``events`` yields a list of events per read."""
         if self._sender is not None:
             async with self._aio_stream(req, timeouts, provider, model, remaining) as opened:
                 yield opened
@@ -340,7 +367,7 @@ class Transport:
             await r.aclose()
 
     @staticmethod
-    async def _aevents(r: httpx.Response, frames: _Frames) -> AsyncIterator[StreamEvent]:
+    async def _aevents(r: httpx.Response, frames: _Frames) -> AsyncIterator[list[StreamEvent]]:
         body = r.aiter_bytes()
         try:
             while True:
@@ -352,18 +379,21 @@ class Transport:
                     break
                 except TimeoutError:
                     raise frames.stalled(time.monotonic() - t0) from None
-                for event in frames.feed(data):
-                    yield event
+                events = frames.feed(data)
+                if events:
+                    yield events
+                if frames.rejected is not None:
+                    raise frames.rejected
         except httpx.HTTPError as exc:
             raise frames.failed(exc) from exc
-        for event in frames.decoder.close():
-            yield event
+        for events in _last(frames):
+            yield events
 
     @asynccontextmanager
     async def _aio_stream(
         self, req: HttpRequest, timeouts: Timeouts, provider: str, model: str,
         remaining: float | None,
-    ) -> AsyncIterator[tuple[HttpResponse | None, AsyncIterator[StreamEvent]]]:
+    ) -> AsyncIterator[tuple[HttpResponse | None, AsyncIterator[list[StreamEvent]]]]:
         """``astream`` over aiohttp (the default). Only opening is mapped here: what the
         caller raises while reading (its own deadline's ``TimeoutError``, say) passes
         through untouched; read failures are mapped in ``_aio_events``."""
@@ -394,7 +424,7 @@ class Transport:
             r.release()  # back to the pool if read to the end; an unfinished one closes
 
     @staticmethod
-    async def _aio_events(r: Any, frames: _Frames) -> AsyncIterator[StreamEvent]:
+    async def _aio_events(r: Any, frames: _Frames) -> AsyncIterator[list[StreamEvent]]:
         from polyroute.transport_aiohttp import NETWORK_ERRORS
 
         chunks = r.content.iter_any().__aiter__()
@@ -410,12 +440,15 @@ class Transport:
                     if bound is None:  # the socket's read timeout (aiohttp's sock_read)
                         raise frames.failed(exc) from exc
                     raise frames.stalled(time.monotonic() - t0) from None
-                for event in frames.feed(data):
-                    yield event
+                events = frames.feed(data)
+                if events:
+                    yield events
+                if frames.rejected is not None:
+                    raise frames.rejected
         except NETWORK_ERRORS as exc:
             raise frames.failed(exc) from exc
-        for event in frames.decoder.close():
-            yield event
+        for events in _last(frames):
+            yield events
 
     # --- lifecycle -----------------------------------------------------------
 
@@ -440,6 +473,16 @@ class Transport:
         if self._fixed_async_client is not None:
             await self._fixed_async_client.aclose()
         self.close()
+
+
+def _last(frames: _Frames) -> Iterator[list[StreamEvent]]:
+    """The events left in the decoder when the body ended (a batch, if any), then a
+    frame it rejected after them."""
+    events = frames.close()
+    if events:
+        yield events
+    if frames.rejected is not None:
+        raise frames.rejected
 
 
 async def _aclose_client(client: httpx.AsyncClient) -> None:

@@ -29,7 +29,7 @@ from polyroute.errors import ContentPolicyError, ProviderError, StreamInterrupte
 from polyroute.routing.call import Call, as_provider_error
 from polyroute.routing.guards import CandidateSkipped
 from polyroute.routing.plan import Deployment
-from polyroute.routing.steps import CloseStream, Effect, Steps, aiterate, iterate
+from polyroute.routing.steps import CloseStream, Each, Effect, Steps, aiterate, iterate
 from polyroute.routing.streams import Relay, Source, replay
 from polyroute.tokens import estimate_text_tokens, prompt_tokens
 from polyroute.types import ChatChunk, ChatRequest, ChatResponse, Message, TextPart, Usage
@@ -92,8 +92,9 @@ class Opened:
         self.handle, self.source, self.tickets = handle, source, tickets
 
 
-Chunks: TypeAlias = Generator[Effect | ChatChunk, Any, None]
-"""Streaming steps: effects for the driver, chunks for the caller."""
+Chunks: TypeAlias = Generator[Effect | Each[ChatChunk] | ChatChunk, Any, None]
+"""Streaming steps: effects for the driver, chunks (one by one, or a read's ``Each``)
+for the caller."""
 
 
 class StreamingMixin:

@@ -8,7 +8,8 @@ need the outside world they *yield an effect* — ask a guard (``BeforeCall``,
 thrown in at the ``yield``). Each effect has a blocking form (``run``) and an
 awaiting form (``arun``); that is the only place sync and async differ. Four thin
 drivers run the steps: ``run``/``arun`` for one answer, ``iterate``/``aiterate``
-for a stream, which also hand the caller every chunk the steps yield.
+for a stream, which also hand the caller every chunk the steps yield (a read's
+chunks as one ``Each``: no trip through the steps per chunk).
 
 Why this shape, not code generated with ``unasync`` (as httpcore does): one source
 of truth that a reader can follow, no generated file to keep in step, and the
@@ -33,9 +34,9 @@ Redis then holds only the calls waiting on it. With the in-memory store
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator
 from contextlib import AsyncExitStack, ExitStack
-from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
 from polyroute.errors import ProviderError, ProviderTimeoutError
 from polyroute.guard_base import Guard
@@ -55,6 +56,7 @@ __all__ = [
     "BeforeAttempt",
     "BeforeCall",
     "CloseStream",
+    "Each",
     "Effect",
     "NextEvent",
     "Offload",
@@ -254,7 +256,10 @@ class OpenStream(Effect):
 
 
 class NextEvent(Effect):
-    """The stream's next event, or ``END``. One per stream, yielded for every read."""
+    """What the stream's event iterator yields next, or ``END``: from ``Transport`` a
+    list of the events one network read completed (one trip through the steps per
+    read, not per event); a third party's transport may yield single events.
+    One per stream, yielded for every read."""
 
     __slots__ = ("events",)
 
@@ -281,6 +286,18 @@ class CloseStream(Effect):
 
     async def arun(self, streams: AsyncExitStack | None) -> None:
         await self.handle.aclose()
+
+
+class Each(Generic[C]):
+    """Yielded by streaming steps: hand the caller every item of ``items`` (read lazily,
+    one at a time) with no trip through the steps for each; the steps get ``None`` back
+    once all are out. What reading ``items`` raises, and what interrupts the caller
+    (a stream closed early), is thrown into the steps at this ``yield``."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: Iterable[C]) -> None:
+        self.items = items
 
 
 # --- drivers: the only loops that know whether they block or await ----------------
@@ -321,8 +338,9 @@ async def arun(steps: Steps[T], offload: Offload | None = None) -> T:
             value, error = None, exc
 
 
-def iterate(steps: Generator[Effect | C, Any, None]) -> Iterator[C]:
-    """Run streaming ``steps`` with blocking I/O, yielding what is not an effect."""
+def iterate(steps: Generator[Effect | Each[C] | C, Any, None]) -> Iterator[C]:
+    """Run streaming ``steps`` with blocking I/O, yielding what is not an effect (and
+    every item of an ``Each``)."""
     with ExitStack() as streams:
         value: Any = None
         error: BaseException | None = None
@@ -334,6 +352,9 @@ def iterate(steps: Generator[Effect | C, Any, None]) -> Iterator[C]:
             try:
                 if isinstance(item, Effect):
                     value = item.run(streams)
+                elif isinstance(item, Each):
+                    yield from item.items
+                    value = None
                 else:
                     value = yield item
                 error = None
@@ -341,10 +362,10 @@ def iterate(steps: Generator[Effect | C, Any, None]) -> Iterator[C]:
                 value, error = None, exc
 
 
-async def aiterate(steps: Generator[Effect | C, Any, None],
+async def aiterate(steps: Generator[Effect | Each[C] | C, Any, None],
                    offload: Offload | None = None) -> AsyncIterator[C]:
-    """Run streaming ``steps`` awaiting their I/O, yielding what is not an effect.
-    ``offload``: as for ``arun``."""
+    """Run streaming ``steps`` awaiting their I/O, yielding what is not an effect (and
+    every item of an ``Each``, read on the loop). ``offload``: as for ``arun``."""
     async with AsyncExitStack() as streams:
         value: Any = None
         error: BaseException | None = None
@@ -361,6 +382,10 @@ async def aiterate(steps: Generator[Effect | C, Any, None],
             try:
                 if isinstance(item, Effect):
                     value = await item.arun(streams)
+                elif isinstance(item, Each):
+                    for one in item.items:
+                        yield one
+                    value = None
                 else:
                     value = yield item
                 error = None

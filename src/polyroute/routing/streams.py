@@ -9,8 +9,9 @@ from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from polyroute.errors import StreamInterruptedError
+from polyroute.providers.base import StreamEvent
 from polyroute.routing.plan import Deployment
-from polyroute.routing.steps import END, Effect, NextEvent, Steps
+from polyroute.routing.steps import END, Each, Effect, NextEvent, Steps
 from polyroute.types import (
     ChatChunk,
     ChatResponse,
@@ -101,9 +102,9 @@ def has_content(chunk: ChatChunk) -> bool:
 
 
 class Source:
-    """A provider's stream as chunks: the driver reads its events (``NextEvent``), the
-    provider's parser turns them into chunks. Sans-IO, so one piece serves sync and
-    async streams."""
+    """A provider's stream as chunks: the driver reads its events (``NextEvent``: a
+    read's list of them, or one event), the provider's parser turns them into chunks.
+    Sans-IO, so one piece serves sync and async streams."""
 
     __slots__ = ("batch", "ended", "parser", "read")
 
@@ -114,9 +115,14 @@ class Source:
         self.ended = False
 
     def _refill(self) -> Steps[None]:
-        event = yield self.read
-        self.ended = event is END
-        self.batch = iter(self.parser.close() if self.ended else self.parser.feed(event))
+        got = yield self.read
+        if got is END:
+            self.ended = True
+            self.batch = iter(self.parser.close())
+        elif isinstance(got, StreamEvent):  # a transport that yields single events
+            self.batch = iter(self.parser.feed(got))
+        else:  # one read's events; each is parsed only once the chunks before it are taken
+            self.batch = itertools.chain.from_iterable(map(self.parser.feed, got))
 
     def until_content(self) -> Steps[None]:
         """Take chunks up to the first with content (fallback is allowed until then);
@@ -132,12 +138,12 @@ class Source:
                 yield from self._refill()
         self.batch = itertools.chain(first, self.batch)
 
-    def relay(self, relay: Relay) -> Generator[Effect | ChatChunk, Any, None]:
-        """Every chunk still to come that has content, stamped by ``relay``."""
+    def relay(self, relay: Relay) -> Generator[Effect | Each[ChatChunk], Any, None]:
+        """Every chunk still to come that has content, stamped by ``relay``: a read's
+        chunks as one ``Each``, taken as the caller reads them (a caller that stops
+        mid-way leaves the rest untaken, and a parser failure reaches the steps here)."""
         while True:
-            for chunk in self.batch:
-                if relay.take(chunk):
-                    yield chunk
+            yield Each(filter(relay.take, self.batch))
             if self.ended:
                 return
             yield from self._refill()

@@ -51,8 +51,9 @@ def stream(
                               model=model) as (error, events):
             if error is not None:
                 raise provider.parse_error(error, model)
-            for event in events:
-                out.extend(parser.feed(event))
+            for batch in events:  # the events of one read
+                for event in batch:
+                    out.extend(parser.feed(event))
         out.extend(parser.close())
     finally:
         transport.close()

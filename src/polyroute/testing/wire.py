@@ -85,7 +85,7 @@ def open_stream(
         with t.stream(req, timeouts, provider=provider, model=model) as (error, events):
             if error is not None:
                 return StreamReply(error.status, _lower(error.headers), error=error)
-            framed = list(events)
+            framed = [event for batch in events for event in batch]  # one batch per read
         # the transport yields no headers for a 2xx stream; the client's hook saw them
         return StreamReply(seen[-1].status_code, _lower(seen[-1].headers), framed)
     finally:
