@@ -176,3 +176,22 @@ def test_a_lease_given_back_to_a_reset_key_leaves_it_at_zero(stores: Any) -> Non
     me.return_leases()
     assert stores.plain.number("budget:r") == 0.0  # not negative: nothing corrupt
     assert me.reserve_leased("budget:r", 1.0, 1000.0, TTL)
+
+
+def test_an_idle_lease_goes_back_with_no_further_call(stores: Any) -> None:
+    me = stores(lease_calls=16)
+    assert me.reserve_sliding_leased(_pair(1.0), 1.0, 120.0)[0][0]
+    me._held.delay = 0.01  # send what is given back at once
+    deadline = time.monotonic() + 5
+    while stores.plain.number("rl:x:req:5") != 1.0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert stores.plain.number("rl:x:req:5") == pytest.approx(1.0)
+
+
+def test_a_forked_child_does_not_serve_from_its_parents_lease(stores: Any) -> None:
+    me = stores()
+    assert me.reserve_leased("budget:f", 1.0, 1000.0, TTL)
+    before = stores.plain.number("budget:f")
+    me._lease_pid = -1  # as in a forked child (a real fork of the threaded test may hang)
+    assert me.reserve_leased("budget:f", 1.0, 1000.0, TTL)
+    assert stores.plain.number("budget:f") > before  # it leased its own

@@ -18,6 +18,7 @@ leased.
 from __future__ import annotations
 
 import atexit
+import os
 import threading
 import time
 import weakref
@@ -79,7 +80,8 @@ class Leases:
         # store key -> [unused amount, last used (monotonic), usable until (monotonic)]
         self._leases: dict[str, list[float]] = {}
         self._lease_lock = threading.Lock()
-        self._swept = 0.0
+        self._lease_pid = os.getpid()
+        self._sweeper: threading.Thread | None = None
         if lease_calls > 0:  # after the write-behind's own: atexit runs this first
             atexit.register(_return_at_exit, weakref.ref(self))
 
@@ -91,6 +93,7 @@ class Leases:
         rk = self._k(key)
         now = time.monotonic()
         with self._lease_lock:
+            self._forked()
             lease = self._fresh(rk, now)
             if lease is not None and lease[0] >= amount:
                 lease[0] -= amount
@@ -110,8 +113,6 @@ class Leases:
             self._keep(rk, claimed, now, ttl)
             raise
         self._keep(rk, claimed + got - amount if got > 0 else claimed, now, ttl)
-        if now - self._swept > _IDLE:
-            self._give_back(now, idle_only=True)
         return got > 0
 
     def reserve_sliding_leased(self, items: Sequence[tuple[str, str, float, float]],
@@ -124,6 +125,7 @@ class Leases:
         rks = [self._k(key) for key, _, _, _ in items]
         claimed: list[float] = []
         with self._lease_lock:
+            self._forked()
             short = False
             for rk, (_, _, amount, _) in zip(rks, items, strict=True):
                 lease = self._fresh(rk, now)
@@ -178,6 +180,12 @@ class Leases:
             raise error
         return out
 
+    def _forked(self) -> None:
+        """In a forked child (under the lock): the parent's leases are the parent's; a
+        child serving from them would spend room reserved once, twice."""
+        if self._lease_pid != os.getpid():
+            self._lease_pid, self._leases, self._sweeper = os.getpid(), {}, None
+
     def _fresh(self, rk: str, now: float) -> list[float] | None:
         """``rk``'s lease if it may still be used (under the lock)."""
         lease = self._leases.get(rk)
@@ -193,9 +201,24 @@ class Leases:
                 lease = self._leases[rk] = [0.0, now, now + max(0.0, ttl - _MARGIN)]
             lease[0] += max(0.0, left)
             lease[1] = now
+            if self._sweeper is None:  # gives idle leases back, even if no call comes
+                self._sweeper = threading.Thread(target=self._sweep, daemon=True,
+                                                 name="polyroute-lease-sweep")
+                self._sweeper.start()
+
+    def _sweep(self) -> None:
+        me = threading.current_thread()
+        while True:
+            time.sleep(_IDLE / 2)
+            self._give_back(time.monotonic(), idle_only=True)
+            with self._lease_lock:
+                if self._sweeper is not me:
+                    return
+                if not self._leases:
+                    self._sweeper = None
+                    return
 
     def _give_back(self, now: float, *, idle_only: bool) -> None:
-        self._swept = now
         back: list[tuple[str, float]] = []
         with self._lease_lock:
             for rk, lease in list(self._leases.items()):
