@@ -32,11 +32,12 @@ CHILD = textwrap.dedent("""
     from polyroute.types import ChatRequest, GenerationParams, Message, RoutingHints
 
     url, state, limit = sys.argv[2], json.loads(sys.argv[3]), float(sys.argv[4])
+    per = sys.argv[5] if len(sys.argv) > 5 else "total"
     router = Router({
         "providers": {"a": {"type": "echo", "base_url": url}},
         "agents": {"bot": {"model": "a:m"}},
         "pricing": {"overrides": {"a:m": {"input": 1000, "output": 1000}}},
-        "budgets": [{"scope": "global", "usd": limit, "per": "total"}],
+        "budgets": [{"scope": "global", "usd": limit, "per": per}],
         "state": state,
         # a transient connection failure is retried (its reservation released), so
         # every call ends answered or refused by the budget; anything else is reported
@@ -194,3 +195,45 @@ def test_sqlite_store_failure_is_typed_and_names_the_file(tmp_path: Path) -> Non
     (tmp_path / "dir.db").mkdir()
     with pytest.raises(StateStoreError, match=r"dir\.db: open failed"):
         SQLiteStore(tmp_path / "dir.db")
+
+
+@pytest.mark.standin
+def test_a_leased_daily_budget_from_4_processes_never_overspends(
+    primary: StandinServer, redis_url: tuple[str, str],
+) -> None:
+    """A budget that resets (per: day) is leased on Redis: each process reserves
+    several calls' worth at once. Across 4 processes it still never overspends, and
+    every unused lease is back once they exit."""
+    from polyroute.state.redis import RedisStore
+
+    url, prefix = redis_url
+    state = {"backend": "redis", "url": url, "prefix": prefix}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(SUPPORT), primary.url, json.dumps(state),
+             str(LIMIT), "day"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for _ in range(4)
+    ]
+    results = []
+    for p in procs:
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err[-2000:]
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    costs = [c for r in results for c in r["costs"]]
+    refused = sum(r["refused"] for r in results)
+    assert [e for r in results for e in r["other"]] == []
+    assert len(costs) + refused == 200
+    total = sum(costs)
+    assert total <= LIMIT + 1e-9
+    assert refused > 0
+    store = RedisStore(url, prefix=prefix)
+    try:
+        keys = [k.decode()[len(prefix):] for k in store._redis.scan_iter(
+            match=prefix + "budget:global:day:*") if not k.decode().endswith(":spent")]
+        assert len(keys) == 1, keys
+        assert store.get(keys[0]) == pytest.approx(total)  # leases given back at exit
+        assert store.get(keys[0] + ":spent") == pytest.approx(total)
+    finally:
+        store.close()
