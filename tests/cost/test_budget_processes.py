@@ -86,15 +86,13 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[dict[str, A
     return {"backend": "redis", "url": url, "prefix": prefix}, RedisStore(url, prefix=prefix)
 
 
-@pytest.mark.standin
-def test_200_calls_from_4_processes_never_overspend(
-    primary: StandinServer, backend: tuple[dict[str, Any], StateStore]
-) -> None:
-    state, store = backend
+def _four_processes(primary: StandinServer, state: dict[str, Any],
+                    per: str) -> tuple[list[float], int]:
+    """4 processes x 10 threads x 5 calls on one budget: (costs answered, refused)."""
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", CHILD, str(SUPPORT), primary.url, json.dumps(state),
-             str(LIMIT)],
+             str(LIMIT), per],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         for _ in range(4)
@@ -104,9 +102,16 @@ def test_200_calls_from_4_processes_never_overspend(
         out, err = p.communicate(timeout=60)
         assert p.returncode == 0, err[-2000:]
         results.append(json.loads(out.strip().splitlines()[-1]))
-    costs = [c for r in results for c in r["costs"]]
-    refused = sum(r["refused"] for r in results)
     assert [e for r in results for e in r["other"]] == []
+    return [c for r in results for c in r["costs"]], sum(r["refused"] for r in results)
+
+
+@pytest.mark.standin
+def test_200_calls_from_4_processes_never_overspend(
+    primary: StandinServer, backend: tuple[dict[str, Any], StateStore]
+) -> None:
+    state, store = backend
+    costs, refused = _four_processes(primary, state, "total")
     assert len(costs) + refused == 200
     assert all(c == pytest.approx(CALL_COST) for c in costs)
     total = sum(costs)
@@ -208,22 +213,7 @@ def test_a_leased_daily_budget_from_4_processes_never_overspends(
 
     url, prefix = redis_url
     state = {"backend": "redis", "url": url, "prefix": prefix}
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", CHILD, str(SUPPORT), primary.url, json.dumps(state),
-             str(LIMIT), "day"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
-        for _ in range(4)
-    ]
-    results = []
-    for p in procs:
-        out, err = p.communicate(timeout=60)
-        assert p.returncode == 0, err[-2000:]
-        results.append(json.loads(out.strip().splitlines()[-1]))
-    costs = [c for r in results for c in r["costs"]]
-    refused = sum(r["refused"] for r in results)
-    assert [e for r in results for e in r["other"]] == []
+    costs, refused = _four_processes(primary, state, "day")
     assert len(costs) + refused == 200
     total = sum(costs)
     assert total <= LIMIT + 1e-9
