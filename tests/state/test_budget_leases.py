@@ -195,3 +195,13 @@ def test_a_forked_child_does_not_serve_from_its_parents_lease(stores: Any) -> No
     me._lease_pid = -1  # as in a forked child (a real fork of the threaded test may hang)
     assert me.reserve_leased("budget:f", 1.0, 1000.0, TTL)
     assert stores.plain.number("budget:f") > before  # it leased its own
+
+
+def test_a_throttled_rate_limit_gives_its_leases_back(stores: Any) -> None:
+    me = stores()
+    assert me.reserve_sliding_leased(_pair(1.0), 1.0, 120.0)[0][0]
+    assert me.reserve_leased("budget:keep", 1.0, 1000.0, TTL)
+    me.give_back_leases("rl:x:")  # a 429 lowered the share: send no more on old leases
+    me.flush()
+    assert stores.plain.number("rl:x:req:5") == pytest.approx(1.0)
+    assert stores.plain.number("budget:keep") > 1.0  # other leases stay

@@ -372,6 +372,7 @@ class RateLimiter(Guard):
         """A 429: lower ``key``'s effective limit; returns the new share."""
         f = max(self.cfg.adaptive_floor, self.factor(key) * self.cfg.adaptive_factor)
         self.store.set(f"rl:{key}:adapt", [f, self.clock()], ttl=self.cfg.recovery)
+        self.store.give_back_leases(f"rl:{key}:")  # what was leased under the old share
         return f
 
     # --- waiters: higher priority first, then arrival order (in this process) ----------

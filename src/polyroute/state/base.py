@@ -209,6 +209,9 @@ class StateStore(ABC):
         The limit holds all the same; unused room is given back soon after."""
         return self.reserve(key, amount, limit, ttl, floor=floor)
 
+    def give_back_leases(self, prefix: str) -> None:  # noqa: B027 - only leasing stores
+        """Give back the unused leases on keys starting with ``prefix`` now."""
+
     def reserve_sliding_many(self, items: Sequence[tuple[str, str, float, float]],
                              carry: float, ttl: float | None = None) -> list[tuple[bool, Any]]:
         """``reserve_sliding(key, prev_key, amount, limit, carry, ttl)`` for each of

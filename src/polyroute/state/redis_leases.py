@@ -218,11 +218,16 @@ class Leases:
                     self._sweeper = None
                     return
 
-    def _give_back(self, now: float, *, idle_only: bool) -> None:
+    def give_back_leases(self, prefix: str) -> None:
+        """Give back now the unused leases on keys starting with ``prefix`` (a rate
+        limit just lowered by a 429 must not keep sending what it leased before)."""
+        self._give_back(time.monotonic(), idle_only=False, prefix=self._k(prefix))
+
+    def _give_back(self, now: float, *, idle_only: bool, prefix: str = "") -> None:
         back: list[tuple[str, float]] = []
         with self._lease_lock:
             for rk, lease in list(self._leases.items()):
-                if idle_only and now - lease[1] < _IDLE:
+                if (idle_only and now - lease[1] < _IDLE) or not rk.startswith(prefix):
                     continue
                 del self._leases[rk]
                 if lease[0] > 0 and now < lease[2]:
