@@ -13,6 +13,7 @@ a limit still go to the server, one atomic step each.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -164,9 +165,9 @@ class HeldWrites:
 
     def _hold(self, key: str, op: Op) -> None:
         rk = self._k(key)
-        self._wrote(rk)
-        assert self._held is not None
-        self._held.add(rk, op)
+        if rk in self._peeked:
+            self._wrote(rk)
+        self._held.add(rk, op)  # type: ignore[union-attr]  # callers checked
 
     def incr_later(self, key: str, amount: float, ttl: float | None = None, *,
                    reset: bool = False,
@@ -174,8 +175,10 @@ class HeldWrites:
         if self._held is None:
             super().incr_later(key, amount, ttl, reset=reset, then=then)  # type: ignore[misc]
             return
-        check_finite(where=self.where, key=self._k(key), amount=amount)
-        self._hold(key, ["i", float(amount), ttl, reset, [then] if then else []])
+        amount = float(amount)
+        if not math.isfinite(amount):
+            check_finite(where=self.where, key=self._k(key), amount=amount)  # raises
+        self._hold(key, ["i", amount, ttl, reset, [then] if then else []])
 
     def delete_later(self, key: str) -> None:
         if self._held is None:

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from polyroute.state.base import check_finite
+from polyroute.state.write_behind import _pid
 
 if TYPE_CHECKING:
     from redis.commands.core import Script
@@ -183,8 +184,8 @@ class Leases:
     def _forked(self) -> None:
         """In a forked child (under the lock): the parent's leases are the parent's; a
         child serving from them would spend room reserved once, twice."""
-        if self._lease_pid != os.getpid():
-            self._lease_pid, self._leases, self._sweeper = os.getpid(), {}, None
+        if self._lease_pid != _pid():
+            self._lease_pid, self._leases, self._sweeper = _pid(), {}, None
 
     def _fresh(self, rk: str, now: float) -> list[float] | None:
         """``rk``'s lease if it may still be used (under the lock)."""

@@ -66,6 +66,18 @@ def _merge(ops: list[Op], op: Op) -> None:
         ops.append(op)
 
 
+def _pid() -> int:
+    return _PID[0]
+
+
+def _new_pid() -> None:
+    _PID[0] = os.getpid()
+
+
+_PID = [os.getpid()]  # os.getpid() is a system call: kept, and renewed in a forked child
+os.register_at_fork(after_in_child=_new_pid)
+
+
 def _flush_at_exit(ref: weakref.ref[WriteBehind]) -> None:
     held = ref()
     if held is not None:
@@ -95,12 +107,15 @@ class WriteBehind:
         """Hold ``op`` on (store) ``key``."""
         with self._lock:
             self._forked()
-            ops = self._pending.get(key)
+            pending = self._pending
+            first = not pending
+            ops = pending.get(key)
             if ops is None:
-                ops = self._pending[key] = []
-            _merge(ops, op)
-            crowded = len(self._pending) > _MAX_KEYS or self._closed
-            if not crowded:
+                pending[key] = [op]
+            else:
+                _merge(ops, op)
+            crowded = len(pending) > _MAX_KEYS or self._closed
+            if first and not crowded:  # the thread waits only on an empty queue
                 self._start()
                 self._due.notify()
         if crowded:
@@ -140,7 +155,7 @@ class WriteBehind:
 
     def _forked(self) -> None:
         # a forked child must not send its parent's writes a second time
-        if self._pid != os.getpid():
+        if self._pid != _pid():
             self._pid, self._pending, self._thread = os.getpid(), {}, None
 
     def _start(self) -> None:
