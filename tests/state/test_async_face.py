@@ -100,7 +100,7 @@ async def test_a_paused_redis_does_not_stall_the_event_loop(
         # would not need the store at all (a warm lease), and nothing would wait
         router = Router(_config({"backend": "redis", "url": proxied, "prefix": prefix,
                                  "read_cache_ms": 0, "write_behind_ms": 0,
-                                 "budget_lease_calls": 0}, primary),
+                                 "lease_calls": 0}, primary),
                         registry=echo_registry)
         async with router:
             assert (await router.achat(ASK)).provider == "a"  # warm: connections open

@@ -264,11 +264,12 @@ class StateConfig(_Strict):
     """(``redis``) How old a value that only steers may be: whether a circuit is open,
     a 429 cooldown runs, a limit's adaptive share. Another process's change is seen
     within this; this process's own at once. 0: read the server every time."""
-    budget_lease_calls: int = Field(16, ge=0, le=10_000)
-    """(``redis``) A process reserves up to this many calls' worth of a budget window at
-    once and serves its next calls from it (at most an eighth of the room left;
-    unused room goes back within a second, at close and at exit). 0: one round trip
-    per reservation. Budgets that never reset are not leased."""
+    lease_calls: int = Field(16, ge=0, le=10_000)
+    """(``redis``) A process reserves up to this many calls' worth of a budget window,
+    or of a rate limit's window, at once and serves its next calls from it (at most an
+    eighth of the room left; unused room goes back within a second, at close and at
+    exit). 0: one round trip per reservation. Budgets that never reset are not
+    leased. Needs ``write_behind_ms`` > 0 (what is given back is a held write)."""
     write_behind_ms: float = Field(50.0, ge=0, le=60_000, allow_inf_nan=False)
     """(``redis``) How long writes nobody waits for (settled reservations, successes
     counted, health samples) are held to go out together; this process's next

@@ -26,7 +26,7 @@ def state_from_config(config: PolyrouteConfig) -> StateStore:
                else "redis://127.0.0.1:6379/0")
         store = RedisStore(url, prefix=scfg.prefix, read_cache=scfg.read_cache_ms / 1000,
                            write_behind=scfg.write_behind_ms / 1000,
-                           lease_calls=scfg.budget_lease_calls)
+                           lease_calls=scfg.lease_calls)
         store.ping()  # an unreachable server fails the router's construction, not a call
         return store
     from polyroute.state.paths import resolve_path
