@@ -258,8 +258,11 @@ async def test_a_warm_worker_answers_while_redis_pauses(
     parts = urlsplit(url)
     with StallProxy(parts.hostname or "127.0.0.1", parts.port or 6379) as proxy:
         proxied = urlunsplit(parts._replace(netloc=f"127.0.0.1:{proxy.port}"))
+        # long read cache and write-behind: however slow the machine, the second call
+        # finds every steering read fresh and sends nothing
         router = Router(_config({"backend": "redis", "url": proxied, "prefix": prefix,
-                                 "write_behind_ms": 5000}, primary),
+                                 "read_cache_ms": 60_000, "write_behind_ms": 60_000},
+                                primary),
                         registry=echo_registry)
         async with router:
             assert (await router.achat(ASK)).provider == "a"  # leases taken
