@@ -119,7 +119,7 @@ class FixedStreamTransport(FixedTransport):
 
 async def main_async() -> None:
     from polyroute_features import features_config
-    from tenacity import AsyncRetrying
+    from tenacity import AsyncRetrying, retry_if_exception
 
     from polyroute.router import Router
 
@@ -197,10 +197,12 @@ async def main_async() -> None:
         await asyncio.sleep(0)
         return 1
 
-    kwargs = router._retrying(call)
+    policy = router.retry_policy  # the router's own policy, as tenacity would take it
+    kwargs = {"stop": policy.stop, "wait": policy.wait, "reraise": True,
+              "retry": retry_if_exception(lambda e: policy.should_retry(e, call.remaining()))}
 
     async def with_tenacity() -> int:
-        async for attempt in AsyncRetrying(sleep=asyncio.sleep, **router._retrying(call)):
+        async for attempt in AsyncRetrying(sleep=asyncio.sleep, **kwargs):
             with attempt:
                 r = await one()
         return r
