@@ -20,14 +20,17 @@ import argparse
 import asyncio
 import json
 import os
-import statistics
-import subprocess
 import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import backend_runs  # noqa: E402
+from backend_runs import run_worker  # noqa: E402
+
 LEDGERS = ("sqlite", "postgres")
 PG_ENV = "POLYROUTE_BENCH_PG_URL"
 X = "\N{MULTIPLICATION SIGN}"
@@ -89,21 +92,8 @@ def _run_one(ledger: str, base_url: str, fail_url: str, server_pid: int | None,
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--ledger", ledger,
            "--base-url", base_url, "--fail-url", fail_url, "--concurrency", str(concurrency),
            "--calls", str(calls), "--seconds", str(seconds), "--pg-url", pg_url]
-    if server_pid is not None:
-        cmd += ["--server-pid", str(server_pid)]
-    if cpu is not None:
-        from state_backends import _has_taskset
-
-        cmd = ["taskset", "-c", str(cpu), *cmd] if _has_taskset() else cmd
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds * 4 + 60,
-                           env=env)
-    except subprocess.TimeoutExpired:
-        return {"ledger": ledger, "error": "worker timed out"}
-    for line in reversed(p.stdout.splitlines()):
-        if line.startswith("{"):
-            return json.loads(line)  # type: ignore[no-any-return]
-    return {"ledger": ledger, "error": f"worker exited {p.returncode}: {p.stderr[-600:]}"}
+    return run_worker(cmd, {"ledger": ledger}, server_pid=server_pid, cpu=cpu,
+                      seconds=seconds, env=env)
 
 
 def _pg_present() -> str | None:
@@ -124,35 +114,19 @@ def measure(base_url: str, fail_url: str, server_pid: int | None, cpu: int | Non
             env: dict[str, str] | None = None, log: Any = print) -> dict[str, Any]:
     """``{ledger: median result}`` and the PostgreSQL-vs-SQLite row."""
     missing = {"postgres": _pg_present()}
-    runs: dict[str, list[dict[str, Any]]] = {b: [] for b in LEDGERS}
     schema = f"polyroute_bench_{uuid.uuid4().hex[:10]}"
     if not missing["postgres"]:
         _schema(f"CREATE SCHEMA {schema}")
     try:
-        for r in range(rounds):
-            for b in LEDGERS:
-                if missing.get(b):
-                    continue
-                res = _run_one(b, base_url, fail_url, server_pid, cpu, concurrency, calls,
-                               seconds, _in_schema(_pg_url(), schema), env)
-                runs[b].append(res)
-                tag = res.get("error") or f"{res.get('rps', 0):.0f} req/s, " \
-                    f"p99 {res.get('p99_ms', 0):.1f} ms, {res.get('errors', 0)} errors"
-                log(f"  round {r + 1}/{rounds} ledger {b:8} {tag[:110]}")
+        runs = backend_runs.rounds(
+            LEDGERS, missing, rounds,
+            lambda b: _run_one(b, base_url, fail_url, server_pid, cpu, concurrency, calls,
+                               seconds, _in_schema(_pg_url(), schema), env),
+            log, "ledger")
     finally:
         if not missing["postgres"]:
             _schema(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-    out: dict[str, Any] = {}
-    for b in LEDGERS:
-        good = [x for x in runs[b] if "rps" in x]
-        if missing.get(b):
-            out[b] = {"not_present": missing[b]}
-        elif not good:
-            out[b] = {"error": (runs[b] or [{}])[0].get("error", "no run")}
-        else:
-            out[b] = {k: statistics.median(x[k] for x in good)
-                      for k in ("rps", "p50_ms", "p99_ms", "cpu_per_call_us", "errors")}
-            out[b]["features"] = good[0]["features"]
+    out = backend_runs.medians(runs, missing)
     lite, pg = out["sqlite"].get("rps"), out["postgres"].get("rps")
     # reported like the state row; issue 14 sets no bar for the ledger, so no "met"
     row: dict[str, Any] = {"target": "Router.achat req/s at c=64 with ledger.url PostgreSQL "
@@ -169,32 +143,14 @@ def measure(base_url: str, fail_url: str, server_pid: int | None, cpu: int | Non
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--worker", action="store_true")
+    backend_runs.worker_args(ap)
     ap.add_argument("--ledger", choices=LEDGERS, default="sqlite")
-    ap.add_argument("--base-url")
-    ap.add_argument("--fail-url")
-    ap.add_argument("--server-pid", type=int, default=None)
-    ap.add_argument("--concurrency", type=int, default=64)
-    ap.add_argument("--calls", type=int, default=3000)
-    ap.add_argument("--seconds", type=float, default=4.0)
-    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--pg-url", default=_pg_url())
     a = ap.parse_args()
     if a.worker:
         print(json.dumps(asyncio.run(_worker(a))), flush=True)
         return
-    sys.path.insert(0, str(HERE))
-    from run import Server, pin_plan
-
-    server_cpu, client_cpu = pin_plan()
-    server = Server(server_cpu, max_seconds=600)
-    try:
-        res = measure(server.base_url, server.fail_url, server.proc.pid, client_cpu,
-                      rounds=a.rounds, concurrency=a.concurrency, calls=a.calls,
-                      seconds=a.seconds)
-    finally:
-        server.stop()
-    print(json.dumps(res, indent=1))
+    print(json.dumps(backend_runs.against_fake_server(measure, a), indent=1))
 
 
 if __name__ == "__main__":

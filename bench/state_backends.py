@@ -20,14 +20,17 @@ import argparse
 import asyncio
 import json
 import os
-import statistics
-import subprocess
 import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import backend_runs  # noqa: E402
+from backend_runs import run_worker  # noqa: E402
+
 BACKENDS = ("memory", "sqlite", "redis")
 REDIS_ENV = "POLYROUTE_BENCH_REDIS_URL"
 X = "\N{MULTIPLICATION SIGN}"
@@ -80,25 +83,8 @@ def _run_one(backend: str, base_url: str, fail_url: str, server_pid: int | None,
            "--base-url", base_url, "--fail-url", fail_url, "--concurrency", str(concurrency),
            "--calls", str(calls), "--seconds", str(seconds), "--prefix", prefix,
            "--redis-url", _redis_url()]
-    if server_pid is not None:
-        cmd += ["--server-pid", str(server_pid)]
-    if cpu is not None:
-        cmd = ["taskset", "-c", str(cpu), *cmd] if _has_taskset() else cmd
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds * 4 + 60,
-                           env=env)
-    except subprocess.TimeoutExpired:
-        return {"backend": backend, "error": "worker timed out"}
-    for line in reversed(p.stdout.splitlines()):
-        if line.startswith("{"):
-            return json.loads(line)  # type: ignore[no-any-return]
-    return {"backend": backend, "error": f"worker exited {p.returncode}: {p.stderr[-600:]}"}
-
-
-def _has_taskset() -> bool:
-    from shutil import which
-
-    return which("taskset") is not None
+    return run_worker(cmd, {"backend": backend}, server_pid=server_pid, cpu=cpu,
+                      seconds=seconds, env=env)
 
 
 def _redis_present() -> str | None:
@@ -133,32 +119,16 @@ def measure(base_url: str, fail_url: str, server_pid: int | None, cpu: int | Non
     """``{backend: median result}`` and the Redis-vs-memory target."""
     missing = {"redis": _redis_present()}
     prefix = f"polyroute-bench-{uuid.uuid4().hex[:10]}:"
-    runs: dict[str, list[dict[str, Any]]] = {b: [] for b in BACKENDS}
     try:
-        for r in range(rounds):
-            for b in BACKENDS:
-                if missing.get(b):
-                    continue
-                res = _run_one(b, base_url, fail_url, server_pid, cpu, concurrency, calls,
-                               seconds, prefix, env)
-                runs[b].append(res)
-                tag = res.get("error") or f"{res.get('rps', 0):.0f} req/s, " \
-                    f"p99 {res.get('p99_ms', 0):.1f} ms, {res.get('errors', 0)} errors"
-                log(f"  round {r + 1}/{rounds} state.backend {b:7} {tag[:110]}")
+        runs = backend_runs.rounds(
+            BACKENDS, missing, rounds,
+            lambda b: _run_one(b, base_url, fail_url, server_pid, cpu, concurrency, calls,
+                               seconds, prefix, env),
+            log, "state.backend")
     finally:
         if not missing["redis"]:
             _cleanup(prefix)
-    out: dict[str, Any] = {}
-    for b in BACKENDS:
-        good = [x for x in runs[b] if "rps" in x]
-        if missing.get(b):
-            out[b] = {"not_present": missing[b]}
-        elif not good:
-            out[b] = {"error": (runs[b] or [{}])[0].get("error", "no run")}
-        else:
-            out[b] = {k: statistics.median(x[k] for x in good)
-                      for k in ("rps", "p50_ms", "p99_ms", "cpu_per_call_us", "errors")}
-            out[b]["features"] = good[0]["features"]
+    out = backend_runs.medians(runs, missing)
     mem, red = out["memory"].get("rps"), out["redis"].get("rps")
     target: dict[str, Any] = {"target": "Router.achat req/s at c=64 with state.backend redis "
                                         f"≥ 0.8{X} the in-memory store (backends run in turn)"}
@@ -174,33 +144,15 @@ def measure(base_url: str, fail_url: str, server_pid: int | None, cpu: int | Non
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--worker", action="store_true")
+    backend_runs.worker_args(ap)
     ap.add_argument("--backend", choices=BACKENDS, default="memory")
-    ap.add_argument("--base-url")
-    ap.add_argument("--fail-url")
-    ap.add_argument("--server-pid", type=int, default=None)
-    ap.add_argument("--concurrency", type=int, default=64)
-    ap.add_argument("--calls", type=int, default=3000)
-    ap.add_argument("--seconds", type=float, default=4.0)
-    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--prefix", default="polyroute-bench:")
     ap.add_argument("--redis-url", default=_redis_url())
     a = ap.parse_args()
     if a.worker:
         print(json.dumps(asyncio.run(_worker(a))), flush=True)
         return
-    sys.path.insert(0, str(HERE))
-    from run import Server, pin_plan
-
-    server_cpu, client_cpu = pin_plan()
-    server = Server(server_cpu, max_seconds=600)
-    try:
-        res = measure(server.base_url, server.fail_url, server.proc.pid, client_cpu,
-                      rounds=a.rounds, concurrency=a.concurrency, calls=a.calls,
-                      seconds=a.seconds)
-    finally:
-        server.stop()
-    print(json.dumps(res, indent=1))
+    print(json.dumps(backend_runs.against_fake_server(measure, a), indent=1))
 
 
 if __name__ == "__main__":

@@ -223,9 +223,9 @@ class RateLimiter(Guard):
         return Ticket(req_key, tok_key, tokens)
 
     def _try_sliding(self, key: str, lim: DepLimit, tokens: int, f: float) -> Ticket:
-        """A sliding window's requests and tokens reserved in one step of the store
-        (one Redis round trip, or none: served from a lease); what one reserved is
-        given back if the other refuses."""
+        """A sliding window's requests and tokens reserved together: on Redis from
+        leases (no round trip, or one to lease both); what one reserved is given back
+        if the other refuses."""
         scale, window, store = self.window / 60.0, self.window, self.store
         now = self.clock()
         w = int(now // window)

@@ -215,8 +215,7 @@ class StateStore(ABC):
     def reserve_sliding_many(self, items: Sequence[tuple[str, str, float, float]],
                              carry: float, ttl: float | None = None) -> list[tuple[bool, Any]]:
         """``reserve_sliding(key, prev_key, amount, limit, carry, ttl)`` for each of
-        ``items``, every one attempted (the caller gives back what it does not keep):
-        a networked store sends them in one round trip."""
+        ``items``, every one attempted (the caller gives back what it does not keep)."""
         return [self.reserve_sliding(key, prev, amount, limit, carry, ttl)
                 for key, prev, amount, limit in items]
 

@@ -40,7 +40,7 @@ from polyroute.state.base import (
     encode,
 )
 from polyroute.state.offload import ThreadOffload
-from polyroute.state.redis_held import HELD_SCRIPT, HeldWrites, _args, _noscript
+from polyroute.state.redis_held import HELD_SCRIPT, HeldWrites, _args, _ms, _noscript
 from polyroute.state.redis_leases import Leases
 from polyroute.state.redis_scripts import (
     _BUMP_ALL,
@@ -70,10 +70,6 @@ def _password(url: str) -> str | None:
         return urlsplit(url).password
     except ValueError:
         return None
-
-
-def _ms(ttl: float | None) -> str:
-    return "" if ttl is None else str(max(1, int(ttl * 1000)))
 
 
 class _Async:
@@ -330,44 +326,8 @@ class RedisStore(HeldWrites, Leases, StateStore):
                               _ms(ttl)], key=key, touch=keys)
         if int(got[0]) < 0:  # not a count: read and judged the slow way (refused)
             return super().reserve_sliding(key, prev_key, amount, limit, carry, ttl)
-        prev = (None if got[1] in (b"", "") else  # "": no previous window
-                decode(got[1], where=self.where, key=self._k(prev_key), fix=self.fix(prev_key)))
+        prev = None if got[1] in (b"", "") else self._prev(got[1], prev_key)  # "": none
         return bool(int(got[0])), prev
-
-    def reserve_sliding_many(self, items: Sequence[tuple[str, str, float, float]],
-                             carry: float, ttl: float | None = None) -> list[tuple[bool, Any]]:
-        if self.hash_tags or len(items) < 2:  # a Cluster: the items' keys span slots
-            return super().reserve_sliding_many(items, carry, ttl)
-        calls: list[tuple[Any, tuple[Any, ...], dict[str, Any]]] = []
-        touch: list[str] = []
-        for key, prev_key, amount, limit in items:
-            check_finite(where=self.where, key=self._k(key), amount=amount, limit=limit,
-                         carry=carry)
-            keys = [self._k(key), self._k(prev_key)]
-            self._wrote(keys[0])
-            touch += keys
-            calls.append((self._sliding, (), {"keys": keys, "args": [
-                repr(float(amount)), repr(float(limit)), repr(float(carry)), _ms(ttl)]}))
-        try:
-            results = self._execute(self._held_on(touch), calls)
-        except self._failure as exc:
-            raise self._failed("reserve", exc) from None
-        out: list[tuple[bool, Any]] = []
-        try:
-            for (key, prev_key, amount, limit), got in zip(items, results, strict=True):
-                if isinstance(got, Exception):
-                    raise self._error("reserve", got, key)
-                if int(got[0]) < 0:  # not a count: read and judged the slow way (refused)
-                    out.append(self._slow_sliding(key, prev_key, amount, limit, carry, ttl))
-                    continue
-                prev = None if got[1] in (b"", "") else self._prev(got[1], prev_key)
-                out.append((bool(int(got[0])), prev))
-        except BaseException:  # give back what the others reserved, then refuse
-            for (key, _, amount, _), got in zip(items, results, strict=True):
-                if not isinstance(got, Exception) and int(got[0]) > 0:
-                    self.incr_later(key, -amount)
-            raise
-        return out
 
     def _prev(self, raw: Any, prev_key: str) -> Any:
         return decode(raw, where=self.where, key=self._k(prev_key), fix=self.fix(prev_key))

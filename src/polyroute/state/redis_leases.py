@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from polyroute.state.base import check_finite
+from polyroute.state.redis_held import _ms
 from polyroute.state.write_behind import _pid
 
 if TYPE_CHECKING:
@@ -90,8 +91,8 @@ class Leases:
                        *, floor: float | None = None) -> bool:
         if self._held is None or self._lease_calls <= 0 or ttl is None or not amount > 0:
             return self.reserve(key, amount, limit, ttl, floor=floor)
-        check_finite(where=self.where, key=self._k(key), amount=amount, limit=limit)
         rk = self._k(key)
+        check_finite(where=self.where, key=rk, amount=amount, limit=limit)
         now = time.monotonic()
         with self._lease_lock:
             self._forked()
@@ -108,7 +109,7 @@ class Leases:
             got = float(self._run(
                 "reserve", self._lease_script, keys=[rk],
                 args=[repr(need), repr(amount * self._lease_calls), repr(float(limit)),
-                      str(max(1, int(ttl * 1000))), "" if floor is None else repr(float(floor))],
+                      _ms(ttl), "" if floor is None else repr(float(floor))],
                 key=key, touch=(rk,)))
         except BaseException:
             self._keep(rk, claimed, now, ttl)
@@ -151,7 +152,7 @@ class Leases:
             touch += keys
             calls.append((self._sliding_lease_script, (), {"keys": keys, "args": [
                 repr(max(0.0, amount - have)), repr(amount * self._lease_calls),
-                repr(float(limit)), repr(float(carry)), str(max(1, int(ttl * 1000)))]}))
+                repr(float(limit)), repr(float(carry)), _ms(ttl)]}))
         try:
             results = self._execute(self._held_on(touch), calls)
         except BaseException:
