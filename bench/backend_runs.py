@@ -10,7 +10,7 @@ import subprocess
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["medians", "rounds", "run_worker"]
+__all__ = ["against_fake_server", "drive", "medians", "rounds", "run_worker", "worker_args"]
 
 KEYS = ("rps", "p50_ms", "p99_ms", "cpu_per_call_us", "errors")
 
@@ -92,3 +92,26 @@ def against_fake_server(measure: Callable[..., dict[str, Any]], a: Any) -> dict[
                        seconds=a.seconds)
     finally:
         server.stop()
+
+
+async def drive(router: Any, a: Any) -> dict[str, Any]:
+    """A worker's run: one checked call, a warm-up, then ``a.calls`` at
+    ``a.concurrency``; closes ``router``."""
+    import clients
+    import worker
+
+    request = clients._request(agent="bench")
+
+    async def call() -> Any:
+        return await router.achat(request)
+
+    try:
+        first = await call()
+        if not clients._pr_check(first):
+            raise AssertionError(f"unexpected answer: {str(first)[:300]}")
+        await worker.concurrent(call, a.concurrency, a.concurrency * 4, 2.0, None)  # warm
+        out: dict[str, Any] = await worker.concurrent(call, a.concurrency, a.calls, a.seconds,
+                                                      a.server_pid)
+        return out
+    finally:
+        await router.aclose()

@@ -43,7 +43,6 @@ def _redis_url() -> str:
 async def _worker(a: argparse.Namespace) -> dict[str, Any]:
     sys.path.insert(0, str(HERE))
     import clients
-    import worker
     from polyroute_features import features_config
 
     from polyroute.config.cost import StateConfig
@@ -59,19 +58,7 @@ async def _worker(a: argparse.Namespace) -> dict[str, Any]:
     else:
         state = StateConfig()
     router = Router(cfg.model_copy(update={"state": state}))
-    request = clients._request(agent="bench")
-
-    async def call() -> Any:
-        return await router.achat(request)
-
-    try:
-        first = await call()
-        if not clients._pr_check(first):
-            raise AssertionError(f"unexpected answer: {str(first)[:300]}")
-        await worker.concurrent(call, a.concurrency, a.concurrency * 4, 2.0, None)  # warm
-        out = await worker.concurrent(call, a.concurrency, a.calls, a.seconds, a.server_pid)
-    finally:
-        await router.aclose()
+    out = await backend_runs.drive(router, a)
     return {"backend": a.backend, "guards": [type(g).__name__ for g in router.guards],
             "features": sorted(k for k, v in on.items() if v), **out}
 
