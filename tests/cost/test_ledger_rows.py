@@ -274,3 +274,24 @@ def test_unopenable_ledger_fails_the_router_not_a_call(
     assert err.value.field == "ledger.path"
     assert primary.requests == []  # nothing was called, nothing paid for
     assert str(db) in str(err.value) and "writable" in str(err.value)
+
+
+def test_call_ids_grow_with_time_so_rows_append_to_the_ledgers_index(
+        echo_registry: PluginRegistry, primary: StandinServer, secondary: StandinServer,
+        tmp_path: Path) -> None:
+    from polyroute.call_ids import new_call_id
+
+    ids = [new_call_id() for _ in range(20_000)]
+    assert len(set(ids)) == len(ids)
+    assert all(len(i) == 24 and int(i, 16) >= 0 for i in ids)
+    now_ms = time.time_ns() // 1_000_000
+    assert abs(int(ids[-1][:12], 16) - now_ms) < 60_000  # the first half is the time in ms
+    assert [i[:12] for i in ids] == sorted(i[:12] for i in ids)
+    db = tmp_path / "u.db"
+    with make_router(echo_registry, primary.url, secondary.url, db) as router:
+        answered = []
+        for _ in range(3):
+            answered.append(router.chat(ask()).call_id)
+            time.sleep(0.002)
+    assert answered == sorted(answered)  # each call's row lands after the last one's
+    assert [r["id"] for r in sorted(rows(db), key=lambda r: r["ts"])] == answered

@@ -29,7 +29,6 @@ from __future__ import annotations
 import functools
 import json
 import math
-import os
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -46,6 +45,7 @@ from polyroute.budgets.call_record import (
 )
 from polyroute.budgets.per_call import TokenRatios, WorstCase, check_max_cost, worst_case
 from polyroute.budgets.windows import Window
+from polyroute.call_ids import new_call_id
 from polyroute.config.cost import BudgetConfig
 from polyroute.cost.book import PriceBook
 from polyroute.cost.pricing import Prices
@@ -413,7 +413,7 @@ class CostGuard(Guard):
         now = time.time()
         routing = request.routing
         # an answer keeps the id its row has, so feedback can name the call
-        call_id = (response.call_id if response is not None else None) or os.urandom(12).hex()
+        call_id = (response.call_id if response is not None else None) or new_call_id()
         if response is not None:
             response.call_id = call_id
         attempts = rec.attempts if rec is not None else []
