@@ -29,8 +29,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from polyroute.errors import ConfigError
 from polyroute.ledger.feedback import FEEDBACK_SCHEMA_PG
+from polyroute.ledger.queued import LINGER, QueuedLedger, take_batch
 from polyroute.ledger.queued import Item as _Item
-from polyroute.ledger.queued import QueuedLedger, take_batch
 from polyroute.ledger.rollup import ROLLUP_SOURCE_COLUMNS, apply_rows, bucket_of, rollup_schema
 from polyroute.ledger.rollup_days import (
     COUNTERS,
@@ -243,6 +243,8 @@ class PostgresLedger(QueuedLedger):
                     item = q.get(timeout=60.0)
                 except queue.Empty:
                     continue
+                if item is not None:
+                    time.sleep(LINGER)  # group commit, as the SQLite writer
                 rows, stop, taken = take_batch(q, item)
                 try:
                     if conn is None or conn.closed:

@@ -37,8 +37,8 @@ from typing import Any
 from polyroute._sqlite import is_lock_contention, retry_locked
 from polyroute.errors import ConfigError
 from polyroute.ledger.feedback import FEEDBACK_SCHEMA
+from polyroute.ledger.queued import LINGER, QueuedLedger, take_batch
 from polyroute.ledger.queued import Item as _Item
-from polyroute.ledger.queued import QueuedLedger, take_batch
 from polyroute.ledger.rollup import (
     ROLLUP_SOURCE_COLUMNS,
     apply_rows,
@@ -98,8 +98,6 @@ _INSERT_ATTEMPT = (
     f"INSERT INTO attempts ({', '.join(ATTEMPT_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(ATTEMPT_COLUMNS))})"
 )
-_LINGER = 0.005
-"""Seconds the writer waits for more rows before committing a batch."""
 _DAY = 86400.0
 _WARN_EVERY = 10.0  # seconds between two warnings about the same kind of drop
 
@@ -329,9 +327,9 @@ class Ledger(QueuedLedger):
                 except queue.Empty:
                     continue
                 if item is not None:
-                    # group commit: rows of calls ending within _LINGER share one
+                    # group commit: rows of calls ending within LINGER share one
                     # transaction (one commit per row cost ~70 us of CPU per call)
-                    time.sleep(_LINGER)
+                    time.sleep(LINGER)
                 rows, stop, taken = take_batch(q, item)
                 try:
                     if rows or self._unreported:
