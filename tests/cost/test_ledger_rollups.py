@@ -392,3 +392,61 @@ def test_a_since_reaching_far_before_the_data_reads_in_any_zone(tmp_path: Path) 
     _fill(path, 300, seed=21)
     for tz in ("UTC", "Europe/London", "America/New_York"):  # 999,999 weeks: year < 1
         _assert_same(path, by="day", since="999999w", timezone=tz)
+
+
+_HOSTILE = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(["", "null", "[]", "{}", '{"calls": "x"}', '{"calls": 1}', "1e999",
+                     '{"calls":1,"fallbacks":0,"cost":["zz",0],"saved":[0,0],"gen_ms":[0,0],'
+                     '"unpriced":0,"gen_tokens":0,"input_tokens":0,"output_tokens":0,'
+                     '"cached_tokens":0,"reasoning_tokens":0,"lat":"!","ttft":0}']))
+
+
+@settings(max_examples=25, deadline=None)
+@given(data=_HOSTILE)
+def test_a_damaged_rollup_row_is_read_from_the_raw_rows_and_rebuilt_by_the_next_write(
+        tmp_path_factory: pytest.TempPathFactory, data: str) -> None:
+    path = tmp_path_factory.mktemp("hostile") / "u.db"
+    _fill(path, 300, hours=6)
+    where = " AND ".join(f"{c} = ?" for c in ("bucket", *rollup._KEY, "ok", "hit"))
+    with connect_ledger(path, create=False) as conn:  # someone edits the file by hand
+        first = conn.execute(f"SELECT {', '.join(CALL_COLUMNS)} FROM calls "
+                             "ORDER BY ts LIMIT 1").fetchone()
+        (key,) = rollup._group([[first[CALL_COLUMNS.index(c)]
+                                 for c in rollup.ROLLUP_SOURCE_COLUMNS]])
+        day = (key[0] - key[0] % rollup.DAY_SECONDS, *key[1:])
+        assert conn.execute(f"UPDATE usage_rollup SET data = ? WHERE {where}",
+                            (data, *key)).rowcount == 1
+        assert conn.execute(f"UPDATE usage_rollup_day SET data = ? WHERE {where}",
+                            (data, *day)).rowcount == 1
+        conn.commit()
+    # a report reads the raw rows instead (a warning, never a traceback)...
+    _assert_same(path, by="model", since=None)
+    # ...and the writer rebuilds both rows from the raw ones when it next writes them
+    ledger = Ledger(path, retention_days=None, sync=True)
+    for i in range(3):
+        ledger.record((f"again{i}", *first[1:]))
+    ledger.close()
+    assert ledger.dropped == 0
+    with connect_ledger(path, create=False) as conn:
+        hours = rollup.read_rollups(conn, "?", None, 2**40)
+        days = rollup.read_rollups(conn, "?", None, 2**40, rollup.DAY_SECONDS)
+    assert sum(a.calls for a in hours) == sum(a.calls for a in days) == 303
+    _assert_same(path, by="provider", since=None)
+
+
+def test_a_damaged_hour_row_does_not_stop_the_day_rollups_being_rebuilt(
+        tmp_path: Path) -> None:
+    path = tmp_path / "u.db"
+    _fill(path, 300, hours=30)
+    with connect_ledger(path, create=False) as conn:
+        conn.execute("UPDATE usage_rollup SET data = 'garbage'")
+        conn.execute("DELETE FROM ledger_meta WHERE key = 'rollup_day_calls'")
+        conn.commit()
+        assert not days_current(conn)
+    Ledger(path, retention_days=None).close()  # opening the writer rebuilds the days
+    with connect_ledger(path, create=False) as conn:
+        assert days_current(conn)
+        day_calls = conn.execute("SELECT SUM(json_extract(data, '$.calls')) "
+                                 "FROM usage_rollup_day").fetchone()[0]
+    assert day_calls == 300  # summed again from the raw rows, not lost

@@ -35,6 +35,7 @@ from polyroute.ledger.rollup import (
     Agg,
     ExactSum,
     Latencies,
+    RollupCorrupt,
     agg_of_row,
     bucket_of,
     exact_percentile,
@@ -42,6 +43,7 @@ from polyroute.ledger.rollup import (
 )
 from polyroute.ledger.rollup_days import days_current
 from polyroute.ledger.store import rollups_current
+from polyroute.logs import get_logger
 
 if TYPE_CHECKING:
     from polyroute.config.schema import PolyrouteConfig
@@ -49,7 +51,10 @@ if TYPE_CHECKING:
 
 __all__ = ["BudgetUse", "GroupStats", "UsageReport", "ledger_path", "percentile", "usage_stats"]
 
+logger = get_logger("usage")
+
 GroupBy = Literal["model", "provider", "agent", "day", "route", "tenant"]
+
 
 def percentile(values: Sequence[float], q: float) -> float | None:
     """Nearest-rank-interpolated percentile of ``values`` (``q`` in 0..1); ``None`` if empty."""
@@ -209,7 +214,13 @@ class UsageSource:
             if not any(a.span > BUCKET_SECONDS and (a.ts < hi < a.ts + a.span or (
                     lo is not None and a.ts < lo < a.ts + a.span)) for a in got[3]):
                 return inside
-        whole = self._read_whole(lo, hi, days)
+        try:
+            whole = self._read_whole(lo, hi, days)
+        except RollupCorrupt as exc:  # derived data: the raw rows say the same
+            logger.warning("usage ledger: %s", exc)
+            self.use_rollups = self.use_days = False
+            self._read = None
+            return self.raw(lo, hi, before=True)
         self.rollup_reads += 1
         if got is None:
             self._read = (lo, hi, days, whole)

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from polyroute.errors import PolyrouteError
 from polyroute.ledger.rollup_sums import (  # ExactSum, Latencies: re-exported
     _NO_VALUES,
     LATENCY_ERROR,
@@ -40,11 +41,12 @@ from polyroute.ledger.rollup_sums import (  # ExactSum, Latencies: re-exported
     exact_percentile,
     pack,
 )
+from polyroute.logs import get_logger
 
 __all__ = [
     "BUCKET_SECONDS", "DAY_SECONDS", "LATENCY_ERROR", "ROLLUP_SOURCE_COLUMNS", "TABLES", "Agg",
-    "ExactSum", "Latencies", "agg_of_row", "apply_rows", "bucket_of", "exact_percentile",
-    "merge_aggs", "read_rollups", "rollup_schema",
+    "ExactSum", "Latencies", "RollupCorrupt", "agg_of_row", "apply_rows", "bucket_of",
+    "exact_percentile", "load_or_rebuild", "merge_aggs", "read_rollups", "rollup_schema",
 ]
 
 BUCKET_SECONDS = 3600
@@ -96,6 +98,23 @@ def _pick_loads() -> Callable[[str], Any]:
 
 
 _loads = _pick_loads()
+
+
+logger = get_logger("ledger")
+_UNREADABLE = (ValueError, KeyError, TypeError, IndexError, AttributeError)
+"""What a hand-edited or damaged rollup ``data`` text raises while it is read."""
+
+
+class RollupCorrupt(PolyrouteError):
+    """A rollup row's ``data`` cannot be read. Rollups are derived from the raw rows:
+    readers fall back to those, and the writer rebuilds the row from them."""
+
+    def __init__(self, table: str, bucket: Any, detail: str) -> None:
+        self.table, self.bucket = table, bucket
+        super().__init__(
+            f"rollup row of {table} at bucket {bucket!r} cannot be read ({detail}) — fix: "
+            "nothing to do; usage reads the raw rows instead, and the next write to that "
+            "hour rebuilds the row from them")
 
 
 def bucket_of(ts: float) -> int:
@@ -292,20 +311,22 @@ def apply_groups(conn: Any, ph: str, table: str, plus: dict[tuple[Any, ...], Agg
         return
     buckets = sorted({k[0] for k in keys})
     current: dict[tuple[Any, ...], Agg] = {}
+    rebuilt: set[tuple[Any, ...]] = set()
     q = (f"SELECT bucket, {', '.join(_KEY)}, ok, hit, data FROM {table} "
          f"WHERE bucket IN ({', '.join([ph] * len(buckets))})")
     for row in conn.execute(q, buckets).fetchall():
         k = tuple(row[:8])
         if k in keys:
             a = _at(row[0], row[1:6], row[6], row[7])
-            a.load(row[8])
+            if not load_or_rebuild(conn, ph, table, a, row):
+                rebuilt.add(k)  # the raw rows hold this batch's changes already
             current[k] = a
     writes = []
     for k in keys:
         a = current.get(k) or _at(k[0], k[1:6], k[6], k[7])
-        if k in plus:
+        if k in plus and k not in rebuilt:
             a.add(plus[k])
-        if k in minus:
+        if k in minus and k not in rebuilt:
             _subtract(a, minus[k])
         writes.append((*k, a.dump()) if a.calls > 0 else None)
         if a.calls <= 0:
@@ -318,6 +339,28 @@ def apply_groups(conn: Any, ph: str, table: str, plus: dict[tuple[Any, ...], Agg
     rows = [w for w in writes if w is not None]
     if rows:
         conn.executemany(sql, rows)
+
+
+def load_or_rebuild(conn: Any, ph: str, table: str, a: Agg, row: Sequence[Any]) -> bool:
+    """Fill ``a`` from rollup ``row`` of ``table`` (bucket, the key columns, ok, hit,
+    data); a ``data`` that cannot be read is summed again from the raw rows of its
+    bucket instead (logged). ``False`` when it was."""
+    try:
+        a.load(row[8])
+        return True
+    except _UNREADABLE as exc:
+        logger.warning("%s; rebuilt from the raw rows",
+                       RollupCorrupt(table, row[0], f"{type(exc).__name__}: {exc}"))
+    span = next(s for s, t in TABLES.items() if t == table)
+    rows = conn.execute(f"SELECT {', '.join(ROLLUP_SOURCE_COLUMNS)} FROM calls "
+                        f"WHERE ts >= {ph} AND ts < {ph}", (row[0], row[0] + span)).fetchall()
+    groups = _group(rows)
+    if span != BUCKET_SECONDS:
+        groups = by_day(groups)
+    got = groups.get(tuple(row[:8]))
+    fresh = got if got is not None else _at(row[0], row[1:6], row[6], row[7])
+    a.__dict__.update(fresh.__dict__)
+    return False
 
 
 def _subtract(a: Agg, b: Agg) -> None:
@@ -349,21 +392,25 @@ def read_rollups(conn: Any, ph: str, start: int | None, end: int,
         args.append(start)
     out = []
     loads = _loads
-    for b, agent, route, provider, model, tenant, ok, hit, data in conn.execute(sql, args):
-        d = loads(data)
-        if any(type(d[k]) is float for k in _COUNTS):  # orjson: past 64 bits is a float
-            d = json.loads(data)
-        # built in one step (not _at + load): this loop is most of a usage report's time
-        out.append(Agg(
-            float(b), _dec(agent), _dec(route), _dec(provider), _dec(model), _dec(tenant),
-            ok=bool(ok), hit=bool(hit), whole=True, calls=d["calls"], fallbacks=d["fallbacks"],
-            input_tokens=d["input_tokens"], output_tokens=d["output_tokens"],
-            cached_tokens=d["cached_tokens"], reasoning_tokens=d["reasoning_tokens"],
-            cost=_exact(d["cost"]), unpriced=d["unpriced"],
-            saved=_exact(d["saved"]), gen_tokens=d["gen_tokens"],
-            gen_ms=_exact(d["gen_ms"]),
-            latency=Latencies(_NO_VALUES, _load_packed(d["lat"])),
-            ttft=Latencies(_NO_VALUES, _load_packed(d["ttft"])), span=span))
+    b: Any = None
+    try:
+        for b, agent, route, provider, model, tenant, ok, hit, data in conn.execute(sql, args):
+            d = loads(data)
+            if any(type(d[k]) is float for k in _COUNTS):  # orjson: past 64 bits is a float
+                d = json.loads(data)
+            # built in one step (not _at + load): this loop is most of a report's time
+            out.append(Agg(
+                float(b), _dec(agent), _dec(route), _dec(provider), _dec(model),
+                _dec(tenant), ok=bool(ok), hit=bool(hit), whole=True, calls=d["calls"],
+                fallbacks=d["fallbacks"], input_tokens=d["input_tokens"],
+                output_tokens=d["output_tokens"], cached_tokens=d["cached_tokens"],
+                reasoning_tokens=d["reasoning_tokens"], cost=_exact(d["cost"]),
+                unpriced=d["unpriced"], saved=_exact(d["saved"]), gen_tokens=d["gen_tokens"],
+                gen_ms=_exact(d["gen_ms"]),
+                latency=Latencies(_NO_VALUES, _load_packed(d["lat"])),
+                ttft=Latencies(_NO_VALUES, _load_packed(d["ttft"])), span=span))
+    except _UNREADABLE as exc:
+        raise RollupCorrupt(TABLES[span], b, f"{type(exc).__name__}: {exc}") from None
     return out
 
 

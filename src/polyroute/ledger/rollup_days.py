@@ -22,6 +22,7 @@ from polyroute.ledger.rollup import (
     _at,
     apply_groups,
     by_day,
+    load_or_rebuild,
 )
 
 __all__ = ["COUNTERS", "days_current", "meta_counts", "prune_rollups", "rebuild_days"]
@@ -49,11 +50,11 @@ def days_current(conn: Any, ph: str = "?") -> bool:
         meta.get("rollup_day_calls") == meta.get("rollup_calls")
 
 
-def _hour_groups(rows: list[Any]) -> dict[tuple[Any, ...], Agg]:
+def _hour_groups(conn: Any, ph: str, rows: list[Any]) -> dict[tuple[Any, ...], Agg]:
     out = {}
     for row in rows:
         a = _at(row[0], row[1:6], row[6], row[7])
-        a.load(row[8])
+        load_or_rebuild(conn, ph, _HOURS, a, row)
         out[tuple(row[:8])] = a
     return out
 
@@ -70,7 +71,7 @@ def rebuild_days(conn: Any, ph: str, *, upsert: str | None = None,
     for day in days:
         rows = conn.execute(f"SELECT {cols} FROM {_HOURS} WHERE bucket >= {ph} AND "
                             f"bucket < {ph}", (day, day + DAY_SECONDS)).fetchall()
-        apply_groups(conn, ph, _DAYS, by_day(_hour_groups(rows)), {}, upsert)
+        apply_groups(conn, ph, _DAYS, by_day(_hour_groups(conn, ph, rows)), {}, upsert)
     if calls is not None:
         _set(conn, ph, "rollup_day_calls", calls)
 
@@ -87,7 +88,7 @@ def prune_rollups(conn: Any, ph: str, cutoff: int, *, upsert: str | None = None)
         rows = conn.execute(f"SELECT {cols} FROM {_HOURS} WHERE bucket >= {ph} AND bucket < {ph}",
                             (cutoff, day + DAY_SECONDS)).fetchall()
         conn.execute(f"DELETE FROM {_DAYS} WHERE bucket = {ph}", (day,))
-        apply_groups(conn, ph, _DAYS, by_day(_hour_groups(rows)), {}, upsert)
+        apply_groups(conn, ph, _DAYS, by_day(_hour_groups(conn, ph, rows)), {}, upsert)
 
 
 def _set(conn: Any, ph: str, key: str, value: int) -> None:
