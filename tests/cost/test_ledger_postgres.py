@@ -233,3 +233,28 @@ def test_day_rollups_on_postgres_are_rebuilt_pruned_and_equal_the_raw_rows(
     pruner.close()
     assert first_day == bucket_of(now - 1.5 * 86400) // 86400 * 86400
     same()
+
+
+def test_a_damaged_rollup_row_on_postgres_is_read_raw_and_rebuilt(
+        url: str, caplog: pytest.LogCaptureFixture) -> None:
+    rnd = random.Random(12)
+    ledger = PostgresLedger(url, retention_days=None, sync=True)
+    rows = [_row(rnd, i, NOW - rnd.uniform(0, 5 * 3600)) for i in range(200)]
+    for r in rows:
+        ledger.record(r)
+    ledger.close()
+    with psycopg.connect(url) as conn:  # every hour row edited by hand
+        conn.execute("UPDATE usage_rollup SET data = '{\"calls\": \"x\"}'")
+    caplog.set_level(logging.WARNING, logger="polyroute")
+    report = usage_stats(url, by="provider", since=None, now=NOW)
+    assert report.total.requests == 200  # the raw rows, with a warning
+    assert "cannot be read" in caplog.text
+    ledger = PostgresLedger(url, retention_days=None, sync=True)
+    for i, r in enumerate(rows):  # the same keys again: every damaged hour is rebuilt
+        ledger.record((f"again{i}", *r[1:]))
+    ledger.close()
+    assert ledger.dropped == 0
+    with psycopg.connect(url) as conn:
+        calls = conn.execute("SELECT SUM((data::json->>'calls')::int) FROM usage_rollup"
+                             ).fetchone()[0]
+    assert calls == 400
