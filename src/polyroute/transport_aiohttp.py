@@ -40,7 +40,7 @@ class AiohttpSender:
         )
 
     def _timeout(self, connect: float, read: float) -> aiohttp.ClientTimeout:
-        # The router enforces the call's total deadline itself (asyncio.timeout).
+        # The router enforces the call's total deadline itself (routing.deadline.Deadline).
         key = (connect, round(read, 1))
         found = self._timeouts.get(key)
         if found is None:

@@ -47,7 +47,7 @@ class PyreqwestSender:
         builder = client.request(req.method, req.url).headers(headers)
         if body is not None:
             builder = builder.body_bytes(body)
-        # reqwest bounds the whole request; the router bounds the call (asyncio.timeout)
+        # reqwest bounds the whole request; the router bounds the call (routing.deadline.Deadline)
         response = await builder.timeout(timedelta(seconds=connect + read)).build().send()
         content = bytes(await response.bytes())
         return HttpResponse(response.status, dict(response.headers.items()), content)

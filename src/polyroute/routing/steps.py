@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
 from polyroute.errors import ProviderError, ProviderTimeoutError
 from polyroute.guard_base import Guard
+from polyroute.routing.deadline import Deadline
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -212,12 +213,22 @@ class Send(Effect):
 
     async def arun(self, streams: AsyncExitStack | None) -> Any:
         dep = self.dep
+        # asyncio.timeout's job with one timer per loop (routing/deadline.py)
+        deadline = Deadline.start(self.remaining)
         try:
-            async with asyncio.timeout(self.remaining):  # cheaper than wait_for: no task
-                return await self.transport.asend(
+            try:
+                got = await self.transport.asend(
                     self.http, self.timeouts, provider=dep.provider, model=dep.model,
                     remaining=self.remaining,
                 )
+            except asyncio.CancelledError as exc:
+                if deadline is not None and deadline.done(asyncio.CancelledError):
+                    raise TimeoutError from exc
+                raise
+            finally:
+                if deadline is not None:
+                    deadline.done(None)
+            return got
         except TimeoutError as exc:
             if isinstance(exc, ProviderError):
                 raise
