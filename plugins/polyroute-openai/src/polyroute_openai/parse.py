@@ -85,16 +85,17 @@ def parse_usage(data: Any, *, provider: str = "", model: str = "") -> Usage | No
 parse_arguments = tool_arguments
 
 
-def _load_json(response: HttpResponse, provider: str, model: str) -> Any:
+def _load_json(response: HttpResponse, provider: str, model: str,
+               rid: str | None = None) -> Any:
     return load_json(
         response.content, provider=provider, model=model, status=response.status,
-        request_id=_request_id(response.headers),
+        request_id=rid if rid is not None else _request_id(response.headers),
     )
 
 
 def parse_chat_completion(response: HttpResponse, *, provider: str, model: str) -> ChatResponse:
-    data = _load_json(response, provider, model)
     rid = _request_id(response.headers)
+    data = _load_json(response, provider, model, rid)
 
     def bad(reason: str) -> InvalidResponseError:
         return InvalidResponseError(
