@@ -37,7 +37,8 @@ class ExactSum:
             self.special += x
             return
         n, d = float(x).as_integer_ratio()
-        self.scaled += n * ((1 << _SCALE) // d)
+        # d is a power of two (at most 2**1074): n * (2**_SCALE // d), as one shift
+        self.scaled += n << (_SCALE + 1 - d.bit_length())
 
     def merge(self, other: ExactSum) -> None:
         self.scaled += other.scaled
