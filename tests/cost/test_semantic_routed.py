@@ -42,7 +42,8 @@ def embed_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[StandinServer]:
         yield server
 
 
-def _router(chat_url: str, embed_url: str, tmp: Path, route: str = "docs") -> Router:
+def _router(chat_url: str, embed_url: str, tmp: Path, route: str = "docs",
+            **extra: Any) -> Router:
     registry = PluginRegistry.create(load_entrypoints=False,
                                      plugins=[echo_provider, openai_plugin])
     return Router({
@@ -56,11 +57,13 @@ def _router(chat_url: str, embed_url: str, tmp: Path, route: str = "docs") -> Ro
         "cache": {"directory": str(tmp / "cache"), "semantic": {
             "enabled": True, "embedder": f"route:{route}", "threshold": 0.8}},
         "ledger": {"path": str(tmp / "usage.db"), "sync": True},
+        **extra,
     }, registry=registry)
 
 
-def _ask(text: str) -> ChatRequest:
-    return ChatRequest(messages=[Message.user(text)], routing=RoutingHints(agent="bot"))
+def _ask(text: str, **tags: str) -> ChatRequest:
+    return ChatRequest(messages=[Message.user(text)],
+                       routing=RoutingHints(agent="bot", tags=tags))
 
 
 def _posts(server: StandinServer) -> int:
@@ -93,9 +96,9 @@ def test_the_async_path_embeds_off_the_event_loop(
     threads: list[int] = []
     real = RoutedEmbedder.embed
 
-    def embed(self: RoutedEmbedder, texts: Any) -> Any:
+    def embed(self: RoutedEmbedder, texts: Any, tags: Any = None) -> Any:
         threads.append(threading.get_ident())
-        return real(self, texts)
+        return real(self, texts, tags)
 
     async def run() -> tuple[Any, Any, int]:
         async with _router(primary.url, embed_server.url, tmp_path) as router:
@@ -114,3 +117,21 @@ def test_an_unknown_route_is_a_config_error(primary: StandinServer,
     with pytest.raises(ConfigError, match="names no embeddings route") as info:
         _router(primary.url, embed_server.url, tmp_path, route="nope")
     assert info.value.field == "cache.semantic.embedder"
+
+
+def test_the_lookups_embedding_is_the_tenants_recorded_and_budgeted(
+        primary: StandinServer, embed_server: StandinServer, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    # acme's budget cannot take even one embedding; globex has none
+    budgets = [{"scope": "tag:tenant=acme", "usd": 1e-12, "per": "day"}]
+    with _router(primary.url, embed_server.url, tmp_path, budgets=budgets,
+                 pricing={"overrides": {"a:m": {"input": 0, "output": 0}}}) as router:
+        router.chat(_ask(BASE, tenant="globex"))
+        refused = router.chat(_ask(PARAPHRASE, tenant="acme"))
+    assert not refused.cache_hit  # no vector for acme: a miss, and the call went upstream
+    assert "semantic cache lookup failed" in caplog.text and "acme" in caplog.text
+    sent = [r.json()["input"] for r in embed_server.requests]
+    assert sent == [[BASE]]  # only globex's lookup was embedded
+    with sqlite3.connect(tmp_path / "usage.db") as conn:
+        tenants = conn.execute("SELECT tenant FROM calls WHERE provider = 'emb'").fetchall()
+    assert tenants == [("globex",)]  # the embedding is the tenant's, in the ledger too

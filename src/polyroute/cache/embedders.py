@@ -19,7 +19,7 @@ from __future__ import annotations
 import importlib
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from polyroute.embed_types import CrossSpaceError
@@ -78,15 +78,19 @@ class LocalMiniLM:
 class RoutedEmbedder:
     """``route:NAME``: vectors from the router's embeddings route ``NAME``."""
 
+    takes_tags = True
+    """``embed`` takes the chat call's tags: the embedding call is counted against the
+    same tenant's (and any tag-scoped) budgets as the call it looks up for."""
+
     def __init__(self, route: str, space_id: str, ndim: int,
                  embed: Callable[..., Any]) -> None:
         self.route, self._space_id, self.ndim, self._embed = route, space_id, ndim, embed
         self.space = f"route:{route}:{space_id}"
 
-    def embed(self, texts: Sequence[str]) -> Any:
+    def embed(self, texts: Sequence[str], tags: Mapping[str, str] | None = None) -> Any:
         import numpy as np
 
-        resp = self._embed(list(texts), route=self.route)
+        resp = self._embed(list(texts), route=self.route, tags=dict(tags or {}))
         if resp.space != self._space_id:  # a cross-space fallback: not the cached space
             raise CrossSpaceError(self._space_id, resp.space,
                                   where=f"the semantic cache's embedder 'route:{self.route}'")

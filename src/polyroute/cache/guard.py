@@ -423,7 +423,7 @@ class CacheGuard(Guard):
             if found is None:
                 return None
             scope, prompt = found
-            hit, vector = self.semantic.lookup(scope, prompt)
+            hit, vector = self.semantic.lookup(scope, prompt, tags=request.routing.tags)
             if len(self._vectors) > 4096:  # calls that ended without an answer
                 self._vectors.clear()
             self._vectors[id(request.messages)] = vector
@@ -447,7 +447,8 @@ class CacheGuard(Guard):
         vector = self._vectors.pop(id(request.messages), None)
         found = self._semantic_scope(request)
         if found is not None:
-            self.semantic.add(found[0], found[1], key, ttl, vector=vector)
+            self.semantic.add(found[0], found[1], key, ttl, vector=vector,
+                              tags=request.routing.tags)
 
     def stats(self) -> dict[str, Any]:
         semantic = self.semantic.stats() if self.semantic is not None else {}

@@ -24,6 +24,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,12 +103,13 @@ class SemanticCache:
             entry.last_id = row_id
         return entry
 
-    def lookup(self, scope: str, prompt: str, vector: Any | None = None
-               ) -> tuple[SemanticHit | None, Any]:
+    def lookup(self, scope: str, prompt: str, vector: Any | None = None, *,
+               tags: Mapping[str, str] | None = None) -> tuple[SemanticHit | None, Any]:
         """The best stored prompt that clears the threshold and the gate, and the
-        prompt's vector (to store it after a miss without embedding it twice)."""
+        prompt's vector (to store it after a miss without embedding it twice).
+        ``tags``: the call's, for an embedder that is a routed, budgeted call."""
         if vector is None:
-            vector = self.embed(prompt)
+            vector = self.embed(prompt, tags)
         now = self.clock()
         with self._lock:
             self.lookups += 1
@@ -130,16 +132,19 @@ class SemanticCache:
                 return SemanticHit(key, similarity, stored), vector
         return None, vector
 
-    def embed(self, prompt: str) -> Any:
-        vectors = self.embedder.embed([prompt])
+    def embed(self, prompt: str, tags: Mapping[str, str] | None = None) -> Any:
+        if getattr(self.embedder, "takes_tags", False):
+            vectors = self.embedder.embed([prompt], tags=tags)  # type: ignore[call-arg]
+        else:
+            vectors = self.embedder.embed([prompt])
         return np.asarray(vectors, dtype=np.float32).reshape(-1)
 
     # --- writes -----------------------------------------------------------------------
 
     def add(self, scope: str, prompt: str, key: str, ttl: float | None,
-            vector: Any | None = None) -> None:
+            vector: Any | None = None, *, tags: Mapping[str, str] | None = None) -> None:
         if vector is None:
-            vector = self.embed(prompt)
+            vector = self.embed(prompt, tags)
         blob = np.asarray(vector, dtype=np.float32).reshape(-1).tobytes()
         expires = None if ttl is None else self.clock() + ttl
         with self._lock:
