@@ -450,3 +450,27 @@ def test_a_damaged_hour_row_does_not_stop_the_day_rollups_being_rebuilt(
         day_calls = conn.execute("SELECT SUM(json_extract(data, '$.calls')) "
                                  "FROM usage_rollup_day").fetchone()[0]
     assert day_calls == 300  # summed again from the raw rows, not lost
+
+
+def test_a_replaced_row_that_summed_an_infinity_is_taken_out_exactly(tmp_path: Path) -> None:
+    path = tmp_path / "u.db"
+    rnd = random.Random(9)
+    base = list(_row(rnd, 1, NOW - 5000))
+    c = {name: CALL_COLUMNS.index(name) for name in ("id", "cost_usd", "cost_saved_usd",
+                                                      "latency_ms", "ttft_ms", "status")}
+    base[c["status"]] = "ok"
+    ledger = Ledger(path, retention_days=None, sync=True)
+    first = list(base)
+    first[c["cost_usd"]], first[c["cost_saved_usd"]] = math.inf, -math.inf
+    first[c["latency_ms"]], first[c["ttft_ms"]] = math.inf, 1.0
+    ledger.record(tuple(first))
+    other = list(base)
+    other[c["id"]], other[c["cost_usd"]] = "other", 0.25
+    ledger.record(tuple(other))
+    again = list(base)
+    again[c["cost_usd"]] = 0.5  # the same id, now finite: replaces the first row
+    ledger.record(tuple(again))
+    ledger.close()
+    report = _report(path, raw=False, since=None)
+    assert report.total.requests == 2 and report.total.cost_usd == 0.75  # not NaN
+    _assert_same(path, by="model", since=None)

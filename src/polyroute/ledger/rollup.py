@@ -324,6 +324,11 @@ def apply_groups(conn: Any, ph: str, table: str, plus: dict[tuple[Any, ...], Agg
     writes = []
     for k in keys:
         a = current.get(k) or _at(k[0], k[1:6], k[6], k[7])
+        if k in minus and k not in rebuilt and _special(minus[k]):
+            # inf - inf is NaN, not 0: a replaced row that summed an infinity is taken
+            # out by summing its bucket's raw rows again (they hold this batch already)
+            a = _from_raw(conn, ph, table, k)
+            rebuilt.add(k)
         if k in plus and k not in rebuilt:
             a.add(plus[k])
         if k in minus and k not in rebuilt:
@@ -351,16 +356,26 @@ def load_or_rebuild(conn: Any, ph: str, table: str, a: Agg, row: Sequence[Any]) 
     except _UNREADABLE as exc:
         logger.warning("%s; rebuilt from the raw rows",
                        RollupCorrupt(table, row[0], f"{type(exc).__name__}: {exc}"))
+    a.__dict__.update(_from_raw(conn, ph, table, tuple(row[:8])).__dict__)
+    return False
+
+
+def _from_raw(conn: Any, ph: str, table: str, k: tuple[Any, ...]) -> Agg:
+    """Rollup row ``k`` of ``table`` summed again from the raw rows of its bucket."""
     span = next(s for s, t in TABLES.items() if t == table)
     rows = conn.execute(f"SELECT {', '.join(ROLLUP_SOURCE_COLUMNS)} FROM calls "
-                        f"WHERE ts >= {ph} AND ts < {ph}", (row[0], row[0] + span)).fetchall()
+                        f"WHERE ts >= {ph} AND ts < {ph}", (k[0], k[0] + span)).fetchall()
     groups = _group(rows)
     if span != BUCKET_SECONDS:
         groups = by_day(groups)
-    got = groups.get(tuple(row[:8]))
-    fresh = got if got is not None else _at(row[0], row[1:6], row[6], row[7])
-    a.__dict__.update(fresh.__dict__)
-    return False
+    got = groups.get(k)
+    return got if got is not None else _at(k[0], k[1:6], k[6], k[7])
+
+
+def _special(a: Agg) -> bool:
+    """``a`` sums an infinity (or a NaN): it cannot be taken out by subtraction."""
+    return any(x != 0.0 or x != x for x in (a.cost.special, a.saved.special,
+                                             a.gen_ms.special))
 
 
 def _subtract(a: Agg, b: Agg) -> None:
