@@ -43,7 +43,7 @@ from polyroute.routing.guards import CandidateSkipped, Guard
 from polyroute.routing.plan import Deployment, Planner
 from polyroute.routing.prompts import with_agent_prompt
 from polyroute.routing.references import check_references
-from polyroute.routing.retried import retried
+from polyroute.routing.retried import tried
 from polyroute.routing.steps import (
     ASYNC_BEFORE_CALL,
     BeforeCall,
@@ -342,22 +342,11 @@ class Router(StreamingMixin, OutcomesMixin, EmbeddingsMixin, ViewsMixin):
 
     def _try(self, call: Call, dep: Deployment, request: ChatRequest, *,
              stream: bool) -> Steps[ChatResponse | Opened]:
-        """One deployment: the first attempt directly (the common case pays no retry
-        machinery), then tenacity's decisions (``BaseRetrying.iter``: wait, stop or
-        give up), starting from that failure, so waits, stops and counts are exactly
-        as if tenacity's own loop had made it."""
-        try:
-            return (yield from self._attempt(call, dep, request, stream))
-        except ProviderError as exc:
-            failure = exc
-        if isinstance(failure, AuthenticationError) and self._key_rotated(dep):
-            try:  # the key was rotated in its secret backend: once more, with the new one
-                return (yield from self._attempt(call, dep, request, stream))
-            except ProviderError as exc:
-                failure = exc
-        return (yield from retried(self.retry_policy, call, failure,
-                                   lambda: self._attempt(call, dep, request, stream),
-                                   self._sleep, self._asleep))
+        """One deployment's tries (``routing.retried.tried``)."""
+        return (yield from tried(
+            lambda: self._attempt(call, dep, request, stream),
+            lambda failure: isinstance(failure, AuthenticationError) and self._key_rotated(dep),
+            self.retry_policy, call, self._sleep, self._asleep))
 
     def _key_rotated(self, dep: Deployment) -> bool:
         """After a 401/403: did the provider's key change in its secret backend?"""

@@ -49,7 +49,7 @@ from polyroute.routing.embed_plan import (
 )
 from polyroute.routing.guards import CandidateSkipped, Guard
 from polyroute.routing.plan import Plan
-from polyroute.routing.retried import retried
+from polyroute.routing.retried import tried
 from polyroute.routing.steps import Send, Steps, arun, run
 from polyroute.tokens import estimate_text_tokens
 from polyroute.types import (
@@ -394,19 +394,11 @@ class EmbeddingsMixin:
 
     def _embed_try(self, call: Call, dep: Deployment, sub: EmbedRequest,
                    tier: SpaceTier) -> Steps[EmbedResult]:
-        """One deployment: an attempt, then the retry policy's decisions (as ``_try``)."""
-        try:
-            return (yield from self._embed_attempt(call, dep, sub, tier))
-        except ProviderError as exc:
-            failure = exc
-        if failure.status in (401, 403) and self._key_rotated(dep):
-            try:
-                return (yield from self._embed_attempt(call, dep, sub, tier))
-            except ProviderError as exc:
-                failure = exc
-        return (yield from retried(self.retry_policy, call, failure,
-                                   lambda: self._embed_attempt(call, dep, sub, tier),
-                                   self._sleep, self._asleep))
+        """One deployment's tries (``routing.retried.tried``, as ``_try``)."""
+        return (yield from tried(
+            lambda: self._embed_attempt(call, dep, sub, tier),
+            lambda failure: failure.status in (401, 403) and self._key_rotated(dep),
+            self.retry_policy, call, self._sleep, self._asleep))
 
     def _embed_attempt(self, call: Call, dep: Deployment, sub: EmbedRequest,
                        tier: SpaceTier) -> Steps[EmbedResult]:

@@ -1,5 +1,7 @@
-"""After a failed attempt: the retry policy's waits and tries, as steps. The chat and
-the embedding paths both run this one loop (``Router._try``, ``_embed_try``)."""
+"""One deployment's tries, as steps: the first attempt directly (the common case pays
+no retry machinery), once more at once if its key was rotated, then the retry
+policy's waits and tries. The chat and the embedding paths both run this
+(``Router._try``, ``_embed_try``)."""
 
 from __future__ import annotations
 
@@ -17,9 +19,28 @@ if TYPE_CHECKING:
     from polyroute.resilience.retry import RetryPolicy
     from polyroute.routing.call import Call
 
-__all__ = ["retried"]
+__all__ = ["retried", "tried"]
 
 T = TypeVar("T")
+
+
+def tried(attempt: Callable[[], Steps[T]], rotated: Callable[[ProviderError], bool],
+          policy: RetryPolicy, call: Call, sleep: Callable[[float], None],
+          asleep: Callable[[float], Awaitable[Any]]) -> Steps[T]:
+    """``attempt()``; after a failure that ``rotated`` says a rotated key explains (a
+    401 whose key changed in its secret backend), once more at once with the new key;
+    then ``retried``'s waits and tries (tenacity's decisions, starting from that
+    failure, so waits, stops and counts are as if tenacity's own loop had made it)."""
+    try:
+        return (yield from attempt())
+    except ProviderError as exc:
+        failure = exc
+    if rotated(failure):
+        try:
+            return (yield from attempt())
+        except ProviderError as exc:
+            failure = exc
+    return (yield from retried(policy, call, failure, attempt, sleep, asleep))
 
 
 def retried(policy: RetryPolicy, call: Call, failure: ProviderError,
