@@ -73,7 +73,9 @@ def test_recommend_reads_a_postgres_ledger(
                      if sticky_variant("summary", exp, u) == v] for v in ("control", "mini")}
         for u in users["control"][:30] + users["mini"][:10]:
             _ask(router, u)
-    recs = recommend(url, min_calls=5)
+    # latency is not what this test is about: a stand-in's sub-millisecond p95s are
+    # noise under a loaded suite (mini's came out over 1.5x big's once, and was dropped)
+    recs = recommend(url, min_calls=5, max_latency_ratio=float("inf"))
     assert [(r.agent, r.current, r.suggested, r.calls_compared) for r in recs] == [
         ("bot", "a:big", "a:mini", (30, 10))]  # the cheaper variant, from the shared ledger
     assert recs[0].suggested_cost_per_request < recs[0].current_cost_per_request

@@ -94,14 +94,13 @@ class _Job:
         self.ended: asyncio.Future[None] | None = None  # a cancelled caller waits on it
 
     def run(self) -> None:
-        """On a worker thread."""
+        """On a worker thread (then ``post`` hands the outcome to the loop)."""
         try:
             self.result = self.fn(*self.args)
         except BaseException as exc:  # handed to the caller, raised there
             self.error = exc
         self.fn = self.args = None  # type: ignore[assignment]  # drop references early
         self.finished = True
-        self.inbox.post(self)
 
     def deliver(self) -> None:
         """On the loop."""
@@ -156,9 +155,12 @@ class ThreadOffload:
             if job is None:
                 return
             job.run()
+            # idle before the caller hears of it: its next block then finds this
+            # thread instead of starting another
             with self._lock:
                 if self._jobs is jobs:  # not a pool closed (or forked away) meanwhile
                     self._idle += 1
+            job.inbox.post(job)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` on a worker thread; the loop runs other tasks meanwhile."""
