@@ -394,7 +394,23 @@ def test_a_since_reaching_far_before_the_data_reads_in_any_zone(tmp_path: Path) 
         _assert_same(path, by="day", since="999999w", timezone=tz)
 
 
+def _edited(**change: Any) -> str:
+    """A well-formed rollup ``data`` text with some fields replaced."""
+    import json
+
+    a = rollup.Agg(0.0, None, None, None, None, None, ok=True, hit=False, calls=2)
+    a.cost.add(0.25)
+    a.latency.values.append(120.0)
+    return json.dumps({**json.loads(a.dump()), **change})
+
+
+_WELL_FORMED_BUT_WRONG = [
+    _edited(calls="x"), _edited(calls=-5), _edited(input_tokens=1.5),
+    _edited(cost=["ff", 10**9]), _edited(lat=[10**9, "1"]), _edited(lat={"999999999": 1}),
+    _edited(ttft={"3": -2}),
+]
 _HOSTILE = st.one_of(
+    st.sampled_from(_WELL_FORMED_BUT_WRONG),
     st.text(max_size=40),
     st.sampled_from(["", "null", "[]", "{}", '{"calls": "x"}', '{"calls": 1}', "1e999",
                      '{"calls":1,"fallbacks":0,"cost":["zz",0],"saved":[0,0],"gen_ms":[0,0],'
@@ -474,3 +490,19 @@ def test_a_replaced_row_that_summed_an_infinity_is_taken_out_exactly(tmp_path: P
     report = _report(path, raw=False, since=None)
     assert report.total.requests == 2 and report.total.cost_usd == 0.75  # not NaN
     _assert_same(path, by="model", since=None)
+
+
+@pytest.mark.parametrize("data", _WELL_FORMED_BUT_WRONG)
+def test_well_formed_rollup_data_with_wrong_values_is_refused_not_summed(
+        tmp_path: Path, data: str) -> None:
+    path = tmp_path / "u.db"
+    _fill(path, 50, hours=2)
+    with connect_ledger(path, create=False) as conn:
+        conn.execute("UPDATE usage_rollup SET data = ?", (data,))
+        conn.commit()
+        with pytest.raises(rollup.RollupCorrupt, match="cannot be read"):
+            rollup.read_rollups(conn, "?", None, 2**40)
+    a = rollup.Agg(0.0, None, None, None, None, None, ok=True, hit=False)
+    with pytest.raises(rollup._UNREADABLE):
+        a.load(data)
+    _assert_same(path, by="model", since=None)  # the report reads the raw rows instead

@@ -105,6 +105,17 @@ _UNREADABLE = (ValueError, KeyError, TypeError, IndexError, AttributeError)
 """What a hand-edited or damaged rollup ``data`` text raises while it is read."""
 
 
+def _counted(d: Any, text: str) -> Any:
+    """``d`` (a rollup row's ``data``, parsed), its counts checked: whole numbers ≥ 0.
+    orjson reads an integer past 64 bits as a float: those rows are parsed again by
+    the json module. ``ValueError`` (or ``KeyError``) for anything else."""
+    if any(type(d[k]) is not int or d[k] < 0 for k in _COUNTS):
+        d = json.loads(text)
+        if any(type(d[k]) is not int or d[k] < 0 for k in _COUNTS):
+            raise ValueError("a count is not a whole number >= 0")
+    return d
+
+
 class RollupCorrupt(PolyrouteError):
     """A rollup row's ``data`` cannot be read. Rollups are derived from the raw rows:
     readers fall back to those, and the writer rebuilds the row from them."""
@@ -183,7 +194,7 @@ class Agg:
         return json.dumps(d, separators=(",", ":"))
 
     def load(self, text: str) -> None:
-        d = json.loads(text)
+        d = _counted(json.loads(text), text)
         self.calls, self.fallbacks = d["calls"], d["fallbacks"]
         for t in _TOKENS:
             setattr(self, t, d[t])
@@ -410,9 +421,7 @@ def read_rollups(conn: Any, ph: str, start: int | None, end: int,
     b: Any = None
     try:
         for b, agent, route, provider, model, tenant, ok, hit, data in conn.execute(sql, args):
-            d = loads(data)
-            if any(type(d[k]) is float for k in _COUNTS):  # orjson: past 64 bits is a float
-                d = json.loads(data)
+            d = _counted(loads(data), data)
             # built in one step (not _at + load): this loop is most of a report's time
             out.append(Agg(
                 float(b), _dec(agent), _dec(route), _dec(provider), _dec(model),

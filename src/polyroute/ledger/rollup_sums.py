@@ -15,6 +15,7 @@ _BINS_PER_DOUBLING = 8
 LATENCY_ERROR = 2 ** (1 / (2 * _BINS_PER_DOUBLING)) - 1
 """Largest relative error of a percentile read from rollups (≈ 4.4 %)."""
 _SCALE = 1074  # every finite double is an integer multiple of 2**-1074
+_MAX_SHIFT = 2 * 1100  # trailing zeros of any sum of doubles scaled by 2**_SCALE
 _BELOW_1MS = -1
 _INF_BIN = 1_000_000
 _NO_VALUES: list[float] = []  # shared by rollup rows, which hold no exact values: never mutated
@@ -66,8 +67,10 @@ class ExactSum:
 
 def _exact(v: Sequence[Any]) -> ExactSum:
     """``ExactSum.load`` as a plain function: a usage report calls it ~80,000 times."""
-    m = v[0]
-    scaled = (int(m, 16) if m.__class__ is str else int(m)) << int(v[1]) if m else 0
+    m, shift = v[0], int(v[1])
+    if not 0 <= shift <= _MAX_SHIFT:  # a damaged row must not make a huge integer
+        raise ValueError(f"exact sum shifted by {shift}")
+    scaled = (int(m, 16) if m.__class__ is str else int(m)) << shift if m else 0
     return ExactSum(scaled, float(v[2]) if len(v) > 2 else 0.0)
 
 
@@ -138,8 +141,14 @@ def _dump_packed(packed: int) -> list[Any]:
 
 def _load_packed(v: Any) -> int:
     if isinstance(v, dict):  # rows written before histograms were packed: {"bin": count}
-        return pack({int(k): int(n) for k, n in v.items()})
-    return int(v[1], 16) << (int(v[0]) * _WIDTH)
+        counts = {int(k): int(n) for k, n in v.items()}
+        if any(not (-1 <= b < _INF_SLOT or b == _INF_BIN) or n < 0 for b, n in counts.items()):
+            raise ValueError("a histogram bin or count out of range")
+        return pack(counts)
+    slot = int(v[0])
+    if not 0 <= slot <= _INF_SLOT:  # a damaged row must not make a huge integer
+        raise ValueError(f"histogram starts at slot {slot}")
+    return int(v[1], 16) << (slot * _WIDTH)
 
 
 @dataclass
