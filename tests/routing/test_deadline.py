@@ -37,7 +37,7 @@ def test_a_send_within_its_deadline_returns_and_leaves_nothing_pending() -> None
     async def main() -> None:
         assert await _sleep_in(1.0, 0.001) == "done"
         assert await _sleep_in(None, 0.001) == "done"
-        assert not dl._sends(asyncio.get_running_loop()).pending
+        assert not dl._per_loop.get(asyncio.get_running_loop()).pending
 
     asyncio.run(main())
 
@@ -49,7 +49,7 @@ def test_a_cancellation_from_outside_stays_a_cancellation() -> None:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        assert not dl._sends(asyncio.get_running_loop()).pending
+        assert not dl._per_loop.get(asyncio.get_running_loop()).pending
 
     asyncio.run(main())
 

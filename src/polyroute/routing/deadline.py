@@ -19,9 +19,10 @@ cancellation from outside still propagates as one).
 from __future__ import annotations
 
 import asyncio
-import threading
 import weakref
 from types import TracebackType
+
+from polyroute.loop_local import LoopLocal
 
 __all__ = ["Deadline"]
 
@@ -59,22 +60,7 @@ class _Sends:
             loop.call_at(first, self._fire, first)
 
 
-_loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Sends] = (
-    weakref.WeakKeyDictionary())
-_lock = threading.Lock()
-_last: _Sends | None = None  # the loop most calls run on: no dict lookup
-
-
-def _sends(loop: asyncio.AbstractEventLoop) -> _Sends:
-    global _last
-    got = _last
-    if got is None or got.loop() is not loop:
-        with _lock:  # loops on other threads register too
-            got = _loops.get(loop)
-            if got is None:
-                got = _loops[loop] = _Sends(loop)
-        _last = got
-    return got
+_per_loop: LoopLocal[_Sends] = LoopLocal(_Sends)
 
 
 class Deadline:
@@ -106,7 +92,7 @@ class Deadline:
         self._task, self._expired = task, False
         self._cancelling = task.cancelling()
         self.when = loop.time() + self._delay
-        self._sends = _sends(loop)
+        self._sends = _per_loop.get(loop)
         self._sends.add(self, loop)
 
     def done(self, exc_type: type[BaseException] | None) -> bool:

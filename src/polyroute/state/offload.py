@@ -31,6 +31,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from polyroute.loop_local import LoopLocal
+
 __all__ = ["ThreadOffload"]
 
 T = TypeVar("T")
@@ -64,22 +66,7 @@ class _Inbox:
             done.popleft().deliver()
 
 
-_inboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Inbox] = (
-    weakref.WeakKeyDictionary())
-_inbox_lock = threading.Lock()
-_last: _Inbox | None = None
-
-
-def _inbox(loop: asyncio.AbstractEventLoop) -> _Inbox:
-    global _last
-    got = _last
-    if got is None or got.loop() is not loop:
-        with _inbox_lock:
-            got = _inboxes.get(loop)
-            if got is None:
-                got = _inboxes[loop] = _Inbox(loop)
-        _last = got
-    return got
+_inboxes: LoopLocal[_Inbox] = LoopLocal(_Inbox)
 
 
 class _Job:
@@ -166,7 +153,7 @@ class ThreadOffload:
         """``fn(*args)`` on a worker thread; the loop runs other tasks meanwhile."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[T] = loop.create_future()
-        job = _Job(fn, args, fut, _inbox(loop))
+        job = _Job(fn, args, fut, _inboxes.get(loop))
         self._submit(job)
         try:
             return await fut
