@@ -328,10 +328,9 @@ def apply_groups(conn: Any, ph: str, table: str, plus: dict[tuple[Any, ...], Agg
     for row in conn.execute(q, buckets).fetchall():
         k = tuple(row[:8])
         if k in keys:
-            a = _at(row[0], row[1:6], row[6], row[7])
-            if not load_or_rebuild(conn, ph, table, a, row):
+            current[k], read = load_or_rebuild(conn, ph, table, row)
+            if not read:
                 rebuilt.add(k)  # the raw rows hold this batch's changes already
-            current[k] = a
     writes = []
     for k in keys:
         a = current.get(k) or _at(k[0], k[1:6], k[6], k[7])
@@ -357,18 +356,18 @@ def apply_groups(conn: Any, ph: str, table: str, plus: dict[tuple[Any, ...], Agg
         conn.executemany(sql, rows)
 
 
-def load_or_rebuild(conn: Any, ph: str, table: str, a: Agg, row: Sequence[Any]) -> bool:
-    """Fill ``a`` from rollup ``row`` of ``table`` (bucket, the key columns, ok, hit,
-    data); a ``data`` that cannot be read is summed again from the raw rows of its
-    bucket instead (logged). ``False`` when it was."""
+def load_or_rebuild(conn: Any, ph: str, table: str, row: Sequence[Any]) -> tuple[Agg, bool]:
+    """Rollup ``row`` of ``table`` (bucket, the key columns, ok, hit, data) as an
+    ``Agg``; a ``data`` that cannot be read is summed again from the raw rows of its
+    bucket instead (logged). The flag is ``False`` when it was."""
+    a = _at(row[0], row[1:6], row[6], row[7])
     try:
         a.load(row[8])
-        return True
+        return a, True
     except _UNREADABLE as exc:
         logger.warning("%s; rebuilt from the raw rows",
                        RollupCorrupt(table, row[0], f"{type(exc).__name__}: {exc}"))
-    a.__dict__.update(_from_raw(conn, ph, table, tuple(row[:8])).__dict__)
-    return False
+    return _from_raw(conn, ph, table, tuple(row[:8])), False
 
 
 def _from_raw(conn: Any, ph: str, table: str, k: tuple[Any, ...]) -> Agg:

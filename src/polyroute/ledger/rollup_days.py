@@ -19,7 +19,6 @@ from polyroute.ledger.rollup import (
     DAY_SECONDS,
     TABLES,
     Agg,
-    _at,
     apply_groups,
     by_day,
     load_or_rebuild,
@@ -53,9 +52,7 @@ def days_current(conn: Any, ph: str = "?") -> bool:
 def _hour_groups(conn: Any, ph: str, rows: list[Any]) -> dict[tuple[Any, ...], Agg]:
     out = {}
     for row in rows:
-        a = _at(row[0], row[1:6], row[6], row[7])
-        load_or_rebuild(conn, ph, _HOURS, a, row)
-        out[tuple(row[:8])] = a
+        out[tuple(row[:8])] = load_or_rebuild(conn, ph, _HOURS, row)[0]
     return out
 
 
