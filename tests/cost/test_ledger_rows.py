@@ -295,3 +295,44 @@ def test_call_ids_grow_with_time_so_rows_append_to_the_ledgers_index(
             time.sleep(0.002)
     assert answered == sorted(answered)  # each call's row lands after the last one's
     assert [r["id"] for r in sorted(rows(db), key=lambda r: r["ts"])] == answered
+
+
+def test_call_ids_stay_unique_across_threads_and_a_forked_worker() -> None:
+    """The random half is read from os.urandom in blocks: threads must not share a
+    slice of it, and a forked worker must not repeat its parent's bytes (two workers
+    writing one PostgreSQL ledger would collide)."""
+    import subprocess
+    import sys
+    import threading
+
+    from polyroute.call_ids import new_call_id
+
+    got: list[list[str]] = [[] for _ in range(8)]
+
+    def make(out: list[str]) -> None:
+        out.extend(new_call_id() for _ in range(5_000))
+
+    threads = [threading.Thread(target=make, args=(out,)) for out in got]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ids = [i for out in got for i in out]
+    assert len(set(ids)) == len(ids) == 40_000
+    # a clean interpreter (no other thread holds a lock across the fork)
+    script = (
+        "import os, sys\n"
+        "from polyroute.call_ids import new_call_id\n"
+        "new_call_id()\n"  # the parent has a block of random bytes before the fork
+        "r, w = os.pipe()\n"
+        "pid = os.fork()\n"
+        "ids = ' '.join(new_call_id()[12:] for _ in range(50))\n"
+        "if pid == 0:\n"
+        "    os.write(w, ids.encode()); os._exit(0)\n"
+        "os.close(w); os.waitpid(pid, 0)\n"
+        "child = os.read(r, 100000).decode().split()\n"
+        "print(len(set(child) & set(ids.split())), len(child))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=60, check=True).stdout.split()
+    assert out == ["0", "50"]
