@@ -62,7 +62,9 @@ class VariantConfig(PortableParams):
 
     def generation_params(self) -> GenerationParams:
         data = self.model_dump(exclude_none=True, include=_PORTABLE)
-        return GenerationParams(**data, extra=dict(self.params))
+        if self.params:  # else unset: the router copies a call's params only when some are
+            data["extra"] = dict(self.params)
+        return GenerationParams(**data)
 
 
 class ExperimentConfig(BaseModel):

@@ -120,7 +120,9 @@ class _Params(PortableParams, _Strict):
 
     def generation_params(self) -> GenerationParams:
         data = self.model_dump(exclude_none=True, include=_PORTABLE)
-        return GenerationParams(**data, extra=dict(self.params))
+        if self.params:  # else unset: the router copies a call's params only when some are
+            data["extra"] = dict(self.params)
+        return GenerationParams(**data)
 
 
 class _PolicyChain(BaseModel):
