@@ -229,32 +229,37 @@ class RateLimiter(Guard):
         scale, window, store = self.window / 60.0, self.window, self.store
         now = self.clock()
         w = int(now // window)
-        kinds: list[tuple[str, float, float, str]] = []  # (key, amount, limit, refusal)
+        kinds: list[tuple[str, float, float]] = []  # (key, amount, limit)
         if lim.rpm:
-            limit = max(1.0, lim.rpm * scale * f)
-            kinds.append((f"rl:{key}:req", 1.0, limit, f"{limit:g} requests per {window:g}s"))
+            kinds.append((f"rl:{key}:req", 1.0, max(1.0, lim.rpm * scale * f)))
         if lim.tpm:
             limit = max(1.0, lim.tpm * scale * f)
-            what = f"{limit:g} tokens per {window:g}s (this call needs ~{tokens})"
             if tokens > limit:
-                raise _Refused(what, float("inf"))
-            kinds.append((f"rl:{key}:tok", float(tokens), limit, what))
+                raise _Refused(self._what(limit, tokens), float("inf"))
+            kinds.append((f"rl:{key}:tok", float(tokens), limit))
         got = store.reserve_sliding_leased(
-            [(f"{k}:{w}", f"{k}:{w - 1}", amount, limit) for k, amount, limit, _ in kinds],
+            [(f"{k}:{w}", f"{k}:{w - 1}", amount, limit) for k, amount, limit in kinds],
             1.0 - (now % window) / window, ttl=window * 2)
         settle: list[str] = []
         try:
-            for (k, amount, limit, what), (done, raw) in zip(kinds, got, strict=True):
+            for (k, amount, limit), (done, raw) in zip(kinds, got, strict=True):
                 at, retry = self._slid(k, amount, limit, now, done, raw)
-                if not at:
-                    raise _Refused(what, retry)
+                if not at:  # the refusal's words only now: :g formats cost on every call
+                    raise _Refused(self._what(limit, None if k.endswith(":req") else tokens),
+                                   retry)
                 settle.append(at)
         except BaseException:  # a refusal or a corrupt count: nothing stays reserved
-            self._give_back(got, [f"{k}:{w}" for k, _, _, _ in kinds], [a for _, a, _, _ in kinds])
+            self._give_back(got, [f"{k}:{w}" for k, _, _ in kinds], [a for _, a, _ in kinds])
             raise
         req_key = settle[0] if lim.rpm else None
         tok_key = settle[-1] if lim.tpm else None
         return Ticket(req_key, tok_key, tokens)
+
+    def _what(self, limit: float, tokens: int | None) -> str:
+        """A sliding window's refusal: requests (``tokens`` None) or tokens."""
+        if tokens is None:
+            return f"{limit:g} requests per {self.window:g}s"
+        return f"{limit:g} tokens per {self.window:g}s (this call needs ~{tokens})"
 
     def _give_back(self, got: list[tuple[bool, Any]], keys: list[str],
                    amounts: list[float]) -> None:
