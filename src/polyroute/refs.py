@@ -45,9 +45,15 @@ class Deployment:
     model: str
     key: str = field(init=False, compare=False, repr=False)
     """``provider/model``, computed once (it keys state on every call)."""
+    _hash: int = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "key", f"{self.provider}/{self.model}")
+        # a dict key several times per call: hashed once (as the generated hash would)
+        object.__setattr__(self, "_hash", hash((self.provider, self.model)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     def __str__(self) -> str:
         return self.key

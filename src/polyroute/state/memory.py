@@ -71,7 +71,8 @@ class MemoryStore(StateStore):
         return number(value, where="(in-process)", key=key, fix=self.fix(key))
 
     def set(self, key: str, value: Any, ttl: float | None = None) -> None:
-        if not _plain(value):
+        t = type(value)
+        if not ((t is float and _isfinite(value)) or t is int):
             encode(value, where="(in-process)", key=key)  # the same values the shared stores take
         with self._lock:
             self._data[key] = (value, self._expiry(ttl))
@@ -81,7 +82,8 @@ class MemoryStore(StateStore):
             self._data.pop(key, None)
 
     def incr(self, key: str, amount: float = 1.0, ttl: float | None = None) -> float:
-        if not (type(amount) is float and _isfinite(amount)) and not _plain(amount):
+        t = type(amount)
+        if not ((t is float and _isfinite(amount)) or t is int):
             check_finite(where="(in-process)", key=key, amount=amount)
         data = self._data
         with self._lock:  # _live and _number inlined: the hot path's most called step
@@ -111,18 +113,29 @@ class MemoryStore(StateStore):
 
     def reserve(self, key: str, amount: float, limit: float, ttl: float | None = None, *,
                 floor: float | None = None) -> bool:
-        if not (_plain(amount) and _plain(limit)):
+        ta, tl = type(amount), type(limit)
+        if not (((ta is float and _isfinite(amount)) or ta is int)
+                and ((tl is float and _isfinite(limit)) or tl is int)):
             check_finite(where="(in-process)", key=key, amount=amount, limit=limit)
-        with self._lock:
-            current = self._live(key)
-            base = self._number(key, current)
+        data = self._data
+        with self._lock:  # _live and _number inlined, as in incr
+            item = data.get(key)
+            if item is not None and item[1] is not None and self._clock() >= item[1]:
+                del data[key]
+                item = None
+            if item is None:
+                base = 0.0
+            elif type(item[0]) is float and _isfinite(item[0]):
+                base = item[0]
+            else:
+                base = self._number(key, item[0])
             if floor is not None and base < floor:
                 raise _corrupt("(in-process)", key, repr(base), self.fix(key))
             value = base + amount
             if value > limit:
                 return False
-            expires = self._expiry(ttl) if current is None else self._data[key][1]
-            self._data[key] = (value, expires)
+            data[key] = (value, (None if ttl is None else self._clock() + ttl)
+                         if item is None else item[1])
             return True
 
     def cas(self, key: str, expected: Any, new: Any, ttl: float | None = None) -> bool:
