@@ -201,23 +201,36 @@ class ChatCompletionsStreamParser(StreamParser):
                 "stream chunk 'choices' is not a list", provider=self.provider, model=self.model
             )
         for choice in choices:
-            if not is_map(choice) or choice.get("index", 0) != 0:
+            if not (type(choice) is dict or is_map(choice)) or choice.get("index", 0) != 0:
                 continue
             delta = choice.get("delta") or {}
-            if is_map(delta):
+            if type(delta) is dict or is_map(delta):
                 text += self.delta_text(delta)
                 for call in delta.get("tool_calls") or []:
                     if is_map(call):
                         deltas.append(tool_call_delta(call, len(deltas)))
-            finish = self.finish(choice.get("finish_reason")) or finish
-        usage = self.usage(payload.get("usage"))
+            # absent on all but the last event (finish and usage of None are None)
+            if (reason := choice.get("finish_reason")) is not None:
+                finish = self.finish(reason) or finish
+        raw_usage = payload.get("usage")
+        usage = None if raw_usage is None else self.usage(raw_usage)
         if not (text or deltas or finish or usage):
             return []
-        return [ChatChunk(
-            text=text, tool_calls=deltas, finish_reason=finish, usage=usage,
-            response_id=self.response_id, response_model=self.response_model,
-            provider=self.provider, model=self.model,
-        )]
+        # fields left at their defaults are not passed: pydantic validates each one given
+        fields: dict[str, Any] = {"provider": self.provider, "model": self.model}
+        if text:
+            fields["text"] = text
+        if deltas:
+            fields["tool_calls"] = deltas
+        if finish is not None:
+            fields["finish_reason"] = finish
+        if usage is not None:
+            fields["usage"] = usage
+        if self.response_id is not None:
+            fields["response_id"] = self.response_id
+        if self.response_model is not None:
+            fields["response_model"] = self.response_model
+        return [ChatChunk(**fields)]
 
     @typed_parse
     def close(self) -> Iterable[ChatChunk]:
