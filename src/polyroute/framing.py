@@ -62,7 +62,7 @@ class _LineSplitter:
             self._parts.append(first)
             first = b"".join(self._parts)
         self._parts = [rest] if rest else []
-        return [_text(line) for line in (first, *lines)]
+        return [line.decode("utf-8", errors="replace") for line in (first, *lines)]
 
     def rest(self) -> str:
         rest, self._parts = b"".join(self._parts), []
@@ -86,8 +86,15 @@ class SSEDecoder:
 
     def feed(self, data: bytes) -> Iterator[StreamEvent]:
         for line in self._lines.feed(data):
-            event = self._line(line)
-            if event is not None:
+            # "data:" lines and the blank line ending an event, most of a stream, are
+            # handled here: a call per line cost ~0.2 µs
+            if line.startswith("data:"):
+                self._data.append(line[6:] if line.startswith(" ", 5) else line[5:])
+            elif not line:
+                if self._data or self._event is not None:
+                    yield StreamEvent("\n".join(self._data), self._event, self._id)
+                    self._data, self._event = [], None
+            elif (event := self._line(line)) is not None:
                 yield event
 
     def close(self) -> Iterator[StreamEvent]:
