@@ -51,6 +51,20 @@ class Prices:
 
     def breakdown(self, usage: Usage) -> CostBreakdown | None:
         """The cost of ``usage`` per token class, or ``None`` when the price is unknown."""
+        parts = self._parts(usage)
+        return None if parts is None else CostBreakdown(*parts)
+
+    def cost(self, usage: Usage) -> float | None:
+        """``breakdown(usage).total`` without building the breakdown (priced twice on
+        every call): the same sums in the same order, so the same float."""
+        parts = self._parts(usage)
+        if parts is None:
+            return None
+        fresh, read, written, out, reasoning = parts
+        return fresh + read + written + out + reasoning
+
+    def _parts(self, usage: Usage) -> tuple[float, float, float, float, float] | None:
+        """(input, cache_read, cache_write, output, reasoning) USD, ``CostBreakdown``'s order."""
         if self.input is None or self.output is None:
             return None
         cached = usage.cache_read_tokens
@@ -61,17 +75,8 @@ class Prices:
         write_rate = self.input if self.cache_write is None else self.cache_write
         reason_rate = self.output if self.reasoning is None else self.reasoning
         m = 1_000_000
-        return CostBreakdown(
-            input=fresh * self.input / m,
-            cache_read=cached * read_rate / m,
-            cache_write=written * write_rate / m,
-            output=(usage.output_tokens - reasoning) * self.output / m,
-            reasoning=reasoning * reason_rate / m,
-        )
-
-    def cost(self, usage: Usage) -> float | None:
-        parts = self.breakdown(usage)
-        return None if parts is None else parts.total
+        return (fresh * self.input / m, cached * read_rate / m, written * write_rate / m,
+                (usage.output_tokens - reasoning) * self.output / m, reasoning * reason_rate / m)
 
 
 @dataclass(frozen=True, slots=True)
