@@ -323,6 +323,15 @@ class ChatRequest(_Model):
 _MEMO = "_polyroute_memo"
 
 
+def assign(target: BaseModel, /, **values: Any) -> None:
+    """Set fields of a model polyroute built, to values of their types: what pydantic's
+    ``__setattr__`` does for a model that validates no assignment (the value into
+    ``__dict__``, the name into ``model_fields_set``), in one step instead of a
+    dispatch per field. The router stamps seven fields on every answer."""
+    target.__dict__.update(values)
+    target.__pydantic_fields_set__.update(values)
+
+
 def request_memo(request: ChatRequest) -> RequestMemo:
     """Where values derived from ``request`` are kept for its lifetime (and its shallow
     copies'): a value that depends on fields a copy may change must be stored with

@@ -62,7 +62,7 @@ from polyroute.routing.strategies import (
 from polyroute.routing.streams import Source
 from polyroute.state import StateStore, state_from_config
 from polyroute.transport import Timeouts, Transport
-from polyroute.types import ChatRequest, ChatResponse, ModelInfo
+from polyroute.types import ChatRequest, ChatResponse, ModelInfo, assign
 
 __all__ = ["Router"]
 
@@ -252,12 +252,10 @@ class Router(StreamingMixin, OutcomesMixin, EmbeddingsMixin, ViewsMixin):
         return None
 
     def _finish(self, call: Call, dep: Deployment, resp: ChatResponse) -> ChatResponse:
-        resp.provider, resp.model = dep.provider, dep.model
-        resp.attempts = call.attempts
-        resp.latency_ms = call.elapsed_ms()
-        resp.cost_usd = self.price_book.cost(dep, resp.usage)
         routing = call.request.routing
-        resp.experiment, resp.variant = routing.experiment, routing.variant
+        assign(resp, provider=dep.provider, model=dep.model, attempts=call.attempts,
+               latency_ms=call.elapsed_ms(), cost_usd=self.price_book.cost(dep, resp.usage),
+               experiment=routing.experiment, variant=routing.variant)
         for guard in self.guards:
             guard.after_call(call.request, resp)
         if self._observe_responses:

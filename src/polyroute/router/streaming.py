@@ -32,7 +32,15 @@ from polyroute.routing.plan import Deployment
 from polyroute.routing.steps import CloseStream, Each, Effect, Steps, aiterate, iterate
 from polyroute.routing.streams import Relay, Source, replay
 from polyroute.tokens import estimate_text_tokens, prompt_tokens
-from polyroute.types import ChatChunk, ChatRequest, ChatResponse, Message, TextPart, Usage
+from polyroute.types import (
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    Message,
+    TextPart,
+    Usage,
+    assign,
+)
 
 if TYPE_CHECKING:
     from polyroute.config.schema import PolyrouteConfig
@@ -245,9 +253,8 @@ class StreamingMixin:
         )
         if tickets is not None or self.guards or self._observe_responses:
             resp = relay.response()
-            resp.attempts, resp.latency_ms = call.attempts, final.latency_ms or 0.0
-            resp.cost_usd = final.cost_usd
-            resp.experiment, resp.variant = final.experiment, final.variant
+            assign(resp, attempts=call.attempts, latency_ms=final.latency_ms or 0.0,
+                   cost_usd=final.cost_usd, experiment=final.experiment, variant=final.variant)
             call.after_attempt(dep, tickets, call.attempts[-1], resp)
             if done.text:
                 _joined(resp, done)
