@@ -160,6 +160,26 @@ class MemoryStore(StateStore):
                 return out, False
             return out, True
 
+    def reserve_sliding_many(self, items: Sequence[tuple[str, str, float, float]],
+                             carry: float, ttl: float | None = None) -> list[tuple[bool, Any]]:
+        """The base's ``reserve_sliding`` for each item, same results, one lock hold
+        (a rate limit reserves requests and tokens on every attempt)."""
+        out: list[tuple[bool, Any]] = []
+        with self._lock:
+            for key, prev_key, amount, limit in items:
+                prev = self._live(prev_key)
+                if prev is None:
+                    out.append((self._reserve(key, amount, limit, ttl, 0), None))
+                elif (type(prev) is float or type(prev) is int) and 0 <= prev < math.inf:
+                    out.append((self._reserve(key, amount, limit - prev * carry, ttl, 0), prev))
+                else:
+                    out.append((False, prev))
+        return out
+
+    def reserve_sliding_leased(self, items: Sequence[tuple[str, str, float, float]],
+                               carry: float, ttl: float) -> list[tuple[bool, Any]]:
+        return self.reserve_sliding_many(items, carry, ttl)  # nothing to lease in-process
+
     def _put(self, key: str, value: Any) -> None:
         """``set`` without a TTL, the lock already held."""
         t = type(value)
@@ -169,30 +189,35 @@ class MemoryStore(StateStore):
 
     def reserve(self, key: str, amount: float, limit: float, ttl: float | None = None, *,
                 floor: float | None = None) -> bool:
+        with self._lock:
+            return self._reserve(key, amount, limit, ttl, floor)
+
+    def _reserve(self, key: str, amount: float, limit: float, ttl: float | None,
+                 floor: float | None) -> bool:
+        """``reserve`` with the lock held (_live and _number inlined, as in incr)."""
         ta, tl = type(amount), type(limit)
         if not (((ta is float and _isfinite(amount)) or ta is int)
                 and ((tl is float and _isfinite(limit)) or tl is int)):
             check_finite(where="(in-process)", key=key, amount=amount, limit=limit)
         data = self._data
-        with self._lock:  # _live and _number inlined, as in incr
-            item = data.get(key)
-            if item is not None and item[1] is not None and self._clock() >= item[1]:
-                del data[key]
-                item = None
-            if item is None:
-                base = 0.0
-            elif type(item[0]) is float and _isfinite(item[0]):
-                base = item[0]
-            else:
-                base = self._number(key, item[0])
-            if floor is not None and base < floor:
-                raise _corrupt("(in-process)", key, repr(base), self.fix(key))
-            value = base + amount
-            if value > limit:
-                return False
-            data[key] = (value, (None if ttl is None else self._clock() + ttl)
-                         if item is None else item[1])
-            return True
+        item = data.get(key)
+        if item is not None and item[1] is not None and self._clock() >= item[1]:
+            del data[key]
+            item = None
+        if item is None:
+            base = 0.0
+        elif type(item[0]) is float and _isfinite(item[0]):
+            base = item[0]
+        else:
+            base = self._number(key, item[0])
+        if floor is not None and base < floor:
+            raise _corrupt("(in-process)", key, repr(base), self.fix(key))
+        value = base + amount
+        if value > limit:
+            return False
+        data[key] = (value, (None if ttl is None else self._clock() + ttl)
+                     if item is None else item[1])
+        return True
 
     def cas(self, key: str, expected: Any, new: Any, ttl: float | None = None) -> bool:
         if new is not None and not _plain(new):
