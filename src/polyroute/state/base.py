@@ -79,6 +79,16 @@ def number(value: Any, *, where: str, key: str, fix: str) -> float:
     return float(value)
 
 
+def ewma_next(prev: Any, x: float, alpha: float) -> float | None:
+    """The moving average once ``x`` is folded into ``prev`` (absent: it starts at
+    ``x``); ``None`` when ``prev`` is not a non-negative number (left as it is)."""
+    if prev is None:
+        return x
+    if (type(prev) is float or type(prev) is int) and 0 <= prev < math.inf:
+        return alpha * x + (1 - alpha) * prev
+    return None
+
+
 def check_finite(*, where: str, key: str, **values: float) -> None:
     """Refuse a non-finite ``amount``/``limit``: NaN compares false with everything, so
     it would pass a limit check and poison the counter."""
@@ -179,12 +189,10 @@ class StateStore(ABC):
             raise
         except StateStoreError:  # undecodable text
             return out, False
-        if prev is None:
-            self.set(key, x)
-        elif (type(prev) is float or type(prev) is int) and 0 <= prev < math.inf:
-            self.set(key, alpha * x + (1 - alpha) * prev)
-        else:
+        avg = ewma_next(prev, x, alpha)
+        if avg is None:
             return out, False
+        self.set(key, avg)
         return out, True
 
     def reserve_sliding(self, key: str, prev_key: str, amount: float, limit: float,

@@ -9,7 +9,15 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from polyroute.errors import StateStoreError
-from polyroute.state.base import Counter, StateStore, _corrupt, check_finite, encode, number
+from polyroute.state.base import (
+    Counter,
+    StateStore,
+    _corrupt,
+    check_finite,
+    encode,
+    ewma_next,
+    number,
+)
 
 __all__ = ["MemoryStore"]
 
@@ -151,13 +159,10 @@ class MemoryStore(StateStore):
             if ewma is None:
                 return out, True
             key, x, alpha = ewma
-            prev = self._live(key)
-            if prev is None:
-                self._put(key, x)
-            elif (type(prev) is float or type(prev) is int) and 0 <= prev < math.inf:
-                self._put(key, alpha * x + (1 - alpha) * prev)
-            else:
+            avg = ewma_next(self._live(key), x, alpha)
+            if avg is None:
                 return out, False
+            self._put(key, avg)
             return out, True
 
     def reserve_sliding_many(self, items: Sequence[tuple[str, str, float, float]],
