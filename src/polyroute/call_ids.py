@@ -11,8 +11,9 @@ The random bits come from ``os.urandom`` (ids are handed to callers, so they
 must not be predictable from one another), read 4 KiB at a time: each
 ``os.urandom`` call releases the GIL around its system call, and at one per
 call the ledger writer took the GIL there and the call waited for it back
-(~19 µs a call in a profile of bench/components.py's instant-transport run). A forked child drops the bytes
-it inherited, so two workers never hand out the same ids.
+(~19 µs a call in a profile of bench/components.py's instant-transport run).
+A forked child drops the bytes it inherited, so two workers never hand out the
+same ids.
 """
 
 from __future__ import annotations
