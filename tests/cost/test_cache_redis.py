@@ -140,3 +140,44 @@ def test_cache_stats_and_clear_read_the_redis_cache(redis_url: Redis, tmp_path: 
     cleared = run(main, ["cache", "clear", "-c", str(cfg), "--namespace", "prod", "-y"],
                   obj=echo_registry)
     assert cleared.exit_code == 0 and "removed 3 cache entries" in cleared.output
+
+
+@pytest.mark.standin
+def test_an_answer_stored_just_before_the_lease_goes_is_still_a_hit(
+        redis_url: Redis, echo_registry: PluginRegistry, primary: StandinServer) -> None:
+    """A waiter reads "no answer", then "no lease": the leader stored its answer and
+    dropped its lease between those two reads. The waiter must read again and share the
+    answer, not call upstream a second time (a fleet-wide flake before the fix)."""
+    from polyroute.cache.redis_store import RedisResponseCache
+
+    url, prefix = redis_url
+    config = {"providers": {"a": {"type": "echo", "base_url": primary.url}},
+              "agents": {"bot": {"model": "a:m"}},
+              "cache": {"backend": "redis", "url": url, "prefix": prefix}}
+    ask = ChatRequest(messages=[Message.user("asked twice")], routing=RoutingHints(agent="bot"))
+    with Router({**config, "cache": {**config["cache"], "prefix": prefix + "elsewhere:"}},
+                registry=echo_registry) as first:
+        first.chat(ask)  # an answer to store, as the leader would have stored it
+        guard = next(g for g in first.guards if type(g).__name__ == "CacheGuard")
+        key = guard.key_for(ask)
+        text = guard.store.get(key)
+    assert key is not None and text is not None and len(primary.requests) == 1
+    leader = RedisResponseCache(url, prefix=prefix)
+    assert leader.claim(key, 60)  # another process is calling upstream
+    with Router(config, registry=echo_registry) as waiter:
+        store = next(g for g in waiter.guards if type(g).__name__ == "CacheGuard").store
+        real = type(store).leased
+
+        def leader_finishes_first(self: Any, k: str) -> bool:
+            leader.set(k, text, 3600)  # the leader stores its answer...
+            leader.release(k)  # ...then drops its lease, between the waiter's two reads
+            return real(self, k)
+
+        type(store).leased = leader_finishes_first  # type: ignore[method-assign]
+        try:
+            answer = waiter.chat(ask)
+        finally:
+            type(store).leased = real  # type: ignore[method-assign]
+    leader.close()
+    assert answer.cache_hit
+    assert len(primary.requests) == 1  # nobody called upstream again

@@ -196,19 +196,31 @@ class CacheGuard(Guard):
         process's answer is there (a hit, shared with this process's waiters) or its
         lease is gone without one (then this call goes upstream itself)."""
         store: Any = self.store
-        try:
-            text = store.get(lead.key)
-        except Exception:
-            text = None
-        if text is not None:
-            hit = self._hit(request, text, t0)
-            if hit is not None:
-                self.shared += 1
-                self._finish(self._take(request), text)
-                return True, hit
+        hit = self._shared_hit(request, lead, t0)
+        if hit is not None:
+            return True, hit
         if not store.leased(lead.key):
-            return True, None
+            # The leader stores its answer, then drops the lease: gone now, the answer
+            # may have landed after the read above, so read once more before going
+            # upstream (without this, waiters in a fleet sometimes called it again).
+            return True, self._shared_hit(request, lead, t0)
         return time.monotonic() - lead.started > self.cfg.wait_timeout, None
+
+    def _shared_hit(self, request: ChatRequest, lead: _Flight, t0: float
+                    ) -> ChatResponse | None:
+        """The other process's answer, if the shared cache holds it (shared with this
+        process's waiters too)."""
+        try:
+            text = cast(Any, self.store).get(lead.key)
+        except Exception:
+            return None
+        if text is None:
+            return None
+        hit = self._hit(request, text, t0)
+        if hit is not None:
+            self.shared += 1
+            self._finish(self._take(request), text)
+        return hit
 
     def _await_elsewhere(self, request: ChatRequest, lead: _Flight) -> ChatResponse | None:
         t0 = time.perf_counter()
