@@ -201,10 +201,10 @@ class ChatCompletionsStreamParser(StreamParser):
                 "stream chunk 'choices' is not a list", provider=self.provider, model=self.model
             )
         for choice in choices:
-            if not (type(choice) is dict or is_map(choice)) or choice.get("index", 0) != 0:
+            if not is_map(choice) or choice.get("index", 0) != 0:
                 continue
             delta = choice.get("delta") or {}
-            if type(delta) is dict or is_map(delta):
+            if is_map(delta):
                 text += self.delta_text(delta)
                 for call in delta.get("tool_calls") or []:
                     if is_map(call):
