@@ -31,8 +31,10 @@ lint: $(STAMP)
 layers: $(STAMP)
 	$(VENV)/bin/lint-imports --no-cache --contract layers
 
+# pytest-xdist: one worker per core, at most 4 (the Redis, PostgreSQL and multi-process
+# tests share the machine's servers and cores); `make unit PYTEST_ARGS=-n0` runs serially.
 unit: $(STAMP)
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n auto --maxprocesses=4 $(PYTEST_ARGS)
 
 # The docs site, strictly (a broken link or nav entry fails; not --quiet, which hides
 # the warnings --strict counts): into site/ (git-ignored),

@@ -15,6 +15,14 @@ from polyroute.plugins import PluginRegistry
 from polyroute.testing.standin import StandinServer
 
 
+@pytest.fixture(autouse=True)
+def _no_terminal_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The CLI sizes its tables from COLUMNS (pytest-xdist's workers set 80, a caller's
+    # shell may set anything): tests read the unwrapped, piped layout.
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.delenv("LINES", raising=False)
+
+
 @pytest.fixture(scope="session")
 def echo_registry() -> PluginRegistry:
     """Only the test echo provider: core tests depend on no first-party plugin."""
