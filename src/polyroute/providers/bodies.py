@@ -19,6 +19,7 @@ from typing import Any, ParamSpec, TypeVar
 from polyroute.errors import InvalidResponseError, PolyrouteError, ProviderError
 from polyroute.providers.classify import error_class_for_status
 from polyroute.secrets import redact
+from polyroute.trusted_models import trusted
 from polyroute.types import MAX_USAGE_TOKENS, FinishReason, Usage
 
 __all__ = [
@@ -175,7 +176,7 @@ def usage_of(*, provider: str = "", model: str = "", **fields: Any) -> Usage:
     for name, raw in fields.items():
         label, value = raw if isinstance(raw, tuple) else (name, raw)
         counts[name] = token_count(value, field=label, provider=provider, model=model)
-    return Usage(**counts)
+    return trusted(Usage, **counts)  # each a checked int
 
 
 def usage_with_cache(
@@ -191,8 +192,8 @@ def usage_with_cache(
         token_count(usage.get(k), field=f"usage.{k}", provider=provider, model=model)
         for k in keys
     )
-    return Usage(input_tokens=inp + read + write, output_tokens=out,
-                 cache_read_tokens=read, cache_write_tokens=write)
+    return trusted(Usage, input_tokens=inp + read + write, output_tokens=out,
+                   cache_read_tokens=read, cache_write_tokens=write)
 
 
 @contextmanager

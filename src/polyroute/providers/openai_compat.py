@@ -19,6 +19,7 @@ from typing import Any, ClassVar, TypeGuard
 from polyroute.errors import InvalidResponseError, ProviderError, StreamInterruptedError
 from polyroute.providers.base import StreamEvent, StreamParser
 from polyroute.providers.bodies import finish_from, load_json, typed_parse, usage_of
+from polyroute.trusted_models import trusted
 from polyroute.types import ChatChunk, FinishReason, ToolCallDelta, ToolCallPart, Usage
 
 __all__ = [
@@ -119,7 +120,8 @@ def tool_call_delta(call: Mapping[str, Any], position: int) -> ToolCallDelta:
     fn: Mapping[str, Any] = raw if is_map(raw) else {}
     args = fn.get("arguments")
     index = call.get("index")
-    return ToolCallDelta(
+    return trusted(  # each value checked here
+        ToolCallDelta,
         index=index if type(index) is int else position,
         id=call.get("id") if isinstance(call.get("id"), str) else None,
         name=fn.get("name") if isinstance(fn.get("name"), str) else None,
@@ -216,7 +218,8 @@ class ChatCompletionsStreamParser(StreamParser):
         usage = None if raw_usage is None else self.usage(raw_usage)
         if not (text or deltas or finish or usage):
             return []
-        # fields left at their defaults are not passed: pydantic validates each one given
+        # every value is checked above (text and ids are str, the finish reason comes
+        # from the table, usage from token_count): not validated again, per event
         fields: dict[str, Any] = {"provider": self.provider, "model": self.model}
         if text:
             fields["text"] = text
@@ -230,7 +233,7 @@ class ChatCompletionsStreamParser(StreamParser):
             fields["response_id"] = self.response_id
         if self.response_model is not None:
             fields["response_model"] = self.response_model
-        return [ChatChunk(**fields)]
+        return [trusted(ChatChunk, **fields)]
 
     @typed_parse
     def close(self) -> Iterable[ChatChunk]:

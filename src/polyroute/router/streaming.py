@@ -32,6 +32,7 @@ from polyroute.routing.plan import Deployment
 from polyroute.routing.steps import CloseStream, Each, Effect, Steps, aiterate, iterate
 from polyroute.routing.streams import Relay, Source, replay
 from polyroute.tokens import estimate_text_tokens, prompt_tokens
+from polyroute.trusted_models import trusted
 from polyroute.types import (
     ChatChunk,
     ChatRequest,
@@ -244,10 +245,10 @@ class StreamingMixin:
             usage = _add(done.usage, usage)
             parts = [cost, *(self.price_book.cost(d, u) for d, u in done.segments)]
             cost = None if None in parts else sum(p for p in parts if p is not None)
-        final = ChatChunk(
-            finish_reason=relay.finish_reason or "stop", usage=usage,
+        final = trusted(  # the router's own values, each of its field's type
+            ChatChunk, finish_reason=relay.finish_reason or "stop", usage=usage,
             response_id=relay.response_id, response_model=relay.response_model,
-            provider=dep.provider, model=dep.model, attempts=call.attempts,
+            provider=dep.provider, model=dep.model, attempts=list(call.attempts),
             latency_ms=call.elapsed_ms(), cost_usd=cost, continued=bool(done.text),
             experiment=call.request.routing.experiment, variant=call.request.routing.variant,
         )

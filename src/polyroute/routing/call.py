@@ -35,6 +35,7 @@ from polyroute.routing.guards import CandidateSkipped, Guard
 from polyroute.routing.plan import LATENCY_SKIP, Deployment, Plan
 from polyroute.routing.steps import ASYNC_BEFORE_ATTEMPT, BeforeAttempt, Steps
 from polyroute.secrets import redact
+from polyroute.trusted_models import trusted
 from polyroute.types import Attempt, ChatRequest, ChatResponse
 
 logger = get_logger("routing.call")
@@ -266,8 +267,8 @@ class Call:
     # --- attempts ----------------------------------------------------------------
 
     def succeeded(self, dep: Deployment, t0: float) -> Attempt:
-        attempt = Attempt(
-            provider=dep.provider, model=dep.model, ok=True,
+        attempt = trusted(  # the router's own values, of the fields' types
+            Attempt, provider=dep.provider, model=dep.model, ok=True,
             latency_ms=(time.perf_counter() - t0) * 1000.0,
         )
         self._record(attempt)

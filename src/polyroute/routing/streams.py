@@ -12,6 +12,7 @@ from polyroute.errors import StreamInterruptedError
 from polyroute.providers.base import StreamEvent
 from polyroute.routing.plan import Deployment
 from polyroute.routing.steps import END, Each, Effect, NextEvent, Steps
+from polyroute.trusted_models import trusted
 from polyroute.types import (
     ChatChunk,
     ChatResponse,
@@ -84,8 +85,10 @@ class Relay:
                 arguments = {"_raw": args}
             parts.append(ToolCallPart(id=call_id, name=name, arguments=arguments,
                                       signature=signature or None))
-        return ChatResponse(
-            message=Message(role="assistant", content=parts),
+        # from chunks a parser built (validated or checked): not validated again
+        return trusted(
+            ChatResponse,
+            message=trusted(Message, role="assistant", content=parts),
             finish_reason=self.finish_reason or "stop", usage=self.usage or Usage(),
             provider=self.dep.provider, model=self.dep.model,
             response_id=self.response_id, response_model=self.response_model,
@@ -94,7 +97,7 @@ class Relay:
 
 def _max_usage(a: Usage, b: Usage) -> Usage:
     # Providers report usage cumulatively (Anthropic: input at start, output at end).
-    return Usage(**{k: max(getattr(a, k), getattr(b, k)) for k in Usage.model_fields})
+    return trusted(Usage, **{k: max(getattr(a, k), getattr(b, k)) for k in Usage.model_fields})
 
 
 def has_content(chunk: ChatChunk) -> bool:

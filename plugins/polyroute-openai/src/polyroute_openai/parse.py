@@ -38,6 +38,7 @@ from polyroute.providers.openai_compat import (
     tool_call_parts,
 )
 from polyroute.secrets import redact
+from polyroute.trusted_models import trusted
 from polyroute.types import ChatResponse, FinishReason, Message, Part, TextPart, Usage
 
 __all__ = [
@@ -109,7 +110,6 @@ def parse_chat_completion(response: HttpResponse, *, provider: str, model: str) 
         status = response.status if response.status >= 400 else None
         raise classify_error(status, data, response.headers, provider, model)
     choice, msg = first_choice(data, bad)
-    parts: list[Part] = []
     content = msg.get("content")
     if isinstance(content, list):  # content-part arrays from some compatible servers
         content = "".join(
@@ -118,11 +118,8 @@ def parse_chat_completion(response: HttpResponse, *, provider: str, model: str) 
     if content is not None and not isinstance(content, str):
         raise bad("message content is neither text nor null")
     refusal = msg.get("refusal")
-    if content:
-        parts.append(TextPart(text=content))
-    elif isinstance(refusal, str) and refusal:
-        parts.append(TextPart(text=refusal))
-    parts.extend(tool_call_parts(msg.get("tool_calls"), provider=provider, model=model, bad=bad))
+    text = content or (refusal if isinstance(refusal, str) else "")
+    calls = tool_call_parts(msg.get("tool_calls"), provider=provider, model=model, bad=bad)
     meta: dict[str, Any] = {}
     for key in ("system_fingerprint", "service_tier", "created"):
         if data.get(key) is not None:
@@ -131,13 +128,12 @@ def parse_chat_completion(response: HttpResponse, *, provider: str, model: str) 
         meta["refusal"] = refusal
     if rid:
         meta["request_id"] = rid
-    text_only = len(parts) == 1 and isinstance(parts[0], TextPart)
-    return ChatResponse(
-        message=Message(
-            role="assistant",
-            content=parts[0].text if text_only and isinstance(parts[0], TextPart)
-            else (parts or ""),
-        ),
+    parts: list[Part] = [TextPart(text=text), *calls] if text else list(calls)
+    # every value is checked above (text is str, calls were validated as parts, the
+    # finish reason comes from the table, usage from token_count): not validated again
+    return trusted(
+        ChatResponse,
+        message=trusted(Message, role="assistant", content=parts if calls else text),
         finish_reason=map_finish_reason(choice.get("finish_reason")),
         usage=parse_usage(data.get("usage"), provider=provider, model=model) or Usage(),
         provider=provider,
