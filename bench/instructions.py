@@ -4,6 +4,8 @@ the machine's load does not move, unlike a timing on a shared 2-core box.
     bench/.venv/bin/python bench/instructions.py                      # this tree
     bench/.venv/bin/python bench/instructions.py --tree /tmp/old      # another checkout
     bench/.venv/bin/python bench/instructions.py --calls 100 achat astream
+    bench/.venv/bin/python bench/instructions.py --ablate               # where achat's go
+    bench/.venv/bin/python bench/instructions.py --ablate no_parse,no_CostGuard
 
 Each path (``achat``, ``chat``, ``astream``, ``stream``) runs on the benchmark's
 router (every feature on, ``bench/polyroute_features.py``) with a transport that
@@ -15,6 +17,10 @@ not the other would swamp the difference), turns callgrind's instrumentation on,
 makes N calls and exits; the calling thread's count is the figure (the ledger
 writer's varies with how its rows batched, so it is shown apart). The
 figure is (count with N calls - count with none) / N. Needs ``valgrind``.
+
+``--ablate`` counts ``achat`` once per row of ``bench/ablation.py`` (each piece
+replaced by a free stand-in) and prints what each piece costs in instructions: the
+ablation's answer without the machine's noise.
 """
 
 from __future__ import annotations
@@ -51,8 +57,9 @@ def _events() -> list[Any]:
             chunk({}, "stop", usage=usage), StreamEvent(data="[DONE]")]
 
 
-def child(path: str, calls: int) -> None:
+def child(path: str, calls: int, row: str = "base") -> None:
     sys.path.insert(0, str(HERE))
+    import ablation
     import clients
     from components import FixedStreamTransport
     from polyroute_features import features_config
@@ -60,6 +67,7 @@ def child(path: str, calls: int) -> None:
     from polyroute.router import Router
 
     events = _events()
+    ablation._patch(row)  # "base": nothing taken out
 
     class Instant(FixedStreamTransport):
         # astream: the fake server's 15-event SSE body in one read, framed by the
@@ -100,7 +108,7 @@ def child(path: str, calls: int) -> None:
     asyncio.run(main())
 
 
-def count(path: str, calls: int, tree: Path | None) -> tuple[int, int]:
+def count(path: str, calls: int, tree: Path | None, row: str = "base") -> tuple[int, int]:
     """(the calling thread's instructions, every thread's). The calling thread's count
     repeats nearly to the instruction; the ledger writer's depends on how its rows
     happened to batch, so it is shown, not compared."""
@@ -113,7 +121,7 @@ def count(path: str, calls: int, tree: Path | None) -> tuple[int, int]:
         subprocess.run(
             ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--separate-threads=yes",
              f"--callgrind-out-file={out}", sys.executable, __file__, "--child", path,
-             str(calls)],
+             str(calls), row],
             env=env, capture_output=True, check=True, timeout=1800,
         )
         per_thread: dict[int, int] = {}
@@ -129,16 +137,21 @@ def count(path: str, calls: int, tree: Path | None) -> tuple[int, int]:
 
 
 def main() -> None:
-    if len(sys.argv) == 4 and sys.argv[1] == "--child":
-        child(sys.argv[2], int(sys.argv[3]))
+    if len(sys.argv) == 5 and sys.argv[1] == "--child":
+        child(sys.argv[2], int(sys.argv[3]), sys.argv[4])
         return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("paths", nargs="*", help=f"any of {', '.join(PATHS)} (default: all)")
     ap.add_argument("--calls", type=int, default=100)
     ap.add_argument("--tree", type=Path, default=None,
                     help="measure another checkout's polyroute (its src/ and plugins/*/src)")
+    ap.add_argument("--ablate", nargs="?", const="all", default=None, metavar="ROWS",
+                    help="achat per ablation row (comma-separated; default: every row)")
     a = ap.parse_args()
     tree = a.tree.resolve() if a.tree else None
+    if a.ablate is not None:
+        ablate(a.ablate, a.calls, tree)
+        return
     if unknown := set(a.paths) - set(PATHS):
         ap.error(f"unknown path(s) {sorted(unknown)}: choose from {', '.join(PATHS)}")
     print(f"| path | instructions per call, calling thread ({tree or 'this tree'}) "
@@ -147,6 +160,27 @@ def main() -> None:
         (main_n, all_n), (main_0, all_0) = count(path, a.calls, tree), count(path, 0, tree)
         print(f"| {path} | {(main_n - main_0) / a.calls:,.0f} "
               f"| {(all_n - all_0) / a.calls:,.0f} |", flush=True)
+
+
+def ablate(rows: str, calls: int, tree: Path | None) -> None:
+    sys.path.insert(0, str(HERE))
+    from ablation import ROWS
+
+    names = [r for r in ROWS if r != "base"] if rows == "all" else rows.split(",")
+    if unknown := set(names) - set(ROWS):
+        raise SystemExit(f"unknown row(s) {sorted(unknown)}; rows: {', '.join(ROWS)}")
+
+    def per_call(row: str) -> float:
+        return (count("achat", calls, tree, row)[0] - count("achat", 0, tree, row)[0]) / calls
+
+    base = per_call("base")
+    print(f"| taken out of Router.achat ({tree or 'this tree'}) | instructions per call "
+          f"| saves | share |\n|---|---|---|---|\n| nothing (every feature on) | {base:,.0f} "
+          "| — | — |", flush=True)
+    for name in names:
+        n = per_call(name)
+        print(f"| {ROWS[name]} | {n:,.0f} | {base - n:,.0f} | {(base - n) / base:.1%} |",
+              flush=True)
 
 
 if __name__ == "__main__":

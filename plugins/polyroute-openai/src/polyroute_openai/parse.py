@@ -128,12 +128,14 @@ def parse_chat_completion(response: HttpResponse, *, provider: str, model: str) 
         meta["refusal"] = refusal
     if rid:
         meta["request_id"] = rid
-    parts: list[Part] = [TextPart(text=text), *calls] if text else list(calls)
+    answer: str | list[Part] = text
+    if calls:
+        answer = [TextPart(text=text), *calls] if text else list(calls)
     # every value is checked above (text is str, calls were validated as parts, the
     # finish reason comes from the table, usage from token_count): not validated again
     return trusted(
         ChatResponse,
-        message=trusted(Message, role="assistant", content=parts if calls else text),
+        message=trusted(Message, role="assistant", content=answer),
         finish_reason=map_finish_reason(choice.get("finish_reason")),
         usage=parse_usage(data.get("usage"), provider=provider, model=model) or Usage(),
         provider=provider,
