@@ -73,6 +73,9 @@ def test_load_json_still_names_what_failed() -> None:
     '{"n": 12345678901234567890123}', '[1, -98765432109876543210]', "123456789012345678901",
     '{"id": "x12345678901234567890123", "n": 1}', '{"n":\n  -12345678901234567890123}',
     b'[0, 99999999999999999999]', '{"f": 1.12345678901234567890123}',
+    # the edges of 64 bits, signed and not: past them orjson would round
+    "-9223372036854775809", "[-9223372036854775808]", "18446744073709551616",
+    '{"a":-18446744073709551617}', "[18446744073709551615, -1]",
 ])
 def test_long_numbers_keep_their_digits(content: bytes | str) -> None:
     assert json.dumps(loads(content)) == json.dumps(json.loads(content))

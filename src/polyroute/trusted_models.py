@@ -31,6 +31,20 @@ _IMMUTABLE = (str, int, float, bool, bytes, tuple, frozenset, Enum, type(None))
 # per class: (shared defaults, fields made per instance with their maker, required)
 _Plan = tuple[dict[str, Any], tuple[tuple[str, Callable[[], Any]], ...], tuple[str, ...]]
 _PLANS: dict[type, _Plan] = {}
+_new = object.__new__
+
+
+def _slot_setter(name: str) -> Callable[[Any, Any], None]:
+    # BaseModel's own slot descriptors: half the cost of object.__setattr__ per slot
+    slot = BaseModel.__dict__.get(name)
+    if slot is None or not hasattr(slot, "__set__"):  # pragma: no cover - another pydantic
+        return lambda obj, value: object.__setattr__(obj, name, value)
+    return slot.__set__  # type: ignore[no-any-return]
+
+
+_set_dict, _set_fields_set, _set_extra, _set_private = (
+    _slot_setter(n) for n in ("__dict__", "__pydantic_fields_set__", "__pydantic_extra__",
+                              "__pydantic_private__"))
 
 
 def _plan(cls: type[BaseModel]) -> _Plan:
@@ -67,7 +81,8 @@ def trusted(cls: type[M], /, **values: Any) -> M:
 
     Unknown names raise ``TypeError``, as does leaving out a required field.
     """
-    shared, fresh, required = _PLANS.get(cls) or _plan(cls)
+    plan = _PLANS.get(cls)
+    shared, fresh, required = plan if plan is not None else _plan(cls)
     fields = shared.copy()
     for name, make in fresh:
         if name not in values:
@@ -79,10 +94,9 @@ def trusted(cls: type[M], /, **values: Any) -> M:
     for name in required:
         if name not in values:
             raise TypeError(f"{cls.__name__}.{name} is required")
-    obj = cls.__new__(cls)
-    setter = object.__setattr__
-    setter(obj, "__dict__", fields)
-    setter(obj, "__pydantic_fields_set__", set(values))
-    setter(obj, "__pydantic_extra__", None)
-    setter(obj, "__pydantic_private__", None)
+    obj = _new(cls)
+    _set_dict(obj, fields)
+    _set_fields_set(obj, set(values))
+    _set_extra(obj, None)
+    _set_private(obj, None)
     return obj
