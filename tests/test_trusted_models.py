@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, PrivateAttr
 
-from polyroute.trusted_models import trusted
+from polyroute.trusted_models import trusted, trusted_dict
 from polyroute.types import (
     Attempt,
     ChatChunk,
@@ -78,6 +78,7 @@ def test_trusted_builds_what_validation_builds(cls: type[BaseModel]) -> None:
     @given(CASES[cls])
     def check(values: dict[str, Any]) -> None:
         _same(trusted(cls, **values), cls(**values))
+        _same(trusted_dict(cls, dict(values)), cls(**values))
 
     check()
 
@@ -130,3 +131,12 @@ def test_models_it_cannot_build_faithfully_are_refused() -> None:
 
     with pytest.raises(TypeError, match="private"):
         trusted(Secretive, x=1)
+
+
+def test_trusted_dict_keeps_no_reference_to_the_callers_dict() -> None:
+    values: dict[str, Any] = {"text": "hi", "provider": "p"}
+    chunk = trusted_dict(ChatChunk, values)
+    values["text"] = "changed"
+    values["model"] = "m"
+    assert chunk.text == "hi" and chunk.model == "" and chunk.model_fields_set == {"text",
+                                                                                  "provider"}

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-__all__ = ["trusted"]
+__all__ = ["trusted", "trusted_dict"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -81,6 +81,11 @@ def trusted(cls: type[M], /, **values: Any) -> M:
 
     Unknown names raise ``TypeError``, as does leaving out a required field.
     """
+    return trusted_dict(cls, values)
+
+
+def trusted_dict(cls: type[M], values: dict[str, Any], /) -> M:
+    """``trusted(cls, **values)`` from a dict the caller built (not kept: copied)."""
     plan = _PLANS.get(cls)
     shared, fresh, required = plan if plan is not None else _plan(cls)
     fields = shared.copy()

@@ -18,8 +18,8 @@ from typing import Any, ClassVar, TypeGuard
 
 from polyroute.errors import InvalidResponseError, ProviderError, StreamInterruptedError
 from polyroute.providers.base import StreamEvent, StreamParser
-from polyroute.providers.bodies import finish_from, load_json, typed_parse, usage_of
-from polyroute.trusted_models import trusted
+from polyroute.providers.bodies import finish_from, load_json, loads, typed_parse, usage_of
+from polyroute.trusted_models import trusted, trusted_dict
 from polyroute.types import ChatChunk, FinishReason, ToolCallDelta, ToolCallPart, Usage
 
 __all__ = [
@@ -179,7 +179,11 @@ class ChatCompletionsStreamParser(StreamParser):
         if data == "[DONE]":
             self.done = True
             return []
-        payload = load_json(data, provider=self.provider, model=self.model, what="stream event")
+        try:
+            payload = loads(data)
+        except (ValueError, UnicodeError, RecursionError):  # load_json says what is wrong
+            payload = load_json(data, provider=self.provider, model=self.model,
+                                what="stream event")
         if not is_map(payload):
             raise InvalidResponseError(
                 "stream event is not a JSON object", provider=self.provider, model=self.model
@@ -190,10 +194,10 @@ class ChatCompletionsStreamParser(StreamParser):
         return self._chunk(payload)
 
     def _chunk(self, payload: Mapping[str, Any]) -> list[ChatChunk]:
-        if isinstance(payload.get("id"), str):
-            self.response_id = payload["id"]
-        if isinstance(payload.get("model"), str):
-            self.response_model = payload["model"]
+        if isinstance(rid := payload.get("id"), str):
+            self.response_id = rid
+        if isinstance(named := payload.get("model"), str):
+            self.response_model = named
         text = ""
         deltas: list[ToolCallDelta] = []
         finish = None
@@ -233,7 +237,7 @@ class ChatCompletionsStreamParser(StreamParser):
             fields["response_id"] = self.response_id
         if self.response_model is not None:
             fields["response_model"] = self.response_model
-        return [trusted(ChatChunk, **fields)]
+        return [trusted_dict(ChatChunk, fields)]
 
     @typed_parse
     def close(self) -> Iterable[ChatChunk]:
