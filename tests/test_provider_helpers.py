@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from polyroute.errors import (
     AuthenticationError,
@@ -27,7 +29,7 @@ from polyroute.providers.base import (
     ProviderSettings,
     StreamEvent,
 )
-from polyroute.providers.bodies import finish_from, usage_with_cache
+from polyroute.providers.bodies import finish_from, usage_of, usage_with_cache
 from polyroute.providers.errors_table import (
     class_from_table,
     error_json,
@@ -265,6 +267,59 @@ def test_chat_usage_reads_cache_and_reasoning_and_refuses_nonsense() -> None:
     assert chat_usage(None) is None
     with pytest.raises(InvalidResponseError, match="completion_tokens"):
         chat_usage({"completion_tokens": -5}, provider="p", model="m")
+
+
+# each kind of count as likely as the others: the edges of the range, whole numbers in
+# it, and what is not a count (bool, float, text, a list)
+_COUNT = st.one_of(
+    st.none(), st.sampled_from([-1, 0, 10**9, 10**9 + 1, 2**64]), st.integers(0, 10**6),
+    st.booleans(), st.floats(allow_nan=True), st.sampled_from(["7", " 12 ", "x", "1e3"]),
+    st.just([1]))
+
+
+@given(st.fixed_dictionaries({}, optional={
+    "prompt_tokens": _COUNT, "completion_tokens": _COUNT,
+    "prompt_tokens_details": st.none() | st.fixed_dictionaries({}, optional={
+        "cached_tokens": _COUNT}),
+    "completion_tokens_details": st.none() | st.fixed_dictionaries({}, optional={
+        "reasoning_tokens": _COUNT}),
+}))
+@settings(max_examples=400, deadline=None, derandomize=True, database=None)
+def test_chat_usage_fast_path_reads_what_token_count_reads(data: dict[str, Any]) -> None:
+    """Whole counts in range take a shortcut; the result (or the refusal) is the one
+    ``usage_of``/``token_count`` give for the same fields."""
+    prompt, completion = (data.get(k) or {} for k in ("prompt_tokens_details",
+                                                       "completion_tokens_details"))
+
+    assert _usage_outcome(lambda: chat_usage(data, provider="p", model="m")) == _usage_outcome(
+        lambda: usage_of(
+            provider="p", model="m",
+            input_tokens=("prompt_tokens", data.get("prompt_tokens")),
+            output_tokens=("completion_tokens", data.get("completion_tokens")),
+            cache_read_tokens=("prompt_tokens_details.cached_tokens",
+                               prompt.get("cached_tokens")),
+            reasoning_tokens=("completion_tokens_details.reasoning_tokens",
+                              completion.get("reasoning_tokens"))))
+
+
+@pytest.mark.parametrize("odd", [-1, True, False, 1.0, 1.5, "7", 10**9 + 1, [1], None])
+@pytest.mark.parametrize("where", ["prompt_tokens", "completion_tokens", "cached", "reasoning"])
+def test_chat_usage_one_odd_count_among_good_ones(where: str, odd: Any) -> None:
+    counts = {"prompt_tokens": 10, "completion_tokens": 4, "cached": 6, "reasoning": 3}
+    counts[where] = odd
+    body = {"prompt_tokens": counts["prompt_tokens"],
+            "completion_tokens": counts["completion_tokens"],
+            "prompt_tokens_details": {"cached_tokens": counts["cached"]},
+            "completion_tokens_details": {"reasoning_tokens": counts["reasoning"]}}
+    test_chat_usage_fast_path_reads_what_token_count_reads.hypothesis.inner_test(body)  # type: ignore[attr-defined]
+
+
+def _usage_outcome(fn: Any) -> Any:
+    try:
+        u = fn()
+    except InvalidResponseError as exc:
+        return ("refused", str(exc))
+    return ("ok", u.model_dump(), sorted(u.model_fields_set))
 
 
 # --- bodies: finish reasons, usage with cache -----------------------------------
