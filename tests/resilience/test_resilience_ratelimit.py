@@ -84,6 +84,21 @@ def test_tokens_estimated_before_and_settled_after(clock: FakeClock) -> None:
     assert rl.store.get(ticket.req_key or "rl:p/m:req:x") is None  # no request limit set
 
 
+def test_a_request_reused_after_an_edit_is_estimated_again(clock: FakeClock) -> None:
+    """The router hands the caller's own request object to guards (no copy without
+    params to merge): one reused with its messages or max_tokens changed between two
+    calls must not be admitted on the first call's estimate."""
+    rl = limiter(clock, algorithm="fixed_window", on_limit="skip",
+                 deployments={"p/m": {"tpm": 100_000}})
+    request = ask("x" * 40)
+    first = rl.before_attempt(DEP, request)
+    request.messages[0].content = "y" * 4000  # edited in place
+    request.params.max_tokens = 500
+    second = rl.before_attempt(DEP, request)
+    assert isinstance(first, Ticket) and isinstance(second, Ticket)
+    assert second.tokens == estimate_prompt_tokens(request) + 500 > first.tokens
+
+
 def test_wait_until_the_window_has_room_then_skip_past_max_wait(clock: FakeClock) -> None:
     rl = limiter(clock, algorithm="fixed_window", on_limit="wait", max_wait=30,
                  deployments={"p/m": {"rpm": 1}})

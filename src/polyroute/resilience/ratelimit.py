@@ -99,7 +99,6 @@ class RateLimiter(Guard):
         self._waiters: dict[str, list[tuple[int, int]]] = {}
         self._seq = itertools.count()
         self._lock = threading.Lock()  # waiter queues only; never held across a wait or IO
-        self._estimate: tuple[ChatRequest | None, int] = (None, 0)
 
     @property
     def configured(self) -> bool:
@@ -268,12 +267,10 @@ class RateLimiter(Guard):
                 self.store.incr_later(k, -amount)
 
     def _tokens(self, request: ChatRequest) -> int:
-        last, n = self._estimate  # one estimate per request, however many attempts
-        if last is request:
-            return n
-        n = prompt_tokens(request) + (request.params.max_tokens or 0)
-        self._estimate = (request, n)
-        return n
+        # prompt_tokens keeps one estimate per request and checks it against the
+        # messages (a request reused after an edit is estimated again; an identity
+        # memo here admitted it on the old estimate)
+        return prompt_tokens(request) + (request.params.max_tokens or 0)
 
     # --- guard hooks ---------------------------------------------------------------------
 
