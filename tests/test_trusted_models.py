@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydantic import BaseModel, PrivateAttr
+from pydantic import BaseModel, PrivateAttr, field_validator, model_validator
 
 from polyroute.trusted_models import trusted, trusted_dict
 from polyroute.types import (
@@ -140,3 +140,30 @@ def test_trusted_dict_keeps_no_reference_to_the_callers_dict() -> None:
     values["model"] = "m"
     assert chunk.text == "hi" and chunk.model == "" and chunk.model_fields_set == {"text",
                                                                                   "provider"}
+
+
+def test_models_with_validators_are_refused_not_silently_unchecked() -> None:
+    class Shouty(BaseModel):
+        word: str = ""
+
+        @field_validator("word")
+        @classmethod
+        def upper(cls, v: str) -> str:
+            return v.upper()
+
+    class Checked(BaseModel):
+        a: int = 0
+
+        @model_validator(mode="after")
+        def fine(self) -> Checked:
+            return self
+
+    class Posted(BaseModel):
+        a: int = 0
+
+        def model_post_init(self, context: Any, /) -> None:
+            pass
+
+    for cls in (Shouty, Checked, Posted):
+        with pytest.raises(TypeError, match="would skip"):
+            trusted(cls)

@@ -51,6 +51,13 @@ def _plan(cls: type[BaseModel]) -> _Plan:
     if cls.model_config.get("extra") == "allow" or cls.__private_attributes__:
         raise TypeError(f"trusted() builds models without extra fields or private "
                         f"attributes; {cls.__name__} has them: call {cls.__name__}(...)")
+    decorators = cls.__pydantic_decorators__
+    if (decorators.validators or decorators.field_validators or decorators.root_validators
+            or decorators.model_validators
+            or cls.model_post_init is not BaseModel.model_post_init):
+        # they would be skipped: what they change or refuse is the model's own business
+        raise TypeError(f"{cls.__name__} has validators or model_post_init, which "
+                        f"trusted() would skip: call {cls.__name__}(...)")
     shared: dict[str, Any] = {}
     fresh: list[tuple[str, Callable[[], Any]]] = []
     required: list[str] = []
