@@ -86,12 +86,13 @@ def prompt_tokens(request: ChatRequest) -> int:
     request whose messages were edited between two calls, is estimated again.
     """
     # a list of parts is copied: one edited in place must not match itself
-    basis = ([c if c.__class__ is str else (*c,) for c in (m.content for m in request.messages)],
-             (*request.tools,))
+    contents = [m.content if m.content.__class__ is str else (*m.content,)
+                for m in request.messages]
+    tools = (*request.tools,)
     memo = request_memo(request)
     kept = memo.get(_MEMO_KEY)
-    if kept is not None and kept[0] == basis:
-        return int(kept[1])
+    if kept is not None and kept[0] == contents and kept[1] == tools:
+        return int(kept[2])
     n = estimate_prompt_tokens(request)
-    memo[_MEMO_KEY] = (basis, n)
+    memo[_MEMO_KEY] = (contents, tools, n)
     return n

@@ -128,6 +128,20 @@ def test_a_request_edited_between_calls_is_estimated_again(counted: Counter[str]
     assert counted["estimate"] == 6
 
 
+def test_parts_and_tools_edited_in_place_are_estimated_again(counted: Counter[str]) -> None:
+    from polyroute.types import TextPart
+
+    request = ask()
+    request.messages.append(Message(role="user", content=[TextPart(text="look")]))
+    first = prompt_tokens(request)
+    request.messages[-1].content.append(TextPart(text="and this " * 40))  # type: ignore[union-attr]
+    second = prompt_tokens(request)
+    assert second > first
+    request.tools.append(ToolSpec(name="lookup", description="find things " * 20))
+    assert prompt_tokens(request) > second
+    assert prompt_tokens(request) == polyroute.tokens.estimate_prompt_tokens(request)
+
+
 def test_the_memo_is_not_part_of_the_request(counted: Counter[str]) -> None:
     fresh, used = ask(), ask()
     prompt_tokens(used)
