@@ -15,6 +15,21 @@ from polyroute.plugins import PluginRegistry
 from polyroute.testing.standin import StandinServer
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # CPython 3.11's import machinery fails with KeyError(<thread id>) when a garbage
+    # collector finalizer imports something while another import holds its module
+    # lock (python/cpython#91351, fixed in 3.12). Tests make plenty of such garbage,
+    # so a big package first imported mid-test can trip it: redis pulls in
+    # opentelemetry's SDK on its first import. Imported here, in each process
+    # (pytest-xdist workers too) before any test runs, that never happens mid-test.
+    import contextlib
+    import importlib
+
+    for heavy in ("redis", "redis.cluster", "opentelemetry.sdk.metrics"):
+        with contextlib.suppress(ImportError):  # absent: the tests needing it skip
+            importlib.import_module(heavy)
+
+
 @pytest.fixture(autouse=True)
 def _no_terminal_size(monkeypatch: pytest.MonkeyPatch) -> None:
     # The CLI sizes its tables from COLUMNS (pytest-xdist's workers set 80, a caller's

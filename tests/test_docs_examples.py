@@ -210,11 +210,30 @@ def test_documented_python_runs(
 ) -> None:
     _skip_unless_runnable(block)
     folder = _page_dir(block.page, tmp_path, offline)
-    _write_with_file(block, folder)
     monkeypatch.chdir(folder)
     # a page that writes under ~ writes into its first block's folder, read by the next
     monkeypatch.setenv("HOME", _HOMES.setdefault(block.page, str(folder)))
     monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    # A page's blocks build on each other in one namespace. Under pytest-xdist (make
+    # test) the earlier ones may have run in another worker's process: run those here
+    # first, in order, as a serial run would have.
+    ran = _RAN.setdefault(block.page, set())
+    for earlier in PYTHON:
+        if (earlier.page == block.page and earlier.n < block.n and earlier.n not in ran
+                and earlier.skip_reason is None):
+            _run_block(earlier, folder, offline)
+            ran.add(earlier.n)
+    _run_block(block, folder, offline)
+    ran.add(block.n)
+
+
+_RAN: dict[str, set[int]] = {}
+"""The blocks of each page run in this process (so in its namespace)."""
+
+
+def _run_block(block: Block, folder: Path, standins: Standins) -> None:
+    _page_dir(block.page, folder, standins)  # a block's `with polyroute.yaml` is its own
+    _write_with_file(block, folder)
     namespace = _NAMESPACES.setdefault(block.page, {"__name__": "__docs__"})
     code = compile(block.body, str(block), "exec", flags=_TOP_LEVEL_AWAIT)
     result = eval(code, namespace)  # the docs page's own code
