@@ -29,7 +29,7 @@ from polyroute.providers.base import (
     ProviderSettings,
     StreamEvent,
 )
-from polyroute.providers.bodies import finish_from, usage_of, usage_with_cache
+from polyroute.providers.bodies import finish_from, token_count, usage_with_cache
 from polyroute.providers.errors_table import (
     class_from_table,
     error_json,
@@ -286,20 +286,21 @@ _COUNT = st.one_of(
 }))
 @settings(max_examples=400, deadline=None, derandomize=True, database=None)
 def test_chat_usage_fast_path_reads_what_token_count_reads(data: dict[str, Any]) -> None:
-    """Whole counts in range take a shortcut; the result (or the refusal) is the one
-    ``usage_of``/``token_count`` give for the same fields."""
+    """Whole counts in range take a shortcut in ``usage_of``; the result (or the
+    refusal) is the one ``token_count`` gives for each field."""
     prompt, completion = (data.get(k) or {} for k in ("prompt_tokens_details",
                                                        "completion_tokens_details"))
 
     assert _usage_outcome(lambda: chat_usage(data, provider="p", model="m")) == _usage_outcome(
-        lambda: usage_of(
-            provider="p", model="m",
-            input_tokens=("prompt_tokens", data.get("prompt_tokens")),
-            output_tokens=("completion_tokens", data.get("completion_tokens")),
-            cache_read_tokens=("prompt_tokens_details.cached_tokens",
-                               prompt.get("cached_tokens")),
-            reasoning_tokens=("completion_tokens_details.reasoning_tokens",
-                              completion.get("reasoning_tokens"))))
+        lambda: Usage(**{name: token_count(value, field=label, provider="p", model="m")
+                         for name, (label, value) in {
+            "input_tokens": ("prompt_tokens", data.get("prompt_tokens")),
+            "output_tokens": ("completion_tokens", data.get("completion_tokens")),
+            "cache_read_tokens": ("prompt_tokens_details.cached_tokens",
+                                  prompt.get("cached_tokens")),
+            "reasoning_tokens": ("completion_tokens_details.reasoning_tokens",
+                                 completion.get("reasoning_tokens")),
+        }.items()}))
 
 
 @pytest.mark.parametrize("odd", [-1, True, False, 1.0, 1.5, "7", 10**9 + 1, [1], None])

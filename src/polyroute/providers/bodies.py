@@ -19,7 +19,7 @@ from typing import Any, ParamSpec, TypeVar
 from polyroute.errors import InvalidResponseError, PolyrouteError, ProviderError
 from polyroute.providers.classify import error_class_for_status
 from polyroute.secrets import redact
-from polyroute.trusted_models import trusted
+from polyroute.trusted_models import trusted, trusted_dict
 from polyroute.types import MAX_USAGE_TOKENS, FinishReason, Usage
 
 __all__ = [
@@ -173,9 +173,16 @@ def usage_of(*, provider: str = "", model: str = "", **fields: Any) -> Usage:
     so the error names the provider's own field."""
     counts: dict[str, int] = {}
     for name, raw in fields.items():
-        label, value = raw if isinstance(raw, tuple) else (name, raw)
-        counts[name] = token_count(value, field=label, provider=provider, model=model)
-    return trusted(Usage, **counts)  # each a checked int
+        pair = isinstance(raw, tuple)
+        value = raw[1] if pair else raw
+        # token_count's own first case, inline: a call with keywords per count was
+        # most of a parse's usage
+        if type(value) is int and 0 <= value <= MAX_USAGE_TOKENS:
+            counts[name] = value
+        else:
+            label = raw[0] if pair else name
+            counts[name] = token_count(value, field=label, provider=provider, model=model)
+    return trusted_dict(Usage, counts)  # each a checked int
 
 
 def usage_with_cache(

@@ -20,14 +20,7 @@ from polyroute.errors import InvalidResponseError, ProviderError, StreamInterrup
 from polyroute.providers.base import StreamEvent, StreamParser
 from polyroute.providers.bodies import finish_from, load_json, loads, typed_parse, usage_of
 from polyroute.trusted_models import trusted, trusted_dict
-from polyroute.types import (
-    MAX_USAGE_TOKENS,
-    ChatChunk,
-    FinishReason,
-    ToolCallDelta,
-    ToolCallPart,
-    Usage,
-)
+from polyroute.types import ChatChunk, FinishReason, ToolCallDelta, ToolCallPart, Usage
 
 __all__ = [
     "ChatCompletionsStreamParser", "chat_usage", "first_choice", "is_map", "tool_arguments",
@@ -51,14 +44,7 @@ def chat_usage(data: Any, *, provider: str = "", model: str = "") -> Usage | Non
     inp, out = data.get("prompt_tokens"), data.get("completion_tokens")
     read = prompt.get("cached_tokens") if is_map(prompt) else None
     thought = completion.get("reasoning_tokens") if is_map(completion) else None
-    if (type(inp) is int and 0 <= inp <= MAX_USAGE_TOKENS  # the usual case: whole counts
-            and type(out) is int and 0 <= out <= MAX_USAGE_TOKENS
-            and (read is None or (type(read) is int and 0 <= read <= MAX_USAGE_TOKENS))
-            and (thought is None or (type(thought) is int
-                                     and 0 <= thought <= MAX_USAGE_TOKENS))):
-        return trusted(Usage, input_tokens=inp, output_tokens=out,
-                       cache_read_tokens=read or 0, reasoning_tokens=thought or 0)
-    return usage_of(  # anything else: read leniently or refused, naming the field
+    return usage_of(
         provider=provider, model=model,
         input_tokens=("prompt_tokens", inp),
         output_tokens=("completion_tokens", out),
