@@ -41,6 +41,11 @@ def test_add_a_provider_from_a_template_test_it_chain_it_call_it_and_see_the_usa
     # a bad field on save: the API's own error, next to that field
     page.get_by_label("Identifier").fill("bad id!")
     page.get_by_label("API endpoint").fill(f"{server.standin.url}/v1")
+    page.get_by_label("API endpoint").press("Tab")
+    # what the operator sees before saving: both live checks answered (a message longer than
+    # its reserved line moves the button; clicking mid-move missed it once under load)
+    expect(endpoint_error).to_be_empty()
+    expect(page.locator("#err-identifier")).not_to_be_empty()
     page.get_by_role("button", name="Save and continue").click()
     with _api(server) as api:
         refused = api.post("/provider-templates/vllm/apply", json={
@@ -56,6 +61,8 @@ def test_add_a_provider_from_a_template_test_it_chain_it_call_it_and_see_the_usa
 
     page.get_by_label("Identifier").fill("local")
     page.get_by_label("API key").fill("sk-e2e-secret-5678")
+    page.get_by_label("API key").press("Tab")
+    expect(page.locator("#err-identifier")).to_be_empty()
     page.get_by_role("button", name="Save and continue").click()
     page.wait_for_url("**/ui/providers/local/setup?template=vllm")
     assert "sk-e2e-secret-5678" not in page.content()  # the credential is never shown back
