@@ -63,6 +63,19 @@ async def abench(name: str, fn: Callable[[], Awaitable[Any]], n: int = 20000,
     return us
 
 
+def _body_encoder() -> Callable[[Any], Any]:
+    """How the measured tree's transport encodes a request (its ``_encode``; a tree
+    without one: ``json.dumps``, what its transport ran before it had one)."""
+    try:
+        from polyroute.transport import _encode
+    except ImportError:
+        def _encode(req: Any) -> Any:
+            if req.json is not None:
+                return json.dumps(req.json, separators=(",", ":"), ensure_ascii=False).encode()
+            return None
+    return _encode
+
+
 class FixedTransport:
     """A transport that answers every send at once with the fake server's bytes."""
 
@@ -70,12 +83,12 @@ class FixedTransport:
         from polyroute.providers.base import HttpResponse
 
         body = json.dumps(COMPLETION).encode()
+        self.encode_body = _body_encoder()
         self.response = HttpResponse(200, {"content-type": "application/json",
                                            "x-request-id": "req_bench"}, body)
 
     async def asend(self, req: Any, timeouts: Any, **kw: Any) -> Any:
-        if req.json is not None:
-            json.dumps(req.json, separators=(",", ":"), ensure_ascii=False)
+        self.encode_body(req)
         return self.response
 
     def send(self, req: Any, timeouts: Any, **kw: Any) -> Any:
@@ -104,8 +117,7 @@ class FixedStreamTransport(FixedTransport):
                       remaining: float | None = None) -> AsyncIterator[tuple[Any, Any]]:
         from polyroute.transport import _Frames
 
-        if req.json is not None:
-            json.dumps(req.json, separators=(",", ":"), ensure_ascii=False)
+        self.encode_body(req)
         frames = _Frames(req, provider, model, timeouts)
         body = self.stream_body
 

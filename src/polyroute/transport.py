@@ -18,6 +18,7 @@ import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from json.encoder import encode_basestring as _encode_str
 from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
@@ -40,6 +41,10 @@ if TYPE_CHECKING:
 __all__ = ["StreamHandle", "Timeouts", "Transport"]
 
 _JSON_HEADERS = {"content-type": "application/json"}
+try:  # CPython's C encoder, what json.dumps itself runs on
+    from json.encoder import c_make_encoder as _c_make_encoder  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - an interpreter without _json
+    _c_make_encoder = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,13 +86,28 @@ def _stalled(provider: str, model: str, waited: float, first: bool) -> ProviderE
     return cls(f"{what}: {waited:.2f}s without a chunk", provider=provider, model=model)
 
 
+_BODY_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+def json_body(value: Any) -> bytes:
+    """``json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()``: the
+    same bytes and the same errors (NaN as ``NaN``, a cycle's ``ValueError``, an
+    unknown type's ``TypeError``), without ``dumps`` building an encoder on every call
+    (~0.9 of its ~3 µs for a chat body). The C encoder gets a fresh ``markers`` dict
+    each time, as ``json.dumps`` gives it, so a failed call leaves nothing behind."""
+    if _c_make_encoder is None or isinstance(value, str):
+        return _BODY_ENCODER.encode(value).encode()
+    chunks = _c_make_encoder({}, _BODY_ENCODER.default, _encode_str, None, ":", ",",
+                             False, False, True)(value, 0)
+    return "".join(chunks).encode()
+
+
 def _encode(req: HttpRequest) -> tuple[bytes | None, dict[str, str]]:
     if req.content is not None:
         return req.content, dict(req.headers)
     if req.json is None:
         return None, dict(req.headers)
-    body = json.dumps(req.json, separators=(",", ":"), ensure_ascii=False).encode()
-    return body, {**_JSON_HEADERS, **req.headers}
+    return json_body(req.json), {**_JSON_HEADERS, **req.headers}
 
 
 def _network_error(
