@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import sys
 import time
@@ -51,6 +52,28 @@ def threads() -> Counters:
     return out
 
 
+class GcTimes:
+    """Collections and time per generation while installed (``gc.callbacks``)."""
+
+    def __init__(self) -> None:
+        self.runs = [[0, 0.0] for _ in range(3)]
+        self._t0 = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter()
+        else:
+            run = self.runs[info["generation"]]
+            run[0] += 1
+            run[1] += time.perf_counter() - self._t0
+
+    def line(self, calls: int) -> str:
+        parts = [f"gen{g} {int(n)} x {t / max(n, 1) * 1e6:,.0f} µs = {t / calls * 1e6:.1f} µs/call"
+                 for g, (n, t) in enumerate(self.runs)]
+        total = sum(t for _, t in self.runs) / calls * 1e6
+        return f"  cyclic GC {total:.1f} µs/call: " + "; ".join(parts)
+
+
 def _burn(seconds: float) -> None:
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
@@ -72,8 +95,13 @@ async def measure(name: str, base_url: str, fail_url: str, calls: int, conc: int
 
     try:
         await asyncio.gather(*[worker(max(1, per_task // 10)) for _ in range(conc)])  # warm
+        gc_times = GcTimes()
+        gc.callbacks.append(gc_times)
         before, t0, c0 = threads(), time.perf_counter(), time.process_time()
-        await asyncio.gather(*[worker(per_task) for _ in range(conc)])
+        try:
+            await asyncio.gather(*[worker(per_task) for _ in range(conc)])
+        finally:
+            gc.callbacks.remove(gc_times)
         wall, cpu, after = time.perf_counter() - t0, time.process_time() - c0, threads()
     finally:
         await client.aclose()
@@ -90,6 +118,7 @@ async def measure(name: str, base_url: str, fail_url: str, calls: int, conc: int
         if us >= 0.5 or v >= 0.05 or i >= 0.05:
             lines.append(f"  thread {tname:16s} CPU/call {us:6.1f} µs   switches/call: "
                          f"waited {v:5.2f}, preempted {i:5.2f}")
+    lines.append(gc_times.line(n))
     return lines
 
 
@@ -102,16 +131,22 @@ def main() -> None:
                     help="raw clients also measured with the loop's thread kept busy after "
                          "each call (--busy-us), to show the cost of handing the GIL over")
     ap.add_argument("--busy-us", type=float, default=200.0)
+    ap.add_argument("--gc-threshold", type=int, default=None, metavar="N",
+                    help="gc.set_threshold(N, 10, 10) first (CPython's default N: 700), to "
+                         "measure what a worker's tuning of the cyclic GC saves")
     a = ap.parse_args()
     if not os.path.isdir("/proc/self/task"):
         sys.exit("bench/threads.py reads /proc/self/task: Linux only")
+    if a.gc_threshold is not None:
+        gc.set_threshold(a.gc_threshold, 10, 10)
     server_cpu, client_cpu = pin_plan()
     if client_cpu is not None:
         os.sched_setaffinity(0, {client_cpu})
     server = Server(server_cpu, max_seconds=1800)
     try:
         print(f"c={a.concurrency}, {a.calls:,} calls each; server on core {server_cpu}, "
-              f"clients on core {client_cpu}; ticks of {1e6 / os.sysconf('SC_CLK_TCK'):.0f} µs")
+              f"clients on core {client_cpu}; ticks of {1e6 / os.sysconf('SC_CLK_TCK'):.0f} µs; "
+              f"gc thresholds {gc.get_threshold()}")
         runs = [(n, 0.0) for n in a.only.split(",") if n]
         runs += [(n, a.busy_us) for n in a.busy.split(",") if n and a.busy_us > 0]
         for name, busy_us in runs:

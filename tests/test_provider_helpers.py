@@ -371,7 +371,8 @@ def test_a_tool_message_holds_only_tool_results() -> None:
     with pytest.raises(BadRequestError, match=r"messages\[3\]: a tool message needs"):
         split_tool_results(Message(role="tool", content="plain text"), 3)
     assert text_or_parts([{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]) == "ab"
-    parts = [{"type": "text", "text": "a"}, {"type": "image_url", "image_url": {"url": "u"}}]
+    parts: list[dict[str, Any]] = [
+        {"type": "text", "text": "a"}, {"type": "image_url", "image_url": {"url": "u"}}]
     assert text_or_parts(parts) == parts
 
 
@@ -437,7 +438,7 @@ def test_a_provider_gets_its_stream_parser_and_catalog_from_class_attributes() -
     assert len(provider.models()) == 1
 
     class _NoStream(_Minimal):
-        stream_parser_type = None
+        stream_parser_type = None  # type: ignore[assignment]  # what a plugin may forget
 
     with pytest.raises(NotImplementedError, match="_NoStream sets neither stream_parser_type"):
         _NoStream(ProviderSettings(name="n", type="minimal")).stream_parser("m-1")
