@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from ledger_support import rows_alive
 
 import polyroute.ledger.store as ledger_store
 from polyroute.cli import main
@@ -55,6 +56,24 @@ def held(db: Path) -> sqlite3.Connection:
     other = sqlite3.connect(str(db), isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
     return other
+
+
+def test_an_idle_writer_keeps_no_written_row_in_memory(tmp_path: Path) -> None:
+    """The writer waits for the next batch holding none of the last one: a worker gone
+    quiet kept up to 1,000 written rows, stored prompts and answers included, alive."""
+    ledger = Ledger(tmp_path / "u.db", retention_days=None)
+    try:
+        for i in range(50):
+            ledger.record(call_row(f"idle-{i}", prompt="a prompt kept only on disk"),
+                          [attempt_row(f"idle-{i}")])
+        assert ledger.flush()
+        deadline = time.monotonic() + 5.0
+        while rows_alive("idle-49") and time.monotonic() < deadline:
+            time.sleep(0.02)  # task_done comes just before the writer lets go
+        assert rows_alive("idle-49") == 0
+        assert table(tmp_path / "u.db", "SELECT COUNT(*) FROM calls") == [(50,)]
+    finally:
+        ledger.close()
 
 
 # --- a bad row fails alone -------------------------------------------------------------

@@ -10,6 +10,7 @@ import random
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,26 @@ def test_rollups_on_postgres_equal_its_raw_rows(url: str, monkeypatch: pytest.Mo
     assert [(g.key, g.requests, g.cost_usd, g.fallback_rate) for g in fast.groups] == [
         (g.key, g.requests, g.cost_usd, g.fallback_rate) for g in slow.groups]
     assert _count(url) == 600
+
+
+def test_an_idle_writer_keeps_no_written_row_in_memory(url: str) -> None:
+    """As on SQLite (test_ledger_durability.py): the writer lets go of its last batch."""
+    # here, not at the top: the four-process test's workers import this module bare
+    from ledger_support import rows_alive
+
+    rnd = random.Random(5)
+    ledger = PostgresLedger(url, retention_days=None)
+    try:
+        ident = f"pg-idle-{rnd.randrange(10**9)}"
+        row = _row(rnd, 0, NOW)
+        ledger.record((ident, *row[1:]))
+        assert ledger.flush()
+        deadline = time.monotonic() + 5.0
+        while rows_alive(ident) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert rows_alive(ident) == 0
+    finally:
+        ledger.close()
 
 
 def test_sync_commits_before_record_returns(url: str) -> None:

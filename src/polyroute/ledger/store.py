@@ -339,6 +339,9 @@ class Ledger(QueuedLedger):
                 finally:
                     for _ in range(taken):
                         q.task_done()
+                # let go of the batch before waiting for the next one: an idle writer
+                # kept up to 1,000 written rows (and their stored content) alive
+                rows, item = [], None
                 if stop:
                     return
 
