@@ -8,9 +8,11 @@ clients in this one process, one after the other, and reads Linux's per-thread
 counters (/proc/self/task/*/stat and status) around each timed run: CPU per call of
 each thread (the event loop's, pyreqwest's Rust runtime, the ledger's writer) and its
 voluntary (it waited: a lock, the GIL, IO) and involuntary (it was preempted) context
-switches per call. This is what showed why polyroute over pyreqwest is slower than over
-aiohttp although raw pyreqwest is the faster client (docs/benchmark.md, "2026-12-05
-03:00"). Linux only.
+switches per call, and the cyclic GC's collections per generation (``gc.callbacks``).
+This is what showed why polyroute over pyreqwest is slower than over aiohttp although
+raw pyreqwest is the faster client, and what the GC costs at c=64 (docs/benchmark.md,
+"2026-12-05 02:55"). Linux only; CPU comes in clock ticks (10 ms), so use thousands of
+calls.
 """
 
 from __future__ import annotations
