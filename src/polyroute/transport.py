@@ -221,9 +221,9 @@ class Transport:
         """``async_http``: the client under async sends and streams (``achat``,
         ``astream``); aiohttp by default, chosen on measurement (see
         ``transport_aiohttp``). ``pyreqwest`` (optional extra) takes one-shot sends
-        and leaves streams on aiohttp; it pays off only where its Rust thread has a
-        core to itself (on a busy loop's core it waits for the GIL on every reply:
-        bench/threads.py, docs/benchmark.md). Passing ``async_client`` (an httpx client)
+        and leaves streams on aiohttp; on a busy loop's core it costs more than it
+        saves (its Rust thread waits for the GIL on every reply: bench/threads.py,
+        docs/benchmark.md). Passing ``async_client`` (an httpx client)
         implies ``httpx``."""
         self._limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_keepalive_connections
