@@ -338,14 +338,19 @@ class Planner:
         chain = ([d for d in src.policy_chain if self._readiness(d.provider) is None]
                  if src.policy_chain else [])
         plan = Plan(src.description, [], src.params, src.strategy, [], chain, {})
-        plan._pending = self._evaluate(plan, src, request, strategy)
+        # the evaluation holds the plan's lists, not the plan: a plan left half
+        # evaluated (a call answered by its first candidate) is then freed at once
+        # instead of waiting in a cycle for the garbage collector
+        plan._pending = self._evaluate(plan._tiers, plan._flat, plan._skipped, plan._notes,
+                                       src, request, strategy)
         return plan
 
     def _evaluate(
-        self, plan: Plan, src: SourcePlan, request: ChatRequest,
-        strategy: Callable[..., list[Deployment]],
+        self, tiers: list[list[Deployment]], flat: list[Deployment],
+        skipped: list[CandidateOutcome], notes: dict[Deployment, str], src: SourcePlan,
+        request: ChatRequest, strategy: Callable[..., list[Deployment]],
     ) -> Iterator[None]:
-        """Fill ``plan`` tier by tier, yielding whenever candidates were added. Config
+        """Fill a plan's lists tier by tier, yielding whenever candidates were added. Config
         order (``priority``) needs no look at the rest of a tier, so each candidate is
         handed out as soon as it passes; any other strategy orders a whole tier, so
         that tier is filtered first. Same candidates, same order as filtering all up
@@ -353,7 +358,6 @@ class Planner:
         needed = request.required_capabilities()
         need = _LazyNeed(request, src.params)
         one_by_one = getattr(strategy, "one_by_one", False) is True
-        skipped, notes, flat, tiers = plan._skipped, plan._notes, plan._flat, plan._tiers
         ready: dict[str, str | None] = {}  # readiness once per provider per plan
 
         def readiness(name: str) -> str | None:

@@ -84,6 +84,10 @@ _DONE: Any = object()
 _RAISED: Any = object()
 
 
+# A driver that lets an exception out first drops its own name for it: the exception's
+# traceback holds the driver's frame, so a local still naming it is a cycle
+# (exception -> traceback -> frame -> exception) that only the cyclic GC frees, with
+# all the call's frames and objects (a stream the caller left: ~50 objects per call).
 def _advance(steps: Generator[Any, Any, Any], value: Any,
              error: BaseException | None) -> tuple[Any, Any]:
     """One advance of ``steps`` as a value (``StopIteration`` cannot cross a future):
@@ -93,6 +97,7 @@ def _advance(steps: Generator[Any, Any, Any], value: Any,
     except StopIteration as done:
         return _DONE, done.value
     except BaseException as exc:  # re-raised by the driver, on the loop
+        error = None  # no reference cycle: see _advance
         return _RAISED, exc
 
 
@@ -109,7 +114,11 @@ async def _offloaded(steps: Generator[Any, Any, Any], value: Any, error: BaseExc
             value, error = None, exc
             continue
         if item is _RAISED:
-            raise result
+            error = None  # no reference cycle: see _advance
+            try:
+                raise result
+            finally:
+                result = None
         return item, result
 
 
@@ -322,6 +331,9 @@ def run(steps: Steps[T]) -> T:
             effect = steps.send(value) if error is None else steps.throw(error)
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
+        except BaseException:
+            error = None  # no reference cycle: see _advance
+            raise
         try:
             value, error = effect.run(None), None
         except BaseException as exc:  # told to the steps, which settle and re-raise
@@ -334,15 +346,18 @@ async def arun(steps: Steps[T], offload: Offload | None = None) -> T:
     value: Any = None
     error: BaseException | None = None
     while True:
-        if offload is not None:
-            effect, result = await _offloaded(steps, value, error, offload)
-            if effect is _DONE:
-                return result  # type: ignore[no-any-return]
-        else:
-            try:
+        try:
+            if offload is not None:
+                effect, result = await _offloaded(steps, value, error, offload)
+                if effect is _DONE:
+                    return result  # type: ignore[no-any-return]
+            else:
                 effect = steps.send(value) if error is None else steps.throw(error)
-            except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        except BaseException:
+            error = None  # no reference cycle: see _advance
+            raise
         try:
             value, error = await effect.arun(None), None
         except BaseException as exc:  # CancelledError too: the steps settle, re-raise
@@ -360,6 +375,9 @@ def iterate(steps: Generator[Effect | Each[C] | C, Any, None]) -> Iterator[C]:
                 item = steps.send(value) if error is None else steps.throw(error)
             except StopIteration:
                 return
+            except BaseException:
+                error = None  # no reference cycle: see _advance
+                raise
             try:
                 if isinstance(item, Effect):
                     value = item.run(streams)
@@ -381,15 +399,18 @@ async def aiterate(steps: Generator[Effect | Each[C] | C, Any, None],
         value: Any = None
         error: BaseException | None = None
         while True:
-            if offload is not None:
-                item, _ = await _offloaded(steps, value, error, offload)
-                if item is _DONE:
-                    return
-            else:
-                try:
+            try:
+                if offload is not None:
+                    item, _ = await _offloaded(steps, value, error, offload)
+                    if item is _DONE:
+                        return
+                else:
                     item = steps.send(value) if error is None else steps.throw(error)
-                except StopIteration:
-                    return
+            except StopIteration:
+                return
+            except BaseException:
+                error = None  # no reference cycle: see _advance
+                raise
             try:
                 if isinstance(item, Effect):
                     value = await item.arun(streams)

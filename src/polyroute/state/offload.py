@@ -90,13 +90,16 @@ class _Job:
         self.finished = True
 
     def deliver(self) -> None:
-        """On the loop."""
-        fut = self.fut
+        """On the loop. The job lets go of what it hands over: an exception raised
+        under ``run`` keeps ``run``'s frame, and so this job, alive through its
+        traceback; a job still holding the outcome would make a reference cycle."""
+        fut, result, error = self.fut, self.result, self.error
+        self.fut = self.result = self.error = None  # type: ignore[assignment]
         if not fut.done():  # not cancelled meanwhile
-            if self.error is not None:
-                fut.set_exception(self.error)
+            if error is not None:
+                fut.set_exception(error)
             else:
-                fut.set_result(self.result)
+                fut.set_result(result)
         ended = self.ended
         if ended is not None and not ended.done():
             ended.set_result(None)
