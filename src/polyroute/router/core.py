@@ -325,18 +325,21 @@ class Router(StreamingMixin, OutcomesMixin, EmbeddingsMixin, ViewsMixin):
             hit.experiment, hit.variant = request.routing.experiment, request.routing.variant
             return hit
         call, request = self._prepare(request)
-        for dep in call.candidates():
-            try:
-                resp: ChatResponse = yield from self._try(  # type: ignore[assignment]
-                    call, dep, request, stream=False)
-                return self._finish(call, dep, resp)
-            except CandidateSkipped as skip:
-                call.skipped(dep, skip)
-            except ProviderError as exc:
-                call.candidate_failed(dep, exc)
-                if not exc.fallbackable and not call.follow_policy_chain(exc):
-                    raise self._fail(call, exc) from exc
-        raise self._fail(call) from (call.outcomes[-1].error if call.outcomes else None)
+        try:
+            for dep in call.candidates():
+                try:
+                    resp: ChatResponse = yield from self._try(  # type: ignore[assignment]
+                        call, dep, request, stream=False)
+                    return self._finish(call, dep, resp)
+                except CandidateSkipped as skip:
+                    call.skipped(dep, skip)
+                except ProviderError as exc:
+                    call.candidate_failed(dep, exc)
+                    if not exc.fallbackable and not call.follow_policy_chain(exc):
+                        raise self._fail(call, exc) from exc
+            raise self._fail(call) from (call.outcomes[-1].error if call.outcomes else None)
+        finally:
+            call.release()
 
     def _try(self, call: Call, dep: Deployment, request: ChatRequest, *,
              stream: bool) -> Steps[ChatResponse | Opened]:
@@ -391,6 +394,8 @@ class Router(StreamingMixin, OutcomesMixin, EmbeddingsMixin, ViewsMixin):
             call.after_attempt(dep, tickets, call.failed(dep, t0, err), None)
             if handle is not None:
                 yield CloseStream(handle)
+            if err is exc:  # already classified: `from exc` would make it its own cause
+                raise
             raise err from exc
         except BaseException as exc:  # KeyboardInterrupt, CancelledError: settle, go on
             call.interrupted(dep, tickets, exc, t0=t0)

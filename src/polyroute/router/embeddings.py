@@ -423,6 +423,8 @@ class EmbeddingsMixin:
         except Exception as exc:
             err = as_provider_error(exc, dep)
             call.after_attempt(dep, tickets, call.failed(dep, t0, err), None)
+            if err is exc:  # already classified: `from exc` would make it its own cause
+                raise
             raise err from exc
         except BaseException as exc:  # KeyboardInterrupt, CancelledError: settle, go on
             call.interrupted(dep, tickets, exc, t0=t0)

@@ -149,36 +149,44 @@ class StreamingMixin:
         call, request = self._prepare(request)
         scfg = self.config.streaming
         done = Continuation()
-        for dep in call.candidates():
-            req = done.request(request, scfg.continue_prompt)
-            try:
-                opened = cast(Opened, (yield from self._try(call, dep, req, stream=True)))
-            except CandidateSkipped as skip:
-                call.skipped(dep, skip)
-                continue
-            except ProviderError as exc:
-                call.candidate_failed(dep, exc)
-                if scfg.on_failure == "fail" or (
-                    not exc.fallbackable and not call.follow_policy_chain(exc)
-                ):
-                    raise self._fail(call, exc, final=True) from exc
-                continue
-            relay, tickets = Relay(dep), opened.tickets
-            try:
-                yield from opened.source.relay(relay)
-            except Exception as exc:
-                err = self._mid_stream(call, dep, exc, tickets, relay, req, done)
-                yield CloseStream(opened.handle)
-                if err is None:
+        try:
+            for dep in call.candidates():
+                req = done.request(request, scfg.continue_prompt)
+                try:
+                    opened = cast(Opened, (yield from self._try(call, dep, req, stream=True)))
+                except CandidateSkipped as skip:
+                    call.skipped(dep, skip)
                     continue
-                raise err from exc
-            except BaseException as exc:  # closed early, cancelled, interrupted
-                self._abandoned(call, dep, relay, tickets, exc)
-                raise  # the driver closes the stream
-            yield self._end_stream(call, dep, relay, tickets, done)
-            yield CloseStream(opened.handle)
-            return
-        raise self._no_candidate_left(call, done)
+                except ProviderError as exc:
+                    call.candidate_failed(dep, exc)
+                    if scfg.on_failure == "fail" or (
+                        not exc.fallbackable and not call.follow_policy_chain(exc)
+                    ):
+                        raise self._fail(call, exc, final=True) from exc
+                    continue
+                relay, tickets = Relay(dep), opened.tickets
+                try:
+                    yield from opened.source.relay(relay)
+                except Exception as exc:
+                    err = self._mid_stream(call, dep, exc, tickets, relay, req, done)
+                    yield CloseStream(opened.handle)
+                    if err is None:
+                        continue
+                    try:
+                        if err is exc:  # already classified: not its own cause
+                            raise err
+                        raise err from exc
+                    finally:  # a local naming it would hold it in a cycle through
+                        del err  # its own traceback (Call.release clears the rest)
+                except BaseException as exc:  # closed early, cancelled, interrupted
+                    self._abandoned(call, dep, relay, tickets, exc)
+                    raise  # the driver closes the stream
+                yield self._end_stream(call, dep, relay, tickets, done)
+                yield CloseStream(opened.handle)
+                return
+            raise self._no_candidate_left(call, done)
+        finally:
+            call.release()
 
     # --- shared ----------------------------------------------------------------------
 

@@ -54,11 +54,16 @@ def retried(policy: RetryPolicy, call: Call, failure: ProviderError,
     retrying.begin()
     state = RetryCallState(retrying, None, (), {})
     state.set_exception((type(failure), failure, failure.__traceback__))
-    while True:
-        wait = cast(DoSleep, retrying.iter(state))  # or raises the last failure
-        state.prepare_for_next_attempt()
-        yield Sleep(wait, sleep, asleep)
-        try:
-            return (yield from again())
-        except ProviderError as exc:
-            state.set_exception((type(exc), exc, exc.__traceback__))
+    try:
+        while True:
+            wait = cast(DoSleep, retrying.iter(state))  # or raises the last failure
+            state.prepare_for_next_attempt()
+            yield Sleep(wait, sleep, asleep)
+            try:
+                return (yield from again())
+            except ProviderError as exc:
+                state.set_exception((type(exc), exc, exc.__traceback__))
+    finally:
+        # tenacity keeps its next actions (bound methods, closures over the state) on
+        # the Retrying object: a reference cycle per retried deployment, unless reset
+        retrying.iter_state.reset()
