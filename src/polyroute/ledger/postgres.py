@@ -261,11 +261,12 @@ class PostgresLedger(QueuedLedger):
                             conn.close()
                     conn = None
                 finally:
+                    # let go of the batch before saying it is done (and before waiting
+                    # for the next one): once flush() returns, the writer holds none
+                    # of the rows (an idle writer kept up to 1,000, content included)
+                    rows, item = [], None
                     for _ in range(taken):
                         q.task_done()
-                # let go of the batch before waiting for the next one: an idle writer
-                # kept up to 1,000 written rows (and their stored content) alive
-                rows, item = [], None
                 if stop:
                     return
         finally:
