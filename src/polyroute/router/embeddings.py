@@ -369,6 +369,7 @@ class EmbeddingsMixin:
             self._embed_failed(call, shadow, err)
             raise _SpaceExhausted(err, call.attempts)
         finally:
+            call.release()  # no reference cycle through its failures (Call.release)
             for guard in guards:
                 try:
                     guard.call_ended(shadow)
