@@ -318,7 +318,7 @@ class Call:
     def release(self) -> None:
         """The call is over: let go of its failures. Each failure's traceback holds the
         frames it passed through, and those frames hold the failure (and this call)
-        again, so without this every failed attempt (~115 objects) would wait in a
+        again, so without this every failed attempt (~60-130 objects) would wait in a
         reference cycle for the cyclic GC. The finished frames lose their locals; the
         tracebacks still print in full (as ``unittest`` does with stored failures)."""
         for exc in self._errors:

@@ -97,7 +97,7 @@ def _advance(steps: Generator[Any, Any, Any], value: Any,
     except StopIteration as done:
         return _DONE, done.value
     except BaseException as exc:  # re-raised by the driver, on the loop
-        error = None  # no reference cycle: see _advance
+        error = None  # no reference cycle (the note above)
         return _RAISED, exc
 
 
