@@ -2,11 +2,12 @@
 
 ``FallbackPair`` runs a plugin end to end through ``polyroute.router.Router``
 against two stand-ins, the second the first one's fallback: a normal answer
-(plain and streamed), a 429 retried after its wait, and two 500s falling back
-to the second stand-in. A plugin's test module subclasses it (under a name
-that starts with ``Test``), says how to build its responder and provider
-entries, and adds its own scenarios as methods that take the ``setup``
-fixture:
+(plain and streamed), a 429 retried after its wait, two 500s falling back
+to the second stand-in, and all of these leaving nothing of polyroute's or the
+plugin's in a reference cycle (work for the cyclic GC on every call). A plugin's
+test module subclasses it (under a name that starts with ``Test``), says how to
+build its responder and provider entries, and adds its own scenarios as
+methods that take the ``setup`` fixture:
 
 ```python
 class TestRouter(FallbackPair):
@@ -24,7 +25,10 @@ class TestRouter(FallbackPair):
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import gc
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, NamedTuple
 
 import pytest
@@ -134,3 +138,62 @@ class FallbackPair:
         assert resp.provider == self.names[1]
         assert [a.error for a in resp.attempts] == ["ServerError", "ServerError", None]
         assert resp.attempts[1].action == "fell_back" and len(setup.backup.requests) == 1
+
+    def test_calls_leave_no_reference_cycle(self, setup: PairSetup) -> None:
+        """Answered, streamed, retried after a 429, fallen back after two 500s: with the
+        collector off, one collection then frees no object of polyroute's or the
+        plugin's (a cycle left per call would be at least one per call)."""
+
+        def answered() -> None:
+            setup.router.chat(self.ask())
+
+        def streamed() -> None:
+            list(setup.router.stream(self.ask()))
+
+        def retried() -> None:
+            setup.main.push(self.rate_limit_fault())
+            setup.router.chat(self.ask())
+
+        def fell_back() -> None:
+            setup.main.push(Fault.status(500), Fault.status(500))
+            setup.router.chat(self.ask())
+
+        for scenario in (answered, streamed, retried, fell_back):
+            left = _left_in_cycles(scenario, calls=20)
+            assert sum(left.values()) < 10, (
+                f"{scenario.__name__}: a collection freed {sum(left.values())} objects of "
+                f"polyroute's or the plugin's after 20 calls: {left.most_common(8)}")
+
+
+def _ours(obj: object) -> str | None:
+    """``obj``'s type name if polyroute (core or a plugin, not its test stand-ins) made
+    it, or a frame of their code; else ``None``. Counting only these keeps what the
+    stand-in server's threads free meanwhile out of the count."""
+    if type(obj).__name__ == "frame":
+        name: str = obj.f_code.co_filename  # type: ignore[attr-defined]
+        return "frame" if "polyroute" in name and "testing" not in name else None
+    module = type(obj).__dict__.get("__module__")
+    if (isinstance(module, str) and module.startswith("polyroute")
+            and not module.startswith("polyroute.testing")):
+        return type(obj).__name__
+    return None
+
+
+def _left_in_cycles(scenario: Callable[[], None], *, calls: int) -> Counter[str]:
+    """What of ours one collection frees after ``calls`` runs of ``scenario`` made with
+    the collector off (and logging off: a handler keeping records would keep what
+    they name alive, hiding a cycle through it)."""
+    scenario()  # the first call fills caches that live on
+    logging.disable(logging.CRITICAL)
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(calls):
+            scenario()
+        before = Counter(k for o in gc.get_objects() if (k := _ours(o)) is not None)
+        gc.collect()
+        after = Counter(k for o in gc.get_objects() if (k := _ours(o)) is not None)
+    finally:
+        gc.enable()
+        logging.disable(logging.NOTSET)
+    return before - after
