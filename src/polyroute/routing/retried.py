@@ -54,16 +54,18 @@ def retried(policy: RetryPolicy, call: Call, failure: ProviderError,
     retrying.begin()
     state = RetryCallState(retrying, None, (), {})
     state.set_exception((type(failure), failure, failure.__traceback__))
-    try:
-        while True:
+    while True:
+        try:
             wait = cast(DoSleep, retrying.iter(state))  # or raises the last failure
-            state.prepare_for_next_attempt()
-            yield Sleep(wait, sleep, asleep)
-            try:
-                return (yield from again())
-            except ProviderError as exc:
-                state.set_exception((type(exc), exc, exc.__traceback__))
-    finally:
-        # tenacity keeps its next actions (bound methods, closures over the state) on
-        # the Retrying object: a reference cycle per retried deployment, unless reset
-        retrying.iter_state.reset()
+        finally:
+            # tenacity leaves its next actions (bound methods, closures over the state)
+            # on the Retrying object, per thread: a reference cycle per retried
+            # deployment unless reset, here, on the thread that made them (the steps
+            # may go on on another: an offloading state store's)
+            retrying.iter_state.reset()
+        state.prepare_for_next_attempt()
+        yield Sleep(wait, sleep, asleep)
+        try:
+            return (yield from again())
+        except ProviderError as exc:
+            state.set_exception((type(exc), exc, exc.__traceback__))
