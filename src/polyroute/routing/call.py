@@ -104,7 +104,8 @@ class Call:
         self._last_dep: Deployment | None = None
         self._last_exc: ProviderError | None = None
         self._skip_errors: list[PolyrouteError] = []
-        self._errors: list[ProviderError] = []  # every failed attempt's, for release
+        # every failed attempt's, for release (made at the first: most calls have none)
+        self._errors: list[ProviderError] | None = None
 
     @property
     def outcomes(self) -> list[CandidateOutcome]:
@@ -282,7 +283,10 @@ class Call:
         exc.args = (exc.reason,)
         exc.action = "gave up"
         self._last_exc = exc
-        self._errors.append(exc)
+        if self._errors is None:
+            self._errors = [exc]
+        else:
+            self._errors.append(exc)
         attempt = Attempt(
             provider=dep.provider, model=dep.model, ok=False,
             latency_ms=(time.perf_counter() - t0) * 1000.0,
@@ -321,9 +325,10 @@ class Call:
         again, so without this every failed attempt (~60-130 objects) would wait in a
         reference cycle for the cyclic GC. The finished frames lose their locals; the
         tracebacks still print in full (as ``unittest`` does with stored failures)."""
-        for exc in self._errors:
-            traceback.clear_frames(exc.__traceback__)
-        self._errors.clear()
+        if self._errors is not None:
+            for exc in self._errors:
+                traceback.clear_frames(exc.__traceback__)
+            self._errors = None
         self._outcomes.clear()
         self._skip_errors.clear()
         self._last_exc = self._last_failed = None
