@@ -4,21 +4,20 @@ it ends, by reference counting, not later by the cyclic garbage collector.
 Under concurrency every cycle a call leaves is work for the collector: at c=64 a
 plan left half evaluated (the answer came from its first candidate) kept ~20
 objects per call in a cycle with its evaluation, and the collector's passes over
-them cost ~25 µs per call, 8 % of the CPU (docs/benchmark.md, "2026-12-05 05:40").
+them cost ~25 µs per call, 8 % of the CPU (docs/benchmark.md, "2026-12-05 05:30").
 A stream the caller leaves early left ~50 per call in a cycle through the
-``GeneratorExit`` its driver kept.
+``GeneratorExit`` its driver kept; a failed attempt ~60-130 through its traceback.
 
-Each path runs with the collector off; then a collection must find nearly nothing
-of the call's to free. Tuples and dicts are left out of the count: a collection
-stops tracking those that hold only atoms (the ledger's rows), which is no freeing.
+Each path runs with the collector off; then a collection must free nearly nothing
+of polyroute's (``polyroute.testing.cycles``: only polyroute's objects and its code's
+frames, generators and functions are counted, so other threads of the test process
+cannot disturb the count).
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
-import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -33,6 +32,7 @@ from polyroute.errors import PolyrouteError
 from polyroute.plugins import PluginRegistry
 from polyroute.providers import HttpRequest, HttpResponse, StreamEvent
 from polyroute.router import Router
+from polyroute.testing.cycles import left_in_cycles
 from polyroute.transport import Transport
 from polyroute.types import ChatRequest, Message, RoutingHints
 
@@ -236,44 +236,27 @@ FAILING = ("retried", "aretried", "fallback", "afallback", "stream fallback",
 
 
 def freed_by_the_collector(router: Router, call: Callable[[], Any]) -> Counter[str]:
-    """Objects (by type) that only a collection freed, after ``CALLS`` calls made with
-    the collector off. The ledger's writer is waited for first: rows it frees while
-    the two counts are taken would look freed by the collection."""
+    """What of polyroute's one collection frees after ``CALLS`` calls made with the
+    collector off (``polyroute.testing.cycles``), async ones on one event loop. The
+    ledger's writer is waited for first: rows it frees meanwhile are not cycles."""
     ledger = find_guard(router, CostGuard).ledger  # type: ignore[union-attr]
+    assert ledger is not None
     loop = asyncio.new_event_loop()  # one loop for every call: its own objects live on
 
-    def run(n: int) -> None:
-        for _ in range(n):
-            if asyncio.iscoroutinefunction(call):
-                loop.run_until_complete(call())
-            else:
-                call()
+    def once() -> None:
+        if asyncio.iscoroutinefunction(call):
+            loop.run_until_complete(call())
+        else:
+            call()
 
-    # no log records while counting: a handler that keeps them (pytest's) keeps the
-    # errors they name alive, and a cycle through those would go unseen
-    logging.disable(logging.CRITICAL)
     try:
-        run(3)  # the first calls fill caches that live on
-        gc.collect()
-        gc.disable()
-        try:
-            run(CALLS)
-            assert ledger is not None and ledger.flush()
-            before = Counter(type(o).__name__ for o in gc.get_objects())
-            gc.collect()
-            after = Counter(type(o).__name__ for o in gc.get_objects())
-        finally:
-            gc.enable()
+        return left_in_cycles(once, calls=CALLS, settle=ledger.flush)
     finally:
-        logging.disable(logging.NOTSET)
         loop.close()
-    freed = before - after
-    del freed["tuple"], freed["dict"]
-    return freed
 
 
 def assert_no_cycle(path: str, freed: Counter[str]) -> None:
-    # a cycle of the call's own is one object per call or more
+    # a cycle of the call's own is one object of polyroute's per call or more
     assert sum(freed.values()) < CALLS / 2, (
         f"{path}: {sum(freed.values()) / CALLS:.1f} objects per call were left in "
         f"reference cycles: {freed.most_common(8)}")

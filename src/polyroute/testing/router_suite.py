@@ -25,15 +25,13 @@ class TestRouter(FallbackPair):
 
 from __future__ import annotations
 
-import gc
-import logging
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, ClassVar, NamedTuple
 
 import pytest
 
 from polyroute.router import Router
+from polyroute.testing.cycles import left_in_cycles
 from polyroute.testing.routers import router_for
 from polyroute.testing.sleeps import SleepRecorder
 from polyroute.testing.standin import Fault, Responder, StandinServer
@@ -159,41 +157,8 @@ class FallbackPair:
             setup.router.chat(self.ask())
 
         for scenario in (answered, streamed, retried, fell_back):
-            left = _left_in_cycles(scenario, calls=20)
+            left = left_in_cycles(scenario, calls=20)
             assert sum(left.values()) < 10, (
                 f"{scenario.__name__}: a collection freed {sum(left.values())} objects of "
                 f"polyroute's or the plugin's after 20 calls: {left.most_common(8)}")
 
-
-def _ours(obj: object) -> str | None:
-    """``obj``'s type name if polyroute (core or a plugin, not its test stand-ins) made
-    it, or a frame of their code; else ``None``. Counting only these keeps what the
-    stand-in server's threads free meanwhile out of the count."""
-    if type(obj).__name__ == "frame":
-        name: str = obj.f_code.co_filename  # type: ignore[attr-defined]
-        return "frame" if "polyroute" in name and "testing" not in name else None
-    module = type(obj).__dict__.get("__module__")
-    if (isinstance(module, str) and module.startswith("polyroute")
-            and not module.startswith("polyroute.testing")):
-        return type(obj).__name__
-    return None
-
-
-def _left_in_cycles(scenario: Callable[[], None], *, calls: int) -> Counter[str]:
-    """What of ours one collection frees after ``calls`` runs of ``scenario`` made with
-    the collector off (and logging off: a handler keeping records would keep what
-    they name alive, hiding a cycle through it)."""
-    scenario()  # the first call fills caches that live on
-    logging.disable(logging.CRITICAL)
-    gc.collect()
-    gc.disable()
-    try:
-        for _ in range(calls):
-            scenario()
-        before = Counter(k for o in gc.get_objects() if (k := _ours(o)) is not None)
-        gc.collect()
-        after = Counter(k for o in gc.get_objects() if (k := _ours(o)) is not None)
-    finally:
-        gc.enable()
-        logging.disable(logging.NOTSET)
-    return before - after
