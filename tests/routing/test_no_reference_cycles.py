@@ -26,8 +26,6 @@ from typing import Any
 
 import pytest
 
-from polyroute.budgets.guard import CostGuard
-from polyroute.cost.wiring import find_guard
 from polyroute.errors import PolyrouteError
 from polyroute.plugins import PluginRegistry
 from polyroute.providers import HttpRequest, HttpResponse, StreamEvent
@@ -235,12 +233,9 @@ FAILING = ("retried", "aretried", "fallback", "afallback", "stream fallback",
            "astream fallback", "failed", "afailed", "stream cut", "astream cut")
 
 
-def freed_by_the_collector(router: Router, call: Callable[[], Any]) -> Counter[str]:
+def freed_by_the_collector(call: Callable[[], Any]) -> Counter[str]:
     """What of polyroute's one collection frees after ``CALLS`` calls made with the
-    collector off (``polyroute.testing.cycles``), async ones on one event loop. The
-    ledger's writer is waited for first: rows it frees meanwhile are not cycles."""
-    ledger = find_guard(router, CostGuard).ledger  # type: ignore[union-attr]
-    assert ledger is not None
+    collector off (``polyroute.testing.cycles``), async ones on one event loop."""
     loop = asyncio.new_event_loop()  # one loop for every call: its own objects live on
 
     def once() -> None:
@@ -250,7 +245,7 @@ def freed_by_the_collector(router: Router, call: Callable[[], Any]) -> Counter[s
             call()
 
     try:
-        return left_in_cycles(once, calls=CALLS, settle=ledger.flush)
+        return left_in_cycles(once, calls=CALLS)
     finally:
         loop.close()
 
@@ -264,11 +259,11 @@ def assert_no_cycle(path: str, freed: Counter[str]) -> None:
 
 @pytest.mark.parametrize("path", PATHS)
 def test_a_call_leaves_nothing_for_the_garbage_collector(router: Router, path: str) -> None:
-    assert_no_cycle(path, freed_by_the_collector(router, paths(router)[path]))
+    assert_no_cycle(path, freed_by_the_collector(paths(router)[path]))
 
 
 @pytest.mark.parametrize("path", FAILING)
 def test_a_failed_attempt_leaves_nothing_for_the_garbage_collector(
     failing_router: Router, path: str,
 ) -> None:
-    assert_no_cycle(path, freed_by_the_collector(failing_router, paths(failing_router)[path]))
+    assert_no_cycle(path, freed_by_the_collector(paths(failing_router)[path]))

@@ -325,10 +325,11 @@ class Call:
         again, so without this every failed attempt (~60-130 objects) would wait in a
         reference cycle for the cyclic GC. The finished frames lose their locals; the
         tracebacks still print in full (as ``unittest`` does with stored failures)."""
-        if self._errors is not None:
-            for exc in self._errors:
-                traceback.clear_frames(exc.__traceback__)
-            self._errors = None
+        if self._errors is None:
+            return  # nothing failed (most calls): no traceback holds this call
+        for exc in self._errors:
+            traceback.clear_frames(exc.__traceback__)
+        self._errors = None
         self._outcomes.clear()
         self._skip_errors.clear()
         self._last_exc = self._last_failed = None

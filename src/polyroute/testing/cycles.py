@@ -32,11 +32,9 @@ _CODE_OF = {"frame": "f_code", "generator": "gi_code", "coroutine": "cr_code",
             "async_generator": "ag_code", "function": "__code__"}
 
 
-def left_in_cycles(scenario: Callable[[], object], *, calls: int = 20,
-                   settle: Callable[[], object] | None = None) -> Counter[str]:
+def left_in_cycles(scenario: Callable[[], object], *, calls: int = 20) -> Counter[str]:
     """What one collection frees of ours after ``calls`` runs of ``scenario`` made with
-    the collector off (see the module doc). ``settle`` runs before the counts (wait
-    for a background writer, say). The first run is not counted: caches fill."""
+    the collector off (see the module doc). The first run is not counted: caches fill."""
     scenario()
     logging.disable(logging.CRITICAL)
     gc.collect()
@@ -44,8 +42,6 @@ def left_in_cycles(scenario: Callable[[], object], *, calls: int = 20,
     try:
         for _ in range(calls):
             scenario()
-        if settle is not None:
-            settle()
         ours = _Ours()
         before = Counter(k for o in gc.get_objects() if (k := ours(o)) is not None)
         gc.collect()

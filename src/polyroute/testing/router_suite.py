@@ -161,4 +161,3 @@ class FallbackPair:
             assert sum(left.values()) < 10, (
                 f"{scenario.__name__}: a collection freed {sum(left.values())} objects of "
                 f"polyroute's or the plugin's after 20 calls: {left.most_common(8)}")
-
