@@ -6,14 +6,16 @@ collector on every call, which at concurrency 64 cost polyroute ~25 µs a call a
     assert not left, left.most_common(8)
 
 ``scenario`` runs ``calls`` times with the collector off; then one collection runs,
-and what it freed of polyroute's and its plugins' making is returned, by type: their
-classes' instances, and the frames, generators, coroutines and functions of their
-code (not of ``polyroute.testing``: stand-in servers). Counting only these keeps what
-other threads free meanwhile (a stand-in server, another test's leftovers) out of the
-count. Logging is off while counting: a handler that keeps its records (pytest's)
-keeps what they name alive, which hides a cycle through it. Catch an expected failure
-with ``try``/``except``, not ``pytest.raises``: that clears the frames of what it
-catches, which hides a cycle through them too.
+and what it freed of what polyroute and its plugins made during those calls is
+returned, by type: their classes' instances, and the frames, generators, coroutines
+and functions of their code (not of ``polyroute.testing``: stand-in servers).
+Counting only these, made in the window, keeps what other threads free meanwhile (a
+stand-in server, another test's stores left unclosed) out of the count.
+
+Logging is off while counting: a handler that keeps its records (pytest's) keeps
+what they name alive, which hides a cycle through it. Catch an expected failure with
+``try``/``except``, not ``pytest.raises``: that clears the frames of what it catches,
+which hides a cycle through them too.
 """
 
 from __future__ import annotations
@@ -40,16 +42,19 @@ def left_in_cycles(scenario: Callable[[], object], *, calls: int = 20) -> Counte
     gc.collect()
     gc.disable()
     try:
+        ours = _Ours()
+        old = {id(o) for o in gc.get_objects() if ours(o) is not None}
         for _ in range(calls):
             scenario()
-        ours = _Ours()
-        before = Counter(k for o in gc.get_objects() if (k := ours(o)) is not None)
+        # ids and kinds only: holding the objects would keep them from being freed
+        made = {id(o): k for o in gc.get_objects()
+                if id(o) not in old and (k := ours(o)) is not None}
         gc.collect()
-        after = Counter(k for o in gc.get_objects() if (k := ours(o)) is not None)
+        alive = {id(o) for o in gc.get_objects()}
     finally:
         gc.enable()
         logging.disable(logging.NOTSET)
-    return before - after
+    return Counter(k for i, k in made.items() if i not in alive)
 
 
 class _Ours:
