@@ -160,29 +160,48 @@ class EmbeddingsMixin:
         """What ``embed`` would try, grouped by space (``CrossSpaceError`` if refused)."""
         return plan_embed(self.config, request, self.provider, self._readiness)
 
+    # Both drivers let go of the sub-batches' outcomes before an error leaves them:
+    # the error's traceback holds their frame, whose locals would hold the error again
+    # (through ``outcomes``, ``done`` or ``job.last_error``): a reference cycle per
+    # failed call, left for the cyclic GC (tests/embeddings/test_embed_no_cycles.py).
+
     def embed_request(self, request: EmbedRequest) -> EmbedResponse:
         job = self._embed_job(request)
-        for tier in job.plan.tiers:
-            cached, parts = self._embed_parts(job, tier)
-            if not parts:
-                return self._embed_answer(job, tier, cached, [])
-            outcomes = self._embed_threads(job, tier, parts)
-            done = self._embed_settle(job, tier, cached, outcomes)
-            if done is not None:
-                return done
-        raise self._embed_no_route(job)
+        outcomes: list[_Part | BaseException] | None = None
+        done: EmbedResponse | BaseException | None = None
+        try:
+            for tier in job.plan.tiers:
+                cached, parts = self._embed_parts(job, tier)
+                if not parts:
+                    return self._embed_answer(job, tier, cached, [])
+                outcomes = self._embed_threads(job, tier, parts)
+                done = self._embed_settle(job, tier, cached, outcomes)
+                if isinstance(done, EmbedResponse):
+                    return done
+                if done is not None:
+                    raise done
+            raise self._embed_no_route(job)
+        finally:
+            outcomes = done = job.last_error = None
 
     async def aembed_request(self, request: EmbedRequest) -> EmbedResponse:
         job = self._embed_job(request)
-        for tier in job.plan.tiers:
-            cached, parts = self._embed_parts(job, tier)
-            if not parts:
-                return self._embed_answer(job, tier, cached, [])
-            outcomes = await self._embed_tasks(job, tier, parts)
-            done = self._embed_settle(job, tier, cached, outcomes)
-            if done is not None:
-                return done
-        raise self._embed_no_route(job)
+        outcomes: list[_Part | BaseException] | None = None
+        done: EmbedResponse | BaseException | None = None
+        try:
+            for tier in job.plan.tiers:
+                cached, parts = self._embed_parts(job, tier)
+                if not parts:
+                    return self._embed_answer(job, tier, cached, [])
+                outcomes = await self._embed_tasks(job, tier, parts)
+                done = self._embed_settle(job, tier, cached, outcomes)
+                if isinstance(done, EmbedResponse):
+                    return done
+                if done is not None:
+                    raise done
+            raise self._embed_no_route(job)
+        finally:
+            outcomes = done = job.last_error = None
 
     def _embed_threads(self, job: _Job, tier: SpaceTier, parts: list[list[int]]
                        ) -> list[_Part | BaseException]:
@@ -255,7 +274,11 @@ class EmbeddingsMixin:
         return cached, [[missing[j] for j in batch] for batch in batches]
 
     def _embed_settle(self, job: _Job, tier: SpaceTier, cached: dict[int, list[float]],
-                      outcomes: Sequence[_Part | BaseException]) -> EmbedResponse | None:
+                      outcomes: Sequence[_Part | BaseException]
+                      ) -> EmbedResponse | BaseException | None:
+        """The answer; or the error to raise (not fallbackable: a content refusal, a
+        budget, a config error), returned so that no frame that holds it raises it;
+        or ``None``: the space is exhausted, try the next."""
         parts: list[_Part] = []
         exhausted: _SpaceExhausted | None = None
         for out in outcomes:
@@ -266,7 +289,7 @@ class EmbeddingsMixin:
                 job.attempts += out.attempts
                 exhausted = exhausted or out
             else:
-                raise out  # not fallbackable (a content refusal, a budget, a config error)
+                return out
         if exhausted is None:
             return self._embed_answer(job, tier, cached, parts)
         job.failed_spaces.append(tier.space.id)
@@ -365,9 +388,9 @@ class EmbeddingsMixin:
                         raise
                     continue
                 return self._embed_done(call, dep, shadow, indices, result)
-            err = call.no_route()
-            self._embed_failed(call, shadow, err)
-            raise _SpaceExhausted(err, call.attempts)
+            # made in another frame: a local here would hold the error, whose
+            # outcomes' tracebacks hold this frame (a reference cycle per failure)
+            raise self._embed_exhausted(call, shadow)
         finally:
             call.release()  # no reference cycle through its failures (Call.release)
             for guard in guards:
@@ -375,6 +398,11 @@ class EmbeddingsMixin:
                     guard.call_ended(shadow)
                 except Exception:
                     logger.exception("guard %s failed in call_ended", guard.name)
+
+    def _embed_exhausted(self, call: Call, shadow: ChatRequest) -> _SpaceExhausted:
+        err = call.no_route()
+        self._embed_failed(call, shadow, err)
+        return _SpaceExhausted(err, call.attempts)
 
     def _embed_failed(self, call: Call, shadow: ChatRequest, err: Exception) -> None:
         call.gave_up()
