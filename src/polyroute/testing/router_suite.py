@@ -3,8 +3,9 @@
 ``FallbackPair`` runs a plugin end to end through ``polyroute.router.Router``
 against two stand-ins, the second the first one's fallback: a normal answer
 (plain and streamed), a 429 retried after its wait, two 500s falling back
-to the second stand-in, and all of these leaving nothing of polyroute's or the
-plugin's in a reference cycle (work for the cyclic GC on every call). A plugin's
+to the second stand-in, and all of these, blocking and async, leaving nothing of
+polyroute's or the plugin's in a reference cycle (work for the cyclic GC on every
+call). A plugin's
 test module subclasses it (under a name that starts with ``Test``), says how to
 build its responder and provider entries, and adds its own scenarios as
 methods that take the ``setup`` fixture:
@@ -25,7 +26,9 @@ class TestRouter(FallbackPair):
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections import Counter
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, ClassVar, NamedTuple
 
 import pytest
@@ -157,7 +160,42 @@ class FallbackPair:
             setup.router.chat(self.ask())
 
         for scenario in (answered, streamed, retried, fell_back):
-            left = left_in_cycles(scenario, calls=20)
-            assert sum(left.values()) < 10, (
-                f"{scenario.__name__}: a collection freed {sum(left.values())} objects of "
-                f"polyroute's or the plugin's after 20 calls: {left.most_common(8)}")
+            self._assert_no_cycle(scenario.__name__, left_in_cycles(scenario, calls=20))
+
+    def test_async_calls_leave_no_reference_cycle(self, setup: PairSetup) -> None:
+        """The same over the async transport (aiohttp), on one event loop."""
+        router = setup.router
+
+        async def answered() -> None:
+            await router.achat(self.ask())
+
+        async def streamed() -> None:
+            async for _ in router.astream(self.ask()):
+                pass
+
+        async def retried() -> None:
+            setup.main.push(self.rate_limit_fault())
+            await router.achat(self.ask())
+
+        async def fell_back() -> None:
+            setup.main.push(Fault.status(500), Fault.status(500))
+            await router.achat(self.ask())
+
+        loop = asyncio.new_event_loop()
+
+        def on_loop(scenario: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], None]:
+            return lambda: loop.run_until_complete(scenario())
+
+        try:
+            for scenario in (answered, streamed, retried, fell_back):
+                left = left_in_cycles(on_loop(scenario), calls=20)
+                self._assert_no_cycle(f"async {scenario.__name__}", left)
+        finally:
+            loop.run_until_complete(router.aclose())
+            loop.close()
+
+    @staticmethod
+    def _assert_no_cycle(name: str, left: Counter[str]) -> None:
+        assert sum(left.values()) < 10, (
+            f"{name}: a collection freed {sum(left.values())} objects of polyroute's or "
+            f"the plugin's after 20 calls: {left.most_common(8)}")
