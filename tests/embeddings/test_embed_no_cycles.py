@@ -111,16 +111,9 @@ def test_an_embedding_call_leaves_nothing_for_the_garbage_collector(
     router = make_router(ROUTE, sleeps=SleepRecorder(), retry={"attempts": 2},
                          breaker={"enabled": False})
     call = scenarios(router, east, west)[path]
-    loop = asyncio.new_event_loop()  # one loop for every call: its own objects live on
-
-    def once() -> None:
-        if asyncio.iscoroutinefunction(call):
-            loop.run_until_complete(call())
-        else:
-            call()
-
+    loop = asyncio.new_event_loop()
     try:
-        freed = left_in_cycles(once, calls=CALLS)
+        freed = left_in_cycles(call, calls=CALLS, loop=loop)
     finally:
         loop.run_until_complete(router.aclose())
         loop.close()

@@ -236,16 +236,9 @@ FAILING = ("retried", "aretried", "fallback", "afallback", "stream fallback",
 def freed_by_the_collector(call: Callable[[], Any]) -> Counter[str]:
     """What of polyroute's one collection frees after ``CALLS`` calls made with the
     collector off (``polyroute.testing.cycles``), async ones on one event loop."""
-    loop = asyncio.new_event_loop()  # one loop for every call: its own objects live on
-
-    def once() -> None:
-        if asyncio.iscoroutinefunction(call):
-            loop.run_until_complete(call())
-        else:
-            call()
-
+    loop = asyncio.new_event_loop()
     try:
-        return left_in_cycles(once, calls=CALLS)
+        return left_in_cycles(call, calls=CALLS, loop=loop)
     finally:
         loop.close()
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Iterator
 from typing import Any, ClassVar, NamedTuple
 
 import pytest
@@ -182,13 +182,9 @@ class FallbackPair:
             await router.achat(self.ask())
 
         loop = asyncio.new_event_loop()
-
-        def on_loop(scenario: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], None]:
-            return lambda: loop.run_until_complete(scenario())
-
         try:
             for scenario in (answered, streamed, retried, fell_back):
-                left = left_in_cycles(on_loop(scenario), calls=20)
+                left = left_in_cycles(scenario, calls=20, loop=loop)
                 self._assert_no_cycle(f"async {scenario.__name__}", left)
         finally:
             loop.run_until_complete(router.aclose())
